@@ -1,0 +1,58 @@
+"""QuLab: an async data layer for an AI-readiness assessment platform, and a lab that measures it."""
+
+from qulab.config import Settings, get_settings, load_settings
+from qulab.db import Database, PoolStatus, StatementCounter, count_statements, make_engine
+from qulab.errors import (
+    ConfigurationError,
+    ConflictError,
+    DuplicateEmailError,
+    InvalidInput,
+    NotFound,
+    PoolExhausted,
+    QulabError,
+    ServiceUnavailable,
+    UserError,
+)
+from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+from qulab.models import AIRScore, Assessment, Base, DomainEvent, EventStatus, EventType, User
+from qulab.repositories import (
+    AssessmentRepository,
+    DomainEventRepository,
+    ScoreRepository,
+    UserRepository,
+)
+from qulab.uow import UnitOfWork
+
+__all__ = [
+    "AIRScore",
+    "Assessment",
+    "AssessmentRepository",
+    "Base",
+    "ConfigurationError",
+    "ConflictError",
+    "Database",
+    "DomainEvent",
+    "DomainEventRepository",
+    "DuplicateEmailError",
+    "EventStatus",
+    "EventType",
+    "InvalidInput",
+    "NotFound",
+    "PoolExhausted",
+    "PoolStatus",
+    "QulabError",
+    "ScoreRepository",
+    "ServiceUnavailable",
+    "Settings",
+    "StatementCounter",
+    "UnitOfWork",
+    "User",
+    "UserError",
+    "UserRepository",
+    "count_statements",
+    "create_sample_airscore",
+    "get_settings",
+    "load_settings",
+    "make_engine",
+    "run_db_setup_and_create_user",
+]

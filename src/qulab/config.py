@@ -1,0 +1,104 @@
+"""Settings read from the environment (prefix ``QULAB_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qulab.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./qulab.db"
+
+
+class Settings(BaseSettings):
+    """Everything QuLab can be configured with. Unset services fall back to embedded ones."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QULAB_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    broker_url: str | None = None
+
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    max_overflow: int = Field(default=20, ge=0, le=1000)
+    pool_timeout: float = Field(default=30.0, gt=0)
+    pool_recycle: int = Field(default=1800, ge=-1)
+    pool_pre_ping: bool = True
+    echo_sql: bool = False
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    cache_prefix: str = "qulab:"
+    cache_user_ttl: int = Field(default=3600, ge=1)
+    cache_score_ttl: int = Field(default=300, ge=1)
+    cache_ttl_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    cache_negative_ttl: int = Field(default=0, ge=0)
+    cache_socket_timeout: float = Field(default=0.25, gt=0)
+    breaker_failure_threshold: int = Field(default=3, ge=1)
+    breaker_reset_seconds: float = Field(default=5.0, gt=0)
+
+    relay_interval: float = Field(default=2.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    relay_max_attempts: int = Field(default=5, ge=1)
+    relay_backoff_base: float = Field(default=0.5, gt=0)
+    relay_backoff_max: float = Field(default=60.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        allowed = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        if not value.startswith(allowed):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url", "broker_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        schemes = ("memory://", "stdout://", "redis://", "rediss://", "amqp://", "amqps://")
+        if value is not None and not value.startswith(schemes):
+            raise ValueError("must start with one of " + ", ".join(schemes))
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning a validation failure into one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ConfigurationError(
+            f"QULAB_{field.upper()}: {first['msg']} (got {first.get('input')!r})"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

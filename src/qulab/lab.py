@@ -1,0 +1,109 @@
+"""The codelab's scenarios as plain async functions returning result objects (no UI code)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qulab import migrate
+from qulab.db import Database
+from qulab.models import AIRScore
+from qulab.repositories import ScoreRepository, UserRepository
+from qulab.schemas import ScoreRead, UserRead, validate_id, validate_occupation
+from qulab.uow import UnitOfWork
+from qulab.users import create_user
+
+DEMO_USERS = (
+    ("alex.smith@innovateai.com", "Alex Smith", "SW_ENG", "Masters", 8.0),
+    ("jane.doe@innovateai.com", "Jane Doe", "DATA_SCI", "PhD", 5.0),
+)
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    alex: UserRead
+    jane: UserRead
+    created: tuple[str, ...]
+    database: str
+    revision: str | None
+
+
+async def run_db_setup_and_create_user(db: Database) -> SetupResult:
+    """Bring the schema to the latest revision and make sure Alex and Jane exist.
+
+    Idempotent: on a second run nothing is created and the same two users are returned.
+    """
+    await migrate.upgrade(db)
+    created: list[str] = []
+    found: list[UserRead] = []
+    for email, name, occupation, education, years in DEMO_USERS:
+        async with db.session() as session:
+            existing = await UserRepository(session).get_by_email(email)
+        if existing is not None:
+            found.append(UserRead.model_validate(existing))
+            continue
+        user = await create_user(
+            db,
+            email=email,
+            name=name,
+            occupation_code=occupation,
+            education_level=education,
+            years_experience=years,
+        )
+        created.append(user.email)
+        found.append(user)
+    return SetupResult(
+        alex=found[0],
+        jane=found[1],
+        created=tuple(created),
+        database=db.description,
+        revision=await migrate.current_revision(db),
+    )
+
+
+def sample_score(user_id: str, occupation_code: str, rng: random.Random | None = None) -> AIRScore:
+    """A plausible score for demonstrations (not the AI-R calculation itself)."""
+    rng = rng or random.Random()  # noqa: S311 - demo data, not security
+    vr, hr, synergy = (round(rng.uniform(0.55, 0.95), 3) for _ in range(3))
+    value = round(100 * (0.45 * vr + 0.35 * hr + 0.20 * synergy), 1)
+    return AIRScore(
+        user_id=user_id,
+        occupation_code=occupation_code,
+        air_score=value,
+        vr_score=vr,
+        hr_score=hr,
+        synergy_score=synergy,
+        ci_lower=round(value - 4.0, 1),
+        ci_upper=round(value + 4.0, 1),
+        parameter_version="sample-1",
+        calculation_metadata={"source": "sample", "factors": ["fluency", "domain"]},
+    )
+
+
+async def create_sample_airscore(
+    user_id: str,
+    occupation_code: str = "SW_ENG",
+    *,
+    session: AsyncSession | None = None,
+    db: Database | None = None,
+) -> ScoreRead:
+    """Add one sample score for an existing user.
+
+    With ``session`` the score is flushed into the caller's transaction (the caller commits);
+    with ``db`` it is committed in its own unit of work.
+    """
+    user_id = validate_id(user_id, "user_id")
+    code = validate_occupation(occupation_code)
+    if session is not None:
+        await UserRepository(session).get(user_id)
+        score = await ScoreRepository(session).add(sample_score(user_id, code))
+        return ScoreRead.model_validate(score)
+    if db is None:
+        raise TypeError("create_sample_airscore needs either session= or db=")
+    async with UnitOfWork(db) as uow:
+        await uow.users.get(user_id)
+        score = await uow.scores.add(sample_score(user_id, code))
+        read = ScoreRead.model_validate(score)
+        await uow.commit()
+    return read

@@ -1,0 +1,157 @@
+"""The ORM models: the seed schema, kept exactly, with timezone-aware UTC timestamps.
+
+Relationships use ``lazy="raise_on_sql"``: touching a collection that was not loaded explicitly
+raises instead of quietly running one query per row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, String, TypeDecorator
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
+
+    SQLite stores no offset, so values are normalised to UTC on the way in and marked UTC on the
+    way out; PostgreSQL's ``timestamptz`` already round-trips them.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; QuLab stores timezone-aware UTC only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    pass
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class User(Base, TimestampMixin):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    occupation_code: Mapped[str | None] = mapped_column(String(20))
+    education_level: Mapped[str | None] = mapped_column(String(50))
+    years_experience: Mapped[float | None] = mapped_column(Float)
+
+    assessments: Mapped[list[Assessment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="raise_on_sql"
+    )
+    scores: Mapped[list[AIRScore]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="raise_on_sql"
+    )
+
+    def __repr__(self) -> str:
+        return f"<User id={self.id!r} email={self.email!r}>"
+
+
+class AssessmentStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Assessment(Base, TimestampMixin):
+    __tablename__ = "assessments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=AssessmentStatus.IN_PROGRESS.value)
+    component: Mapped[str] = mapped_column(String(50))
+    current_ability: Mapped[float] = mapped_column(Float, default=0.0)
+    items_administered: Mapped[int] = mapped_column(default=0)
+
+    user: Mapped[User] = relationship(back_populates="assessments", lazy="raise_on_sql")
+
+    def __repr__(self) -> str:
+        return f"<Assessment id={self.id!r} user_id={self.user_id!r} status={self.status!r}>"
+
+
+class AIRScore(Base, TimestampMixin):
+    __tablename__ = "air_scores"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    occupation_code: Mapped[str] = mapped_column(String(20))
+
+    air_score: Mapped[float] = mapped_column(Float)
+    vr_score: Mapped[float] = mapped_column(Float)
+    hr_score: Mapped[float] = mapped_column(Float)
+    synergy_score: Mapped[float] = mapped_column(Float)
+
+    ci_lower: Mapped[float] = mapped_column(Float)
+    ci_upper: Mapped[float] = mapped_column(Float)
+
+    parameter_version: Mapped[str] = mapped_column(String(20))
+    calculation_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    user: Mapped[User] = relationship(back_populates="scores", lazy="raise_on_sql")
+
+    def __repr__(self) -> str:
+        return f"<AIRScore id={self.id!r} user_id={self.user_id!r} air_score={self.air_score}>"
+
+
+class EventType(StrEnum):
+    SCORE_CALCULATED = "score.calculated"
+    ASSESSMENT_COMPLETED = "assessment.completed"
+    PATHWAY_RECOMMENDED = "pathway.recommended"
+    BATCH_COMPLETED = "batch.completed"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+class DomainEvent(Base, TimestampMixin):
+    __tablename__ = "domain_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    event_type: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    aggregate_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    aggregate_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), default=EventStatus.PENDING.value)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_events_status_created", "status", "created_at"),)
+
+    def __repr__(self) -> str:
+        return f"<DomainEvent id={self.id!r} type={self.event_type!r} status={self.status!r}>"

@@ -1,0 +1,242 @@
+"""Repositories: data access by name. They flush, never commit; the unit of work commits.
+
+Lookups that may miss return ``None`` (``get_by_id``); lookups that must hit raise NotFound
+(``get``). Ids are validated before any SQL runs, so a malformed id never reaches the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from qulab.errors import ConflictError, DuplicateEmailError, NotFound
+from qulab.models import (
+    AIRScore,
+    Assessment,
+    AssessmentStatus,
+    DomainEvent,
+    EventStatus,
+    User,
+    utcnow,
+)
+from qulab.schemas import UserCreate, UserUpdate, parse, validate_id
+
+
+def _is_duplicate_email(error: IntegrityError) -> bool:
+    text = str(error.orig).lower()
+    return "email" in text and ("unique" in text or "duplicate" in text)
+
+
+class UserRepository:
+    """Users and the reads the lab needs around them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_id(self, user_id: str) -> User | None:
+        user_id = validate_id(user_id, "user_id")
+        return await self.session.get(User, user_id)
+
+    async def get(self, user_id: str) -> User:
+        user = await self.get_by_id(user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        return user
+
+    async def get_by_email(self, email: str) -> User | None:
+        result = await self.session.execute(
+            select(User).where(User.email == email.strip().lower())
+        )
+        return result.scalar_one_or_none()
+
+    async def create(self, user: User | UserCreate) -> User:
+        """Validate, add and flush; a taken email raises DuplicateEmailError."""
+        if isinstance(user, User):
+            data = parse(
+                UserCreate,
+                email=user.email,
+                name=user.name,
+                occupation_code=user.occupation_code,
+                education_level=user.education_level,
+                years_experience=user.years_experience,
+            )
+            for key, value in data.model_dump().items():
+                setattr(user, key, value)
+        else:
+            user = User(**user.model_dump())
+        self.session.add(user)
+        try:
+            await self.session.flush()
+        except IntegrityError as error:
+            if _is_duplicate_email(error):
+                raise DuplicateEmailError(user.email) from None
+            raise ConflictError(f"user could not be created: {error.orig}") from None
+        return user
+
+    async def update(self, user_id: str, changes: UserUpdate) -> User:
+        user = await self.get(user_id)
+        values = changes.changes()
+        for key, value in values.items():
+            setattr(user, key, value)
+        if values:
+            await self.session.flush()
+        return user
+
+    async def delete(self, user_id: str) -> None:
+        """Delete a user; their assessments and scores go with them (ORM cascade)."""
+        result = await self.session.execute(
+            select(User)
+            .options(selectinload(User.scores), selectinload(User.assessments))
+            .where(User.id == validate_id(user_id, "user_id"))
+        )
+        user = result.scalar_one_or_none()
+        if user is None:
+            raise NotFound("user", user_id)
+        await self.session.delete(user)
+        await self.session.flush()
+
+    async def list(self, limit: int = 50, offset: int = 0) -> Sequence[User]:
+        result = await self.session.execute(
+            select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
+        )
+        return result.scalars().all()
+
+    async def count(self) -> int:
+        return int((await self.session.execute(select(func.count(User.id)))).scalar_one())
+
+    async def get_latest_score(self, user_id: str) -> AIRScore | None:
+        result = await self.session.execute(
+            select(AIRScore)
+            .where(AIRScore.user_id == validate_id(user_id, "user_id"))
+            .order_by(AIRScore.created_at.desc(), AIRScore.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def get_user_with_scores_eager(self, user_id: str) -> User | None:
+        """One user and their scores in two statements (``selectinload``)."""
+        result = await self.session.execute(
+            select(User)
+            .options(selectinload(User.scores))
+            .where(User.id == validate_id(user_id, "user_id"))
+        )
+        return result.scalar_one_or_none()
+
+    async def get_all_users_with_scores_eager(self, limit: int | None = None) -> Sequence[User]:
+        """All users with their scores in exactly two statements, whatever the number of users."""
+        statement = select(User).options(selectinload(User.scores)).order_by(User.created_at, User.id)
+        if limit is not None:
+            statement = statement.limit(limit)
+        return (await self.session.execute(statement)).scalars().all()
+
+
+class ScoreRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, score: AIRScore) -> AIRScore:
+        self.session.add(score)
+        await self.session.flush()
+        return score
+
+    async def latest(self, user_id: str) -> AIRScore | None:
+        return await UserRepository(self.session).get_latest_score(user_id)
+
+    async def for_user(self, user_id: str) -> Sequence[AIRScore]:
+        result = await self.session.execute(
+            select(AIRScore)
+            .where(AIRScore.user_id == validate_id(user_id, "user_id"))
+            .order_by(AIRScore.created_at, AIRScore.id)
+        )
+        return result.scalars().all()
+
+
+class AssessmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def start(self, user_id: str, component: str) -> Assessment:
+        assessment = Assessment(user_id=validate_id(user_id, "user_id"), component=component)
+        self.session.add(assessment)
+        await self.session.flush()
+        return assessment
+
+    async def get(self, assessment_id: str) -> Assessment:
+        found = await self.session.get(Assessment, validate_id(assessment_id, "assessment_id"))
+        if found is None:
+            raise NotFound("assessment", assessment_id)
+        return found
+
+    async def for_user(self, user_id: str) -> Sequence[Assessment]:
+        result = await self.session.execute(
+            select(Assessment)
+            .where(Assessment.user_id == validate_id(user_id, "user_id"))
+            .order_by(Assessment.created_at, Assessment.id)
+        )
+        return result.scalars().all()
+
+    async def complete(self, assessment_id: str, ability: float, items: int) -> Assessment:
+        assessment = await self.get(assessment_id)
+        assessment.status = AssessmentStatus.COMPLETED.value
+        assessment.current_ability = ability
+        assessment.items_administered = items
+        await self.session.flush()
+        return assessment
+
+
+class DomainEventRepository:
+    """The outbox table."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, event: DomainEvent) -> DomainEvent:
+        self.session.add(event)
+        await self.session.flush()
+        return event
+
+    async def get_pending_events(self, limit: int = 100) -> Sequence[DomainEvent]:
+        result = await self.session.execute(
+            select(DomainEvent)
+            .where(DomainEvent.status == EventStatus.PENDING.value)
+            .order_by(DomainEvent.created_at, DomainEvent.id)
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    async def mark_as_published(
+        self, event_ids: Sequence[str], published_at: datetime | None = None
+    ) -> int:
+        """Mark events published; returns how many rows changed."""
+        if not event_ids:
+            return 0
+        when = published_at or utcnow()
+        result = await self.session.execute(
+            update(DomainEvent)
+            .where(DomainEvent.id.in_(list(event_ids)))
+            .values(status=EventStatus.PUBLISHED.value, published_at=when, updated_at=when)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def count_by_status(self) -> dict[str, int]:
+        result = await self.session.execute(
+            select(DomainEvent.status, func.count(DomainEvent.id)).group_by(DomainEvent.status)
+        )
+        counts: dict[str, int] = {status.value: 0 for status in EventStatus}
+        counts.update({status: int(n) for status, n in result.all()})
+        return counts
+
+    async def recent(self, limit: int = 20, status: str | None = None) -> Sequence[DomainEvent]:
+        statement: Any = select(DomainEvent).order_by(
+            DomainEvent.created_at.desc(), DomainEvent.id.desc()
+        )
+        if status is not None:
+            statement = statement.where(DomainEvent.status == status)
+        return (await self.session.execute(statement.limit(limit))).scalars().all()

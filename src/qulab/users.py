@@ -1,0 +1,65 @@
+"""User services: each call is one unit of work that commits its change and its domain event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qulab.db import Database
+from qulab.models import EventType
+from qulab.repositories import UserRepository
+from qulab.schemas import UserCreate, UserRead, UserUpdate, parse, validate_id
+from qulab.uow import UnitOfWork
+
+USER_AGGREGATE = "User"
+
+
+async def create_user(db: Database, **fields: Any) -> UserRead:
+    """Create a user and a ``user.created`` event atomically. Bad input writes nothing."""
+    data = parse(UserCreate, **fields)
+    async with UnitOfWork(db) as uow:
+        user = await uow.users.create(data)
+        read = UserRead.model_validate(user)
+        uow.emit(
+            EventType.USER_CREATED,
+            USER_AGGREGATE,
+            user.id,
+            {"user_id": user.id, "email": user.email, "name": user.name},
+        )
+        await uow.commit()
+    return read
+
+
+async def update_user(db: Database, user_id: str, **fields: Any) -> UserRead:
+    """Apply a partial update and emit ``user.updated`` with the changed fields."""
+    user_id = validate_id(user_id, "user_id")
+    changes = parse(UserUpdate, **fields)
+    async with UnitOfWork(db) as uow:
+        user = await uow.users.update(user_id, changes)
+        read = UserRead.model_validate(user)
+        if changes.changes():
+            uow.emit(
+                EventType.USER_UPDATED,
+                USER_AGGREGATE,
+                user.id,
+                {"user_id": user.id, "changes": changes.changes()},
+            )
+        await uow.commit()
+    return read
+
+
+async def delete_user(db: Database, user_id: str) -> None:
+    user_id = validate_id(user_id, "user_id")
+    async with UnitOfWork(db) as uow:
+        await uow.users.delete(user_id)
+        await uow.commit()
+
+
+async def get_user(db: Database, user_id: str) -> UserRead:
+    async with db.session() as session:
+        return UserRead.model_validate(await UserRepository(session).get(user_id))
+
+
+async def list_users(db: Database, limit: int = 50, offset: int = 0) -> list[UserRead]:
+    async with db.session() as session:
+        users = await UserRepository(session).list(limit=limit, offset=offset)
+        return [UserRead.model_validate(user) for user in users]

@@ -1,0 +1,86 @@
+"""Shared fixtures. ``db`` is parametrized: every data-layer test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from qulab import migrate
+from qulab.config import Settings
+from qulab.db import Database
+from qulab.models import Base
+from tests import services
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A PostgreSQL database of this test run, migrated to head, dropped at the end."""
+    services.require_postgres()
+    url = services.create_pg_database()
+
+    async def _migrate() -> None:
+        db = Database(Settings(database_url=url))
+        try:
+            await migrate.upgrade(db)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(_migrate())
+        yield url
+    finally:
+        services.drop_pg_database(url)
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """An empty PostgreSQL database for one test (no schema), dropped afterwards."""
+    services.require_postgres()
+    url = services.create_pg_database("qulab_test_empty")
+    try:
+        yield url
+    finally:
+        services.drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_database_url")
+        return Settings(database_url=url, pool_size=10, max_overflow=20)
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'qulab.db'}")
+
+
+async def _empty_tables(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """A migrated, empty database on the parametrized backend."""
+    database = Database(settings)
+    if database.dialect == "sqlite":
+        await migrate.upgrade(database)
+    else:
+        await _empty_tables(database)
+    try:
+        yield database
+    finally:
+        if database.dialect == "postgresql":
+            await _empty_tables(database)
+        await database.dispose()

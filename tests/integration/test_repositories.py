@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import InvalidRequestError
+
+from qulab.db import Database
+from qulab.errors import DuplicateEmailError, NotFound
+from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+from qulab.models import AIRScore, Assessment, DomainEvent, User
+from qulab.repositories import UserRepository
+from qulab.schemas import UserCreate
+from qulab.uow import UnitOfWork
+from qulab.users import create_user, delete_user, update_user
+
+
+async def count(db: Database, model: type) -> int:
+    async with db.session() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def test_created_user_is_stored_with_aware_utc_timestamps(db: Database) -> None:
+    user = await create_user(db, email="  Ada@Example.COM ", name=" Ada Lovelace ")
+    async with db.session() as session:
+        stored = await UserRepository(session).get(user.id)
+    assert stored.email == "ada@example.com"
+    assert stored.name == "Ada Lovelace"
+    assert stored.created_at.tzinfo is not None
+    assert stored.created_at.utcoffset() == UTC.utcoffset(None)
+    assert stored.updated_at == stored.created_at or stored.updated_at >= stored.created_at
+
+
+async def test_updated_at_moves_on_update_and_created_at_does_not(db: Database) -> None:
+    user = await create_user(db, email="bo@example.com", name="Bo")
+    await asyncio.sleep(0.01)
+    updated = await update_user(db, user.id, name="Bo Updated")
+    assert updated.name == "Bo Updated"
+    assert updated.created_at == user.created_at
+    assert updated.updated_at > user.updated_at
+
+
+async def test_duplicate_email_is_rejected_and_nothing_is_written(db: Database) -> None:
+    await create_user(db, email="dup@example.com", name="First")
+    with pytest.raises(DuplicateEmailError, match="email"):
+        await create_user(db, email="DUP@example.com", name="Second")
+    assert await count(db, User) == 1
+    assert await count(db, DomainEvent) == 1  # only the first user's user.created
+
+
+async def test_user_creation_writes_user_created_event_in_same_transaction(db: Database) -> None:
+    user = await create_user(db, email="ev@example.com", name="Ev")
+    async with db.session() as session:
+        events = (await session.execute(select(DomainEvent))).scalars().all()
+    assert [(e.event_type, e.aggregate_id, e.status) for e in events] == [
+        ("user.created", user.id, "pending")
+    ]
+
+
+async def test_delete_cascades_to_assessments_and_scores(db: Database) -> None:
+    user = await create_user(db, email="gone@example.com", name="Gone")
+    other = await create_user(db, email="stay@example.com", name="Stay")
+    for _ in range(3):
+        await create_sample_airscore(user.id, db=db)
+    await create_sample_airscore(other.id, db=db)
+    async with UnitOfWork(db) as uow:
+        await uow.assessments.start(user.id, "fluency")
+        await uow.commit()
+    await delete_user(db, user.id)
+    assert await count(db, User) == 1
+    assert await count(db, AIRScore) == 1
+    assert await count(db, Assessment) == 0
+
+
+async def test_unknown_id_raises_not_found_and_get_by_id_returns_none(db: Database) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    async with db.session() as session:
+        repo = UserRepository(session)
+        assert await repo.get_by_id(missing) is None
+        with pytest.raises(NotFound, match=missing):
+            await repo.get(missing)
+    with pytest.raises(NotFound):
+        await delete_user(db, missing)
+    with pytest.raises(NotFound):
+        await update_user(db, missing, name="x")
+
+
+async def test_eager_load_of_50_users_with_3_scores_runs_exactly_two_statements(
+    db: Database,
+) -> None:
+    async with UnitOfWork(db) as uow:
+        for i in range(50):
+            user = await uow.users.create(UserCreate(email=f"u{i}@example.com", name=f"U{i}"))
+            for _ in range(3):
+                await create_sample_airscore(user.id, session=uow.session)
+        await uow.commit()
+    async with db.session() as session:
+        with db.count_statements() as counter:
+            users = await UserRepository(session).get_all_users_with_scores_eager()
+            total = sum(len(u.scores) for u in users)
+    assert len(users) == 50
+    assert total == 150
+    assert counter.count == 2, counter.statements
+
+
+async def test_implicit_lazy_load_raises_instead_of_querying(db: Database) -> None:
+    user = await create_user(db, email="lazy@example.com", name="Lazy")
+    await create_sample_airscore(user.id, db=db)
+    async with db.session() as session:
+        loaded = await UserRepository(session).get(user.id)
+        with db.count_statements() as counter:
+            with pytest.raises(InvalidRequestError, match="raise_on_sql"):
+                _ = loaded.scores
+        assert counter.count == 0
+
+
+async def test_latest_score_is_the_newest(db: Database) -> None:
+    user = await create_user(db, email="late@example.com", name="Late")
+    scores = [await create_sample_airscore(user.id, db=db) for _ in range(3)]
+    async with db.session() as session:
+        latest = await UserRepository(session).get_latest_score(user.id)
+    assert latest is not None and latest.id == scores[-1].id
+
+
+async def test_uow_rolls_back_unless_committed(db: Database) -> None:
+    async with UnitOfWork(db) as uow:
+        await uow.users.create(UserCreate(email="nc@example.com", name="No Commit"))
+    with pytest.raises(RuntimeError):
+        async with UnitOfWork(db) as uow:
+            await uow.users.create(UserCreate(email="boom@example.com", name="Boom"))
+            raise RuntimeError("boom")
+    assert await count(db, User) == 0
+
+
+async def test_after_commit_hooks_run_only_after_a_commit(db: Database) -> None:
+    ran: list[str] = []
+    async with UnitOfWork(db) as uow:
+        uow.after_commit(lambda: ran.append("rolled-back"))
+        await uow.users.create(UserCreate(email="h1@example.com", name="H1"))
+    assert ran == []
+    async with UnitOfWork(db) as uow:
+        await uow.users.create(UserCreate(email="h2@example.com", name="H2"))
+
+        async def hook() -> None:
+            ran.append(f"committed:{await count(db, User)}")
+
+        uow.after_commit(hook)
+        await uow.commit()
+    assert ran == ["committed:1"]
+
+
+async def test_setup_is_idempotent_and_returns_alex_and_jane(db: Database) -> None:
+    first = await run_db_setup_and_create_user(db)
+    second = await run_db_setup_and_create_user(db)
+    assert first.alex.name == "Alex Smith" and first.jane.name == "Jane Doe"
+    assert len(first.created) == 2 and second.created == ()
+    assert (second.alex.id, second.jane.id) == (first.alex.id, first.jane.id)
+    assert await count(db, User) == 2
