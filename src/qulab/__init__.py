@@ -1,4 +1,4 @@
-"""QuLab: an async data layer for an AI-readiness assessment platform, and a lab that measures it."""
+"""QuLab: an async data layer for an AI-readiness platform, and a lab that measures it."""
 
 from qulab.config import Settings, get_settings, load_settings
 from qulab.db import Database, PoolStatus, StatementCounter, count_statements, make_engine

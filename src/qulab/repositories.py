@@ -50,9 +50,7 @@ class UserRepository:
         return user
 
     async def get_by_email(self, email: str) -> User | None:
-        result = await self.session.execute(
-            select(User).where(User.email == email.strip().lower())
-        )
+        result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
         return result.scalar_one_or_none()
 
     async def create(self, user: User | UserCreate) -> User:
@@ -130,7 +128,9 @@ class UserRepository:
 
     async def get_all_users_with_scores_eager(self, limit: int | None = None) -> Sequence[User]:
         """All users with their scores in exactly two statements, whatever the number of users."""
-        statement = select(User).options(selectinload(User.scores)).order_by(User.created_at, User.id)
+        statement = (
+            select(User).options(selectinload(User.scores)).order_by(User.created_at, User.id)
+        )
         if limit is not None:
             statement = statement.limit(limit)
         return (await self.session.execute(statement)).scalars().all()

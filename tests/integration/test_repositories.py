@@ -110,9 +110,11 @@ async def test_implicit_lazy_load_raises_instead_of_querying(db: Database) -> No
     await create_sample_airscore(user.id, db=db)
     async with db.session() as session:
         loaded = await UserRepository(session).get(user.id)
-        with db.count_statements() as counter:
-            with pytest.raises(InvalidRequestError, match="raise_on_sql"):
-                _ = loaded.scores
+        with (
+            db.count_statements() as counter,
+            pytest.raises(InvalidRequestError, match="raise_on_sql"),
+        ):
+            _ = loaded.scores
         assert counter.count == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab import migrate
@@ -64,7 +65,7 @@ async def run_db_setup_and_create_user(db: Database) -> SetupResult:
 
 def sample_score(user_id: str, occupation_code: str, rng: random.Random | None = None) -> AIRScore:
     """A plausible score for demonstrations (not the AI-R calculation itself)."""
-    rng = rng or random.Random()  # noqa: S311 - demo data, not security
+    rng = rng or random.Random()
     vr, hr, synergy = (round(rng.uniform(0.55, 0.95), 3) for _ in range(3))
     value = round(100 * (0.45 * vr + 0.35 * hr + 0.20 * synergy), 1)
     return AIRScore(

@@ -1,0 +1,227 @@
+"""The benchmark harness: named benchmarks, warm-up plus timed rounds, results side by side.
+
+A benchmark is an async function registered under a name. It receives ``BenchConfig`` and
+returns a ``Report``: tables of measurements taken in the same process run (so ratios compare
+like with like) and the targets it checks. The runner writes every report to
+``docs/benchmarks.json`` and regenerates ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What every benchmark is told. ``quick`` shrinks sizes and rounds (the smoke test)."""
+
+    rounds: int = 5
+    warmup: int = 1
+    quick: bool = False
+    postgres_url: str | None = None
+    redis_url: str | None = None
+    sqlite_dir: Path = field(default_factory=lambda: ROOT / ".bench")
+
+
+@dataclass
+class Samples:
+    """Timings of one case, in seconds, one per round (or per operation)."""
+
+    label: str
+    seconds: list[float]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.seconds)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+        return ordered[index]
+
+    @property
+    def spread(self) -> float:
+        """Relative spread: (max - min) / median."""
+        if len(self.seconds) < 2 or self.median == 0:
+            return 0.0
+        return (max(self.seconds) - min(self.seconds)) / self.median
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "n": len(self.seconds),
+            "median_s": self.median,
+            "p50_s": self.percentile(50),
+            "p95_s": self.percentile(95),
+            "p99_s": self.percentile(99),
+            "min_s": min(self.seconds),
+            "max_s": max(self.seconds),
+            "spread": self.spread,
+            **self.extra,
+        }
+
+
+@dataclass
+class Target:
+    description: str
+    measured: float
+    threshold: float
+    higher_is_better: bool
+    limits: str = ""
+
+    @property
+    def met(self) -> bool:
+        if self.higher_is_better:
+            return self.measured >= self.threshold
+        return self.measured <= self.threshold
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Report:
+    name: str
+    title: str
+    tables: list[Table] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+BenchFn = Callable[[BenchConfig], Awaitable[Report]]
+REGISTRY: dict[str, BenchFn] = {}
+
+
+def benchmark(name: str) -> Callable[[BenchFn], BenchFn]:
+    def _register(fn: BenchFn) -> BenchFn:
+        REGISTRY[name] = fn
+        return fn
+
+    return _register
+
+
+async def time_rounds(
+    operation: Callable[[], Awaitable[Any]], rounds: int, warmup: int = 1
+) -> list[float]:
+    """Run ``operation`` ``warmup`` times untimed, then ``rounds`` times timed."""
+    for _ in range(warmup):
+        await operation()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await operation()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 1:
+            return f"{value:.2f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def render_markdown(reports: list[Report], meta: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `make bench` (or `qulab bench NAME`); every table compares cases measured",
+        "side by side in one process run. Regenerated from `docs/benchmarks.json`; do not edit.",
+        "",
+        f"- run at: {meta['run_at']}",
+        f"- machine: {meta['machine']['platform']}, {meta['machine']['cpus']} CPUs, "
+        f"Python {meta['machine']['python']}",
+        "",
+    ]
+    for report in reports:
+        lines += [f"## {report.title} (`{report.name}`)", ""]
+        for table in report.tables:
+            lines += [f"### {table.title}", ""]
+            lines.append("| " + " | ".join(table.columns) + " |")
+            lines.append("|" + "---|" * len(table.columns))
+            lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in table.rows]
+            lines.append("")
+        if report.targets:
+            lines += ["### Targets", "", "| target | measured | threshold | met | what limits it |"]
+            lines.append("|---|---|---|---|---|")
+            for target in report.targets:
+                sign = ">=" if target.higher_is_better else "<="
+                lines.append(
+                    f"| {target.description} | {_fmt(target.measured)} | {sign} "
+                    f"{_fmt(target.threshold)} | {'yes' if target.met else '**NO**'} | "
+                    f"{target.limits if not target.met else ''} |"
+                )
+            lines.append("")
+        lines += [f"- {note}" for note in report.notes]
+        if report.notes:
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_results(reports: list[Report], docs_dir: Path = DOCS) -> tuple[Path, Path]:
+    """Merge ``reports`` into the stored results (replacing same-named ones) and render them."""
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = docs_dir / "benchmarks.json", docs_dir / "benchmarks.md"
+    stored: dict[str, Any] = {}
+    if json_path.exists():
+        stored = json.loads(json_path.read_text()).get("reports", {})
+    for report in reports:
+        stored[report.name] = asdict(report) | {"targets_met": all(t.met for t in report.targets)}
+    meta = {"run_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    json_path.write_text(json.dumps({**meta, "reports": stored}, indent=2, default=str) + "\n")
+    ordered = [_from_dict(data) for _, data in sorted(stored.items())]
+    md_path.write_text(render_markdown(ordered, meta) + "\n")
+    return json_path, md_path
+
+
+def _from_dict(data: dict[str, Any]) -> Report:
+    return Report(
+        name=data["name"],
+        title=data["title"],
+        tables=[Table(**table) for table in data["tables"]],
+        targets=[Target(**target) for target in data["targets"]],
+        notes=list(data["notes"]),
+        raw=data.get("raw", {}),
+    )
+
+
+async def run(names: list[str], config: BenchConfig) -> list[Report]:
+    """Run the named benchmarks in order, in this process."""
+    import bench.suites  # noqa: F401  (registers every benchmark)
+
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        raise KeyError(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    return [await REGISTRY[name](config) for name in names]

@@ -1,0 +1,1 @@
+"""Imports every benchmark module so that each registers itself with the harness."""

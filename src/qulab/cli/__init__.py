@@ -1,0 +1,70 @@
+"""The ``qulab`` command line. Typer lives only in this package.
+
+Exit codes: 0 success; 2 a user mistake (bad input, unknown id, duplicate email, bad setting);
+1 a runtime failure (a database, cache or broker that cannot be reached). Either way one clear
+line goes to stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+
+from qulab.cli import db as db_commands
+from qulab.cli import seed as seed_commands
+from qulab.cli import setup as setup_commands
+from qulab.cli import users as user_commands
+from qulab.cli._common import err
+from qulab.db import translate_operational_error
+from qulab.errors import ConfigurationError, QulabError, UserError
+
+app = typer.Typer(
+    name="qulab",
+    help="QuLab: the data layer of an AI-readiness platform, measured.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(user_commands.app, name="user")
+setup_commands.register(app)
+seed_commands.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except (UserError, ConfigurationError) as error:
+        err.print(f"error: {error}", markup=False)
+        return 2
+    except QulabError as error:
+        err.print(f"error: {error}", markup=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as error:
+        translated = translate_operational_error(error)
+        if translated is error:
+            raise
+        err.print(f"error: {translated}", markup=False)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""``qulab user``: create, show, list, update and delete users."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from qulab import users as service
+from qulab.cli._common import open_db, out, print_json, print_record, print_table, run
+from qulab.repositories import UserRepository
+from qulab.schemas import ScoreRead, UserRead
+
+app = typer.Typer(help="Manage users.", no_args_is_help=True)
+
+JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Occupation = Annotated[str | None, typer.Option("--occupation", help="Occupation code (<= 20).")]
+Education = Annotated[str | None, typer.Option("--education", help="Education level (<= 50).")]
+Years = Annotated[float | None, typer.Option("--years", help="Years of experience (0-80).")]
+
+
+def _fields(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@app.command()
+def create(
+    email: Annotated[str, typer.Option("--email", help="Email address (unique).")],
+    name: Annotated[str, typer.Option("--name", help="Full name.")],
+    occupation: Occupation = None,
+    education: Education = None,
+    years: Years = None,
+    json: JSON = False,
+) -> None:
+    """Create a user and print the new id."""
+
+    async def _go() -> UserRead:
+        async with open_db() as db:
+            return await service.create_user(
+                db,
+                **_fields(
+                    email=email,
+                    name=name,
+                    occupation_code=occupation,
+                    education_level=education,
+                    years_experience=years,
+                ),
+            )
+
+    user = run(_go)
+    if json:
+        print_json(user)
+    else:
+        out.print(user.id)
+
+
+@app.command()
+def show(
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+    json: JSON = False,
+) -> None:
+    """Show one user and their latest score."""
+
+    async def _go() -> tuple[UserRead, ScoreRead | None]:
+        async with open_db() as db, db.session() as session:
+            repo = UserRepository(session)
+            user = UserRead.model_validate(await repo.get(user_id))
+            latest = await repo.get_latest_score(user_id)
+            return user, (ScoreRead.model_validate(latest) if latest else None)
+
+    user, latest = run(_go)
+    if json:
+        print_json({"user": user, "latest_score": latest})
+        return
+    record = user.model_dump()
+    record["latest_air_score"] = latest.air_score if latest else None
+    print_record(f"user {user.id}", record)
+
+
+@app.command("list")
+def list_users(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many users.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="How many to skip.")] = 0,
+    json: JSON = False,
+) -> None:
+    """List users, oldest first."""
+
+    async def _go() -> list[UserRead]:
+        async with open_db() as db:
+            return await service.list_users(db, limit=limit, offset=offset)
+
+    users = run(_go)
+    if json:
+        print_json(users)
+        return
+    rows = [user.model_dump() for user in users]
+    print_table(
+        f"{len(rows)} users", rows, ["id", "email", "name", "occupation_code", "created_at"]
+    )
+
+
+@app.command()
+def update(
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    occupation: Occupation = None,
+    education: Education = None,
+    years: Years = None,
+    json: JSON = False,
+) -> None:
+    """Change some of a user's fields."""
+    changes = _fields(
+        name=name, occupation_code=occupation, education_level=education, years_experience=years
+    )
+    if not changes:
+        raise typer.BadParameter("give at least one of --name, --occupation, --education, --years")
+
+    async def _go() -> UserRead:
+        async with open_db() as db:
+            return await service.update_user(db, user_id, **changes)
+
+    user = run(_go)
+    if json:
+        print_json(user)
+    else:
+        out.print(f"updated {user.id}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+@app.command()
+def delete(
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+) -> None:
+    """Delete a user with their assessments and scores."""
+
+    async def _go() -> None:
+        async with open_db() as db:
+            await service.delete_user(db, user_id)
+
+    run(_go)
+    out.print(f"deleted {user_id}")

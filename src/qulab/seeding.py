@@ -1,0 +1,120 @@
+"""Bulk demo data: many users with scores, inserted in batches, removable by its marker.
+
+Seeded users have emails ending in ``@<marker>.seed.qulab.test``, so they never collide with
+real users and can be removed without touching anything else.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select
+
+from qulab.db import Database
+from qulab.errors import InvalidInput
+from qulab.lab import sample_score
+from qulab.models import AIRScore, Assessment, User, new_id, utcnow
+
+BATCH = 1000
+OCCUPATIONS = ("SW_ENG", "DATA_SCI", "PM", "DESIGN", "OPS", "ANALYST")
+MAX_USERS = 1_000_000
+MAX_SCORES = 100
+
+Progress = Callable[[int], None]
+
+
+def marker_domain(marker: str) -> str:
+    if not marker.isalnum() or len(marker) > 30:
+        raise InvalidInput("marker", "must be 1-30 letters or digits")
+    return f"@{marker.lower()}.seed.qulab.test"
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    users: int
+    scores: int
+    marker: str
+    database: str
+
+
+async def seed(
+    db: Database,
+    users: int,
+    scores: int = 5,
+    *,
+    marker: str = "demo",
+    progress: Progress | None = None,
+    rng_seed: int | None = None,
+) -> SeedResult:
+    """Insert ``users`` users with ``scores`` scores each, ``BATCH`` users per transaction."""
+    if not 0 <= users <= MAX_USERS:
+        raise InvalidInput("users", f"must be between 0 and {MAX_USERS}")
+    if not 0 <= scores <= MAX_SCORES:
+        raise InvalidInput("scores", f"must be between 0 and {MAX_SCORES}")
+    domain = marker_domain(marker)
+    rng = random.Random(rng_seed)
+    done = 0
+    while done < users:
+        size = min(BATCH, users - done)
+        now = utcnow()
+        user_rows: list[dict[str, Any]] = []
+        score_rows: list[dict[str, Any]] = []
+        for _ in range(size):
+            user_id = new_id()
+            occupation = rng.choice(OCCUPATIONS)
+            user_rows.append(
+                {
+                    "id": user_id,
+                    "email": f"{uuid.uuid4().hex[:16]}{domain}",
+                    "name": f"Seeded User {done + len(user_rows) + 1}",
+                    "occupation_code": occupation,
+                    "education_level": rng.choice(("Bachelors", "Masters", "PhD")),
+                    "years_experience": float(rng.randint(0, 40)),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            for _ in range(scores):
+                score = sample_score(user_id, occupation, rng)
+                score_rows.append(
+                    {
+                        column.key: getattr(score, column.key)
+                        for column in AIRScore.__table__.columns
+                        if column.key not in {"id", "created_at", "updated_at"}
+                    }
+                    | {"id": new_id(), "created_at": now, "updated_at": now}
+                )
+        async with db.session_scope() as session:
+            await session.execute(insert(User), user_rows)
+            if score_rows:
+                await session.execute(insert(AIRScore), score_rows)
+        done += size
+        if progress is not None:
+            progress(size)
+    return SeedResult(users=users, scores=users * scores, marker=marker, database=db.description)
+
+
+def _seeded_ids(domain: str) -> Select[tuple[str]]:
+    return select(User.id).where(User.email.like(f"%{domain}"))
+
+
+async def count_seeded(db: Database, marker: str = "demo") -> int:
+    domain = marker_domain(marker)
+    async with db.session() as session:
+        statement = select(func.count(User.id)).where(User.email.like(f"%{domain}"))
+        return int((await session.execute(statement)).scalar_one())
+
+
+async def clear_seeded(db: Database, marker: str = "demo") -> int:
+    """Remove the users seeded under ``marker`` with their scores and assessments."""
+    domain = marker_domain(marker)
+    async with db.session_scope() as session:
+        ids = _seeded_ids(domain)
+        await session.execute(delete(AIRScore).where(AIRScore.user_id.in_(ids)))
+        await session.execute(delete(Assessment).where(Assessment.user_id.in_(ids)))
+        result = await session.execute(delete(User).where(User.email.like(f"%{domain}")))
+        return int(getattr(result, "rowcount", 0) or 0)
