@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,6 +177,8 @@ class Database:
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self.sessionmaker = make_sessionmaker(self.engine)
+        # Called with each UnitOfWork after it commits (e.g. cache invalidation).
+        self.commit_listeners: list[Callable[[Any], Awaitable[None] | None]] = []
 
     @property
     def dialect(self) -> str:

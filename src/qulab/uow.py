@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -41,6 +42,7 @@ class UnitOfWork:
         self._after_commit: list[Hook] = []
         self._before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         self.collected: list[DomainEvent] = []
+        self.changed_users: set[str] = set()
         self.committed = False
 
     async def __aenter__(self) -> Self:
@@ -85,6 +87,11 @@ class UnitOfWork:
         self.collected.append(event)
         return event
 
+    def mark_user_changed(self, user_id: str) -> None:
+        """Note that a user or their scores changed. After the commit, the database's commit
+        listeners (cache invalidation) are told; after a rollback, nobody is."""
+        self.changed_users.add(user_id)
+
     def before_commit(self, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:
         """Run ``hook(session)`` inside the transaction, just before it commits."""
         self._before_commit.append(hook)
@@ -100,6 +107,7 @@ class UnitOfWork:
         await self.session.commit()
         self.committed = True
         hooks, self._after_commit = self._after_commit, []
+        hooks += [partial(listener, self) for listener in self.db.commit_listeners]
         for hook in hooks:
             try:
                 result = hook()
@@ -112,3 +120,4 @@ class UnitOfWork:
         await self.session.rollback()
         self._after_commit.clear()
         self.collected.clear()
+        self.changed_users.clear()

@@ -35,6 +35,7 @@ async def update_user(db: Database, user_id: str, **fields: Any) -> UserRead:
     changes = parse(UserUpdate, **fields)
     async with UnitOfWork(db) as uow:
         user = await uow.users.update(user_id, changes)
+        uow.mark_user_changed(user.id)
         read = UserRead.model_validate(user)
         if changes.changes():
             uow.emit(
@@ -51,6 +52,7 @@ async def delete_user(db: Database, user_id: str) -> None:
     user_id = validate_id(user_id, "user_id")
     async with UnitOfWork(db) as uow:
         await uow.users.delete(user_id)
+        uow.mark_user_changed(user_id)
         await uow.commit()
 
 

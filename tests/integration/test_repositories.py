@@ -160,3 +160,19 @@ async def test_setup_is_idempotent_and_returns_alex_and_jane(db: Database) -> No
     assert len(first.created) == 2 and second.created == ()
     assert (second.alex.id, second.jane.id) == (first.alex.id, first.jane.id)
     assert await count(db, User) == 2
+
+
+async def test_commit_listeners_learn_the_changed_users_only_after_commit(db: Database) -> None:
+    seen: list[set[str]] = []
+
+    async def listener(uow: UnitOfWork) -> None:
+        seen.append(set(uow.changed_users))
+
+    db.commit_listeners.append(listener)
+    user = await create_user(db, email="cl@example.com", name="Cl")
+    await update_user(db, user.id, name="Cl 2")
+    score_user = await create_sample_airscore(user.id, db=db)
+    async with UnitOfWork(db) as uow:
+        uow.mark_user_changed(user.id)  # rolled back: listeners never hear of it
+    assert score_user.user_id == user.id
+    assert seen == [set(), {user.id}, {user.id}]

@@ -106,5 +106,6 @@ async def create_sample_airscore(
         await uow.users.get(user_id)
         score = await uow.scores.add(sample_score(user_id, code))
         read = ScoreRead.model_validate(score)
+        uow.mark_user_changed(user_id)
         await uow.commit()
     return read
