@@ -208,13 +208,17 @@ class RedisBackend:
         """The client bound to the running loop (a new loop gets a new pool)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            self._client = aioredis.from_url(
+            # A blocking pool: a burst of concurrent calls waits for a free connection instead of
+            # failing with "too many connections" (which would look like an outage).
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=self.max_connections,
+                timeout=max(1.0, 4 * self.socket_timeout),
                 socket_timeout=self.socket_timeout,
                 socket_connect_timeout=self.socket_timeout,
                 retry=Retry(NoBackoff(), 0),
-                max_connections=self.max_connections,
             )
+            self._client = aioredis.Redis.from_pool(pool)
             self._loop = loop
             self._script = self._client.register_script(_SET_IF_GENERATION)
         return self._client
