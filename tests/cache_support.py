@@ -117,7 +117,7 @@ class RedisServer:
 async def all_keys(url: str) -> list[str]:
     client = aioredis.from_url(url)
     try:
-        return sorted(key.decode() async for key in client.scan_iter(count=500))
+        return sorted([key.decode() async for key in client.scan_iter(count=500)])
     finally:
         await client.aclose()
 
