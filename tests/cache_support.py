@@ -59,8 +59,7 @@ async def read_score(db: Database, cache: Cache, user_id: str) -> CacheResult[Sc
 
 async def stored_entry(cache: Cache, family_name: str, ident: str) -> bytes | None:
     key = f"{cache.prefix}{family_name}:{ident}"
-    raw, _ = await cache.backend.get_with_generation(key, cache.generation_key(key))
-    return raw
+    return await cache.backend.get(key)
 
 
 class ManualClock:

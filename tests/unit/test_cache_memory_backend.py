@@ -25,7 +25,7 @@ async def test_least_recently_used_entry_is_evicted_beyond_max_entries() -> None
 
 async def test_store_is_refused_once_the_generation_moved() -> None:
     backend = MemoryBackend(10)
-    _, seen = await backend.get_with_generation("k", "gen:k")
+    seen = await backend.get_generation("gen:k")
     await backend.bump_generations(["gen:k"], ["k"], 60)
     assert not await backend.set_if_generation("k", b"old", 60, "gen:k", seen)
     assert await backend.get_many(["k"]) == [None]
@@ -33,7 +33,7 @@ async def test_store_is_refused_once_the_generation_moved() -> None:
 
 async def test_evicted_generation_cannot_let_a_stale_store_through() -> None:
     backend = MemoryBackend(2)
-    _, seen = await backend.get_with_generation("k", "gen:k")  # never bumped: None
+    seen = await backend.get_generation("gen:k")  # never bumped: None
     await backend.bump_generations(["gen:k"], [], 60)
     await backend.bump_generations(["gen:x", "gen:y"], [], 60)  # evicts gen:k
     assert not await backend.set_if_generation("k", b"old", 60, "gen:k", seen)

@@ -1,10 +1,12 @@
 """Cache backends behind one small async protocol: Redis and a bounded in-process TTL/LRU store.
 
 Besides get/set/delete a backend keeps *generations*: a counter per key that invalidation bumps.
-A reader remembers the generation it saw before loading from the database and stores its value
+On a miss, a reader reads the generation before loading from the database and stores its value
 only if the generation is still the same (``set_if_generation``), so a value loaded before a
 commit can never be written back after that commit's invalidation. Both backends do the check
-and the write atomically (a Lua script on Redis; no await in between in process).
+and the write atomically (a Lua script on Redis; no await in between in process), and bump the
+generation and drop the entry in one step (MULTI on Redis), so a hit needs no generation check:
+it is a single GET.
 
 Counters (``add_counters``/``read_counters``) and latency samples hold the statistics; on Redis
 they are shared by every process using the same prefix.
@@ -41,9 +43,9 @@ class CacheBackend(Protocol):
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
-    async def get_with_generation(
-        self, key: str, gen_key: str
-    ) -> tuple[bytes | None, bytes | None]: ...
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def get_generation(self, gen_key: str) -> bytes | None: ...
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
@@ -115,10 +117,11 @@ class MemoryBackend:
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         return [self._get(key) for key in keys]
 
-    async def get_with_generation(
-        self, key: str, gen_key: str
-    ) -> tuple[bytes | None, bytes | None]:
-        return self._get(key), self._generation(gen_key)
+    async def get(self, key: str) -> bytes | None:
+        return self._get(key)
+
+    async def get_generation(self, gen_key: str) -> bytes | None:
+        return self._generation(gen_key)
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         self._data[key] = (self._clock() + ttl, value)
@@ -233,11 +236,12 @@ class RedisBackend:
         values = await self._run("MGET", self.client().mget(list(keys)))
         return list(values)
 
-    async def get_with_generation(
-        self, key: str, gen_key: str
-    ) -> tuple[bytes | None, bytes | None]:
-        value, generation = await self._run("MGET", self.client().mget([key, gen_key]))
-        return value, generation
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._run("GET", self.client().get(key))
+        return value
+
+    async def get_generation(self, gen_key: str) -> bytes | None:
+        return await self.get(gen_key)
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._run("SET", self.client().set(key, value, px=_ms(ttl)))

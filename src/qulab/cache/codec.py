@@ -1,10 +1,9 @@
 """What a cache entry holds: JSON (orjson) of a read model in a small versioned envelope.
 
-``{"v": "<model>/<codec>/<shape>", "g": "<generation>", "d": {...} | null}``. ``v`` changes
-whenever the read model's fields change, so an entry written by an older (or newer) QuLab is a
-miss, never misread. ``g`` is the key's generation at the time the database was read; an entry
-whose generation is not the current one is stale and is a miss. ``d`` is ``null`` for a cached
-"not found" (negative caching). Anything else is corrupt or foreign: a miss, then overwritten.
+``{"v": "<model>/<codec>/<shape>", "d": {...} | null}``. ``v`` changes whenever the read
+model's fields change, so an entry written by an older (or newer) QuLab is a miss, never
+misread. ``d`` is ``null`` for a cached "not found" (negative caching). Anything else is
+corrupt or foreign: a miss, then overwritten.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ M = TypeVar("M", bound=BaseModel)
 class Decoded(Enum):
     VALUE = "value"
     ABSENT = "absent"  # a cached "not found"
-    STALE = "stale"  # written under an older generation
     INVALID = "invalid"  # corrupt, foreign, or another read-model version
 
 
@@ -36,25 +34,18 @@ def model_version(model: type[BaseModel]) -> str:
     return f"{model.__name__}/{CODEC_VERSION}/{digest}"
 
 
-def encode(model: type[M], value: M | None, generation: bytes | None) -> bytes:
-    return orjson.dumps(
-        {
-            "v": model_version(model),
-            "g": (generation or b"").decode(),
-            "d": None if value is None else value.model_dump(mode="json"),
-        }
-    )
+def encode(model: type[M], value: M | None) -> bytes:
+    data = None if value is None else value.model_dump(mode="json")
+    return orjson.dumps({"v": model_version(model), "d": data})
 
 
-def decode(model: type[M], raw: bytes, generation: bytes | None) -> tuple[Decoded, M | None]:
+def decode(model: type[M], raw: bytes) -> tuple[Decoded, M | None]:
     try:
         envelope: Any = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return Decoded.INVALID, None
     if not isinstance(envelope, dict) or envelope.get("v") != model_version(model):
         return Decoded.INVALID, None
-    if envelope.get("g") != (generation or b"").decode():
-        return Decoded.STALE, None
     data = envelope.get("d")
     if data is None:
         return Decoded.ABSENT, None

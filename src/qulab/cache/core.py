@@ -28,6 +28,7 @@ from qulab.schemas import ScoreRead, UserRead
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
+FLIGHT_LINGER_SECONDS = 1.0
 
 
 class Outcome(StrEnum):
@@ -111,7 +112,8 @@ class Cache:
         return [self.key(family, user_id) for family in self.families]
 
     def _family_of(self, key: str) -> str:
-        return key.removeprefix(self.prefix).partition(":")[0]
+        name = key.removeprefix(self.prefix).removeprefix("gen:").partition(":")[0]
+        return name if name in self._recorders else self.users.name
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -123,15 +125,19 @@ class Cache:
         started = time.perf_counter()
         recorder = self._recorders[family.name]
         key, gen_key = self.key(family, ident), self.generation_key(self.key(family, ident))
-        available, raw, generation = await self._lookup(key, gen_key)
+        available, raw = await self._call(self.backend.get, key)
         if raw is not None:
-            state, value = codec.decode(family.model, raw, generation)
-            if state in (codec.Decoded.VALUE, codec.Decoded.ABSENT):
+            state, value = codec.decode(family.model, raw)
+            if state is not codec.Decoded.INVALID:
                 if state is codec.Decoded.ABSENT:
                     recorder.count("negative_hits")
                 recorder.hit(time.perf_counter() - started)
                 return CacheResult(value, Outcome.HIT, time.perf_counter() - started, key)
-            recorder.count("corrupt" if state is codec.Decoded.INVALID else "stale")
+            recorder.count("corrupt")
+        generation = None
+        if available:
+            # Read before the database load: an invalidation after this point moves it on.
+            available, generation = await self._call(self.backend.get_generation, gen_key)
         if not available:
             recorder.count("bypassed")
         value = await self._load_once(family, key, gen_key, generation, available, load)
@@ -139,18 +145,21 @@ class Cache:
         recorder.miss(elapsed)
         return CacheResult(value, Outcome.MISS if available else Outcome.BYPASS, elapsed, key)
 
-    async def _lookup(self, key: str, gen_key: str) -> tuple[bool, bytes | None, bytes | None]:
+    async def _call(
+        self, operation: Callable[[str], Awaitable[bytes | None]], key: str
+    ) -> tuple[bool, bytes | None]:
+        """One read through the breaker, deferred invalidations first: (reachable, value)."""
         if not self.breaker.allow():
-            return False, None, None
+            return False, None
         try:
             if self._pending_invalidation:
                 await self._replay_invalidations()
-            raw, generation = await self.backend.get_with_generation(key, gen_key)
+            value = await operation(key)
         except CacheUnavailable as error:
             self._failed(key, error)
-            return False, None, None
+            return False, None
         self.breaker.record_success()
-        return True, raw, generation
+        return True, value
 
     async def _load_once(
         self,
@@ -175,7 +184,8 @@ class Cache:
             except asyncio.CancelledError:
                 if not running.cancelled():
                     raise  # we were cancelled, not the loader: retry only in the latter case
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         future.add_done_callback(_retrieve)
         flights[generation] = future
         try:
@@ -185,11 +195,17 @@ class Cache:
                 future.cancel()
             else:
                 future.set_exception(error)
-            raise
-        finally:
             self._end_flight(key, generation, future)
+            raise
         future.set_result(value)
-        if available and (value is not None or self.negative_ttl > 0):
+        if not available:
+            self._end_flight(key, generation, future)
+            return value
+        # A reader whose lookup missed just before the store lands may ask for the generation
+        # after it: it joins this finished flight (same key, same generation, so as good as the
+        # stored entry) instead of loading again. An invalidation drops the flight at once.
+        loop.call_later(FLIGHT_LINGER_SECONDS, self._end_flight, key, generation, future)
+        if value is not None or self.negative_ttl > 0:
             await self._store(family, key, gen_key, generation, value)
         return value
 
@@ -210,7 +226,7 @@ class Cache:
     ) -> None:
         ttl = family.ttl if value is not None else self.negative_ttl
         ttl *= self._rng.uniform(1 - self.jitter, 1 + self.jitter)
-        raw = codec.encode(family.model, value, generation)
+        raw = codec.encode(family.model, value)
         if not self.breaker.allow():
             return
         try:

@@ -25,7 +25,6 @@ COUNTERS = (
     "invalidations",
     "coalesced",
     "corrupt",
-    "stale",
     "negative_hits",
     "bypassed",
 )
@@ -84,7 +83,6 @@ class FamilyStats:
     invalidations: int
     coalesced: int
     corrupt: int
-    stale: int
     negative_hits: int
     bypassed: int
     requests: int
