@@ -198,15 +198,15 @@ class Cache:
             self._end_flight(key, generation, future)
             raise
         future.set_result(value)
-        if not available:
+        cacheable = value is not None or self.negative_ttl > 0
+        if not (available and cacheable):
             self._end_flight(key, generation, future)
             return value
         # A reader whose lookup missed just before the store lands may ask for the generation
         # after it: it joins this finished flight (same key, same generation, so as good as the
         # stored entry) instead of loading again. An invalidation drops the flight at once.
         loop.call_later(FLIGHT_LINGER_SECONDS, self._end_flight, key, generation, future)
-        if value is not None or self.negative_ttl > 0:
-            await self._store(family, key, gen_key, generation, value)
+        await self._store(family, key, gen_key, generation, value)
         return value
 
     def _end_flight(self, key: str, generation: bytes | None, future: asyncio.Future[Any]) -> None:
