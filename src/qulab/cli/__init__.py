@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from qulab.cli import cache as cache_commands
 from qulab.cli import db as db_commands
 from qulab.cli import seed as seed_commands
 from qulab.cli import setup as setup_commands
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(cache_commands.app, name="cache")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 setup_commands.register(app)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from qulab.cache import Cache, build_cache
 from qulab.config import Settings, get_settings
 from qulab.db import Database
 
@@ -38,10 +39,35 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 @asynccontextmanager
-async def open_db(current: Settings | None = None) -> AsyncIterator[Database]:
-    database = Database(current or settings())
+async def open_cache(current: Settings | None = None) -> AsyncIterator[Cache]:
+    cache = build_cache(current or settings())
     try:
-        yield database
+        yield cache
+    finally:
+        await cache.close()
+
+
+@asynccontextmanager
+async def open_db(
+    current: Settings | None = None, *, cache: Cache | None = None
+) -> AsyncIterator[Database]:
+    """The database, with the cache attached so that every commit invalidates what it changed.
+
+    Without ``cache``, a shared (Redis) cache is attached when one is configured; an in-process
+    cache would die with the command, so there is nothing to invalidate.
+    """
+    current = current or settings()
+    database = Database(current)
+    try:
+        if cache is not None:
+            cache.attach(database)
+            yield database
+        elif current.redis_url:
+            async with open_cache(current) as shared:
+                shared.attach(database)
+                yield database
+        else:
+            yield database
     finally:
         await database.dispose()
 

@@ -7,8 +7,17 @@ from typing import Annotated, Any
 import typer
 
 from qulab import users as service
-from qulab.cli._common import open_db, out, print_json, print_record, print_table, run
-from qulab.repositories import UserRepository
+from qulab.cache import CachedUserRepository, CacheResult
+from qulab.cli._common import (
+    open_cache,
+    open_db,
+    out,
+    print_json,
+    print_record,
+    print_table,
+    run,
+)
+from qulab.errors import NotFound
 from qulab.schemas import ScoreRead, UserRead
 
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -59,22 +68,40 @@ def show(
     user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
     json: JSON = False,
 ) -> None:
-    """Show one user and their latest score."""
+    """Show one user and their latest score, read through the cache (says HIT or MISS)."""
 
-    async def _go() -> tuple[UserRead, ScoreRead | None]:
-        async with open_db() as db, db.session() as session:
-            repo = UserRepository(session)
-            user = UserRead.model_validate(await repo.get(user_id))
-            latest = await repo.get_latest_score(user_id)
-            return user, (ScoreRead.model_validate(latest) if latest else None)
+    async def _go() -> tuple[CacheResult[UserRead], CacheResult[ScoreRead]]:
+        async with open_cache() as cache, open_db(cache=cache) as db, db.session() as session:
+            repo = CachedUserRepository(session, cache)
+            user = await repo.fetch_user(user_id)
+            if user.value is None:
+                raise NotFound("user", user_id)
+            return user, await repo.fetch_latest_score(user_id)
 
     user, latest = run(_go)
+    assert user.value is not None
     if json:
-        print_json({"user": user, "latest_score": latest})
+        print_json(
+            {
+                "user": user.value,
+                "latest_score": latest.value,
+                "cache": {"user": _served(user), "latest_score": _served(latest)},
+            }
+        )
         return
-    record = user.model_dump()
-    record["latest_air_score"] = latest.air_score if latest else None
-    print_record(f"user {user.id}", record)
+    record = user.value.model_dump()
+    record["latest_air_score"] = latest.value.air_score if latest.value else None
+    print_record(f"user {user.value.id}", record)
+    out.print(f"user: {_describe(user)} · latest score: {_describe(latest)}")
+
+
+def _served(result: CacheResult[Any]) -> dict[str, Any]:
+    return {"outcome": str(result.outcome), "ms": round(result.seconds * 1000, 3)}
+
+
+def _describe(result: CacheResult[Any]) -> str:
+    note = " (cache unavailable, read from the database)" if result.outcome == "BYPASS" else ""
+    return f"cache {result.outcome} in {result.seconds * 1000:.2f} ms{note}"
 
 
 @app.command("list")

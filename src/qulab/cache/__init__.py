@@ -1,0 +1,26 @@
+"""The read-through cache: Redis or in-process, invalidated after commit, measured."""
+
+from qulab.cache.backends import CacheBackend, CacheUnavailable, MemoryBackend, RedisBackend
+from qulab.cache.breaker import BreakerState, CircuitBreaker
+from qulab.cache.core import Cache, CacheResult, CacheStatus, Family, Outcome, build_cache
+from qulab.cache.repository import CachedUserRepository
+from qulab.cache.stats import FamilyStats, StatsSnapshot, average_access_time
+
+__all__ = [
+    "BreakerState",
+    "Cache",
+    "CacheBackend",
+    "CacheResult",
+    "CacheStatus",
+    "CacheUnavailable",
+    "CachedUserRepository",
+    "CircuitBreaker",
+    "Family",
+    "FamilyStats",
+    "MemoryBackend",
+    "Outcome",
+    "RedisBackend",
+    "StatsSnapshot",
+    "average_access_time",
+    "build_cache",
+]

@@ -1,0 +1,424 @@
+"""The read-through cache: lookups, stores guarded by generations, single-flight, invalidation
+after commit, fail-open behind a circuit breaker, statistics and a status readout.
+
+A read never fails because of the cache: when the backend cannot be reached (or the breaker is
+open) the value comes from the database and the outcome says BYPASS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from qulab.cache import codec
+from qulab.cache.backends import CacheBackend, CacheUnavailable, MemoryBackend, RedisBackend
+from qulab.cache.breaker import CircuitBreaker
+from qulab.cache.stats import FamilyRecorder, StatsSnapshot, summarise
+from qulab.config import Settings
+from qulab.schemas import ScoreRead, UserRead
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+FLIGHT_LINGER_SECONDS = 1.0
+
+
+class Outcome(StrEnum):
+    HIT = "HIT"
+    MISS = "MISS"
+    BYPASS = "BYPASS"  # the cache was unavailable; the database answered
+
+
+@dataclass(frozen=True)
+class Family(Generic[M]):
+    """A kind of cached value: ``user:{id}`` or ``latest_airscore:{user_id}``."""
+
+    name: str
+    model: type[M]
+    ttl: float
+
+
+@dataclass(frozen=True)
+class CacheResult(Generic[M]):
+    value: M | None
+    outcome: Outcome
+    seconds: float
+    key: str
+
+
+@dataclass(frozen=True)
+class CacheStatus:
+    backend: str
+    address: str
+    prefix: str
+    connected: bool
+    server_version: str | None
+    breaker_state: str
+    consecutive_failures: int
+    last_error: str | None
+    shared_stats: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Cache:
+    def __init__(
+        self,
+        backend: CacheBackend,
+        *,
+        prefix: str = "qulab:",
+        user_ttl: float = 3600,
+        score_ttl: float = 300,
+        jitter: float = 0.1,
+        negative_ttl: float = 0,
+        breaker: CircuitBreaker | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not prefix:
+            raise ValueError("the cache prefix must not be empty")
+        self.backend = backend
+        self.prefix = prefix
+        self.jitter = jitter
+        self.negative_ttl = negative_ttl
+        self.breaker = breaker or CircuitBreaker(f"cache {backend.kind}")
+        self.users: Family[UserRead] = Family("user", UserRead, user_ttl)
+        self.scores: Family[ScoreRead] = Family("latest_airscore", ScoreRead, score_ttl)
+        self.families: tuple[Family[Any], ...] = (self.users, self.scores)
+        # Generations must outlive every value written under them (see backends).
+        self.generation_ttl = max(86_400.0, 4 * max(user_ttl, score_ttl))
+        self._rng = rng or random.Random()
+        self._recorders = {family.name: FamilyRecorder() for family in self.families}
+        self._flights: dict[str, dict[bytes | None, asyncio.Future[Any]]] = {}
+        self._pending_invalidation: set[str] = set()
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def key(self, family: Family[Any], ident: str) -> str:
+        return f"{self.prefix}{family.name}:{ident}"
+
+    def generation_key(self, key: str) -> str:
+        return f"{self.prefix}gen:{key.removeprefix(self.prefix)}"
+
+    def user_keys(self, user_id: str) -> list[str]:
+        return [self.key(family, user_id) for family in self.families]
+
+    def _family_of(self, key: str) -> str:
+        name = key.removeprefix(self.prefix).removeprefix("gen:").partition(":")[0]
+        return name if name in self._recorders else self.users.name
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def read_through(
+        self, family: Family[M], ident: str, load: Callable[[], Awaitable[M | None]]
+    ) -> CacheResult[M]:
+        """Serve ``family:ident`` from the cache, or load it once from the database and store it
+        if no invalidation happened meanwhile."""
+        started = time.perf_counter()
+        recorder = self._recorders[family.name]
+        key, gen_key = self.key(family, ident), self.generation_key(self.key(family, ident))
+        available, raw = await self._call(self.backend.get, key)
+        if raw is not None:
+            state, value = codec.decode(family.model, raw)
+            if state is not codec.Decoded.INVALID:
+                if state is codec.Decoded.ABSENT:
+                    recorder.count("negative_hits")
+                recorder.hit(time.perf_counter() - started)
+                return CacheResult(value, Outcome.HIT, time.perf_counter() - started, key)
+            recorder.count("corrupt")
+        generation = None
+        if available:
+            # Read before the database load: an invalidation after this point moves it on.
+            available, generation = await self._call(self.backend.get_generation, gen_key)
+        if not available:
+            recorder.count("bypassed")
+        value = await self._load_once(family, key, gen_key, generation, available, load)
+        elapsed = time.perf_counter() - started
+        recorder.miss(elapsed)
+        return CacheResult(value, Outcome.MISS if available else Outcome.BYPASS, elapsed, key)
+
+    async def _call(
+        self, operation: Callable[[str], Awaitable[bytes | None]], key: str
+    ) -> tuple[bool, bytes | None]:
+        """One read through the breaker, deferred invalidations first: (reachable, value)."""
+        if not self.breaker.allow():
+            return False, None
+        try:
+            if self._pending_invalidation:
+                await self._replay_invalidations()
+            value = await operation(key)
+        except CacheUnavailable as error:
+            self._failed(key, error)
+            return False, None
+        self.breaker.record_success()
+        return True, value
+
+    async def _load_once(
+        self,
+        family: Family[M],
+        key: str,
+        gen_key: str,
+        generation: bytes | None,
+        available: bool,
+        load: Callable[[], Awaitable[M | None]],
+    ) -> M | None:
+        """Single-flight: concurrent misses of one key (and generation) in this process share one
+        database load. An invalidation drops the flight, so later readers load afresh."""
+        while True:
+            flights = self._flights.setdefault(key, {})
+            running = flights.get(generation)
+            if running is None:
+                break
+            self._recorders[family.name].count("coalesced")
+            try:
+                result: M | None = await asyncio.shield(running)
+                return result
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise  # we were cancelled, not the loader: retry only in the latter case
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        future.add_done_callback(_retrieve)
+        flights[generation] = future
+        try:
+            value = await load()
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(error)
+            self._end_flight(key, generation, future)
+            raise
+        future.set_result(value)
+        cacheable = value is not None or self.negative_ttl > 0
+        if not (available and cacheable):
+            self._end_flight(key, generation, future)
+            return value
+        # A reader whose lookup missed just before the store lands may ask for the generation
+        # after it: it joins this finished flight (same key, same generation, so as good as the
+        # stored entry) instead of loading again. An invalidation drops the flight at once.
+        loop.call_later(FLIGHT_LINGER_SECONDS, self._end_flight, key, generation, future)
+        await self._store(family, key, gen_key, generation, value)
+        return value
+
+    def _end_flight(self, key: str, generation: bytes | None, future: asyncio.Future[Any]) -> None:
+        flights = self._flights.get(key)
+        if flights is not None and flights.get(generation) is future:
+            del flights[generation]
+            if not flights:
+                del self._flights[key]
+
+    async def _store(
+        self,
+        family: Family[M],
+        key: str,
+        gen_key: str,
+        generation: bytes | None,
+        value: M | None,
+    ) -> None:
+        ttl = family.ttl if value is not None else self.negative_ttl
+        ttl *= self._rng.uniform(1 - self.jitter, 1 + self.jitter)
+        raw = codec.encode(family.model, value)
+        if not self.breaker.allow():
+            return
+        try:
+            stored = await self.backend.set_if_generation(key, raw, ttl, gen_key, generation)
+        except CacheUnavailable as error:
+            self._failed(key, error)
+            return
+        self.breaker.record_success()
+        if stored:
+            self._recorders[family.name].count("sets")
+        else:
+            log.debug("not storing %s: invalidated while it was loaded", key)
+
+    # -- invalidation -------------------------------------------------------------------------
+
+    @property
+    def pending_invalidations(self) -> frozenset[str]:
+        """Keys whose invalidation has not reached the backend yet (it was unreachable)."""
+        return frozenset(self._pending_invalidation)
+
+    async def invalidate_user(self, user_id: str) -> None:
+        await self.invalidate_users([user_id])
+
+    async def invalidate_users(self, user_ids: Iterable[str]) -> None:
+        """Bump the generations of every key of these users and drop the entries. When the
+        backend is unreachable the keys are remembered and invalidated before the next read
+        that reaches it."""
+        keys = [key for user_id in sorted(set(user_ids)) for key in self.user_keys(user_id)]
+        if not keys:
+            return
+        for key in keys:
+            self._flights.pop(key, None)
+            self._recorders[self._family_of(key)].count("invalidations")
+        self._pending_invalidation.update(keys)
+        if self.breaker.allow():
+            try:
+                await self._replay_invalidations()
+            except CacheUnavailable as error:
+                self._failed(keys[0], error)
+            else:
+                self.breaker.record_success()
+        if self._pending_invalidation:
+            log.warning(
+                "cache unreachable: invalidation of %d key(s) deferred until it answers",
+                len(self._pending_invalidation),
+            )
+
+    async def _replay_invalidations(self) -> None:
+        keys = sorted(self._pending_invalidation)
+        gen_keys = [self.generation_key(key) for key in keys]
+        await self.backend.bump_generations(gen_keys, keys, self.generation_ttl)
+        self._pending_invalidation.difference_update(keys)
+
+    def attach(self, db: Any) -> None:
+        """Invalidate the users a unit of work changed, once it has committed (never on
+        rollback): registers a commit listener on the Database."""
+        if self._after_commit not in db.commit_listeners:
+            db.commit_listeners.append(self._after_commit)
+
+    def detach(self, db: Any) -> None:
+        if self._after_commit in db.commit_listeners:
+            db.commit_listeners.remove(self._after_commit)
+
+    async def _after_commit(self, uow: Any) -> None:
+        changed: set[str] = getattr(uow, "changed_users", set())
+        if changed:
+            await self.invalidate_users(changed)
+
+    # -- failures, status, statistics ---------------------------------------------------------
+
+    def _failed(self, key: str, error: CacheUnavailable) -> None:
+        self._recorders[self._family_of(key)].count("errors")
+        self.breaker.record_failure(error)
+        log.debug("cache call failed: %s", error)
+
+    async def status(self) -> CacheStatus:
+        """Probe the backend now (not through the breaker) and describe it."""
+        version: str | None = None
+        connected = True
+        try:
+            version = (await self.backend.server_info()).get("version")
+        except CacheUnavailable as error:
+            connected = False
+            log.debug("cache status probe failed: %s", error)
+        return CacheStatus(
+            backend=self.backend.kind,
+            address=self.backend.address,
+            prefix=self.prefix,
+            connected=connected,
+            server_version=version,
+            breaker_state=str(self.breaker.state),
+            consecutive_failures=self.breaker.consecutive_failures,
+            last_error=self.breaker.last_error,
+            shared_stats=self.backend.shared,
+        )
+
+    def _stats_key(self, family: str, part: str = "") -> str:
+        return f"{self.prefix}stats:{family}{part}"
+
+    async def flush_stats(self) -> bool:
+        """Push this process's new counts and samples to the backend; False if unreachable
+        (they are kept and pushed next time)."""
+        for name, recorder in self._recorders.items():
+            counters, hits, misses = recorder.take_pending()
+            try:
+                if counters:
+                    await self.backend.add_counters(self._stats_key(name), counters)
+                await self.backend.push_samples(self._stats_key(name, ":hit_s"), hits, 2048)
+                await self.backend.push_samples(self._stats_key(name, ":miss_s"), misses, 2048)
+            except CacheUnavailable as error:
+                for counter, n in counters.items():
+                    recorder.pending[counter] = recorder.pending.get(counter, 0) + n
+                recorder.pending_hits[:0] = hits
+                recorder.pending_misses[:0] = misses
+                log.debug("cache statistics not flushed: %s", error)
+                return False
+        return True
+
+    async def stats(self) -> StatsSnapshot:
+        """Shared statistics (every process, from Redis) when the backend is shared and
+        reachable; otherwise this process's own."""
+        if self.backend.shared and await self.flush_stats():
+            try:
+                families = {
+                    name: summarise(
+                        name,
+                        await self.backend.read_counters(self._stats_key(name)),
+                        await self.backend.read_samples(self._stats_key(name, ":hit_s")),
+                        await self.backend.read_samples(self._stats_key(name, ":miss_s")),
+                    )
+                    for name in self._recorders
+                }
+                return self._snapshot(f"shared ({self.backend.address})", families)
+            except CacheUnavailable as error:
+                log.debug("shared statistics unavailable: %s", error)
+        families = {
+            name: summarise(name, rec.counters, rec.hit_seconds, rec.miss_seconds)
+            for name, rec in self._recorders.items()
+        }
+        return self._snapshot("this process only", families)
+
+    def _snapshot(self, scope: str, families: dict[str, Any]) -> StatsSnapshot:
+        return StatsSnapshot(scope, families, str(self.breaker.state), self.breaker.rejected)
+
+    async def reset_stats(self) -> None:
+        for recorder in self._recorders.values():
+            recorder.reset()
+        keys = [
+            self._stats_key(name, part)
+            for name in self._recorders
+            for part in ("", ":hit_s", ":miss_s")
+        ]
+        try:
+            await self.backend.clear_stats(keys)
+        except CacheUnavailable as error:
+            log.debug("shared statistics not reset: %s", error)
+
+    async def close(self) -> None:
+        if self.backend.shared and self.breaker.allow():
+            await self.flush_stats()
+        if self._pending_invalidation:
+            log.warning(
+                "closing with %d cache key(s) not invalidated (backend unreachable); "
+                "they expire within their TTL",
+                len(self._pending_invalidation),
+            )
+        await self.backend.close()
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a flight's exception as seen: the followers (if any) re-raise it themselves."""
+    if not future.cancelled():
+        future.exception()
+
+
+def build_cache(settings: Settings) -> Cache:
+    """Redis when ``QULAB_REDIS_URL`` is set, the in-process store otherwise."""
+    backend: CacheBackend
+    if settings.redis_url:
+        backend = RedisBackend(settings.redis_url, socket_timeout=settings.cache_socket_timeout)
+    else:
+        backend = MemoryBackend(settings.cache_max_entries)
+    return Cache(
+        backend,
+        prefix=settings.cache_prefix,
+        user_ttl=settings.cache_user_ttl,
+        score_ttl=settings.cache_score_ttl,
+        jitter=settings.cache_ttl_jitter,
+        negative_ttl=settings.cache_negative_ttl,
+        breaker=CircuitBreaker(
+            f"cache {backend.kind}",
+            failure_threshold=settings.breaker_failure_threshold,
+            reset_seconds=settings.breaker_reset_seconds,
+        ),
+    )

@@ -1,0 +1,126 @@
+"""Helpers shared by the cache tests: caches on a unique prefix, a private redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from qulab.cache import (
+    Cache,
+    CachedUserRepository,
+    CacheResult,
+    CircuitBreaker,
+    MemoryBackend,
+    RedisBackend,
+)
+from qulab.db import Database
+from qulab.schemas import ScoreRead, UserRead
+from tests import services
+
+
+def new_prefix() -> str:
+    return services.unique_name("qulab_test") + ":"
+
+
+def make_cache(kind: str, prefix: str, url: str | None = None, **options: object) -> Cache:
+    if kind == "redis":
+        backend: MemoryBackend | RedisBackend = RedisBackend(url or services.REDIS_URL)
+    else:
+        backend = MemoryBackend(1000)
+    options.setdefault("breaker", CircuitBreaker("test cache"))
+    return Cache(backend, prefix=prefix, **options)  # type: ignore[arg-type]
+
+
+async def delete_prefix(url: str, prefix: str) -> int:
+    """Remove this test's keys, and only those."""
+    client = aioredis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        return int(await client.delete(*keys)) if keys else 0
+    finally:
+        await client.aclose()
+
+
+async def read_user(db: Database, cache: Cache, user_id: str) -> CacheResult[UserRead]:
+    async with db.session() as session:
+        return await CachedUserRepository(session, cache).fetch_user(user_id)
+
+
+async def read_score(db: Database, cache: Cache, user_id: str) -> CacheResult[ScoreRead]:
+    async with db.session() as session:
+        return await CachedUserRepository(session, cache).fetch_latest_score(user_id)
+
+
+async def stored_entry(cache: Cache, family_name: str, ident: str) -> bytes | None:
+    key = f"{cache.prefix}{family_name}:{ident}"
+    return await cache.backend.get(key)
+
+
+class ManualClock:
+    """A clock the test moves by hand (for the breaker's reset period)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RedisServer:
+    """A throwaway redis-server on a spare port, started and stopped by the test."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            services.unavailable("redis-server", "the binary is not installed")
+        self.binary = str(binary)
+        self.workdir = workdir
+        self.port = services.free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(self.binary, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+async def all_keys(url: str) -> list[str]:
+    client = aioredis.from_url(url)
+    try:
+        return sorted([key.decode() async for key in client.scan_iter(count=500)])
+    finally:
+        await client.aclose()
+
+
+async def settle() -> None:
+    """Let already scheduled callbacks run."""
+    await asyncio.sleep(0)

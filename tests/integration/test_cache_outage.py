@@ -1,0 +1,132 @@
+"""Fail-open: Redis unreachable from the start, or going away mid-run. Every read returns the
+database's data; the breaker opens and stops calling; when Redis is back, caching resumes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qulab.cache import Cache, CircuitBreaker, Outcome, RedisBackend
+from qulab.db import Database
+from qulab.users import create_user, update_user
+from tests import services
+from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix, read_user
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def breaker_cache(url: str, clock: ManualClock, threshold: int = 2) -> Cache:
+    breaker = CircuitBreaker("test", failure_threshold=threshold, reset_seconds=30, clock=clock)
+    return Cache(RedisBackend(url, socket_timeout=0.5), prefix=new_prefix(), breaker=breaker)
+
+
+async def test_unreachable_redis_from_the_start_serves_the_database_and_opens_the_breaker(
+    db: Database,
+) -> None:
+    clock = ManualClock()
+    cache = breaker_cache(f"redis://127.0.0.1:{services.free_port()}/0", clock, threshold=3)
+    user = await create_user(db, email="down@example.com", name="Down")
+    try:
+        results = [await read_user(db, cache, user.id) for _ in range(6)]
+
+        assert all(result.value == user for result in results)
+        assert {result.outcome for result in results} == {Outcome.BYPASS}
+        stats = (await cache.stats()).families["user"]
+        # Three calls failed, then the open breaker refused the other three without a call.
+        assert (stats.errors, cache.breaker.rejected, str(cache.breaker.state)) == (3, 3, "open")
+        status = await cache.status()
+        assert (status.connected, status.breaker_state, status.server_version) == (
+            False,
+            "open",
+            None,
+        )
+    finally:
+        await cache.close()
+
+
+async def test_redis_going_away_and_coming_back(db: Database, redis_server: RedisServer) -> None:
+    clock = ManualClock()
+    cache = breaker_cache(redis_server.url, clock)
+    cache.attach(db)
+    user = await create_user(db, email="flap@example.com", name="Before")
+    try:
+        assert (await read_user(db, cache, user.id)).outcome is Outcome.MISS
+        assert (await read_user(db, cache, user.id)).outcome is Outcome.HIT
+
+        redis_server.stop()
+        during = [await read_user(db, cache, user.id) for _ in range(5)]
+        assert all(result.value == user for result in during)
+        assert [r.outcome for r in during] == [Outcome.BYPASS] * 5
+        assert str(cache.breaker.state) == "open"
+        errors = (await cache.stats()).families["user"].errors
+        assert (errors, cache.breaker.rejected) == (2, 3)  # no socket call while open
+
+        await update_user(db, user.id, name="After")  # invalidation deferred, not lost
+        assert cache.pending_invalidations
+
+        redis_server.start()
+        clock.advance(30)  # the reset period passes: the next call probes
+        back = await read_user(db, cache, user.id)
+        assert (back.outcome, back.value and back.value.name) == (Outcome.MISS, "After")
+        assert str(cache.breaker.state) == "closed"
+        assert not cache.pending_invalidations
+        again = await read_user(db, cache, user.id)
+        assert (again.outcome, again.value and again.value.name) == (Outcome.HIT, "After")
+    finally:
+        cache.detach(db)
+        await cache.close()
+
+
+async def test_deferred_invalidation_is_applied_before_the_next_hit(
+    db: Database, redis_server: RedisServer
+) -> None:
+    """A write whose invalidation could not reach Redis must not let the old entry be served
+    once Redis answers again (the entry survived: Redis only refused this client meanwhile)."""
+    clock = ManualClock()
+    cache = breaker_cache(redis_server.url, clock, threshold=1)
+    cache.attach(db)
+    user = await create_user(db, email="defer@example.com", name="Before")
+    try:
+        await read_user(db, cache, user.id)
+        assert (await read_user(db, cache, user.id)).outcome is Outcome.HIT
+        cache.breaker.record_failure("simulated outage")  # open: calls are refused
+        await update_user(db, user.id, name="After")
+        assert cache.pending_invalidations
+
+        clock.advance(30)
+        result = await read_user(db, cache, user.id)
+        assert (result.outcome, result.value and result.value.name) == (Outcome.MISS, "After")
+    finally:
+        cache.detach(db)
+        await cache.close()
+
+
+async def test_keys_are_created_only_under_the_configured_prefix(
+    db: Database, redis_server: RedisServer
+) -> None:
+    cache = breaker_cache(redis_server.url, ManualClock())
+    cache.attach(db)
+    user = await create_user(db, email="pfx@example.com", name="Prefix")
+    try:
+        await read_user(db, cache, user.id)
+        await read_user(db, cache, user.id)
+        await update_user(db, user.id, name="Prefix2")
+        await read_user(db, cache, user.id)
+        await cache.flush_stats()
+        keys = await all_keys(redis_server.url)
+        assert keys, "the cache wrote nothing"
+        assert all(key.startswith(cache.prefix) for key in keys), keys
+        assert f"{cache.prefix}user:{user.id}" in keys
+    finally:
+        cache.detach(db)
+        await cache.close()

@@ -1,0 +1,130 @@
+"""``qulab user show`` reports HIT/MISS; ``qulab cache status|stats|invalidate``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from qulab import migrate
+from qulab.cli import main
+from qulab.config import Settings, get_settings
+from qulab.db import Database
+from qulab.users import create_user
+from tests import services
+from tests.cache_support import delete_prefix, new_prefix
+
+
+@pytest.fixture
+def user_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("QULAB_DATABASE_URL", url)
+    monkeypatch.delenv("QULAB_REDIS_URL", raising=False)
+
+    async def _prepare() -> str:
+        db = Database(Settings(database_url=url))
+        try:
+            await migrate.upgrade(db)
+            return (await create_user(db, email="cli@example.com", name="Cli")).id
+        finally:
+            await db.dispose()
+
+    get_settings.cache_clear()
+    yield asyncio.run(_prepare())
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def redis_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    services.require_redis()
+    prefix = new_prefix()
+    monkeypatch.setenv("QULAB_REDIS_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_CACHE_PREFIX", prefix)
+    get_settings.cache_clear()
+    yield prefix
+    asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+
+
+def qulab(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    get_settings.cache_clear()
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_user_show_says_miss_then_hit_with_redis_and_miss_after_an_update(
+    user_id: str, redis_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, first = qulab(capsys, "user", "show", user_id)
+    assert code == 0 and "user: cache MISS in" in first
+    code, second = qulab(capsys, "user", "show", user_id, "--json")
+    shown = orjson.loads(second)
+    assert shown["cache"]["user"]["outcome"] == "HIT"
+    assert shown["user"]["name"] == "Cli"
+
+    assert qulab(capsys, "user", "update", user_id, "--name", "Cli Two")[0] == 0
+    code, third = qulab(capsys, "user", "show", user_id, "--json")
+    shown = orjson.loads(third)
+    assert (shown["cache"]["user"]["outcome"], shown["user"]["name"]) == ("MISS", "Cli Two")
+
+    code, stats = qulab(capsys, "cache", "stats", "--json")
+    data = orjson.loads(stats)
+    assert data["scope"].startswith("shared")
+    user_stats = data["families"]["user"]
+    assert (user_stats["hits"], user_stats["misses"], user_stats["invalidations"]) == (1, 2, 1)
+
+
+def test_cache_invalidate_makes_the_next_show_a_miss(
+    user_id: str, redis_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    qulab(capsys, "user", "show", user_id)
+    code, out = qulab(capsys, "cache", "invalidate", user_id)
+    assert code == 0 and f"{redis_prefix}user:{user_id}" in out
+    _, shown = qulab(capsys, "user", "show", user_id, "--json")
+    assert orjson.loads(shown)["cache"]["user"]["outcome"] == "MISS"
+
+
+def test_cache_status_describes_redis(
+    user_id: str, redis_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = qulab(capsys, "cache", "status", "--json")
+    status = orjson.loads(out)
+    assert code == 0
+    assert (status["backend"], status["connected"], status["breaker_state"]) == (
+        "redis",
+        True,
+        "closed",
+    )
+    assert status["server_version"] and status["prefix"] == redis_prefix
+
+
+def test_in_process_cache_says_its_statistics_cover_one_command(
+    user_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, shown = qulab(capsys, "user", "show", user_id, "--json")
+    assert orjson.loads(shown)["cache"]["user"]["outcome"] == "MISS"
+    code, out = qulab(capsys, "cache", "stats")
+    assert code == 0 and "this process only" in out and "QULAB_REDIS_URL" in out
+    code, out = qulab(capsys, "cache", "status", "--json")
+    assert orjson.loads(out)["backend"] == "memory"
+
+
+def test_unreachable_redis_still_shows_the_user_and_invalidate_fails_clearly(
+    user_id: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QULAB_REDIS_URL", f"redis://127.0.0.1:{services.free_port()}/0")
+    _, shown = qulab(capsys, "user", "show", user_id, "--json")
+    data = orjson.loads(shown)
+    assert (data["cache"]["user"]["outcome"], data["user"]["name"]) == ("BYPASS", "Cli")
+    get_settings.cache_clear()
+    assert main(["cache", "invalidate", user_id]) == 1
+    assert "error: cache unreachable" in capsys.readouterr().err
+
+
+def test_cache_invalidate_rejects_a_malformed_id(
+    user_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = qulab(capsys, "cache", "invalidate", "nope")
+    assert code == 2
