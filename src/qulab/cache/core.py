@@ -189,6 +189,12 @@ class Cache:
         future.add_done_callback(_retrieve)
         flights[generation] = future
         try:
+            found, value = await self._recheck(family, key) if available else (False, None)
+            if found:
+                # Another flight stored it between this reader's lookup and now.
+                future.set_result(value)
+                self._end_flight(key, generation, future)
+                return value
             value = await load()
         except BaseException as error:
             if isinstance(error, asyncio.CancelledError):
@@ -208,6 +214,17 @@ class Cache:
         loop.call_later(FLIGHT_LINGER_SECONDS, self._end_flight, key, generation, future)
         await self._store(family, key, gen_key, generation, value)
         return value
+
+    async def _recheck(self, family: Family[M], key: str) -> tuple[bool, M | None]:
+        """Look once more before loading: a reader that missed just before another flight's
+        store landed (and after that flight ended) finds the fresh entry instead of loading."""
+        available, raw = await self._call(self.backend.get, key)
+        if not available or raw is None:
+            return False, None
+        state, value = codec.decode(family.model, raw)
+        if state is codec.Decoded.INVALID:
+            return False, None
+        return True, value
 
     def _end_flight(self, key: str, generation: bytes | None, future: asyncio.Future[Any]) -> None:
         flights = self._flights.get(key)
