@@ -95,3 +95,13 @@ async def test_single_user_pair_counts_what_each_side_says_it_ran(db: Database) 
 async def test_single_user_pair_for_an_unknown_user_is_not_found(db: Database) -> None:
     with pytest.raises(NotFound):
         await compare_single_user(db, "00000000-0000-4000-8000-000000000000")
+
+
+async def test_eager_adds_one_statement_per_further_500_users_and_says_so(db: Database) -> None:
+    await seeding.seed(db, 501, 1, marker="np")
+
+    result = await compare_all_users(db, where=seeding.seeded_users("np"))
+
+    assert result.eager.statement_count == result.eager.queries_issued == 3
+    assert result.per_row.statement_count == result.per_row.queries_issued == 502
+    assert result.identical
