@@ -49,9 +49,7 @@ async def postgres_url(config: BenchConfig, prefix: str = "qulab_bench") -> Asyn
     finally:
         await admin.close()
     try:
-        yield make_url(config.postgres_url).set(database=name).render_as_string(
-            hide_password=False
-        )
+        yield make_url(config.postgres_url).set(database=name).render_as_string(hide_password=False)
     finally:
         admin = await asyncpg.connect(admin_dsn, timeout=10)
         try:

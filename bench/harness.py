@@ -209,7 +209,11 @@ def render_markdown(reports: list[Report], meta: dict[str, Any]) -> str:
             lines += [
                 f"Run at {report.meta.get('run_at', '?')}; {config.get('rounds', '?')} timed "
                 f"round(s) after {config.get('warmup', '?')} warm-up"
-                + (" (quick sizes: structure only, not a measurement)" if config.get("quick") else "")
+                + (
+                    " (quick sizes: structure only, not a measurement)"
+                    if config.get("quick")
+                    else ""
+                )
                 + ".",
                 "",
             ]

@@ -1,1 +1,4 @@
 """Imports every benchmark module so that each registers itself with the harness."""
+
+import bench.nplusone
+import bench.pool  # noqa: F401
