@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import click
 import typer
@@ -23,6 +24,14 @@ from qulab.cli import users as user_commands
 from qulab.cli._common import err
 from qulab.db import translate_operational_error
 from qulab.errors import ConfigurationError, QulabError, UserError
+
+# Typer >= 0.20 raises its own copy of click's exceptions; catch both spellings.
+_CLICK_ERRORS: tuple[type[Any], ...] = tuple(
+    {
+        click.ClickException,
+        *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
+    }
+)
 
 app = typer.Typer(
     name="qulab",
@@ -46,14 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err.print("aborted")
         return 130
-    except click.ClickException as error:
+    except _CLICK_ERRORS as error:
         error.show()
-        return error.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
+        return int(error.exit_code)
+    except (click.exceptions.Exit, typer.Exit) as done:
+        return int(done.exit_code)
     except (UserError, ConfigurationError) as error:
         err.print(f"error: {error}", markup=False)
         return 2
