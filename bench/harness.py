@@ -175,6 +175,9 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
     }
 
 
@@ -199,7 +202,12 @@ def render_markdown(reports: list[Report], meta: dict[str, Any]) -> str:
         "",
         f"- run at: {meta['run_at']}",
         f"- machine: {meta['machine']['platform']}, {meta['machine']['cpus']} CPUs, "
-        f"Python {meta['machine']['python']}",
+        f"Python {meta['machine']['python']}"
+        + (
+            f", load average {meta['machine']['load_average']} at the end of the run"
+            if meta["machine"].get("load_average")
+            else ""
+        ),
         "",
     ]
     for report in reports:
