@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -23,16 +24,38 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name) or default
+
+
 @dataclass(frozen=True)
 class BenchConfig:
-    """What every benchmark is told. ``quick`` shrinks sizes and rounds (the smoke test)."""
+    """What every benchmark is told. ``quick`` shrinks sizes and rounds (the smoke test).
+
+    ``postgres_url`` is a server-level URL (QULAB_BENCH_POSTGRES_URL): benchmarks create and drop
+    their own database on it. SQLite benchmarks work in a temporary directory under
+    ``sqlite_dir`` (the system temp dir by default).
+    """
 
     rounds: int = 5
     warmup: int = 1
     quick: bool = False
-    postgres_url: str | None = None
-    redis_url: str | None = None
-    sqlite_dir: Path = field(default_factory=lambda: ROOT / ".bench")
+    postgres_url: str | None = field(
+        default_factory=lambda: _env("QULAB_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    )
+    redis_url: str | None = field(default_factory=lambda: _env("QULAB_BENCH_REDIS_URL"))
+    sqlite_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+
+    @classmethod
+    def smoke(cls, **overrides: Any) -> BenchConfig:
+        """Tiny sizes, one round, no warm-up: proves a benchmark runs, measures nothing."""
+        return cls(**({"rounds": 1, "warmup": 0, "quick": True} | overrides))
+
+    def describe(self) -> dict[str, Any]:
+        return {"rounds": self.rounds, "warmup": self.warmup, "quick": self.quick}
 
 
 @dataclass
@@ -104,6 +127,7 @@ class Report:
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 BenchFn = Callable[[BenchConfig], Awaitable[Report]]
@@ -132,12 +156,28 @@ async def time_rounds(
     return samples
 
 
+async def measure_rounds(
+    operation: Callable[[], Awaitable[float]], rounds: int, warmup: int = 1
+) -> list[float]:
+    """Like ``time_rounds`` for operations that time themselves and return the seconds.
+
+    Used when only part of an operation is the thing measured (e.g. a query, without the
+    connection checkout before it).
+    """
+    for _ in range(warmup):
+        await operation()
+    return [await operation() for _ in range(rounds)]
+
+
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
     }
 
 
@@ -162,11 +202,29 @@ def render_markdown(reports: list[Report], meta: dict[str, Any]) -> str:
         "",
         f"- run at: {meta['run_at']}",
         f"- machine: {meta['machine']['platform']}, {meta['machine']['cpus']} CPUs, "
-        f"Python {meta['machine']['python']}",
+        f"Python {meta['machine']['python']}"
+        + (
+            f", load average {meta['machine']['load_average']} at the end of the run"
+            if meta["machine"].get("load_average")
+            else ""
+        ),
         "",
     ]
     for report in reports:
         lines += [f"## {report.title} (`{report.name}`)", ""]
+        if report.meta:
+            config = report.meta.get("config", {})
+            lines += [
+                f"Run at {report.meta.get('run_at', '?')}; {config.get('rounds', '?')} timed "
+                f"round(s) after {config.get('warmup', '?')} warm-up"
+                + (
+                    " (quick sizes: structure only, not a measurement)"
+                    if config.get("quick")
+                    else ""
+                )
+                + ".",
+                "",
+            ]
         for table in report.tables:
             lines += [f"### {table.title}", ""]
             lines.append("| " + " | ".join(table.columns) + " |")
@@ -197,9 +255,10 @@ def write_results(reports: list[Report], docs_dir: Path = DOCS) -> tuple[Path, P
     stored: dict[str, Any] = {}
     if json_path.exists():
         stored = json.loads(json_path.read_text()).get("reports", {})
-    for report in reports:
-        stored[report.name] = asdict(report) | {"targets_met": all(t.met for t in report.targets)}
     meta = {"run_at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    for report in reports:
+        report.meta.setdefault("run_at", meta["run_at"])
+        stored[report.name] = asdict(report) | {"targets_met": all(t.met for t in report.targets)}
     json_path.write_text(json.dumps({**meta, "reports": stored}, indent=2, default=str) + "\n")
     ordered = [_from_dict(data) for _, data in sorted(stored.items())]
     md_path.write_text(render_markdown(ordered, meta) + "\n")
@@ -214,14 +273,31 @@ def _from_dict(data: dict[str, Any]) -> Report:
         targets=[Target(**target) for target in data["targets"]],
         notes=list(data["notes"]),
         raw=data.get("raw", {}),
+        meta=data.get("meta", {}),
     )
+
+
+def resolve(names: list[str]) -> list[str]:
+    """Expand ``all`` and check every name; unknown names raise KeyError listing the known."""
+    import bench.suites  # noqa: F401  (registers every benchmark)
+
+    if not names or "all" in names:
+        return sorted(REGISTRY)
+    unknown = [name for name in names if name not in REGISTRY]
+    if unknown:
+        raise KeyError(
+            f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(sorted(REGISTRY))}"
+        )
+    return list(dict.fromkeys(names))
 
 
 async def run(names: list[str], config: BenchConfig) -> list[Report]:
     """Run the named benchmarks in order, in this process."""
-    import bench.suites  # noqa: F401  (registers every benchmark)
-
-    unknown = [name for name in names if name not in REGISTRY]
-    if unknown:
-        raise KeyError(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
-    return [await REGISTRY[name](config) for name in names]
+    reports = []
+    for name in resolve(names):
+        report = await REGISTRY[name](config)
+        report.meta.update(
+            run_at=datetime.now(UTC).isoformat(timespec="seconds"), config=config.describe()
+        )
+        reports.append(report)
+    return reports

@@ -1,3 +1,5 @@
 """Imports every benchmark module so that each registers itself with the harness."""
 
-import bench.cache  # noqa: F401
+import bench.cache
+import bench.nplusone
+import bench.pool  # noqa: F401

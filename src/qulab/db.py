@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -138,6 +139,40 @@ def count_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
     An ``executemany`` counts once, as it is one round of the statement. Pings and the PRAGMAs
     run on connect are not statements of the caller's and are not counted.
     """
+    with _listening(engine.sync_engine) as counter:
+        yield counter
+
+
+@contextmanager
+def count_connection_statements(
+    connection: AsyncConnection | Connection,
+) -> Iterator[StatementCounter]:
+    """Count only the statements sent through this one connection inside the block.
+
+    Other work on the same engine (a background relay, concurrent requests) is not counted,
+    so a scenario can assert exact counts while the engine is shared.
+    """
+    target = connection.sync_connection if isinstance(connection, AsyncConnection) else connection
+    if target is None:
+        raise RuntimeError("the connection is closed; cannot count its statements")
+    with _listening(target) as counter:
+        yield counter
+
+
+@asynccontextmanager
+async def count_session_statements(session: AsyncSession) -> AsyncIterator[StatementCounter]:
+    """Count the statements ``session`` sends inside the block (on its current connection).
+
+    The session's connection is checked out on entry, so it must not commit or close inside the
+    block (a commit would move later statements to another connection).
+    """
+    connection = await session.connection()
+    with count_connection_statements(connection) as counter:
+        yield counter
+
+
+@contextmanager
+def _listening(target: Engine | Connection) -> Iterator[StatementCounter]:
     counter = StatementCounter()
 
     def _before(
@@ -145,7 +180,6 @@ def count_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
     ) -> None:
         counter._record(statement)
 
-    target = engine.sync_engine
     event.listen(target, "before_cursor_execute", _before)
     try:
         yield counter

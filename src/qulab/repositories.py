@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -31,6 +31,18 @@ from qulab.schemas import UserCreate, UserUpdate, parse, validate_id
 def _is_duplicate_email(error: IntegrityError) -> bool:
     text = str(error.orig).lower()
     return "email" in text and ("unique" in text or "duplicate" in text)
+
+
+def users_statement(
+    limit: int | None = None, *, where: ColumnElement[bool] | None = None
+) -> Select[tuple[User]]:
+    """Users oldest first (ties broken by id), optionally filtered and limited."""
+    statement = select(User).order_by(User.created_at, User.id)
+    if where is not None:
+        statement = statement.where(where)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return statement
 
 
 class UserRepository:
@@ -126,13 +138,15 @@ class UserRepository:
         )
         return result.scalar_one_or_none()
 
-    async def get_all_users_with_scores_eager(self, limit: int | None = None) -> Sequence[User]:
-        """All users with their scores in exactly two statements, whatever the number of users."""
-        statement = (
-            select(User).options(selectinload(User.scores)).order_by(User.created_at, User.id)
-        )
-        if limit is not None:
-            statement = statement.limit(limit)
+    async def get_all_users_with_scores_eager(
+        self, limit: int | None = None, *, where: ColumnElement[bool] | None = None
+    ) -> Sequence[User]:
+        """All users with their scores in exactly two statements, whatever the number of users.
+
+        ``where`` narrows the users (e.g. to one seeding marker); the order is the one
+        ``users_statement`` gives, so a per-row load over the same users sees the same rows.
+        """
+        statement = users_statement(limit, where=where).options(selectinload(User.scores))
         return (await self.session.execute(statement)).scalars().all()
 
 

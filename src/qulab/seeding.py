@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 
 from qulab.db import Database
 from qulab.errors import InvalidInput
-from qulab.lab import sample_score
+from qulab.lab.setup import sample_score
 from qulab.models import AIRScore, Assessment, User, new_id, utcnow
 
 BATCH = 1000
@@ -98,6 +98,11 @@ async def seed(
     return SeedResult(users=users, scores=users * scores, marker=marker, database=db.description)
 
 
+def seeded_users(marker: str = "demo") -> ColumnElement[bool]:
+    """A filter matching the users seeded under ``marker`` (and nobody else)."""
+    return User.email.like(f"%{marker_domain(marker)}")
+
+
 def _seeded_ids(domain: str) -> Select[tuple[str]]:
     return select(User.id).where(User.email.like(f"%{domain}"))
 
@@ -118,3 +123,23 @@ async def clear_seeded(db: Database, marker: str = "demo") -> int:
         await session.execute(delete(Assessment).where(Assessment.user_id.in_(ids)))
         result = await session.execute(delete(User).where(User.email.like(f"%{domain}")))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def count_seeded_scores(db: Database, marker: str = "demo") -> int:
+    async with db.session() as session:
+        statement = select(func.count(AIRScore.id)).where(
+            AIRScore.user_id.in_(_seeded_ids(marker_domain(marker)))
+        )
+        return int((await session.execute(statement)).scalar_one())
+
+
+async def ensure_seeded(db: Database, users: int, scores: int, *, marker: str) -> bool:
+    """Make sure at least ``users`` users with exactly ``scores`` scores each exist under
+    ``marker``; reseeds the marker when they do not. Returns whether anything was written.
+    """
+    present = await count_seeded(db, marker)
+    if present >= users and await count_seeded_scores(db, marker) == present * scores:
+        return False
+    await clear_seeded(db, marker)
+    await seed(db, users, scores, marker=marker)
+    return True

@@ -12,8 +12,11 @@ import sys
 
 import typer
 
+from qulab.cli import bench as bench_commands
 from qulab.cli import cache as cache_commands
 from qulab.cli import db as db_commands
+from qulab.cli import nplusone as nplusone_commands
+from qulab.cli import pool as pool_commands
 from qulab.cli import seed as seed_commands
 from qulab.cli import setup as setup_commands
 from qulab.cli import users as user_commands
@@ -33,6 +36,9 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 setup_commands.register(app)
 seed_commands.register(app)
+nplusone_commands.register(app)
+pool_commands.register(app)
+bench_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

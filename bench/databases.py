@@ -1,0 +1,77 @@
+"""Databases for benchmarks: a PostgreSQL database created and dropped per run, a SQLite file
+in a temporary directory, both migrated to head. Nothing a benchmark did not create is touched.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from bench.harness import BenchConfig
+from qulab import migrate
+from qulab.config import Settings
+from qulab.db import Database
+
+
+def raw_dsn(url: str) -> str:
+    """The asyncpg DSN of a ``postgresql+asyncpg://`` URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def postgres_unavailable(config: BenchConfig) -> str | None:
+    """Why PostgreSQL cannot be used (None when it can)."""
+    if not config.postgres_url:
+        return "QULAB_BENCH_POSTGRES_URL is empty"
+    try:
+        conn = await asyncpg.connect(raw_dsn(config.postgres_url), timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        return f"cannot connect to {make_url(config.postgres_url).host}: {error}"
+    await conn.close()
+    return None
+
+
+@asynccontextmanager
+async def postgres_url(config: BenchConfig, prefix: str = "qulab_bench") -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one benchmark; dropped afterwards."""
+    if not config.postgres_url:
+        raise RuntimeError("QULAB_BENCH_POSTGRES_URL is empty")
+    admin_dsn = raw_dsn(config.postgres_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield make_url(config.postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = await asyncpg.connect(admin_dsn, timeout=10)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
+async def sqlite_url(config: BenchConfig) -> AsyncIterator[str]:
+    """A SQLite file in a temporary directory that is removed afterwards."""
+    config.sqlite_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="qulab-bench-", dir=config.sqlite_dir) as directory:
+        yield f"sqlite+aiosqlite:///{directory}/bench.db"
+
+
+@asynccontextmanager
+async def migrated(url: str, **settings: Any) -> AsyncIterator[Database]:
+    """A Database on ``url`` with the schema at head, disposed afterwards."""
+    db = Database(Settings(database_url=url, **settings))
+    try:
+        await migrate.upgrade(db)
+        yield db
+    finally:
+        await db.dispose()

@@ -1,0 +1,56 @@
+"""The benchmarks run end to end with tiny sizes, so the harness cannot rot. Structure only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bench.harness import BenchConfig, resolve, run, write_results
+
+from tests import services
+
+
+def test_all_expands_to_every_registered_benchmark_and_unknown_names_are_refused() -> None:
+    names = resolve(["all"])
+    assert {"nplusone", "pool"} <= set(names)
+    with pytest.raises(KeyError, match="unknown benchmark"):
+        resolve(["nplusone", "no-such-bench"])
+
+
+async def test_nplusone_and_pool_benchmarks_produce_tables_targets_and_results(
+    tmp_path: Path,
+) -> None:
+    services.require_postgres()
+    config = BenchConfig.smoke(postgres_url=services.POSTGRES_URL, sqlite_dir=tmp_path)
+
+    reports = {report.name: report for report in await run(["nplusone", "pool"], config)}
+
+    nplusone = reports["nplusone"]
+    assert [table.title.split(":")[0] for table in nplusone.tables] == [
+        "PostgreSQL",
+        "SQLite (file, WAL)",
+    ]
+    for table in nplusone.tables:
+        assert all(len(row) == len(table.columns) for row in table.rows)
+        assert [row[0] for row in table.rows] == [2, 5]
+        assert [row[2] for row in table.rows] == ["2", "2"]  # eager statements
+        assert [row[1] for row in table.rows] == ["3", "6"]  # per-row statements
+        assert {row[-1] for row in table.rows} == {"yes"}  # same data
+    assert len(nplusone.targets) == 3
+    assert nplusone.meta["config"] == {"rounds": 1, "warmup": 0, "quick": True}
+
+    pool = reports["pool"]
+    modes = [(row[0], row[1]) for row in pool.tables[0].rows]
+    assert modes == [(1, "pooled"), (1, "NullPool"), (3, "pooled"), (3, "NullPool")]
+    assert [row[6] for row in pool.tables[0].rows if row[1] == "NullPool"] == [12, 12]
+    assert len(pool.targets) == 1
+
+    json_path, md_path = write_results(list(reports.values()), tmp_path / "docs")
+    stored = json.loads(json_path.read_text())
+    assert set(stored["reports"]) == {"nplusone", "pool"}
+    assert stored["machine"]["cpus"]
+    text = md_path.read_text()
+    assert "## N+1 vs eager loading (`nplusone`)" in text
+    assert "quick sizes" in text
+    assert not list(tmp_path.glob("qulab-bench-*"))  # the SQLite temp dir is removed
