@@ -13,6 +13,7 @@ import sys
 import click
 import typer
 
+from qulab.cli import app as app_command
 from qulab.cli import db as db_commands
 from qulab.cli import seed as seed_commands
 from qulab.cli import setup as setup_commands
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 setup_commands.register(app)
+app_command.register(app)
 seed_commands.register(app)
 
 
