@@ -12,7 +12,7 @@ from qulab.app import runtime
 from qulab.app.loop import OperationTimedOut
 from qulab.app.navigation import CONNECTIVITY
 from qulab.app.schema import SchemaState, SchemaStatus, schema_status
-from qulab.db import Database
+from qulab.db import Database, translate_operational_error
 from qulab.errors import (
     ConfigurationError,
     DuplicateEmailError,
@@ -108,6 +108,7 @@ def explain(error: BaseException, db: Database | None) -> str:
     """Log ``error`` when it is not the user's doing and return the message to show."""
     if isinstance(error, UserError | ConfigurationError):
         return friendly_message(error)
+    error = translate_operational_error(error)
     if not isinstance(error, ServiceUnavailable):
         log.error("lab operation failed", exc_info=error)
     schema = _diagnose(db) if db is not None else None
@@ -127,7 +128,8 @@ def require_schema(db: Database) -> bool:
     """Show what to do when the schema is not ready (or unreachable); True when it is ready."""
     try:
         status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
-    except Exception as error:
+    except Exception as failure:
+        error = translate_operational_error(failure)
         if not isinstance(error, ServiceUnavailable):
             log.error("reading the schema revision failed", exc_info=error)
         st.error(friendly_message(error, where=db.description), icon=":material/error:")

@@ -77,17 +77,22 @@ def _create_user_form(context: LabContext) -> None:
     )
     if not require_schema(db):
         return
-    count = attempt(db, lambda: user_count(db))
-    if count is not None:
-        st.metric("Users in the database", count)
     with st.form("create_user_form"):
-        email = st.text_input("Email", placeholder="e.g. maria.lopez@innovateai.com")
-        name = st.text_input("Name", placeholder="e.g. Maria Lopez")
+        email = st.text_input(
+            "Email", placeholder="e.g. maria.lopez@innovateai.com", key="new_user_email"
+        )
+        name = st.text_input("Name", placeholder="e.g. Maria Lopez", key="new_user_name")
         left, middle, right = st.columns(3)
-        occupation = left.text_input("Occupation code (optional)", placeholder="e.g. SW_ENG")
-        education = middle.text_input("Education level (optional)", placeholder="e.g. Masters")
-        years = right.text_input("Years of experience (optional)", placeholder="e.g. 3.5")
-        submitted = st.form_submit_button("Create User", type="primary")
+        occupation = left.text_input(
+            "Occupation code (optional)", placeholder="e.g. SW_ENG", key="new_user_occupation"
+        )
+        education = middle.text_input(
+            "Education level (optional)", placeholder="e.g. Masters", key="new_user_education"
+        )
+        years = right.text_input(
+            "Years of experience (optional)", placeholder="e.g. 3.5", key="new_user_years"
+        )
+        submitted = st.form_submit_button("Create User", type="primary", key="create_user_submit")
     if submitted:
         created = attempt(
             db,
@@ -106,6 +111,9 @@ def _create_user_form(context: LabContext) -> None:
                 f"User '{created.name}' created with ID: {created.id}",
                 icon=":material/check_circle:",
             )
+    count = attempt(db, lambda: user_count(db))
+    if count is not None:
+        st.metric("Users in the database", count)
     _last_created(context)
 
 
