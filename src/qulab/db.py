@@ -156,9 +156,9 @@ def count_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
 def translate_operational_error(error: BaseException) -> BaseException:
     """Map driver and pool failures to QuLab's errors (anything else is returned as is)."""
     if isinstance(error, exc.TimeoutError):
+        detail = error.args[0] if error.args else ""
         return PoolExhausted(
-            "no database connection became free within the pool timeout "
-            f"(pool exhausted): {error}".split(" (Background")[0]
+            f"pool exhausted: no database connection became free within the timeout ({detail})"
         )
     if isinstance(error, exc.OperationalError | exc.InterfaceError | OSError | ConnectionError):
         return ServiceUnavailable(f"database unreachable: {_first_line(error)}")

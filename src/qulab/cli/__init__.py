@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 
 from qulab.cli import app as app_command
@@ -42,14 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         return 130
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.exceptions.Exit as done:
-        return done.exit_code
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except typer.TyperException as error:  # usage errors: typer's own click exceptions
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {error}", markup=False)
+        return int(getattr(error, "exit_code", 2))
     except (UserError, ConfigurationError) as error:
         err.print(f"error: {error}", markup=False)
         return 2
