@@ -41,8 +41,8 @@ def test_er_diagram_is_generated_from_the_metadata(sqlite_url: str) -> None:
     assert spec.startswith("digraph er {")
     for table in models.Base.metadata.sorted_tables:
         assert f"  {table.name} [label=<" in spec
-    assert "users:id -> air_scores:user_id" in spec
-    assert "users:id -> assessments:user_id" in spec
+    assert "users:id_out:e -> air_scores:user_id:w" in spec
+    assert "users:id_out:e -> assessments:user_id:w" in spec
     assert "ix_events_status_created (status, created_at)" in spec
 
 

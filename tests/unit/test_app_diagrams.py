@@ -17,8 +17,8 @@ def test_er_diagram_has_every_table_column_and_foreign_key() -> None:
             assert f'PORT="{column.name}"' in dot
     edges = [line.strip() for line in dot.splitlines() if "->" in line]
     assert sorted(edge.split(" [")[0] for edge in edges) == [
-        "users:id -> air_scores:user_id",
-        "users:id -> assessments:user_id",
+        "users:id_out:e -> air_scores:user_id:w",
+        "users:id_out:e -> assessments:user_id:w",
     ]
 
 

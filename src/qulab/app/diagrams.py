@@ -12,15 +12,17 @@ _FONT = 'fontname="Helvetica"'
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string literal; newlines become line breaks in the drawn label."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 def database_label(settings: Settings) -> str:
-    return "PostgreSQL\\n(asyncpg)" if not settings.is_sqlite else "SQLite file\\n(aiosqlite)"
+    return "SQLite file\n(aiosqlite)" if settings.is_sqlite else "PostgreSQL\n(asyncpg)"
 
 
 def cache_label(settings: Settings) -> str:
-    return "Redis" if settings.redis_url else "in-process cache\\n(TTL / LRU)"
+    return "Redis" if settings.redis_url else "in-process cache\n(TTL / LRU)"
 
 
 def broker_label(settings: Settings) -> str:
@@ -34,70 +36,85 @@ def broker_label(settings: Settings) -> str:
     return "in-memory broker"
 
 
+_LAYERS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "entry",
+        "Entry points",
+        (("app", "Streamlit lab"), ("cli", "qulab CLI"), ("bench", "benchmarks")),
+    ),
+    ("lab", "Lab scenarios", (("scenarios", "qulab.lab\n(one function per step)"),)),
+    ("services", "Services", (("users", "users"), ("scoring", "scoring"))),
+    (
+        "adapters",
+        "Adapters",
+        (
+            ("uow", "unit of work"),
+            ("repos", "repositories"),
+            ("cache", "read-through cache"),
+            ("relay", "outbox relay"),
+        ),
+    ),
+    (
+        "core",
+        "Core",
+        (
+            ("models", "models + schemas"),
+            ("engine", "async engine + pool"),
+            ("mig", "Alembic migrations"),
+        ),
+    ),
+)
+
+_EDGES = (
+    "app -> scenarios; cli -> scenarios; bench -> scenarios;",
+    "scenarios -> users; scenarios -> scoring;",
+    "users -> uow; scoring -> uow;",
+    'uow -> repos; uow -> relay [label="events"];',
+    'uow -> cache [label="invalidate\\nafter commit", style=dashed];',
+    'repos -> models; repos -> engine; relay -> engine [label="claim\\npending", style=dashed];',
+    'engine -> database [label="pooled\\nconnections"]; mig -> database [label="migrates"];',
+    'cache -> cachestore; relay -> broker [label="publish"];',
+)
+
+
 def architecture_dot(settings: Settings) -> str:
     """The layers, top to bottom, and the services the current settings point at."""
-    layers: list[tuple[str, str, list[tuple[str, str]]]] = [
-        (
-            "entry",
-            "Entry points",
-            [("app", "Streamlit lab"), ("cli", "qulab CLI"), ("bench", "benchmarks")],
-        ),
-        ("lab", "Lab scenarios", [("scenarios", "qulab.lab\\n(one function per step)")]),
-        ("services", "Services", [("users", "users"), ("scoring", "scoring")]),
-        (
-            "adapters",
-            "Adapters",
-            [
-                ("repos", "repositories"),
-                ("uow", "unit of work"),
-                ("cache", "read-through cache"),
-                ("relay", "outbox relay"),
-            ],
-        ),
-        (
-            "core",
-            "Core",
-            [("models", "models + schemas"), ("engine", "async engine + pool"), ("mig", "Alembic")],
-        ),
-    ]
     lines = [
         "digraph architecture {",
-        "  rankdir=TB; compound=true; newrank=true;",
-        f'  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", {_FONT}];',
-        f'  edge [color="#5b6b82", {_FONT}, fontsize=10];',
+        "  rankdir=TB; newrank=true; nodesep=0.35; ranksep=0.45;",
+        f'  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", {_FONT}, fontsize=11];',
+        f'  edge [color="#5b6b82", {_FONT}, fontsize=9];',
     ]
-    for key, title, nodes in layers:
+    for key, title, nodes in _LAYERS:
         lines.append(f"  subgraph cluster_{key} {{")
         lines.append(f'    label={_quote(title)}; style=dashed; color="#9aa8bd"; {_FONT};')
         for node, label in nodes:
             lines.append(f"    {node} [label={_quote(label)}];")
         lines.append("  }")
     lines += [
-        "  subgraph cluster_external {",
-        f'    label="Services"; style=dashed; color="#9aa8bd"; {_FONT};',
+        "  { rank=same; repos; cache; relay; }",
+        "  { rank=same; models; engine; mig; }",
+        "  subgraph cluster_running {",
+        f'    label="Configured services"; style=dashed; color="#d08a3c"; {_FONT};',
         '    node [shape=cylinder, fillcolor="#fdf1e3"];',
         f"    database [label={_quote(database_label(settings))}];",
         f"    cachestore [label={_quote(cache_label(settings))}];",
         f"    broker [label={_quote(broker_label(settings))}];",
         "  }",
-        "  app -> scenarios; cli -> scenarios; bench -> scenarios;",
-        "  scenarios -> users; scenarios -> scoring;",
-        '  users -> uow; scoring -> uow; uow -> repos; uow -> relay [label="events"];',
-        '  uow -> cache [label="invalidate\\nafter commit", style=dashed];',
-        "  repos -> models; repos -> engine; mig -> engine;",
-        '  engine -> database [label="pooled\\nconnections"];',
-        '  cache -> cachestore; relay -> broker [label="publish"];',
-        '  relay -> engine [label="claim pending", style=dashed];',
-        "}",
+        "  { rank=same; database; cachestore; broker; }",
     ]
+    lines += [f"  {edge}" for edge in _EDGES]
+    lines.append("}")
     return "\n".join(lines)
 
 
 def _column_type(column: Column[object]) -> str:
     try:
-        return str(column.type)
+        text = str(column.type)
     except Exception:
-        return type(column.type).__name__
+        text = type(column.type).__name__
+    impl = getattr(column.type, "impl", column.type)
+    return f"{text} TZ" if getattr(impl, "timezone", False) else text
 
 
 def _column_marks(column: Column[object]) -> str:
@@ -115,17 +132,23 @@ def _column_marks(column: Column[object]) -> str:
     return " ".join(marks)
 
 
+def _muted(text: str) -> str:
+    """Grey text; empty cells stay empty (Graphviz rejects an empty FONT element)."""
+    return f'<FONT COLOR="#6b7280">{escape(text)}</FONT>' if text else ""
+
+
 def _table_label(table: Table) -> str:
     rows = [
         f'<TR><TD COLSPAN="3" BGCOLOR="#3a5a8c"><FONT COLOR="white"><B>{escape(table.name)}'
         "</B></FONT></TD></TR>"
     ]
     for column in table.columns:
-        name = f"<B>{escape(column.name)}</B>" if column.primary_key else escape(column.name)
+        port = escape(column.name)
+        name = f"<B>{port}</B>" if column.primary_key else port
         rows.append(
-            f'<TR><TD ALIGN="LEFT" PORT="{escape(column.name)}">{name}</TD>'
+            f'<TR><TD ALIGN="LEFT" PORT="{port}">{name}</TD>'
             f'<TD ALIGN="LEFT">{escape(_column_type(column))}</TD>'
-            f'<TD ALIGN="LEFT"><FONT COLOR="#6b7280">{escape(_column_marks(column))}</FONT></TD>'
+            f'<TD ALIGN="LEFT" PORT="{port}_out">{_muted(_column_marks(column))}</TD>'
             "</TR>"
         )
     for index in sorted(table.indexes, key=lambda ix: ix.name or ""):
@@ -153,7 +176,7 @@ def er_dot(metadata: MetaData) -> str:
         for fk in sorted(table.foreign_keys, key=lambda key: key.parent.name):
             target = fk.column
             lines.append(
-                f"  {target.table.name}:{target.name} -> {table.name}:{fk.parent.name} "
+                f"  {target.table.name}:{target.name}_out:e -> {table.name}:{fk.parent.name}:w "
                 f"[label={_quote('1 .. n')}];"
             )
     lines.append("}")

@@ -51,7 +51,6 @@ def schema_line(db: Database) -> str:
 
 def render_sidebar(settings: Settings, db: Database) -> None:
     with st.sidebar:
-        st.divider()
         st.caption("QuLab · Data Architecture & Persistence")
         st.markdown(f"**Database:** `{db.description}`")
         st.markdown(f"**Schema:** {schema_line(db)}")

@@ -66,8 +66,8 @@ def render() -> None:
     st.subheader("Architecture")
     st.caption(
         "Drawn from the running configuration: entry points call the lab scenarios, which use "
-        "the services and adapters on top of the core; the bottom row is what this app is "
-        "connected to right now."
+        "the services and adapters on top of the core; the bottom row is what the current "
+        "configuration points at."
     )
     st.graphviz_chart(architecture_dot(context.settings), width="stretch")
 
