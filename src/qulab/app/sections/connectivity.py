@@ -9,7 +9,7 @@ from qulab.app.context import LabContext, lab_context
 from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message, schema_message
 from qulab.app.queries import demo_users
 from qulab.app.schema import SchemaState, schema_status
-from qulab.app.sections.data_models import CREATED_USER_KEY
+from qulab.app.state import CREATED_USER_ID, SAMPLE_USER_IDS
 from qulab.db import Database, PoolStatus
 from qulab.lab import DEMO_USERS, SetupResult, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database
@@ -17,7 +17,6 @@ from qulab.lab.reset import reset_database
 SETUP_LABEL = "Initialize Database & Create Sample Users"
 RESET_CONFIRM_KEY = "reset_confirmed"
 RESET_REQUESTED_KEY = "reset_requested"
-SAMPLE_IDS_KEY = "sample_user_ids"
 POOL_REFRESH_SECONDS = 2.0
 
 
@@ -76,7 +75,7 @@ def _reset_controls(db: Database) -> None:
     if st.session_state.pop(RESET_REQUESTED_KEY, False):
         result = attempt(db, lambda: reset_database(db))
         if result is not None:
-            st.session_state.pop(CREATED_USER_KEY, None)
+            st.session_state.pop(CREATED_USER_ID, None)
             _report_setup(result, reset=True)
 
 
@@ -125,7 +124,7 @@ def _sample_users(db: Database) -> None:
         assert user is not None
         ids[name] = user.id
         st.markdown(f"**{name} user ID:** `{user.id}`")
-    st.session_state[SAMPLE_IDS_KEY] = ids
+    st.session_state[SAMPLE_USER_IDS] = ids
 
 
 def _pool_metrics(status: PoolStatus) -> None:

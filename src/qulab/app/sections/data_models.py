@@ -11,9 +11,8 @@ from qulab.app.context import LabContext, lab_context
 from qulab.app.diagrams import er_dot
 from qulab.app.feedback import attempt, require_schema
 from qulab.app.queries import find_user, user_count
+from qulab.app.state import CREATED_USER_ID
 from qulab.users import create_user
-
-CREATED_USER_KEY = "created_user_id"
 
 MODEL_CLASSES: tuple[tuple[type, str], ...] = (
     (models.User, "profiles; owns assessments and scores (deleted with the user)."),
@@ -106,7 +105,7 @@ def _create_user_form(context: LabContext) -> None:
             ),
         )
         if created is not None:
-            st.session_state[CREATED_USER_KEY] = created.id
+            st.session_state[CREATED_USER_ID] = created.id
             st.success(
                 f"User '{created.name}' created with ID: {created.id}",
                 icon=":material/check_circle:",
@@ -118,7 +117,7 @@ def _create_user_form(context: LabContext) -> None:
 
 
 def _last_created(context: LabContext) -> None:
-    user_id = st.session_state.get(CREATED_USER_KEY)
+    user_id = st.session_state.get(CREATED_USER_ID)
     if not user_id:
         return
     db = context.db
