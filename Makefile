@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.qulab-installed
-HOST ?= 127.0.0.1
-PORT ?= 8501
+# make app HOST=0.0.0.0 PORT=8600 overrides QULAB_APP_HOST / QULAB_APP_PORT (default 127.0.0.1:8501).
+HOST ?=
+PORT ?=
 
 .PHONY: venv app test lint format bench clean
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 app: venv
-	$(BIN)/qulab setup
+	$(BIN)/qulab app $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

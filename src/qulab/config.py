@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     relay_backoff_base: float = Field(default=0.5, gt=0)
     relay_backoff_max: float = Field(default=60.0, gt=0)
 
+    app_host: str = "127.0.0.1"
+    app_port: int = Field(default=8501, ge=1, le=65535)
+    app_timeout: float = Field(default=60.0, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

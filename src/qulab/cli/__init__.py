@@ -12,6 +12,7 @@ import sys
 
 import typer
 
+from qulab.cli import app as app_command
 from qulab.cli import bench as bench_commands
 from qulab.cli import cache as cache_commands
 from qulab.cli import db as db_commands
@@ -35,6 +36,7 @@ app.add_typer(cache_commands.app, name="cache")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 setup_commands.register(app)
+app_command.register(app)
 seed_commands.register(app)
 nplusone_commands.register(app)
 pool_commands.register(app)

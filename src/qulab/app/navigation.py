@@ -1,0 +1,32 @@
+"""The lab's pages, in order. Each page is a module under ``sections/`` with a ``render()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SECTIONS_DIR = Path(__file__).parent / "sections"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    module: str
+    title: str
+    icon: str
+    url_path: str
+    default: bool = False
+
+    @property
+    def path(self) -> Path:
+        return SECTIONS_DIR / f"{self.module}.py"
+
+
+INTRODUCTION = PageSpec(
+    "introduction", "Introduction", ":material/school:", "introduction", default=True
+)
+DATA_MODELS = PageSpec("data_models", "1. Data Models", ":material/schema:", "data-models")
+CONNECTIVITY = PageSpec(
+    "connectivity", "2. DB Connectivity & Pooling", ":material/lan:", "connectivity"
+)
+
+PAGES: tuple[PageSpec, ...] = (INTRODUCTION, DATA_MODELS, CONNECTIVITY)

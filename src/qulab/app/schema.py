@@ -1,0 +1,45 @@
+"""Is the database ready for the lab? (tables present and at the head revision)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from qulab import migrate
+from qulab.db import Database, translate_operational_error
+
+
+class SchemaState(StrEnum):
+    READY = "ready"
+    MISSING = "missing"
+    OUTDATED = "outdated"
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    state: SchemaState
+    current: str | None
+    head: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.state is SchemaState.READY
+
+
+async def schema_status(db: Database) -> SchemaStatus:
+    """Compare the database's Alembic revision with the code's; raises ServiceUnavailable."""
+    head = migrate.head_revision()
+    try:
+        current = await migrate.current_revision(db)
+    except Exception as error:
+        translated = translate_operational_error(error)
+        if translated is error:
+            raise
+        raise translated from error
+    if current is None:
+        state = SchemaState.MISSING
+    elif current == head:
+        state = SchemaState.READY
+    else:
+        state = SchemaState.OUTDATED
+    return SchemaStatus(state, current, head)

@@ -1,0 +1,58 @@
+"""The sidebar under the navigation: what the lab is connected to."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+import streamlit as st
+
+from qulab.app import runtime
+from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT
+from qulab.app.schema import SchemaState, schema_status
+from qulab.config import Settings
+from qulab.db import Database
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for display."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def cache_line(settings: Settings) -> str:
+    if settings.redis_url:
+        return f"Redis `{redact(settings.redis_url)}`"
+    return "in-process (set QULAB_REDIS_URL for Redis)"
+
+
+def broker_line(settings: Settings) -> str:
+    if settings.broker_url and not settings.broker_url.startswith("memory://"):
+        return f"`{redact(settings.broker_url)}`"
+    return "in-memory (set QULAB_BROKER_URL for Redis Streams or RabbitMQ)"
+
+
+def schema_line(db: Database) -> str:
+    try:
+        status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
+    except Exception:
+        return ":red[unreachable]"
+    if status.state is SchemaState.READY:
+        return f":green[revision {status.current}]"
+    if status.state is SchemaState.MISSING:
+        return ":orange[not initialised]"
+    return f":orange[revision {status.current}, needs {status.head}]"
+
+
+def render_sidebar(settings: Settings, db: Database) -> None:
+    with st.sidebar:
+        st.caption("QuLab · Data Architecture & Persistence")
+        st.markdown(f"**Database:** `{db.description}`")
+        st.markdown(f"**Schema:** {schema_line(db)}")
+        st.markdown(f"**Cache (configured):** {cache_line(settings)}")
+        st.markdown(f"**Broker (configured):** {broker_line(settings)}")

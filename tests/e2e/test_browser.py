@@ -1,0 +1,164 @@
+"""The lab in a real browser: headless Chromium against ``streamlit run app.py`` on localhost.
+
+Walks Introduction -> 1. Data Models (told to initialise first) -> 2. DB Connectivity & Pooling
+(initialise, Alex and Jane) -> 1. Data Models (create a user, see its id; a duplicate is
+refused), saving a screenshot of each step in test-output/browser/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from qulab.config import Settings
+from qulab.db import Database
+from qulab.lab import DEMO_USERS
+from qulab.models import User
+from tests import services
+from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "test-output" / "browser"
+WAIT_MS = 30_000
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+@pytest.fixture
+def screenshots() -> Iterator[Path]:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    yield SCREENSHOTS
+
+
+def _users(url: str) -> dict[str, str]:
+    """email -> id of every user row (on a thread: Playwright's sync API owns this one's loop)."""
+
+    async def _read() -> dict[str, str]:
+        db = Database(Settings(database_url=url))
+        try:
+            async with db.session() as session:
+                rows = await session.execute(select(User.email, User.id))
+                return {email: user_id for email, user_id in rows.all()}
+        finally:
+            await db.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(_read())).result()
+
+
+def test_a_new_user_walks_the_first_pages_in_chromium(tmp_path: Path, screenshots: Path) -> None:
+    if not CHROMIUM.exists():
+        services.unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}"
+    port = services.free_port()
+    env = lab_environment(database_url)
+
+    def open_section(page: Page, title: str) -> None:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+        expect(page.locator('[data-testid="stSidebarNav"] a[aria-current="page"]')).to_contain_text(
+            title, timeout=WAIT_MS
+        )
+
+    def capture(page: Page, name: str) -> None:
+        """Screenshot the whole page: grow the viewport to the main area's scroll height."""
+        height = page.evaluate(
+            "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+        )
+        page.set_viewport_size({"width": 1400, "height": min(max(int(height), 1000), 8000)})
+        page.wait_for_timeout(500)
+        page.screenshot(path=screenshots / name, full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+    def settle(page: Page) -> None:
+        """Wait until the script run has finished (no running indicator)."""
+        page.wait_for_timeout(300)
+        expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=WAIT_MS)
+
+    with (
+        running(streamlit_run(port), port, env, tmp_path / "server.log") as (base_url, _),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(base_url, wait_until="domcontentloaded")
+
+            # Introduction, with the architecture drawn by the app.
+            expect(page.get_by_role("heading", name=re.compile("Data Architecture"))).to_be_visible(
+                timeout=WAIT_MS
+            )
+            architecture = page.locator('[data-testid="stGraphVizChart"] svg')
+            expect(architecture.locator("text", has_text="unit of work")).to_be_visible(
+                timeout=WAIT_MS
+            )
+            expect(page.get_by_text("You are Alex")).to_be_visible()
+            settle(page)
+            capture(page, "01-introduction.png")
+
+            # 1. Data Models before the database exists: pointed at page 2.
+            open_section(page, "1. Data Models")
+            expect(page.get_by_text("The database has no QuLab tables yet")).to_be_visible(
+                timeout=WAIT_MS
+            )
+            expect(page.locator('[data-testid="stCode"]').first).to_contain_text("class User")
+            er_diagram = page.locator('[data-testid="stGraphVizChart"] svg')
+            for table in ("users", "assessments", "air_scores", "domain_events"):
+                expect(er_diagram.locator("text", has_text=table).first).to_be_visible(
+                    timeout=WAIT_MS
+                )
+            settle(page)
+            capture(page, "02-data-models-before-setup.png")
+
+            # 2. DB Connectivity & Pooling: initialise; Alex and Jane with their ids.
+            open_section(page, "2. DB Connectivity & Pooling")
+            page.get_by_role("button", name="Initialize Database & Create Sample Users").click()
+            expect(page.get_by_text("Alex Smith user ID:")).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text("Jane Doe user ID:")).to_be_visible()
+            settle(page)
+            rows = _users(database_url)
+            body = page.locator("section.main, [data-testid='stMain']").first.inner_text()
+            for email, name, *_ in DEMO_USERS:
+                assert f"{name} user ID: {rows[email]}" in body
+            capture(page, "03-connectivity-initialised.png")
+
+            # 1. Data Models: create a user and see its id.
+            open_section(page, "1. Data Models")
+            page.get_by_label("Email", exact=True).fill("maria.lopez@example.com")
+            page.get_by_label("Name", exact=True).fill("Maria Lopez")
+            page.get_by_role("button", name="Create User").click()
+            created = page.get_by_text(re.compile(f"User 'Maria Lopez' created with ID: {UUID}"))
+            expect(created).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            new_id = _users(database_url)["maria.lopez@example.com"]
+            assert created.inner_text().endswith(new_id)
+            capture(page, "04-data-models-user-created.png")
+
+            # The same email again: refused, nothing written.
+            page.get_by_role("button", name="Create User").click()
+            expect(page.get_by_text("already exists")).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            assert len(_users(database_url)) == 3
+            capture(page, "05-data-models-duplicate.png")
+        finally:
+            browser.close()
