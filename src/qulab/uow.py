@@ -17,7 +17,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.db import Database, translate_operational_error
-from qulab.models import DomainEvent, EventType
+from qulab.models import DomainEvent, EventType, new_id
 from qulab.outbox.notify import notify_outbox
 from qulab.repositories import (
     AssessmentRepository,
@@ -81,6 +81,7 @@ class UnitOfWork:
     ) -> DomainEvent:
         """Record a domain event; it is written in this unit's transaction, or not at all."""
         event = DomainEvent(
+            id=new_id(),
             event_type=str(event_type),
             aggregate_type=aggregate_type,
             aggregate_id=aggregate_id,

@@ -14,6 +14,8 @@ import click
 import typer
 
 from qulab.cli import db as db_commands
+from qulab.cli import outbox as outbox_commands
+from qulab.cli import score as score_commands
 from qulab.cli import seed as seed_commands
 from qulab.cli import setup as setup_commands
 from qulab.cli import users as user_commands
@@ -30,6 +32,8 @@ app = typer.Typer(
 )
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
+app.add_typer(score_commands.app, name="score")
+app.add_typer(outbox_commands.app, name="outbox")
 setup_commands.register(app)
 seed_commands.register(app)
 
