@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from qulab.db import Database
 from qulab.models import DomainEvent, new_id
-from qulab.outbox.message import OutboxMessage
 from qulab.outbox.memory import MemoryBroker
+from qulab.outbox.message import OutboxMessage
 from qulab.outbox.publisher import Failures
 from qulab.uow import UnitOfWork
 
