@@ -95,7 +95,8 @@ class RabbitMQPublisher:
         return failures
 
     async def close(self) -> None:
-        connection, self._connection, self._channel, self._exchange = None, None, None, None
+        connection = self._connection
+        self._connection = self._channel = self._exchange = None
         if connection is not None and not connection.is_closed:
             with contextlib.suppress(*OUTAGE_ERRORS):
                 await connection.close()
