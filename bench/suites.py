@@ -1,1 +1,3 @@
 """Imports every benchmark module so that each registers itself with the harness."""
+
+import bench.outbox  # noqa: F401

@@ -38,9 +38,9 @@ class RedisStreamsPublisher:
         self.url = url
         self.prefix = prefix
         self.maxlen = maxlen
-        self.client = client or Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=min(timeout, 2.0)
-        )
+        # No per-read socket timeout: it costs a timer per reply, and the relay already bounds
+        # the whole batch (QULAB_RELAY_PUBLISH_TIMEOUT).
+        self.client = client or Redis.from_url(url, socket_connect_timeout=min(timeout, 2.0))
         kwargs = self.client.connection_pool.connection_kwargs
         self._where = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', 6379)}"
 
