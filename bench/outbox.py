@@ -28,7 +28,6 @@ from qulab import migrate
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.outbox import RedisStreamsPublisher, Relay, stream_name
-from qulab.outbox.notify import asyncpg_dsn
 from qulab.uow import UnitOfWork
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -85,8 +84,17 @@ async def _load_backlog(url: str, count: int) -> None:
         await conn.execute("TRUNCATE domain_events")
         now = datetime.now(UTC)
         records = [
-            (str(uuid.uuid4()), "bench.event", AGGREGATE, str(uuid.uuid4()), f'{{"n": {n}}}')
-            + ("pending", now, now, 0)
+            (
+                str(uuid.uuid4()),
+                "bench.event",
+                AGGREGATE,
+                str(uuid.uuid4()),
+                f'{{"n": {n}}}',
+                "pending",
+                now,
+                now,
+                0,
+            )
             for n in range(count)
         ]
         await conn.copy_records_to_table(
@@ -119,7 +127,7 @@ async def _clear_streams(redis_url: str, prefix: str) -> None:
         await client.aclose()
 
 
-# -- drainers (each runs in its own process) ------------------------------------------------------
+# -- drainers (each runs in its own process) ------------------------------------------------
 
 
 async def _drain_relay(url: str, redis_url: str, prefix: str) -> int:
@@ -216,7 +224,7 @@ def _drain_with(kind: str, processes: int, url: str, redis_url: str, prefix: str
     return max(end for _, _, end in ends) - start
 
 
-# -- latency -----------------------------------------------------------------------------------------
+# -- latency --------------------------------------------------------------------------------
 
 
 def _latency_relay(url: str, redis_url: str, prefix: str, ready: Any, stop: Any) -> None:
@@ -225,7 +233,7 @@ def _latency_relay(url: str, redis_url: str, prefix: str, ready: Any, stop: Any)
         publisher = RedisStreamsPublisher(redis_url, prefix=prefix)
         relay = Relay(db, publisher, batch_size=BATCH, interval=2.0)
         task = asyncio.create_task(relay.run())
-        while not relay.listening:
+        while not relay.listening:  # noqa: ASYNC110 (a property, not an event)
             await asyncio.sleep(0.01)
         ready.set()
         await asyncio.to_thread(stop.wait)
@@ -277,7 +285,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
         client = Redis.from_url(redis_url, decode_responses=True)
         stream = stream_name(AGGREGATE, prefix)
         deadline = time.time() + 30
-        while await client.xlen(stream) < len(committed) and time.time() < deadline:
+        while await client.xlen(stream) < len(committed) and time.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         entries = await client.xrange(stream)
         await client.aclose()
@@ -293,7 +301,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     return Samples("commit -> on stream", latencies, {"achieved_rate": achieved}), achieved
 
 
-# -- the benchmark -------------------------------------------------------------------------------------
+# -- the benchmark --------------------------------------------------------------------------
 
 
 @benchmark("outbox")
@@ -341,7 +349,8 @@ async def outbox_benchmark(config: BenchConfig) -> Report:
         title="Outbox relay: PostgreSQL -> Redis Streams",
         tables=[
             Table(
-                f"Draining a {backlog:,}-event backlog (batch {BATCH}, median of {rounds} round(s))",
+                f"Draining a {backlog:,}-event backlog "
+                f"(batch {BATCH}, median of {rounds} round(s))",
                 ["case", "events", "rounds", "events/s", "vs raw loop"],
                 rows,
             ),
