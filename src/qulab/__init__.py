@@ -15,13 +15,13 @@ from qulab.errors import (
 )
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
 from qulab.models import AIRScore, Assessment, Base, DomainEvent, EventStatus, EventType, User
+from qulab.outbox import build_publisher, event_publisher, publish_pending
 from qulab.repositories import (
     AssessmentRepository,
     DomainEventRepository,
     ScoreRepository,
     UserRepository,
 )
-from qulab.outbox import build_publisher, event_publisher, publish_pending
 from qulab.scoring import calculate_and_store_airscore
 from qulab.uow import UnitOfWork
 
