@@ -2,4 +2,5 @@
 
 import bench.cache
 import bench.nplusone
+import bench.outbox
 import bench.pool  # noqa: F401

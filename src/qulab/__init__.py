@@ -15,12 +15,14 @@ from qulab.errors import (
 )
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
 from qulab.models import AIRScore, Assessment, Base, DomainEvent, EventStatus, EventType, User
+from qulab.outbox import build_publisher, event_publisher, publish_pending
 from qulab.repositories import (
     AssessmentRepository,
     DomainEventRepository,
     ScoreRepository,
     UserRepository,
 )
+from qulab.scoring import calculate_and_store_airscore
 from qulab.uow import UnitOfWork
 
 __all__ = [
@@ -49,10 +51,14 @@ __all__ = [
     "User",
     "UserError",
     "UserRepository",
+    "build_publisher",
+    "calculate_and_store_airscore",
     "count_statements",
     "create_sample_airscore",
+    "event_publisher",
     "get_settings",
     "load_settings",
     "make_engine",
+    "publish_pending",
     "run_db_setup_and_create_user",
 ]

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     relay_max_attempts: int = Field(default=5, ge=1)
     relay_backoff_base: float = Field(default=0.5, gt=0)
     relay_backoff_max: float = Field(default=60.0, gt=0)
+    relay_backoff_jitter: float = Field(default=0.5, ge=0, le=1)
+    relay_publish_timeout: float = Field(default=10.0, gt=0)
+    outbox_channel: str = Field(default="qulab_outbox", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    outbox_stream_prefix: str = ""
+    outbox_stream_maxlen: int | None = Field(default=None, ge=1)
+    outbox_exchange: str = Field(default="qulab.outbox", min_length=1, max_length=255)
+    memory_broker_size: int = Field(default=1000, ge=1, le=1_000_000)
 
     app_host: str = "127.0.0.1"
     app_port: int = Field(default=8501, ge=1, le=65535)

@@ -46,3 +46,11 @@ class ServiceUnavailable(QulabError):
 
 class PoolExhausted(ServiceUnavailable):
     """No connection became free within the pool timeout."""
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    """The message broker could not be reached or did not confirm a publish in time."""
+
+
+class RelayAlreadyRunning(ConflictError):
+    """A second outbox relay was started where only one may run (SQLite)."""

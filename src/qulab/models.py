@@ -11,7 +11,21 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Float, ForeignKey, Index, String, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -151,7 +165,24 @@ class DomainEvent(Base, TimestampMixin):
     status: Mapped[str] = mapped_column(String(20), default=EventStatus.PENDING.value)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_events_status_created", "status", "created_at"),)
+    # Outbox bookkeeping (revision 0002). ``sequence`` orders events by insertion: an identity
+    # column on PostgreSQL, assigned by an insert trigger on SQLite (see the migration).
+    sequence: Mapped[int] = mapped_column(BigInteger, Identity(), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_events_status_created", "status", "created_at"),
+        Index("ix_domain_events_sequence", "sequence", unique=True),
+        # The relay's claim: due pending events in sequence order, an index scan on this.
+        Index(
+            "ix_events_pending_sequence",
+            "sequence",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     def __repr__(self) -> str:
         return f"<DomainEvent id={self.id!r} type={self.event_type!r} status={self.status!r}>"

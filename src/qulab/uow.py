@@ -17,7 +17,8 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.db import Database, translate_operational_error
-from qulab.models import DomainEvent, EventType
+from qulab.models import DomainEvent, EventType, new_id
+from qulab.outbox.notify import notify_outbox
 from qulab.repositories import (
     AssessmentRepository,
     DomainEventRepository,
@@ -51,6 +52,8 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.assessments = AssessmentRepository(self.session)
         self.events = DomainEventRepository(self.session)
+        if self.db.dialect == "postgresql":
+            self.before_commit(self._notify_relays)
         return self
 
     async def __aexit__(
@@ -78,6 +81,7 @@ class UnitOfWork:
     ) -> DomainEvent:
         """Record a domain event; it is written in this unit's transaction, or not at all."""
         event = DomainEvent(
+            id=new_id(),
             event_type=str(event_type),
             aggregate_type=aggregate_type,
             aggregate_id=aggregate_id,
@@ -99,6 +103,11 @@ class UnitOfWork:
     def after_commit(self, hook: Hook) -> None:
         """Run ``hook`` once the transaction has committed; never on rollback."""
         self._after_commit.append(hook)
+
+    async def _notify_relays(self, session: AsyncSession) -> None:
+        """Wake listening relays when this transaction wrote events (NOTIFY fires on commit)."""
+        if self.collected:
+            await notify_outbox(session, self.db.settings.outbox_channel)
 
     async def commit(self) -> None:
         await self.session.flush()

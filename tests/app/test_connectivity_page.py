@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
+from qulab import migrate
 from qulab.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
@@ -48,7 +49,7 @@ def test_initialise_creates_the_schema_and_shows_alex_and_jane_ids(lab_url: str)
     no_exception(at)
     rows = user_emails(lab_url)
     successes = texts(at.success)
-    assert successes[0].endswith("schema at revision 0001.")
+    assert successes[0].endswith(f"schema at revision {migrate.head_revision()}.")
     assert f"Alex Smith created (ID: {rows[ALEX_EMAIL]})" in successes
     assert f"Jane Doe created (ID: {rows[JANE_EMAIL]})" in successes
     assert _shown_ids(at) == {"Alex Smith": rows[ALEX_EMAIL], "Jane Doe": rows[JANE_EMAIL]}
@@ -79,7 +80,7 @@ def test_sample_user_ids_are_read_from_the_database_after_a_server_restart(
     assert _shown_ids(again) == shown
     assert "The database is initialised and ready." in texts(again.success)
     sidebar = texts(again.sidebar.markdown)
-    assert "**Schema:** :green[revision 0001]" in sidebar
+    assert f"**Schema:** :green[revision {migrate.head_revision()}]" in sidebar
 
 
 def test_reset_needs_confirmation_and_leaves_only_fresh_sample_users(sqlite_url: str) -> None:

@@ -17,7 +17,9 @@ from qulab.cli import bench as bench_commands
 from qulab.cli import cache as cache_commands
 from qulab.cli import db as db_commands
 from qulab.cli import nplusone as nplusone_commands
+from qulab.cli import outbox as outbox_commands
 from qulab.cli import pool as pool_commands
+from qulab.cli import score as score_commands
 from qulab.cli import seed as seed_commands
 from qulab.cli import setup as setup_commands
 from qulab.cli import users as user_commands
@@ -35,6 +37,8 @@ app = typer.Typer(
 app.add_typer(cache_commands.app, name="cache")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
+app.add_typer(score_commands.app, name="score")
+app.add_typer(outbox_commands.app, name="outbox")
 setup_commands.register(app)
 app_command.register(app)
 seed_commands.register(app)

@@ -1,0 +1,43 @@
+"""``build_publisher(url)``: the broker named by ``QULAB_BROKER_URL`` (or the argument)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from qulab.config import Settings, get_settings
+from qulab.errors import ConfigurationError
+from qulab.outbox.memory import memory_broker
+from qulab.outbox.publisher import Publisher
+from qulab.outbox.rabbitmq import RabbitMQPublisher
+from qulab.outbox.redis_streams import RedisStreamsPublisher
+from qulab.outbox.stdout import StdoutPublisher
+
+
+def build_publisher(url: str | None = None, settings: Settings | None = None) -> Publisher:
+    """``None`` or ``memory://[name]`` is the embedded broker (shared per process);
+    ``stdout://``, ``redis://…`` and ``amqp://…`` are the others. Stream prefix, MAXLEN and the
+    exchange come from the settings (``QULAB_OUTBOX_*``)."""
+    settings = settings or get_settings()
+    url = url if url is not None else settings.broker_url
+    if url is None or url.startswith("memory://"):
+        parts = urlsplit(url or "memory://")
+        size = parse_qs(parts.query).get("maxlen", [str(settings.memory_broker_size)])[0]
+        if not size.isdigit() or int(size) < 1:
+            raise ConfigurationError(f"QULAB_BROKER_URL: maxlen must be a positive integer: {url}")
+        return memory_broker(parts.netloc or "default", int(size))
+    if url.startswith("stdout://"):
+        return StdoutPublisher()
+    if url.startswith(("redis://", "rediss://")):
+        return RedisStreamsPublisher(
+            url,
+            prefix=settings.outbox_stream_prefix,
+            maxlen=settings.outbox_stream_maxlen,
+            timeout=settings.relay_publish_timeout,
+        )
+    if url.startswith(("amqp://", "amqps://")):
+        return RabbitMQPublisher(
+            url, exchange=settings.outbox_exchange, timeout=settings.relay_publish_timeout
+        )
+    raise ConfigurationError(
+        f"QULAB_BROKER_URL: unknown broker {url!r}; use memory://, stdout://, redis:// or amqp://"
+    )

@@ -1,0 +1,102 @@
+"""``amqp://``: a durable topic exchange, publisher confirms, persistent messages.
+
+The routing key is the event type, ``message_id`` the event id, and the aggregate id travels in
+the ``aggregate_id`` header (the key consumers partition or dedupe by). A batch is published
+concurrently on one confirming channel and counts once every confirm is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import aio_pika
+from aiormq import exceptions as amqp_errors
+
+from qulab.errors import BrokerUnavailable
+from qulab.outbox.message import OutboxMessage
+from qulab.outbox.publisher import Failures
+
+OUTAGE_ERRORS = (
+    amqp_errors.AMQPConnectionError,
+    amqp_errors.ChannelInvalidStateError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+class RabbitMQPublisher:
+    def __init__(self, url: str, *, exchange: str = "qulab.outbox", timeout: float = 5.0) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.timeout = timeout
+        parts = urlsplit(url)
+        self._where = f"amqp://{parts.hostname}:{parts.port or 5672}{parts.path or '/'}"
+        self._connection: Any = None
+        self._channel: Any = None
+        self._exchange: Any = None
+
+    @property
+    def description(self) -> str:
+        return f"{self._where} exchange {self.exchange_name}"
+
+    async def _ready_exchange(self) -> Any:
+        if self._exchange is not None and not self._channel.is_closed:
+            return self._exchange
+        await self.close()
+        self._connection = await aio_pika.connect(self.url, timeout=self.timeout)
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        self._exchange = await self._channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        return self._exchange
+
+    def _message(self, message: OutboxMessage) -> aio_pika.Message:
+        return aio_pika.Message(
+            body=message.payload_json.encode(),
+            message_id=message.id,
+            type=message.type,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=message.occurred_at,
+            headers={
+                "aggregate_type": message.aggregate_type,
+                "aggregate_id": message.aggregate_id,
+                "occurred_at": message.occurred_at.isoformat(),
+            },
+        )
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:
+        if not messages:
+            return {}
+        try:
+            exchange = await self._ready_exchange()
+        except OUTAGE_ERRORS as error:
+            await self.close()
+            raise BrokerUnavailable(f"RabbitMQ at {self._where}: {error!r}") from error
+        results = await asyncio.gather(
+            *(
+                exchange.publish(self._message(m), routing_key=m.type, timeout=self.timeout)
+                for m in messages
+            ),
+            return_exceptions=True,
+        )
+        failures: Failures = {}
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, OUTAGE_ERRORS):
+                await self.close()
+                raise BrokerUnavailable(f"RabbitMQ at {self._where}: {result!r}") from result
+            if isinstance(result, BaseException):
+                failures[message.id] = f"{type(result).__name__}: {result}"
+        return failures
+
+    async def close(self) -> None:
+        connection = self._connection
+        self._connection = self._channel = self._exchange = None
+        if connection is not None and not connection.is_closed:
+            with contextlib.suppress(*OUTAGE_ERRORS):
+                await connection.close()

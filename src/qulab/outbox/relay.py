@@ -1,0 +1,316 @@
+"""The relay: claim due pending events, publish them, mark them published. Never lose one.
+
+Delivery is at-least-once. On PostgreSQL a batch is claimed with ``FOR UPDATE SKIP LOCKED``
+and stays locked while it is published and marked, in one transaction: any number of relays
+run side by side without sending an event twice, and a relay that dies mid-batch releases its
+rows (its transaction aborts) for the next relay to send again. On SQLite one relay runs
+(:mod:`qulab.outbox.guard`) and nothing is held open while publishing.
+
+``publish_pending`` is one pass (until nothing is due); ``event_publisher`` and
+``Relay.run`` are the loop, woken by PostgreSQL NOTIFY and polling every ``interval`` anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qulab.db import Database, translate_operational_error
+from qulab.errors import BrokerUnavailable, ServiceUnavailable
+from qulab.models import EventStatus, utcnow
+from qulab.outbox import store
+from qulab.outbox.factory import build_publisher
+from qulab.outbox.guard import RelayGuard
+from qulab.outbox.message import OutboxMessage
+from qulab.outbox.notify import PgListener, asyncpg_dsn
+from qulab.outbox.publisher import Failures, Publisher
+from qulab.outbox.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+OUTAGE_ERRORS = (BrokerUnavailable, ConnectionError, OSError, TimeoutError)
+
+
+@dataclass
+class PassResult:
+    """What one batch or pass did."""
+
+    claimed: int = 0
+    published: int = 0
+    retried: int = 0
+    dead: int = 0
+    batches: int = 0
+    outage: str | None = None
+
+    def add(self, other: PassResult) -> None:
+        self.claimed += other.claimed
+        self.published += other.published
+        self.retried += other.retried
+        self.dead += other.dead
+        self.batches += other.batches
+        self.outage = other.outage or self.outage
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "claimed": self.claimed,
+            "published": self.published,
+            "retried": self.retried,
+            "dead": self.dead,
+            "batches": self.batches,
+            "outage": self.outage,
+        }
+
+
+@dataclass(frozen=True)
+class _Sent:
+    failures: Failures
+    outage: str | None  # a broker outage: recorded on the events, never dead-letters them
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        publisher: Publisher | None = None,
+        *,
+        batch_size: int | None = None,
+        interval: float | None = None,
+        policy: RetryPolicy | None = None,
+        publish_timeout: float | None = None,
+        listen: bool = True,
+    ) -> None:
+        settings = db.settings
+        self.db = db
+        self._owns_publisher = publisher is None
+        self.publisher = publisher or build_publisher(settings=settings)
+        self.batch_size = batch_size or settings.relay_batch_size
+        self.interval = interval or settings.relay_interval
+        self.policy = policy or RetryPolicy.from_settings(settings)
+        self.publish_timeout = publish_timeout or settings.relay_publish_timeout
+        self.listen = listen and db.dialect == "postgresql"
+        self.totals = PassResult()
+        self.last_outage: str | None = None
+        self._guard = RelayGuard(db)
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._listener: PgListener | None = None
+
+    # -- control ---------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the relay to finish its current batch and return."""
+        self._stop.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def wake(self) -> None:
+        """Run a pass now instead of at the next poll (NOTIFY does this on PostgreSQL)."""
+        self._wake.set()
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and self._listener.listening
+
+    @asynccontextmanager
+    async def _guarded(self) -> AsyncIterator[None]:
+        if self._guard.held:
+            yield
+            return
+        self._guard.acquire()
+        try:
+            yield
+        finally:
+            self._guard.release()
+
+    # -- one batch, one pass -----------------------------------------------------------------
+
+    async def publish_batch(self) -> PassResult:
+        """Claim, publish and record one batch."""
+        now = utcnow()
+        async with self.db.engine.connect() as conn:
+            if self.db.dialect == "postgresql":
+                async with conn.begin():
+                    messages = await store.claim(conn, self.batch_size, now, lock=True)
+                    if not messages:
+                        return PassResult()
+                    sent = await self._send(messages)
+                    result = await self._record(conn, messages, sent)
+            else:
+                async with conn.begin():
+                    messages = await store.claim(conn, self.batch_size, now, lock=False)
+                if not messages:
+                    return PassResult()
+                sent = await self._send(messages)
+                async with conn.begin():
+                    result = await self._record(conn, messages, sent)
+        self.totals.add(result)
+        return result
+
+    async def publish_pending(self, max_batches: int | None = None) -> PassResult:
+        """Publish batches until nothing is due, the broker is down, or stop() was called."""
+        total = PassResult()
+        async with self._guarded():
+            while not self.stopping and (max_batches is None or total.batches < max_batches):
+                result = await self.publish_batch()
+                total.add(result)
+                if result.outage or result.claimed < self.batch_size:
+                    break
+        return total
+
+    async def _send(self, messages: list[OutboxMessage]) -> _Sent:
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                failures = await self.publisher.publish(messages)
+        except TimeoutError:
+            outage = f"publish timed out after {self.publish_timeout:g}s"
+            return _Sent({m.id: outage for m in messages}, outage)
+        except OUTAGE_ERRORS as error:
+            outage = f"{type(error).__name__}: {error}"
+            return _Sent({m.id: outage for m in messages}, outage)
+        except Exception as error:
+            # Not an outage the publisher recognised: count it against every message.
+            log.exception("publisher %s failed a batch", self.publisher.description)
+            return _Sent({m.id: f"{type(error).__name__}: {error}" for m in messages}, None)
+        return _Sent(failures, None)
+
+    async def _record(
+        self, conn: AsyncConnection, messages: list[OutboxMessage], sent: _Sent
+    ) -> PassResult:
+        now = utcnow()
+        ok = [m.id for m in messages if m.id not in sent.failures]
+        await store.mark_published(conn, ok, now)
+        result = PassResult(claimed=len(messages), published=len(ok), batches=1)
+        updates = []
+        for message in messages:
+            error = sent.failures.get(message.id)
+            if error is None:
+                continue
+            attempts = message.attempts + 1
+            dead = sent.outage is None and self.policy.is_exhausted(attempts)
+            delay = timedelta(seconds=self.policy.delay(attempts))
+            updates.append(
+                {
+                    "b_id": message.id,
+                    "b_status": EventStatus.FAILED.value if dead else EventStatus.PENDING.value,
+                    "b_attempts": attempts,
+                    "b_error": error,
+                    "b_next": None if dead else now + delay,
+                    "b_now": now,
+                }
+            )
+            if dead:
+                result.dead += 1
+                log.error(
+                    "event %s dead-lettered after %d attempts: %s", message.id, attempts, error
+                )
+            else:
+                result.retried += 1
+        await store.record_failures(conn, updates)
+        if sent.outage:
+            result.outage = sent.outage
+            if self.last_outage is None:
+                log.warning("broker unavailable, events stay pending: %s", sent.outage)
+        elif self.last_outage is not None:
+            log.warning("broker available again")
+        self.last_outage = sent.outage
+        return result
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self) -> PassResult:
+        """Relay until stop(): a pass, then wait for NOTIFY, the poll interval, or a backoff."""
+        outages = 0
+        async with self._guarded():
+            if self.listen:
+                self._listener = PgListener(
+                    asyncpg_dsn(self.db.engine.url), self.db.settings.outbox_channel, self._wake
+                )
+            try:
+                while not self.stopping:
+                    self._wake.clear()
+                    result = await self._pass_surviving_database_errors()
+                    if self.stopping:
+                        break
+                    if result.outage:
+                        outages += 1
+                        await self._sleep(self.policy.delay(outages), wakeable=False)
+                        continue
+                    outages = 0
+                    if self._listener is not None:
+                        await self._listener.ensure()
+                    await self._sleep(self.interval, wakeable=True)
+            finally:
+                if self._listener is not None:
+                    await self._listener.close()
+                if self._owns_publisher:
+                    await self.publisher.close()
+        return self.totals
+
+    async def _pass_surviving_database_errors(self) -> PassResult:
+        try:
+            return await self.publish_pending()
+        except Exception as error:
+            translated = translate_operational_error(error)
+            if not isinstance(translated, ServiceUnavailable):
+                raise
+            log.warning("relay pass failed, will retry: %s", translated)
+            return PassResult(outage=str(translated))
+
+    async def _sleep(self, seconds: float, *, wakeable: bool) -> None:
+        event = self._wake if wakeable else self._stop
+        with suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await event.wait()
+
+
+async def publish_pending(
+    db: Database,
+    publisher: Publisher | None = None,
+    *,
+    batch_size: int | None = None,
+    policy: RetryPolicy | None = None,
+    max_batches: int | None = None,
+) -> PassResult:
+    """One pass: publish everything that is due now, then return what happened."""
+    relay = Relay(db, publisher, batch_size=batch_size, policy=policy, listen=False)
+    try:
+        return await relay.publish_pending(max_batches)
+    finally:
+        if relay._owns_publisher:
+            await relay.publisher.close()
+
+
+async def event_publisher(
+    db: Database,
+    publisher: Publisher | None = None,
+    *,
+    interval_seconds: float | None = None,
+    max_events: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> PassResult:
+    """The relay loop under its codelab name: every ``interval_seconds`` (or on NOTIFY),
+    publish pending events ``max_events`` at a time, until ``stop`` is set."""
+    relay = Relay(db, publisher, batch_size=max_events, interval=interval_seconds)
+    if stop is None:
+        return await relay.run()
+
+    async def _stop_when_set() -> None:
+        await stop.wait()
+        relay.stop()
+
+    watcher = asyncio.create_task(_stop_when_set())
+    try:
+        return await relay.run()
+    finally:
+        watcher.cancel()
+        with suppress(asyncio.CancelledError):
+            await watcher

@@ -1,0 +1,255 @@
+"""The relay publishing to real Redis Streams (and PostgreSQL-specific relay behaviour)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from qulab.config import Settings
+from qulab.db import Database
+from qulab.models import EventStatus
+from qulab.outbox import RedisStreamsPublisher, Relay, RetryPolicy, publish_pending, stream_name
+from qulab.users import create_user
+from tests import services
+from tests.outbox_helpers import all_events, emit_events, wait_for
+
+FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.1, jitter=0.5)
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A stream prefix of this test; every key under it is deleted afterwards."""
+    services.require_redis()
+    prefix = services.unique_name("qulab_test") + ":"
+    yield prefix
+    client = Redis.from_url(services.REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def publisher(prefix: str, url: str = services.REDIS_URL) -> RedisStreamsPublisher:
+    return RedisStreamsPublisher(url, prefix=prefix, timeout=2.0)
+
+
+async def stream_entries(prefix: str, aggregate_type: str) -> list[dict[str, str]]:
+    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
+    try:
+        entries = await client.xrange(stream_name(aggregate_type, prefix))
+        return [fields for _, fields in entries]
+    finally:
+        await client.aclose()
+
+
+async def test_events_land_on_their_aggregate_stream_with_the_documented_fields(
+    db: Database, redis_prefix: str
+) -> None:
+    user = await create_user(db, email="grace@example.com", name="Grace")
+    ids = await emit_events(db, 3, aggregate_type="AIRScore")
+    sender = publisher(redis_prefix)
+    try:
+        result = await publish_pending(db, sender)
+    finally:
+        await sender.close()
+
+    assert result.published == 4
+    [user_entry] = await stream_entries(redis_prefix, "User")
+    assert set(user_entry) == {
+        "id",
+        "type",
+        "aggregate_type",
+        "aggregate_id",
+        "occurred_at",
+        "payload",
+    }
+    assert (user_entry["type"], user_entry["aggregate_id"]) == ("user.created", user.id)
+    assert '"email": "grace@example.com"' in user_entry["payload"]
+    scores = await stream_entries(redis_prefix, "AIRScore")
+    assert [entry["id"] for entry in scores] == ids
+
+
+async def test_redis_rejecting_one_stream_dead_letters_only_its_events(
+    db: Database, redis_prefix: str
+) -> None:
+    client = Redis.from_url(services.REDIS_URL)
+    await client.set(stream_name("Poison", redis_prefix), "not a stream")  # XADD -> WRONGTYPE
+    await client.aclose()
+    good = await emit_events(db, 4, aggregate_type="Good")
+    [bad] = await emit_events(db, 1, aggregate_type="Poison")
+    sender = publisher(redis_prefix)
+    try:
+        for _ in range(FAST.max_attempts):
+            await publish_pending(db, sender, policy=FAST)
+            await asyncio.sleep(FAST.cap)
+    finally:
+        await sender.close()
+
+    events = {e.id: e for e in await all_events(db)}
+    assert events[bad].status == EventStatus.FAILED.value
+    assert events[bad].attempts == FAST.max_attempts
+    assert "WRONGTYPE" in (events[bad].last_error or "")
+    assert all(events[i].status == EventStatus.PUBLISHED.value for i in good)
+    assert [e["id"] for e in await stream_entries(redis_prefix, "Good")] == good
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    """A Redis server of this test on a free port: (url, the command that starts it)."""
+    services.require_redis()
+    binary = shutil.which("redis-server")
+    if binary is None:
+        services.unavailable("redis-server", "binary not found")
+    port = services.free_port()
+    command = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(tmp_path)]
+    yield f"redis://127.0.0.1:{port}/0", command
+
+
+async def _start(command: list[str], url: str) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = Redis.from_url(url)
+
+    async def up() -> bool:
+        try:
+            return bool(await client.ping())
+        except OSError:
+            return False
+        except Exception:
+            return False
+
+    try:
+        await wait_for(up)
+    finally:
+        await client.aclose()
+    return process
+
+
+async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
+    db: Database, own_redis: tuple[str, list[str]]
+) -> None:
+    url, command = own_redis
+    server = await _start(command, url)
+    sender = publisher("qulab_test:", url)
+    relay = Relay(db, sender, interval=0.05, policy=FAST, publish_timeout=3)
+    task = asyncio.create_task(relay.run())
+    try:
+        server.kill()
+        server.wait()
+        ids = await emit_events(db, 20)
+
+        async def recorded_failures() -> bool:
+            events = await all_events(db)
+            return all(e.attempts >= 1 and e.last_error for e in events)
+
+        await wait_for(recorded_failures)
+        assert all(e.status == EventStatus.PENDING.value for e in await all_events(db))
+        assert not task.done()
+
+        server = await _start(command, url)
+
+        async def all_published() -> bool:
+            return all(e.status == EventStatus.PUBLISHED.value for e in await all_events(db))
+
+        await wait_for(all_published, timeout=20)
+        client = Redis.from_url(url, decode_responses=True)
+        entries = await client.xrange(stream_name("Test", "qulab_test:"))
+        await client.aclose()
+        assert sorted(fields["id"] for _, fields in entries) == sorted(ids)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+        await sender.close()
+        server.kill()
+        server.wait()
+
+
+# -- PostgreSQL only ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_four_relays_publish_2000_events_exactly_once(
+    db: Database, redis_prefix: str
+) -> None:
+    ids = await emit_events(db, 2000)
+    databases = [Database(Settings(database_url=db.settings.database_url)) for _ in range(4)]
+    senders = [publisher(redis_prefix) for _ in range(4)]
+    relays = [
+        Relay(database, sender, batch_size=50, listen=False)
+        for database, sender in zip(databases, senders, strict=True)
+    ]
+    try:
+        results = await asyncio.gather(*(relay.publish_pending() for relay in relays))
+    finally:
+        for sender in senders:
+            await sender.close()
+        for database in databases:
+            await database.dispose()
+
+    assert sum(result.published for result in results) == 2000
+    on_stream = Counter(entry["id"] for entry in await stream_entries(redis_prefix, "Test"))
+    assert set(on_stream) == set(ids)
+    assert set(on_stream.values()) == {1}
+    assert {e.status for e in await all_events(db)} == {EventStatus.PUBLISHED.value}
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_notify_wakes_the_relay_long_before_its_poll_interval(
+    db: Database, redis_prefix: str
+) -> None:
+    sender = publisher(redis_prefix)
+    relay = Relay(db, sender, interval=30)
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: _true(relay.listening))
+        await asyncio.sleep(0.1)  # the first pass has run; the relay now sleeps for 30 s
+        [event_id] = await emit_events(db, 1)
+        loop = asyncio.get_running_loop()
+        committed = loop.time()
+
+        async def on_stream() -> bool:
+            return [e["id"] for e in await stream_entries(redis_prefix, "Test")] == [event_id]
+
+        # Without NOTIFY the event would wait for the 30 s poll.
+        await wait_for(on_stream, timeout=5, interval=0.01)
+        assert loop.time() - committed < 30
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+        await sender.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_claim_query_walks_the_pending_index_on_postgresql(db: Database) -> None:
+    await emit_events(db, 3000, per_transaction=1000)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE domain_events SET status = 'published'"))
+        await conn.execute(
+            text("UPDATE domain_events SET status = 'pending' WHERE sequence % 100 = 0")
+        )
+        await conn.execute(text("ANALYZE domain_events"))
+    from qulab.models import utcnow
+    from qulab.outbox import store
+
+    compiled = store.CLAIM_LOCKED.compile(
+        dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    async with db.engine.connect() as conn:
+        plan = await conn.exec_driver_sql("EXPLAIN " + str(compiled), (utcnow(), 100))
+        lines = "\n".join(row[0] for row in plan.all())
+    assert "ix_events_pending_sequence" in lines
+    assert "Seq Scan" not in lines

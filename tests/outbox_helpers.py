@@ -1,0 +1,64 @@
+"""Helpers shared by the outbox tests: writing events, reading them back, Redis streams."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from qulab.db import Database
+from qulab.models import DomainEvent, new_id
+from qulab.outbox.memory import MemoryBroker
+from qulab.outbox.message import OutboxMessage
+from qulab.outbox.publisher import Failures
+from qulab.uow import UnitOfWork
+
+
+async def emit_events(
+    db: Database, count: int, *, aggregate_type: str = "Test", per_transaction: int = 500
+) -> list[str]:
+    """Commit ``count`` events (``per_transaction`` per unit of work); returns their ids."""
+    ids: list[str] = []
+    while len(ids) < count:
+        async with UnitOfWork(db) as uow:
+            for _ in range(min(per_transaction, count - len(ids))):
+                event = uow.emit("test.happened", aggregate_type, new_id(), {"n": len(ids)})
+                ids.append(event.id)
+            await uow.commit()
+    return ids
+
+
+async def all_events(db: Database) -> list[DomainEvent]:
+    async with db.session() as session:
+        result = await session.execute(select(DomainEvent).order_by(DomainEvent.sequence))
+        return list(result.scalars())
+
+
+async def wait_for(
+    condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
+) -> None:
+    """Poll an async ``condition`` until it is truthy; fail the test after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(interval)
+
+
+class RejectingPublisher:
+    """Delivers to a memory broker but rejects the given event ids (a poison message)."""
+
+    def __init__(self, broker: MemoryBroker, reject: set[str]) -> None:
+        self.broker = broker
+        self.reject = reject
+
+    @property
+    def description(self) -> str:
+        return "rejecting " + self.broker.description
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:
+        await self.broker.publish([m for m in messages if m.id not in self.reject])
+        return {m.id: "rejected: poison" for m in messages if m.id in self.reject}
+
+    async def close(self) -> None:
+        await self.broker.close()
