@@ -29,4 +29,9 @@ CONNECTIVITY = PageSpec(
     "connectivity", "2. DB Connectivity & Pooling", ":material/lan:", "connectivity"
 )
 
-PAGES: tuple[PageSpec, ...] = (INTRODUCTION, DATA_MODELS, CONNECTIVITY)
+REPOSITORY = PageSpec(
+    "repository", "3. Repository Pattern & N+1", ":material/account_tree:", "repository"
+)
+CACHING = PageSpec("caching", "4. Caching with Redis", ":material/bolt:", "caching")
+
+PAGES: tuple[PageSpec, ...] = (INTRODUCTION, DATA_MODELS, CONNECTIVITY, REPOSITORY, CACHING)

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 import streamlit as st
 
 from qulab.app import runtime
+from qulab.app.cache_resource import status_line as cache_status_line
 from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT
 from qulab.app.schema import SchemaState, schema_status
 from qulab.config import Settings
@@ -55,4 +56,5 @@ def render_sidebar(settings: Settings, db: Database) -> None:
         st.markdown(f"**Database:** `{db.description}`")
         st.markdown(f"**Schema:** {schema_line(db)}")
         st.markdown(f"**Cache (configured):** {cache_line(settings)}")
+        st.markdown(f"**Cache (live):** {cache_status_line(settings, db)}")
         st.markdown(f"**Broker (configured):** {broker_line(settings)}")

@@ -7,6 +7,7 @@ import streamlit as st
 from qulab.app import runtime
 from qulab.app.context import LabContext, lab_context
 from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message, schema_message
+from qulab.app.pooling_view import render_pool_exhaustion, render_pooling_experiment
 from qulab.app.queries import demo_users
 from qulab.app.schema import SchemaState, schema_status
 from qulab.app.state import CREATED_USER_ID, SAMPLE_USER_IDS
@@ -169,22 +170,13 @@ def _pool_section(context: LabContext) -> None:
     pool_panel()
 
 
-def _pooling_experiment_placeholder() -> None:
-    st.subheader("Pooling experiment")
-    st.info(
-        "Not available yet. This is where the pooled versus fresh-connection-per-request "
-        "experiment (K concurrent requests, throughput Θ measured and charted) and the "
-        "pool-exhaustion demonstration will run once the pooling scenarios are part of QuLab.",
-        icon=":material/construction:",
-    )
-
-
 def render() -> None:
     context = lab_context()
     _intro()
     _setup_section(context)
     _pool_section(context)
-    _pooling_experiment_placeholder()
+    render_pooling_experiment(context)
+    render_pool_exhaustion(context)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,234 @@
+"""3. Repository Pattern & N+1: sample scores, per-row against eager loading, counted."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from qulab.app.context import LabContext, lab_context
+from qulab.app.demo_data import (
+    NPLUSONE_MARKER,
+    NPLUSONE_SCORES,
+    SAMPLE_SCORES,
+    ScalingPoint,
+    add_sample_scores,
+    nplusone_scaling,
+    scaling_sizes,
+)
+from qulab.app.feedback import attempt, require_schema
+from qulab.app.user_choice import choose_user
+from qulab.lab import Comparison, StrategyRun, compare_single_user
+from qulab.schemas import ScoreRead
+
+ADD_LABEL = f"Add {SAMPLE_SCORES} Sample Scores for User"
+FETCH_LABEL = "Fetch User & Scores (Per-row vs Eager)"
+SCALE_LABEL = "Compare Per-row vs Eager for N Users"
+SINGLE_KEY = "nplusone_single"
+SCALING_KEY = "nplusone_scaling"
+MAX_N = 500
+SQL_SHOWN = 6
+
+
+def _intro() -> None:
+    st.title("3. The repository pattern and the N+1 query problem")
+    st.markdown(
+        "Alex keeps data access behind repositories: `UserRepository.get_by_id`, "
+        "`get_latest_score`, `get_user_with_scores_eager` and friends. Services ask for what "
+        "they need by name and never build queries themselves, so the queries can be tested, "
+        "counted and tuned in one place."
+    )
+    st.markdown(
+        "The classic trap is the **N+1 query problem**: load N users with one query, then "
+        "their scores with one more query per user. Eager loading (`selectinload`) fetches the "
+        "scores of all the users at once with a second statement whatever N is:"
+    )
+    st.latex(r"Q_{\text{per-row}}(N) = 1 + N \qquad Q_{\text{eager}}(N) = 2 \quad (N \le 500)")
+    st.markdown(
+        "Every number below is counted on the database connection itself (a "
+        "`before_cursor_execute` listener), and the SQL shown is what was sent."
+    )
+
+
+def _scores_frame(scores: list[ScoreRead] | tuple[ScoreRead, ...]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "score id": score.id,
+                "AI-R score": score.air_score,
+                "occupation": score.occupation_code,
+                "VR": score.vr_score,
+                "HR": score.hr_score,
+                "synergy": score.synergy_score,
+                "created at (UTC)": score.created_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+            }
+            for score in scores
+        ]
+    )
+
+
+def _add_scores(context: LabContext, user_id: str | None) -> None:
+    db = context.db
+    st.subheader("Create sample scores")
+    st.markdown(
+        f"Adds {SAMPLE_SCORES} sample AI-R scores for the chosen user through "
+        "`create_sample_airscore`, each committed in its own unit of work (which also drops "
+        "the user's cached entries after the commit)."
+    )
+    if st.button(ADD_LABEL, type="primary", icon=":material/add_chart:", key="add_scores"):
+        if not user_id:
+            st.warning("Choose a user or enter a user ID first.", icon=":material/warning:")
+            return
+        added = attempt(db, lambda: add_sample_scores(db, user_id))
+        if added is not None:
+            user, scores = added
+            st.success(
+                f"{len(scores)} sample scores added for {user.name} (ID: {user.id})",
+                icon=":material/check_circle:",
+            )
+            st.dataframe(_scores_frame(scores), hide_index=True, width="stretch")
+
+
+def _strategy_column(run: StrategyRun, title: str) -> None:
+    st.markdown(f"**{title}**")
+    left, right = st.columns(2)
+    left.metric(f"SQL statements ({run.strategy})", run.statement_count)
+    right.metric(f"Time ({run.strategy}, ms)", f"{run.elapsed_s * 1000:.2f}")
+    st.code(";\n\n".join(run.statements) + ";", language="sql", wrap_lines=True)
+
+
+def _show_single(result: Comparison) -> None:
+    per_row, eager = result.per_row, result.eager
+    item = eager.data[0]
+    user = item.user
+    st.markdown(
+        f"**{user.name}** ({user.email}), ID `{user.id}`: {len(item.scores)} scores, "
+        f"on {result.database}."
+    )
+    st.markdown(
+        f"Per-row ran **{per_row.statement_count}** statements: 1 for the user and "
+        f"{per_row.queries_issued - 1} for the scores (one score query per user loaded). "
+        f"Eager ran **{eager.statement_count}**: the user, then the scores through "
+        "`selectinload`. For one user both need two; the difference grows with N below."
+    )
+    left, right = st.columns(2)
+    with left:
+        _strategy_column(per_row, "Per-row: get_by_id, then the user's scores")
+    with right:
+        _strategy_column(eager, "Eager: get_user_with_scores_eager (selectinload)")
+    same = "yes" if result.identical else "NO"
+    st.caption(f"Both strategies loaded identical data: {same}.")
+    if item.scores:
+        st.dataframe(_scores_frame(item.scores), hide_index=True, width="stretch")
+    else:
+        st.info(f"This user has no scores yet: click “{ADD_LABEL}” above.")
+
+
+def _fetch_single(context: LabContext, user_id: str | None) -> None:
+    db = context.db
+    st.subheader("Fetch a user and their scores: per-row vs eager")
+    if st.button(FETCH_LABEL, icon=":material/compare_arrows:", key="fetch_compare"):
+        if not user_id:
+            st.warning("Choose a user or enter a user ID first.", icon=":material/warning:")
+        else:
+            result = attempt(db, lambda: compare_single_user(db, user_id))
+            if result is not None:
+                st.session_state[SINGLE_KEY] = result
+    shown = st.session_state.get(SINGLE_KEY)
+    if isinstance(shown, Comparison):
+        _show_single(shown)
+
+
+def scaling_frame(points: list[ScalingPoint]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "N users": point.users,
+                "per-row statements": point.comparison.per_row.statement_count,
+                "1 + N": 1 + point.users,
+                "eager statements": point.comparison.eager.statement_count,
+                "per-row time (ms)": round(point.comparison.per_row.elapsed_s * 1000, 2),
+                "eager time (ms)": round(point.comparison.eager.elapsed_s * 1000, 2),
+                "identical data": "yes" if point.comparison.identical else "NO",
+            }
+            for point in points
+        ]
+    )
+
+
+def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
+    largest = points[-1]
+    per_row, eager = largest.comparison.per_row, largest.comparison.eager
+    if seeded:
+        st.info(
+            f"Seeded {largest.users} users with {NPLUSONE_SCORES} scores each under the marker "
+            f"`{NPLUSONE_MARKER}` for this comparison.",
+            icon=":material/database:",
+        )
+    columns = st.columns(4)
+    columns[0].metric(f"Per-row statements (N = {largest.users})", per_row.statement_count)
+    columns[1].metric(f"Eager statements (N = {largest.users})", eager.statement_count)
+    columns[2].metric("Per-row time (ms)", f"{per_row.elapsed_s * 1000:.2f}")
+    columns[3].metric("Eager time (ms)", f"{eager.elapsed_s * 1000:.2f}")
+    frame = scaling_frame(points)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    by_n = frame.set_index("N users")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**SQL statements against N**")
+        st.line_chart(
+            by_n[["per-row statements", "eager statements"]],
+            x_label="N users",
+            y_label="statements",
+            height=280,
+        )
+    with right:
+        st.markdown("**Time against N (ms)**")
+        st.line_chart(
+            by_n[["per-row time (ms)", "eager time (ms)"]],
+            x_label="N users",
+            y_label="milliseconds",
+            height=280,
+        )
+    with st.expander(f"The SQL run at N = {largest.users}"):
+        st.markdown(f"Per-row, the first {min(SQL_SHOWN, per_row.statement_count)} statements:")
+        st.code(";\n\n".join(per_row.statements[:SQL_SHOWN]) + ";", language="sql")
+        st.markdown("Eager, every statement:")
+        st.code(";\n\n".join(eager.statements) + ";", language="sql")
+
+
+def _scaling(context: LabContext) -> None:
+    db = context.db
+    st.subheader("All users: 1 + N against 2")
+    st.markdown(
+        f"Loads the first N users with their scores both ways, at a few sizes up to N. The "
+        f"users are seeded under the marker `{NPLUSONE_MARKER}` ({NPLUSONE_SCORES} scores each) "
+        f"when fewer exist; `qulab seed --clear --marker {NPLUSONE_MARKER}` removes them."
+    )
+    users = int(
+        st.number_input("Users (N)", min_value=1, max_value=MAX_N, value=50, key="nplusone_n")
+    )
+    if st.button(SCALE_LABEL, icon=":material/stacked_line_chart:", key="compare_all"):
+        with st.spinner(f"Loading up to {users} users both ways..."):
+            outcome = attempt(db, lambda: nplusone_scaling(db, scaling_sizes(users)))
+        if outcome is not None:
+            st.session_state[SCALING_KEY] = outcome
+    shown = st.session_state.get(SCALING_KEY)
+    if isinstance(shown, tuple):
+        points, seeded = shown
+        _show_scaling(points, seeded)
+
+
+def render() -> None:
+    context = lab_context()
+    _intro()
+    if not require_schema(context.db):
+        return
+    st.subheader("The user")
+    user_id = choose_user(context.db, key="nplusone_user")
+    _add_scores(context, user_id)
+    _fetch_single(context, user_id)
+    _scaling(context)
+
+
+if __name__ == "__main__":
+    render()
