@@ -134,12 +134,6 @@ def test_live_pool_statistics_follow_the_configured_pool(
     assert int(metrics["Idle (checked in)"]) >= 1
 
 
-def test_pooling_experiment_is_marked_as_not_available_yet(sqlite_url: str) -> None:
-    at = go_to(open_lab(), CONNECTIVITY)
-    assert "Pooling experiment" in [sub.value for sub in at.subheader]
-    assert any(text.startswith("Not available yet.") for text in texts(at.info))
-
-
 def test_unreachable_database_gets_a_message_saying_what_to_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

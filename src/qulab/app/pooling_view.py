@@ -5,16 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from qulab.app import runtime
 from qulab.app.context import LabContext
 from qulab.app.demo_data import POOL_MARKER, POOL_USERS, pool_request_users
-from qulab.app.feedback import attempt, friendly_message, require_schema
-from qulab.db import is_sqlite_memory
+from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message
+from qulab.app.schema import schema_status
+from qulab.db import Database, is_sqlite_memory
 from qulab.errors import PoolExhausted
 from qulab.lab import ExhaustionResult, LoadRun, PoolingComparison
 from qulab.lab.pooling import compare_pooling, demonstrate_pool_exhaustion
 
 RESULT_KEY = "pooling_result"
 EXHAUSTION_KEY = "exhaustion_result"
+SETUP_LABEL = "Initialize Database & Create Sample Users"
 RUN_LABEL = "Run Pooling Experiment"
 EXHAUST_LABEL = "Run Pool Exhaustion Demo"
 MAX_K = 100
@@ -24,6 +27,14 @@ EXHAUST_POOL_SIZE = 2
 EXHAUST_OVERFLOW = 0
 EXHAUST_HOLDERS = 5
 EXHAUST_TIMEOUT = 0.5
+
+
+def _schema_ready(db: Database) -> bool:
+    """Quietly: is the schema there? (the setup section above already says what to do)."""
+    try:
+        return runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT).ready
+    except Exception:
+        return False
 
 
 def _ms(seconds: float) -> str:
@@ -95,7 +106,11 @@ def render_pooling_experiment(context: LabContext) -> None:
         f"{POOL_USERS} users seeded under the marker `{POOL_MARKER}` (created on the first run; "
         f"`qulab seed --clear --marker {POOL_MARKER}` removes them)."
     )
-    if not require_schema(db):
+    if not _schema_ready(db):
+        st.info(
+            f"Initialise the database above first (“{SETUP_LABEL}”): the requests read users.",
+            icon=":material/info:",
+        )
         return
     left, right = st.columns(2)
     concurrency = int(
