@@ -2,7 +2,9 @@
 
 Walks Introduction -> 1. Data Models (told to initialise first) -> 2. DB Connectivity & Pooling
 (initialise, Alex and Jane) -> 1. Data Models (create a user, see its id; a duplicate is
-refused), saving a screenshot of each step in test-output/browser/.
+refused) -> 2. (pooling experiment, pool exhaustion) -> 3. Repository & N+1 (three scores,
+per-row vs eager, N users) -> 4. Caching (MISS, then HIT), saving a screenshot of each step in
+test-output/browser/.
 """
 
 from __future__ import annotations
@@ -160,5 +162,54 @@ def test_a_new_user_walks_the_first_pages_in_chromium(tmp_path: Path, screenshot
             settle(page)
             assert len(_users(database_url)) == 3
             capture(page, "05-data-models-duplicate.png")
+
+            # 2. The pooling experiment and the pool-exhaustion demonstration.
+            open_section(page, "2. DB Connectivity & Pooling")
+            page.get_by_role("button", name="Run Pooling Experiment").click()
+            expect(page.get_by_text("Θ pooled (requests/s)")).to_be_visible(timeout=WAIT_MS)
+            page.get_by_role("button", name="Run Pool Exhaustion Demo").click()
+            expect(page.get_by_text(re.compile(r"3 of 5 holders \("))).to_be_visible(
+                timeout=WAIT_MS
+            )
+            settle(page)
+            capture(page, "06-connectivity-pooling-experiment.png")
+
+            # 3. Repository & N+1: three scores for Alex, per-row vs eager, then N users.
+            open_section(page, "3. Repository Pattern & N+1")
+            page.get_by_role("button", name="Add 3 Sample Scores for User").click()
+            alex_id = rows[DEMO_USERS[0][0]]
+            expect(
+                page.get_by_text(f"3 sample scores added for Alex Smith (ID: {alex_id})")
+            ).to_be_visible(timeout=WAIT_MS)
+            page.get_by_role("button", name="Fetch User & Scores (Per-row vs Eager)").click()
+            expect(page.get_by_text("SQL statements (per-row)")).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text("Both strategies loaded identical data: yes.")).to_be_visible()
+            page.get_by_role("button", name="Compare Per-row vs Eager for N Users").click()
+            expect(page.get_by_text("Per-row statements (N = 50)")).to_be_visible(timeout=WAIT_MS)
+            main = page.locator("[data-testid='stMain']")
+            expect(
+                main.locator("[data-testid='stMetric']", has_text="Per-row statements (N = 50)")
+            ).to_contain_text("51")
+            expect(
+                main.locator("[data-testid='stMetric']", has_text="Eager statements (N = 50)")
+            ).to_contain_text("2")
+            settle(page)
+            capture(page, "07-repository-nplusone.png")
+
+            # 4. Caching: the first fetch is a MISS, the second a HIT.
+            open_section(page, "4. Caching with Redis")
+            expect(page.get_by_text(f"User ID {alex_id}", exact=False).first).to_be_visible(
+                timeout=WAIT_MS
+            )
+            page.get_by_role("button", name="Fetch User (Cached)").click()
+            expect(page.get_by_text("Cache MISS: user profile")).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            page.get_by_role("button", name="Fetch User (Cached)").click()
+            expect(page.get_by_text("Cache HIT: user profile")).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            expect(main.locator("[data-testid='stMetric']", has_text="Cache hits")).to_contain_text(
+                "1"
+            )
+            capture(page, "08-caching-miss-then-hit.png")
         finally:
             browser.close()

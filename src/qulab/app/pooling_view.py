@@ -41,30 +41,32 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
 
 
-def run_rows(result: PoolingComparison) -> pd.DataFrame:
-    """One row per mode, as the page shows it."""
+POOLED_LABEL = "pooled"
+NULL_POOL_LABEL = "NullPool"
 
-    def row(label: str, run: LoadRun) -> dict[str, object]:
+
+def run_rows(result: PoolingComparison) -> pd.DataFrame:
+    """One column per mode, one row per measured quantity (as text, as the page shows it)."""
+
+    def column(run: LoadRun) -> dict[str, str]:
         overflow = run.overflow_used
         return {
-            "mode": label,
-            "requests": run.requests,
-            "concurrency K": run.concurrency,
-            "total time (s)": round(run.total_s, 4),
-            "Θ (requests/s)": round(run.throughput, 1),
+            "requests": str(run.requests),
+            "concurrency K": str(run.concurrency),
+            "total time (s)": f"{run.total_s:.4f}",
+            "Θ (requests/s)": f"{run.throughput:.1f}",
             "p50 latency (ms)": _ms(run.p50_s),
             "p95 latency (ms)": _ms(run.p95_s),
-            "connections opened": run.connects,
-            "peak checked out": run.peak_checked_out,
+            "connections opened": str(run.connects),
+            "peak checked out": str(run.peak_checked_out),
             "overflow used": "n/a (no pool)" if overflow is None else str(overflow),
         }
 
-    return pd.DataFrame(
-        [
-            row("pooled", result.pooled),
-            row("NullPool (new connection per request)", result.null_pool),
-        ]
+    frame = pd.DataFrame(
+        {POOLED_LABEL: column(result.pooled), NULL_POOL_LABEL: column(result.null_pool)}
     )
+    frame.index.name = "measured"
+    return frame
 
 
 def _show_comparison(result: PoolingComparison) -> None:
@@ -83,11 +85,15 @@ def _show_comparison(result: PoolingComparison) -> None:
         rf"\Theta_{{\text{{NullPool}}}} = \frac{{{fresh.requests}}}{{{fresh.total_s:.4f}\,"
         rf"\text{{s}}}} = {fresh.throughput:.1f}\ \text{{req/s}}"
     )
-    rows = run_rows(result)
-    st.dataframe(rows, hide_index=True, width="stretch")
-    st.bar_chart(
-        rows.set_index("mode")[["Θ (requests/s)"]], horizontal=True, height=180, width="stretch"
+    left, right = st.columns([3, 2])
+    left.dataframe(run_rows(result), width="stretch")
+    throughput = pd.DataFrame(
+        {"Θ (requests/s)": [pooled.throughput, fresh.throughput]},
+        index=pd.Index([POOLED_LABEL, NULL_POOL_LABEL], name="mode"),
     )
+    with right:
+        st.markdown("**Throughput Θ (requests/s)**")
+        st.bar_chart(throughput, height=300, y_label="requests/s", x_label="mode")
     st.caption(
         "NullPool opens (and closes) a connection for every request, so its connections opened "
         "equals the number of requests; the pool reuses a few. Overflow used is the peak "

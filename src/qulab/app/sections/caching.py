@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -24,7 +25,7 @@ UPDATE_LABEL = "Update name"
 RESET_STATS_LABEL = "Reset Statistics"
 HISTORY_KEY = "cache_fetches"
 HISTORY_SIZE = 50
-FAMILY_TITLES = {"user": "user profile", "latest_airscore": "latest AI-R score"}
+OUTCOME_COLOURS = ["#2a9d8f", "#e76f51", "#8d99ae"]  # HIT, MISS, BYPASS
 
 
 def _intro() -> None:
@@ -230,16 +231,21 @@ def _latency_chart() -> None:
         st.caption("Fetch a few times to see hits and misses side by side.")
         return
     frame = pd.DataFrame(history)
-    frame["label"] = frame["fetch"].astype(str) + " " + frame["what"]
-    st.bar_chart(
-        frame,
-        x="fetch",
-        y="ms",
-        color="outcome",
-        x_label="fetch (this session, oldest first)",
-        y_label="milliseconds",
-        height=260,
+    outcomes = [str(outcome) for outcome in Outcome]
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "fetch:O", title="fetch (this session, oldest first)", axis=alt.Axis(labelAngle=0)
+            ),
+            y=alt.Y("ms:Q", title="milliseconds"),
+            color=alt.Color("outcome:N", scale=alt.Scale(domain=outcomes, range=OUTCOME_COLOURS)),
+            tooltip=["fetch", "what", "outcome", "ms"],
+        )
+        .properties(height=260)
     )
+    st.altair_chart(chart, width="stretch")
     st.dataframe(
         frame[["fetch", "what", "outcome", "ms"]].iloc[::-1], hide_index=True, width="stretch"
     )

@@ -179,6 +179,7 @@ def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
             by_n[["per-row statements", "eager statements"]],
             x_label="N users",
             y_label="statements",
+            color=["#d1495b", "#2e86ab"],  # per-row, eager
             height=280,
         )
     with right:
@@ -187,6 +188,7 @@ def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
             by_n[["per-row time (ms)", "eager time (ms)"]],
             x_label="N users",
             y_label="milliseconds",
+            color=["#d1495b", "#2e86ab"],  # per-row, eager
             height=280,
         )
     with st.expander(f"The SQL run at N = {largest.users}"):
