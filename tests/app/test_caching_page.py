@@ -21,7 +21,15 @@ from qulab.db import Database
 from qulab.lab import DEMO_USERS
 from qulab.models import AIRScore, User
 from tests import services
-from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_emails
+from tests.app.helpers import (
+    go_to,
+    no_exception,
+    open_lab,
+    query,
+    restart_server,
+    texts,
+    user_emails,
+)
 from tests.cache_support import delete_prefix, new_prefix
 
 ALEX_EMAIL = DEMO_USERS[0][0]
@@ -206,3 +214,15 @@ def test_page_asks_for_the_database_first(sqlite_url: str) -> None:
     no_exception(at)
     assert any("initialise the database on page 2" in w for w in texts(at.warning))
     assert "fetch_user_cached" not in [button.key for button in at.button]
+
+
+def test_after_a_server_restart_redis_still_holds_the_entry_and_memory_starts_empty(
+    sqlite_url: str, cache_kind: str
+) -> None:
+    at = _initialised()
+    assert _outcome(_click(at, "fetch_user_cached")) == "MISS"
+    restart_server()
+    again = go_to(open_lab(), CACHING)
+    no_exception(again)
+    expected = "MISS" if cache_kind == "memory" else "HIT"
+    assert _outcome(_click(again, "fetch_user_cached")) == expected
