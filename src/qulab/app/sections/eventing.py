@@ -133,11 +133,15 @@ def _score_section(context: LabContext) -> None:
     if score is None:
         return
     event = attempt(db, lambda: score_event(db, score.id))
-    event_text = (
-        f"DomainEvent (ID: `{event.id}`, type `{event.event_type}`) recorded as '{event.status}'."
-        if event is not None
-        else "Its event was not found (was it purged already?)."
-    )
+    if event is None:
+        event_text = "Its event was not found (was it purged already?)."
+    else:
+        event_text = (
+            f"DomainEvent (ID: `{event.id}`, type `{event.event_type}`) recorded as 'pending' "
+            "in the same transaction."
+        )
+        if event.status != "pending":
+            event_text += f" The background publisher has already {event.status} it."
     st.success(
         f"AIRScore {score.air_score:.2f} (95 % CI {score.ci_lower:.2f} to {score.ci_upper:.2f}) "
         f"stored with ID `{score.id}`. {event_text}",
