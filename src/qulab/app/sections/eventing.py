@@ -245,7 +245,7 @@ def _status_panel(controller: RelayController) -> None:
         columns[0].metric("Publisher", "running" if status.running else "stopped")
         columns[1].metric("Passes", status.passes)
         columns[2].metric("Published by it", status.published)
-        columns[3].metric("Broker", "down (simulated)" if status.broker_down else "up")
+        columns[3].metric("Broker", "down" if status.broker_down else "up")
         details = []
         if status.started_at:
             details.append(f"started {_when(status.started_at)}")
@@ -314,13 +314,8 @@ def _publisher_section(context: LabContext, broker: LabBroker, controller: Relay
 def _event_rows(rows: list[EventRow], *, published: bool) -> list[dict[str, Any]]:
     shown = []
     for row in rows:
-        item: dict[str, Any] = {
-            "id": row.id,
-            "type": row.event_type,
-            "aggregate": f"{row.aggregate_type} {row.aggregate_id}",
-            "status": row.status,
-            "created_at": _when(row.created_at),
-        }
+        item: dict[str, Any] = {"id": row.id, "type": row.event_type, "status": row.status}
+        item["created_at"] = _when(row.created_at)
         if published:
             item["published_at"] = _when(row.published_at)
             item["attempts"] = row.attempts
@@ -328,6 +323,7 @@ def _event_rows(rows: list[EventRow], *, published: bool) -> list[dict[str, Any]
             item["attempts"] = row.attempts
             item["last_error"] = row.last_error or ""
             item["next_attempt_at"] = _when(row.next_attempt_at)
+        item["aggregate"] = f"{row.aggregate_type} {row.aggregate_id}"
         shown.append(item)
     return shown
 
@@ -337,8 +333,8 @@ def _message_rows(messages: list[ConsumedMessage]) -> list[dict[str, Any]]:
         {
             "id": m.id,
             "type": m.type,
-            "aggregate": f"{m.aggregate_type} {m.aggregate_id}",
             "payload": json.dumps(m.payload, sort_keys=True),
+            "aggregate": f"{m.aggregate_type} {m.aggregate_id}",
             "source": m.source,
             "entry": m.entry_id,
         }
