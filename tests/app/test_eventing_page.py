@@ -177,6 +177,20 @@ def test_background_publisher_publishes_until_stopped(lab_url: str) -> None:
     assert event_id in _by_id(_frame(at, "published_at"))
     assert event_id in _by_id(_frame(at, "payload"))
 
+    # An outage while it runs: the relay records the error and keeps the event pending...
+    at.toggle(key=OUTAGE_KEY).set_value(True).run()
+    during = _calculate(at)
+    _wait_until(lambda: _events(lab_url)[during].attempts >= 1, "a failed attempt")
+    at.run()
+    assert _events(lab_url)[during].status == "pending"
+    assert any(
+        line.startswith("**Last error**") and "simulated broker outage" in line
+        for line in texts(at.markdown)
+    )
+    # ...and drains the backlog by itself once the broker is back.
+    at.toggle(key=OUTAGE_KEY).set_value(False).run()
+    _wait_until(lambda: _events(lab_url)[during].status == "published", "the backlog to drain")
+
     at.button(key="eventing_stop").click().run()
     no_exception(at)
     assert any(text.startswith("Event publisher stopped") for text in texts(at.warning))
