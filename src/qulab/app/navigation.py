@@ -28,5 +28,6 @@ DATA_MODELS = PageSpec("data_models", "1. Data Models", ":material/schema:", "da
 CONNECTIVITY = PageSpec(
     "connectivity", "2. DB Connectivity & Pooling", ":material/lan:", "connectivity"
 )
+EVENTING = PageSpec("eventing", "5. Eventing (Outbox Pattern)", ":material/outbox:", "eventing")
 
-PAGES: tuple[PageSpec, ...] = (INTRODUCTION, DATA_MODELS, CONNECTIVITY)
+PAGES: tuple[PageSpec, ...] = (INTRODUCTION, DATA_MODELS, CONNECTIVITY, EVENTING)
