@@ -38,7 +38,22 @@ class _Input(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
 
-class UserCreate(_Input):
+class _UserText(_Input):
+    """Text clean-up shared by user inputs: names must not be blank; a blank optional field
+    means "none"."""
+
+    @field_validator("name", mode="before", check_fields=False)
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        return _strip_nonblank(value, required=True) if isinstance(value, str) else value
+
+    @field_validator("occupation_code", "education_level", mode="before", check_fields=False)
+    @classmethod
+    def _optional_text(cls, value: Any) -> Any:
+        return _strip_nonblank(value, required=False) if isinstance(value, str) else value
+
+
+class UserCreate(_UserText):
     email: EmailStr = Field(max_length=EMAIL_MAX)
     name: str = Field(min_length=1, max_length=NAME_MAX)
     occupation_code: str | None = Field(default=None, max_length=OCCUPATION_MAX)
@@ -54,34 +69,14 @@ class UserCreate(_Input):
                 raise ValueError(f"must be at most {EMAIL_MAX} characters")
         return value
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, value: Any) -> Any:
-        return _strip_nonblank(value, required=True) if isinstance(value, str) else value
 
-    @field_validator("occupation_code", "education_level", mode="before")
-    @classmethod
-    def _optional_text(cls, value: Any) -> Any:
-        return _strip_nonblank(value, required=False) if isinstance(value, str) else value
-
-
-class UserUpdate(_Input):
+class UserUpdate(_UserText):
     """A partial update: only the fields that are set change."""
 
     name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     occupation_code: str | None = Field(default=None, max_length=OCCUPATION_MAX)
     education_level: str | None = Field(default=None, max_length=EDUCATION_MAX)
     years_experience: float | None = Field(default=None, ge=0, le=YEARS_MAX)
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, value: Any) -> Any:
-        return _strip_nonblank(value, required=True) if isinstance(value, str) else value
-
-    @field_validator("occupation_code", "education_level", mode="before")
-    @classmethod
-    def _optional_text(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -3,8 +3,9 @@
 Walks Introduction -> 1. Data Models (told to initialise first) -> 2. DB Connectivity & Pooling
 (initialise, Alex and Jane) -> 1. Data Models (create a user, see its id; a duplicate is
 refused) -> 2. (pooling experiment, pool exhaustion) -> 3. Repository & N+1 (three scores,
-per-row vs eager, N users) -> 4. Caching (MISS, then HIT), saving a screenshot of each step in
-test-output/browser/.
+per-row vs eager, N users) -> 4. Caching (MISS, then HIT) -> 5. Eventing (a score and its
+pending event, one publishing pass, the background publisher), saving a screenshot of each
+step in test-output/browser/.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +24,7 @@ from sqlalchemy import select
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.lab import DEMO_USERS
-from qulab.models import User
+from qulab.models import DomainEvent, User
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
 
@@ -60,6 +62,20 @@ def _users(url: str) -> dict[str, str]:
             async with db.session() as session:
                 rows = await session.execute(select(User.email, User.id))
                 return {email: user_id for email, user_id in rows.all()}
+        finally:
+            await db.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(_read())).result()
+
+
+def _event_status(url: str, event_id: str) -> str | None:
+    async def _read() -> str | None:
+        db = Database(Settings(database_url=url))
+        try:
+            async with db.session() as session:
+                event = await session.get(DomainEvent, event_id)
+                return event.status if event is not None else None
         finally:
             await db.dispose()
 
@@ -211,5 +227,69 @@ def test_a_new_user_walks_the_first_pages_in_chromium(tmp_path: Path, screenshot
                 "1"
             )
             capture(page, "08-caching-miss-then-hit.png")
+
+            # 5. Eventing: a score and its pending event, then one publishing pass.
+            open_section(page, "5. Eventing (Outbox Pattern)")
+            expect(page.locator('[data-testid="stGraphVizChart"] svg').first).to_be_visible(
+                timeout=WAIT_MS
+            )
+            page.get_by_role("button", name="Calculate & Store AIRScore").click()
+            stored = page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}"))
+            expect(stored).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            event_id = re.findall(UUID, stored.inner_text())[-1]
+            assert _event_status(database_url, event_id) == "pending"
+            expect(page.get_by_text("Pending Events (Awaiting Publication)")).to_be_visible()
+            capture(page, "09-eventing-pending.png")
+
+            page.get_by_role("button", name="Publish pending now (one pass)").click()
+            expect(page.get_by_text(re.compile(r"One pass: \d+ claimed"))).to_be_visible(
+                timeout=WAIT_MS
+            )
+            settle(page)
+            assert _event_status(database_url, event_id) == "published"
+            expect(page.get_by_text("No pending events.")).to_be_visible()
+            capture(page, "10-eventing-published.png")
+
+            # A simulated broker outage: the pass fails, the event stays pending with its error.
+            page.get_by_text("Simulate broker outage").click()
+            expect(page.get_by_text("outage on")).to_be_visible(timeout=WAIT_MS)
+            page.get_by_role("button", name="Calculate & Store AIRScore").click()
+            expect(page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}"))).to_be_visible(
+                timeout=WAIT_MS
+            )
+            settle(page)
+            page.get_by_role("button", name="Publish pending now (one pass)").click()
+            expect(page.get_by_text("The broker is unavailable")).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            capture(page, "11-eventing-outage.png")
+            page.get_by_text("Simulate broker outage").click()
+            expect(page.get_by_text("outage off")).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+
+            # The background publisher: started, it publishes a new score's event by itself.
+            page.get_by_role("button", name="Start Event Publisher").click()
+            expect(page.get_by_text("publisher running")).to_be_visible(timeout=WAIT_MS)
+            page.get_by_role("button", name="Calculate & Store AIRScore").click()
+            expect(page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}"))).to_be_visible(
+                timeout=WAIT_MS
+            )
+            settle(page)
+            later = re.findall(
+                UUID, page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}")).inner_text()
+            )[-1]
+            assert later != event_id
+            deadline = time.monotonic() + WAIT_MS / 1000
+            while _event_status(database_url, later) != "published":
+                assert time.monotonic() < deadline, "the background publisher did not publish"
+                page.wait_for_timeout(200)
+            page.get_by_role("button", name="Refresh Event Status Now").click()
+            settle(page)
+            capture(page, "12-eventing-background-publisher.png")
+            page.get_by_role("button", name="Stop Event Publisher").click()
+            expect(
+                page.get_by_text("Event publisher stopped after its current batch")
+            ).to_be_visible(timeout=WAIT_MS)
+            expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("publisher stopped")
         finally:
             browser.close()

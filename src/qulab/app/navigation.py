@@ -33,5 +33,13 @@ REPOSITORY = PageSpec(
     "repository", "3. Repository Pattern & N+1", ":material/account_tree:", "repository"
 )
 CACHING = PageSpec("caching", "4. Caching with Redis", ":material/bolt:", "caching")
+EVENTING = PageSpec("eventing", "5. Eventing (Outbox Pattern)", ":material/outbox:", "eventing")
 
-PAGES: tuple[PageSpec, ...] = (INTRODUCTION, DATA_MODELS, CONNECTIVITY, REPOSITORY, CACHING)
+PAGES: tuple[PageSpec, ...] = (
+    INTRODUCTION,
+    DATA_MODELS,
+    CONNECTIVITY,
+    REPOSITORY,
+    CACHING,
+    EVENTING,
+)

@@ -9,6 +9,7 @@ import streamlit as st
 from qulab.app import runtime
 from qulab.app.cache_resource import status_line as cache_status_line
 from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT
+from qulab.app.relay_control import broker_state_line
 from qulab.app.schema import SchemaState, schema_status
 from qulab.config import Settings
 from qulab.db import Database
@@ -58,3 +59,4 @@ def render_sidebar(settings: Settings, db: Database) -> None:
         st.markdown(f"**Cache (configured):** {cache_line(settings)}")
         st.markdown(f"**Cache (live):** {cache_status_line(settings, db)}")
         st.markdown(f"**Broker (configured):** {broker_line(settings)}")
+        st.markdown(f"**Broker (live):** {broker_state_line(settings, db)}")

@@ -16,23 +16,26 @@ app = typer.Typer(
 JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-@app.command()
-def upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
-    json: JSON = False,
-) -> None:
-    """Apply migrations up to REVISION (default: the latest)."""
-
+def _migrate(action: str, revision: str, json: bool) -> None:
     async def _go() -> dict[str, str | None]:
         async with open_db() as db:
-            await migrate.upgrade(db, revision)
+            await getattr(migrate, action)(db, revision)
             return {"database": db.description, "revision": await migrate.current_revision(db)}
 
     result = run(_go)
     if json:
         print_json(result)
     else:
-        out.print(f"{result['database']}: schema at revision {result['revision']}")
+        out.print(f"{result['database']}: schema at revision {result['revision'] or 'base'}")
+
+
+@app.command()
+def upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    json: JSON = False,
+) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    _migrate("upgrade", revision, json)
 
 
 @app.command()
@@ -41,17 +44,7 @@ def downgrade(
     json: JSON = False,
 ) -> None:
     """Undo migrations down to REVISION ("base" removes every table)."""
-
-    async def _go() -> dict[str, str | None]:
-        async with open_db() as db:
-            await migrate.downgrade(db, revision)
-            return {"database": db.description, "revision": await migrate.current_revision(db)}
-
-    result = run(_go)
-    if json:
-        print_json(result)
-    else:
-        out.print(f"{result['database']}: schema at revision {result['revision'] or 'base'}")
+    _migrate("downgrade", revision, json)
 
 
 @app.command()

@@ -117,6 +117,13 @@ class Relay:
         self._wake.set()
 
     @property
+    def guard(self) -> RelayGuard:
+        """The single-relay lock (needed on SQLite). A controller may acquire it before
+        ``run()`` to learn at once whether another relay holds it; ``run()`` then keeps it and
+        the controller releases it."""
+        return self._guard
+
+    @property
     def listening(self) -> bool:
         return self._listener is not None and self._listener.listening
 

@@ -1,0 +1,36 @@
+"""The outbox flow as a Graphviz DOT source, labelled with the broker in use."""
+
+from __future__ import annotations
+
+_FONT = 'fontname="Helvetica"'
+
+
+def outbox_flow_dot(broker: str) -> str:
+    """Service -> one transaction (score + event) -> relay -> broker -> consumers."""
+    broker_label = broker.replace('"', "'")
+    return "\n".join(
+        [
+            "digraph outbox {",
+            "  rankdir=LR; nodesep=0.3; ranksep=0.4;",
+            f'  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", {_FONT}, '
+            "fontsize=11];",
+            f'  edge [color="#5b6b82", {_FONT}, fontsize=9];',
+            '  service [label="calculate_and_store_airscore"];',
+            "  subgraph cluster_tx {",
+            f'    label="one database transaction"; style=dashed; color="#3a5a8c"; {_FONT};',
+            '    score [label="INSERT air_scores", shape=cylinder, fillcolor="#fdf1e3"];',
+            '    event [label="INSERT domain_events\\nstatus = pending", shape=cylinder, '
+            'fillcolor="#fdf1e3"];',
+            "  }",
+            '  relay [label="relay (event publisher)\\nclaim pending -> publish\\n'
+            '-> mark published"];',
+            f'  broker [label="{broker_label}", shape=cylinder, fillcolor="#e6f4ea"];',
+            '  consumers [label="consumers\\n(drop duplicates by event id)"];',
+            '  service -> score [label="commit"]; service -> event;',
+            '  event -> relay [label="poll / NOTIFY"];',
+            '  relay -> broker [label="publish"];',
+            '  relay -> event [label="published_at,\\nor attempts + last_error", style=dashed];',
+            '  broker -> consumers [label="at least once"];',
+            "}",
+        ]
+    )

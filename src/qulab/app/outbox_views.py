@@ -1,0 +1,199 @@
+"""What page 5 reads: outbox rows by status, the event of a score, and what consumers received.
+
+Everything is read from the database or the broker on each run, so the page shows the same
+state after a server restart and in every browser session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from qulab.app.broker import LabBroker
+from qulab.db import Database
+from qulab.models import DomainEvent, EventStatus, EventType
+from qulab.outbox import MemoryBroker, RedisStreamsPublisher
+from qulab.scoring import SCORE_AGGREGATE
+
+TABLE_ROWS = 20
+CONSUMER_ROWS = 10
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: str
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    published_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+def _row(event: DomainEvent) -> EventRow:
+    return EventRow(
+        event.id,
+        event.event_type,
+        event.aggregate_type,
+        event.aggregate_id,
+        event.status,
+        event.attempts,
+        event.last_error,
+        event.created_at,
+        event.published_at,
+        event.next_attempt_at,
+    )
+
+
+@dataclass(frozen=True)
+class OutboxTables:
+    pending: list[EventRow]
+    published: list[EventRow]
+    failed: list[EventRow]
+
+
+async def outbox_tables(db: Database, limit: int = TABLE_ROWS) -> OutboxTables:
+    """Pending events in relay order, the most recently published, and dead-lettered ones."""
+    async with db.session() as session:
+        pending = (
+            await session.scalars(
+                select(DomainEvent)
+                .where(DomainEvent.status == EventStatus.PENDING.value)
+                .order_by(DomainEvent.sequence)
+                .limit(limit)
+            )
+        ).all()
+        published = (
+            await session.scalars(
+                select(DomainEvent)
+                .where(DomainEvent.status == EventStatus.PUBLISHED.value)
+                .order_by(DomainEvent.published_at.desc(), DomainEvent.sequence.desc())
+                .limit(limit)
+            )
+        ).all()
+        failed = (
+            await session.scalars(
+                select(DomainEvent)
+                .where(DomainEvent.status == EventStatus.FAILED.value)
+                .order_by(DomainEvent.updated_at.desc())
+                .limit(limit)
+            )
+        ).all()
+    return OutboxTables(
+        [_row(e) for e in pending], [_row(e) for e in published], [_row(e) for e in failed]
+    )
+
+
+async def score_event(db: Database, score_id: str) -> EventRow | None:
+    """The ``score.calculated`` event written with score ``score_id``."""
+    async with db.session() as session:
+        event = await session.scalar(
+            select(DomainEvent).where(
+                DomainEvent.aggregate_type == SCORE_AGGREGATE,
+                DomainEvent.aggregate_id == score_id,
+                DomainEvent.event_type == EventType.SCORE_CALCULATED.value,
+            )
+        )
+    return _row(event) if event is not None else None
+
+
+async def aggregate_types(db: Database) -> list[str]:
+    """The aggregate types the outbox has events for (one Redis stream each)."""
+    async with db.session() as session:
+        found = (await session.scalars(select(DomainEvent.aggregate_type).distinct())).all()
+    return sorted(set(found) | {SCORE_AGGREGATE})
+
+
+@dataclass(frozen=True)
+class ConsumedMessage:
+    """One message as a consumer receives it."""
+
+    source: str  # the stream or broker it was read from
+    entry_id: str  # the broker's id for the entry (stream id, or delivery time in memory)
+    id: str
+    type: str
+    aggregate_type: str
+    aggregate_id: str
+    occurred_at: str
+    payload: dict[str, Any]
+
+
+def _decode(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        decoded = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {"raw": text}
+    return decoded if isinstance(decoded, dict) else {"value": decoded}
+
+
+def memory_messages(broker: MemoryBroker, limit: int = CONSUMER_ROWS) -> list[ConsumedMessage]:
+    """The in-memory broker's most recent messages, newest first."""
+    return [
+        ConsumedMessage(
+            source=broker.description,
+            entry_id=delivered.delivered_at.isoformat(timespec="milliseconds"),
+            id=delivered.message.id,
+            type=delivered.message.type,
+            aggregate_type=delivered.message.aggregate_type,
+            aggregate_id=delivered.message.aggregate_id,
+            occurred_at=delivered.message.occurred_at.isoformat(),
+            payload=delivered.message.payload,
+        )
+        for delivered in reversed(broker.messages(limit))
+    ]
+
+
+async def stream_messages(
+    publisher: RedisStreamsPublisher, types: Sequence[str], limit: int = CONSUMER_ROWS
+) -> list[ConsumedMessage]:
+    """The last ``limit`` entries of each aggregate type's stream (XREVRANGE), newest first."""
+    found: list[ConsumedMessage] = []
+    for aggregate_type in types:
+        stream = publisher.stream(aggregate_type)
+        entries = await publisher.client.xrevrange(stream, count=limit)
+        for entry_id, raw in entries or []:
+            fields = {_decode(k): _decode(v) for k, v in (raw or {}).items()}
+            found.append(
+                ConsumedMessage(
+                    source=stream,
+                    entry_id=_decode(entry_id),
+                    id=fields.get("id", ""),
+                    type=fields.get("type", ""),
+                    aggregate_type=fields.get("aggregate_type", aggregate_type),
+                    aggregate_id=fields.get("aggregate_id", ""),
+                    occurred_at=fields.get("occurred_at", ""),
+                    payload=_payload(fields.get("payload", "")),
+                )
+            )
+    found.sort(key=lambda m: _stream_order(m.entry_id), reverse=True)
+    return found[:limit]
+
+
+def _stream_order(entry_id: str) -> tuple[int, int]:
+    millis, _, seq = entry_id.partition("-")
+    return (int(millis or 0), int(seq or 0)) if millis.isdigit() else (0, 0)
+
+
+async def consumer_view(
+    broker: LabBroker, db: Database, limit: int = CONSUMER_ROWS
+) -> list[ConsumedMessage] | None:
+    """What a consumer sees on the configured broker, or None when the lab cannot read it
+    (RabbitMQ delivers to queues bound by consumers; stdout is not kept)."""
+    inner = broker.inner
+    if isinstance(inner, MemoryBroker):
+        return memory_messages(inner, limit)
+    if isinstance(inner, RedisStreamsPublisher):
+        return await stream_messages(inner, await aggregate_types(db), limit)
+    return None
