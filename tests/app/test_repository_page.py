@@ -79,6 +79,27 @@ def test_add_scores_then_per_row_and_eager_show_counted_statements_and_the_sql(
     assert set(_frame_with(at, "score id")["score id"]) == stored
 
 
+def test_the_per_row_and_eager_buttons_each_run_their_own_strategy(lab_url: str) -> None:
+    at = _initialised()
+    at.button(key="add_scores").click().run()
+
+    at.button(key="fetch_per_row").click().run()
+    no_exception(at)
+    metrics = _metrics(at)
+    assert metrics["SQL statements (per-row)"] == "2"
+    assert "SQL statements (eager)" not in metrics
+    [per_row_sql] = (block.value for block in at.code)
+    assert "FROM users" in per_row_sql and " IN (" not in per_row_sql
+
+    at.button(key="fetch_eager").click().run()
+    no_exception(at)
+    metrics = _metrics(at)
+    assert metrics["SQL statements (per-row)"] == "2"
+    assert metrics["SQL statements (eager)"] == "2"
+    assert "Both strategies loaded identical data: yes." in texts(at.caption)
+    assert " IN (" in at.code[1].value
+
+
 def test_all_users_comparison_counts_one_plus_n_against_two(lab_url: str) -> None:
     at = _initialised()
     at.number_input(key="nplusone_n").set_value(12)

@@ -197,8 +197,9 @@ def test_a_new_user_walks_the_first_pages_in_chromium(tmp_path: Path, screenshot
             expect(
                 page.get_by_text(f"3 sample scores added for Alex Smith (ID: {alex_id})")
             ).to_be_visible(timeout=WAIT_MS)
-            page.get_by_role("button", name="Fetch User & Scores (Per-row vs Eager)").click()
+            page.get_by_role("button", name="Fetch User & Scores (Per-row, N+1)").click()
             expect(page.get_by_text("SQL statements (per-row)")).to_be_visible(timeout=WAIT_MS)
+            page.get_by_role("button", name="Fetch User & Scores (Eager Loading)").click()
             expect(page.get_by_text("Both strategies loaded identical data: yes.")).to_be_visible()
             page.get_by_role("button", name="Compare Per-row vs Eager for N Users").click()
             expect(page.get_by_text("Per-row statements (N = 50)")).to_be_visible(timeout=WAIT_MS)

@@ -178,11 +178,20 @@ async def _single_eager(session: AsyncSession, user_id: str) -> Loaded:
     return [(user, user.scores)], eager_queries(1)
 
 
+async def fetch_single_user(db: Database, user_id: str, strategy: str) -> StrategyRun:
+    """One user and their scores by one strategy: ``get_by_id`` + a score query (per-row) or
+    ``get_user_with_scores_eager``."""
+    user_id = validate_id(user_id, "user_id")
+    single = _single_per_row if strategy == PER_ROW else _single_eager
+    if strategy not in (PER_ROW, EAGER):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    return await run_strategy(db, strategy, lambda s: single(s, user_id))
+
+
 async def compare_single_user(db: Database, user_id: str) -> Comparison:
     """The lab page's pair: ``get_by_id`` + scores against ``get_user_with_scores_eager``."""
-    user_id = validate_id(user_id, "user_id")
     return Comparison(
         database=db.description,
-        per_row=await run_strategy(db, PER_ROW, lambda s: _single_per_row(s, user_id)),
-        eager=await run_strategy(db, EAGER, lambda s: _single_eager(s, user_id)),
+        per_row=await fetch_single_user(db, user_id, PER_ROW),
+        eager=await fetch_single_user(db, user_id, EAGER),
     )

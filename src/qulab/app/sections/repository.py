@@ -17,11 +17,17 @@ from qulab.app.demo_data import (
 )
 from qulab.app.feedback import attempt, require_schema
 from qulab.app.user_choice import choose_user
-from qulab.lab import Comparison, StrategyRun, compare_single_user
+from qulab.db import Database
+from qulab.lab import Comparison, StrategyRun, fetch_single_user
+from qulab.lab.nplusone import EAGER, PER_ROW
 from qulab.schemas import ScoreRead
 
 ADD_LABEL = f"Add {SAMPLE_SCORES} Sample Scores for User"
-FETCH_LABEL = "Fetch User & Scores (Per-row vs Eager)"
+PER_ROW_LABEL = "Fetch User & Scores (Per-row, N+1)"
+EAGER_LABEL = "Fetch User & Scores (Eager Loading)"
+FETCH_LABEL = "Compare Both Side by Side"
+PER_ROW_TITLE = "Per-row: get_by_id, then the user's scores"
+EAGER_TITLE = "Eager: get_user_with_scores_eager (selectinload)"
 SCALE_LABEL = "Compare Per-row vs Eager for N Users"
 SINGLE_KEY = "nplusone_single"
 SCALING_KEY = "nplusone_scaling"
@@ -112,9 +118,9 @@ def _show_single(result: Comparison) -> None:
     )
     left, right = st.columns(2)
     with left:
-        _strategy_column(per_row, "Per-row: get_by_id, then the user's scores")
+        _strategy_column(per_row, PER_ROW_TITLE)
     with right:
-        _strategy_column(eager, "Eager: get_user_with_scores_eager (selectinload)")
+        _strategy_column(eager, EAGER_TITLE)
     same = "yes" if result.identical else "NO"
     st.caption(f"Both strategies loaded identical data: {same}.")
     if item.scores:
@@ -123,19 +129,52 @@ def _show_single(result: Comparison) -> None:
         st.info(f"This user has no scores yet: click “{ADD_LABEL}” above.")
 
 
+def _show_one(run: StrategyRun, database: str) -> None:
+    item = run.data[0]
+    other = "Eager Loading" if run.strategy == PER_ROW else "Per-row"
+    st.markdown(
+        f"**{item.user.name}** ({item.user.email}): {len(item.scores)} scores, on {database}. "
+        f"Click the {other} button too to compare the two side by side."
+    )
+    title = PER_ROW_TITLE if run.strategy == PER_ROW else EAGER_TITLE
+    _strategy_column(run, title)
+    if item.scores:
+        st.dataframe(_scores_frame(item.scores), hide_index=True, width="stretch")
+
+
 def _fetch_single(context: LabContext, user_id: str | None) -> None:
     db = context.db
     st.subheader("Fetch a user and their scores: per-row vs eager")
-    if st.button(FETCH_LABEL, icon=":material/compare_arrows:", key="fetch_compare"):
-        if not user_id:
-            st.warning("Choose a user or enter a user ID first.", icon=":material/warning:")
-        else:
-            result = attempt(db, lambda: compare_single_user(db, user_id))
-            if result is not None:
-                st.session_state[SINGLE_KEY] = result
+    buttons = st.columns(3)
+    wanted: tuple[str, ...] = ()
+    if buttons[0].button(PER_ROW_LABEL, icon=":material/repeat:", key="fetch_per_row"):
+        wanted = (PER_ROW,)
+    if buttons[1].button(EAGER_LABEL, icon=":material/bolt:", key="fetch_eager"):
+        wanted = (EAGER,)
+    if buttons[2].button(FETCH_LABEL, icon=":material/compare_arrows:", key="fetch_compare"):
+        wanted = (PER_ROW, EAGER)
+    if wanted and not user_id:
+        st.warning("Choose a user or enter a user ID first.", icon=":material/warning:")
+    elif wanted and user_id:
+        runs = attempt(db, lambda: _fetch_runs(db, user_id, wanted))
+        if runs is not None:
+            shown = st.session_state.get(SINGLE_KEY)
+            kept = shown[1] if isinstance(shown, tuple) and shown[0] == user_id else {}
+            st.session_state[SINGLE_KEY] = (user_id, kept | runs)
     shown = st.session_state.get(SINGLE_KEY)
-    if isinstance(shown, Comparison):
-        _show_single(shown)
+    if not (isinstance(shown, tuple) and shown[0] == user_id):
+        return
+    runs_by_strategy: dict[str, StrategyRun] = shown[1]
+    if PER_ROW in runs_by_strategy and EAGER in runs_by_strategy:
+        _show_single(Comparison(db.description, runs_by_strategy[PER_ROW], runs_by_strategy[EAGER]))
+    else:
+        _show_one(next(iter(runs_by_strategy.values())), db.description)
+
+
+async def _fetch_runs(
+    db: Database, user_id: str, strategies: tuple[str, ...]
+) -> dict[str, StrategyRun]:
+    return {strategy: await fetch_single_user(db, user_id, strategy) for strategy in strategies}
 
 
 def scaling_frame(points: list[ScalingPoint]) -> pd.DataFrame:
