@@ -5,7 +5,8 @@ Walks Introduction -> 1. Data Models (told to initialise first) -> 2. DB Connect
 refused) -> 2. (pooling experiment, pool exhaustion) -> 3. Repository & N+1 (three scores,
 per-row vs eager, N users) -> 4. Caching (MISS, then HIT) -> 5. Eventing (a score and its
 pending event, one publishing pass, the background publisher), saving a screenshot of each
-step in test-output/browser/.
+step in test-output/browser/<stack>/. It runs on the embedded default and on PostgreSQL
+with a Redis cache and Redis Streams.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,7 @@ from qulab.db import Database
 from qulab.lab import DEMO_USERS
 from qulab.models import DomainEvent, User
 from tests import services
+from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
 
 pytestmark = pytest.mark.browser
@@ -46,11 +49,44 @@ WAIT_MS = 30_000
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
+@dataclass(frozen=True)
+class Stack:
+    """What the lab server runs on: its database URL and the QULAB_* settings besides it."""
+
+    name: str
+    database_url: str
+    settings: dict[str, str]
+
+
+@pytest.fixture(params=["embedded", "services"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """The embedded default (SQLite, in-process cache, in-memory broker), or PostgreSQL with a
+    Redis cache and Redis Streams, each under names of this test's own, removed afterwards."""
+    if request.param == "embedded":
+        yield Stack("embedded", f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}", {})
+        return
+    services.require_redis()
+    database_url = str(request.getfixturevalue("fresh_pg_url"))
+    prefix = services.unique_name("qulab_e2e")
+    yield Stack(
+        "services",
+        database_url,
+        {
+            "QULAB_REDIS_URL": services.REDIS_URL,
+            "QULAB_CACHE_PREFIX": f"{prefix}:",
+            "QULAB_BROKER_URL": services.REDIS_URL,
+            "QULAB_OUTBOX_STREAM_PREFIX": f"{prefix}.",
+        },
+    )
+    asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+
+
 @pytest.fixture
-def screenshots() -> Iterator[Path]:
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
-    yield SCREENSHOTS
+def screenshots(stack: Stack) -> Iterator[Path]:
+    folder = SCREENSHOTS / stack.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    yield folder
 
 
 def _users(url: str) -> dict[str, str]:
@@ -83,14 +119,16 @@ def _event_status(url: str, event_id: str) -> str | None:
         return pool.submit(lambda: asyncio.run(_read())).result()
 
 
-def test_a_new_user_walks_the_first_pages_in_chromium(tmp_path: Path, screenshots: Path) -> None:
+def test_a_new_user_walks_the_first_pages_in_chromium(
+    tmp_path: Path, stack: Stack, screenshots: Path
+) -> None:
     if not CHROMIUM.exists():
         services.unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import Page, expect, sync_playwright
 
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}"
+    database_url = stack.database_url
     port = services.free_port()
-    env = lab_environment(database_url)
+    env = lab_environment(database_url) | stack.settings
 
     def open_section(page: Page, title: str) -> None:
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
