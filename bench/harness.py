@@ -291,10 +291,18 @@ def resolve(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-async def run(names: list[str], config: BenchConfig) -> list[Report]:
-    """Run the named benchmarks in order, in this process."""
+async def run(
+    names: list[str],
+    config: BenchConfig,
+    on_start: Callable[[str, int, int], None] | None = None,
+) -> list[Report]:
+    """Run the named benchmarks in order, in this process; ``on_start(name, index, total)`` is
+    told before each one (progress for long runs)."""
     reports = []
-    for name in resolve(names):
+    selected = resolve(names)
+    for index, name in enumerate(selected, start=1):
+        if on_start is not None:
+            on_start(name, index, len(selected))
         report = await REGISTRY[name](config)
         report.meta.update(
             run_at=datetime.now(UTC).isoformat(timespec="seconds"), config=config.describe()

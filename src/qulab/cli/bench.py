@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ import typer
 from rich.table import Table as RichTable
 
 import qulab
-from qulab.cli._common import out, print_json, run
+from qulab.cli._common import err, out, print_json, run
 from qulab.errors import InvalidInput, UserError
 
 
@@ -112,7 +113,15 @@ def bench(
         raise InvalidInput("NAME", str(error.args[0])) from None
     base = harness.BenchConfig.smoke() if quick else harness.BenchConfig()
     config = dataclasses.replace(base, rounds=rounds) if rounds else base
-    reports = run(lambda: harness.run(selected, config))
+    started = time.perf_counter()
+
+    def _progress(name: str, index: int, total: int) -> None:
+        err.print(
+            f"[{index}/{total}] running {name} ({time.perf_counter() - started:.0f} s elapsed)",
+            markup=False,
+        )
+
+    reports = run(lambda: harness.run(selected, config, _progress))
     written: tuple[Path, Path] | None = None
     if output is not None or not quick:
         written = harness.write_results(reports, output or root / "docs")
