@@ -39,12 +39,7 @@ def make_cache(kind: str, prefix: str, url: str | None = None, **options: object
 
 async def delete_prefix(url: str, prefix: str) -> int:
     """Remove this test's keys, and only those."""
-    client = aioredis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
-        return int(await client.delete(*keys)) if keys else 0
-    finally:
-        await client.aclose()
+    return await services.delete_redis_prefix(prefix, url)
 
 
 async def read_user(db: Database, cache: Cache, user_id: str) -> CacheResult[UserRead]:

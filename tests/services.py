@@ -101,3 +101,15 @@ def require_redis() -> None:
 def require_rabbitmq() -> None:
     if not port_open(AMQP_URL, 5672):
         unavailable("RabbitMQ", f"nothing listens at {urlsplit(AMQP_URL).netloc}")
+
+
+async def delete_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:
+    """Remove the keys under a test's own prefix, and only those."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        return int(await client.delete(*keys)) if keys else 0
+    finally:
+        await client.aclose()

@@ -283,22 +283,12 @@ def test_messages_go_to_the_redis_stream_and_are_read_back_with_xrevrange(
         entries = asyncio.run(_xrange(stream))
         assert [fields[b"id"].decode() for _, fields in entries] == [event_id]
     finally:
-        asyncio.run(_delete_streams(prefix))
+        asyncio.run(services.delete_redis_prefix(prefix))
 
 
 async def _xrange(stream: str) -> list[Any]:
     client = Redis.from_url(services.REDIS_URL)
     try:
         return list(await client.xrange(stream))
-    finally:
-        await client.aclose()
-
-
-async def _delete_streams(prefix: str) -> None:
-    client = Redis.from_url(services.REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
     finally:
         await client.aclose()

@@ -30,13 +30,7 @@ async def redis_prefix() -> AsyncIterator[str]:
     services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
     yield prefix
-    client = Redis.from_url(services.REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    await services.delete_redis_prefix(prefix)
 
 
 def publisher(prefix: str, url: str = services.REDIS_URL) -> RedisStreamsPublisher:

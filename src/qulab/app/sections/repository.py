@@ -194,6 +194,18 @@ def scaling_frame(points: list[ScalingPoint]) -> pd.DataFrame:
     )
 
 
+def _against_n(by_n: pd.DataFrame, title: str, measure: str, y_label: str) -> None:
+    """Per-row (red) against eager (blue) for one measure, plotted over N."""
+    st.markdown(f"**{title}**")
+    st.line_chart(
+        by_n[[f"per-row {measure}", f"eager {measure}"]],
+        x_label="N users",
+        y_label=y_label,
+        color=["#d1495b", "#2e86ab"],
+        height=280,
+    )
+
+
 def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
     largest = points[-1]
     per_row, eager = largest.comparison.per_row, largest.comparison.eager
@@ -213,23 +225,9 @@ def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
     by_n = frame.set_index("N users")
     left, right = st.columns(2)
     with left:
-        st.markdown("**SQL statements against N**")
-        st.line_chart(
-            by_n[["per-row statements", "eager statements"]],
-            x_label="N users",
-            y_label="statements",
-            color=["#d1495b", "#2e86ab"],  # per-row, eager
-            height=280,
-        )
+        _against_n(by_n, "SQL statements against N", "statements", "statements")
     with right:
-        st.markdown("**Time against N (ms)**")
-        st.line_chart(
-            by_n[["per-row time (ms)", "eager time (ms)"]],
-            x_label="N users",
-            y_label="milliseconds",
-            color=["#d1495b", "#2e86ab"],  # per-row, eager
-            height=280,
-        )
+        _against_n(by_n, "Time against N (ms)", "time (ms)", "milliseconds")
     with st.expander(f"The SQL run at N = {largest.users}"):
         st.markdown(f"Per-row, the first {min(SQL_SHOWN, per_row.statement_count)} statements:")
         st.code(";\n\n".join(per_row.statements[:SQL_SHOWN]) + ";", language="sql")
