@@ -13,14 +13,10 @@ import redis.asyncio as aioredis
 
 from qulab.cache import (
     Cache,
-    CachedUserRepository,
-    CacheResult,
     CircuitBreaker,
     MemoryBackend,
     RedisBackend,
 )
-from qulab.db import Database
-from qulab.schemas import ScoreRead, UserRead
 from tests import services
 
 
@@ -40,16 +36,6 @@ def make_cache(kind: str, prefix: str, url: str | None = None, **options: object
 async def delete_prefix(url: str, prefix: str) -> int:
     """Remove this test's keys, and only those."""
     return await services.delete_redis_prefix(prefix, url)
-
-
-async def read_user(db: Database, cache: Cache, user_id: str) -> CacheResult[UserRead]:
-    async with db.session() as session:
-        return await CachedUserRepository(session, cache).fetch_user(user_id)
-
-
-async def read_score(db: Database, cache: Cache, user_id: str) -> CacheResult[ScoreRead]:
-    async with db.session() as session:
-        return await CachedUserRepository(session, cache).fetch_latest_score(user_id)
 
 
 async def stored_entry(cache: Cache, family_name: str, ident: str) -> bytes | None:

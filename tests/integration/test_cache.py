@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from qulab.cache import Cache, CachedUserRepository, Outcome
+from qulab.cache import (
+    Cache,
+    CachedUserRepository,
+    Outcome,
+    read_latest_score_cached,
+    read_user_cached,
+)
 from qulab.db import Database
 from qulab.errors import InvalidInput
 from qulab.lab import create_sample_airscore
@@ -22,8 +28,6 @@ from tests.cache_support import (
     delete_prefix,
     make_cache,
     new_prefix,
-    read_score,
-    read_user,
     stored_entry,
 )
 
@@ -65,7 +69,7 @@ async def test_miss_then_hit_then_invalidate_then_miss_each_equal_to_the_row(
                 await CachedUserRepository(session, cache).invalidate_user_cache(user.id)
             assert await stored_entry(cache, "user", user.id) is None
             continue
-        result = await read_user(db, cache, user.id)
+        result = await read_user_cached(db, cache, user.id)
         assert result.value == await row(db, user.id)
         outcomes.append(result.outcome)
     assert outcomes == [Outcome.MISS, Outcome.HIT, Outcome.MISS, Outcome.HIT]
@@ -76,12 +80,12 @@ async def test_latest_score_is_cached_and_a_committed_new_score_replaces_it(
 ) -> None:
     user = await create_user(db, email="sc@example.com", name="Sc")
     first = await create_sample_airscore(user.id, db=db)
-    assert (await read_score(db, cache, user.id)).outcome is Outcome.MISS
-    hit = await read_score(db, cache, user.id)
+    assert (await read_latest_score_cached(db, cache, user.id)).outcome is Outcome.MISS
+    hit = await read_latest_score_cached(db, cache, user.id)
     assert (hit.outcome, hit.value) == (Outcome.HIT, first)
 
     second = await create_sample_airscore(user.id, db=db)
-    fresh = await read_score(db, cache, user.id)
+    fresh = await read_latest_score_cached(db, cache, user.id)
     assert fresh.outcome is Outcome.MISS
     async with db.session() as session:
         latest = ScoreRead.model_validate(await UserRepository(session).get_latest_score(user.id))
@@ -93,12 +97,12 @@ async def test_committed_update_is_served_fresh_on_the_next_cached_read(
     db: Database, cache: Cache
 ) -> None:
     user = await create_user(db, email="up@example.com", name="Before")
-    await read_user(db, cache, user.id)
-    assert (await read_user(db, cache, user.id)).outcome is Outcome.HIT
+    await read_user_cached(db, cache, user.id)
+    assert (await read_user_cached(db, cache, user.id)).outcome is Outcome.HIT
 
     await update_user(db, user.id, name="After")
 
-    result = await read_user(db, cache, user.id)
+    result = await read_user_cached(db, cache, user.id)
     assert result.outcome is Outcome.MISS
     assert result.value is not None and result.value.name == "After"
     assert result.value == await row(db, user.id)
@@ -106,7 +110,7 @@ async def test_committed_update_is_served_fresh_on_the_next_cached_read(
 
 async def test_rolled_back_update_invalidates_nothing(db: Database, cache: Cache) -> None:
     user = await create_user(db, email="rb@example.com", name="Committed")
-    await read_user(db, cache, user.id)
+    await read_user_cached(db, cache, user.id)
     entry_before = await stored_entry(cache, "user", user.id)
     assert entry_before is not None
 
@@ -119,7 +123,7 @@ async def test_rolled_back_update_invalidates_nothing(db: Database, cache: Cache
             raise RuntimeError("abandon the change")
 
     assert await stored_entry(cache, "user", user.id) == entry_before
-    result = await read_user(db, cache, user.id)
+    result = await read_user_cached(db, cache, user.id)
     assert result.outcome is Outcome.HIT
     assert result.value is not None and result.value.name == "Committed"
     assert result.value == await row(db, user.id)
@@ -127,9 +131,9 @@ async def test_rolled_back_update_invalidates_nothing(db: Database, cache: Cache
 
 async def test_deleted_user_is_not_served_from_the_cache(db: Database, cache: Cache) -> None:
     user = await create_user(db, email="del@example.com", name="Gone")
-    await read_user(db, cache, user.id)
+    await read_user_cached(db, cache, user.id)
     await delete_user(db, user.id)
-    result = await read_user(db, cache, user.id)
+    result = await read_user_cached(db, cache, user.id)
     assert (result.outcome, result.value) == (Outcome.MISS, None)
 
 
@@ -155,9 +159,9 @@ async def test_stale_set_race_never_leaves_a_stale_entry(db: Database, cache: Ca
 
     assert raced.value is not None and raced.value.name == "Old"  # what it read, not stored
     assert await stored_entry(cache, "user", user.id) is None
-    after = await read_user(db, cache, user.id)
+    after = await read_user_cached(db, cache, user.id)
     assert (after.outcome, after.value and after.value.name) == (Outcome.MISS, "New")
-    again = await read_user(db, cache, user.id)
+    again = await read_user_cached(db, cache, user.id)
     assert (again.outcome, again.value and again.value.name) == (Outcome.HIT, "New")
 
 
@@ -178,7 +182,7 @@ async def test_invalidation_during_a_flight_makes_later_readers_load_afresh(
         first = asyncio.create_task(cache.read_through(cache.users, user.id, slow_load))
         await loaded.wait()
         await update_user(db, user.id, name="New")
-        later = await read_user(db, cache, user.id)  # must not join the old flight
+        later = await read_user_cached(db, cache, user.id)  # must not join the old flight
         resume.set()
         await first
 
@@ -192,7 +196,7 @@ async def test_hundred_concurrent_cold_reads_load_from_the_database_once(
     expected = await row(db, user.id)
 
     with db.count_statements() as counter:
-        results = await asyncio.gather(*(read_user(db, cache, user.id) for _ in range(100)))
+        results = await asyncio.gather(*(read_user_cached(db, cache, user.id) for _ in range(100)))
 
     assert counter.count == 1
     assert all(result.value == expected for result in results)
@@ -218,20 +222,20 @@ async def test_corrupt_or_foreign_value_is_a_miss_and_is_repaired(
     user = await create_user(db, email="bad@example.com", name="Bad")
     await cache.backend.set(cache.key(cache.users, user.id), bad, 60)
 
-    result = await read_user(db, cache, user.id)
+    result = await read_user_cached(db, cache, user.id)
     assert result.outcome is Outcome.MISS
     assert result.value == await row(db, user.id)
     repaired = await stored_entry(cache, "user", user.id)
     assert repaired is not None and orjson.loads(repaired)["d"]["name"] == "Bad"
-    assert (await read_user(db, cache, user.id)).outcome is Outcome.HIT
+    assert (await read_user_cached(db, cache, user.id)).outcome is Outcome.HIT
     assert (await cache.stats()).families["user"].corrupt == 1
 
 
 async def test_not_found_is_not_cached_by_default(db: Database, cache: Cache) -> None:
     missing = "00000000-0000-4000-8000-000000000000"
     with db.count_statements() as counter:
-        first = await read_user(db, cache, missing)
-        second = await read_user(db, cache, missing)
+        first = await read_user_cached(db, cache, missing)
+        second = await read_user_cached(db, cache, missing)
     assert (first.value, second.value) == (None, None)
     assert (first.outcome, second.outcome) == (Outcome.MISS, Outcome.MISS)
     assert counter.count == 2
@@ -245,8 +249,8 @@ async def test_negative_caching_serves_not_found_without_the_database(
     missing = "00000000-0000-4000-8000-000000000001"
     try:
         with db.count_statements() as counter:
-            first = await read_user(db, cache, missing)
-            second = await read_user(db, cache, missing)
+            first = await read_user_cached(db, cache, missing)
+            second = await read_user_cached(db, cache, missing)
         assert (first.outcome, second.outcome) == (Outcome.MISS, Outcome.HIT)
         assert second.value is None
         assert counter.count == 1
@@ -262,9 +266,9 @@ async def test_statistics_count_each_outcome_and_compute_the_formula(
 ) -> None:
     user = await create_user(db, email="st@example.com", name="St")
     for _ in range(3):
-        await read_user(db, cache, user.id)
+        await read_user_cached(db, cache, user.id)
     await update_user(db, user.id, name="St2")
-    await read_user(db, cache, user.id)
+    await read_user_cached(db, cache, user.id)
 
     stats = (await cache.stats()).families["user"]
     assert (stats.hits, stats.misses, stats.sets, stats.invalidations) == (2, 2, 2, 1)
@@ -284,8 +288,8 @@ async def test_statistics_are_shared_by_every_client_of_one_redis(db: Database) 
     first, second = make_cache("redis", prefix), make_cache("redis", prefix)
     try:
         user = await create_user(db, email="sh@example.com", name="Shared")
-        await read_user(db, first, user.id)
-        await read_user(db, second, user.id)
+        await read_user_cached(db, first, user.id)
+        await read_user_cached(db, second, user.id)
         await first.flush_stats()
         stats = (await second.stats()).families["user"]
         assert (stats.hits, stats.misses) == (1, 1)
@@ -303,12 +307,12 @@ async def test_update_is_seen_by_a_second_client_sharing_the_redis(db: Database)
     writer_side.attach(db)
     try:
         user = await create_user(db, email="two@example.com", name="Before")
-        await read_user(db, reader_side, user.id)
-        assert (await read_user(db, reader_side, user.id)).outcome is Outcome.HIT
+        await read_user_cached(db, reader_side, user.id)
+        assert (await read_user_cached(db, reader_side, user.id)).outcome is Outcome.HIT
 
         await update_user(db, user.id, name="After")  # invalidated through writer_side
 
-        result = await read_user(db, reader_side, user.id)
+        result = await read_user_cached(db, reader_side, user.id)
         assert result.outcome is Outcome.MISS
         assert result.value is not None and result.value.name == "After"
     finally:
@@ -322,6 +326,6 @@ async def test_malformed_id_is_rejected_before_the_cache_or_database(
     db: Database, cache: Cache
 ) -> None:
     with db.count_statements() as counter, pytest.raises(InvalidInput, match="user_id"):
-        await read_user(db, cache, "not-a-uuid")
+        await read_user_cached(db, cache, "not-a-uuid")
     assert counter.count == 0
     assert (await cache.stats()).families["user"].requests == 0

@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from qulab.cache import Cache, CircuitBreaker, Outcome, RedisBackend
+from qulab.cache import (
+    Cache,
+    CircuitBreaker,
+    Outcome,
+    RedisBackend,
+    read_user_cached,
+)
 from qulab.db import Database
 from qulab.users import create_user, update_user
 from tests import services
-from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix, read_user
+from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix
 
 
 @pytest.fixture
@@ -37,7 +43,7 @@ async def test_unreachable_redis_from_the_start_serves_the_database_and_opens_th
     cache = breaker_cache(f"redis://127.0.0.1:{services.free_port()}/0", clock, threshold=3)
     user = await create_user(db, email="down@example.com", name="Down")
     try:
-        results = [await read_user(db, cache, user.id) for _ in range(6)]
+        results = [await read_user_cached(db, cache, user.id) for _ in range(6)]
 
         assert all(result.value == user for result in results)
         assert {result.outcome for result in results} == {Outcome.BYPASS}
@@ -60,11 +66,11 @@ async def test_redis_going_away_and_coming_back(db: Database, redis_server: Redi
     cache.attach(db)
     user = await create_user(db, email="flap@example.com", name="Before")
     try:
-        assert (await read_user(db, cache, user.id)).outcome is Outcome.MISS
-        assert (await read_user(db, cache, user.id)).outcome is Outcome.HIT
+        assert (await read_user_cached(db, cache, user.id)).outcome is Outcome.MISS
+        assert (await read_user_cached(db, cache, user.id)).outcome is Outcome.HIT
 
         redis_server.stop()
-        during = [await read_user(db, cache, user.id) for _ in range(5)]
+        during = [await read_user_cached(db, cache, user.id) for _ in range(5)]
         assert all(result.value == user for result in during)
         assert [r.outcome for r in during] == [Outcome.BYPASS] * 5
         assert str(cache.breaker.state) == "open"
@@ -76,11 +82,11 @@ async def test_redis_going_away_and_coming_back(db: Database, redis_server: Redi
 
         redis_server.start()
         clock.advance(30)  # the reset period passes: the next call probes
-        back = await read_user(db, cache, user.id)
+        back = await read_user_cached(db, cache, user.id)
         assert (back.outcome, back.value and back.value.name) == (Outcome.MISS, "After")
         assert str(cache.breaker.state) == "closed"
         assert not cache.pending_invalidations
-        again = await read_user(db, cache, user.id)
+        again = await read_user_cached(db, cache, user.id)
         assert (again.outcome, again.value and again.value.name) == (Outcome.HIT, "After")
     finally:
         cache.detach(db)
@@ -97,14 +103,14 @@ async def test_deferred_invalidation_is_applied_before_the_next_hit(
     cache.attach(db)
     user = await create_user(db, email="defer@example.com", name="Before")
     try:
-        await read_user(db, cache, user.id)
-        assert (await read_user(db, cache, user.id)).outcome is Outcome.HIT
+        await read_user_cached(db, cache, user.id)
+        assert (await read_user_cached(db, cache, user.id)).outcome is Outcome.HIT
         cache.breaker.record_failure("simulated outage")  # open: calls are refused
         await update_user(db, user.id, name="After")
         assert cache.pending_invalidations
 
         clock.advance(30)
-        result = await read_user(db, cache, user.id)
+        result = await read_user_cached(db, cache, user.id)
         assert (result.outcome, result.value and result.value.name) == (Outcome.MISS, "After")
     finally:
         cache.detach(db)
@@ -118,10 +124,10 @@ async def test_keys_are_created_only_under_the_configured_prefix(
     cache.attach(db)
     user = await create_user(db, email="pfx@example.com", name="Prefix")
     try:
-        await read_user(db, cache, user.id)
-        await read_user(db, cache, user.id)
+        await read_user_cached(db, cache, user.id)
+        await read_user_cached(db, cache, user.id)
         await update_user(db, user.id, name="Prefix2")
-        await read_user(db, cache, user.id)
+        await read_user_cached(db, cache, user.id)
         await cache.flush_stats()
         keys = await all_keys(redis_server.url)
         assert keys, "the cache wrote nothing"

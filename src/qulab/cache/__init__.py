@@ -3,7 +3,11 @@
 from qulab.cache.backends import CacheBackend, CacheUnavailable, MemoryBackend, RedisBackend
 from qulab.cache.breaker import BreakerState, CircuitBreaker
 from qulab.cache.core import Cache, CacheResult, CacheStatus, Family, Outcome, build_cache
-from qulab.cache.repository import CachedUserRepository
+from qulab.cache.repository import (
+    CachedUserRepository,
+    read_latest_score_cached,
+    read_user_cached,
+)
 from qulab.cache.stats import FamilyStats, StatsSnapshot, average_access_time
 
 __all__ = [
@@ -23,4 +27,6 @@ __all__ = [
     "StatsSnapshot",
     "average_access_time",
     "build_cache",
+    "read_latest_score_cached",
+    "read_user_cached",
 ]

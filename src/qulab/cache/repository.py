@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.cache.core import Cache, CacheResult
+from qulab.db import Database
 from qulab.repositories import UserRepository
 from qulab.schemas import ScoreRead, UserRead, validate_id
 
@@ -52,3 +53,17 @@ class CachedUserRepository:
         """Drop the user's cached entries now (writes through the unit of work do this by
         themselves after they commit)."""
         await self.cache.invalidate_user(validate_id(user_id, "user_id"))
+
+
+async def read_user_cached(db: Database, cache: Cache, user_id: str) -> CacheResult[UserRead]:
+    """One cached user read in a session of its own (the shape of a request)."""
+    async with db.session() as session:
+        return await CachedUserRepository(session, cache).fetch_user(user_id)
+
+
+async def read_latest_score_cached(
+    db: Database, cache: Cache, user_id: str
+) -> CacheResult[ScoreRead]:
+    """One cached latest-score read in a session of its own."""
+    async with db.session() as session:
+        return await CachedUserRepository(session, cache).fetch_latest_score(user_id)

@@ -13,9 +13,16 @@ from qulab.app.context import lab_context
 from qulab.app.demo_data import CacheDemo, prepare_cache_demo
 from qulab.app.feedback import attempt, require_schema
 from qulab.app.navigation import CONNECTIVITY
-from qulab.cache import Cache, CachedUserRepository, CacheResult, FamilyStats, Outcome
+from qulab.cache import (
+    Cache,
+    CachedUserRepository,
+    CacheResult,
+    FamilyStats,
+    Outcome,
+    read_latest_score_cached,
+    read_user_cached,
+)
 from qulab.db import Database
-from qulab.schemas import ScoreRead, UserRead
 from qulab.users import update_user
 
 FETCH_USER_LABEL = "Fetch User (Cached)"
@@ -49,16 +56,6 @@ def _intro() -> None:
         "costs on top of the cache lookup; both are measured below from the real fetches. "
         "Without QULAB_REDIS_URL the same code runs on a bounded in-process TTL/LRU store."
     )
-
-
-async def _fetch_user(db: Database, cache: Cache, user_id: str) -> CacheResult[UserRead]:
-    async with db.session() as session:
-        return await CachedUserRepository(session, cache).fetch_user(user_id)
-
-
-async def _fetch_score(db: Database, cache: Cache, user_id: str) -> CacheResult[ScoreRead]:
-    async with db.session() as session:
-        return await CachedUserRepository(session, cache).fetch_latest_score(user_id)
 
 
 def _record(what: str, result: CacheResult[Any]) -> None:
@@ -104,13 +101,13 @@ def _fetch_buttons(db: Database, cache: Cache, user_id: str) -> None:
     left, right = st.columns(2)
     with left:
         if st.button(FETCH_USER_LABEL, type="primary", key="fetch_user_cached"):
-            result = attempt(db, lambda: _fetch_user(db, cache, user_id))
+            result = attempt(db, lambda: read_user_cached(db, cache, user_id))
             if result is not None:
                 _record("user", result)
                 _show_result("user profile", result)
     with right:
         if st.button(FETCH_SCORE_LABEL, type="primary", key="fetch_score_cached"):
-            score = attempt(db, lambda: _fetch_score(db, cache, user_id))
+            score = attempt(db, lambda: read_latest_score_cached(db, cache, user_id))
             if score is not None:
                 _record("latest score", score)
                 _show_result("latest AI-R score", score)
