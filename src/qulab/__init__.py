@@ -1,8 +1,10 @@
 """QuLab: an async data layer for an AI-readiness platform, and a lab that measures it."""
 
+from qulab.cache import Cache, CachedUserRepository, build_cache
 from qulab.config import Settings, get_settings, load_settings
 from qulab.db import Database, PoolStatus, StatementCounter, count_statements, make_engine
 from qulab.errors import (
+    BrokerUnavailable,
     ConfigurationError,
     ConflictError,
     DuplicateEmailError,
@@ -30,6 +32,9 @@ __all__ = [
     "Assessment",
     "AssessmentRepository",
     "Base",
+    "BrokerUnavailable",
+    "Cache",
+    "CachedUserRepository",
     "ConfigurationError",
     "ConflictError",
     "Database",
@@ -51,6 +56,7 @@ __all__ = [
     "User",
     "UserError",
     "UserRepository",
+    "build_cache",
     "build_publisher",
     "calculate_and_store_airscore",
     "count_statements",
