@@ -311,6 +311,9 @@ def _publisher_section(context: LabContext, broker: LabBroker, controller: Relay
 # -- the tables and the consumer view ------------------------------------------------------
 
 
+WIDE_ERROR = {"last_error": st.column_config.TextColumn("last_error", width="large")}
+
+
 def _event_rows(rows: list[EventRow], *, published: bool) -> list[dict[str, Any]]:
     shown = []
     for row in rows:
@@ -355,7 +358,11 @@ def _counts(status: OutboxStatus) -> None:
 def _tables(tables: OutboxTables) -> None:
     st.markdown("**Pending Events (Awaiting Publication)**")
     if tables.pending:
-        st.dataframe(_event_rows(tables.pending, published=False), hide_index=True)
+        st.dataframe(
+            _event_rows(tables.pending, published=False),
+            hide_index=True,
+            column_config=WIDE_ERROR,
+        )
     else:
         st.info("No pending events.")
     st.markdown("**Published Events (Processed)**")
@@ -365,7 +372,11 @@ def _tables(tables: OutboxTables) -> None:
         st.info("No published events yet.")
     if tables.failed:
         st.markdown("**Failed Events (Dead Letter)**")
-        st.dataframe(_event_rows(tables.failed, published=False), hide_index=True)
+        st.dataframe(
+            _event_rows(tables.failed, published=False),
+            hide_index=True,
+            column_config=WIDE_ERROR,
+        )
         st.caption("Replay them with `qulab outbox replay --failed`.")
 
 
