@@ -26,7 +26,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/mypy src bench
 
 format: venv
 	$(BIN)/ruff format src tests bench

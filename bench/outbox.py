@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from redis.asyncio import Redis
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
@@ -221,7 +221,7 @@ def _drain_with(kind: str, processes: int, url: str, redis_url: str, prefix: str
     ends = [out.get(timeout=600) for _ in workers]
     for worker in workers:
         worker.join(30)
-    return max(end for _, _, end in ends) - start
+    return float(max(end for _, _, end in ends)) - start
 
 
 # -- latency --------------------------------------------------------------------------------
@@ -294,10 +294,13 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
         relay.join(30)
         await db.dispose()
     latencies = []
-    for entry_id, fields in entries:
-        if fields["id"] in committed:
-            xadd_at = int(entry_id.split("-")[0]) / 1000
-            latencies.append(max(0.0, xadd_at - committed[fields["id"]]))
+    for entry_id, fields in entries or []:
+        if not fields:
+            continue
+        event_id = str(fields["id"])
+        if event_id in committed:
+            xadd_at = int(str(entry_id).split("-")[0]) / 1000
+            latencies.append(max(0.0, xadd_at - committed[event_id]))
     return Samples("commit -> on stream", latencies, {"achieved_rate": achieved}), achieved
 
 
