@@ -4,10 +4,11 @@ in-process): what it serves, when it forgets, and what it counts."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.cache import (
     Cache,
@@ -137,6 +138,20 @@ async def test_deleted_user_is_not_served_from_the_cache(db: Database, cache: Ca
     assert (result.outcome, result.value) == (Outcome.MISS, None)
 
 
+def paused_loader(
+    session: AsyncSession, user_id: str, loaded: asyncio.Event, resume: asyncio.Event
+) -> Callable[[], Awaitable[UserRead | None]]:
+    """A database load that reads the row, signals ``loaded``, then waits for ``resume``."""
+
+    async def load() -> UserRead | None:
+        found = await UserRepository(session).get_by_id(user_id)
+        loaded.set()
+        await resume.wait()
+        return None if found is None else UserRead.model_validate(found)
+
+    return load
+
+
 async def test_stale_set_race_never_leaves_a_stale_entry(db: Database, cache: Cache) -> None:
     """Reader loads the old row; the writer commits and invalidates; then the reader tries to
     store what it loaded. The generation check must refuse that store."""
@@ -144,13 +159,7 @@ async def test_stale_set_race_never_leaves_a_stale_entry(db: Database, cache: Ca
     loaded, resume = asyncio.Event(), asyncio.Event()
 
     async with db.session() as session:
-
-        async def slow_load() -> UserRead | None:
-            found = await UserRepository(session).get_by_id(user.id)
-            loaded.set()
-            await resume.wait()
-            return None if found is None else UserRead.model_validate(found)
-
+        slow_load = paused_loader(session, user.id, loaded, resume)
         reader = asyncio.create_task(cache.read_through(cache.users, user.id, slow_load))
         await loaded.wait()
         await update_user(db, user.id, name="New")  # commits, then invalidates
@@ -172,13 +181,7 @@ async def test_invalidation_during_a_flight_makes_later_readers_load_afresh(
     loaded, resume = asyncio.Event(), asyncio.Event()
 
     async with db.session() as session:
-
-        async def slow_load() -> UserRead | None:
-            found = await UserRepository(session).get_by_id(user.id)
-            loaded.set()
-            await resume.wait()
-            return None if found is None else UserRead.model_validate(found)
-
+        slow_load = paused_loader(session, user.id, loaded, resume)
         first = asyncio.create_task(cache.read_through(cache.users, user.id, slow_load))
         await loaded.wait()
         await update_user(db, user.id, name="New")
