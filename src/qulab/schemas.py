@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from qulab.control_chars import describe, first_unsafe
 from qulab.errors import InvalidInput
 
 EMAIL_MAX = 255
@@ -31,7 +32,17 @@ def _strip_nonblank(value: str | None, *, required: bool) -> str | None:
         if required:
             raise ValueError("must not be blank")
         return None
+    _reject_control_chars(stripped)
     return stripped
+
+
+def _reject_control_chars(value: str) -> None:
+    """Text shown to people must not steer their terminal (see qulab.control_chars)."""
+    char = first_unsafe(value)
+    if char is not None:
+        raise ValueError(
+            f"must not contain control or bidirectional override characters ({describe(char)})"
+        )
 
 
 class _Input(BaseModel):
@@ -110,6 +121,10 @@ def validate_occupation(value: object, field: str = "occupation_code") -> str:
     code = value.strip()
     if len(code) > OCCUPATION_MAX:
         raise InvalidInput(field, f"must be at most {OCCUPATION_MAX} characters")
+    try:
+        _reject_control_chars(code)
+    except ValueError as error:
+        raise InvalidInput(field, str(error)) from None
     return code
 
 
