@@ -32,17 +32,17 @@ def _strip_nonblank(value: str | None, *, required: bool) -> str | None:
         if required:
             raise ValueError("must not be blank")
         return None
-    _reject_control_chars(stripped)
+    if problem := _control_char_problem(stripped):
+        raise ValueError(problem)
     return stripped
 
 
-def _reject_control_chars(value: str) -> None:
+def _control_char_problem(value: str) -> str | None:
     """Text shown to people must not steer their terminal (see qulab.control_chars)."""
     char = first_unsafe(value)
-    if char is not None:
-        raise ValueError(
-            f"must not contain control or bidirectional override characters ({describe(char)})"
-        )
+    if char is None:
+        return None
+    return f"must not contain control or bidirectional override characters ({describe(char)})"
 
 
 class _Input(BaseModel):
@@ -121,10 +121,8 @@ def validate_occupation(value: object, field: str = "occupation_code") -> str:
     code = value.strip()
     if len(code) > OCCUPATION_MAX:
         raise InvalidInput(field, f"must be at most {OCCUPATION_MAX} characters")
-    try:
-        _reject_control_chars(code)
-    except ValueError as error:
-        raise InvalidInput(field, str(error)) from None
+    if problem := _control_char_problem(code):
+        raise InvalidInput(field, problem)
     return code
 
 
