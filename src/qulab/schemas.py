@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 
+from qulab.control_chars import describe, first_unsafe
 from qulab.errors import InvalidInput
 
 EMAIL_MAX = 255
@@ -31,7 +32,17 @@ def _strip_nonblank(value: str | None, *, required: bool) -> str | None:
         if required:
             raise ValueError("must not be blank")
         return None
+    if problem := _control_char_problem(stripped):
+        raise ValueError(problem)
     return stripped
+
+
+def _control_char_problem(value: str) -> str | None:
+    """Text shown to people must not steer their terminal (see qulab.control_chars)."""
+    char = first_unsafe(value)
+    if char is None:
+        return None
+    return f"must not contain control or bidirectional override characters ({describe(char)})"
 
 
 class _Input(BaseModel):
@@ -110,6 +121,8 @@ def validate_occupation(value: object, field: str = "occupation_code") -> str:
     code = value.strip()
     if len(code) > OCCUPATION_MAX:
         raise InvalidInput(field, f"must be at most {OCCUPATION_MAX} characters")
+    if problem := _control_char_problem(code):
+        raise InvalidInput(field, problem)
     return code
 
 

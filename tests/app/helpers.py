@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
@@ -50,6 +53,22 @@ def query(url: str, work: Callable[[Database], Awaitable[Any]]) -> Any:
 
 def texts(elements: Any) -> list[str]:
     return [str(element.value) for element in elements]
+
+
+_MARKDOWN = MarkdownIt("commonmark").enable(["strikethrough", "table"])
+
+
+def markdown_html(source: str) -> str:
+    """``source`` rendered as CommonMark (what the browser builds from an element's body)."""
+    return _MARKDOWN.render(source)
+
+
+def shown(elements: Any) -> list[str]:
+    """The text a reader sees in each element: its Markdown rendered, tags dropped."""
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", markdown_html(str(element.value)))).strip()
+        for element in elements
+    ]
 
 
 def no_exception(at: AppTest) -> None:

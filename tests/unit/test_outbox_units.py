@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 from datetime import UTC, datetime
@@ -86,6 +87,17 @@ async def test_stdout_publisher_writes_one_json_line_per_message() -> None:
         message(1).id,
         message(2).id,
     ]
+
+
+async def test_stdout_lines_carry_control_characters_only_as_escapes() -> None:
+    payload = {"name": "abc\u202eevil\x85", "note": "\x1b[2J"}
+    hostile = dataclasses.replace(message(), payload_json=orjson.dumps(payload).decode())
+    stream = io.BytesIO()
+    await StdoutPublisher(stream).publish([hostile])
+    text = stream.getvalue().decode()
+    assert "\u202e" not in text and "\x85" not in text and "\x1b" not in text
+    assert '"name":"abc\\u202eevil\\u0085"' in text
+    assert orjson.loads(text)["payload"] == payload
 
 
 def test_factory_picks_the_broker_from_the_url() -> None:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from qulab.app import runtime
+from qulab.app.literal import literal
 from qulab.app.loop import OperationTimedOut
 from qulab.app.navigation import CONNECTIVITY
 from qulab.app.schema import SchemaState, SchemaStatus, schema_status
@@ -51,22 +52,27 @@ def schema_message(status: SchemaStatus) -> str | None:
 def friendly_message(
     error: BaseException, *, schema: SchemaStatus | None = None, where: str = ""
 ) -> str:
-    """One message for a person: what went wrong and what to do about it."""
+    """One message for a person: what went wrong and what to do about it.
+
+    The message is Markdown; whatever in it came from a user is escaped (qulab.app.literal).
+    """
     if isinstance(error, DuplicateEmailError):
         return (
-            f"A user with the email {error.email} already exists. Emails are unique: "
+            f"A user with the email {literal(error.email)} already exists. Emails are unique: "
             "use another one. Nothing was written."
         )
     if isinstance(error, InvalidInput):
         field, _, problem = str(error).partition(": ")
-        return f"Invalid {field}: {problem}. Correct it and try again; nothing was written."
+        return (
+            f"Invalid {field}: {literal(problem)}. Correct it and try again; nothing was written."
+        )
     if isinstance(error, NotFound):
         return (
-            f"No {error.kind} with id {error.ident} exists. Check the id: the sample users "
-            "are listed on page 2 (DB Connectivity & Pooling)."
+            f"No {error.kind} with id {literal(error.ident)} exists. Check the id: the sample "
+            "users are listed on page 2 (DB Connectivity & Pooling)."
         )
     if isinstance(error, UserError):
-        return f"{error}. Nothing was written."
+        return f"{literal(error)}. Nothing was written."
     if isinstance(error, ConfigurationError):
         return (
             f"The configuration is invalid: {error}. Fix the environment variable "
@@ -91,7 +97,7 @@ def friendly_message(
             "that QULAB_DATABASE_URL points at it, then try again."
         )
     return (
-        f"Something unexpected went wrong ({type(error).__name__}: {error}). "
+        f"Something unexpected went wrong ({type(error).__name__}: {literal(error)}). "
         "The details are in the server log."
     )
 

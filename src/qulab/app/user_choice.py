@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from qulab.app.feedback import attempt
+from qulab.app.literal import label
 from qulab.app.navigation import CONNECTIVITY
 from qulab.app.queries import demo_users, find_user
 from qulab.app.state import CREATED_USER_ID
@@ -28,7 +29,7 @@ def user_options(db: Database) -> dict[str, str] | None:
     if created_id:
         created = attempt(db, lambda: find_user(db, created_id))
         if created is not None:
-            options[f"{created.name} (created on page 1)"] = created.id
+            options[label(f"{created.name} (created on page 1)")] = created.id
     return options
 
 

@@ -1,4 +1,9 @@
-"""What every command shares: settings, running a coroutine, printing data, and errors."""
+"""What every command shares: settings, running a coroutine, printing data, and errors.
+
+Printing never interprets data: the consoles parse no rich markup and no emoji codes, and show
+control characters as escapes (``\\x1b``, ``\\u202e``; see qulab.control_chars), so a name
+like ``[/x]`` or one holding an ANSI sequence prints as the characters it is made of.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,31 @@ import orjson
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from qulab.cache import Cache, build_cache
 from qulab.config import Settings, get_settings
+from qulab.control_chars import visible, visible_json
 from qulab.db import Database
 
 T = TypeVar("T")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LiteralConsole(Console):
+    """A console for text that may hold data: strings are never parsed, only made visible.
+
+    Markup must be asked for per call (``markup=True``) and only for text the program wrote.
+    """
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(visible(text, keep_layout=True), **options)
+
+
+out: Console = _LiteralConsole()
+err: Console = _LiteralConsole(stderr=True)
 
 JsonOption = Any  # typer option annotations live in the command modules
 
@@ -81,25 +102,29 @@ def _default(value: Any) -> Any:
 
 
 def print_json(data: Any) -> None:
-    out.print(
-        orjson.dumps(data, default=_default, option=orjson.OPT_INDENT_2).decode(),
-        markup=False,
-    )
+    """Indented JSON; every control character inside it is an escape that decodes to the value."""
+    text = orjson.dumps(data, default=_default, option=orjson.OPT_INDENT_2).decode()
+    out.print(visible_json(text))
+
+
+def cell(value: Any) -> Text:
+    """One value as inert text: None is empty, control characters are escaped."""
+    return Text("" if value is None else visible(str(value)))
 
 
 def print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    table = Table(title=title)
+    table = Table(title=cell(title))
     for column in columns:
-        table.add_column(column)
+        table.add_column(cell(column))
     for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        table.add_row(*(cell(row.get(c)) for c in columns))
     out.print(table)
 
 
 def print_record(title: str, record: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False)
+    table = Table(title=cell(title), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in record.items():
-        table.add_row(key, "" if value is None else str(value))
+        table.add_row(cell(key), cell(value))
     out.print(table)

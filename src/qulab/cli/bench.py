@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table as RichTable
+from rich.text import Text
 
 import qulab
 from qulab.cli._common import err, out, print_json, run
@@ -62,7 +63,7 @@ def _cell(value: Any) -> str:
 
 
 def _print_report(report: Any) -> None:
-    out.print(f"\n[bold]{report.title}[/bold] ({report.name})")
+    out.print(Text.assemble("\n", (report.title, "bold"), f" ({report.name})"))
     for table in report.tables:
         rich_table = RichTable(title=table.title)
         for column in table.columns:

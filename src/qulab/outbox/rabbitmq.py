@@ -3,6 +3,10 @@
 The routing key is the event type, ``message_id`` the event id, and the aggregate id travels in
 the ``aggregate_id`` header (the key consumers partition or dedupe by). A batch is published
 concurrently on one confirming channel and counts once every confirm is back.
+
+Every message is published ``mandatory``: one that no queue is bound to receive comes back
+(basic.return) and is a failure of that message alone, so the relay retries it and in the end
+dead-letters it instead of marking an event published that reached nobody.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from urllib.parse import urlsplit
 
 import aio_pika
 from aiormq import exceptions as amqp_errors
+from aiormq.abc import DeliveredMessage
 
 from qulab.errors import BrokerUnavailable
 from qulab.outbox.message import OutboxMessage
@@ -49,7 +54,9 @@ class RabbitMQPublisher:
             return self._exchange
         await self.close()
         self._connection = await aio_pika.connect(self.url, timeout=self.timeout)
-        self._channel = await self._connection.channel(publisher_confirms=True)
+        self._channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
         self._exchange = await self._channel.declare_exchange(
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
@@ -80,7 +87,9 @@ class RabbitMQPublisher:
             raise BrokerUnavailable(f"RabbitMQ at {self._where}: {error!r}") from error
         results = await asyncio.gather(
             *(
-                exchange.publish(self._message(m), routing_key=m.type, timeout=self.timeout)
+                exchange.publish(
+                    self._message(m), routing_key=m.type, mandatory=True, timeout=self.timeout
+                )
                 for m in messages
             ),
             return_exceptions=True,
@@ -90,9 +99,17 @@ class RabbitMQPublisher:
             if isinstance(result, OUTAGE_ERRORS):
                 await self.close()
                 raise BrokerUnavailable(f"RabbitMQ at {self._where}: {result!r}") from result
-            if isinstance(result, BaseException):
+            if isinstance(result, amqp_errors.PublishError | DeliveredMessage):
+                failures[message.id] = self._unroutable(message)
+            elif isinstance(result, BaseException):
                 failures[message.id] = f"{type(result).__name__}: {result}"
         return failures
+
+    def _unroutable(self, message: OutboxMessage) -> str:
+        return (
+            f"unroutable (NO_ROUTE): no queue is bound to exchange {self.exchange_name} "
+            f"for routing key {message.type}"
+        )
 
     async def close(self) -> None:
         connection = self._connection

@@ -1,4 +1,8 @@
-"""``stdout://``: every message as one JSON line, for piping into other tools."""
+"""``stdout://``: every message as one JSON line, for piping into other tools.
+
+Lines often end up on a terminal, so control and bidi characters inside them are written as
+JSON ``\\u`` escapes (qulab.control_chars.visible_json): the decoded values are unchanged.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from qulab.control_chars import visible_json
 from qulab.outbox.message import OutboxMessage
 from qulab.outbox.publisher import Failures
 
@@ -20,7 +25,8 @@ class StdoutPublisher:
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:
         stream = self._stream or sys.stdout.buffer
-        stream.write(b"".join(message.to_json() + b"\n" for message in messages))
+        lines = (visible_json(message.to_json().decode()) + "\n" for message in messages)
+        stream.write("".join(lines).encode())
         stream.flush()
         return {}
 

@@ -12,6 +12,7 @@ from qulab.app.cache_resource import backend_label, lab_cache
 from qulab.app.context import lab_context
 from qulab.app.demo_data import CacheDemo, prepare_cache_demo
 from qulab.app.feedback import attempt, require_schema
+from qulab.app.literal import literal
 from qulab.app.navigation import CONNECTIVITY
 from qulab.cache import (
     Cache,
@@ -153,7 +154,7 @@ def _invalidation(db: Database, cache: Cache, demo: CacheDemo) -> None:
         updated = attempt(db, lambda: update_user(db, user_id, name=new_name))
         if updated is not None:
             st.success(
-                f"Name updated to '{updated.name}' and committed; the commit invalidated "
+                f"Name updated to '{literal(updated.name)}' and committed; the commit invalidated "
                 f"`{cache.key(cache.users, user_id)}`, so the next fetch is a MISS with the "
                 "new name.",
                 icon=":material/edit:",
@@ -292,9 +293,11 @@ def render() -> None:
         )
         return
     if demo.score_created:
-        st.info(f"{demo.user.name} had no score yet: one sample score was added for the demo.")
+        st.info(
+            f"{literal(demo.user.name)} had no score yet: one sample score was added for the demo."
+        )
     st.markdown(
-        f"Using **{demo.user.name}** (User ID `{demo.user.id}`); latest AI-R score ID "
+        f"Using **{literal(demo.user.name)}** (User ID `{demo.user.id}`); latest AI-R score ID "
         f"`{demo.latest_score.id}` ({demo.latest_score.air_score:g})."
     )
     _fetch_buttons(db, cache, demo.user.id)

@@ -7,6 +7,7 @@ import streamlit as st
 from qulab.app import runtime
 from qulab.app.context import LabContext, lab_context
 from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message, schema_message
+from qulab.app.literal import literal
 from qulab.app.pooling_view import render_pool_exhaustion, render_pooling_experiment
 from qulab.app.queries import demo_users
 from qulab.app.schema import SchemaState, schema_status
@@ -52,7 +53,7 @@ def _report_setup(result: SetupResult, *, reset: bool) -> None:
     )
     for user in (result.alex, result.jane):
         state = "created" if user.email in result.created else "already present"
-        st.success(f"{user.name} {state} (ID: {user.id})", icon=":material/person:")
+        st.success(f"{literal(user.name)} {state} (ID: {user.id})", icon=":material/person:")
 
 
 def _request_reset() -> None:

@@ -10,6 +10,7 @@ from qulab import models
 from qulab.app.context import LabContext, lab_context
 from qulab.app.diagrams import er_dot
 from qulab.app.feedback import attempt, require_schema
+from qulab.app.literal import literal
 from qulab.app.queries import find_user, user_count
 from qulab.app.state import CREATED_USER_ID
 from qulab.users import create_user
@@ -107,7 +108,7 @@ def _create_user_form(context: LabContext) -> None:
         if created is not None:
             st.session_state[CREATED_USER_ID] = created.id
             st.success(
-                f"User '{created.name}' created with ID: {created.id}",
+                f"User '{literal(created.name)}' created with ID: {created.id}",
                 icon=":material/check_circle:",
             )
     count = attempt(db, lambda: user_count(db))
@@ -125,7 +126,9 @@ def _last_created(context: LabContext) -> None:
     if user is None:
         st.caption(f"The last user created here ({user_id}) is no longer in the database.")
         return
-    st.markdown(f"**Last created user:** {user.name} ({user.email}), ID `{user.id}`")
+    st.markdown(
+        f"**Last created user:** {literal(user.name)} ({literal(user.email)}), ID `{user.id}`"
+    )
     st.caption("Use this ID in the later sections.")
 
 

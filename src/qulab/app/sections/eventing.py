@@ -12,6 +12,7 @@ from qulab.app import runtime
 from qulab.app.broker import LabBroker, lab_broker
 from qulab.app.context import LabContext, lab_context
 from qulab.app.feedback import attempt, explain, friendly_message, require_schema
+from qulab.app.literal import label
 from qulab.app.outbox_diagram import outbox_flow_dot
 from qulab.app.outbox_views import (
     ConsumedMessage,
@@ -116,7 +117,7 @@ def _score_section(context: LabContext) -> None:
     user_id = left.selectbox(
         "User",
         options=list(users),
-        format_func=lambda uid: f"{users[uid].name} ({users[uid].email})",
+        format_func=lambda uid: label(f"{users[uid].name} ({users[uid].email})"),
         key="eventing_user",
     )
     occupation = right.text_input(

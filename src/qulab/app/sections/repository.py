@@ -16,6 +16,7 @@ from qulab.app.demo_data import (
     scaling_sizes,
 )
 from qulab.app.feedback import attempt, require_schema
+from qulab.app.literal import literal
 from qulab.app.user_choice import choose_user
 from qulab.db import Database
 from qulab.lab import Comparison, StrategyRun, fetch_single_user
@@ -88,7 +89,7 @@ def _add_scores(context: LabContext, user_id: str | None) -> None:
         if added is not None:
             user, scores = added
             st.success(
-                f"{len(scores)} sample scores added for {user.name} (ID: {user.id})",
+                f"{len(scores)} sample scores added for {literal(user.name)} (ID: {user.id})",
                 icon=":material/check_circle:",
             )
             st.dataframe(_scores_frame(scores), hide_index=True, width="stretch")
@@ -107,7 +108,8 @@ def _show_single(result: Comparison) -> None:
     item = eager.data[0]
     user = item.user
     st.markdown(
-        f"**{user.name}** ({user.email}), ID `{user.id}`: {len(item.scores)} scores, "
+        f"**{literal(user.name)}** ({literal(user.email)}), ID `{user.id}`: "
+        f"{len(item.scores)} scores, "
         f"on {result.database}."
     )
     st.markdown(
@@ -133,7 +135,8 @@ def _show_one(run: StrategyRun, database: str) -> None:
     item = run.data[0]
     other = "Eager Loading" if run.strategy == PER_ROW else "Per-row"
     st.markdown(
-        f"**{item.user.name}** ({item.user.email}): {len(item.scores)} scores, on {database}. "
+        f"**{literal(item.user.name)}** ({literal(item.user.email)}): {len(item.scores)} "
+        f"scores, on {database}. "
         f"Click the {other} button too to compare the two side by side."
     )
     title = PER_ROW_TITLE if run.strategy == PER_ROW else EAGER_TITLE
