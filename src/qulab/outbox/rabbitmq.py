@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import aio_pika
 from aiormq import exceptions as amqp_errors
@@ -19,6 +18,7 @@ from aiormq import exceptions as amqp_errors
 from qulab.errors import BrokerUnavailable
 from qulab.outbox.message import OutboxMessage
 from qulab.outbox.publisher import Failures
+from qulab.urls import redact_text, redact_url
 
 OUTAGE_ERRORS = (
     amqp_errors.AMQPConnectionError,
@@ -34,8 +34,7 @@ class RabbitMQPublisher:
         self.url = url
         self.exchange_name = exchange
         self.timeout = timeout
-        parts = urlsplit(url)
-        self._where = f"amqp://{parts.hostname}:{parts.port or 5672}{parts.path or '/'}"
+        self._where = redact_url(url)
         self._connection: Any = None
         self._channel: Any = None
         self._exchange: Any = None
@@ -77,7 +76,7 @@ class RabbitMQPublisher:
             exchange = await self._ready_exchange()
         except OUTAGE_ERRORS as error:
             await self.close()
-            raise BrokerUnavailable(f"RabbitMQ at {self._where}: {error!r}") from error
+            raise BrokerUnavailable(f"RabbitMQ at {self._where}: {self._detail(error)}") from error
         results = await asyncio.gather(
             *(
                 exchange.publish(self._message(m), routing_key=m.type, timeout=self.timeout)
@@ -89,10 +88,15 @@ class RabbitMQPublisher:
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, OUTAGE_ERRORS):
                 await self.close()
-                raise BrokerUnavailable(f"RabbitMQ at {self._where}: {result!r}") from result
+                where = f"RabbitMQ at {self._where}"
+                raise BrokerUnavailable(f"{where}: {self._detail(result)}") from result
             if isinstance(result, BaseException):
-                failures[message.id] = f"{type(result).__name__}: {result}"
+                text = redact_text(str(result), self.url)
+                failures[message.id] = f"{type(result).__name__}: {text}"
         return failures
+
+    def _detail(self, error: BaseException) -> str:
+        return redact_text(repr(error), self.url)
 
     async def close(self) -> None:
         connection = self._connection
