@@ -8,6 +8,11 @@ Every URL QuLab shows (errors, logs, status output, the lab, benchmark reports) 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
+
+from redis.asyncio.connection import parse_url as parse_redis_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 REDACTED = "***"
 
@@ -37,11 +42,13 @@ def redact_text(text: str, *urls: str | None) -> str:
 
 
 def address_problem(url: str) -> str | None:
-    """Why a driver could not use ``url`` (a bad port, a Redis database that is not a number),
-    or None. The message does not quote the URL."""
+    """Why a driver could not use ``url`` (a bad port, a Redis database that is not a number,
+    a malformed address or Redis option), or None. The message does not quote the URL."""
     problem = port_problem(url)
     if problem is None and url.startswith(("redis://", "rediss://", "unix://")):
-        problem = redis_db_problem(url)
+        problem = redis_db_problem(url) or _redis_options_problem(url)
+    if problem is None:
+        problem = _syntax_problem(url)
     return problem
 
 
@@ -89,3 +96,25 @@ def _query_db_problem(url: str) -> str | None:
 
 def _is_index(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 9
+
+
+def _syntax_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        return "not a valid URL (check the brackets around an IPv6 address)"
+    if url.startswith(("postgresql", "sqlite")):
+        try:
+            make_url(url)
+        except (ArgumentError, ValueError):
+            return "not a valid database URL"
+    return None
+
+
+def _redis_options_problem(url: str) -> str | None:
+    try:
+        parse_redis_url(url)
+    except ValueError as error:  # e.g. "Invalid value for 'socket_timeout' in connection URL."
+        return redact_text(str(error), url).rstrip(".")
+    return None

@@ -43,6 +43,15 @@ def test_redact_text_hides_the_url_and_the_bare_password_a_driver_may_quote() ->
         ("redis://h:6379/abc", "the Redis database must be a whole number such as /0"),
         ("redis://h/0?db=two", "the Redis database (db=) must be a whole number"),
         ("unix:///run/redis.sock?db=x", "the Redis database (db=) must be a whole number"),
+        (
+            "redis://h:6379/0?socket_timeout=soon",
+            "Invalid value for 'socket_timeout' in connection URL",
+        ),
+        (
+            "postgresql+asyncpg://u:pw@[::1/x",
+            "not a valid URL (check the brackets around an IPv6 address)",
+        ),
+        ("amqp://[::1/", "not a valid URL (check the brackets around an IPv6 address)"),
         ("redis://u:p@ss@h:6379/1", None),
         ("redis://[::1]:6380/3", None),
         ("amqp://guest:guest@127.0.0.1:5672/", None),
