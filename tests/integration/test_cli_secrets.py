@@ -8,7 +8,10 @@ output. Unreachable services are free local ports, so nothing shared is disturbe
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +183,46 @@ def test_an_unreachable_broker_is_shown_without_the_password_in_output_logs_and_
     assert address in failure["last_error"]
     assert_redacted(status)
     assert_redacted(qulab("outbox", "status"))
+
+
+def test_a_running_relay_names_its_broker_without_the_password(
+    qulab: Qulab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address = f"amqp://u:***@127.0.0.1:{dead_port()}/"
+    monkeypatch.setenv("QULAB_BROKER_URL", address.replace("***", PASSWORD))
+    assert qulab("user", "create", "--email", "r@example.com", "--name", "R").code == 0
+
+    banner, outage, rest = asyncio.run(_relay_until_an_outage_is_reported())
+
+    assert banner == f"relaying to {address} exchange qulab.outbox; Ctrl-C to stop\n"
+    assert f"BrokerUnavailable: RabbitMQ at {address}: " in outage
+    assert PASSWORD not in banner + outage + rest
+
+
+async def _relay_until_an_outage_is_reported() -> tuple[str, str, str]:
+    """Run ``qulab outbox relay`` until it logs the dead broker, then stop it with SIGTERM."""
+    relay = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "qulab", "outbox", "relay", "--interval", "0.1"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert relay.stderr is not None
+    try:
+        banner = await asyncio.wait_for(relay.stderr.readline(), 30)
+        outage = b""
+        while b"broker unavailable" not in outage:
+            line = await asyncio.wait_for(relay.stderr.readline(), 30)
+            assert line, "the relay ended before reporting the outage"
+            outage = line
+        relay.send_signal(signal.SIGTERM)
+        rest = await asyncio.wait_for(relay.stderr.read(), 30)
+        assert await asyncio.wait_for(relay.wait(), 30) == 0
+    finally:
+        if relay.returncode is None:
+            relay.kill()
+            await relay.wait()
+    return banner.decode(), outage.decode(), rest.decode()
 
 
 # -- settings and input a driver would choke on: one line, exit 2 --------------------------------
