@@ -8,7 +8,7 @@ Every URL QuLab shows (errors, logs, status output, the lab, benchmark reports) 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from redis.asyncio.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
@@ -30,14 +30,15 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str, *urls: str | None) -> str:
     """``text`` with every given URL redacted and their passwords masked wherever they appear
-    (a driver may quote the URL, or the password alone, in its own error message)."""
+    (a driver may quote the URL, or the password alone, percent-decoded, in its own message)."""
     for url in urls:
         if not url:
             continue
         text = text.replace(url, redact_url(url))
         match = _CREDENTIALS.match(url)
         if match and match["password"]:
-            text = text.replace(match["password"], REDACTED)
+            for password in (match["password"], unquote(match["password"])):
+                text = text.replace(password, REDACTED)
     return text
 
 

@@ -60,3 +60,8 @@ def test_redact_text_hides_the_url_and_the_bare_password_a_driver_may_quote() ->
 )
 def test_address_problem_names_what_a_driver_would_choke_on(url: str, problem: str | None) -> None:
     assert address_problem(url) == problem
+
+
+def test_redact_text_hides_a_percent_encoded_password_in_its_decoded_form_too() -> None:
+    url = "redis://:S3cret%40PW@127.0.0.1:6379/0"
+    assert redact_text("AUTH S3cret@PW refused", url) == "AUTH *** refused"
