@@ -163,6 +163,27 @@ def test_an_unreachable_redis_cache_is_shown_without_the_password(
     assert_redacted(invalidated)
 
 
+def test_a_reachable_database_is_described_without_the_password(
+    qulab: Qulab, monkeypatch: pytest.MonkeyPatch, fresh_pg_url: str
+) -> None:
+    """The local server trusts every login, so the password is sent and ignored."""
+    user, _, rest = fresh_pg_url.partition("@")
+    monkeypatch.setenv("QULAB_DATABASE_URL", f"{user}:{PASSWORD}@{rest}")
+    for command in (
+        ("db", "upgrade"),
+        ("db", "current"),
+        ("setup",),
+        ("user", "list"),
+        ("outbox", "relay", "--once"),
+        ("outbox", "status"),
+    ):
+        result = qulab(*command)
+        assert result.code == 0, result
+        assert PASSWORD not in result.shown
+    current = qulab("db", "current").out
+    assert current.startswith("PostgreSQL ") and f"/{rest.rpartition('/')[2]}: revision " in current
+
+
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])
 def test_an_unreachable_broker_is_shown_without_the_password_in_output_logs_and_status(
     qulab: Qulab, monkeypatch: pytest.MonkeyPatch, scheme: str
