@@ -17,6 +17,7 @@ from bench.harness import BenchConfig
 from qulab import migrate
 from qulab.config import Settings
 from qulab.db import Database
+from qulab.urls import redact_text, redact_url
 
 
 def raw_dsn(url: str) -> str:
@@ -28,10 +29,11 @@ async def postgres_unavailable(config: BenchConfig) -> str | None:
     """Why PostgreSQL cannot be used (None when it can)."""
     if not config.postgres_url:
         return "QULAB_BENCH_POSTGRES_URL is empty"
+    url = config.postgres_url
     try:
-        conn = await asyncpg.connect(raw_dsn(config.postgres_url), timeout=5)
-    except (OSError, asyncpg.PostgresError) as error:
-        return f"cannot connect to {make_url(config.postgres_url).host}: {error}"
+        conn = await asyncpg.connect(raw_dsn(url), timeout=5)
+    except (OSError, ValueError, asyncpg.PostgresError) as error:
+        return f"cannot connect to {redact_url(url)}: {redact_text(str(error), url)}"
     await conn.close()
     return None
 

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qulab.errors import ConfigurationError
+from qulab.urls import address_problem, redact_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./qulab.db"
 
@@ -21,6 +22,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        allow_inf_nan=False,
     )
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     echo_sql: bool = False
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
-    cache_prefix: str = "qulab:"
+    cache_prefix: str = Field(default="qulab:", min_length=1)
     cache_user_ttl: int = Field(default=3600, ge=1)
     cache_score_ttl: int = Field(default=300, ge=1)
     cache_ttl_jitter: float = Field(default=0.1, ge=0, le=0.5)
@@ -92,6 +94,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with one of " + ", ".join(schemes))
         return value
 
+    @field_validator("database_url", "redis_url", "broker_url")
+    @classmethod
+    def _usable_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = address_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -104,8 +116,12 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
+        given = first.get("input")
+        shown = redact_url(given) if isinstance(given, str) else given
+        raise ConfigurationError(f"QULAB_{field.upper()}: {first['msg']} (got {shown!r})") from None
+    except UnicodeDecodeError as exc:
         raise ConfigurationError(
-            f"QULAB_{field.upper()}: {first['msg']} (got {first.get('input')!r})"
+            f".env: not UTF-8 text (byte {exc.start}); save it as UTF-8"
         ) from None
 
 

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.helpers import no_exception, open_lab, texts
+from tests.services import free_port
 
 
 def _page_text(at: AppTest) -> str:
@@ -81,3 +82,38 @@ def test_invalid_configuration_shows_what_to_fix_instead_of_a_traceback(
     [error] = texts(at.error)
     assert error.startswith("The configuration is invalid: QULAB_DATABASE_URL")
     assert "restart the app" in error
+
+
+def test_sidebar_live_lines_show_services_without_their_passwords(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = f"redis://:***@127.0.0.1:{free_port()}/2"
+    amqp = f"amqp://guest:***@127.0.0.1:{free_port()}/"
+    monkeypatch.setenv("QULAB_REDIS_URL", redis.replace("***", "s3cret"))
+    monkeypatch.setenv("QULAB_BROKER_URL", amqp.replace("***", "hunter2"))
+    sidebar = texts(open_lab().sidebar.markdown)
+    [cache_live] = [line for line in sidebar if line.startswith("**Cache (live):**")]
+    [broker_live] = [line for line in sidebar if line.startswith("**Broker (live):**")]
+    assert f"at {redis}, not answering" in cache_live
+    assert f"`{amqp} exchange qulab.outbox`" in broker_live
+    assert not any("s3cret" in line or "hunter2" in line for line in sidebar)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("DATABASE_URL", "postgresql://u:s3cret@h/x", "postgresql://u:***@h/x"),
+        ("REDIS_URL", "redis://u:s3cret@h:port/0", "redis://u:***@h:port/0"),
+        ("BROKER_URL", "kafka://u:s3cret@h/x", "kafka://u:***@h/x"),
+    ],
+)
+def test_invalid_configuration_is_shown_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, shown: str
+) -> None:
+    monkeypatch.setenv(f"QULAB_{name}", value)
+    at = open_lab()
+    no_exception(at)
+    page = "\n".join([*texts(at.error), *texts(at.markdown), *texts(at.sidebar.markdown)])
+    assert "s3cret" not in page
+    [error] = texts(at.error)
+    assert error.startswith(f"The configuration is invalid: QULAB_{name}") and shown in error

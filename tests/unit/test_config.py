@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qulab.config import DEFAULT_DATABASE_URL, load_settings
+from qulab.config import DEFAULT_DATABASE_URL, Settings, load_settings
 from qulab.errors import ConfigurationError
 
 
@@ -64,3 +64,81 @@ def test_invalid_value_is_one_line_naming_the_variable(
     message = str(caught.value)
     assert message.startswith(f"QULAB_{name}:")
     assert "\n" not in message
+
+
+PASSWORD = "S3cretPW"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", f"postgresql://u:{PASSWORD}@h/x"),
+        ("REDIS_URL", f"http://u:{PASSWORD}@h/0"),
+        ("BROKER_URL", f"kafka://u:{PASSWORD}@h/x"),
+        ("DATABASE_URL", f"postgresql+asyncpg://u:{PASSWORD}@h:abc/x"),
+        ("REDIS_URL", f"redis://u:{PASSWORD}@h:6379/abc"),
+        ("BROKER_URL", f"amqp://u:{PASSWORD}@h:70000/"),
+    ],
+)
+def test_invalid_url_is_echoed_with_its_password_hidden(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"QULAB_{name}", value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"QULAB_{name}:") and "\n" not in message
+    assert PASSWORD not in message
+    assert "u:***@h" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:5x32/x", "the port must be a number"),
+        ("REDIS_URL", "redis://127.0.0.1:six/0", "the port must be a number"),
+        ("BROKER_URL", "amqp://guest:guest@127.0.0.1:port/", "the port must be a number"),
+        ("BROKER_URL", "redis://127.0.0.1:0/0", "the port must be between 1 and 65535"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/zero", "the Redis database must be a whole number"),
+        ("REDIS_URL", "redis://127.0.0.1:6379?db=1.5", "the Redis database (db=) must be a whole"),
+        ("BROKER_URL", "redis://127.0.0.1:6379/x", "the Redis database must be a whole number"),
+        ("CACHE_PREFIX", "", "at least 1 character"),
+    ],
+)
+def test_unusable_address_or_empty_prefix_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    monkeypatch.setenv(f"QULAB_{name}", value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"QULAB_{name}:") and problem in message and "\n" not in message
+
+
+FLOAT_SETTINGS = sorted(
+    name
+    for name, field in Settings.model_fields.items()
+    if field.annotation in (float, float | None)
+)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+def test_every_float_setting_refuses_infinity_and_nan(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"QULAB_{name.upper()}", value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"QULAB_{name.upper()}:")
+
+
+def test_the_float_settings_are_found() -> None:
+    assert {"pool_timeout", "cache_ttl_jitter", "relay_interval"} <= set(FLOAT_SETTINGS)
+
+
+def test_dotenv_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"QULAB_POOL_SIZE=5\nQULAB_CACHE_PREFIX=caf\xe9:\n")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == ".env: not UTF-8 text (byte 40); save it as UTF-8"

@@ -110,7 +110,7 @@ def test_factory_picks_the_broker_from_the_url() -> None:
     assert redis_publisher.stream("User") == "p:outbox.event.User" == stream_name("User", "p:")
     rabbit = build_publisher("amqp://guest:guest@127.0.0.1/", settings)
     assert isinstance(rabbit, RabbitMQPublisher) and rabbit.exchange_name == "ex"
-    assert "guest" not in rabbit.description
+    assert rabbit.description == "amqp://guest:***@127.0.0.1/ exchange ex"
     with pytest.raises(ConfigurationError, match="QULAB_BROKER_URL"):
         build_publisher("kafka://x", settings)
 
@@ -124,3 +124,41 @@ def test_ages_parse(text: str, seconds: int) -> None:
 def test_bad_ages_are_rejected(text: str) -> None:
     with pytest.raises(InvalidInput, match="older_than"):
         parse_age(text)
+
+
+@pytest.mark.parametrize("text", ["99999999999999d", "5300w", "36501d", "9" * 5000 + "s"])
+def test_absurd_ages_are_bad_input_not_an_overflow(text: str) -> None:
+    with pytest.raises(InvalidInput, match=r"older_than: .* is more than 100 years"):
+        parse_age(text)
+
+
+def test_an_age_of_a_hundred_years_is_accepted() -> None:
+    assert parse_age("36500d").days == 36500
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:S3cretPW@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("amqp://guest:S3cretPW@127.0.0.1:5672/", "amqp://guest:***@127.0.0.1:5672/"),
+    ],
+)
+def test_publisher_descriptions_hide_the_password(url: str, shown: str) -> None:
+    publisher = build_publisher(url, Settings())
+    assert shown in publisher.description and "S3cretPW" not in publisher.description
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("kafka://u:S3cretPW@h/x", "unknown broker 'kafka://u:***@h/x'"),
+        ("amqp://u:S3cretPW@h:abc/", "the port must be a number (got 'amqp://u:***@h:abc/')"),
+        ("redis://u:S3cretPW@h:6379/x", "the Redis database must be a whole number"),
+    ],
+)
+def test_a_bad_broker_url_is_a_configuration_error_without_the_password(
+    url: str, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        build_publisher(url, Settings())
+    assert problem in str(caught.value) and "S3cretPW" not in str(caught.value)

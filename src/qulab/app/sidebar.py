@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import streamlit as st
 
 from qulab.app import runtime
@@ -13,29 +11,18 @@ from qulab.app.relay_control import broker_state_line
 from qulab.app.schema import SchemaState, schema_status
 from qulab.config import Settings
 from qulab.db import Database
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, for display."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
+from qulab.urls import redact_url
 
 
 def cache_line(settings: Settings) -> str:
     if settings.redis_url:
-        return f"Redis `{redact(settings.redis_url)}`"
+        return f"Redis `{redact_url(settings.redis_url)}`"
     return "in-process (set QULAB_REDIS_URL for Redis)"
 
 
 def broker_line(settings: Settings) -> str:
     if settings.broker_url and not settings.broker_url.startswith("memory://"):
-        return f"`{redact(settings.broker_url)}`"
+        return f"`{redact_url(settings.broker_url)}`"
     return "in-memory (set QULAB_BROKER_URL for Redis Streams or RabbitMQ)"
 
 

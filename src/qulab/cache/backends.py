@@ -28,6 +28,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from qulab.errors import ServiceUnavailable
+from qulab.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ class RedisBackend:
 
     def __init__(self, url: str, *, socket_timeout: float = 0.25, max_connections: int = 50):
         self.url = url
-        self.address = _redact(url)
+        self.address = redact_url(url)
         self.socket_timeout = socket_timeout
         self.max_connections = max_connections
         self._client: aioredis.Redis | None = None
@@ -230,7 +231,8 @@ class RedisBackend:
         try:
             return await operation
         except (RedisError, OSError, TimeoutError) as error:
-            raise CacheUnavailable(f"redis {self.address} {what}: {error}") from error
+            detail = redact_text(str(error), self.url)
+            raise CacheUnavailable(f"redis {self.address} {what}: {detail}") from error
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         values = await self._run("MGET", self.client().mget(list(keys)))
@@ -310,9 +312,3 @@ class RedisBackend:
 
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
-
-
-def _redact(url: str) -> str:
-    """The address without credentials, for status output."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.rpartition('@')[2]}"

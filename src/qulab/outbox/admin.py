@@ -15,9 +15,12 @@ from qulab.errors import InvalidInput, NotFound
 from qulab.models import DomainEvent, EventStatus, utcnow
 from qulab.schemas import validate_id
 
-AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+AGE = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 PURGE_PAGE = 1000
+# Far beyond any retention anyone means, and far enough from datetime's limits that
+# ``now - age`` is always a date.
+MAX_AGE = timedelta(days=100 * 365)
 
 
 @dataclass(frozen=True)
@@ -130,11 +133,16 @@ async def replay(db: Database, event_ids: Sequence[str] = (), *, failed: bool = 
 
 
 def parse_age(text: str, field: str = "older_than") -> timedelta:
-    """``30s``, ``15m``, ``12h``, ``7d``, ``2w`` -> timedelta."""
+    """``30s``, ``15m``, ``12h``, ``7d``, ``2w`` -> timedelta, at most 100 years."""
     match = AGE.match(text or "")
     if match is None:
         raise InvalidInput(field, f"{text!r} is not an age like 30s, 15m, 12h, 7d or 2w")
-    return timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+    digits = match.group(1).lstrip("0") or "0"
+    # Twelve digits of weeks is already far past the bound; longer ones are not even parsed.
+    seconds = int(digits) * UNITS[match.group(2)] if len(digits) <= 12 else None
+    if seconds is None or seconds > MAX_AGE.total_seconds():
+        raise InvalidInput(field, f"{text.strip()!r} is more than 100 years")
+    return timedelta(seconds=seconds)
 
 
 async def purge_published(
@@ -144,6 +152,8 @@ async def purge_published(
     table is never locked for long. Failed and pending events are never purged."""
     if older_than < timedelta(0):
         raise InvalidInput("older_than", "must not be negative")
+    if older_than > MAX_AGE:
+        raise InvalidInput("older_than", "must be at most 100 years")
     if page_size < 1:
         raise InvalidInput("page_size", "must be at least 1")
     cutoff = utcnow() - older_than

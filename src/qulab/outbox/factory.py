@@ -11,6 +11,7 @@ from qulab.outbox.publisher import Publisher
 from qulab.outbox.rabbitmq import RabbitMQPublisher
 from qulab.outbox.redis_streams import RedisStreamsPublisher
 from qulab.outbox.stdout import StdoutPublisher
+from qulab.urls import address_problem, redact_url
 
 
 def build_publisher(url: str | None = None, settings: Settings | None = None) -> Publisher:
@@ -25,6 +26,9 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
         if not size.isdigit() or int(size) < 1:
             raise ConfigurationError(f"QULAB_BROKER_URL: maxlen must be a positive integer: {url}")
         return memory_broker(parts.netloc or "default", int(size))
+    problem = address_problem(url)
+    if problem is not None:
+        raise ConfigurationError(f"QULAB_BROKER_URL: {problem} (got {redact_url(url)!r})")
     if url.startswith("stdout://"):
         return StdoutPublisher()
     if url.startswith(("redis://", "rediss://")):
@@ -39,5 +43,6 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
             url, exchange=settings.outbox_exchange, timeout=settings.relay_publish_timeout
         )
     raise ConfigurationError(
-        f"QULAB_BROKER_URL: unknown broker {url!r}; use memory://, stdout://, redis:// or amqp://"
+        f"QULAB_BROKER_URL: unknown broker {redact_url(url)!r}; "
+        "use memory://, stdout://, redis:// or amqp://"
     )

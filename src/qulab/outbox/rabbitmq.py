@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import aio_pika
 from aiormq import exceptions as amqp_errors
@@ -24,6 +23,7 @@ from aiormq.abc import DeliveredMessage
 from qulab.errors import BrokerUnavailable
 from qulab.outbox.message import OutboxMessage
 from qulab.outbox.publisher import Failures
+from qulab.urls import redact_text, redact_url
 
 OUTAGE_ERRORS = (
     amqp_errors.AMQPConnectionError,
@@ -39,8 +39,7 @@ class RabbitMQPublisher:
         self.url = url
         self.exchange_name = exchange
         self.timeout = timeout
-        parts = urlsplit(url)
-        self._where = f"amqp://{parts.hostname}:{parts.port or 5672}{parts.path or '/'}"
+        self._where = redact_url(url)
         self._connection: Any = None
         self._channel: Any = None
         self._exchange: Any = None
@@ -84,7 +83,7 @@ class RabbitMQPublisher:
             exchange = await self._ready_exchange()
         except OUTAGE_ERRORS as error:
             await self.close()
-            raise BrokerUnavailable(f"RabbitMQ at {self._where}: {error!r}") from error
+            raise BrokerUnavailable(f"RabbitMQ at {self._where}: {self._detail(error)}") from error
         results = await asyncio.gather(
             *(
                 exchange.publish(
@@ -98,12 +97,17 @@ class RabbitMQPublisher:
         for message, result in zip(messages, results, strict=True):
             if isinstance(result, OUTAGE_ERRORS):
                 await self.close()
-                raise BrokerUnavailable(f"RabbitMQ at {self._where}: {result!r}") from result
+                where = f"RabbitMQ at {self._where}"
+                raise BrokerUnavailable(f"{where}: {self._detail(result)}") from result
             if isinstance(result, amqp_errors.PublishError | DeliveredMessage):
                 failures[message.id] = self._unroutable(message)
             elif isinstance(result, BaseException):
-                failures[message.id] = f"{type(result).__name__}: {result}"
+                text = redact_text(str(result), self.url)
+                failures[message.id] = f"{type(result).__name__}: {text}"
         return failures
+
+    def _detail(self, error: BaseException) -> str:
+        return redact_text(repr(error), self.url)
 
     def _unroutable(self, message: OutboxMessage) -> str:
         return (

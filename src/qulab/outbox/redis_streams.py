@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from qulab.errors import BrokerUnavailable
 from qulab.outbox.message import OutboxMessage
 from qulab.outbox.publisher import Failures
+from qulab.urls import redact_text, redact_url
 
 STREAM_TEMPLATE = "{prefix}outbox.event.{aggregate_type}"
 SERVER_WIDE_ERRORS = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY", "NOAUTH", "TRYAGAIN")
@@ -41,8 +42,7 @@ class RedisStreamsPublisher:
         # No per-read socket timeout: it costs a timer per reply, and the relay already bounds
         # the whole batch (QULAB_RELAY_PUBLISH_TIMEOUT).
         self.client = client or Redis.from_url(url, socket_connect_timeout=min(timeout, 2.0))
-        kwargs = self.client.connection_pool.connection_kwargs
-        self._where = f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', 6379)}"
+        self._where = redact_url(url)
 
     @property
     def description(self) -> str:
@@ -61,11 +61,12 @@ class RedisStreamsPublisher:
         try:
             replies = await pipe.execute(raise_on_error=False)
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:
-            raise BrokerUnavailable(f"Redis at {self._where}: {error}") from error
+            detail = redact_text(str(error), self.url)
+            raise BrokerUnavailable(f"Redis at {self._where}: {detail}") from error
         failures: Failures = {}
         for message, reply in zip(messages, replies, strict=True):
             if isinstance(reply, Exception):
-                text = str(reply)
+                text = redact_text(str(reply), self.url)
                 if text.startswith(SERVER_WIDE_ERRORS):
                     raise BrokerUnavailable(f"Redis at {self._where} refuses writes: {text}")
                 failures[message.id] = f"{type(reply).__name__}: {text}"
