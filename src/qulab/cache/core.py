@@ -19,7 +19,13 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from qulab.cache import codec
-from qulab.cache.backends import CacheBackend, CacheUnavailable, MemoryBackend, RedisBackend
+from qulab.cache.backends import (
+    CacheBackend,
+    CacheUnavailable,
+    MemoryBackend,
+    RedisBackend,
+    UnusableEntry,
+)
 from qulab.cache.breaker import CircuitBreaker
 from qulab.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
@@ -125,7 +131,7 @@ class Cache:
         started = time.perf_counter()
         recorder = self._recorders[family.name]
         key, gen_key = self.key(family, ident), self.generation_key(self.key(family, ident))
-        available, raw = await self._call(self.backend.get, key)
+        available, raw, unusable = await self._call(self.backend.get, key)
         if raw is not None:
             state, value = codec.decode(family.model, raw)
             if state is not codec.Decoded.INVALID:
@@ -137,29 +143,38 @@ class Cache:
         generation = None
         if available:
             # Read before the database load: an invalidation after this point moves it on.
-            available, generation = await self._call(self.backend.get_generation, gen_key)
+            available, generation, _ = await self._call(self.backend.get_generation, gen_key)
         if not available:
             recorder.count("bypassed")
-        value = await self._load_once(family, key, gen_key, generation, available, load)
+        # Looking again at an entry known to be unusable would only fetch it a second time.
+        recheck = available and not unusable
+        value = await self._load_once(family, key, gen_key, generation, available, recheck, load)
         elapsed = time.perf_counter() - started
         recorder.miss(elapsed)
         return CacheResult(value, Outcome.MISS if available else Outcome.BYPASS, elapsed, key)
 
     async def _call(
         self, operation: Callable[[str], Awaitable[bytes | None]], key: str
-    ) -> tuple[bool, bytes | None]:
-        """One read through the breaker, deferred invalidations first: (reachable, value)."""
+    ) -> tuple[bool, bytes | None, bool]:
+        """One read through the breaker, deferred invalidations first: (reachable, value,
+        unusable). An unusable entry is this key's problem, not the backend's: it reads as a
+        miss, is counted under its reason, and is no breaker failure."""
         if not self.breaker.allow():
-            return False, None
+            return False, None, False
         try:
             if self._pending_invalidation:
                 await self._replay_invalidations()
             value = await operation(key)
         except CacheUnavailable as error:
             self._failed(key, error)
-            return False, None
+            return False, None, False
+        except UnusableEntry as unusable:
+            self._recorders[self._family_of(key)].count(unusable.reason)
+            log.debug("cache entry unusable, read as a miss: %s", unusable)
+            self.breaker.record_success()
+            return True, None, True
         self.breaker.record_success()
-        return True, value
+        return True, value, False
 
     async def _load_once(
         self,
@@ -168,6 +183,7 @@ class Cache:
         gen_key: str,
         generation: bytes | None,
         available: bool,
+        recheck: bool,
         load: Callable[[], Awaitable[M | None]],
     ) -> M | None:
         """Single-flight: concurrent misses of one key (and generation) in this process share one
@@ -189,7 +205,7 @@ class Cache:
         future.add_done_callback(_retrieve)
         flights[generation] = future
         try:
-            found, value = await self._recheck(family, key) if available else (False, None)
+            found, value = await self._recheck(family, key) if recheck else (False, None)
             if found:
                 # Another flight stored it between this reader's lookup and now.
                 future.set_result(value)
@@ -218,7 +234,7 @@ class Cache:
     async def _recheck(self, family: Family[M], key: str) -> tuple[bool, M | None]:
         """Look once more before loading: a reader that missed just before another flight's
         store landed (and after that flight ended) finds the fresh entry instead of loading."""
-        available, raw = await self._call(self.backend.get, key)
+        available, raw, _ = await self._call(self.backend.get, key)
         if not available or raw is None:
             return False, None
         state, value = codec.decode(family.model, raw)
@@ -244,17 +260,24 @@ class Cache:
         ttl = family.ttl if value is not None else self.negative_ttl
         ttl *= self._rng.uniform(1 - self.jitter, 1 + self.jitter)
         raw = codec.encode(family.model, value)
+        too_large = len(raw) > self.backend.max_value_bytes
         if not self.breaker.allow():
             return
         try:
-            stored = await self.backend.set_if_generation(key, raw, ttl, gen_key, generation)
+            if too_large:
+                # Not cached; drop whatever is there so no reader keeps fetching an oversize entry.
+                self._recorders[family.name].count("too_large")
+                await self.backend.delete([key])
+                stored = False
+            else:
+                stored = await self.backend.set_if_generation(key, raw, ttl, gen_key, generation)
         except CacheUnavailable as error:
             self._failed(key, error)
             return
         self.breaker.record_success()
         if stored:
             self._recorders[family.name].count("sets")
-        else:
+        elif not too_large:
             log.debug("not storing %s: invalidated while it was loaded", key)
 
     # -- invalidation -------------------------------------------------------------------------
@@ -423,9 +446,15 @@ def build_cache(settings: Settings) -> Cache:
     """Redis when ``QULAB_REDIS_URL`` is set, the in-process store otherwise."""
     backend: CacheBackend
     if settings.redis_url:
-        backend = RedisBackend(settings.redis_url, socket_timeout=settings.cache_socket_timeout)
+        backend = RedisBackend(
+            settings.redis_url,
+            socket_timeout=settings.cache_socket_timeout,
+            max_value_bytes=settings.cache_max_value_bytes,
+        )
     else:
-        backend = MemoryBackend(settings.cache_max_entries)
+        backend = MemoryBackend(
+            settings.cache_max_entries, max_value_bytes=settings.cache_max_value_bytes
+        )
     return Cache(
         backend,
         prefix=settings.cache_prefix,
