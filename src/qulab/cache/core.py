@@ -26,7 +26,7 @@ from qulab.cache.backends import (
     RedisBackend,
     UnusableEntry,
 )
-from qulab.cache.breaker import CircuitBreaker
+from qulab.cache.breaker import BreakerState, CircuitBreaker
 from qulab.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
 from qulab.schemas import ScoreRead, UserRead
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 FLIGHT_LINGER_SECONDS = 1.0
+RETRY_TASK_NAME = "qulab cache: retry deferred invalidations"
 
 
 class Outcome(StrEnum):
@@ -105,6 +106,7 @@ class Cache:
         self._recorders = {family.name: FamilyRecorder() for family in self.families}
         self._flights: dict[str, dict[bytes | None, asyncio.Future[Any]]] = {}
         self._pending_invalidation: set[str] = set()
+        self._retry_task: asyncio.Task[None] | None = None
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -313,6 +315,35 @@ class Cache:
                 "cache unreachable: invalidation of %d key(s) deferred until it answers",
                 len(self._pending_invalidation),
             )
+            self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        """Keep one task on the running loop retrying deferred invalidations, so a process that
+        never reads again still delivers them once the backend answers."""
+        loop = asyncio.get_running_loop()
+        task = self._retry_task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._retry_task = loop.create_task(self._retry_invalidations(), name=RETRY_TASK_NAME)
+
+    async def _retry_invalidations(self) -> None:
+        """Retry on the breaker's schedule: as soon as it lets a trial call through when open,
+        every reset period while it is still closed. Ends when nothing is pending."""
+        while self._pending_invalidation:
+            await asyncio.sleep(self._retry_delay())
+            if not self._pending_invalidation or not self.breaker.allow():
+                continue
+            try:
+                await self._replay_invalidations()
+            except CacheUnavailable as error:
+                self._failed(min(self._pending_invalidation, default=""), error)
+            else:
+                self.breaker.record_success()
+                log.info("deferred cache invalidations delivered")
+
+    def _retry_delay(self) -> float:
+        if self.breaker.state is BreakerState.CLOSED:
+            return self.breaker.reset_seconds
+        return max(self.breaker.seconds_until_probe(), 0.01)
 
     async def _replay_invalidations(self) -> None:
         keys = sorted(self._pending_invalidation)
@@ -425,6 +456,10 @@ class Cache:
             log.debug("shared statistics not reset: %s", error)
 
     async def close(self) -> None:
+        task, self._retry_task = self._retry_task, None
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            await asyncio.wait([task])
         if self.backend.shared and self.breaker.allow():
             await self.flush_stats()
         if self._pending_invalidation:
