@@ -4,6 +4,7 @@ and the next load overwrites it. Other users' reads stay hits."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -202,6 +203,37 @@ async def test_a_huge_redis_value_is_never_transferred(
         assert (result.outcome, result.value) == (Outcome.MISS, user)
         assert after - before < 2 * 1_048_576, f"{after - before} bytes sent"
         assert await raw_client.strlen(cache.key(cache.users, user.id)) < 1024
+    finally:
+        await cache.close()
+        await raw_client.aclose()
+
+
+async def test_concurrent_reads_of_other_users_stay_hits_beside_bad_entries(
+    db: Database, redis_server: RedisServer
+) -> None:
+    raw_client = aioredis.from_url(redis_server.url)
+    cache = Cache(RedisBackend(redis_server.url), prefix=new_prefix())
+    try:
+        good = [await create_user(db, email=f"g{i}@example.com", name=f"G{i}") for i in range(5)]
+        odd = await create_user(db, email="odd@example.com", name="Odd")
+        huge = await create_user(db, email="huge@example.com", name="Huge")
+        for user in good:
+            await read_user_cached(db, cache, user.id)
+        await raw_client.hset(cache.key(cache.users, odd.id), mapping={"a": "b"})
+        await raw_client.set(cache.key(cache.users, huge.id), b"x" * HUGE)
+
+        readers = [user for _ in range(20) for user in good] + [odd, huge] * 5
+        results = await asyncio.gather(*(read_user_cached(db, cache, u.id) for u in readers))
+
+        assert all(result.value == user for user, result in zip(readers, results, strict=True))
+        assert {r.outcome for u, r in zip(readers, results, strict=True) if u in good} == {
+            Outcome.HIT
+        }
+        stats = (await cache.stats()).families["user"]
+        assert (stats.errors, stats.bypassed, str(cache.breaker.state)) == (0, 0, "closed")
+        assert stats.wrong_type >= 1 and stats.oversize >= 1
+        again = [await read_user_cached(db, cache, user.id) for user in (odd, huge)]
+        assert [result.outcome for result in again] == [Outcome.HIT, Outcome.HIT]
     finally:
         await cache.close()
         await raw_client.aclose()

@@ -2,7 +2,9 @@
 after commit, fail-open behind a circuit breaker, statistics and a status readout.
 
 A read never fails because of the cache: when the backend cannot be reached (or the breaker is
-open) the value comes from the database and the outcome says BYPASS.
+open) the value comes from the database and the outcome says BYPASS. An entry that is unusable
+(another Redis type, above the size limit) is a miss for its key alone. Invalidations that
+could not be delivered are retried by a background task until the backend takes them.
 """
 
 from __future__ import annotations
