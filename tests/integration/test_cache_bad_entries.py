@@ -130,7 +130,7 @@ async def test_a_hash_at_one_users_key_is_a_miss_for_that_user_only_and_is_overw
         await delete_prefix(services.REDIS_URL, prefix)
 
 
-async def test_a_broken_generation_key_stops_caching_that_key_until_its_next_invalidation(
+async def test_a_broken_generation_key_is_replaced_by_the_next_load(
     db: Database, raw: aioredis.Redis
 ) -> None:
     services.require_redis()
@@ -143,20 +143,39 @@ async def test_a_broken_generation_key_stops_caching_that_key_until_its_next_inv
         await raw.rpush(gen_key, "not a counter")
 
         reads = [await read_user_cached(db, cache, user.id) for _ in range(2)]
-        assert [r.outcome for r in reads] == [Outcome.MISS, Outcome.MISS]
-        assert all(r.value == user for r in reads)
-        assert str(cache.breaker.state) == "closed" and not cache.pending_invalidations
 
-        await update_user(db, user.id, name="Gen2")  # the invalidation repairs the generation
-        assert not cache.pending_invalidations
+        assert [(r.outcome, r.value) for r in reads] == [(Outcome.MISS, user), (Outcome.HIT, user)]
         assert await raw.type(gen_key) == b"string"
-        after = [await read_user_cached(db, cache, user.id) for _ in range(2)]
-        assert [r.outcome for r in after] == [Outcome.MISS, Outcome.HIT]
-        assert after[1].value is not None and after[1].value.name == "Gen2"
+        assert str(cache.breaker.state) == "closed" and not cache.pending_invalidations
+        await update_user(db, user.id, name="Gen2")  # invalidation still works on the new one
+        after = await read_user_cached(db, cache, user.id)
+        assert (after.outcome, after.value and after.value.name) == (Outcome.MISS, "Gen2")
         stats = (await cache.stats()).families["user"]
-        assert (stats.wrong_type, stats.errors) == (2, 0)
+        assert (stats.wrong_type, stats.errors) == (1, 0)
     finally:
         cache.detach(db)
+        await cache.close()
+        await delete_prefix(services.REDIS_URL, prefix)
+
+
+async def test_an_invalidation_replaces_a_generation_that_is_not_a_counter(
+    db: Database, raw: aioredis.Redis
+) -> None:
+    services.require_redis()
+    prefix = new_prefix()
+    cache = Cache(RedisBackend(services.REDIS_URL), prefix=prefix)
+    try:
+        user = await create_user(db, email="gen2@example.com", name="Gen")
+        await read_user_cached(db, cache, user.id)
+        gen_key = cache.generation_key(cache.key(cache.users, user.id))
+        await raw.set(gen_key, "not a number")
+
+        await cache.invalidate_user(user.id)
+
+        assert not cache.pending_invalidations and str(cache.breaker.state) == "closed"
+        assert int(await raw.get(gen_key) or b"0") > 0
+        assert await raw.exists(cache.key(cache.users, user.id)) == 0
+    finally:
         await cache.close()
         await delete_prefix(services.REDIS_URL, prefix)
 

@@ -147,7 +147,9 @@ class Cache:
         generation = None
         if available:
             # Read before the database load: an invalidation after this point moves it on.
-            available, generation, _ = await self._call(self.backend.get_generation, gen_key)
+            available, generation, broken = await self._call(self.backend.get_generation, gen_key)
+            if broken:
+                available, generation, _ = await self._call(self._reset_generation, gen_key)
         if not available:
             recorder.count("bypassed")
         # Looking again at an entry known to be unusable would only fetch it a second time.
@@ -179,6 +181,13 @@ class Cache:
             return True, None, True
         self.breaker.record_success()
         return True, value, False
+
+    async def _reset_generation(self, gen_key: str) -> bytes | None:
+        """Replace a generation key that is not a counter (as an invalidation of its key would)
+        and return the new generation, so this load can be stored."""
+        key = self.prefix + gen_key.removeprefix(self.prefix).removeprefix("gen:")
+        await self.backend.bump_generations([gen_key], [key], self.generation_ttl)
+        return await self.backend.get_generation(gen_key)
 
     async def _load_once(
         self,
