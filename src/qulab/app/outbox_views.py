@@ -168,7 +168,7 @@ async def stream_messages(
         try:
             entries = await publisher.client.xrevrange(stream, count=limit)
         except (RedisError, OSError, TimeoutError) as error:
-            raise BrokerUnavailable(f"Redis at {_address(publisher)}: {_reason(error)}") from error
+            raise BrokerUnavailable(f"{publisher.description}: {_reason(error)}") from error
         for entry_id, raw in entries or []:
             fields = {_decode(k): _decode(v) for k, v in (raw or {}).items()}
             found.append(
@@ -185,11 +185,6 @@ async def stream_messages(
             )
     found.sort(key=lambda m: _stream_order(m.entry_id), reverse=True)
     return found[:limit]
-
-
-def _address(publisher: RedisStreamsPublisher) -> str:
-    where = publisher.client.connection_pool.connection_kwargs
-    return f"redis://{where.get('host', '?')}:{where.get('port', 6379)}"
 
 
 def _reason(error: BaseException) -> str:
