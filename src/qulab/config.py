@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     cache_score_ttl: int = Field(default=300, ge=1)
     cache_ttl_jitter: float = Field(default=0.1, ge=0, le=0.5)
     cache_max_entries: int = Field(default=10_000, ge=1)
+    cache_max_value_bytes: int = Field(default=1_048_576, ge=1)
     cache_negative_ttl: int = Field(default=0, ge=0)
     cache_socket_timeout: float = Field(default=0.25, gt=0)
     breaker_failure_threshold: int = Field(default=3, ge=1)

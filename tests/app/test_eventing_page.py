@@ -292,3 +292,19 @@ async def _xrange(stream: str) -> list[Any]:
         return list(await client.xrange(stream))
     finally:
         await client.aclose()
+
+
+def test_an_unreachable_stream_broker_is_reported_as_such_without_its_password(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = services.free_port()
+    monkeypatch.setenv("QULAB_BROKER_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    at = _initialised_lab()
+    no_exception(at)
+
+    errors = texts(at.error)
+    [consumer] = [text for text in errors if "broker unreachable" in text]
+    assert consumer.startswith(f"broker unreachable: redis://127.0.0.1:{port} streams ")
+    assert f"connecting to 127.0.0.1:{port}; check that the broker is running" in consumer
+    assert consumer.endswith("QULAB_BROKER_URL points at it.")
+    assert not any("s3cret" in text or "unexpected" in text for text in errors), errors

@@ -3,10 +3,12 @@ database's data; the breaker opens and stops calling; when Redis is back, cachin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from qulab.cache import (
     Cache,
@@ -15,6 +17,7 @@ from qulab.cache import (
     RedisBackend,
     read_user_cached,
 )
+from qulab.cache.core import RETRY_TASK_NAME
 from qulab.db import Database
 from qulab.users import create_user, update_user
 from tests import services
@@ -136,3 +139,70 @@ async def test_keys_are_created_only_under_the_configured_prefix(
     finally:
         cache.detach(db)
         await cache.close()
+
+
+async def test_a_deferred_invalidation_reaches_redis_while_the_writer_stays_idle(
+    db: Database, redis_server: RedisServer
+) -> None:
+    """The writer invalidates while Redis is down and then does nothing: once Redis is back,
+    another client stops serving the old entry within the breaker's reset period + 1 s."""
+    reset = 1.0
+    prefix = new_prefix()
+    breaker = CircuitBreaker("writer", failure_threshold=1, reset_seconds=reset)
+    writer = Cache(RedisBackend(redis_server.url), prefix=prefix, breaker=breaker)
+    writer.attach(db)
+    user = await create_user(db, email="idle@example.com", name="Before")
+    first_reader = Cache(RedisBackend(redis_server.url), prefix=prefix)
+    try:
+        await read_user_cached(db, first_reader, user.id)
+        assert (await read_user_cached(db, first_reader, user.id)).outcome is Outcome.HIT
+        await first_reader.close()
+        raw = aioredis.from_url(redis_server.url)
+        await raw.save()  # the old entry survives the restart, as it would a network cut
+        await raw.aclose()
+
+        redis_server.stop()
+        await update_user(db, user.id, name="After")
+        assert writer.pending_invalidations
+        redis_server.start()
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + reset + 1
+        reader = Cache(RedisBackend(redis_server.url), prefix=prefix)
+        try:
+            seen = await read_user_cached(db, reader, user.id)
+            while loop.time() < deadline and (seen.value and seen.value.name) == "Before":
+                await asyncio.sleep(0.05)
+                seen = await read_user_cached(db, reader, user.id)
+            assert (seen.outcome, seen.value and seen.value.name) == (Outcome.MISS, "After")
+        finally:
+            await reader.close()
+        assert not writer.pending_invalidations
+    finally:
+        writer.detach(db)
+        await writer.close()
+
+
+def retry_tasks() -> list[asyncio.Task[object]]:
+    return [task for task in asyncio.all_tasks() if task.get_name() == RETRY_TASK_NAME]
+
+
+async def test_the_retry_task_runs_only_while_invalidations_are_pending_and_stops_on_close(
+    db: Database,
+) -> None:
+    url = f"redis://127.0.0.1:{services.free_port()}/0"
+    breaker = CircuitBreaker("test", failure_threshold=1, reset_seconds=0.05)
+    cache = Cache(RedisBackend(url, socket_timeout=0.5), prefix=new_prefix(), breaker=breaker)
+    assert retry_tasks() == []
+    await cache.invalidate_user("00000000-0000-4000-8000-000000000002")
+    await cache.invalidate_user("00000000-0000-4000-8000-000000000003")
+    try:
+        (task,) = retry_tasks()  # one task, however many invalidations wait
+        deadline = asyncio.get_running_loop().time() + 5
+        while cache.breaker.consecutive_failures < 3:  # it keeps retrying on the breaker's clock
+            assert asyncio.get_running_loop().time() < deadline, "no retry happened"
+            await asyncio.sleep(0.02)
+        assert len(cache.pending_invalidations) == 4
+    finally:
+        await cache.close()
+    assert task.done() and retry_tasks() == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import redis.asyncio as aioredis
 
 from qulab import migrate
 from qulab.cli import main
@@ -128,3 +129,43 @@ def test_cache_invalidate_rejects_a_malformed_id(
 ) -> None:
     code, _ = qulab(capsys, "cache", "invalidate", "nope")
     assert code == 2
+
+
+def test_a_hash_at_the_users_key_is_a_miss_counted_as_wrong_type(
+    user_id: str, redis_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def _plant() -> None:
+        client = aioredis.from_url(services.REDIS_URL)
+        try:
+            await client.hset(f"{redis_prefix}user:{user_id}", mapping={"foreign": "hash"})
+        finally:
+            await client.aclose()
+
+    asyncio.run(_plant())
+    code, shown = qulab(capsys, "user", "show", user_id, "--json")
+    data = orjson.loads(shown)
+    assert (code, data["cache"]["user"]["outcome"], data["user"]["name"]) == (0, "MISS", "Cli")
+    _, again = qulab(capsys, "user", "show", user_id, "--json")
+    assert orjson.loads(again)["cache"]["user"]["outcome"] == "HIT"
+
+    code, out = qulab(capsys, "cache", "stats")
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines()]
+    user_column = {row[0]: row[1] for row in cells if len(row) == 3}
+    assert code == 0
+    assert [user_column[name] for name in ("wrong_type", "errors", "oversize")] == ["1", "0", "0"]
+
+
+def test_values_above_qulab_cache_max_value_bytes_are_not_cached(
+    user_id: str,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QULAB_CACHE_MAX_VALUE_BYTES", "64")
+    outcomes = [
+        orjson.loads(qulab(capsys, "user", "show", user_id, "--json")[1])["cache"]["user"]
+        for _ in range(2)
+    ]
+    assert [outcome["outcome"] for outcome in outcomes] == ["MISS", "MISS"]
+    stats = orjson.loads(qulab(capsys, "cache", "stats", "--json")[1])["families"]["user"]
+    assert (stats["too_large"], stats["sets"]) == (2, 0)

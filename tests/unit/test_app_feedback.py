@@ -8,6 +8,7 @@ from qulab.app.feedback import SCHEMA_MISSING, friendly_message, schema_message
 from qulab.app.loop import OperationTimedOut
 from qulab.app.schema import SchemaState, SchemaStatus
 from qulab.errors import (
+    BrokerUnavailable,
     ConfigurationError,
     DuplicateEmailError,
     InvalidInput,
@@ -31,6 +32,7 @@ READY = SchemaStatus(SchemaState.READY, "0002", "0002")
         (OperationTimedOut(2.5), ["within 2.5 s", "QULAB_APP_TIMEOUT"]),
         (PoolExhausted("pool full"), ["pool full", "QULAB_POOL_SIZE"]),
         (ServiceUnavailable("refused"), ["cannot be reached", "QULAB_DATABASE_URL"]),
+        (BrokerUnavailable("Redis at redis://h:1: refused"), ["refused", "QULAB_BROKER_URL"]),
         (RuntimeError("odd"), ["RuntimeError: odd", "server log"]),
     ],
 )
@@ -55,3 +57,11 @@ def test_an_outdated_schema_names_both_revisions() -> None:
     advice = schema_message(OUTDATED)
     assert advice is not None and "0001" in advice and "0002" in advice
     assert schema_message(READY) is None
+
+
+def test_an_unreachable_broker_is_one_sentence_that_names_the_broker() -> None:
+    message = friendly_message(BrokerUnavailable("Redis at redis://h:1: refused"), schema=READY)
+    assert message == (
+        "broker unreachable: Redis at redis://h:1: refused; check that the broker is running "
+        "and that QULAB_BROKER_URL points at it."
+    )

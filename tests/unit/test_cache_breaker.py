@@ -81,3 +81,15 @@ def test_invalid_thresholds_are_rejected() -> None:
         CircuitBreaker("t", failure_threshold=0)
     with pytest.raises(ValueError, match="reset_seconds"):
         CircuitBreaker("t", reset_seconds=0)
+
+
+def test_seconds_until_probe_counts_down_to_the_trial_call() -> None:
+    clock = ManualClock()
+    breaker = CircuitBreaker("t", failure_threshold=1, reset_seconds=10, clock=clock)
+    assert breaker.seconds_until_probe() == 0
+    breaker.record_failure("boom")
+    clock.advance(4)
+    assert breaker.seconds_until_probe() == pytest.approx(6)
+    clock.advance(6)
+    assert breaker.seconds_until_probe() == 0 and breaker.allow()
+    assert breaker.seconds_until_probe() == pytest.approx(10)  # half-open: the next trial waits

@@ -15,6 +15,7 @@ from qulab.app.navigation import CONNECTIVITY
 from qulab.app.schema import SchemaState, SchemaStatus, schema_status
 from qulab.db import Database, translate_operational_error
 from qulab.errors import (
+    BrokerUnavailable,
     ConfigurationError,
     DuplicateEmailError,
     InvalidInput,
@@ -77,6 +78,11 @@ def friendly_message(
         return (
             f"The configuration is invalid: {error}. Fix the environment variable "
             "(or the .env file) and restart the app."
+        )
+    if isinstance(error, BrokerUnavailable):
+        return (
+            f"broker unreachable: {error}; check that the broker is running and that "
+            "QULAB_BROKER_URL points at it."
         )
     if schema is not None and (advice := schema_message(schema)):
         return advice

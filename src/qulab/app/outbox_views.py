@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from qulab.app.broker import LabBroker
 from qulab.db import Database
+from qulab.errors import BrokerUnavailable
 from qulab.models import DomainEvent, EventStatus, EventType
 from qulab.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.scoring import SCORE_AGGREGATE
@@ -158,11 +160,15 @@ def memory_messages(broker: MemoryBroker, limit: int = CONSUMER_ROWS) -> list[Co
 async def stream_messages(
     publisher: RedisStreamsPublisher, types: Sequence[str], limit: int = CONSUMER_ROWS
 ) -> list[ConsumedMessage]:
-    """The last ``limit`` entries of each aggregate type's stream (XREVRANGE), newest first."""
+    """The last ``limit`` entries of each aggregate type's stream (XREVRANGE), newest first.
+    Raises BrokerUnavailable (naming the server, never its password) when Redis does not answer."""
     found: list[ConsumedMessage] = []
     for aggregate_type in types:
         stream = publisher.stream(aggregate_type)
-        entries = await publisher.client.xrevrange(stream, count=limit)
+        try:
+            entries = await publisher.client.xrevrange(stream, count=limit)
+        except (RedisError, OSError, TimeoutError) as error:
+            raise BrokerUnavailable(f"{publisher.description}: {_reason(error)}") from error
         for entry_id, raw in entries or []:
             fields = {_decode(k): _decode(v) for k, v in (raw or {}).items()}
             found.append(
@@ -179,6 +185,12 @@ async def stream_messages(
             )
     found.sort(key=lambda m: _stream_order(m.entry_id), reverse=True)
     return found[:limit]
+
+
+def _reason(error: BaseException) -> str:
+    """The first sentence of a client error ("Error 111 connecting to host:port")."""
+    text = str(error).strip() or type(error).__name__
+    return text.split(". ", 1)[0].rstrip(".")
 
 
 def _stream_order(entry_id: str) -> tuple[int, int]:

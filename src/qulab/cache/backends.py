@@ -5,8 +5,12 @@ On a miss, a reader reads the generation before loading from the database and st
 only if the generation is still the same (``set_if_generation``), so a value loaded before a
 commit can never be written back after that commit's invalidation. Both backends do the check
 and the write atomically (a Lua script on Redis; no await in between in process), and bump the
-generation and drop the entry in one step (MULTI on Redis), so a hit needs no generation check:
-it is a single GET.
+generation and drop the entry in one step (another script on Redis), so a hit needs no
+generation check: it is a single lookup.
+
+An entry that belongs to one key and cannot be used (a Redis value of another type, a value
+above ``max_value_bytes``) raises UnusableEntry from ``get``: a miss for that key alone, never
+an outage. Such a value is not read in full, and the next store overwrites it.
 
 Counters (``add_counters``/``read_counters``) and latency samples hold the statistics; on Redis
 they are shared by every process using the same prefix.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -25,7 +30,7 @@ import redis.asyncio as aioredis
 from cachetools import TLRUCache
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from qulab.errors import ServiceUnavailable
 from qulab.urls import redact_text, redact_url
@@ -37,10 +42,24 @@ class CacheUnavailable(ServiceUnavailable):
     """The cache backend could not be reached (the caller falls back to the database)."""
 
 
+class UnusableEntry(Exception):
+    """The backend answered, but the entry at this key cannot be a cached value: ``reason`` is
+    ``wrong_type`` (another Redis type) or ``oversize`` (above ``max_value_bytes``)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+DEFAULT_MAX_VALUE_BYTES = 1_048_576
+
+
 class CacheBackend(Protocol):
     kind: str
     address: str
     shared: bool
+    max_value_bytes: int
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
@@ -86,9 +105,16 @@ class MemoryBackend:
     kind = "memory"
     shared = False
 
-    def __init__(self, max_entries: int = 10_000, *, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_entries: int = 10_000,
+        *,
+        clock: Any = time.monotonic,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    ) -> None:
         self.address = f"in-process (max {max_entries} entries)"
         self.max_entries = max_entries
+        self.max_value_bytes = max_value_bytes
         self._clock = clock
         self._data: TLRUCache[str, tuple[float, bytes]] = TLRUCache(
             maxsize=max_entries, ttu=_expiry, timer=clock
@@ -119,7 +145,10 @@ class MemoryBackend:
         return [self._get(key) for key in keys]
 
     async def get(self, key: str) -> bytes | None:
-        return self._get(key)
+        value = self._get(key)
+        if value is not None and len(value) > self.max_value_bytes:
+            raise UnusableEntry(key, "oversize")
+        return value
 
     async def get_generation(self, gen_key: str) -> bytes | None:
         return self._generation(gen_key)
@@ -183,11 +212,31 @@ def _expiry(_key: str, value: tuple[float, bytes], _now: float) -> float:
     return value[0]
 
 
+# A generation key of another type cannot vouch for a store: refuse it (the next bump repairs it).
 _SET_IF_GENERATION = """
-local current = redis.call('GET', KEYS[2])
+local current = redis.pcall('GET', KEYS[2])
+if type(current) == 'table' and current.err then return 0 end
 if (current or '') ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
+"""
+
+# KEYS: the generation keys (ARGV[2] of them), then the entries to drop. A generation that
+# cannot be incremented (another type, not a number) is replaced by a fresh random one, which no
+# reader can have seen, so one broken key never blocks an invalidation.
+_BUMP_GENERATIONS = """
+local count = tonumber(ARGV[2])
+for i = 1, count do
+  local bumped = redis.pcall('INCR', KEYS[i])
+  if type(bumped) == 'table' and bumped.err then
+    redis.call('SET', KEYS[i], ARGV[3])
+  end
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
+for i = count + 1, #KEYS do
+  redis.call('DEL', KEYS[i])
+end
+return count
 """
 
 
@@ -199,14 +248,23 @@ class RedisBackend:
     kind = "redis"
     shared = True
 
-    def __init__(self, url: str, *, socket_timeout: float = 0.25, max_connections: int = 50):
+    def __init__(
+        self,
+        url: str,
+        *,
+        socket_timeout: float = 0.25,
+        max_connections: int = 50,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    ):
         self.url = url
         self.address = redact_url(url)
         self.socket_timeout = socket_timeout
         self.max_connections = max_connections
+        self.max_value_bytes = max_value_bytes
         self._client: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._script: Any = None
+        self._bump: Any = None
 
     def client(self) -> aioredis.Redis:
         """The client bound to the running loop (a new loop gets a new pool)."""
@@ -225,6 +283,7 @@ class RedisBackend:
             self._client = aioredis.Redis.from_pool(pool)
             self._loop = loop
             self._script = self._client.register_script(_SET_IF_GENERATION)
+            self._bump = self._client.register_script(_BUMP_GENERATIONS)
         return self._client
 
     async def _run(self, what: str, operation: Any) -> Any:
@@ -239,8 +298,18 @@ class RedisBackend:
         return list(values)
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await self._run("GET", self.client().get(key))
-        return value
+        """One command, like GET, but never more than ``max_value_bytes`` + 1 bytes on the wire.
+        A missing key reads as empty, which no cached value is."""
+        try:
+            reply: Any = await self.client().getrange(key, 0, self.max_value_bytes)
+        except (RedisError, OSError, TimeoutError) as error:
+            if isinstance(error, ResponseError) and str(error).startswith("WRONGTYPE"):
+                raise UnusableEntry(key, "wrong_type") from error
+            raise CacheUnavailable(f"redis {self.address} GETRANGE: {error}") from error
+        value: bytes = reply
+        if len(value) > self.max_value_bytes:
+            raise UnusableEntry(key, "oversize")
+        return value or None
 
     async def get_generation(self, gen_key: str) -> bytes | None:
         return await self.get(gen_key)
@@ -264,13 +333,9 @@ class RedisBackend:
     async def bump_generations(
         self, gen_keys: Sequence[str], drop_keys: Sequence[str], gen_ttl: float
     ) -> None:
-        async with self.client().pipeline(transaction=True) as pipe:
-            for gen_key in gen_keys:
-                pipe.incr(gen_key)
-                pipe.pexpire(gen_key, _ms(gen_ttl))
-            if drop_keys:
-                pipe.delete(*drop_keys)
-            await self._run("MULTI", pipe.execute())
+        self.client()
+        args = [_ms(gen_ttl), len(gen_keys), secrets.randbits(62) + 1]
+        await self._run("EVALSHA", self._bump(keys=[*gen_keys, *drop_keys], args=args))
 
     async def add_counters(self, key: str, deltas: Mapping[str, int]) -> None:
         async with self.client().pipeline(transaction=False) as pipe:

@@ -55,6 +55,12 @@ class CircuitBreaker:
     def consecutive_failures(self) -> int:
         return self._failures
 
+    def seconds_until_probe(self) -> float:
+        """How long calls stay refused: 0 when closed or when a trial call may go through."""
+        if self._state is BreakerState.CLOSED:
+            return 0.0
+        return max(0.0, self._opened_at + self.reset_seconds - self._clock())
+
     def allow(self) -> bool:
         """May a call go through now? Refusals are counted; an elapsed open period lets one
         trial call through (half-open) while the others keep being refused."""

@@ -2,7 +2,9 @@
 after commit, fail-open behind a circuit breaker, statistics and a status readout.
 
 A read never fails because of the cache: when the backend cannot be reached (or the breaker is
-open) the value comes from the database and the outcome says BYPASS.
+open) the value comes from the database and the outcome says BYPASS. An entry that is unusable
+(another Redis type, above the size limit) is a miss for its key alone. Invalidations that
+could not be delivered are retried by a background task until the backend takes them.
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from qulab.cache import codec
-from qulab.cache.backends import CacheBackend, CacheUnavailable, MemoryBackend, RedisBackend
-from qulab.cache.breaker import CircuitBreaker
+from qulab.cache.backends import (
+    CacheBackend,
+    CacheUnavailable,
+    MemoryBackend,
+    RedisBackend,
+    UnusableEntry,
+)
+from qulab.cache.breaker import BreakerState, CircuitBreaker
 from qulab.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
 from qulab.schemas import ScoreRead, UserRead
@@ -29,6 +37,7 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 FLIGHT_LINGER_SECONDS = 1.0
+RETRY_TASK_NAME = "qulab cache: retry deferred invalidations"
 
 
 class Outcome(StrEnum):
@@ -99,6 +108,7 @@ class Cache:
         self._recorders = {family.name: FamilyRecorder() for family in self.families}
         self._flights: dict[str, dict[bytes | None, asyncio.Future[Any]]] = {}
         self._pending_invalidation: set[str] = set()
+        self._retry_task: asyncio.Task[None] | None = None
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -125,7 +135,7 @@ class Cache:
         started = time.perf_counter()
         recorder = self._recorders[family.name]
         key, gen_key = self.key(family, ident), self.generation_key(self.key(family, ident))
-        available, raw = await self._call(self.backend.get, key)
+        available, raw, unusable = await self._call(self.backend.get, key)
         if raw is not None:
             state, value = codec.decode(family.model, raw)
             if state is not codec.Decoded.INVALID:
@@ -137,29 +147,47 @@ class Cache:
         generation = None
         if available:
             # Read before the database load: an invalidation after this point moves it on.
-            available, generation = await self._call(self.backend.get_generation, gen_key)
+            available, generation, broken = await self._call(self.backend.get_generation, gen_key)
+            if broken:
+                available, generation, _ = await self._call(self._reset_generation, gen_key)
         if not available:
             recorder.count("bypassed")
-        value = await self._load_once(family, key, gen_key, generation, available, load)
+        # Looking again at an entry known to be unusable would only fetch it a second time.
+        recheck = available and not unusable
+        value = await self._load_once(family, key, gen_key, generation, available, recheck, load)
         elapsed = time.perf_counter() - started
         recorder.miss(elapsed)
         return CacheResult(value, Outcome.MISS if available else Outcome.BYPASS, elapsed, key)
 
     async def _call(
         self, operation: Callable[[str], Awaitable[bytes | None]], key: str
-    ) -> tuple[bool, bytes | None]:
-        """One read through the breaker, deferred invalidations first: (reachable, value)."""
+    ) -> tuple[bool, bytes | None, bool]:
+        """One read through the breaker, deferred invalidations first: (reachable, value,
+        unusable). An unusable entry is this key's problem, not the backend's: it reads as a
+        miss, is counted under its reason, and is no breaker failure."""
         if not self.breaker.allow():
-            return False, None
+            return False, None, False
         try:
             if self._pending_invalidation:
                 await self._replay_invalidations()
             value = await operation(key)
         except CacheUnavailable as error:
             self._failed(key, error)
-            return False, None
+            return False, None, False
+        except UnusableEntry as unusable:
+            self._recorders[self._family_of(key)].count(unusable.reason)
+            log.debug("cache entry unusable, read as a miss: %s", unusable)
+            self.breaker.record_success()
+            return True, None, True
         self.breaker.record_success()
-        return True, value
+        return True, value, False
+
+    async def _reset_generation(self, gen_key: str) -> bytes | None:
+        """Replace a generation key that is not a counter (as an invalidation of its key would)
+        and return the new generation, so this load can be stored."""
+        key = self.prefix + gen_key.removeprefix(self.prefix).removeprefix("gen:")
+        await self.backend.bump_generations([gen_key], [key], self.generation_ttl)
+        return await self.backend.get_generation(gen_key)
 
     async def _load_once(
         self,
@@ -168,6 +196,7 @@ class Cache:
         gen_key: str,
         generation: bytes | None,
         available: bool,
+        recheck: bool,
         load: Callable[[], Awaitable[M | None]],
     ) -> M | None:
         """Single-flight: concurrent misses of one key (and generation) in this process share one
@@ -189,7 +218,7 @@ class Cache:
         future.add_done_callback(_retrieve)
         flights[generation] = future
         try:
-            found, value = await self._recheck(family, key) if available else (False, None)
+            found, value = await self._recheck(family, key) if recheck else (False, None)
             if found:
                 # Another flight stored it between this reader's lookup and now.
                 future.set_result(value)
@@ -218,7 +247,7 @@ class Cache:
     async def _recheck(self, family: Family[M], key: str) -> tuple[bool, M | None]:
         """Look once more before loading: a reader that missed just before another flight's
         store landed (and after that flight ended) finds the fresh entry instead of loading."""
-        available, raw = await self._call(self.backend.get, key)
+        available, raw, _ = await self._call(self.backend.get, key)
         if not available or raw is None:
             return False, None
         state, value = codec.decode(family.model, raw)
@@ -244,17 +273,24 @@ class Cache:
         ttl = family.ttl if value is not None else self.negative_ttl
         ttl *= self._rng.uniform(1 - self.jitter, 1 + self.jitter)
         raw = codec.encode(family.model, value)
+        too_large = len(raw) > self.backend.max_value_bytes
         if not self.breaker.allow():
             return
         try:
-            stored = await self.backend.set_if_generation(key, raw, ttl, gen_key, generation)
+            if too_large:
+                # Not cached; drop whatever is there so no reader keeps fetching an oversize entry.
+                self._recorders[family.name].count("too_large")
+                await self.backend.delete([key])
+                stored = False
+            else:
+                stored = await self.backend.set_if_generation(key, raw, ttl, gen_key, generation)
         except CacheUnavailable as error:
             self._failed(key, error)
             return
         self.breaker.record_success()
         if stored:
             self._recorders[family.name].count("sets")
-        else:
+        elif not too_large:
             log.debug("not storing %s: invalidated while it was loaded", key)
 
     # -- invalidation -------------------------------------------------------------------------
@@ -290,6 +326,35 @@ class Cache:
                 "cache unreachable: invalidation of %d key(s) deferred until it answers",
                 len(self._pending_invalidation),
             )
+            self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        """Keep one task on the running loop retrying deferred invalidations, so a process that
+        never reads again still delivers them once the backend answers."""
+        loop = asyncio.get_running_loop()
+        task = self._retry_task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._retry_task = loop.create_task(self._retry_invalidations(), name=RETRY_TASK_NAME)
+
+    async def _retry_invalidations(self) -> None:
+        """Retry on the breaker's schedule: as soon as it lets a trial call through when open,
+        every reset period while it is still closed. Ends when nothing is pending."""
+        while self._pending_invalidation:
+            await asyncio.sleep(self._retry_delay())
+            if not self._pending_invalidation or not self.breaker.allow():
+                continue
+            try:
+                await self._replay_invalidations()
+            except CacheUnavailable as error:
+                self._failed(min(self._pending_invalidation, default=""), error)
+            else:
+                self.breaker.record_success()
+                log.info("deferred cache invalidations delivered")
+
+    def _retry_delay(self) -> float:
+        if self.breaker.state is BreakerState.CLOSED:
+            return self.breaker.reset_seconds
+        return max(self.breaker.seconds_until_probe(), 0.01)
 
     async def _replay_invalidations(self) -> None:
         keys = sorted(self._pending_invalidation)
@@ -402,6 +467,10 @@ class Cache:
             log.debug("shared statistics not reset: %s", error)
 
     async def close(self) -> None:
+        task, self._retry_task = self._retry_task, None
+        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            await asyncio.wait([task])
         if self.backend.shared and self.breaker.allow():
             await self.flush_stats()
         if self._pending_invalidation:
@@ -423,9 +492,15 @@ def build_cache(settings: Settings) -> Cache:
     """Redis when ``QULAB_REDIS_URL`` is set, the in-process store otherwise."""
     backend: CacheBackend
     if settings.redis_url:
-        backend = RedisBackend(settings.redis_url, socket_timeout=settings.cache_socket_timeout)
+        backend = RedisBackend(
+            settings.redis_url,
+            socket_timeout=settings.cache_socket_timeout,
+            max_value_bytes=settings.cache_max_value_bytes,
+        )
     else:
-        backend = MemoryBackend(settings.cache_max_entries)
+        backend = MemoryBackend(
+            settings.cache_max_entries, max_value_bytes=settings.cache_max_value_bytes
+        )
     return Cache(
         backend,
         prefix=settings.cache_prefix,

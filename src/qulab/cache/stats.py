@@ -27,6 +27,9 @@ COUNTERS = (
     "corrupt",
     "negative_hits",
     "bypassed",
+    "wrong_type",
+    "oversize",
+    "too_large",
 )
 SAMPLE_CAP = 2048
 
@@ -85,6 +88,9 @@ class FamilyStats:
     corrupt: int
     negative_hits: int
     bypassed: int
+    wrong_type: int
+    oversize: int
+    too_large: int
     requests: int
     hit_ratio: float | None
     hit_p50_s: float | None

@@ -16,6 +16,7 @@ app = typer.Typer(help="Inspect and control the read-through cache.", no_args_is
 JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 STATS_ROWS = [
     *("hits", "misses", "errors", "sets", "invalidations", "coalesced", "corrupt", "bypassed"),
+    *("wrong_type", "oversize", "too_large"),
     *("hit_ratio", "hit_p50_ms", "hit_p95_ms", "miss_p50_ms", "miss_p95_ms"),
     *("t_cache_ms", "t_database_ms", "t_avg_ms", "t_avg_measured_ms"),
 ]
