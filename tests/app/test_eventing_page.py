@@ -304,7 +304,7 @@ def test_an_unreachable_stream_broker_is_reported_as_such_without_its_password(
 
     errors = texts(at.error)
     [consumer] = [text for text in errors if "broker unreachable" in text]
-    assert consumer.startswith(f"broker unreachable: redis://127.0.0.1:{port} streams ")
+    assert consumer.startswith(f"broker unreachable: redis://:***@127.0.0.1:{port}/0 streams ")
     assert f"connecting to 127.0.0.1:{port}; check that the broker is running" in consumer
     assert consumer.endswith("QULAB_BROKER_URL points at it.")
     assert not any("s3cret" in text or "unexpected" in text for text in errors), errors
