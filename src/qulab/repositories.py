@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -27,10 +27,45 @@ from qulab.models import (
 )
 from qulab.schemas import UserCreate, UserUpdate, parse, validate_id
 
+# How each driver says "a foreign key is violated": a SQLSTATE (asyncpg, via SQLAlchemy's
+# adapter) or SQLite's extended result code.
+FOREIGN_KEY_VIOLATION_SQLSTATE = "23503"
+SQLITE_CONSTRAINT_FOREIGNKEY = 787
+
 
 def _is_duplicate_email(error: IntegrityError) -> bool:
     text = str(error.orig).lower()
     return "email" in text and ("unique" in text or "duplicate" in text)
+
+
+def _is_foreign_key_violation(error: IntegrityError) -> bool:
+    orig = error.orig
+    return (
+        getattr(orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION_SQLSTATE
+        or getattr(orig, "sqlite_errorcode", None) == SQLITE_CONSTRAINT_FOREIGNKEY
+    )
+
+
+def _constraint(error: IntegrityError) -> str:
+    """The violated constraint, named when the driver says which, in one line."""
+    name = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
+    if name:
+        return f"constraint {name} was violated"
+    text = str(error.orig).strip()
+    return text.splitlines()[0] if text else "a constraint was violated"
+
+
+async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> None:
+    """Flush a row that belongs to a user. The user deleted meanwhile (its foreign key fails)
+    is NotFound; any other integrity failure is a one-line ConflictError."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        if _is_foreign_key_violation(error):
+            raise NotFound("user", user_id) from None
+        raise ConflictError(
+            f"{what} for user {user_id} could not be stored: {_constraint(error)}"
+        ) from None
 
 
 def users_statement(
@@ -98,18 +133,25 @@ class UserRepository:
             await self.session.flush()
         return user
 
-    async def delete(self, user_id: str) -> None:
-        """Delete a user; their assessments and scores go with them (ORM cascade)."""
-        result = await self.session.execute(
-            select(User)
-            .options(selectinload(User.scores), selectinload(User.assessments))
-            .where(User.id == validate_id(user_id, "user_id"))
-        )
+    async def delete(self, user_id: str) -> User:
+        """Delete a user in one statement and return the deleted row.
+
+        The database deletes their assessments and scores with it (ON DELETE CASCADE), rows
+        committed by concurrent writers included. An unknown id raises NotFound; a delete that
+        another reference blocks raises ConflictError. Nothing is loaded first.
+        """
+        user_id = validate_id(user_id, "user_id")
+        statement = delete(User).where(User.id == user_id).returning(User)
+        try:
+            result = await self.session.execute(statement)
+        except IntegrityError as error:
+            reason = "other rows still refer to it" if _is_foreign_key_violation(error) else ""
+            detail = f"{reason} ({_constraint(error)})" if reason else _constraint(error)
+            raise ConflictError(f"user {user_id} could not be deleted: {detail}") from None
         user = result.scalar_one_or_none()
         if user is None:
             raise NotFound("user", user_id)
-        await self.session.delete(user)
-        await self.session.flush()
+        return user
 
     async def list(self, limit: int = 50, offset: int = 0) -> Sequence[User]:
         result = await self.session.execute(
@@ -155,8 +197,9 @@ class ScoreRepository:
         self.session = session
 
     async def add(self, score: AIRScore) -> AIRScore:
+        """Add and flush; a user deleted meanwhile raises NotFound, nothing is kept."""
         self.session.add(score)
-        await self.session.flush()
+        await _flush_for_user(self.session, score.user_id, "score")
         return score
 
     async def latest(self, user_id: str) -> AIRScore | None:
@@ -178,7 +221,7 @@ class AssessmentRepository:
     async def start(self, user_id: str, component: str) -> Assessment:
         assessment = Assessment(user_id=validate_id(user_id, "user_id"), component=component)
         self.session.add(assessment)
-        await self.session.flush()
+        await _flush_for_user(self.session, assessment.user_id, "assessment")
         return assessment
 
     async def get(self, assessment_id: str) -> Assessment:
