@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from qulab import assessments, migrate, scoring
+from qulab.cache import Outcome, read_latest_score_cached, read_user_cached
 from qulab.config import Settings
 from qulab.db import Database, count_session_statements
 from qulab.errors import ConflictError, NotFound
@@ -22,6 +23,8 @@ from qulab.schemas import UserRead
 from qulab.scoring import calculate_and_store_airscore
 from qulab.uow import UnitOfWork
 from qulab.users import create_user, delete_user
+from tests import services
+from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry
 from tests.outbox_helpers import wait_for
 
 
@@ -117,6 +120,31 @@ async def test_a_delete_that_rolls_back_leaves_the_user_and_writes_no_event(
     assert await rows(db, User) == 1
     assert await rows(db, AIRScore, user.id) == 3
     assert await events_of(db, "user.deleted") == []
+
+
+@pytest.mark.parametrize("cache_kind", ["memory", "redis"])
+async def test_the_delete_drops_the_users_cache_entries(db: Database, cache_kind: str) -> None:
+    if cache_kind == "redis":
+        services.require_redis()
+    prefix = new_prefix()
+    cache = make_cache(cache_kind, prefix)
+    cache.attach(db)
+    try:
+        user = await user_with_history(db, "cached@example.com")
+        await read_user_cached(db, cache, user.id)
+        await read_latest_score_cached(db, cache, user.id)
+        assert await stored_entry(cache, "user", user.id) is not None
+        assert await stored_entry(cache, "latest_airscore", user.id) is not None
+        await delete_user(db, user.id)
+        assert await stored_entry(cache, "user", user.id) is None
+        assert await stored_entry(cache, "latest_airscore", user.id) is None
+        after = await read_user_cached(db, cache, user.id)
+        assert (after.outcome, after.value) == (Outcome.MISS, None)
+    finally:
+        cache.detach(db)
+        await cache.close()
+        if cache_kind == "redis":
+            await delete_prefix(services.REDIS_URL, prefix)
 
 
 def delete_the_user_after_reading_it(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
