@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from qulab.errors import ConflictError, DuplicateEmailError, NotFound
 from qulab.models import (
@@ -66,6 +67,15 @@ async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> Non
         raise ConflictError(
             f"{what} for user {user_id} could not be stored: {_constraint(error)}"
         ) from None
+
+
+async def _flush_update(session: AsyncSession, kind: str, ident: str) -> None:
+    """Flush an update of a row read earlier in this transaction. A row deleted meanwhile (its
+    UPDATE matches nothing) is NotFound, as if it had been gone at the read."""
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise NotFound(kind, ident) from None
 
 
 def users_statement(
@@ -130,7 +140,7 @@ class UserRepository:
         for key, value in values.items():
             setattr(user, key, value)
         if values:
-            await self.session.flush()
+            await _flush_update(self.session, "user", user_id)
         return user
 
     async def delete(self, user_id: str) -> User:
@@ -243,7 +253,7 @@ class AssessmentRepository:
         assessment.status = AssessmentStatus.COMPLETED.value
         assessment.current_ability = ability
         assessment.items_administered = items
-        await self.session.flush()
+        await _flush_update(self.session, "assessment", assessment_id)
         return assessment
 
 

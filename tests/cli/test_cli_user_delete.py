@@ -13,6 +13,7 @@ from qulab import migrate, scoring
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import AIRScore, DomainEvent, User
+from qulab.repositories import UserRepository
 from qulab.uow import UnitOfWork
 from qulab.users import create_user, delete_user
 from tests.cli.conftest import Invoke
@@ -82,6 +83,27 @@ def test_a_score_for_a_user_deleted_meanwhile_exits_2_with_one_line(
     assert calls == 2
     assert asyncio.run(_rows(database_url, AIRScore)) == 0
     assert asyncio.run(_rows(database_url, User)) == 0
+
+
+def test_an_update_of_a_user_deleted_meanwhile_exits_2_with_one_line(
+    qulab: Invoke, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id = asyncio.run(_prepare(database_url))
+    read = UserRepository.get
+
+    async def read_then_delete(self: UserRepository, user: str) -> User:
+        found = await read(self, user)
+        other = Database(Settings(database_url=database_url))
+        try:
+            await delete_user(other, user)
+        finally:
+            await other.dispose()
+        return found
+
+    monkeypatch.setattr(UserRepository, "get", read_then_delete)
+    result = qulab("user", "update", user_id, "--name", "Renamed")
+    assert (result.code, result.out, result.err) == (2, "", f"error: user {user_id} not found\n")
+    assert asyncio.run(_event_types(database_url)) == ["user.created", "user.deleted"]
 
 
 def _environment(url: str) -> dict[str, str]:

@@ -19,10 +19,11 @@ from qulab.db import Database, count_session_statements
 from qulab.errors import ConflictError, NotFound
 from qulab.lab import create_sample_airscore
 from qulab.models import AIRScore, Assessment, DomainEvent, EventStatus, User
+from qulab.repositories import AssessmentRepository, UserRepository
 from qulab.schemas import UserRead
 from qulab.scoring import calculate_and_store_airscore
 from qulab.uow import UnitOfWork
-from qulab.users import create_user, delete_user
+from qulab.users import create_user, delete_user, update_user
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry
 from tests.outbox_helpers import wait_for
@@ -184,6 +185,52 @@ async def test_an_assessment_for_a_user_deleted_meanwhile_is_not_found(db: Datab
         await delete_user(db, user.id)
         with pytest.raises(NotFound, match=f"user {user.id} not found"):
             await uow.assessments.start(user.id, "fluency")
+    assert await rows(db, Assessment) == 0
+
+
+def delete_the_owner_after(
+    db: Database, monkeypatch: pytest.MonkeyPatch, repository: type, method: str
+) -> list[str]:
+    """After ``repository.method`` first reads a row, delete its user in another unit of work:
+    the row is gone (by cascade) before the caller writes to it."""
+    read = getattr(repository, method)
+    deleted: list[str] = []
+
+    async def read_then_delete(self: object, ident: str) -> User | Assessment:
+        found = await read(self, ident)
+        if not deleted:
+            owner = found.id if isinstance(found, User) else found.user_id
+            await delete_user(db, owner)
+            deleted.append(owner)
+        return found  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(repository, method, read_then_delete)
+    return deleted
+
+
+async def test_updating_a_user_deleted_meanwhile_is_not_found_and_emits_nothing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await create_user(db, email="renamed@example.com", name="Before")
+    deleted = delete_the_owner_after(db, monkeypatch, UserRepository, "get")
+    with pytest.raises(NotFound) as caught:
+        await update_user(db, user.id, name="After")
+    assert str(caught.value) == f"user {user.id} not found"
+    assert deleted == [user.id]
+    assert await events_of(db, "user.updated") == []
+
+
+async def test_completing_an_assessment_removed_with_its_user_is_not_found(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await create_user(db, email="assessed@example.com", name="Assessed")
+    started = await assessments.start_assessment(db, user.id, "fluency")
+    deleted = delete_the_owner_after(db, monkeypatch, AssessmentRepository, "get")
+    with pytest.raises(NotFound) as caught:
+        await assessments.complete_assessment(db, started.id, 0.5, 10)
+    assert str(caught.value) == f"assessment {started.id} not found"
+    assert deleted == [user.id]
+    assert await events_of(db, "assessment.completed") == []
     assert await rows(db, Assessment) == 0
 
 
