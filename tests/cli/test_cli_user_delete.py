@@ -134,9 +134,8 @@ async def _finish(process: asyncio.subprocess.Process, seconds: float) -> tuple[
     return int(process.returncode or 0), out.decode(), err.decode()
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
 async def test_user_delete_while_score_add_runs_both_exit_cleanly(database_url: str) -> None:
-    """The reported race, as a user runs it: two ``qulab`` processes on one PostgreSQL."""
+    """The reported race, as a user runs it: two ``qulab`` processes on one database."""
     user_id = await _prepare(database_url)
     env = _environment(database_url)
     scorer = await _qulab(env, "score", "add", user_id, "--count", "20000")

@@ -307,7 +307,6 @@ async def test_a_score_conflicting_with_a_stored_one_is_a_one_line_conflict(
     assert await rows(db, AIRScore) == 1
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
 async def test_scores_racing_a_delete_end_as_not_found_and_leave_no_orphans(
     db: Database,
 ) -> None:
