@@ -151,17 +151,26 @@ class UserRepository:
         another reference blocks raises ConflictError. Nothing is loaded first.
         """
         user_id = validate_id(user_id, "user_id")
-        statement = delete(User).where(User.id == user_id).returning(User)
         try:
-            result = await self.session.execute(statement)
+            user = await self._delete_row(user_id)
         except IntegrityError as error:
             reason = "other rows still refer to it" if _is_foreign_key_violation(error) else ""
             detail = f"{reason} ({_constraint(error)})" if reason else _constraint(error)
             raise ConflictError(f"user {user_id} could not be deleted: {detail}") from None
-        user = result.scalar_one_or_none()
         if user is None:
             raise NotFound("user", user_id)
         return user
+
+    async def _delete_row(self, user_id: str) -> User | None:
+        statement = delete(User).where(User.id == user_id)
+        if self.session.get_bind().dialect.delete_returning:
+            result = await self.session.execute(statement.returning(User))
+            return result.scalar_one_or_none()
+        # SQLite before 3.35 has no RETURNING: read the row, then delete it; a row another
+        # writer deleted in between is deleted by nobody here (rowcount 0), so it is NotFound.
+        user = await self.session.get(User, user_id)
+        deleted = await self.session.execute(statement.execution_options(synchronize_session=False))
+        return user if getattr(deleted, "rowcount", 0) == 1 else None
 
     async def list(self, limit: int = 50, offset: int = 0) -> Sequence[User]:
         result = await self.session.execute(

@@ -82,6 +82,27 @@ async def test_delete_user_writes_the_delete_and_its_event_and_nothing_else(
     assert [s[: len(e)] for s, e in zip(statements, expected, strict=True)] == expected
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_without_delete_returning_the_row_is_read_first_then_deleted(db: Database) -> None:
+    """SQLite before 3.35 has no DELETE ... RETURNING: the delete then costs one more read."""
+    user = await user_with_history(db, "old-sqlite@example.com")
+    db.engine.dialect.delete_returning = False
+    with db.count_statements() as counter:
+        deleted = await delete_user(db, user.id)
+    assert deleted == user
+    assert [s.split(" FROM ")[0].split(" ")[0] for s in counter.statements] == [
+        "SELECT",
+        "DELETE",
+        "INSERT",
+    ]
+    assert "RETURNING" not in counter.statements[1]
+    assert (await rows(db, User), await rows(db, AIRScore), await rows(db, Assessment)) == (0, 0, 0)
+    [event] = await events_of(db, "user.deleted")
+    assert event.payload["email"] == "old-sqlite@example.com"
+    with pytest.raises(NotFound):
+        await delete_user(db, user.id)
+
+
 async def test_delete_records_a_pending_user_deleted_event_with_id_and_email(
     db: Database,
 ) -> None:
