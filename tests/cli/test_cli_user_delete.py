@@ -7,7 +7,7 @@ import os
 import sys
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from qulab import migrate, scoring
 from qulab.config import Settings
@@ -59,6 +59,36 @@ def test_delete_prints_the_id_and_records_a_user_deleted_event(
     assert asyncio.run(_event_types(database_url)) == ["user.created", "user.deleted"]
     again = qulab("user", "delete", user_id)
     assert (again.code, again.err) == (2, f"error: user {user_id} not found\n")
+
+
+async def _refer_to(url: str, user_id: str) -> None:
+    """A table of the test's own that refers to the user without cascading."""
+    db = Database(Settings(database_url=url))
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "CREATE TABLE user_notes (id INTEGER PRIMARY KEY,"
+                    " user_id VARCHAR(36) NOT NULL REFERENCES users (id))"
+                )
+            )
+            await conn.execute(text("INSERT INTO user_notes VALUES (1, :id)"), {"id": user_id})
+    finally:
+        await db.dispose()
+
+
+def test_a_delete_another_row_blocks_exits_2_with_one_line(
+    qulab: Invoke, database_url: str
+) -> None:
+    user_id = asyncio.run(_prepare(database_url))
+    asyncio.run(_refer_to(database_url, user_id))
+    result = qulab("user", "delete", user_id)
+    assert (result.code, result.out) == (2, "")
+    prefix = f"error: user {user_id} could not be deleted: other rows still refer to it ("
+    assert result.err.startswith(prefix) and result.err.endswith(")\n")
+    assert len(result.err.splitlines()) == 1
+    assert asyncio.run(_rows(database_url, User)) == 1
+    assert asyncio.run(_event_types(database_url)) == ["user.created"]
 
 
 def test_a_score_for_a_user_deleted_meanwhile_exits_2_with_one_line(
