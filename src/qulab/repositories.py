@@ -166,8 +166,8 @@ class UserRepository:
         if self.session.get_bind().dialect.delete_returning:
             result = await self.session.execute(statement.returning(User))
             return result.scalar_one_or_none()
-        # SQLite before 3.35 has no RETURNING: read the row, then delete it; a row another
-        # writer deleted in between is deleted by nobody here (rowcount 0), so it is NotFound.
+        # SQLite before 3.35 has no RETURNING: read the row, then delete it. If another writer
+        # deleted it in between, this DELETE matches nothing and the user is NotFound.
         user = await self.session.get(User, user_id)
         deleted = await self.session.execute(statement.execution_options(synchronize_session=False))
         return user if getattr(deleted, "rowcount", 0) == 1 else None
