@@ -82,11 +82,19 @@ class User(Base, TimestampMixin):
     education_level: Mapped[str | None] = mapped_column(String(50))
     years_experience: Mapped[float | None] = mapped_column(Float)
 
+    # The database deletes a user's assessments and scores (ON DELETE CASCADE); passive_deletes
+    # keeps the ORM from loading them first, so deleting a user is one statement.
     assessments: Mapped[list[Assessment]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="raise_on_sql"
+        back_populates="user",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise_on_sql",
     )
     scores: Mapped[list[AIRScore]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="raise_on_sql"
+        back_populates="user",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise_on_sql",
     )
 
     def __repr__(self) -> str:
@@ -103,7 +111,7 @@ class Assessment(Base, TimestampMixin):
     __tablename__ = "assessments"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=AssessmentStatus.IN_PROGRESS.value)
     component: Mapped[str] = mapped_column(String(50))
     current_ability: Mapped[float] = mapped_column(Float, default=0.0)
@@ -119,7 +127,7 @@ class AIRScore(Base, TimestampMixin):
     __tablename__ = "air_scores"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     occupation_code: Mapped[str] = mapped_column(String(20))
 
     air_score: Mapped[float] = mapped_column(Float)
@@ -146,6 +154,7 @@ class EventType(StrEnum):
     BATCH_COMPLETED = "batch.completed"
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
+    USER_DELETED = "user.deleted"
 
 
 class EventStatus(StrEnum):

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from qulab.errors import ConflictError, DuplicateEmailError, NotFound
 from qulab.models import (
@@ -27,10 +28,54 @@ from qulab.models import (
 )
 from qulab.schemas import UserCreate, UserUpdate, parse, validate_id
 
+# How each driver says "a foreign key is violated": a SQLSTATE (asyncpg, via SQLAlchemy's
+# adapter) or SQLite's extended result code.
+FOREIGN_KEY_VIOLATION_SQLSTATE = "23503"
+SQLITE_CONSTRAINT_FOREIGNKEY = 787
+
 
 def _is_duplicate_email(error: IntegrityError) -> bool:
     text = str(error.orig).lower()
     return "email" in text and ("unique" in text or "duplicate" in text)
+
+
+def _is_foreign_key_violation(error: IntegrityError) -> bool:
+    orig = error.orig
+    return (
+        getattr(orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION_SQLSTATE
+        or getattr(orig, "sqlite_errorcode", None) == SQLITE_CONSTRAINT_FOREIGNKEY
+    )
+
+
+def _constraint(error: IntegrityError) -> str:
+    """The violated constraint, named when the driver says which, in one line."""
+    name = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
+    if name:
+        return f"constraint {name} was violated"
+    text = str(error.orig).strip()
+    return text.splitlines()[0] if text else "a constraint was violated"
+
+
+async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> None:
+    """Flush a row that belongs to a user. The user deleted meanwhile (its foreign key fails)
+    is NotFound; any other integrity failure is a one-line ConflictError."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        if _is_foreign_key_violation(error):
+            raise NotFound("user", user_id) from None
+        raise ConflictError(
+            f"{what} for user {user_id} could not be stored: {_constraint(error)}"
+        ) from None
+
+
+async def _flush_update(session: AsyncSession, kind: str, ident: str) -> None:
+    """Flush an update of a row read earlier in this transaction. A row deleted meanwhile (its
+    UPDATE matches nothing) is NotFound, as if it had been gone at the read."""
+    try:
+        await session.flush()
+    except StaleDataError:
+        raise NotFound(kind, ident) from None
 
 
 def users_statement(
@@ -95,21 +140,37 @@ class UserRepository:
         for key, value in values.items():
             setattr(user, key, value)
         if values:
-            await self.session.flush()
+            await _flush_update(self.session, "user", user_id)
         return user
 
-    async def delete(self, user_id: str) -> None:
-        """Delete a user; their assessments and scores go with them (ORM cascade)."""
-        result = await self.session.execute(
-            select(User)
-            .options(selectinload(User.scores), selectinload(User.assessments))
-            .where(User.id == validate_id(user_id, "user_id"))
-        )
-        user = result.scalar_one_or_none()
+    async def delete(self, user_id: str) -> User:
+        """Delete a user in one statement and return the deleted row.
+
+        The database deletes their assessments and scores with it (ON DELETE CASCADE), rows
+        committed by concurrent writers included. An unknown id raises NotFound; a delete that
+        another reference blocks raises ConflictError. Nothing is loaded first.
+        """
+        user_id = validate_id(user_id, "user_id")
+        try:
+            user = await self._delete_row(user_id)
+        except IntegrityError as error:
+            reason = "other rows still refer to it" if _is_foreign_key_violation(error) else ""
+            detail = f"{reason} ({_constraint(error)})" if reason else _constraint(error)
+            raise ConflictError(f"user {user_id} could not be deleted: {detail}") from None
         if user is None:
             raise NotFound("user", user_id)
-        await self.session.delete(user)
-        await self.session.flush()
+        return user
+
+    async def _delete_row(self, user_id: str) -> User | None:
+        statement = delete(User).where(User.id == user_id)
+        if self.session.get_bind().dialect.delete_returning:
+            result = await self.session.execute(statement.returning(User))
+            return result.scalar_one_or_none()
+        # SQLite before 3.35 has no RETURNING: read the row, then delete it. If another writer
+        # deleted it in between, this DELETE matches nothing and the user is NotFound.
+        user = await self.session.get(User, user_id)
+        deleted = await self.session.execute(statement.execution_options(synchronize_session=False))
+        return user if getattr(deleted, "rowcount", 0) == 1 else None
 
     async def list(self, limit: int = 50, offset: int = 0) -> Sequence[User]:
         result = await self.session.execute(
@@ -155,8 +216,9 @@ class ScoreRepository:
         self.session = session
 
     async def add(self, score: AIRScore) -> AIRScore:
+        """Add and flush; a user deleted meanwhile raises NotFound, nothing is kept."""
         self.session.add(score)
-        await self.session.flush()
+        await _flush_for_user(self.session, score.user_id, "score")
         return score
 
     async def latest(self, user_id: str) -> AIRScore | None:
@@ -178,7 +240,7 @@ class AssessmentRepository:
     async def start(self, user_id: str, component: str) -> Assessment:
         assessment = Assessment(user_id=validate_id(user_id, "user_id"), component=component)
         self.session.add(assessment)
-        await self.session.flush()
+        await _flush_for_user(self.session, assessment.user_id, "assessment")
         return assessment
 
     async def get(self, assessment_id: str) -> Assessment:
@@ -200,7 +262,7 @@ class AssessmentRepository:
         assessment.status = AssessmentStatus.COMPLETED.value
         assessment.current_ability = ability
         assessment.items_administered = items
-        await self.session.flush()
+        await _flush_update(self.session, "assessment", assessment_id)
         return assessment
 
 

@@ -52,12 +52,24 @@ async def update_user(db: Database, user_id: str, **fields: Any) -> UserRead:
     return read
 
 
-async def delete_user(db: Database, user_id: str) -> None:
+async def delete_user(db: Database, user_id: str) -> UserRead:
+    """Delete a user with their assessments and scores, and emit ``user.deleted``, atomically.
+
+    Returns the user as they were. Unknown user -> NotFound; nothing is written.
+    """
     user_id = validate_id(user_id, "user_id")
     async with UnitOfWork(db) as uow:
-        await uow.users.delete(user_id)
-        uow.mark_user_changed(user_id)
+        user = await uow.users.delete(user_id)
+        read = UserRead.model_validate(user)
+        uow.emit(
+            EventType.USER_DELETED,
+            USER_AGGREGATE,
+            user.id,
+            {"user_id": user.id, "email": user.email, "name": user.name},
+        )
+        uow.mark_user_changed(user.id)
         await uow.commit()
+    return read
 
 
 async def get_user(db: Database, user_id: str) -> UserRead:
