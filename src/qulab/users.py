@@ -57,11 +57,11 @@ async def delete_user(db: Database, user_id: str) -> None:
 
 
 async def get_user(db: Database, user_id: str) -> UserRead:
-    async with db.session() as session:
+    async with db.reading() as session:
         return UserRead.model_validate(await UserRepository(session).get(user_id))
 
 
 async def list_users(db: Database, limit: int = 50, offset: int = 0) -> list[UserRead]:
-    async with db.session() as session:
+    async with db.reading() as session:
         users = await UserRepository(session).list(limit=limit, offset=offset)
         return [UserRead.model_validate(user) for user in users]

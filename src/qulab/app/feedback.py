@@ -19,6 +19,7 @@ from qulab.errors import (
     InvalidInput,
     NotFound,
     PoolExhausted,
+    SchemaMissing,
     ServiceUnavailable,
     UserError,
 )
@@ -67,6 +68,9 @@ def friendly_message(
         )
     if isinstance(error, UserError):
         return f"{error}. Nothing was written."
+    if isinstance(error, SchemaMissing):
+        advice = schema_message(schema) if schema is not None else None
+        return advice or SCHEMA_MISSING
     if isinstance(error, ConfigurationError):
         return (
             f"The configuration is invalid: {error}. Fix the environment variable "
@@ -109,7 +113,7 @@ def explain(error: BaseException, db: Database | None) -> str:
     if isinstance(error, UserError | ConfigurationError):
         return friendly_message(error)
     error = translate_operational_error(error)
-    if not isinstance(error, ServiceUnavailable):
+    if not isinstance(error, ServiceUnavailable | ConfigurationError):
         log.error("lab operation failed", exc_info=error)
     schema = _diagnose(db) if db is not None else None
     return friendly_message(error, schema=schema, where=db.description if db else "")

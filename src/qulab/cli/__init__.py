@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if translated is error:
             raise
         err.print(f"error: {translated}", markup=False)
-        return 1
+        return 2 if isinstance(translated, UserError | ConfigurationError) else 1
     return result if isinstance(result, int) else 0
 
 
