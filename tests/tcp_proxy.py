@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 
 
-class StallableProxy:
-    """Forwards 127.0.0.1:<port> to ``target``; ``stall()`` stops forwarding in both directions
-    while keeping every socket open (a database that no longer answers)."""
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to ``target``. ``stall()`` stops forwarding in both directions
+    while keeping every socket open (a service that no longer answers); ``cut()`` resets every
+    connection and refuses new ones (a service that went away)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -18,14 +19,21 @@ class StallableProxy:
         self._flowing.set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._refusing = False
 
-    async def start(self) -> StallableProxy:
+    async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     def stall(self) -> None:
         self._flowing.clear()
+
+    def cut(self) -> None:
+        self._refusing = True
+        for writer in list(self._writers):
+            writer.transport.abort()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -35,8 +43,12 @@ class StallableProxy:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            writer.transport.abort()
+            return
         self.connections += 1
         up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers.update((writer, up_writer))
         pipes = [
             asyncio.create_task(self._pipe(reader, up_writer)),
             asyncio.create_task(self._pipe(up_reader, writer)),
@@ -46,6 +58,7 @@ class StallableProxy:
             await asyncio.gather(*pipes, return_exceptions=True)
         finally:
             self._tasks.difference_update(pipes)
+            self._writers.difference_update((writer, up_writer))
             for end in (writer, up_writer):
                 end.close()
 

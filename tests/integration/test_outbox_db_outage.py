@@ -3,10 +3,6 @@ reports each outage in one line, loses nothing, and still stops promptly on SIGT
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -18,7 +14,8 @@ from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import EventStatus
 from tests.outbox_helpers import all_events, emit_events, wait_for
-from tests.tcp_proxy import StallableProxy
+from tests.relay_process import read_line_containing, start_relay, stop
+from tests.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
@@ -30,55 +27,6 @@ async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
-
-
-async def start_relay(url: str, *args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
-    env |= {
-        "QULAB_DATABASE_URL": url,
-        "QULAB_BROKER_URL": "memory://",
-        "QULAB_RELAY_INTERVAL": "0.2",
-        "QULAB_RELAY_BACKOFF_BASE": "0.1",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "qulab",
-        "outbox",
-        "relay",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    banner = await read_line_containing(process, "relaying to memory://", [])
-    assert banner
-    return process
-
-
-async def read_line_containing(
-    process: asyncio.subprocess.Process, needle: str, seen: list[str], timeout: float = 30
-) -> str:
-    """Read stderr lines (kept in ``seen``) until one contains ``needle``."""
-    assert process.stderr is not None
-    try:
-        async with asyncio.timeout(timeout):
-            while line := (await process.stderr.readline()).decode():
-                seen.append(line)
-                if needle in line:
-                    return line
-    except TimeoutError:
-        pass
-    raise AssertionError(f"no {needle!r} on stderr, only: {''.join(seen)}")
-
-
-async def stop(process: asyncio.subprocess.Process, seen: list[str]) -> int:
-    """SIGTERM, then the exit code; the relay gets a few seconds, no more."""
-    assert process.stderr is not None
-    process.send_signal(signal.SIGTERM)
-    async with asyncio.timeout(8):
-        seen.extend(line.decode() for line in (await process.stderr.read()).splitlines())
-        return await process.wait()
 
 
 def raw_dsn(url: str) -> str:
@@ -142,7 +90,7 @@ async def test_relay_waiting_on_a_stalled_database_says_so_and_stops_on_sigterm(
 ) -> None:
     url = pg_db.settings.database_url
     parts = urlsplit(url)
-    proxy = await StallableProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
     proxied = url.replace(parts.netloc, f"{parts.username}@127.0.0.1:{proxy.port}")
     relay = await start_relay(proxied)
     seen: list[str] = []

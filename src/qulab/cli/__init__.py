@@ -7,7 +7,6 @@ line goes to stderr, never a traceback.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -24,6 +23,7 @@ from qulab.cli import seed as seed_commands
 from qulab.cli import setup as setup_commands
 from qulab.cli import users as user_commands
 from qulab.cli._common import err
+from qulab.cli._logging import configure_logging
 from qulab.db import translate_operational_error
 from qulab.errors import ConfigurationError, QulabError, UserError
 
@@ -49,7 +49,7 @@ bench_commands.register(app)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)

@@ -77,6 +77,7 @@ class _Sent:
 class Relay:
     wait_report = 5.0  # seconds between "waiting for the database" lines during a stalled pass
     stop_grace = 3.0  # seconds a pass may still take once stop() was asked for
+    log_outages = True  # False when the caller reports the outage itself (`relay --once`)
 
     def __init__(
         self,
@@ -236,7 +237,7 @@ class Relay:
         await store.record_failures(conn, updates)
         if sent.outage:
             result.outage = sent.outage
-            if self.last_outage is None:
+            if self.last_outage is None and self.log_outages:
                 log.warning("broker unavailable, events stay pending: %s", sent.outage)
         elif self.last_outage is not None:
             log.warning("broker available again")
