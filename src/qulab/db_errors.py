@@ -33,6 +33,7 @@ from qulab.errors import (
 # (shutdown, pg_terminate_backend, statement_timeout).
 UNREACHABLE_CLASSES = frozenset({"08", "53", "57"})
 LOGIN_CLASS = "28"
+QUERY_CANCELED = "57014"  # statement_timeout, or a cancel request
 MISSING_DATABASE = "3D000"
 # undefined table, undefined column, invalid schema name
 MISSING_SCHEMA = frozenset({"42P01", "42703", "3F000"})
@@ -75,6 +76,8 @@ def _by_sqlstate(sqlstate: str | None, detail: str) -> QulabError | None:
         return ConfigurationError(f"QULAB_DATABASE_URL: {detail}")
     if sqlstate in MISSING_SCHEMA:
         return _schema_missing(detail)
+    if sqlstate == QUERY_CANCELED:
+        return ServiceUnavailable(f"database did not finish the statement in time: {detail}")
     if sqlstate[:2] in UNREACHABLE_CLASSES:
         return ServiceUnavailable(f"database unreachable: {detail}")
     return None
