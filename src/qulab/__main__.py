@@ -1,6 +1,14 @@
-"""``python -m qulab``: the same command line as the ``qulab`` script."""
+"""``python -m qulab`` and the ``qulab`` script: the command line, SIGTERM held while it loads."""
 
-from qulab.cli import entry
+from qulab._startup import hold_sigterm
+
+
+def main() -> None:
+    hold_sigterm()
+    from qulab.cli import entry  # loaded only once SIGTERM is held
+
+    entry()
+
 
 if __name__ == "__main__":
-    entry()
+    main()

@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from qulab._startup import release_sigterm
 from qulab.cli import app as app_command
 from qulab.cli import bench as bench_commands
 from qulab.cli import cache as cache_commands
@@ -50,6 +51,8 @@ bench_commands.register(app)
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     configure_logging()
+    if list(sys.argv[1:] if argv is None else argv)[:2] != ["outbox", "relay"]:
+        release_sigterm()  # only the relay turns a SIGTERM during start-up into a clean stop
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from qulab._startup import release_sigterm, sigterm_received
 from qulab.cli._common import err, open_db, out, print_json, print_record, print_table, run
 from qulab.db import Database, translate_operational_error
 from qulab.errors import BrokerUnavailable, ServiceUnavailable
@@ -74,11 +75,15 @@ def relay(
             worker = Relay(db, publisher, batch_size=batch_size, interval=interval)
             try:
                 if once:
+                    release_sigterm()
                     return await _one_pass(db, worker)
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(sig, worker.stop)
-                err.print(f"relaying to {publisher.description}; Ctrl-C to stop", markup=False)
+                if sigterm_received():
+                    worker.stop()  # SIGTERM while starting: no pass at all, and exit 0
+                else:
+                    err.print(f"relaying to {publisher.description}; Ctrl-C to stop", markup=False)
                 return await worker.run(), None
             finally:
                 await publisher.close()
