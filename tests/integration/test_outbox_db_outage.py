@@ -3,6 +3,7 @@ reports each outage in one line, loses nothing, and still stops promptly on SIGT
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -13,7 +14,9 @@ from qulab import migrate
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import EventStatus
+from qulab.outbox.notify import PgListener
 from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.pg_fakes import silent_postgres
 from tests.relay_process import read_line_containing, start_relay, stop
 from tests.tcp_proxy import TcpProxy
 
@@ -114,3 +117,19 @@ async def test_relay_waiting_on_a_stalled_database_says_so_and_stops_on_sigterm(
     assert not any("Traceback" in line for line in seen), "".join(seen)
     pending = {e.id for e in await all_events(pg_db) if e.status == EventStatus.PENDING.value}
     assert pending == late
+
+
+async def test_listen_on_a_silent_database_gives_up_within_its_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with silent_postgres() as port:
+        listener = PgListener(
+            f"postgresql://postgres@127.0.0.1:{port}/qulab",
+            "qulab_outbox",
+            asyncio.Event(),
+            timeout=0.5,
+        )
+        async with asyncio.timeout(3):
+            assert await listener.ensure() is False
+    assert not listener.listening
+    assert "LISTEN qulab_outbox unavailable, polling instead: TimeoutError" in caplog.text

@@ -252,7 +252,10 @@ class Relay:
         async with self._guarded():
             if self.listen:
                 self._listener = PgListener(
-                    asyncpg_dsn(self.db.engine.url), self.db.settings.outbox_channel, self._wake
+                    asyncpg_dsn(self.db.engine.url),
+                    self.db.settings.outbox_channel,
+                    self._wake,
+                    timeout=self.db.settings.db_connect_timeout,
                 )
             try:
                 while not self.stopping:
