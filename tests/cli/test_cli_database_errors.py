@@ -55,6 +55,17 @@ def test_a_missing_postgresql_database_is_named_and_exit_2(
     )
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_an_unknown_role_is_a_refused_login_and_exit_2(
+    qulab: Invoke, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    role = services.unique_name("qulab_test_nobody")
+    _use(monkeypatch, database_url.replace("://postgres@", f"://{role}@", 1))
+    result = qulab("user", "list")
+    refused = "error: QULAB_DATABASE_URL: the database refused the login"
+    assert (result.code, result.err) == (2, f'{refused}: role "{role}" does not exist\n')
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_refused_password_is_exit_2_and_names_the_setting(
     qulab: Invoke, monkeypatch: pytest.MonkeyPatch
