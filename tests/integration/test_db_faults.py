@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import asyncpg
@@ -11,7 +12,7 @@ from sqlalchemy import text
 
 from qulab.config import Settings
 from qulab.db import Database
-from qulab.errors import PoolExhausted, SchemaMissing, ServiceUnavailable
+from qulab.errors import ConfigurationError, PoolExhausted, SchemaMissing, ServiceUnavailable
 from qulab.users import create_user, get_user, list_users
 
 
@@ -100,3 +101,27 @@ async def test_a_connection_terminated_mid_statement_is_service_unavailable(
         killer.cancel()
         await admin.close()
         await db.dispose()
+
+
+def test_an_unopenable_sqlite_file_fails_before_aiosqlite_starts_a_thread(tmp_path: Path) -> None:
+    """aiosqlite's worker thread, once started for a file it cannot open, calls back into the
+    event loop after the command has closed it ("Event loop is closed" on stderr)."""
+    db = Database(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'no' / 'x.db'}"))
+    started: set[str] = set()
+
+    def record(*_: object) -> None:
+        started.add(threading.current_thread().name)
+
+    async def read() -> None:
+        try:
+            await list_users(db)
+        finally:
+            await db.dispose()
+
+    threading.settrace(record)
+    try:
+        with pytest.raises(ConfigurationError, match="cannot open the SQLite file"):
+            asyncio.run(read())
+    finally:
+        threading.settrace(None)  # type: ignore[arg-type]
+    assert not {name for name in started if "connection_worker" in name}
