@@ -4,7 +4,7 @@ reports each outage in one line, loses nothing, and still stops promptly on SIGT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -14,7 +14,11 @@ from qulab import migrate
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import EventStatus
+from qulab.outbox import Relay
+from qulab.outbox.memory import MemoryBroker
+from qulab.outbox.message import OutboxMessage
 from qulab.outbox.notify import PgListener
+from qulab.outbox.publisher import Failures
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.pg_fakes import silent_postgres
 from tests.relay_process import read_line_containing, start_relay, stop
@@ -133,3 +137,40 @@ async def test_listen_on_a_silent_database_gives_up_within_its_timeout(
             assert await listener.ensure() is False
     assert not listener.listening
     assert "LISTEN qulab_outbox unavailable, polling instead: TimeoutError" in caplog.text
+
+
+class SlowPublisher:
+    """Delivers into a memory broker, taking ``delay`` seconds per batch."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.inner = MemoryBroker("slow", 10_000)
+        self.description = "slow memory://"
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:
+        await asyncio.sleep(self.delay)
+        return await self.inner.publish(messages)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_long_pass_that_makes_progress_is_not_reported_as_waiting(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    await emit_events(db, 300)
+    relay = Relay(db, SlowPublisher(0.03), batch_size=10, interval=0.05)
+    relay.wait_report = 0.1  # the pass takes about 30 x 0.03 s: many reports' worth
+    task = asyncio.create_task(relay.run())
+    try:
+
+        async def published() -> bool:
+            return await statuses(db) == {EventStatus.PUBLISHED.value}
+
+        await wait_for(published, timeout=30)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 10)
+    assert relay.totals.published == 300
+    assert "waiting for" not in caplog.text

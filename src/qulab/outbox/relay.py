@@ -106,6 +106,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._listener: PgListener | None = None
         self._waiting_on = "the database"
+        self._steps = 0  # claims, publishes and records done: a stalled pass stops counting
 
     # -- control ---------------------------------------------------------------------------
 
@@ -165,6 +166,7 @@ class Relay:
                 sent = await self._send(messages)
                 async with conn.begin():
                     result = await self._record(conn, messages, sent)
+        self._steps += 1
         self.totals.add(result)
         return result
 
@@ -180,11 +182,13 @@ class Relay:
         return total
 
     async def _send(self, messages: list[OutboxMessage]) -> _Sent:
+        self._steps += 1  # the claim answered
         self._waiting_on = "the broker"
         try:
             return await self._publish(messages)
         finally:
             self._waiting_on = "the database"
+            self._steps += 1
 
     async def _publish(self, messages: list[OutboxMessage]) -> _Sent:
         try:
@@ -284,15 +288,19 @@ class Relay:
         seconds to finish before it is cancelled (its claimed events stay pending)."""
         work = asyncio.create_task(self._pass_surviving_database_errors())
         stop = asyncio.create_task(self._stop.wait())
-        waited = 0.0
+        waited, seen = 0.0, self._steps
         try:
             while not stop.done():
                 await asyncio.wait({work, stop}, timeout=self.wait_report, return_when=FIRST)
                 if work.done():
                     return work.result()
-                if not stop.done():
-                    waited += self.wait_report
-                    log.warning("waiting for %s: no answer for %.0fs", self._waiting_on, waited)
+                if stop.done():
+                    break
+                if self._steps != seen:  # a long pass that is getting somewhere
+                    waited, seen = 0.0, self._steps
+                    continue
+                waited += self.wait_report
+                log.warning("waiting for %s: no answer for %.0fs", self._waiting_on, waited)
             await asyncio.wait({work}, timeout=self.stop_grace)
             if work.done():
                 return work.result()
