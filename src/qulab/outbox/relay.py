@@ -288,7 +288,8 @@ class Relay:
         seconds to finish before it is cancelled (its claimed events stay pending)."""
         work = asyncio.create_task(self._pass_surviving_database_errors())
         stop = asyncio.create_task(self._stop.wait())
-        waited, seen = 0.0, self._steps
+        clock = asyncio.get_running_loop().time
+        since, seen = clock(), self._steps
         try:
             while not stop.done():
                 await asyncio.wait({work, stop}, timeout=self.wait_report, return_when=FIRST)
@@ -297,10 +298,10 @@ class Relay:
                 if stop.done():
                     break
                 if self._steps != seen:  # a long pass that is getting somewhere
-                    waited, seen = 0.0, self._steps
+                    since, seen = clock(), self._steps
                     continue
-                waited += self.wait_report
-                log.warning("waiting for %s: no answer for %.0fs", self._waiting_on, waited)
+                silent = clock() - since
+                log.warning("waiting for %s: no answer for %.0fs", self._waiting_on, silent)
             await asyncio.wait({work}, timeout=self.stop_grace)
             if work.done():
                 return work.result()
