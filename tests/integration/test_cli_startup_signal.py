@@ -27,7 +27,9 @@ def handles_sigterm(pid: int) -> bool:
     return bool(caught & (1 << (signal.SIGTERM - 1)))
 
 
-def sigterm_as_soon_as_handled(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+def signal_as_soon_as_sigterm_is_handled(
+    args: list[str], env: dict[str, str], signum: int = signal.SIGTERM
+) -> tuple[int, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "qulab", *args], env=env, stderr=subprocess.PIPE, text=True
     )
@@ -37,7 +39,7 @@ def sigterm_as_soon_as_handled(args: list[str], env: dict[str, str]) -> tuple[in
             assert process.poll() is None, "qulab exited before handling SIGTERM"
             assert time.monotonic() < deadline, "qulab never handled SIGTERM"
             time.sleep(0.002)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
@@ -55,7 +57,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_relay_terminated_while_starting_exits_0_without_a_pass(env: dict[str, str]) -> None:
-    code, err = sigterm_as_soon_as_handled(["outbox", "relay"], env)
+    code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay"], env)
     assert code == 0, err
     assert "relaying to" not in err
     assert err == "published 0, retrying 0, failed 0\n"
@@ -64,9 +66,14 @@ def test_a_relay_terminated_while_starting_exits_0_without_a_pass(env: dict[str,
 def test_another_command_terminated_while_starting_still_dies_of_sigterm(
     env: dict[str, str],
 ) -> None:
-    code, err = sigterm_as_soon_as_handled(["db", "current"], env)
+    code, err = signal_as_soon_as_sigterm_is_handled(["db", "current"], env)
     assert code == -signal.SIGTERM, err
     assert err == ""
+
+
+def test_ctrl_c_while_starting_is_one_line_and_exit_130(env: dict[str, str]) -> None:
+    code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay"], env, signal.SIGINT)
+    assert (code, err) == (130, "interrupted\n")
 
 
 def test_every_public_name_has_a_home_module() -> None:
