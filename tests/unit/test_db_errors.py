@@ -53,6 +53,16 @@ def wrapped(orig: BaseException) -> exc.DBAPIError:
             "database unreachable: terminating connection",
         ),
         (
+            asyncpg.exceptions.InterfaceError("connection is closed"),
+            ServiceUnavailable,
+            "database unreachable: connection is closed",
+        ),
+        (
+            asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+            ServiceUnavailable,
+            "database unreachable: the database system is starting up",
+        ),
+        (
             asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
             ServiceUnavailable,
             "database unreachable: sorry, too many clients already",
