@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     pool_pre_ping: bool = True
     echo_sql: bool = False
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout: float = Field(default=30.0, ge=0)
 
     cache_prefix: str = Field(default="qulab:", min_length=1)
     cache_user_ttl: int = Field(default=3600, ge=1)

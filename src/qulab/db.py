@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPool
 
 from qulab.config import Settings
-from qulab.errors import PoolExhausted, ServiceUnavailable
+from qulab.db_errors import translate_operational_error as translate_operational_error
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,11 @@ def is_sqlite_memory(url: str) -> bool:
 def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
     """Build an async engine suited to the configured database.
 
-    PostgreSQL gets a queue pool sized by the settings; a SQLite file gets the same pool plus WAL,
-    a busy timeout and foreign keys on every connection; SQLite ``:memory:`` shares one connection
-    so every session sees the same database. ``null_pool`` opens a fresh connection per checkout
-    (used to measure what pooling saves).
+    PostgreSQL gets a queue pool sized by the settings and the connect and statement timeouts;
+    a SQLite file gets the same pool plus WAL, a busy timeout and foreign keys on every
+    connection; SQLite ``:memory:`` shares one connection so every session sees the same
+    database. ``null_pool`` opens a fresh connection per checkout (used to measure what pooling
+    saves).
     """
     url = settings.database_url
     kwargs: dict[str, Any] = {"echo": settings.echo_sql}
@@ -55,10 +57,36 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
             pool_recycle=settings.pool_recycle,
             pool_pre_ping=settings.pool_pre_ping,
         )
+    if make_url(url).get_backend_name() == "postgresql":
+        kwargs["connect_args"] = postgres_connect_args(settings)
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
+        if not is_sqlite_memory(url):
+            event.listen(engine.sync_engine, "do_connect", _open_sqlite_file_first)
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms, is_sqlite_memory(url))
     return engine
+
+
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connect timeout, a client-side command timeout and the server's
+    ``statement_timeout``. The client waits a second longer than the server so that a live
+    server cancels a slow statement itself; the client timeout catches a server that stalls."""
+    args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    statement_timeout = settings.db_statement_timeout
+    if statement_timeout > 0:
+        args["command_timeout"] = statement_timeout + 1.0
+        args["server_settings"] = {"statement_timeout": str(max(int(statement_timeout * 1000), 1))}
+    return args
+
+
+def _open_sqlite_file_first(
+    _dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]
+) -> None:
+    """Open the file once, synchronously, before aiosqlite does. aiosqlite reports a failed
+    open, then stops its worker thread without waiting; that thread calls back into an event
+    loop that may be closed by then and prints a second traceback. Failing here instead raises
+    the same ``sqlite3`` error and starts no thread."""
+    sqlite3.connect(cargs[0], uri=bool(cparams.get("uri", False))).close()
 
 
 def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, memory: bool) -> None:
@@ -187,23 +215,6 @@ def _listening(target: Engine | Connection) -> Iterator[StatementCounter]:
         event.remove(target, "before_cursor_execute", _before)
 
 
-def translate_operational_error(error: BaseException) -> BaseException:
-    """Map driver and pool failures to QuLab's errors (anything else is returned as is)."""
-    if isinstance(error, exc.TimeoutError):
-        detail = error.args[0] if error.args else ""
-        return PoolExhausted(
-            f"pool exhausted: no database connection became free within the timeout ({detail})"
-        )
-    if isinstance(error, exc.OperationalError | exc.InterfaceError | OSError | ConnectionError):
-        return ServiceUnavailable(f"database unreachable: {_first_line(error)}")
-    return error
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
-
-
 class Database:
     """An engine with its session factory: the one handle the rest of QuLab passes around."""
 
@@ -228,6 +239,19 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessionmaker()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads (nothing is committed); driver and pool failures come out as
+        QuLab's errors, as they do from ``session_scope`` and the unit of work."""
+        try:
+            async with self.sessionmaker() as session:
+                yield session
+        except Exception as error:
+            translated = translate_operational_error(error)
+            if translated is not error:
+                raise translated from error
+            raise
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:

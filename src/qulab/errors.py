@@ -40,6 +40,10 @@ class ConfigurationError(QulabError):
     """A setting is invalid; the message names the environment variable."""
 
 
+class SchemaMissing(ConfigurationError):
+    """The database lacks QuLab's tables or columns: ``qulab db upgrade`` creates them."""
+
+
 class ServiceUnavailable(QulabError):
     """A database, cache or broker could not be reached."""
 

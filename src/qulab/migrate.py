@@ -8,9 +8,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from qulab.db import Database
+from qulab.errors import InvalidInput
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -33,8 +36,12 @@ async def _run_command(db: Database, name: str, revision: str) -> None:
         config.attributes["connection"] = connection
         getattr(command, name)(config, revision)
 
-    async with db.engine.begin() as conn:
-        await conn.run_sync(_run)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(_run)
+    except (CommandError, RevisionError) as error:
+        # An unknown or unreachable target revision: the caller's to fix, nothing was changed.
+        raise InvalidInput("revision", f"{error} (see `qulab db current`)") from error
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:

@@ -73,7 +73,7 @@ async def delete_user(db: Database, user_id: str) -> UserRead:
 
 
 async def get_user(db: Database, user_id: str) -> UserRead:
-    async with db.session() as session:
+    async with db.reading() as session:
         return UserRead.model_validate(await UserRepository(session).get(user_id))
 
 
@@ -82,6 +82,6 @@ async def list_users(db: Database, limit: int = 50, offset: int = 0) -> list[Use
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIST_LIMIT}")
     if not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput("offset", f"must be between 0 and {MAX_OFFSET}")
-    async with db.session() as session:
+    async with db.reading() as session:
         users = await UserRepository(session).list(limit=limit, offset=offset)
         return [UserRead.model_validate(user) for user in users]

@@ -14,6 +14,7 @@ from qulab.errors import (
     InvalidInput,
     NotFound,
     PoolExhausted,
+    SchemaMissing,
     ServiceUnavailable,
 )
 
@@ -46,6 +47,12 @@ def test_a_missing_schema_explains_a_database_failure() -> None:
     error = ServiceUnavailable("database unreachable: no such table: users")
     assert friendly_message(error, schema=MISSING) == SCHEMA_MISSING
     assert "initialise the database on page 2" in SCHEMA_MISSING
+
+
+def test_a_missing_schema_error_gives_the_schema_advice_not_a_configuration_one() -> None:
+    error = SchemaMissing("the database has no QuLab schema: run `qulab db upgrade`")
+    assert friendly_message(error) == SCHEMA_MISSING
+    assert friendly_message(error, schema=OUTDATED) == schema_message(OUTDATED)
 
 
 def test_a_missing_schema_does_not_hide_a_user_mistake() -> None:

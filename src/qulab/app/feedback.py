@@ -21,6 +21,7 @@ from qulab.errors import (
     InvalidInput,
     NotFound,
     PoolExhausted,
+    SchemaMissing,
     ServiceUnavailable,
     UserError,
 )
@@ -74,6 +75,9 @@ def friendly_message(
         )
     if isinstance(error, UserError):
         return f"{literal(error)}. Nothing was written."
+    if isinstance(error, SchemaMissing):
+        advice = schema_message(schema) if schema is not None else None
+        return advice or SCHEMA_MISSING
     if isinstance(error, ConfigurationError):
         return (
             f"The configuration is invalid: {error}. Fix the environment variable "
@@ -121,7 +125,7 @@ def explain(error: BaseException, db: Database | None) -> str:
     if isinstance(error, UserError | ConfigurationError):
         return friendly_message(error)
     error = translate_operational_error(error)
-    if not isinstance(error, ServiceUnavailable):
+    if not isinstance(error, ServiceUnavailable | ConfigurationError):
         log.error("lab operation failed", exc_info=error)
     schema = _diagnose(db) if db is not None else None
     return friendly_message(error, schema=schema, where=db.description if db else "")

@@ -7,11 +7,11 @@ line goes to stderr, never a traceback.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
 
+from qulab._startup import release_sigterm
 from qulab.cli import app as app_command
 from qulab.cli import bench as bench_commands
 from qulab.cli import cache as cache_commands
@@ -24,6 +24,7 @@ from qulab.cli import seed as seed_commands
 from qulab.cli import setup as setup_commands
 from qulab.cli import users as user_commands
 from qulab.cli._common import err
+from qulab.cli._logging import configure_logging
 from qulab.db import translate_operational_error
 from qulab.errors import ConfigurationError, QulabError, UserError
 
@@ -49,7 +50,9 @@ bench_commands.register(app)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
+    if list(sys.argv[1:] if argv is None else argv)[:2] != ["outbox", "relay"]:
+        release_sigterm()  # only the relay turns a SIGTERM during start-up into a clean stop
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if translated is error:
             raise
         err.print(f"error: {translated}", markup=False)
-        return 1
+        return 2 if isinstance(translated, UserError | ConfigurationError) else 1
     return result if isinstance(result, int) else 0
 
 

@@ -8,7 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from qulab._startup import release_sigterm, sigterm_received
 from qulab.cli._common import err, open_db, out, print_json, print_record, print_table, run
+from qulab.db import Database, translate_operational_error
+from qulab.errors import BrokerUnavailable, ServiceUnavailable
+from qulab.models import EventStatus
 from qulab.outbox import (
     OutboxStatus,
     PassResult,
@@ -65,28 +69,68 @@ def relay(
     """Publish pending events. Runs until SIGINT/SIGTERM (it finishes the current batch and
     exits 0), or makes one pass with --once."""
 
-    async def _go() -> PassResult:
+    async def _go() -> tuple[PassResult, int | None]:
         async with open_db() as db:
             publisher = build_publisher(broker, db.settings)
             worker = Relay(db, publisher, batch_size=batch_size, interval=interval)
             try:
                 if once:
-                    return await worker.publish_pending()
+                    release_sigterm()
+                    return await _one_pass(db, worker)
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(sig, worker.stop)
-                err.print(f"relaying to {publisher.description}; Ctrl-C to stop", markup=False)
-                return await worker.run()
+                if sigterm_received():
+                    worker.stop()  # SIGTERM while starting: no pass at all, and exit 0
+                else:
+                    err.print(f"relaying to {publisher.description}; Ctrl-C to stop", markup=False)
+                return await worker.run(), None
             finally:
                 await publisher.close()
 
-    result = run(_go)
+    result, pending = run(_go)
     if json:
-        print_json(result.as_dict())
+        print_json(result.as_dict() | ({"pending": pending} if once else {}))
+    if once and result.outage:
+        # --once is a health check as much as a pass: an outage is a failure, not a quiet 0.
+        if not json:
+            err.print(f"error: {_outage_line(result, pending)}", markup=False)
+        raise typer.Exit(1)
+    if json:
         return
     summary = f"published {result.published}, retrying {result.retried}, failed {result.dead}"
     # stderr, so that `--broker stdout://` leaves nothing but messages on stdout
     err.print(summary + (f" (broker unavailable: {result.outage})" if result.outage else ""))
+
+
+async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None]:
+    """One pass and, after an outage, how many events still wait (None: the database is
+    unreachable too)."""
+    worker.log_outages = False
+    try:
+        result = await worker.publish_pending()
+    except Exception as error:
+        translated = translate_operational_error(error)
+        if not isinstance(translated, ServiceUnavailable):
+            raise
+        result = PassResult(outage=str(translated))
+    if not result.outage:
+        return result, None
+    try:
+        status = await outbox_status(db, 0)
+    except Exception as error:
+        if not isinstance(translate_operational_error(error), ServiceUnavailable):
+            raise
+        return result, None
+    return result, status.counts.get(EventStatus.PENDING.value, 0)
+
+
+def _outage_line(result: PassResult, pending: int | None) -> str:
+    waiting = "events stay pending" if pending is None else f"{pending} event(s) still pending"
+    if result.outage and result.outage.startswith("database unreachable"):
+        return f"{result.outage}; {waiting}"
+    outage = (result.outage or "").removeprefix(f"{BrokerUnavailable.__name__}: ").rstrip(".")
+    return f"broker unavailable: {outage}; published {result.published}, {waiting}"
 
 
 @app.command("replay")

@@ -36,10 +36,13 @@ class PgListener:
     polls; the next ``ensure()`` tries again.
     """
 
-    def __init__(self, dsn: str, channel: str, wake: asyncio.Event) -> None:
+    def __init__(
+        self, dsn: str, channel: str, wake: asyncio.Event, *, timeout: float = 5.0
+    ) -> None:
         self._dsn = dsn
         self._channel = channel
         self._wake = wake
+        self._timeout = timeout
         self._conn: Any = None
 
     @property
@@ -54,10 +57,12 @@ class PgListener:
             return True
         await self.close()
         try:
-            self._conn = await asyncpg.connect(self._dsn, timeout=5)
-            await self._conn.add_listener(self._channel, self._on_notify)
-        except (TimeoutError, OSError, asyncpg.PostgresError) as error:
-            log.warning("LISTEN %s unavailable, polling instead: %s", self._channel, error)
+            async with asyncio.timeout(self._timeout):  # a stalled server must not hold the relay
+                self._conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
+                await self._conn.add_listener(self._channel, self._on_notify)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            reason = str(error) or type(error).__name__
+            log.warning("LISTEN %s unavailable, polling instead: %s", self._channel, reason)
             await self.close()
             return False
         # Anything committed while not listening is found by the pass that follows.

@@ -35,6 +35,7 @@ from qulab.outbox.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 OUTAGE_ERRORS = (BrokerUnavailable, ConnectionError, OSError, TimeoutError)
+FIRST = asyncio.FIRST_COMPLETED
 
 
 @dataclass
@@ -74,6 +75,10 @@ class _Sent:
 
 
 class Relay:
+    wait_report = 5.0  # seconds between "waiting for the database" lines during a stalled pass
+    stop_grace = 3.0  # seconds a pass may still take once stop() was asked for
+    log_outages = True  # False when the caller reports the outage itself (`relay --once`)
+
     def __init__(
         self,
         db: Database,
@@ -100,6 +105,8 @@ class Relay:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._listener: PgListener | None = None
+        self._waiting_on = "the database"
+        self._steps = 0  # claims, publishes and records done: a stalled pass stops counting
 
     # -- control ---------------------------------------------------------------------------
 
@@ -159,6 +166,7 @@ class Relay:
                 sent = await self._send(messages)
                 async with conn.begin():
                     result = await self._record(conn, messages, sent)
+        self._steps += 1
         self.totals.add(result)
         return result
 
@@ -174,6 +182,15 @@ class Relay:
         return total
 
     async def _send(self, messages: list[OutboxMessage]) -> _Sent:
+        self._steps += 1  # the claim answered
+        self._waiting_on = "the broker"
+        try:
+            return await self._publish(messages)
+        finally:
+            self._waiting_on = "the database"
+            self._steps += 1
+
+    async def _publish(self, messages: list[OutboxMessage]) -> _Sent:
         try:
             async with asyncio.timeout(self.publish_timeout):
                 failures = await self.publisher.publish(messages)
@@ -224,7 +241,7 @@ class Relay:
         await store.record_failures(conn, updates)
         if sent.outage:
             result.outage = sent.outage
-            if self.last_outage is None:
+            if self.last_outage is None and self.log_outages:
                 log.warning("broker unavailable, events stay pending: %s", sent.outage)
         elif self.last_outage is not None:
             log.warning("broker available again")
@@ -239,12 +256,15 @@ class Relay:
         async with self._guarded():
             if self.listen:
                 self._listener = PgListener(
-                    asyncpg_dsn(self.db.engine.url), self.db.settings.outbox_channel, self._wake
+                    asyncpg_dsn(self.db.engine.url),
+                    self.db.settings.outbox_channel,
+                    self._wake,
+                    timeout=self.db.settings.db_connect_timeout,
                 )
             try:
                 while not self.stopping:
                     self._wake.clear()
-                    result = await self._pass_surviving_database_errors()
+                    result = await self._watched_pass()
                     if self.stopping:
                         break
                     if result.outage:
@@ -261,6 +281,42 @@ class Relay:
                 if self._owns_publisher:
                     await self.publisher.close()
         return self.totals
+
+    async def _watched_pass(self) -> PassResult:
+        """A pass that cannot hold the relay hostage: while the database does not answer it says
+        so every ``wait_report`` seconds, and once stop() is asked for it gets ``stop_grace``
+        seconds to finish before it is cancelled (its claimed events stay pending)."""
+        work = asyncio.create_task(self._pass_surviving_database_errors())
+        stop = asyncio.create_task(self._stop.wait())
+        clock = asyncio.get_running_loop().time
+        since, seen = clock(), self._steps
+        try:
+            while not stop.done():
+                await asyncio.wait({work, stop}, timeout=self.wait_report, return_when=FIRST)
+                if work.done():
+                    return work.result()
+                if stop.done():
+                    break
+                if self._steps != seen:  # a long pass that is getting somewhere
+                    since, seen = clock(), self._steps
+                    continue
+                silent = clock() - since
+                log.warning("waiting for %s: no answer for %.0fs", self._waiting_on, silent)
+            await asyncio.wait({work}, timeout=self.stop_grace)
+            if work.done():
+                return work.result()
+            log.warning(
+                "stopping without finishing the current pass: %s has not answered; "
+                "its events stay pending",
+                self._waiting_on,
+            )
+            work.cancel()
+            await asyncio.wait({work}, timeout=self.stop_grace)
+            return PassResult(outage=f"stopped while waiting for {self._waiting_on}")
+        finally:
+            stop.cancel()
+            if not work.done():  # the relay itself was cancelled
+                work.cancel()
 
     async def _pass_surviving_database_errors(self) -> PassResult:
         try:

@@ -1,0 +1,90 @@
+"""SIGTERM while ``qulab`` is still loading: the relay stops before its first pass and exits 0;
+any other command dies of it as before."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import qulab
+
+STATUS = Path("/proc/self/status")
+
+
+def handles_sigterm(pid: int) -> bool:
+    """Whether the process has a SIGTERM handler yet (Linux: the SigCgt mask)."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    caught = int(next(line for line in lines if line.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+def signal_as_soon_as_sigterm_is_handled(
+    args: list[str], env: dict[str, str], signum: int = signal.SIGTERM
+) -> tuple[int, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qulab", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not handles_sigterm(process.pid):
+            assert process.poll() is None, "qulab exited before handling SIGTERM"
+            assert time.monotonic() < deadline, "qulab never handled SIGTERM"
+            time.sleep(0.002)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait(10)
+    return process.returncode, err
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    if not STATUS.exists():
+        pytest.skip("needs /proc to see when the process handles SIGTERM")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
+    url = f"sqlite+aiosqlite:///{tmp_path / 'qulab.db'}"
+    return clean | {"QULAB_DATABASE_URL": url, "QULAB_BROKER_URL": "memory://"}
+
+
+def test_a_relay_terminated_while_starting_exits_0_without_a_pass(env: dict[str, str]) -> None:
+    code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay"], env)
+    assert code == 0, err
+    assert "relaying to" not in err
+    assert err == "published 0, retrying 0, failed 0\n"
+
+
+def test_another_command_terminated_while_starting_still_dies_of_sigterm(
+    env: dict[str, str],
+) -> None:
+    code, err = signal_as_soon_as_sigterm_is_handled(["db", "current"], env)
+    assert code == -signal.SIGTERM, err
+    assert err == ""
+
+
+def test_ctrl_c_while_starting_is_one_line_and_exit_130(env: dict[str, str]) -> None:
+    code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay"], env, signal.SIGINT)
+    assert (code, err) == (130, "interrupted\n")
+
+
+def test_every_public_name_has_a_home_module() -> None:
+    assert sorted(qulab._HOMES) == sorted(qulab.__all__)
+
+
+def test_importing_qulab_loads_no_database_or_broker_client() -> None:
+    probe = (
+        "import sys, qulab; print(sorted({'sqlalchemy', 'redis', 'aio_pika'} & set(sys.modules)))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert shown.stdout == "[]\n", shown.stderr

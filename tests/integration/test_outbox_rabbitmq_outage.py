@@ -1,0 +1,64 @@
+"""RabbitMQ going away under a running relay process: one line from the relay, no library
+traceback, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aio_pika
+
+from qulab import migrate
+from qulab.config import Settings
+from qulab.db import Database
+from qulab.models import EventStatus
+from tests import services
+from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.relay_process import read_line_containing, start_relay, stop
+from tests.tcp_proxy import TcpProxy
+
+
+async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
+    tmp_path: Path,
+) -> None:
+    services.require_rabbitmq()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+    db = Database(Settings(database_url=url))
+    await migrate.upgrade(db)
+    amqp = urlsplit(services.AMQP_URL)
+    proxy = await TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672).start()
+    broker = services.AMQP_URL.replace(
+        amqp.netloc, f"{amqp.netloc.rpartition('@')[0]}@127.0.0.1:{proxy.port}"
+    )
+    exchange = services.unique_name("qulab_test_exchange")
+    relay = await start_relay(url, broker=broker, outbox_exchange=exchange)
+    seen: list[str] = []
+
+    async def statuses() -> set[str]:
+        return {event.status for event in await all_events(db)}
+
+    try:
+        await emit_events(db, 3)
+
+        async def published() -> bool:
+            return await statuses() == {EventStatus.PUBLISHED.value}
+
+        await wait_for(published, timeout=30)
+        proxy.cut()
+        await emit_events(db, 3)
+        await read_line_containing(relay, "broker unavailable, events stay pending", seen)
+        code = await stop(relay, seen)
+    finally:
+        if relay.returncode is None:
+            relay.kill()
+            await relay.wait()
+        await proxy.close()
+        await db.dispose()
+        connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            await channel.exchange_delete(exchange)
+    assert code == 0, "".join(seen)
+    assert not any("Traceback" in line or "aiormq" in line for line in seen), "".join(seen)
+    logged = [line for line in seen if line.startswith(("WARNING", "ERROR"))]
+    assert logged and all(line.startswith("WARNING qulab.outbox.relay:") for line in logged)
