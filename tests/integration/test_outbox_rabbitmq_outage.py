@@ -31,6 +31,12 @@ async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
         amqp.netloc, f"{amqp.netloc.rpartition('@')[0]}@127.0.0.1:{proxy.port}"
     )
     exchange = services.unique_name("qulab_test_exchange")
+    # A bound queue: an event nobody receives is not published (mandatory publishing).
+    consumer = await aio_pika.connect(services.AMQP_URL, timeout=5)
+    channel = await consumer.channel()
+    declared = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(declared, routing_key="#")
     relay = await start_relay(url, broker=broker, outbox_exchange=exchange)
     seen: list[str] = []
 
@@ -54,9 +60,8 @@ async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
             await relay.wait()
         await proxy.close()
         await db.dispose()
-        connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
-        async with connection:
-            channel = await connection.channel()
+        async with consumer:
+            await queue.delete(if_unused=False, if_empty=False)
             await channel.exchange_delete(exchange)
     assert code == 0, "".join(seen)
     assert not any("Traceback" in line or "aiormq" in line for line in seen), "".join(seen)
