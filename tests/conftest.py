@@ -14,6 +14,7 @@ from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import Base
 from tests import services
+from tests.cache_support import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +85,14 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
         if database.dialect == "postgresql":
             await _empty_tables(database)
         await database.dispose()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server on a spare port, for outage tests (stopped afterwards)."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -4,10 +4,7 @@ database's data; the breaker opens and stops calling; when Redis is back, cachin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import redis.asyncio as aioredis
 
 from qulab.cache import (
@@ -22,16 +19,6 @@ from qulab.db import Database
 from qulab.users import create_user, update_user
 from tests import services
 from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def breaker_cache(url: str, clock: ManualClock, threshold: int = 2) -> Cache:
