@@ -280,11 +280,6 @@ class OutboxRepository:
         statement = _listing(c.status == EventStatus.FAILED.value)
         return await self._rows(statement.order_by(c.updated_at.desc()).limit(limit))
 
-    async def recent(self, limit: int = 20, status: str | None = None) -> list[EventRow]:
-        """The newest events, optionally of one status."""
-        statement = _listing(None if status is None else c.status == status)
-        return await self._rows(statement.order_by(c.created_at.desc(), c.id.desc()).limit(limit))
-
     async def for_aggregate(
         self, aggregate_type: str, aggregate_id: str, event_type: str
     ) -> EventRow | None:
@@ -311,6 +306,5 @@ class OutboxRepository:
         return self.executor.get_bind().dialect.name
 
 
-def _listing(where: ColumnElement[bool] | None) -> Select[Any]:
-    statement = select(*_ROW_COLUMNS)
-    return statement if where is None else statement.where(where)
+def _listing(where: ColumnElement[bool]) -> Select[Any]:
+    return select(*_ROW_COLUMNS).where(where)
