@@ -131,7 +131,7 @@ class EventRow:
 
 
 def _event_row(row: Row[Any]) -> EventRow:
-    return EventRow(*row)
+    return EventRow(**row._mapping)
 
 
 class OutboxRepository:
