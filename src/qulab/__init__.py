@@ -28,13 +28,9 @@ if TYPE_CHECKING:
     from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
     from qulab.models import AIRScore, Assessment, Base, DomainEvent, EventStatus, EventType, User
     from qulab.outbox import build_publisher, event_publisher, publish_pending
-    from qulab.repositories import (
-        AssessmentRepository,
-        DomainEventRepository,
-        ScoreRepository,
-        UserRepository,
-    )
+    from qulab.repositories import AssessmentRepository, ScoreRepository, UserRepository
     from qulab.scoring import calculate_and_store_airscore
+    from qulab.seed_names import DomainEventRepository
     from qulab.uow import UnitOfWork
 
 __all__ = [
@@ -91,7 +87,7 @@ _HOMES = {
     "ConflictError": "qulab.errors",
     "Database": "qulab.db",
     "DomainEvent": "qulab.models",
-    "DomainEventRepository": "qulab.repositories",
+    "DomainEventRepository": "qulab.seed_names",
     "DuplicateEmailError": "qulab.errors",
     "EventStatus": "qulab.models",
     "EventType": "qulab.models",

@@ -2,15 +2,14 @@
 
 Lookups that may miss return ``None`` (``get_by_id``); lookups that must hit raise NotFound
 (``get``). Ids are validated before any SQL runs, so a malformed id never reaches the database.
+The outbox table has its own repository, ``qulab.outbox.repository.OutboxRepository``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -21,10 +20,7 @@ from qulab.models import (
     AIRScore,
     Assessment,
     AssessmentStatus,
-    DomainEvent,
-    EventStatus,
     User,
-    utcnow,
 )
 from qulab.schemas import UserCreate, UserUpdate, parse, validate_id
 
@@ -264,55 +260,3 @@ class AssessmentRepository:
         assessment.items_administered = items
         await _flush_update(self.session, "assessment", assessment_id)
         return assessment
-
-
-class DomainEventRepository:
-    """The outbox table."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, event: DomainEvent) -> DomainEvent:
-        self.session.add(event)
-        await self.session.flush()
-        return event
-
-    async def get_pending_events(self, limit: int = 100) -> Sequence[DomainEvent]:
-        result = await self.session.execute(
-            select(DomainEvent)
-            .where(DomainEvent.status == EventStatus.PENDING.value)
-            .order_by(DomainEvent.created_at, DomainEvent.id)
-            .limit(limit)
-        )
-        return result.scalars().all()
-
-    async def mark_as_published(
-        self, event_ids: Sequence[str], published_at: datetime | None = None
-    ) -> int:
-        """Mark events published; returns how many rows changed."""
-        if not event_ids:
-            return 0
-        when = published_at or utcnow()
-        result = await self.session.execute(
-            update(DomainEvent)
-            .where(DomainEvent.id.in_(list(event_ids)))
-            .values(status=EventStatus.PUBLISHED.value, published_at=when, updated_at=when)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-    async def count_by_status(self) -> dict[str, int]:
-        result = await self.session.execute(
-            select(DomainEvent.status, func.count(DomainEvent.id)).group_by(DomainEvent.status)
-        )
-        counts: dict[str, int] = {status.value: 0 for status in EventStatus}
-        counts.update({status: int(n) for status, n in result.all()})
-        return counts
-
-    async def recent(self, limit: int = 20, status: str | None = None) -> Sequence[DomainEvent]:
-        statement: Any = select(DomainEvent).order_by(
-            DomainEvent.created_at.desc(), DomainEvent.id.desc()
-        )
-        if status is not None:
-            statement = statement.where(DomainEvent.status == status)
-        return (await self.session.execute(statement.limit(limit))).scalars().all()

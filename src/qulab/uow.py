@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qulab.db import Database, translate_operational_error
 from qulab.models import DomainEvent, EventType, new_id
 from qulab.outbox.notify import notify_outbox
+from qulab.outbox.repository import OutboxRepository
 from qulab.repositories import (
     AssessmentRepository,
-    DomainEventRepository,
     ScoreRepository,
     UserRepository,
 )
@@ -36,7 +36,7 @@ class UnitOfWork:
     users: UserRepository
     scores: ScoreRepository
     assessments: AssessmentRepository
-    events: DomainEventRepository
+    events: OutboxRepository
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -51,7 +51,7 @@ class UnitOfWork:
         self.users = UserRepository(self.session)
         self.scores = ScoreRepository(self.session)
         self.assessments = AssessmentRepository(self.session)
-        self.events = DomainEventRepository(self.session)
+        self.events = OutboxRepository(self.session)
         if self.db.dialect == "postgresql":
             self.before_commit(self._notify_relays)
         return self

@@ -1,20 +1,18 @@
-"""User services: each call is one unit of work that commits its change and its domain event."""
+"""User services: each call is one unit of work that commits its change and its domain event.
+
+Reads (``get_user``, ``list_users``) live on the read side, :mod:`qulab.views`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from qulab.db import Database
-from qulab.errors import InvalidInput
 from qulab.models import EventType
-from qulab.repositories import UserRepository
 from qulab.schemas import UserCreate, UserRead, UserUpdate, parse, validate_id
 from qulab.uow import UnitOfWork
 
 USER_AGGREGATE = "User"
-MAX_LIST_LIMIT = 1000
-# The largest OFFSET both SQLite and PostgreSQL accept (a signed 64-bit integer).
-MAX_OFFSET = 2**63 - 1
 
 
 async def create_user(db: Database, **fields: Any) -> UserRead:
@@ -70,18 +68,3 @@ async def delete_user(db: Database, user_id: str) -> UserRead:
         uow.mark_user_changed(user.id)
         await uow.commit()
     return read
-
-
-async def get_user(db: Database, user_id: str) -> UserRead:
-    async with db.reading() as session:
-        return UserRead.model_validate(await UserRepository(session).get(user_id))
-
-
-async def list_users(db: Database, limit: int = 50, offset: int = 0) -> list[UserRead]:
-    if not 1 <= limit <= MAX_LIST_LIMIT:
-        raise InvalidInput("limit", f"must be between 1 and {MAX_LIST_LIMIT}")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInput("offset", f"must be between 0 and {MAX_OFFSET}")
-    async with db.reading() as session:
-        users = await UserRepository(session).list(limit=limit, offset=offset)
-        return [UserRead.model_validate(user) for user in users]

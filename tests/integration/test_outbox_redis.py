@@ -237,9 +237,9 @@ async def test_claim_query_walks_the_pending_index_on_postgresql(db: Database) -
         )
         await conn.execute(text("ANALYZE domain_events"))
     from qulab.models import utcnow
-    from qulab.outbox import store
+    from qulab.outbox import repository
 
-    compiled = store.CLAIM_LOCKED.compile(
+    compiled = repository.CLAIM_LOCKED.compile(
         dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True}
     )
     async with db.engine.connect() as conn:

@@ -18,7 +18,7 @@ from qulab.outbox import (
     event_publisher,
     publish_pending,
 )
-from qulab.repositories import DomainEventRepository
+from qulab.seed_names import DomainEventRepository
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
 
 FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.05, jitter=0.5)

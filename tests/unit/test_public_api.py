@@ -37,3 +37,12 @@ def test_the_seed_names_are_public() -> None:
         assert callable(getattr(qulab.CachedUserRepository, method))
     for method in ("add", "get_pending_events", "mark_as_published"):
         assert callable(getattr(qulab.DomainEventRepository, method))
+
+
+def test_the_seed_names_live_in_one_place_and_are_the_public_ones() -> None:
+    from qulab import seed_names
+    from qulab.outbox.repository import OutboxRepository
+
+    assert seed_names.DomainEventRepository is OutboxRepository
+    for name in seed_names.__all__:
+        assert getattr(qulab, name) is getattr(seed_names, name), name

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qulab import seeding
+from qulab import seeding, views
 from qulab.db import Database
-from qulab.errors import NotFound
 from qulab.lab import DEMO_USERS, Comparison, compare_all_users, create_sample_airscore
-from qulab.repositories import UserRepository, users_statement
-from qulab.schemas import ScoreRead, UserRead, validate_id
+from qulab.schemas import ScoreRead, UserRead
 
 POOL_MARKER = "labpool"
 POOL_USERS = 20
@@ -29,26 +27,19 @@ SAMPLE_SCORES = 3
 async def pool_request_users(db: Database) -> list[str]:
     """The ids the pooling experiment's requests read (seeded under POOL_MARKER if absent)."""
     await seeding.ensure_seeded(db, POOL_USERS, POOL_SCORES, marker=POOL_MARKER)
-    async with db.session() as session:
-        statement = users_statement(POOL_USERS, where=seeding.seeded_users(POOL_MARKER))
-        return [user.id for user in (await session.execute(statement)).scalars()]
+    return await views.user_ids(db, POOL_USERS, where=seeding.seeded_users(POOL_MARKER))
 
 
-async def load_user(db: Database, user_id: str) -> UserRead:
-    """The user with ``user_id``; NotFound when there is none (InvalidInput for a bad id)."""
-    user_id = validate_id(user_id, "user_id")
-    async with db.session() as session:
-        user = await UserRepository(session).get_by_id(user_id)
-        if user is None:
-            raise NotFound("user", user_id)
-        return UserRead.model_validate(user)
+async def demo_users(db: Database) -> dict[str, UserRead | None]:
+    """Alex and Jane (by email, as created by the setup step), or None where absent."""
+    return await views.users_by_email(db, [email for email, *_ in DEMO_USERS])
 
 
 async def add_sample_scores(
     db: Database, user_id: str, count: int = SAMPLE_SCORES
 ) -> tuple[UserRead, list[ScoreRead]]:
     """``count`` sample scores for the user, each committed in its own unit of work."""
-    user = await load_user(db, user_id)
+    user = await views.get_user(db, user_id)
     occupation = user.occupation_code or DEFAULT_OCCUPATION
     scores = [await create_sample_airscore(user.id, occupation, db=db) for _ in range(count)]
     return user, scores
@@ -92,17 +83,12 @@ class CacheDemo:
 
 async def prepare_cache_demo(db: Database) -> CacheDemo | None:
     """Alex with a latest score, or None when the sample users do not exist yet."""
-    email = DEMO_USERS[0][0]
-    async with db.session() as session:
-        repo = UserRepository(session)
-        alex = await repo.get_by_email(email)
-        if alex is None:
-            return None
-        user = UserRead.model_validate(alex)
-        latest = await repo.get_latest_score(user.id)
-        score = ScoreRead.model_validate(latest) if latest is not None else None
-    if score is not None:
-        return CacheDemo(user, score, score_created=False)
+    found = await views.user_with_latest_score(db, DEMO_USERS[0][0])
+    if found is None:
+        return None
+    user = found.user
+    if found.latest_score is not None:
+        return CacheDemo(user, found.latest_score, score_created=False)
     created = await create_sample_airscore(
         user.id, user.occupation_code or DEFAULT_OCCUPATION, db=db
     )

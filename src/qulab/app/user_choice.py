@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from qulab.app.demo_data import demo_users
 from qulab.app.feedback import attempt
 from qulab.app.literal import label
 from qulab.app.navigation import CONNECTIVITY
-from qulab.app.queries import demo_users, find_user
 from qulab.app.state import CREATED_USER_ID
 from qulab.db import Database
 from qulab.lab import DEMO_USERS
+from qulab.views import find_user
 
 OTHER = "Another user (enter an ID)"
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from qulab import users as service
+from qulab import views
 from qulab.cache import CachedUserRepository, CacheResult
 from qulab.cli._common import (
     open_cache,
@@ -114,7 +115,7 @@ def list_users(
 
     async def _go() -> list[UserRead]:
         async with open_db() as db:
-            return await service.list_users(db, limit=limit, offset=offset)
+            return await views.list_users(db, limit=limit, offset=offset)
 
     users = run(_go)
     if json:

@@ -1,4 +1,7 @@
-"""Operating the outbox: status (counts, lag, recent failures), replay, purge."""
+"""Operating the outbox: status (counts, lag, recent failures), replay, purge.
+
+The use cases and their rules (validation, paging, one transaction each); the statements are
+``OutboxRepository``'s."""
 
 from __future__ import annotations
 
@@ -8,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-
 from qulab.db import Database
 from qulab.errors import InvalidInput, NotFound
-from qulab.models import DomainEvent, EventStatus, utcnow
+from qulab.models import utcnow
+from qulab.outbox.repository import OutboxRepository
 from qulab.schemas import validate_id
 
 AGE = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
@@ -56,30 +58,11 @@ class OutboxStatus:
 async def outbox_status(db: Database, failures: int = 10) -> OutboxStatus:
     """Counts by status, the age of the oldest pending event (the lag), and recent failures
     (dead-lettered events and pending ones with a recorded error)."""
-    pending = DomainEvent.status == EventStatus.PENDING.value
     async with db.session() as session:
-        counts = {status.value: 0 for status in EventStatus}
-        grouped = await session.execute(
-            select(DomainEvent.status, func.count()).group_by(DomainEvent.status)
-        )
-        counts.update({status: int(n) for status, n in grouped.all()})
-        oldest = (
-            await session.execute(select(func.min(DomainEvent.created_at)).where(pending))
-        ).scalar_one_or_none()
-        retrying = (
-            await session.execute(select(func.count()).where(pending, DomainEvent.attempts > 0))
-        ).scalar_one()
-        rows = (
-            await session.execute(
-                select(DomainEvent)
-                .where(
-                    (DomainEvent.status == EventStatus.FAILED.value)
-                    | (pending & DomainEvent.last_error.is_not(None))
-                )
-                .order_by(DomainEvent.updated_at.desc(), DomainEvent.id)
-                .limit(failures)
-            )
-        ).scalars()
+        repo = OutboxRepository(session)
+        counts = await repo.count_by_status()
+        oldest = await repo.oldest_pending_at()
+        retrying = await repo.retrying_count()
         recent = [
             FailureInfo(
                 e.id,
@@ -91,14 +74,10 @@ async def outbox_status(db: Database, failures: int = 10) -> OutboxStatus:
                 e.next_attempt_at,
                 e.updated_at,
             )
-            for e in rows
+            for e in await repo.recent_failures(failures)
         ]
-    if isinstance(oldest, str):  # SQLite's min() hands back text, not the column type
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=utcnow().tzinfo)
     lag = (utcnow() - oldest).total_seconds() if oldest is not None else None
-    return OutboxStatus(counts, oldest, lag, int(retrying), recent)
+    return OutboxStatus(counts, oldest, lag, retrying, recent)
 
 
 async def replay(db: Database, event_ids: Sequence[str] = (), *, failed: bool = False) -> int:
@@ -107,29 +86,16 @@ async def replay(db: Database, event_ids: Sequence[str] = (), *, failed: bool = 
     if failed == bool(event_ids):
         raise InvalidInput("events", "give either --failed or one or more event ids")
     now = utcnow()
-    statement = update(DomainEvent).values(
-        status=EventStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=None,
-        published_at=None,
-        updated_at=now,
-    )
     async with db.session_scope() as session:
+        repo = OutboxRepository(session)
         if failed:
-            statement = statement.where(DomainEvent.status == EventStatus.FAILED.value)
-        else:
-            ids = sorted({validate_id(event_id, "event_id") for event_id in event_ids})
-            found = set(
-                (
-                    await session.execute(select(DomainEvent.id).where(DomainEvent.id.in_(ids)))
-                ).scalars()
-            )
-            missing = [event_id for event_id in ids if event_id not in found]
-            if missing:
-                raise NotFound("event", ", ".join(missing))
-            statement = statement.where(DomainEvent.id.in_(ids))
-        result = await session.execute(statement.execution_options(synchronize_session=False))
-        return int(getattr(result, "rowcount", 0) or 0)
+            return await repo.replay(None, now)
+        ids = sorted({validate_id(event_id, "event_id") for event_id in event_ids})
+        found = await repo.existing_ids(ids)
+        missing = [event_id for event_id in ids if event_id not in found]
+        if missing:
+            raise NotFound("event", ", ".join(missing))
+        return await repo.replay(ids, now)
 
 
 def parse_age(text: str, field: str = "older_than") -> timedelta:
@@ -160,21 +126,7 @@ async def purge_published(
     deleted = 0
     while True:
         async with db.session_scope() as session:
-            page = (
-                select(DomainEvent.id)
-                .where(
-                    DomainEvent.status == EventStatus.PUBLISHED.value,
-                    DomainEvent.published_at < cutoff,
-                )
-                .limit(page_size)
-                .scalar_subquery()
-            )
-            result = await session.execute(
-                delete(DomainEvent)
-                .where(DomainEvent.id.in_(page))
-                .execution_options(synchronize_session=False)
-            )
-            count = int(getattr(result, "rowcount", 0) or 0)
+            count = await OutboxRepository(session).purge_published_page(cutoff, page_size)
         deleted += count
         if count < page_size:
             return deleted

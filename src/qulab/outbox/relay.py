@@ -24,12 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qulab.db import Database, translate_operational_error
 from qulab.errors import BrokerUnavailable, ServiceUnavailable
 from qulab.models import EventStatus, utcnow
-from qulab.outbox import store
 from qulab.outbox.factory import build_publisher
 from qulab.outbox.guard import RelayGuard
 from qulab.outbox.message import OutboxMessage
 from qulab.outbox.notify import PgListener, asyncpg_dsn
 from qulab.outbox.publisher import Failures, Publisher
+from qulab.outbox.repository import OutboxRepository
 from qulab.outbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -153,14 +153,14 @@ class Relay:
         async with self.db.engine.connect() as conn:
             if self.db.dialect == "postgresql":
                 async with conn.begin():
-                    messages = await store.claim(conn, self.batch_size, now, lock=True)
+                    messages = await OutboxRepository(conn).claim(self.batch_size, now, lock=True)
                     if not messages:
                         return PassResult()
                     sent = await self._send(messages)
                     result = await self._record(conn, messages, sent)
             else:
                 async with conn.begin():
-                    messages = await store.claim(conn, self.batch_size, now, lock=False)
+                    messages = await OutboxRepository(conn).claim(self.batch_size, now, lock=False)
                 if not messages:
                     return PassResult()
                 sent = await self._send(messages)
@@ -211,7 +211,7 @@ class Relay:
     ) -> PassResult:
         now = utcnow()
         ok = [m.id for m in messages if m.id not in sent.failures]
-        await store.mark_published(conn, ok, now)
+        await OutboxRepository(conn).mark_as_published(ok, now)
         result = PassResult(claimed=len(messages), published=len(ok), batches=1)
         updates = []
         for message in messages:
@@ -238,7 +238,7 @@ class Relay:
                 )
             else:
                 result.retried += 1
-        await store.record_failures(conn, updates)
+        await OutboxRepository(conn).record_failures(updates)
         if sent.outage:
             result.outage = sent.outage
             if self.last_outage is None and self.log_outages:

@@ -6,10 +6,10 @@ import streamlit as st
 
 from qulab.app import runtime
 from qulab.app.context import LabContext, lab_context
+from qulab.app.demo_data import demo_users
 from qulab.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message, schema_message
 from qulab.app.literal import literal
 from qulab.app.pooling_view import render_pool_exhaustion, render_pooling_experiment
-from qulab.app.queries import demo_users
 from qulab.app.schema import SchemaState, schema_status
 from qulab.app.state import CREATED_USER_ID, SAMPLE_USER_IDS
 from qulab.db import Database, PoolStatus

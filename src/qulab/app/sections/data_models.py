@@ -11,9 +11,9 @@ from qulab.app.context import LabContext, lab_context
 from qulab.app.diagrams import er_dot
 from qulab.app.feedback import attempt, require_schema
 from qulab.app.literal import literal
-from qulab.app.queries import find_user, user_count
 from qulab.app.state import CREATED_USER_ID
 from qulab.users import create_user
+from qulab.views import find_user, user_count
 
 MODEL_CLASSES: tuple[tuple[type, str], ...] = (
     (models.User, "profiles; owns assessments and scores (deleted with the user)."),

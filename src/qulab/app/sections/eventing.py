@@ -10,19 +10,12 @@ import streamlit as st
 
 from qulab.app import runtime
 from qulab.app.broker import LabBroker, lab_broker
+from qulab.app.consumer_view import ConsumedMessage, consumer_view
 from qulab.app.context import LabContext, lab_context
+from qulab.app.demo_data import demo_users
 from qulab.app.feedback import attempt, explain, friendly_message, require_schema
 from qulab.app.literal import label
 from qulab.app.outbox_diagram import outbox_flow_dot
-from qulab.app.outbox_views import (
-    ConsumedMessage,
-    EventRow,
-    OutboxTables,
-    consumer_view,
-    outbox_tables,
-    score_event,
-)
-from qulab.app.queries import demo_users, find_user
 from qulab.app.relay_control import (
     PublisherAlreadyRunning,
     RelayController,
@@ -35,6 +28,7 @@ from qulab.errors import ConfigurationError, ConflictError
 from qulab.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.schemas import UserRead
 from qulab.scoring import OCCUPATION_HR, calculate_and_store_airscore
+from qulab.views import EventRow, OutboxTables, find_user, outbox_tables, score_event
 
 CALCULATE_LABEL = "Calculate & Store AIRScore (Creates Pending Event)"
 START_LABEL = "Start Event Publisher (Background)"

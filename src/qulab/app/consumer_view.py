@@ -1,117 +1,25 @@
-"""What page 5 reads: outbox rows by status, the event of a score, and what consumers received.
+"""What a consumer received, as page 5 shows it: read from the broker on each run.
 
-Everything is read from the database or the broker on each run, so the page shows the same
-state after a server restart and in every browser session.
+The outbox rows themselves come from the read side (:mod:`qulab.views`), so the page shows the
+same state after a server restart and in every browser session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 from redis.exceptions import RedisError
-from sqlalchemy import select
 
 from qulab.app.broker import LabBroker
 from qulab.db import Database
 from qulab.errors import BrokerUnavailable
-from qulab.models import DomainEvent, EventStatus, EventType
 from qulab.outbox import MemoryBroker, RedisStreamsPublisher
-from qulab.scoring import SCORE_AGGREGATE
+from qulab.views import aggregate_types
 
-TABLE_ROWS = 20
 CONSUMER_ROWS = 10
-
-
-@dataclass(frozen=True)
-class EventRow:
-    id: str
-    event_type: str
-    aggregate_type: str
-    aggregate_id: str
-    status: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    published_at: datetime | None
-    next_attempt_at: datetime | None
-
-
-def _row(event: DomainEvent) -> EventRow:
-    return EventRow(
-        event.id,
-        event.event_type,
-        event.aggregate_type,
-        event.aggregate_id,
-        event.status,
-        event.attempts,
-        event.last_error,
-        event.created_at,
-        event.published_at,
-        event.next_attempt_at,
-    )
-
-
-@dataclass(frozen=True)
-class OutboxTables:
-    pending: list[EventRow]
-    published: list[EventRow]
-    failed: list[EventRow]
-
-
-async def outbox_tables(db: Database, limit: int = TABLE_ROWS) -> OutboxTables:
-    """Pending events in relay order, the most recently published, and dead-lettered ones."""
-    async with db.session() as session:
-        pending = (
-            await session.scalars(
-                select(DomainEvent)
-                .where(DomainEvent.status == EventStatus.PENDING.value)
-                .order_by(DomainEvent.sequence)
-                .limit(limit)
-            )
-        ).all()
-        published = (
-            await session.scalars(
-                select(DomainEvent)
-                .where(DomainEvent.status == EventStatus.PUBLISHED.value)
-                .order_by(DomainEvent.published_at.desc(), DomainEvent.sequence.desc())
-                .limit(limit)
-            )
-        ).all()
-        failed = (
-            await session.scalars(
-                select(DomainEvent)
-                .where(DomainEvent.status == EventStatus.FAILED.value)
-                .order_by(DomainEvent.updated_at.desc())
-                .limit(limit)
-            )
-        ).all()
-    return OutboxTables(
-        [_row(e) for e in pending], [_row(e) for e in published], [_row(e) for e in failed]
-    )
-
-
-async def score_event(db: Database, score_id: str) -> EventRow | None:
-    """The ``score.calculated`` event written with score ``score_id``."""
-    async with db.session() as session:
-        event = await session.scalar(
-            select(DomainEvent).where(
-                DomainEvent.aggregate_type == SCORE_AGGREGATE,
-                DomainEvent.aggregate_id == score_id,
-                DomainEvent.event_type == EventType.SCORE_CALCULATED.value,
-            )
-        )
-    return _row(event) if event is not None else None
-
-
-async def aggregate_types(db: Database) -> list[str]:
-    """The aggregate types the outbox has events for (one Redis stream each)."""
-    async with db.session() as session:
-        found = (await session.scalars(select(DomainEvent.aggregate_type).distinct())).all()
-    return sorted(set(found) | {SCORE_AGGREGATE})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,46 @@
+"""The codelab's names, kept callable so its text stays true.
+
+The codelab introduced these names before the code grew its own; they are the contract in
+ARCHITECTURE.md ("Seed names"). This module is the one place that says where each lives. Most are
+the implementation itself; ``DomainEventRepository`` is a thin alias of the outbox repository.
+
+==============================================================  ==================================
+seed name                                                       implementation
+==============================================================  ==================================
+``UserRepository.get_by_id / get_by_email / create /``          ``qulab.repositories``
+``get_latest_score / get_user_with_scores_eager /``
+``get_all_users_with_scores_eager``
+``CachedUserRepository.get_by_id_cached /``                     ``qulab.cache.repository``
+``get_latest_score_cached / invalidate_user_cache``
+``DomainEventRepository.add / get_pending_events /``            ``qulab.outbox.repository``
+``mark_as_published``                                           (``OutboxRepository``)
+``calculate_and_store_airscore``                                ``qulab.scoring``
+``create_sample_airscore``, ``run_db_setup_and_create_user``    ``qulab.lab``
+``event_publisher``                                             ``qulab.outbox.relay``
+==============================================================  ==================================
+
+``DomainEventRepository(session).mark_as_published`` and the relay run the same statement, so a
+row marked either way looks the same: published, one more attempt, no retry scheduled.
+"""
+
+from __future__ import annotations
+
+from qulab.cache.repository import CachedUserRepository
+from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+from qulab.outbox.relay import event_publisher
+from qulab.outbox.repository import OutboxRepository
+from qulab.repositories import UserRepository
+from qulab.scoring import calculate_and_store_airscore
+
+DomainEventRepository = OutboxRepository
+"""The codelab's name for the outbox repository (same class, same methods)."""
+
+__all__ = [
+    "CachedUserRepository",
+    "DomainEventRepository",
+    "UserRepository",
+    "calculate_and_store_airscore",
+    "create_sample_airscore",
+    "event_publisher",
+    "run_db_setup_and_create_user",
+]
