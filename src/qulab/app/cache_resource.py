@@ -43,7 +43,7 @@ class _BoundCache:
 
 
 def _release_cache(bound: _BoundCache) -> None:
-    bound.cache.detach(bound.db)
+    bound.cache.unsubscribe(bound.db.bus)
     bound.loop.remove_closer(bound.cache.close)
     if bound.loop.running:
         bound.loop.run(bound.cache.close(), RELEASE_TIMEOUT)
@@ -57,13 +57,14 @@ def _cache(
         return build_cache(_settings)
 
     cache = _loop.run(build(), RELEASE_TIMEOUT)
-    cache.attach(_db)
+    cache.subscribe(_db.bus)
     _loop.add_closer(cache.close)
     return _BoundCache(cache, _db, _loop)
 
 
 def lab_cache(settings: Settings, db: Database) -> Cache:
-    """The cache for the current settings, attached to ``db`` (invalidation after commit)."""
+    """The cache for the current settings, subscribed to ``db``'s bus (invalidation after
+    commit, and by the relay after each published batch)."""
     loop = runtime.event_loop()
     key = settings.model_dump_json(include=_CACHE_FIELDS)
     return _cache(key, id(db), id(loop), db, loop, settings).cache
