@@ -258,7 +258,10 @@ class Database:
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:
-        """A session that commits when the block succeeds and rolls back on any exception."""
+        """A session that commits when the block succeeds and rolls back on any exception.
+
+        It records no domain events and runs no handlers: changes to users, scores or
+        assessments go through the UnitOfWork, so that caches and consumers hear of them."""
         async with self.sessionmaker() as session:
             try:
                 yield session
