@@ -1,9 +1,9 @@
 """The app's read-through cache: one per server process, built on the app loop.
 
-It is attached to the app's Database, so every unit of work that commits a change to a user
-(page 1's form, page 3's sample scores, page 4's rename) invalidates that user's entries after
-the commit. Keyed on the cache settings and on the Database, so a new engine gets a cache
-attached to it and the old one is detached and closed.
+It is subscribed to the app's Database bus, so every unit of work that commits a change to a
+user (page 1's form, page 3's sample scores, page 4's rename, clearing seeded users) invalidates
+that user's entries after the commit. Keyed on the cache settings and on the Database, so a new
+engine gets a cache subscribed to its bus and the old one is unsubscribed and closed.
 """
 
 from __future__ import annotations
