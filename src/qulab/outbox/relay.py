@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 OUTAGE_ERRORS = (BrokerUnavailable, ConnectionError, OSError, TimeoutError)
 FIRST = asyncio.FIRST_COMPLETED
 REPAIR_WAIT = 2.0  # seconds a pass waits at its end for its cache repairs to land
+REPAIR_TASK_NAME = "qulab relay: apply durable handlers to a published batch"
 
 
 @dataclass
@@ -198,7 +199,8 @@ class Relay:
             return
         events = [event for m in messages if m.id not in sent.failures if (event := _typed(m))]
         if events:
-            task = asyncio.get_running_loop().create_task(self.db.bus.replay(events))
+            replay = self.db.bus.replay(events)
+            task = asyncio.get_running_loop().create_task(replay, name=REPAIR_TASK_NAME)
             self._repairs.add(task)
             task.add_done_callback(self._repairs.discard)
 
