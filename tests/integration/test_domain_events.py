@@ -15,14 +15,14 @@ from sqlalchemy import func, select
 from qulab import seeding
 from qulab.cache import Cache, Outcome, read_latest_score_cached, read_user_cached
 from qulab.db import Database
-from qulab.events import Event, UsersRemoved
+from qulab.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
 from qulab.models import DomainEvent, User
 from qulab.outbox import MemoryBroker, Relay, publish_pending
 from qulab.uow import UnitOfWork
 from qulab.users import create_user, update_user
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -232,4 +232,35 @@ async def test_a_cache_outage_during_the_relays_invalidation_does_not_stop_publi
         assert stalled.pending_invalidations  # the outage was met, and only deferred
     finally:
         await stalled.close()
+        await relay_db.dispose()
+
+
+async def test_the_relay_replays_only_what_it_published_and_skips_unusable_payloads(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    replayed: list[Event] = []
+
+    async def durable(events: Sequence[Event]) -> None:
+        replayed.extend(events)
+
+    relay_db = Database(db.settings)
+    relay_db.bus.subscribe(Event, durable, durable=True)
+    try:
+        user = await create_user(db, email="replay@example.com", name="Replay")
+        await update_user(db, user.id, name="Replayed")
+        async with UnitOfWork(db) as uow:
+            poison = uow.record(UsersRemoved("r-poison", ("u-x",), "rejected by the broker"))
+            odd = uow.record(
+                OpaqueEvent("score.calculated", "AIRScore", "s-odd", {"air_score": "x"})
+            )
+            await uow.commit()
+        publisher = RejectingPublisher(MemoryBroker(), {poison.id})
+        with caplog.at_level(logging.WARNING, logger="qulab.outbox.relay"):
+            result = await publish_pending(relay_db, publisher)
+
+        assert (result.published, result.retried) == (3, 1)
+        assert [e.event_type for e in replayed] == ["user.created", "user.updated"]
+        assert replayed[1] == UserUpdated(user.id, {"name": "Replayed"})
+        assert any(f"event {odd.id} not replayed" in r.getMessage() for r in caplog.records)
+    finally:
         await relay_db.dispose()
