@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from qulab.db import Database
+from qulab.events import OpaqueEvent
 from qulab.models import DomainEvent, new_id
 from qulab.outbox.memory import MemoryBroker
 from qulab.outbox.message import OutboxMessage
@@ -24,7 +25,9 @@ async def emit_events(
     while len(ids) < count:
         async with UnitOfWork(db) as uow:
             for _ in range(min(per_transaction, count - len(ids))):
-                event = uow.emit("test.happened", aggregate_type, new_id(), {"n": len(ids)})
+                event = uow.record(
+                    OpaqueEvent("test.happened", aggregate_type, new_id(), {"n": len(ids)})
+                )
                 ids.append(event.id)
             await uow.commit()
     return ids

@@ -7,11 +7,11 @@ import math
 
 from qulab.db import Database
 from qulab.errors import ConflictError, InvalidInput
-from qulab.models import AssessmentStatus, EventType
+from qulab.events import AssessmentCompleted
+from qulab.models import AssessmentStatus
 from qulab.schemas import AssessmentRead, validate_id
 from qulab.uow import UnitOfWork
 
-ASSESSMENT_AGGREGATE = "Assessment"
 COMPONENT_MAX = 50
 ABILITY_LIMIT = 10.0
 ITEMS_MAX = 10_000
@@ -57,18 +57,14 @@ async def complete_assessment(
             raise ConflictError(f"assessment {assessment_id} is already {current.status}")
         assessment = await uow.assessments.complete(assessment_id, ability, items_administered)
         read = AssessmentRead.model_validate(assessment)
-        uow.emit(
-            EventType.ASSESSMENT_COMPLETED,
-            ASSESSMENT_AGGREGATE,
-            assessment.id,
-            {
-                "assessment_id": assessment.id,
-                "user_id": assessment.user_id,
-                "component": assessment.component,
-                "ability": ability,
-                "items_administered": items_administered,
-            },
+        uow.record(
+            AssessmentCompleted(
+                assessment_id=assessment.id,
+                user_id=assessment.user_id,
+                component=assessment.component,
+                ability=ability,
+                items_administered=items_administered,
+            )
         )
-        uow.mark_user_changed(assessment.user_id)
         await uow.commit()
     return read

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPool
 
+from qulab.bus import MessageBus
 from qulab.config import Settings
 from qulab.db_errors import translate_operational_error as translate_operational_error
 
@@ -216,14 +217,16 @@ def _listening(target: Engine | Connection) -> Iterator[StatementCounter]:
 
 
 class Database:
-    """An engine with its session factory: the one handle the rest of QuLab passes around."""
+    """An engine with its session factory and its message bus: the one handle the rest of
+    QuLab passes around (until a ``bootstrap()`` assembles them, the Database owns the bus)."""
 
     def __init__(self, settings: Settings, *, engine: AsyncEngine | None = None) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self.sessionmaker = make_sessionmaker(self.engine)
-        # Called with each UnitOfWork after it commits (e.g. cache invalidation).
-        self.commit_listeners: list[Callable[[Any], Awaitable[None] | None]] = []
+        # The one bus for this database: every unit of work on it dispatches here after commit,
+        # and the relay replays its durable handlers. The cache subscribes its invalidation.
+        self.bus = MessageBus()
 
     @property
     def dialect(self) -> str:
@@ -255,7 +258,10 @@ class Database:
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:
-        """A session that commits when the block succeeds and rolls back on any exception."""
+        """A session that commits when the block succeeds and rolls back on any exception.
+
+        It records no domain events and runs no handlers: changes to users, scores or
+        assessments go through the UnitOfWork, so that caches and consumers hear of them."""
         async with self.sessionmaker() as session:
             try:
                 yield session

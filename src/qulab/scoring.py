@@ -39,12 +39,13 @@ from typing import Any
 
 from qulab.db import Database
 from qulab.errors import InvalidInput
-from qulab.models import AIRScore, AssessmentStatus, EventType
+from qulab.events import SCORE_AGGREGATE as SCORE_AGGREGATE
+from qulab.events import ScoreCalculated
+from qulab.models import AIRScore, AssessmentStatus
 from qulab.schemas import ScoreRead, validate_id, validate_occupation
 from qulab.uow import UnitOfWork
 
 PARAMETER_VERSION = "air-2026.1"
-SCORE_AGGREGATE = "AIRScore"
 
 EDUCATION: dict[str, float] = {
     "high school": 0.40,
@@ -208,20 +209,16 @@ async def calculate_and_store_airscore(
             AIRScore(user_id=user_id, occupation_code=code, **asdict(result))
         )
         read = ScoreRead.model_validate(score)
-        uow.emit(
-            EventType.SCORE_CALCULATED,
-            SCORE_AGGREGATE,
-            score.id,
-            {
-                "user_id": user_id,
-                "score_id": score.id,
-                "occupation_code": code,
-                "air_score": result.air_score,
-                "ci_lower": result.ci_lower,
-                "ci_upper": result.ci_upper,
-                "parameter_version": result.parameter_version,
-            },
+        uow.record(
+            ScoreCalculated(
+                user_id=user_id,
+                score_id=score.id,
+                occupation_code=code,
+                air_score=result.air_score,
+                ci_lower=result.ci_lower,
+                ci_upper=result.ci_upper,
+                parameter_version=result.parameter_version,
+            )
         )
-        uow.mark_user_changed(user_id)
         await uow.commit()
     return read

@@ -16,13 +16,17 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 
 from qulab.db import Database
 from qulab.errors import InvalidInput
+from qulab.events import UsersRemoved
 from qulab.lab.setup import sample_score
 from qulab.models import AIRScore, Assessment, User, new_id, utcnow
+from qulab.uow import UnitOfWork
 
 BATCH = 1000
 OCCUPATIONS = ("SW_ENG", "DATA_SCI", "PM", "DESIGN", "OPS", "ANALYST")
 MAX_USERS = 1_000_000
 MAX_SCORES = 100
+# Keeps one users.removed payload well under a megabyte.
+REMOVAL_IDS_PER_EVENT = 10_000
 
 Progress = Callable[[int], None]
 
@@ -88,10 +92,12 @@ async def seed(
                     }
                     | {"id": new_id(), "created_at": now, "updated_at": now}
                 )
-        async with db.session_scope() as session:
-            await session.execute(insert(User), user_rows)
+        async with UnitOfWork(db) as uow:
+            # New ids: nothing can be cached under them, so these inserts record no event.
+            await uow.session.execute(insert(User), user_rows)
             if score_rows:
-                await session.execute(insert(AIRScore), score_rows)
+                await uow.session.execute(insert(AIRScore), score_rows)
+            await uow.commit()
         done += size
         if progress is not None:
             progress(size)
@@ -115,14 +121,28 @@ async def count_seeded(db: Database, marker: str = "demo") -> int:
 
 
 async def clear_seeded(db: Database, marker: str = "demo") -> int:
-    """Remove the users seeded under ``marker`` with their scores and assessments."""
+    """Remove the users seeded under ``marker`` with their scores and assessments, recording
+    one ``users.removed`` event (so every cache forgets them)."""
     domain = marker_domain(marker)
-    async with db.session_scope() as session:
-        ids = _seeded_ids(domain)
-        await session.execute(delete(AIRScore).where(AIRScore.user_id.in_(ids)))
-        await session.execute(delete(Assessment).where(Assessment.user_id.in_(ids)))
-        result = await session.execute(delete(User).where(User.email.like(f"%{domain}")))
-        return int(getattr(result, "rowcount", 0) or 0)
+    async with UnitOfWork(db) as uow:
+        removed = await remove_users(uow, User.email.like(f"%{domain}"), f"cleared seed {marker}")
+        await uow.commit()
+    return removed
+
+
+async def remove_users(uow: UnitOfWork, where: ColumnElement[bool], reason: str) -> int:
+    """Delete the users matching ``where`` with their scores and assessments inside ``uow``,
+    and record UsersRemoved naming exactly the deleted users: one event per
+    ``REMOVAL_IDS_PER_EVENT`` of them, none when nobody matched."""
+    ids = select(User.id).where(where)
+    await uow.session.execute(delete(AIRScore).where(AIRScore.user_id.in_(ids)))
+    await uow.session.execute(delete(Assessment).where(Assessment.user_id.in_(ids)))
+    result = await uow.session.execute(delete(User).where(where).returning(User.id))
+    user_ids = sorted(result.scalars())
+    for start in range(0, len(user_ids), REMOVAL_IDS_PER_EVENT):
+        chunk = tuple(user_ids[start : start + REMOVAL_IDS_PER_EVENT])
+        uow.record(UsersRemoved(new_id(), chunk, reason))
+    return len(user_ids)
 
 
 async def count_seeded_scores(db: Database, marker: str = "demo") -> int:

@@ -1,23 +1,22 @@
 """The unit of work: owns one session and its transaction.
 
-It rolls back unless ``commit()`` was called, writes the domain events collected during the work
-in the same transaction as the change, and runs after-commit hooks (cache invalidation) only once
-the commit has succeeded.
+It rolls back unless ``commit()`` was called. Services ``record`` typed events on it; commit
+writes their ``domain_events`` rows in the same transaction as the change (with one NOTIFY on
+PostgreSQL, delivered by the commit itself), and only once the commit has succeeded hands the
+events to the database's message bus (cache invalidation and any other handler).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from functools import partial
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.db import Database, translate_operational_error
-from qulab.models import DomainEvent, EventType, new_id
+from qulab.events import Event
+from qulab.models import DomainEvent, new_id
 from qulab.outbox.notify import notify_outbox
 from qulab.outbox.repository import OutboxRepository
 from qulab.repositories import (
@@ -27,8 +26,6 @@ from qulab.repositories import (
 )
 
 log = logging.getLogger(__name__)
-
-Hook = Callable[[], Awaitable[None] | None]
 
 
 class UnitOfWork:
@@ -40,10 +37,8 @@ class UnitOfWork:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._after_commit: list[Hook] = []
-        self._before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
-        self.collected: list[DomainEvent] = []
-        self.changed_users: set[str] = set()
+        self.recorded: list[Event] = []
+        self.rows: list[DomainEvent] = []
         self.committed = False
 
     async def __aenter__(self) -> Self:
@@ -52,8 +47,6 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.assessments = AssessmentRepository(self.session)
         self.events = OutboxRepository(self.session)
-        if self.db.dialect == "postgresql":
-            self.before_commit(self._notify_relays)
         return self
 
     async def __aexit__(
@@ -72,61 +65,32 @@ class UnitOfWork:
             if translated is not exc:
                 raise translated from exc
 
-    def emit(
-        self,
-        event_type: EventType | str,
-        aggregate_type: str,
-        aggregate_id: str,
-        payload: dict[str, Any],
-    ) -> DomainEvent:
-        """Record a domain event; it is written in this unit's transaction, or not at all."""
-        event = DomainEvent(
+    def record(self, event: Event) -> DomainEvent:
+        """Record a domain event: its row is written in this unit's transaction, or not at all,
+        and the bus hears of it only after the commit."""
+        row = DomainEvent(
             id=new_id(),
-            event_type=str(event_type),
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-            payload=payload,
+            event_type=event.event_type,
+            aggregate_type=event.aggregate,
+            aggregate_id=event.aggregate_id,
+            payload=event.payload(),
         )
-        self.session.add(event)
-        self.collected.append(event)
-        return event
-
-    def mark_user_changed(self, user_id: str) -> None:
-        """Note that a user or their scores changed. After the commit, the database's commit
-        listeners (cache invalidation) are told; after a rollback, nobody is."""
-        self.changed_users.add(user_id)
-
-    def before_commit(self, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:
-        """Run ``hook(session)`` inside the transaction, just before it commits."""
-        self._before_commit.append(hook)
-
-    def after_commit(self, hook: Hook) -> None:
-        """Run ``hook`` once the transaction has committed; never on rollback."""
-        self._after_commit.append(hook)
-
-    async def _notify_relays(self, session: AsyncSession) -> None:
-        """Wake listening relays when this transaction wrote events (NOTIFY fires on commit)."""
-        if self.collected:
-            await notify_outbox(session, self.db.settings.outbox_channel)
+        self.session.add(row)
+        self.recorded.append(event)
+        self.rows.append(row)
+        return row
 
     async def commit(self) -> None:
         await self.session.flush()
-        for before in self._before_commit:
-            await before(self.session)
+        if self.rows and self.db.dialect == "postgresql":
+            # Wakes listening relays; PostgreSQL delivers it when (and only if) this commits.
+            await notify_outbox(self.session, self.db.settings.outbox_channel)
         await self.session.commit()
         self.committed = True
-        hooks, self._after_commit = self._after_commit, []
-        hooks += [partial(listener, self) for listener in self.db.commit_listeners]
-        for hook in hooks:
-            try:
-                result = hook()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("after-commit hook failed; the commit itself stands")
+        events, self.recorded, self.rows = self.recorded, [], []
+        await self.db.bus.dispatch(events)
 
     async def rollback(self) -> None:
         await self.session.rollback()
-        self._after_commit.clear()
-        self.collected.clear()
-        self.changed_users.clear()
+        self.recorded.clear()
+        self.rows.clear()

@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from qulab.db import Database
-from qulab.models import EventType
+from qulab.events import UserCreated, UserDeleted, UserUpdated
 from qulab.schemas import UserCreate, UserRead, UserUpdate, parse, validate_id
 from qulab.uow import UnitOfWork
-
-USER_AGGREGATE = "User"
 
 
 async def create_user(db: Database, **fields: Any) -> UserRead:
@@ -21,12 +19,7 @@ async def create_user(db: Database, **fields: Any) -> UserRead:
     async with UnitOfWork(db) as uow:
         user = await uow.users.create(data)
         read = UserRead.model_validate(user)
-        uow.emit(
-            EventType.USER_CREATED,
-            USER_AGGREGATE,
-            user.id,
-            {"user_id": user.id, "email": user.email, "name": user.name},
-        )
+        uow.record(UserCreated(user.id, user.email, user.name))
         await uow.commit()
     return read
 
@@ -37,15 +30,9 @@ async def update_user(db: Database, user_id: str, **fields: Any) -> UserRead:
     changes = parse(UserUpdate, **fields)
     async with UnitOfWork(db) as uow:
         user = await uow.users.update(user_id, changes)
-        uow.mark_user_changed(user.id)
         read = UserRead.model_validate(user)
         if changes.changes():
-            uow.emit(
-                EventType.USER_UPDATED,
-                USER_AGGREGATE,
-                user.id,
-                {"user_id": user.id, "changes": changes.changes()},
-            )
+            uow.record(UserUpdated(user.id, changes.changes()))
         await uow.commit()
     return read
 
@@ -59,12 +46,6 @@ async def delete_user(db: Database, user_id: str) -> UserRead:
     async with UnitOfWork(db) as uow:
         user = await uow.users.delete(user_id)
         read = UserRead.model_validate(user)
-        uow.emit(
-            EventType.USER_DELETED,
-            USER_AGGREGATE,
-            user.id,
-            {"user_id": user.id, "email": user.email, "name": user.name},
-        )
-        uow.mark_user_changed(user.id)
+        uow.record(UserDeleted(user.id, user.email, user.name))
         await uow.commit()
     return read

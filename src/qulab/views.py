@@ -14,11 +14,11 @@ from sqlalchemy import ColumnElement
 
 from qulab.db import Database
 from qulab.errors import InvalidInput
+from qulab.events import SCORE_AGGREGATE
 from qulab.models import EventType
 from qulab.outbox.repository import EventRow, OutboxRepository
 from qulab.repositories import UserRepository, users_statement
 from qulab.schemas import ScoreRead, UserRead, validate_id
-from qulab.scoring import SCORE_AGGREGATE
 
 MAX_LIST_LIMIT = 1000
 # The largest OFFSET both SQLite and PostgreSQL accept (a signed 64-bit integer).

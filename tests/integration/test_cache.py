@@ -19,6 +19,7 @@ from qulab.cache import (
 )
 from qulab.db import Database
 from qulab.errors import InvalidInput
+from qulab.events import UserUpdated
 from qulab.lab import create_sample_airscore
 from qulab.repositories import UserRepository
 from qulab.schemas import ScoreRead, UserRead
@@ -44,11 +45,11 @@ def cache_kind(request: pytest.FixtureRequest) -> str:
 async def cache(cache_kind: str, db: Database) -> AsyncIterator[Cache]:
     prefix = new_prefix()
     cache = make_cache(cache_kind, prefix)
-    cache.attach(db)
+    cache.subscribe(db.bus)
     try:
         yield cache
     finally:
-        cache.detach(db)
+        cache.unsubscribe(db.bus)
         await cache.close()
         if cache_kind == "redis":
             await delete_prefix(services.REDIS_URL, prefix)
@@ -120,7 +121,7 @@ async def test_rolled_back_update_invalidates_nothing(db: Database, cache: Cache
             changed = await uow.users.get(user.id)
             changed.name = "Rolled back"
             await uow.session.flush()
-            uow.mark_user_changed(user.id)
+            uow.record(UserUpdated(user.id, {"name": "Rolled back"}))
             raise RuntimeError("abandon the change")
 
     assert await stored_entry(cache, "user", user.id) == entry_before
@@ -307,7 +308,7 @@ async def test_update_is_seen_by_a_second_client_sharing_the_redis(db: Database)
     services.require_redis()
     prefix = new_prefix()
     writer_side, reader_side = make_cache("redis", prefix), make_cache("redis", prefix)
-    writer_side.attach(db)
+    writer_side.subscribe(db.bus)
     try:
         user = await create_user(db, email="two@example.com", name="Before")
         await read_user_cached(db, reader_side, user.id)
@@ -319,7 +320,7 @@ async def test_update_is_seen_by_a_second_client_sharing_the_redis(db: Database)
         assert result.outcome is Outcome.MISS
         assert result.value is not None and result.value.name == "After"
     finally:
-        writer_side.detach(db)
+        writer_side.unsubscribe(db.bus)
         await writer_side.close()
         await reader_side.close()
         await delete_prefix(services.REDIS_URL, prefix)

@@ -125,7 +125,7 @@ async def test_a_broken_generation_key_is_replaced_by_the_next_load(
     services.require_redis()
     prefix = new_prefix()
     cache = Cache(RedisBackend(services.REDIS_URL), prefix=prefix)
-    cache.attach(db)
+    cache.subscribe(db.bus)
     try:
         user = await create_user(db, email="gen@example.com", name="Gen")
         gen_key = cache.generation_key(cache.key(cache.users, user.id))
@@ -142,7 +142,7 @@ async def test_a_broken_generation_key_is_replaced_by_the_next_load(
         stats = (await cache.stats()).families["user"]
         assert (stats.wrong_type, stats.errors) == (1, 0)
     finally:
-        cache.detach(db)
+        cache.unsubscribe(db.bus)
         await cache.close()
         await delete_prefix(services.REDIS_URL, prefix)
 

@@ -53,7 +53,7 @@ async def test_unreachable_redis_from_the_start_serves_the_database_and_opens_th
 async def test_redis_going_away_and_coming_back(db: Database, redis_server: RedisServer) -> None:
     clock = ManualClock()
     cache = breaker_cache(redis_server.url, clock)
-    cache.attach(db)
+    cache.subscribe(db.bus)
     user = await create_user(db, email="flap@example.com", name="Before")
     try:
         assert (await read_user_cached(db, cache, user.id)).outcome is Outcome.MISS
@@ -79,7 +79,7 @@ async def test_redis_going_away_and_coming_back(db: Database, redis_server: Redi
         again = await read_user_cached(db, cache, user.id)
         assert (again.outcome, again.value and again.value.name) == (Outcome.HIT, "After")
     finally:
-        cache.detach(db)
+        cache.unsubscribe(db.bus)
         await cache.close()
 
 
@@ -90,7 +90,7 @@ async def test_deferred_invalidation_is_applied_before_the_next_hit(
     once Redis answers again (the entry survived: Redis only refused this client meanwhile)."""
     clock = ManualClock()
     cache = breaker_cache(redis_server.url, clock, threshold=1)
-    cache.attach(db)
+    cache.subscribe(db.bus)
     user = await create_user(db, email="defer@example.com", name="Before")
     try:
         await read_user_cached(db, cache, user.id)
@@ -103,7 +103,7 @@ async def test_deferred_invalidation_is_applied_before_the_next_hit(
         result = await read_user_cached(db, cache, user.id)
         assert (result.outcome, result.value and result.value.name) == (Outcome.MISS, "After")
     finally:
-        cache.detach(db)
+        cache.unsubscribe(db.bus)
         await cache.close()
 
 
@@ -111,7 +111,7 @@ async def test_keys_are_created_only_under_the_configured_prefix(
     db: Database, redis_server: RedisServer
 ) -> None:
     cache = breaker_cache(redis_server.url, ManualClock())
-    cache.attach(db)
+    cache.subscribe(db.bus)
     user = await create_user(db, email="pfx@example.com", name="Prefix")
     try:
         await read_user_cached(db, cache, user.id)
@@ -124,7 +124,7 @@ async def test_keys_are_created_only_under_the_configured_prefix(
         assert all(key.startswith(cache.prefix) for key in keys), keys
         assert f"{cache.prefix}user:{user.id}" in keys
     finally:
-        cache.detach(db)
+        cache.unsubscribe(db.bus)
         await cache.close()
 
 
@@ -137,7 +137,7 @@ async def test_a_deferred_invalidation_reaches_redis_while_the_writer_stays_idle
     prefix = new_prefix()
     breaker = CircuitBreaker("writer", failure_threshold=1, reset_seconds=reset)
     writer = Cache(RedisBackend(redis_server.url), prefix=prefix, breaker=breaker)
-    writer.attach(db)
+    writer.subscribe(db.bus)
     user = await create_user(db, email="idle@example.com", name="Before")
     first_reader = Cache(RedisBackend(redis_server.url), prefix=prefix)
     try:
@@ -166,7 +166,7 @@ async def test_a_deferred_invalidation_reaches_redis_while_the_writer_stays_idle
             await reader.close()
         assert not writer.pending_invalidations
     finally:
-        writer.detach(db)
+        writer.unsubscribe(db.bus)
         await writer.close()
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import select
 
-from qulab import migrate
+from qulab import migrate, seeding
 from qulab.cli import main
 from qulab.config import Settings, get_settings
 from qulab.db import Database
+from qulab.models import User
 from qulab.users import create_user
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
@@ -169,3 +171,32 @@ def test_values_above_qulab_cache_max_value_bytes_are_not_cached(
     assert [outcome["outcome"] for outcome in outcomes] == ["MISS", "MISS"]
     stats = orjson.loads(qulab(capsys, "cache", "stats", "--json")[1])["families"]["user"]
     assert (stats["too_large"], stats["sets"]) == (2, 0)
+
+
+def test_seed_clear_drops_the_seeded_users_from_the_redis_cache(
+    user_id: str, redis_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert qulab(capsys, "seed", "--users", "2", "--scores", "1", "--marker", "clicache")[0] == 0
+
+    async def _seeded() -> list[str]:
+        db = Database(get_settings())
+        try:
+            async with db.session() as session:
+                where = seeding.seeded_users("clicache")
+                return list((await session.execute(select(User.id).where(where))).scalars())
+        finally:
+            await db.dispose()
+
+    seeded = asyncio.run(_seeded())
+    for ident in [*seeded, user_id]:
+        assert "user: cache MISS in" in qulab(capsys, "user", "show", ident)[1]
+        assert "user: cache HIT in" in qulab(capsys, "user", "show", ident)[1]
+
+    code, out = qulab(capsys, "seed", "--clear", "--marker", "clicache")
+    assert (code, out.strip()) == (0, "removed 2 seeded users (marker clicache)")
+
+    for ident in seeded:
+        capsys.readouterr()
+        assert main(["user", "show", ident]) == 2
+        assert capsys.readouterr().err.strip() == f"error: user {ident} not found"
+    assert "user: cache HIT in" in qulab(capsys, "user", "show", user_id)[1]

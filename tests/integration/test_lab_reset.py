@@ -6,12 +6,14 @@ import pytest
 from sqlalchemy import func, select
 
 from qulab import migrate
+from qulab.cache import Outcome, read_user_cached
 from qulab.db import Database
 from qulab.errors import UserError
 from qulab.lab import DEMO_USERS, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database
 from qulab.models import User
 from qulab.users import create_user
+from tests.cache_support import make_cache, new_prefix
 
 
 async def _emails(db: Database) -> set[str]:
@@ -39,3 +41,21 @@ async def test_reset_refuses_postgresql_and_deletes_nothing(db: Database) -> Non
         await reset_database(db)
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_reset_drops_the_old_users_from_the_cache(db: Database) -> None:
+    first = await run_db_setup_and_create_user(db)
+    cache = make_cache("memory", new_prefix())
+    cache.subscribe(db.bus)
+    try:
+        await read_user_cached(db, cache, first.alex.id)
+        assert (await read_user_cached(db, cache, first.alex.id)).outcome is Outcome.HIT
+
+        await reset_database(db)
+
+        after = await read_user_cached(db, cache, first.alex.id)
+        assert (after.outcome, after.value) == (Outcome.MISS, None)
+    finally:
+        cache.unsubscribe(db.bus)
+        await cache.close()

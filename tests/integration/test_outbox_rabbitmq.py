@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import aio_pika
 
 from qulab.db import Database
+from qulab.events import OpaqueEvent
 from qulab.models import new_id
 from qulab.outbox import RabbitMQPublisher, publish_pending, replay
 from qulab.outbox.retry import RetryPolicy
@@ -81,7 +82,10 @@ async def test_unreachable_rabbitmq_is_an_outage_not_a_dead_letter(db: Database)
 async def _emit_typed(db: Database, types: list[str]) -> list[str]:
     """One committed event per entry of ``types`` (the routing keys); returns their ids."""
     async with UnitOfWork(db) as uow:
-        ids = [uow.emit(kind, "Test", new_id(), {"n": n}).id for n, kind in enumerate(types)]
+        ids = [
+            uow.record(OpaqueEvent(kind, "Test", new_id(), {"n": n})).id
+            for n, kind in enumerate(types)
+        ]
         await uow.commit()
     return ids
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy.exc import InvalidRequestError
 
 from qulab.db import Database
 from qulab.errors import DuplicateEmailError, NotFound
+from qulab.events import Event, UserCreated, UserUpdated
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
 from qulab.models import AIRScore, Assessment, DomainEvent, User
 from qulab.repositories import UserRepository
@@ -136,19 +138,20 @@ async def test_uow_rolls_back_unless_committed(db: Database) -> None:
     assert await count(db, User) == 0
 
 
-async def test_after_commit_hooks_run_only_after_a_commit(db: Database) -> None:
+async def test_bus_handlers_run_only_after_a_commit(db: Database) -> None:
     ran: list[str] = []
+
+    async def handler(events: Sequence[Event]) -> None:
+        ran.append(f"committed:{await count(db, User)}")
+
+    db.bus.subscribe(Event, handler)
     async with UnitOfWork(db) as uow:
-        uow.after_commit(lambda: ran.append("rolled-back"))
-        await uow.users.create(UserCreate(email="h1@example.com", name="H1"))
+        user = await uow.users.create(UserCreate(email="h1@example.com", name="H1"))
+        uow.record(UserCreated(user.id, user.email, user.name))
     assert ran == []
     async with UnitOfWork(db) as uow:
-        await uow.users.create(UserCreate(email="h2@example.com", name="H2"))
-
-        async def hook() -> None:
-            ran.append(f"committed:{await count(db, User)}")
-
-        uow.after_commit(hook)
+        user = await uow.users.create(UserCreate(email="h2@example.com", name="H2"))
+        uow.record(UserCreated(user.id, user.email, user.name))
         await uow.commit()
     assert ran == ["committed:1"]
 
@@ -162,17 +165,17 @@ async def test_setup_is_idempotent_and_returns_alex_and_jane(db: Database) -> No
     assert await count(db, User) == 2
 
 
-async def test_commit_listeners_learn_the_changed_users_only_after_commit(db: Database) -> None:
+async def test_bus_handlers_learn_the_changed_users_only_after_commit(db: Database) -> None:
     seen: list[set[str]] = []
 
-    async def listener(uow: UnitOfWork) -> None:
-        seen.append(set(uow.changed_users))
+    async def listener(events: Sequence[Event]) -> None:
+        seen.append({user for event in events for user in event.affected_users})
 
-    db.commit_listeners.append(listener)
+    db.bus.subscribe(Event, listener)
     user = await create_user(db, email="cl@example.com", name="Cl")
     await update_user(db, user.id, name="Cl 2")
     score_user = await create_sample_airscore(user.id, db=db)
     async with UnitOfWork(db) as uow:
-        uow.mark_user_changed(user.id)  # rolled back: listeners never hear of it
+        uow.record(UserUpdated(user.id, {}))  # rolled back: listeners never hear of it
     assert score_user.user_id == user.id
     assert seen == [set(), {user.id}, {user.id}]

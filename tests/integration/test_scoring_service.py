@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from sqlalchemy import func, select
 
@@ -9,6 +11,7 @@ from qulab import scoring
 from qulab.assessments import complete_assessment, start_assessment
 from qulab.db import Database
 from qulab.errors import ConflictError, InvalidInput, NotFound
+from qulab.events import Event
 from qulab.models import AIRScore, DomainEvent, EventStatus, EventType
 from qulab.outbox import MemoryBroker, publish_pending
 from qulab.scoring import calculate_and_store_airscore
@@ -129,9 +132,13 @@ async def test_seed_flow_score_event_pending_then_relay_publishes_it(db: Databas
     assert score.id in [d.message.aggregate_id for d in broker.messages()]
 
 
-async def test_commit_listeners_learn_the_scored_user(db: Database) -> None:
+async def test_bus_handlers_learn_the_scored_user(db: Database) -> None:
     user_id = await _user(db)
     seen: list[set[str]] = []
-    db.commit_listeners.append(lambda uow: seen.append(set(uow.changed_users)))
+
+    async def handler(events: Sequence[Event]) -> None:
+        seen.append({user for event in events for user in event.affected_users})
+
+    db.bus.subscribe(Event, handler)
     await calculate_and_store_airscore(db, user_id)
     assert seen == [{user_id}]

@@ -17,6 +17,7 @@ from qulab.cache import Outcome, read_latest_score_cached, read_user_cached
 from qulab.config import Settings
 from qulab.db import Database, count_session_statements
 from qulab.errors import ConflictError, NotFound
+from qulab.events import UserDeleted
 from qulab.lab import create_sample_airscore
 from qulab.models import AIRScore, Assessment, DomainEvent, EventStatus, User
 from qulab.repositories import AssessmentRepository, UserRepository
@@ -126,18 +127,18 @@ async def test_deleting_an_unknown_user_writes_no_event(db: Database) -> None:
 
 
 async def test_a_delete_that_rolls_back_leaves_the_user_and_writes_no_event(
-    db: Database,
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = await user_with_history(db, "kept@example.com")
 
-    async def fail_before_commit(session: object) -> None:
+    async def fail_to_commit() -> None:
         raise RuntimeError("the transaction is abandoned")
 
     with pytest.raises(RuntimeError):
         async with UnitOfWork(db) as uow:
             await uow.users.delete(user.id)
-            uow.emit("user.deleted", "User", user.id, {"user_id": user.id})
-            uow.before_commit(fail_before_commit)
+            uow.record(UserDeleted(user.id, user.email, user.name))
+            monkeypatch.setattr(uow.session, "commit", fail_to_commit)
             await uow.commit()
     assert await rows(db, User) == 1
     assert await rows(db, AIRScore, user.id) == 3
@@ -150,7 +151,7 @@ async def test_the_delete_drops_the_users_cache_entries(db: Database, cache_kind
         services.require_redis()
     prefix = new_prefix()
     cache = make_cache(cache_kind, prefix)
-    cache.attach(db)
+    cache.subscribe(db.bus)
     try:
         user = await user_with_history(db, "cached@example.com")
         await read_user_cached(db, cache, user.id)
@@ -163,7 +164,7 @@ async def test_the_delete_drops_the_users_cache_entries(db: Database, cache_kind
         after = await read_user_cached(db, cache, user.id)
         assert (after.outcome, after.value) == (Outcome.MISS, None)
     finally:
-        cache.detach(db)
+        cache.unsubscribe(db.bus)
         await cache.close()
         if cache_kind == "redis":
             await delete_prefix(services.REDIS_URL, prefix)

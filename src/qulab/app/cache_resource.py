@@ -1,9 +1,9 @@
 """The app's read-through cache: one per server process, built on the app loop.
 
-It is attached to the app's Database, so every unit of work that commits a change to a user
-(page 1's form, page 3's sample scores, page 4's rename) invalidates that user's entries after
-the commit. Keyed on the cache settings and on the Database, so a new engine gets a cache
-attached to it and the old one is detached and closed.
+It is subscribed to the app's Database bus, so every unit of work that commits a change to a
+user (page 1's form, page 3's sample scores, page 4's rename, clearing seeded users) invalidates
+that user's entries after the commit. Keyed on the cache settings and on the Database, so a new
+engine gets a cache subscribed to its bus and the old one is unsubscribed and closed.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class _BoundCache:
 
 
 def _release_cache(bound: _BoundCache) -> None:
-    bound.cache.detach(bound.db)
+    bound.cache.unsubscribe(bound.db.bus)
     bound.loop.remove_closer(bound.cache.close)
     if bound.loop.running:
         bound.loop.run(bound.cache.close(), RELEASE_TIMEOUT)
@@ -57,13 +57,14 @@ def _cache(
         return build_cache(_settings)
 
     cache = _loop.run(build(), RELEASE_TIMEOUT)
-    cache.attach(_db)
+    cache.subscribe(_db.bus)
     _loop.add_closer(cache.close)
     return _BoundCache(cache, _db, _loop)
 
 
 def lab_cache(settings: Settings, db: Database) -> Cache:
-    """The cache for the current settings, attached to ``db`` (invalidation after commit)."""
+    """The cache for the current settings, subscribed to ``db``'s bus (invalidation after
+    commit, and by the relay after each published batch)."""
     loop = runtime.event_loop()
     key = settings.model_dump_json(include=_CACHE_FIELDS)
     return _cache(key, id(db), id(loop), db, loop, settings).cache

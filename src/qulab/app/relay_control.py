@@ -17,7 +17,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.app import runtime
+from qulab.app import cache_resource, runtime
 from qulab.app.broker import LabBroker, broker_key, lab_broker
 from qulab.app.loop import LoopThread
 from qulab.config import Settings
@@ -212,7 +212,11 @@ def _controller(
 
 
 def relay_controller(settings: Settings, db: Database) -> RelayController:
-    """The process-wide background relay controller for these settings."""
+    """The process-wide background relay controller for these settings. With Redis
+    configured the lab's cache is subscribed to ``db``'s bus first, so the relay repairs the
+    invalidations of every batch it publishes."""
+    if settings.redis_url:
+        cache_resource.lab_cache(settings, db)
     loop = runtime.event_loop()
     broker = lab_broker(settings)
     key = f"{id(db)}|{broker_key(settings)}"

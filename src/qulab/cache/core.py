@@ -13,13 +13,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from qulab.bus import MessageBus
 from qulab.cache import codec
 from qulab.cache.backends import (
     CacheBackend,
@@ -31,6 +32,7 @@ from qulab.cache.backends import (
 from qulab.cache.breaker import BreakerState, CircuitBreaker
 from qulab.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
+from qulab.events import Event
 from qulab.schemas import ScoreRead, UserRead
 
 log = logging.getLogger(__name__)
@@ -362,20 +364,19 @@ class Cache:
         await self.backend.bump_generations(gen_keys, keys, self.generation_ttl)
         self._pending_invalidation.difference_update(keys)
 
-    def attach(self, db: Any) -> None:
-        """Invalidate the users a unit of work changed, once it has committed (never on
-        rollback): registers a commit listener on the Database."""
-        if self._after_commit not in db.commit_listeners:
-            db.commit_listeners.append(self._after_commit)
+    async def invalidate_events(self, events: Sequence[Event]) -> None:
+        """The bus handler: invalidate every user these events affect, in one round. It is
+        idempotent (a generation bump), so the relay may apply it again to what it publishes."""
+        await self.invalidate_users(user for event in events for user in event.affected_users)
 
-    def detach(self, db: Any) -> None:
-        if self._after_commit in db.commit_listeners:
-            db.commit_listeners.remove(self._after_commit)
+    def subscribe(self, bus: MessageBus) -> None:
+        """Invalidate after every commit on ``bus`` (never on rollback). A shared cache is also
+        repaired by the relay after each published batch; an in-process one only ever holds this
+        process's reads, which its own commits already invalidated."""
+        bus.subscribe(Event, self.invalidate_events, durable=self.backend.shared)
 
-    async def _after_commit(self, uow: Any) -> None:
-        changed: set[str] = getattr(uow, "changed_users", set())
-        if changed:
-            await self.invalidate_users(changed)
+    def unsubscribe(self, bus: MessageBus) -> None:
+        bus.unsubscribe(self.invalidate_events)
 
     # -- failures, status, statistics ---------------------------------------------------------
 

@@ -72,20 +72,21 @@ async def open_cache(current: Settings | None = None) -> AsyncIterator[Cache]:
 async def open_db(
     current: Settings | None = None, *, cache: Cache | None = None
 ) -> AsyncIterator[Database]:
-    """The database, with the cache attached so that every commit invalidates what it changed.
+    """The database, with the cache subscribed to its bus so that every commit (and every
+    batch a relay publishes) invalidates what it changed.
 
-    Without ``cache``, a shared (Redis) cache is attached when one is configured; an in-process
-    cache would die with the command, so there is nothing to invalidate.
+    Without ``cache``, a shared (Redis) cache is subscribed when one is configured; an
+    in-process cache would die with the command, so there is nothing to invalidate.
     """
     current = current or settings()
     database = Database(current)
     try:
         if cache is not None:
-            cache.attach(database)
+            cache.subscribe(database.bus)
             yield database
         elif current.redis_url:
             async with open_cache(current) as shared:
-                shared.attach(database)
+                shared.subscribe(database.bus)
                 yield database
         else:
             yield database

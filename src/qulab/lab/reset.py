@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from sqlalchemy import true
+
 from qulab import migrate
 from qulab.db import Database
 from qulab.errors import UserError
 from qulab.lab.setup import SetupResult, run_db_setup_and_create_user
+from qulab.seeding import remove_users
+from qulab.uow import UnitOfWork
 
 
 async def reset_database(db: Database) -> SetupResult:
-    """Downgrade to base (every table dropped), upgrade to head and create Alex and Jane.
+    """Remove every user through the unit of work (so caches forget them), downgrade to base
+    (every table dropped), upgrade to head and create Alex and Jane.
 
     Offered for SQLite only: a shared PostgreSQL database is never wiped from the lab.
     """
@@ -17,5 +22,9 @@ async def reset_database(db: Database) -> SetupResult:
         raise UserError(
             f"resetting is offered only for the embedded SQLite database, not {db.description}"
         )
+    if await migrate.is_up_to_date(db):
+        async with UnitOfWork(db) as uow:
+            await remove_users(uow, true(), "database reset")
+            await uow.commit()
     await migrate.downgrade(db, "base")
     return await run_db_setup_and_create_user(db)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab import migrate
 from qulab.db import Database
+from qulab.events import ScoreCalculated
 from qulab.models import AIRScore
 from qulab.repositories import ScoreRepository, UserRepository
 from qulab.schemas import ScoreRead, UserRead, validate_id, validate_occupation
@@ -82,6 +83,19 @@ def sample_score(user_id: str, occupation_code: str, rng: random.Random | None =
     )
 
 
+def score_calculated(score: ScoreRead) -> ScoreCalculated:
+    """The event for a stored score (sample or calculated)."""
+    return ScoreCalculated(
+        user_id=score.user_id,
+        score_id=score.id,
+        occupation_code=score.occupation_code,
+        air_score=score.air_score,
+        ci_lower=score.ci_lower,
+        ci_upper=score.ci_upper,
+        parameter_version=score.parameter_version,
+    )
+
+
 async def create_sample_airscore(
     user_id: str,
     occupation_code: str = "SW_ENG",
@@ -91,8 +105,9 @@ async def create_sample_airscore(
 ) -> ScoreRead:
     """Add one sample score for an existing user.
 
-    With ``session`` the score is flushed into the caller's transaction (the caller commits);
-    with ``db`` it is committed in its own unit of work.
+    With ``session`` the score is flushed into the caller's transaction (the caller commits and
+    records the event); with ``db`` it is committed in its own unit of work with its
+    ``score.calculated`` event.
     """
     user_id = validate_id(user_id, "user_id")
     code = validate_occupation(occupation_code)
@@ -106,6 +121,6 @@ async def create_sample_airscore(
         await uow.users.get(user_id)
         score = await uow.scores.add(sample_score(user_id, code))
         read = ScoreRead.model_validate(score)
-        uow.mark_user_changed(user_id)
+        uow.record(score_calculated(read))
         await uow.commit()
     return read

@@ -8,6 +8,10 @@ rows (its transaction aborts) for the next relay to send again. On SQLite one re
 
 ``publish_pending`` is one pass (until nothing is due); ``event_publisher`` and
 ``Relay.run`` are the loop, woken by PostgreSQL NOTIFY and polling every ``interval`` anyway.
+
+After each batch the relay applies the database bus's durable handlers (cache invalidation) to
+the events it published: the second, durable path for an invalidation the writer could not
+deliver. It runs beside publishing, never in its way; a cache outage there is only logged.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.db import Database, translate_operational_error
 from qulab.errors import BrokerUnavailable, ServiceUnavailable
+from qulab.events import Event, from_wire
 from qulab.models import EventStatus, utcnow
 from qulab.outbox.factory import build_publisher
 from qulab.outbox.guard import RelayGuard
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 
 OUTAGE_ERRORS = (BrokerUnavailable, ConnectionError, OSError, TimeoutError)
 FIRST = asyncio.FIRST_COMPLETED
+REPAIR_WAIT = 2.0  # seconds a pass waits at its end for its cache repairs to land
+REPAIR_TASK_NAME = "qulab relay: apply durable handlers to a published batch"
 
 
 @dataclass
@@ -107,6 +114,8 @@ class Relay:
         self._listener: PgListener | None = None
         self._waiting_on = "the database"
         self._steps = 0  # claims, publishes and records done: a stalled pass stops counting
+        self._repairs: set[asyncio.Task[None]] = set()
+        self._looping = False
 
     # -- control ---------------------------------------------------------------------------
 
@@ -166,6 +175,7 @@ class Relay:
                 sent = await self._send(messages)
                 async with conn.begin():
                     result = await self._record(conn, messages, sent)
+        self._repair(messages, sent)
         self._steps += 1
         self.totals.add(result)
         return result
@@ -179,7 +189,27 @@ class Relay:
                 total.add(result)
                 if result.outage or result.claimed < self.batch_size:
                     break
+            if not self._looping:  # a single pass waits for its repairs; the loop never does
+                await self.settle_repairs()
         return total
+
+    def _repair(self, messages: list[OutboxMessage], sent: _Sent) -> None:
+        """Start applying the durable handlers to this batch's published events."""
+        if not self.db.bus.handlers(durable_only=True):
+            return
+        events = [event for m in messages if m.id not in sent.failures if (event := _typed(m))]
+        if events:
+            replay = self.db.bus.replay(events)
+            task = asyncio.get_running_loop().create_task(replay, name=REPAIR_TASK_NAME)
+            self._repairs.add(task)
+            task.add_done_callback(self._repairs.discard)
+
+    async def settle_repairs(self) -> None:
+        """Wait up to ``REPAIR_WAIT`` seconds for the repairs started so far (before a pass
+        returns or the relay stops). One still running then keeps running; its cache retries
+        on its own."""
+        if self._repairs:
+            await asyncio.wait(set(self._repairs), timeout=REPAIR_WAIT)
 
     async def _send(self, messages: list[OutboxMessage]) -> _Sent:
         self._steps += 1  # the claim answered
@@ -253,6 +283,7 @@ class Relay:
     async def run(self) -> PassResult:
         """Relay until stop(): a pass, then wait for NOTIFY, the poll interval, or a backoff."""
         outages = 0
+        self._looping = True
         async with self._guarded():
             if self.listen:
                 self._listener = PgListener(
@@ -278,6 +309,8 @@ class Relay:
             finally:
                 if self._listener is not None:
                     await self._listener.close()
+                self._looping = False
+                await self.settle_repairs()
                 if self._owns_publisher:
                     await self.publisher.close()
         return self.totals
@@ -333,6 +366,17 @@ class Relay:
         with suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await event.wait()
+
+
+def _typed(message: OutboxMessage) -> Event | None:
+    """The typed event of a published message (None, logged, when its payload is unusable)."""
+    try:
+        return from_wire(
+            message.type, message.aggregate_type, message.aggregate_id, message.payload
+        )
+    except (ValueError, TypeError) as error:
+        log.warning("event %s not replayed to handlers: %s", message.id, error)
+        return None
 
 
 async def publish_pending(

@@ -1,0 +1,113 @@
+"""Typed events: the wire form each one writes, and the registry that reads it back."""
+
+from __future__ import annotations
+
+import pytest
+
+from qulab.events import (
+    EVENT_TYPES,
+    AssessmentCompleted,
+    Event,
+    OpaqueEvent,
+    ScoreCalculated,
+    UserCreated,
+    UserDeleted,
+    UsersRemoved,
+    UserUpdated,
+    from_wire,
+)
+
+EXAMPLES: list[tuple[Event, str, str, str, dict[str, object], tuple[str, ...]]] = [
+    (
+        UserCreated("u-1", "a@example.com", "A"),
+        "user.created",
+        "User",
+        "u-1",
+        {"user_id": "u-1", "email": "a@example.com", "name": "A"},
+        (),
+    ),
+    (
+        UserUpdated("u-1", {"name": "B"}),
+        "user.updated",
+        "User",
+        "u-1",
+        {"user_id": "u-1", "changes": {"name": "B"}},
+        ("u-1",),
+    ),
+    (
+        UserDeleted("u-1", "a@example.com", "A"),
+        "user.deleted",
+        "User",
+        "u-1",
+        {"user_id": "u-1", "email": "a@example.com", "name": "A"},
+        ("u-1",),
+    ),
+    (
+        ScoreCalculated("u-1", "s-1", "SW_ENG", 71.5, 67.0, 76.0, "v1"),
+        "score.calculated",
+        "AIRScore",
+        "s-1",
+        {
+            "user_id": "u-1",
+            "score_id": "s-1",
+            "occupation_code": "SW_ENG",
+            "air_score": 71.5,
+            "ci_lower": 67.0,
+            "ci_upper": 76.0,
+            "parameter_version": "v1",
+        },
+        ("u-1",),
+    ),
+    (
+        AssessmentCompleted("a-1", "u-1", "verbal", 0.5, 12),
+        "assessment.completed",
+        "Assessment",
+        "a-1",
+        {
+            "assessment_id": "a-1",
+            "user_id": "u-1",
+            "component": "verbal",
+            "ability": 0.5,
+            "items_administered": 12,
+        },
+        ("u-1",),
+    ),
+    (
+        UsersRemoved("r-1", ("u-1", "u-2"), "cleared seed demo"),
+        "users.removed",
+        "User",
+        "r-1",
+        {"user_ids": ["u-1", "u-2"], "count": 2, "reason": "cleared seed demo"},
+        ("u-1", "u-2"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "kind", "aggregate", "key", "payload", "users"), EXAMPLES)
+def test_each_event_has_its_wire_form_and_reads_back_from_it(
+    event: Event,
+    kind: str,
+    aggregate: str,
+    key: str,
+    payload: dict[str, object],
+    users: tuple[str, ...],
+) -> None:
+    assert (event.event_type, event.aggregate, event.aggregate_id) == (kind, aggregate, key)
+    assert event.payload() == payload
+    assert event.affected_users == users
+    assert from_wire(kind, aggregate, key, payload) == event
+
+
+def test_every_typed_event_is_registered_under_its_wire_type() -> None:
+    assert set(EVENT_TYPES) == {example[1] for example in EXAMPLES}
+
+
+def test_an_unknown_type_reads_back_as_an_opaque_event_affecting_nobody() -> None:
+    event = from_wire("bench.event", "Bench", "b-1", {"i": 3})
+    assert event == OpaqueEvent("bench.event", "Bench", "b-1", {"i": 3})
+    assert (event.event_type, event.aggregate, event.aggregate_id) == (
+        "bench.event",
+        "Bench",
+        "b-1",
+    )
+    assert event.payload() == {"i": 3} and event.affected_users == ()
