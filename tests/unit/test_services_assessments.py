@@ -103,6 +103,16 @@ async def test_completing_twice_is_a_conflict_that_changes_nothing() -> None:
             {"assessment_id": MISSING, "ability": 0, "items_administered": 10_001},
             "items_administered",
         ),
+        (
+            CompleteAssessment,
+            {"assessment_id": MISSING, "ability": "high", "items_administered": 1},
+            "ability",
+        ),
+        (
+            CompleteAssessment,
+            {"assessment_id": MISSING, "ability": 0, "items_administered": 1.5},
+            "items_administered",
+        ),
     ],
 )
 def test_a_bad_command_is_refused_naming_the_field(
