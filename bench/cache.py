@@ -25,7 +25,8 @@ from qulab.config import Settings
 from qulab.db import Database
 from qulab.lab import create_sample_airscore
 from qulab.repositories import UserRepository
-from qulab.schemas import UserRead
+from qulab.schemas import UserCreate, UserRead
+from qulab.uow import uow_factory
 from qulab.users import create_user
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -92,7 +93,9 @@ async def _measure(
     redis_backend: RedisBackend,
 ) -> Report:
     n_hits, n_orm = (300, 100) if config.quick else (5000, 1000)
-    user = await create_user(db, email="bench@example.com", name="Bench User")
+    user = await create_user(
+        UserCreate(email="bench@example.com", name="Bench User"), uow_factory(db)
+    )
     await create_sample_airscore(user.id, db=db)
 
     async def orm_read() -> None:
@@ -195,7 +198,12 @@ async def _mixed_workload(db: Database, cache: Cache, reads: int) -> Table:
     then give H, T_cache, T_database and T_avg (formula and measured)."""
     rng = random.Random(7)
     ids = [
-        (await create_user(db, email=f"mix{i}@example.com", name=f"Mix {i}")).id for i in range(20)
+        (
+            await create_user(
+                UserCreate(email=f"mix{i}@example.com", name=f"Mix {i}"), uow_factory(db)
+            )
+        ).id
+        for i in range(20)
     ]
     await cache.reset_stats()
     async with db.session() as session:

@@ -22,7 +22,7 @@ from qulab.models import (
     AssessmentStatus,
     User,
 )
-from qulab.schemas import UserCreate, UserUpdate, parse, validate_id
+from qulab.schemas import UserCreate, UserUpdate, validate_id
 
 # How each driver says "a foreign key is violated": a SQLSTATE (asyncpg, via SQLAlchemy's
 # adapter) or SQLite's extended result code.
@@ -107,19 +107,12 @@ class UserRepository:
         return result.scalar_one_or_none()
 
     async def create(self, user: User | UserCreate) -> User:
-        """Validate, add and flush; a taken email raises DuplicateEmailError."""
-        if isinstance(user, User):
-            data = parse(
-                UserCreate,
-                email=user.email,
-                name=user.name,
-                occupation_code=user.occupation_code,
-                education_level=user.education_level,
-                years_experience=user.years_experience,
-            )
-            for key, value in data.model_dump().items():
-                setattr(user, key, value)
-        else:
+        """Add and flush a validated user; a taken email raises DuplicateEmailError.
+
+        ``user`` is a ``UserCreate`` (validated where it was built) or a ``User`` made from
+        one; it is not validated again here.
+        """
+        if isinstance(user, UserCreate):
             user = User(**user.model_dump())
         self.session.add(user)
         try:

@@ -6,6 +6,7 @@ what the cache stores (as JSON) and what the CLI and app show; they never carry 
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,6 +21,9 @@ NAME_MAX = 255
 OCCUPATION_MAX = 20
 EDUCATION_MAX = 50
 YEARS_MAX = 80.0
+COMPONENT_MAX = 50
+ABILITY_LIMIT = 10.0
+ITEMS_MAX = 10_000
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -91,6 +95,95 @@ class UserUpdate(_UserText):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
+
+
+class UpdateUser(UserUpdate):
+    """Change some fields of one user; ``changes()`` leaves the id out."""
+
+    user_id: str
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _user_id(cls, value: Any) -> str:
+        return validate_id(value, "user_id")
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, exclude={"user_id"})
+
+
+class DeleteUser(_Input):
+    user_id: str
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _user_id(cls, value: Any) -> str:
+        return validate_id(value, "user_id")
+
+
+class CalculateScore(_Input):
+    """Score one user for one occupation (also the input of a sample score)."""
+
+    user_id: str
+    occupation_code: str = "SW_ENG"
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _user_id(cls, value: Any) -> str:
+        return validate_id(value, "user_id")
+
+    @field_validator("occupation_code", mode="before")
+    @classmethod
+    def _occupation(cls, value: Any) -> str:
+        return validate_occupation(value)
+
+
+class StartAssessment(_Input):
+    user_id: str
+    component: str
+
+    @field_validator("user_id", mode="before")
+    @classmethod
+    def _user_id(cls, value: Any) -> str:
+        return validate_id(value, "user_id")
+
+    @field_validator("component", mode="before")
+    @classmethod
+    def _component(cls, value: Any) -> str:
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            raise InvalidInput("component", "must not be blank")
+        if len(text) > COMPONENT_MAX:
+            raise InvalidInput("component", f"must be at most {COMPONENT_MAX} characters")
+        return text
+
+
+class CompleteAssessment(_Input):
+    """The final ability estimate of an assessment and how many items it took."""
+
+    assessment_id: str
+    ability: float
+    items_administered: int
+
+    @field_validator("assessment_id", mode="before")
+    @classmethod
+    def _assessment_id(cls, value: Any) -> str:
+        return validate_id(value, "assessment_id")
+
+    @field_validator("ability")
+    @classmethod
+    def _ability(cls, value: float) -> float:
+        if not math.isfinite(value) or abs(value) > ABILITY_LIMIT:
+            raise InvalidInput(
+                "ability", f"must be a finite number in [-{ABILITY_LIMIT:g}, {ABILITY_LIMIT:g}]"
+            )
+        return value
+
+    @field_validator("items_administered")
+    @classmethod
+    def _items(cls, value: int) -> int:
+        if not 0 <= value <= ITEMS_MAX:
+            raise InvalidInput("items_administered", f"must be between 0 and {ITEMS_MAX}")
+        return value
 
 
 def parse(model: type[M], **values: Any) -> M:

@@ -1,178 +1,20 @@
-"""The AI-R score: a deterministic, documented formula, and the service that stores it.
+"""The scoring service: load a person's inputs, apply the AI-R formula, store the score.
 
-AI-R (AI-Readiness) combines what a person brings with what their occupation offers:
-
-* **V^R, individual (idiosyncratic) readiness**, in [0, 1]::
-
-      ability    = 1 / (1 + exp(-theta))        theta: mean ability of completed assessments
-                                                 (0.5 when there are none)
-      experience = 1 - exp(-years / 8)          years of experience (0 when unknown)
-      education  = EDUCATION[level]             0.40 ... 0.90, 0.50 when unknown
-      V^R        = 0.40 * ability + 0.35 * experience + 0.25 * education
-
-* **H^R, systematic opportunity** of the occupation, in [0, 1]: ``OCCUPATION_HR[code]``
-  (0.60 for a code not in the table).
-* **Synergy**, in [0, 1]: ``V^R * H^R``: high only when both are.
-* **AI-R**, in [0, 100]::
-
-      AI-R = 100 * (alpha * V^R + (1 - alpha - beta) * H^R + beta * Synergy)
-
-  with ``alpha = 0.45`` and ``beta = 0.20`` (so H^R weighs 0.35).
-* **Confidence interval** (95 %): the standard error shrinks with evidence, the number of
-  assessment items administered::
-
-      se = 8 / sqrt(1 + items / 10)
-      [ci_lower, ci_upper] = clip(AI-R -/+ 1.96 * se, 0, 100)
-
-Every stored score records ``parameter_version`` and, in ``calculation_metadata``, the inputs
-and weights it was computed from, so a score can always be recomputed and explained.
-
-``calculate_and_store_airscore`` writes the score and its ``score.calculated`` event in one
-transaction: either both exist afterwards or neither does.
+The formula itself is :mod:`qulab.airscore`. ``calculate_score`` writes the score and its
+``score.calculated`` event in one transaction: either both exist afterwards or neither does.
+``calculate_and_store_airscore`` is the codelab's name for it, taking a database and raw values.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict
 
+from qulab.airscore import DEFAULT_PARAMETERS, ScoringInputs, ScoringParameters, compute_air_score
 from qulab.db import Database
-from qulab.errors import InvalidInput
-from qulab.events import SCORE_AGGREGATE as SCORE_AGGREGATE
 from qulab.events import ScoreCalculated
 from qulab.models import AIRScore, AssessmentStatus
-from qulab.schemas import ScoreRead, validate_id, validate_occupation
-from qulab.uow import UnitOfWork
-
-PARAMETER_VERSION = "air-2026.1"
-
-EDUCATION: dict[str, float] = {
-    "high school": 0.40,
-    "associate": 0.50,
-    "bachelors": 0.65,
-    "masters": 0.80,
-    "phd": 0.90,
-}
-EDUCATION_UNKNOWN = 0.50
-
-OCCUPATION_HR: dict[str, float] = {
-    "SW_ENG": 0.82,
-    "DATA_SCI": 0.88,
-    "DATA_ENG": 0.85,
-    "AI_RESEARCHER": 0.92,
-    "ANALYST": 0.70,
-    "PM": 0.64,
-    "DESIGN": 0.58,
-    "OPS": 0.55,
-}
-OCCUPATION_UNKNOWN = 0.60
-
-
-@dataclass(frozen=True)
-class ScoringParameters:
-    alpha: float = 0.45
-    beta: float = 0.20
-    w_ability: float = 0.40
-    w_experience: float = 0.35
-    w_education: float = 0.25
-    experience_scale_years: float = 8.0
-    base_se: float = 8.0
-    items_scale: float = 10.0
-    z: float = 1.96
-    version: str = PARAMETER_VERSION
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.alpha <= 1 and 0 <= self.beta <= 1 and self.alpha + self.beta <= 1):
-            raise InvalidInput("parameters", "alpha and beta must be in [0, 1] with a sum <= 1")
-        weights = self.w_ability + self.w_experience + self.w_education
-        if not math.isclose(weights, 1.0, abs_tol=1e-9):
-            raise InvalidInput("parameters", "the V^R weights must sum to 1")
-
-
-DEFAULT_PARAMETERS = ScoringParameters()
-
-
-@dataclass(frozen=True)
-class ScoringInputs:
-    """What the formula reads about a person."""
-
-    years_experience: float | None
-    education_level: str | None
-    abilities: tuple[float, ...] = ()
-    items_administered: int = 0
-
-
-@dataclass(frozen=True)
-class AIRResult:
-    air_score: float
-    vr_score: float
-    hr_score: float
-    synergy_score: float
-    ci_lower: float
-    ci_upper: float
-    parameter_version: str
-    calculation_metadata: dict[str, Any]
-
-
-def _check_inputs(inputs: ScoringInputs) -> None:
-    years = inputs.years_experience
-    if years is not None and not (0 <= years <= 80 and math.isfinite(years)):
-        raise InvalidInput("years_experience", "must be between 0 and 80")
-    if inputs.items_administered < 0:
-        raise InvalidInput("items_administered", "must not be negative")
-    if any(not math.isfinite(a) or abs(a) > 10 for a in inputs.abilities):
-        raise InvalidInput("abilities", "each ability must be a finite number in [-10, 10]")
-
-
-def compute_air_score(
-    inputs: ScoringInputs,
-    occupation_code: str,
-    parameters: ScoringParameters = DEFAULT_PARAMETERS,
-) -> AIRResult:
-    """The formula of this module's docstring. Pure and deterministic."""
-    code = validate_occupation(occupation_code)
-    _check_inputs(inputs)
-    p = parameters
-    theta = sum(inputs.abilities) / len(inputs.abilities) if inputs.abilities else 0.0
-    ability = 1.0 / (1.0 + math.exp(-theta))
-    experience = 1.0 - math.exp(-(inputs.years_experience or 0.0) / p.experience_scale_years)
-    level = (inputs.education_level or "").strip().lower()
-    education = EDUCATION.get(level, EDUCATION_UNKNOWN)
-    vr = p.w_ability * ability + p.w_experience * experience + p.w_education * education
-    hr = OCCUPATION_HR.get(code.upper(), OCCUPATION_UNKNOWN)
-    synergy = vr * hr
-    air = 100.0 * (p.alpha * vr + (1.0 - p.alpha - p.beta) * hr + p.beta * synergy)
-    se = p.base_se / math.sqrt(1.0 + inputs.items_administered / p.items_scale)
-    lower, upper = max(0.0, air - p.z * se), min(100.0, air + p.z * se)
-    metadata = {
-        "formula": "100*(alpha*VR + (1-alpha-beta)*HR + beta*VR*HR)",
-        "inputs": {
-            "theta": round(theta, 6),
-            "assessments": len(inputs.abilities),
-            "items_administered": inputs.items_administered,
-            "years_experience": inputs.years_experience,
-            "education_level": inputs.education_level,
-            "occupation_known": code.upper() in OCCUPATION_HR,
-        },
-        "components": {
-            "ability": round(ability, 6),
-            "experience": round(experience, 6),
-            "education": education,
-        },
-        "parameters": asdict(p),
-        "standard_error": round(se, 6),
-    }
-    return AIRResult(
-        air_score=round(air, 2),
-        vr_score=round(vr, 4),
-        hr_score=round(hr, 4),
-        synergy_score=round(synergy, 4),
-        ci_lower=round(lower, 2),
-        ci_upper=round(upper, 2),
-        parameter_version=p.version,
-        calculation_metadata=metadata,
-    )
+from qulab.schemas import CalculateScore, ScoreRead, parse
+from qulab.uow import UnitOfWork, UnitOfWorkFactory, uow_factory
 
 
 async def _inputs_for(uow: UnitOfWork, user_id: str) -> ScoringInputs:
@@ -190,26 +32,24 @@ async def _inputs_for(uow: UnitOfWork, user_id: str) -> ScoringInputs:
     )
 
 
-async def calculate_and_store_airscore(
-    db: Database,
-    user_id: str,
-    occupation_code: str = "SW_ENG",
+async def calculate_score(
+    command: CalculateScore,
+    uow: UnitOfWorkFactory,
     *,
     parameters: ScoringParameters = DEFAULT_PARAMETERS,
 ) -> ScoreRead:
     """Compute a user's AI-R score and store it with its ``score.calculated`` event, atomically.
 
-    Unknown user -> NotFound; bad input -> InvalidInput; in either case nothing is written.
+    Unknown user -> NotFound; inputs out of range -> InvalidInput; either way nothing is written.
     """
-    user_id = validate_id(user_id, "user_id")
-    code = validate_occupation(occupation_code)
-    async with UnitOfWork(db) as uow:
-        result = compute_air_score(await _inputs_for(uow, user_id), code, parameters)
-        score = await uow.scores.add(
+    user_id, code = command.user_id, command.occupation_code
+    async with uow() as work:
+        result = compute_air_score(await _inputs_for(work, user_id), code, parameters)
+        score = await work.scores.add(
             AIRScore(user_id=user_id, occupation_code=code, **asdict(result))
         )
         read = ScoreRead.model_validate(score)
-        uow.record(
+        work.record(
             ScoreCalculated(
                 user_id=user_id,
                 score_id=score.id,
@@ -220,5 +60,18 @@ async def calculate_and_store_airscore(
                 parameter_version=result.parameter_version,
             )
         )
-        await uow.commit()
+        await work.commit()
     return read
+
+
+async def calculate_and_store_airscore(
+    db: Database,
+    user_id: str,
+    occupation_code: str = "SW_ENG",
+    *,
+    parameters: ScoringParameters = DEFAULT_PARAMETERS,
+) -> ScoreRead:
+    """The codelab's name: validate ``user_id`` and ``occupation_code`` into a command and run
+    :func:`calculate_score` in a unit of work on ``db``."""
+    command = parse(CalculateScore, user_id=user_id, occupation_code=occupation_code)
+    return await calculate_score(command, uow_factory(db), parameters=parameters)

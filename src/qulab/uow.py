@@ -9,6 +9,7 @@ events to the database's message bus (cache invalidation and any other handler).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -94,3 +95,15 @@ class UnitOfWork:
         await self.session.rollback()
         self.recorded.clear()
         self.rows.clear()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""What a service takes: a zero-argument callable returning a fresh, unentered unit of work.
+
+Services open one unit per call, so they depend on this factory rather than on a Database;
+tests pass a factory of fakes."""
+
+
+def uow_factory(db: Database) -> UnitOfWorkFactory:
+    """The factory of real units of work on ``db``."""
+    return lambda: UnitOfWork(db)

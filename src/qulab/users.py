@@ -1,51 +1,46 @@
-"""User services: each call is one unit of work that commits its change and its domain event.
+"""User services: each call takes a validated command and a unit-of-work factory, and commits
+its change with its domain event in one unit of work.
 
 Reads (``get_user``, ``list_users``) live on the read side, :mod:`qulab.views`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from qulab.db import Database
 from qulab.events import UserCreated, UserDeleted, UserUpdated
-from qulab.schemas import UserCreate, UserRead, UserUpdate, parse, validate_id
-from qulab.uow import UnitOfWork
+from qulab.schemas import DeleteUser, UpdateUser, UserCreate, UserRead
+from qulab.uow import UnitOfWorkFactory
 
 
-async def create_user(db: Database, **fields: Any) -> UserRead:
-    """Create a user and a ``user.created`` event atomically. Bad input writes nothing."""
-    data = parse(UserCreate, **fields)
-    async with UnitOfWork(db) as uow:
-        user = await uow.users.create(data)
+async def create_user(command: UserCreate, uow: UnitOfWorkFactory) -> UserRead:
+    """Create a user and a ``user.created`` event atomically. A taken email writes nothing."""
+    async with uow() as work:
+        user = await work.users.create(command)
         read = UserRead.model_validate(user)
-        uow.record(UserCreated(user.id, user.email, user.name))
-        await uow.commit()
+        work.record(UserCreated(user.id, user.email, user.name))
+        await work.commit()
     return read
 
 
-async def update_user(db: Database, user_id: str, **fields: Any) -> UserRead:
-    """Apply a partial update and emit ``user.updated`` with the changed fields."""
-    user_id = validate_id(user_id, "user_id")
-    changes = parse(UserUpdate, **fields)
-    async with UnitOfWork(db) as uow:
-        user = await uow.users.update(user_id, changes)
+async def update_user(command: UpdateUser, uow: UnitOfWorkFactory) -> UserRead:
+    """Apply a partial update and emit ``user.updated`` with the changed fields (none: no event)."""
+    changes = command.changes()
+    async with uow() as work:
+        user = await work.users.update(command.user_id, command)
         read = UserRead.model_validate(user)
-        if changes.changes():
-            uow.record(UserUpdated(user.id, changes.changes()))
-        await uow.commit()
+        if changes:
+            work.record(UserUpdated(user.id, changes))
+        await work.commit()
     return read
 
 
-async def delete_user(db: Database, user_id: str) -> UserRead:
+async def delete_user(command: DeleteUser, uow: UnitOfWorkFactory) -> UserRead:
     """Delete a user with their assessments and scores, and emit ``user.deleted``, atomically.
 
     Returns the user as they were. Unknown user -> NotFound; nothing is written.
     """
-    user_id = validate_id(user_id, "user_id")
-    async with UnitOfWork(db) as uow:
-        user = await uow.users.delete(user_id)
+    async with uow() as work:
+        user = await work.users.delete(command.user_id)
         read = UserRead.model_validate(user)
-        uow.record(UserDeleted(user.id, user.email, user.name))
-        await uow.commit()
+        work.record(UserDeleted(user.id, user.email, user.name))
+        await work.commit()
     return read

@@ -15,8 +15,8 @@ from qulab.db import Database
 from qulab.models import AIRScore, DomainEvent, User
 from qulab.repositories import UserRepository
 from qulab.uow import UnitOfWork
-from qulab.users import create_user, delete_user
 from tests.cli.conftest import Invoke
+from tests.service_calls import create_user, delete_user
 
 
 async def _prepare(url: str) -> str:

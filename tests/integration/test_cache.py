@@ -24,7 +24,6 @@ from qulab.lab import create_sample_airscore
 from qulab.repositories import UserRepository
 from qulab.schemas import ScoreRead, UserRead
 from qulab.uow import UnitOfWork
-from qulab.users import create_user, delete_user, update_user
 from tests import services
 from tests.cache_support import (
     delete_prefix,
@@ -32,6 +31,7 @@ from tests.cache_support import (
     new_prefix,
     stored_entry,
 )
+from tests.service_calls import create_user, delete_user, update_user
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -20,9 +20,9 @@ from qulab.cache import (
     read_user_cached,
 )
 from qulab.db import Database
-from qulab.users import create_user, update_user
 from tests import services
 from tests.cache_support import RedisServer, delete_prefix, new_prefix
+from tests.service_calls import create_user, update_user
 
 HUGE = 48 * 1024 * 1024
 

@@ -16,9 +16,9 @@ from qulab.cache import (
 )
 from qulab.cache.core import RETRY_TASK_NAME
 from qulab.db import Database
-from qulab.users import create_user, update_user
 from tests import services
 from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix
+from tests.service_calls import create_user, update_user
 
 
 def breaker_cache(url: str, clock: ManualClock, threshold: int = 2) -> Cache:

@@ -14,8 +14,8 @@ from qulab.config import Settings
 from qulab.db import Database
 from qulab.lab import create_sample_airscore
 from qulab.models import AIRScore, Assessment, DomainEvent
-from qulab.users import create_user
 from tests.outbox_helpers import emit_events
+from tests.service_calls import create_user
 
 CHILDREN = ("assessments", "air_scores")
 

@@ -16,9 +16,9 @@ from qulab.cli import main
 from qulab.config import Settings, get_settings
 from qulab.db import Database
 from qulab.models import User
-from qulab.users import create_user
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
+from tests.service_calls import create_user
 
 
 @pytest.fixture

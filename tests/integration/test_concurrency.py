@@ -10,7 +10,7 @@ from qulab.config import Settings
 from qulab.db import Database
 from qulab.errors import DuplicateEmailError, PoolExhausted
 from qulab.models import User
-from qulab.users import create_user
+from tests.service_calls import create_user
 
 
 @pytest.fixture

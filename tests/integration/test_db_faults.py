@@ -13,8 +13,8 @@ from sqlalchemy import text
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.errors import ConfigurationError, PoolExhausted, SchemaMissing, ServiceUnavailable
-from qulab.users import create_user
 from qulab.views import get_user, list_users
+from tests.service_calls import create_user
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from qulab.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
 from qulab.models import DomainEvent, User
 from qulab.outbox import MemoryBroker, Relay, publish_pending
 from qulab.uow import UnitOfWork
-from qulab.users import create_user, update_user
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
+from tests.service_calls import create_user, update_user
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -21,8 +21,8 @@ from qulab.cli._common import open_db
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.outbox import MemoryBroker, Relay
-from qulab.users import create_user
 from tests.cache_support import RedisServer, make_cache, new_prefix
+from tests.service_calls import create_user
 
 RELAY_INTERVAL = 1.0
 READS_AFTER = 50

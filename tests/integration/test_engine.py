@@ -10,8 +10,8 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 from qulab import migrate
 from qulab.config import Settings
 from qulab.db import Database
-from qulab.users import create_user
 from qulab.views import list_users
+from tests.service_calls import create_user
 
 
 async def test_sqlite_file_connections_use_wal_busy_timeout_and_foreign_keys(

@@ -12,8 +12,8 @@ from qulab.errors import UserError
 from qulab.lab import DEMO_USERS, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database
 from qulab.models import User
-from qulab.users import create_user
 from tests.cache_support import make_cache, new_prefix
+from tests.service_calls import create_user
 
 
 async def _emails(db: Database) -> set[str]:

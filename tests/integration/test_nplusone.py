@@ -6,7 +6,7 @@ from qulab import seeding
 from qulab.db import Database
 from qulab.errors import NotFound
 from qulab.lab import compare_all_users, compare_single_user, create_sample_airscore
-from qulab.users import create_user
+from tests.service_calls import create_user
 
 SCORES = 3
 

@@ -17,9 +17,9 @@ from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import EventStatus
 from qulab.outbox import RedisStreamsPublisher, Relay, RetryPolicy, publish_pending, stream_name
-from qulab.users import create_user
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.service_calls import create_user
 
 FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.1, jitter=0.5)
 

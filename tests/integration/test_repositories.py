@@ -16,7 +16,7 @@ from qulab.models import AIRScore, Assessment, DomainEvent, User
 from qulab.repositories import UserRepository
 from qulab.schemas import UserCreate
 from qulab.uow import UnitOfWork
-from qulab.users import create_user, delete_user, update_user
+from tests.service_calls import create_user, delete_user, update_user
 
 
 async def count(db: Database, model: type) -> int:
@@ -179,3 +179,14 @@ async def test_bus_handlers_learn_the_changed_users_only_after_commit(db: Databa
         uow.record(UserUpdated(user.id, {}))  # rolled back: listeners never hear of it
     assert score_user.user_id == user.id
     assert seen == [set(), {user.id}, {user.id}]
+
+
+async def test_create_stores_a_user_as_given_and_does_not_validate_it_again(db: Database) -> None:
+    """Input is validated once, where the command is built; the repository trusts it."""
+    async with UnitOfWork(db) as uow:
+        user = await uow.users.create(User(email="Kept.As@Given.example", name=" Kept "))
+        await uow.commit()
+    async with db.session() as session:
+        stored = await session.get(User, user.id)
+    assert stored is not None
+    assert (stored.email, stored.name) == ("Kept.As@Given.example", " Kept ")

@@ -7,17 +7,17 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import func, select
 
-from qulab import scoring
-from qulab.assessments import complete_assessment, start_assessment
+from qulab import airscore
 from qulab.db import Database
 from qulab.errors import ConflictError, InvalidInput, NotFound
 from qulab.events import Event
 from qulab.models import AIRScore, DomainEvent, EventStatus, EventType
 from qulab.outbox import MemoryBroker, publish_pending
-from qulab.scoring import calculate_and_store_airscore
+from qulab.schemas import CalculateScore, parse
+from qulab.scoring import calculate_and_store_airscore, calculate_score
 from qulab.uow import UnitOfWork
-from qulab.users import create_user
 from tests.outbox_helpers import all_events
+from tests.service_calls import complete_assessment, create_user, start_assessment
 
 
 async def _user(db: Database) -> str:
@@ -53,12 +53,12 @@ async def test_score_and_its_event_are_committed_together(db: Database) -> None:
     assert event.payload["score_id"] == score.id
     assert event.payload["occupation_code"] == "DATA_SCI"
     assert event.payload["air_score"] == score.air_score
-    assert score.parameter_version == scoring.PARAMETER_VERSION
+    assert score.parameter_version == airscore.PARAMETER_VERSION
     assert score.calculation_metadata["inputs"]["education_level"] == "PhD"
 
 
 async def test_failure_between_insert_and_commit_leaves_neither_score_nor_event(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Database,
 ) -> None:
     user_id = await _user(db)
 
@@ -67,12 +67,11 @@ async def test_failure_between_insert_and_commit_leaves_neither_score_nor_event(
             await self.session.flush()  # the score and the event rows are written...
             raise RuntimeError("injected failure before commit")  # ...and never committed
 
-    monkeypatch.setattr(scoring, "UnitOfWork", FailingAfterFlush)
+    command = parse(CalculateScore, user_id=user_id)
     with pytest.raises(RuntimeError, match="injected"):
-        await calculate_and_store_airscore(db, user_id)
+        await calculate_score(command, lambda: FailingAfterFlush(db))
     assert await _counts(db) == (0, 0)
 
-    monkeypatch.undo()
     await calculate_and_store_airscore(db, user_id)
     assert await _counts(db) == (1, 1)
 

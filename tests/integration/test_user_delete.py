@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from qulab import assessments, migrate, scoring
+from qulab import migrate, scoring
 from qulab.cache import Outcome, read_latest_score_cached, read_user_cached
 from qulab.config import Settings
 from qulab.db import Database, count_session_statements
@@ -24,10 +24,11 @@ from qulab.repositories import AssessmentRepository, UserRepository
 from qulab.schemas import UserRead
 from qulab.scoring import calculate_and_store_airscore
 from qulab.uow import UnitOfWork
-from qulab.users import create_user, delete_user, update_user
+from tests import service_calls as assessments
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry
 from tests.outbox_helpers import wait_for
+from tests.service_calls import create_user, delete_user, update_user
 
 
 async def rows(db: Database, model: type, user_id: str | None = None) -> int:

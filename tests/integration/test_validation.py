@@ -11,7 +11,7 @@ from qulab.db import Database
 from qulab.errors import InvalidInput
 from qulab.lab import create_sample_airscore
 from qulab.models import AIRScore, DomainEvent, User
-from qulab.users import create_user, delete_user, update_user
+from tests.service_calls import create_user, delete_user, update_user
 
 VALID: dict[str, Any] = {"email": "valid@example.com", "name": "Valid Name"}
 

@@ -7,11 +7,12 @@ import pytest
 from qulab import views
 from qulab.db import Database
 from qulab.errors import InvalidInput, NotFound
+from qulab.events import SCORE_AGGREGATE
 from qulab.models import EventType
 from qulab.outbox import MemoryBroker, RetryPolicy, publish_pending
-from qulab.scoring import SCORE_AGGREGATE, calculate_and_store_airscore
-from qulab.users import create_user
+from qulab.scoring import calculate_and_store_airscore
 from tests.outbox_helpers import RejectingPublisher, emit_events
+from tests.service_calls import create_user
 
 GIVE_UP_AT_ONCE = RetryPolicy(max_attempts=1, base=0.01, cap=0.01, jitter=0)
 

@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from qulab.cli._common import open_db, out, print_json, print_table, run
-from qulab.schemas import ScoreRead
-from qulab.scoring import calculate_and_store_airscore
+from qulab.schemas import CalculateScore, ScoreRead, parse
+from qulab.scoring import calculate_score
+from qulab.uow import uow_factory
 
 app = typer.Typer(help="Calculate AI-R scores.", no_args_is_help=True)
 
@@ -28,10 +29,10 @@ def add(
     """Calculate and store a user's AI-R score; each one commits a score.calculated event."""
 
     async def _go() -> list[ScoreRead]:
+        command = parse(CalculateScore, user_id=user_id, occupation_code=occupation)
         async with open_db() as db:
-            return [
-                await calculate_and_store_airscore(db, user_id, occupation) for _ in range(count)
-            ]
+            uow = uow_factory(db)
+            return [await calculate_score(command, uow) for _ in range(count)]
 
     scores = run(_go)
     if json:

@@ -19,7 +19,8 @@ from qulab.cli._common import (
     run,
 )
 from qulab.errors import NotFound
-from qulab.schemas import ScoreRead, UserRead
+from qulab.schemas import DeleteUser, ScoreRead, UpdateUser, UserCreate, UserRead, parse
+from qulab.uow import uow_factory
 
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
@@ -46,8 +47,8 @@ def create(
 
     async def _go() -> UserRead:
         async with open_db() as db:
-            return await service.create_user(
-                db,
+            command = parse(
+                UserCreate,
                 **_fields(
                     email=email,
                     name=name,
@@ -56,6 +57,7 @@ def create(
                     years_experience=years,
                 ),
             )
+            return await service.create_user(command, uow_factory(db))
 
     user = run(_go)
     if json:
@@ -145,7 +147,8 @@ def update(
 
     async def _go() -> UserRead:
         async with open_db() as db:
-            return await service.update_user(db, user_id, **changes)
+            command = parse(UpdateUser, user_id=user_id, **changes)
+            return await service.update_user(command, uow_factory(db))
 
     user = run(_go)
     if json:
@@ -162,7 +165,7 @@ def delete(
 
     async def _go() -> None:
         async with open_db() as db:
-            await service.delete_user(db, user_id)
+            await service.delete_user(parse(DeleteUser, user_id=user_id), uow_factory(db))
 
     run(_go)
     out.print(f"deleted {user_id}")

@@ -12,8 +12,8 @@ from qulab.db import Database
 from qulab.events import ScoreCalculated
 from qulab.models import AIRScore
 from qulab.repositories import ScoreRepository, UserRepository
-from qulab.schemas import ScoreRead, UserRead, validate_id, validate_occupation
-from qulab.uow import UnitOfWork
+from qulab.schemas import CalculateScore, ScoreRead, UserCreate, UserRead, parse
+from qulab.uow import UnitOfWorkFactory, uow_factory
 from qulab.users import create_user
 
 DEMO_USERS = (
@@ -45,14 +45,15 @@ async def run_db_setup_and_create_user(db: Database) -> SetupResult:
         if existing is not None:
             found.append(UserRead.model_validate(existing))
             continue
-        user = await create_user(
-            db,
+        command = parse(
+            UserCreate,
             email=email,
             name=name,
             occupation_code=occupation,
             education_level=education,
             years_experience=years,
         )
+        user = await create_user(command, uow_factory(db))
         created.append(user.email)
         found.append(user)
     return SetupResult(
@@ -96,6 +97,18 @@ def score_calculated(score: ScoreRead) -> ScoreCalculated:
     )
 
 
+async def add_sample_score(command: CalculateScore, uow: UnitOfWorkFactory) -> ScoreRead:
+    """Store one sample score for an existing user with its ``score.calculated`` event, in one
+    unit of work. Unknown user -> NotFound; nothing is written."""
+    async with uow() as work:
+        await work.users.get(command.user_id)
+        score = await work.scores.add(sample_score(command.user_id, command.occupation_code))
+        read = ScoreRead.model_validate(score)
+        work.record(score_calculated(read))
+        await work.commit()
+    return read
+
+
 async def create_sample_airscore(
     user_id: str,
     occupation_code: str = "SW_ENG",
@@ -103,24 +116,19 @@ async def create_sample_airscore(
     session: AsyncSession | None = None,
     db: Database | None = None,
 ) -> ScoreRead:
-    """Add one sample score for an existing user.
+    """Add one sample score for an existing user (the codelab's name).
 
     With ``session`` the score is flushed into the caller's transaction (the caller commits and
-    records the event); with ``db`` it is committed in its own unit of work with its
-    ``score.calculated`` event.
+    records the event); with ``db`` it is committed by :func:`add_sample_score` in its own unit
+    of work with its ``score.calculated`` event.
     """
-    user_id = validate_id(user_id, "user_id")
-    code = validate_occupation(occupation_code)
+    command = parse(CalculateScore, user_id=user_id, occupation_code=occupation_code)
     if session is not None:
-        await UserRepository(session).get(user_id)
-        score = await ScoreRepository(session).add(sample_score(user_id, code))
+        await UserRepository(session).get(command.user_id)
+        score = await ScoreRepository(session).add(
+            sample_score(command.user_id, command.occupation_code)
+        )
         return ScoreRead.model_validate(score)
     if db is None:
         raise TypeError("create_sample_airscore needs either session= or db=")
-    async with UnitOfWork(db) as uow:
-        await uow.users.get(user_id)
-        score = await uow.scores.add(sample_score(user_id, code))
-        read = ScoreRead.model_validate(score)
-        uow.record(score_calculated(read))
-        await uow.commit()
-    return read
+    return await add_sample_score(command, uow_factory(db))

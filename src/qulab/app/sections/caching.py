@@ -24,6 +24,8 @@ from qulab.cache import (
     read_user_cached,
 )
 from qulab.db import Database
+from qulab.schemas import UpdateUser, parse
+from qulab.uow import uow_factory
 from qulab.users import update_user
 
 FETCH_USER_LABEL = "Fetch User (Cached)"
@@ -151,7 +153,10 @@ def _invalidation(db: Database, cache: Cache, demo: CacheDemo) -> None:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     new_name = left.text_input("New name", value=demo.user.name, key="cache_new_name")
     if right.button(UPDATE_LABEL, key="update_name"):
-        updated = attempt(db, lambda: update_user(db, user_id, name=new_name))
+        updated = attempt(
+            db,
+            lambda: update_user(parse(UpdateUser, user_id=user_id, name=new_name), uow_factory(db)),
+        )
         if updated is not None:
             st.success(
                 f"Name updated to '{literal(updated.name)}' and committed; the commit invalidated "

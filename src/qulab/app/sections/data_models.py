@@ -12,6 +12,8 @@ from qulab.app.diagrams import er_dot
 from qulab.app.feedback import attempt, require_schema
 from qulab.app.literal import literal
 from qulab.app.state import CREATED_USER_ID
+from qulab.schemas import UserCreate, parse
+from qulab.uow import uow_factory
 from qulab.users import create_user
 from qulab.views import find_user, user_count
 
@@ -97,12 +99,15 @@ def _create_user_form(context: LabContext) -> None:
         created = attempt(
             db,
             lambda: create_user(
-                db,
-                email=email,
-                name=name,
-                occupation_code=occupation,
-                education_level=education,
-                years_experience=years.strip() or None,
+                parse(
+                    UserCreate,
+                    email=email,
+                    name=name,
+                    occupation_code=occupation,
+                    education_level=education,
+                    years_experience=years.strip() or None,
+                ),
+                uow_factory(db),
             ),
         )
         if created is not None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from qulab.airscore import OCCUPATION_HR
 from qulab.app import runtime
 from qulab.app.broker import LabBroker, lab_broker
 from qulab.app.consumer_view import ConsumedMessage, consumer_view
@@ -27,7 +28,7 @@ from qulab.app.state import CREATED_USER_ID
 from qulab.errors import ConfigurationError, ConflictError
 from qulab.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.schemas import UserRead
-from qulab.scoring import OCCUPATION_HR, calculate_and_store_airscore
+from qulab.scoring import calculate_and_store_airscore
 from qulab.views import EventRow, OutboxTables, find_user, outbox_tables, score_event
 
 CALCULATE_LABEL = "Calculate & Store AIRScore (Creates Pending Event)"
