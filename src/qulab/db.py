@@ -219,8 +219,8 @@ def _listening(target: Engine | Connection) -> Iterator[StatementCounter]:
 
 
 class Database:
-    """An engine with its session factory and its message bus: the one handle the rest of
-    QuLab passes around (until a ``bootstrap()`` assembles them, the Database owns the bus)."""
+    """An engine with its session factory and its message bus: the handle repositories and
+    units of work are given. ``qulab.bootstrap`` builds it and subscribes the cache to its bus."""
 
     def __init__(self, settings: Settings, *, engine: AsyncEngine | None = None) -> None:
         self.settings = settings

@@ -8,12 +8,15 @@ import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import pytest
 import redis.asyncio as aioredis
+from sqlalchemy import text
 
 from qulab import migrate
 from qulab.bootstrap import QuLab, bootstrap
 from qulab.cache import Outcome, build_cache, read_user_cached
 from qulab.config import Settings
+from qulab.db import Database, make_engine
 from qulab.events import USER_AGGREGATE, UserUpdated
 from qulab.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.outbox.redis_streams import stream_name
@@ -156,3 +159,40 @@ async def _assemble_use_and_close(url: str, redis_url: str) -> None:
     await _eventually(no_pg, "the engine's connections closed")
     await _eventually(no_redis, "the cache's and the publisher's Redis connections closed")
     assert _other_tasks() <= before
+
+
+async def test_an_injected_database_is_used_and_not_disposed(db: Database) -> None:
+    pool = db.engine.sync_engine.pool
+    lab = bootstrap(db.settings, database=db)
+    assert lab.db is db and lab.uow().db is db
+    await lab.close()
+    assert db.engine.sync_engine.pool is pool  # dispose() would have replaced it
+    async with db.reading() as session:
+        assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_close_disposes_a_database_it_built(settings: Settings) -> None:
+    lab = bootstrap(settings)
+    pool = lab.db.engine.sync_engine.pool
+    await lab.close()
+    assert lab.db.engine.sync_engine.pool is not pool
+
+
+async def test_an_injected_engine_backs_the_database(settings: Settings) -> None:
+    engine = make_engine(settings, null_pool=True)
+    async with bootstrap(settings, engine=engine) as lab:
+        assert lab.db.engine is engine
+        assert lab.db.pool_status().kind == "NullPool"
+
+
+def test_engine_and_database_together_are_refused(settings: Settings) -> None:
+    engine = make_engine(settings)
+    with pytest.raises(ValueError, match="either engine= or database="):
+        bootstrap(settings, engine=engine, database=Database(settings, engine=engine))
+
+
+async def test_an_injected_publisher_is_the_relays_and_stays_open(settings: Settings) -> None:
+    publisher = MemoryBroker("bootstrap-injected", 10)
+    async with bootstrap(settings, publisher=publisher) as lab:
+        assert lab.publisher is publisher
+        assert lab.relay(listen=False).publisher is publisher
