@@ -20,6 +20,7 @@ import asyncpg
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark, time_rounds
 from qulab import migrate
+from qulab.bootstrap import bootstrap
 from qulab.cache import Cache, CachedUserRepository, CircuitBreaker, MemoryBackend, RedisBackend
 from qulab.config import Settings
 from qulab.db import Database
@@ -71,7 +72,8 @@ async def cache_benchmark(config: BenchConfig) -> Report:
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     db_url = f"{admin_url.rpartition('/')[0]}/{name}"
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
-    db = Database(Settings(database_url=db_url))
+    lab = bootstrap(Settings(database_url=db_url))
+    db = lab.db
     redis_backend = RedisBackend(_redis_url(config), socket_timeout=1.0)
     redis_cache, memory_cache = _cache(redis_backend, prefix), _cache(MemoryBackend(), prefix)
     try:
@@ -81,7 +83,7 @@ async def cache_benchmark(config: BenchConfig) -> Report:
         await _delete_prefix(redis_backend, prefix)
         await redis_cache.close()
         await memory_cache.close()
-        await db.dispose()
+        await lab.close()
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

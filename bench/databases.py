@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from bench.harness import BenchConfig
 from qulab import migrate
+from qulab.bootstrap import bootstrap
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.urls import redact_text, redact_url
@@ -70,10 +71,8 @@ async def sqlite_url(config: BenchConfig) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def migrated(url: str, **settings: Any) -> AsyncIterator[Database]:
-    """A Database on ``url`` with the schema at head, disposed afterwards."""
-    db = Database(Settings(database_url=url, **settings))
-    try:
-        await migrate.upgrade(db)
-        yield db
-    finally:
-        await db.dispose()
+    """A Database on ``url`` (assembled by ``bootstrap``) with the schema at head, closed
+    afterwards."""
+    async with bootstrap(Settings(database_url=url, **settings)) as lab:
+        await migrate.upgrade(lab.db)
+        yield lab.db

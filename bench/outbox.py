@@ -26,10 +26,11 @@ from redis.asyncio import Redis
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
 from qulab import migrate
+from qulab.bootstrap import bootstrap
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.events import Event
-from qulab.outbox import RedisStreamsPublisher, Relay, stream_name
+from qulab.outbox import RedisStreamsPublisher, stream_name
 from qulab.uow import UnitOfWork
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -151,16 +152,20 @@ async def _clear_streams(redis_url: str, prefix: str) -> None:
 
 
 async def _drain_relay(url: str, redis_url: str, prefix: str) -> int:
-    db = Database(Settings(database_url=url, pool_size=2))
-    publisher = RedisStreamsPublisher(redis_url, prefix=prefix)
-    try:
-        relay = Relay(db, publisher, batch_size=BATCH, listen=False)
-        await db.ping()  # connect before the clock starts, like the raw loop
+    async with bootstrap(_relay_settings(url, redis_url, prefix)) as lab:
+        relay = lab.relay(batch_size=BATCH, listen=False)
+        publisher = lab.publisher
+        assert isinstance(publisher, RedisStreamsPublisher)
+        await lab.db.ping()  # connect before the clock starts, like the raw loop
         await publisher.client.ping()
         return await _timed(lambda: relay.publish_pending())
-    finally:
-        await publisher.close()
-        await db.dispose()
+
+
+def _relay_settings(url: str, redis_url: str, prefix: str) -> Settings:
+    """A relay process's settings: a small pool, Redis Streams under ``prefix``."""
+    return Settings(
+        database_url=url, pool_size=2, broker_url=redis_url, outbox_stream_prefix=prefix
+    )
 
 
 async def _drain_raw(url: str, redis_url: str, prefix: str) -> int:
@@ -249,9 +254,8 @@ def _drain_with(kind: str, processes: int, url: str, redis_url: str, prefix: str
 
 def _latency_relay(url: str, redis_url: str, prefix: str, ready: Any, stop: Any) -> None:
     async def main() -> None:
-        db = Database(Settings(database_url=url, pool_size=2))
-        publisher = RedisStreamsPublisher(redis_url, prefix=prefix)
-        relay = Relay(db, publisher, batch_size=BATCH, interval=2.0)
+        lab = bootstrap(_relay_settings(url, redis_url, prefix))
+        relay = lab.relay(batch_size=BATCH, interval=2.0)
         task = asyncio.create_task(relay.run())
         while not relay.listening:  # noqa: ASYNC110 (a property, not an event)
             await asyncio.sleep(0.01)
@@ -259,8 +263,7 @@ def _latency_relay(url: str, redis_url: str, prefix: str, ready: Any, stop: Any)
         await asyncio.to_thread(stop.wait)
         relay.stop()
         await task
-        await publisher.close()
-        await db.dispose()
+        await lab.close()
 
     asyncio.run(main())
 
@@ -295,7 +298,8 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     ready, stop = ctx.Event(), ctx.Event()
     relay = ctx.Process(target=_latency_relay, args=(url, redis_url, prefix, ready, stop))
     relay.start()
-    db = Database(Settings(database_url=url, pool_size=8))
+    lab = bootstrap(Settings(database_url=url, pool_size=8))
+    db = lab.db
     try:
         await asyncio.to_thread(ready.wait, 60)
         began = time.time()
@@ -311,7 +315,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     finally:
         stop.set()
         relay.join(30)
-        await db.dispose()
+        await lab.close()
     latencies = []
     for entry_id, fields in entries or []:
         if not fields:
@@ -338,9 +342,8 @@ async def outbox_benchmark(config: BenchConfig) -> Report:
     cases.append(("raw", 1, "raw asyncpg loop, 1 process"))
     throughput: dict[str, list[float]] = {label: [] for _, _, label in cases}
     try:
-        db = Database(Settings(database_url=url))
-        await migrate.upgrade(db)
-        await db.dispose()
+        async with bootstrap(Settings(database_url=url)) as lab:
+            await migrate.upgrade(lab.db)
         for _ in range(rounds):
             for kind, processes, label in cases:
                 await _load_backlog(url, backlog)

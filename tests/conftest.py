@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from qulab import migrate
+from qulab.bootstrap import QuLab, bootstrap
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import Base
@@ -24,11 +25,8 @@ def pg_database_url() -> Iterator[str]:
     url = services.create_pg_database()
 
     async def _migrate() -> None:
-        db = Database(Settings(database_url=url))
-        try:
-            await migrate.upgrade(db)
-        finally:
-            await db.dispose()
+        async with bootstrap(Settings(database_url=url)) as lab:
+            await migrate.upgrade(lab.db)
 
     try:
         asyncio.run(_migrate())
@@ -72,19 +70,29 @@ async def _empty_tables(db: Database) -> None:
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
-    """A migrated, empty database on the parametrized backend."""
-    database = Database(settings)
+async def runtime(settings: Settings) -> AsyncIterator[QuLab]:
+    """QuLab built by ``bootstrap`` on a migrated, empty database of the parametrized backend
+    (in-process cache, memory broker unless the test's settings say otherwise)."""
+    lab = bootstrap(settings)
+    database = lab.db
     if database.dialect == "sqlite":
         await migrate.upgrade(database)
     else:
         await _empty_tables(database)
     try:
-        yield database
+        yield lab
     finally:
-        if database.dialect == "postgresql":
-            await _empty_tables(database)
-        await database.dispose()
+        try:
+            if database.dialect == "postgresql":
+                await _empty_tables(database)
+        finally:
+            await lab.close()
+
+
+@pytest.fixture
+def db(runtime: QuLab) -> Database:
+    """A migrated, empty database on the parametrized backend (the runtime's)."""
+    return runtime.db
 
 
 @pytest.fixture

@@ -9,6 +9,13 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qulab.errors import ConfigurationError
+from qulab.settings_groups import (
+    AppSettings,
+    BrokerSettings,
+    CacheSettings,
+    DatabaseSettings,
+    RelaySettings,
+)
 from qulab.urls import address_problem, redact_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./qulab.db"
@@ -110,6 +117,67 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    # Grouped, read-only views of the fields above (see qulab.settings_groups).
+
+    @property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings(
+            url=self.database_url,
+            pool_size=self.pool_size,
+            max_overflow=self.max_overflow,
+            pool_timeout=self.pool_timeout,
+            pool_recycle=self.pool_recycle,
+            pool_pre_ping=self.pool_pre_ping,
+            echo_sql=self.echo_sql,
+            sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
+            connect_timeout=self.db_connect_timeout,
+            statement_timeout=self.db_statement_timeout,
+        )
+
+    @property
+    def cache(self) -> CacheSettings:
+        return CacheSettings(
+            redis_url=self.redis_url,
+            prefix=self.cache_prefix,
+            user_ttl=self.cache_user_ttl,
+            score_ttl=self.cache_score_ttl,
+            ttl_jitter=self.cache_ttl_jitter,
+            max_entries=self.cache_max_entries,
+            max_value_bytes=self.cache_max_value_bytes,
+            negative_ttl=self.cache_negative_ttl,
+            socket_timeout=self.cache_socket_timeout,
+            breaker_failure_threshold=self.breaker_failure_threshold,
+            breaker_reset_seconds=self.breaker_reset_seconds,
+        )
+
+    @property
+    def broker(self) -> BrokerSettings:
+        return BrokerSettings(
+            url=self.broker_url,
+            stream_prefix=self.outbox_stream_prefix,
+            stream_maxlen=self.outbox_stream_maxlen,
+            exchange=self.outbox_exchange,
+            memory_size=self.memory_broker_size,
+            publish_timeout=self.relay_publish_timeout,
+        )
+
+    @property
+    def relay(self) -> RelaySettings:
+        return RelaySettings(
+            interval=self.relay_interval,
+            batch_size=self.relay_batch_size,
+            max_attempts=self.relay_max_attempts,
+            backoff_base=self.relay_backoff_base,
+            backoff_max=self.relay_backoff_max,
+            backoff_jitter=self.relay_backoff_jitter,
+            publish_timeout=self.relay_publish_timeout,
+            channel=self.outbox_channel,
+        )
+
+    @property
+    def app(self) -> AppSettings:
+        return AppSettings(host=self.app_host, port=self.app_port, timeout=self.app_timeout)
 
 
 def load_settings(**overrides: Any) -> Settings:

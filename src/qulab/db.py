@@ -42,8 +42,9 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
     database. ``null_pool`` opens a fresh connection per checkout (used to measure what pooling
     saves).
     """
-    url = settings.database_url
-    kwargs: dict[str, Any] = {"echo": settings.echo_sql}
+    config = settings.database
+    url = config.url
+    kwargs: dict[str, Any] = {"echo": config.echo_sql}
     if null_pool:
         kwargs["poolclass"] = NullPool
     elif is_sqlite_memory(url):
@@ -52,19 +53,19 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
     else:
         kwargs.update(
             poolclass=AsyncAdaptedQueuePool,
-            pool_size=settings.pool_size,
-            max_overflow=settings.max_overflow,
-            pool_timeout=settings.pool_timeout,
-            pool_recycle=settings.pool_recycle,
-            pool_pre_ping=settings.pool_pre_ping,
+            pool_size=config.pool_size,
+            max_overflow=config.max_overflow,
+            pool_timeout=config.pool_timeout,
+            pool_recycle=config.pool_recycle,
+            pool_pre_ping=config.pool_pre_ping,
         )
     if make_url(url).get_backend_name() == "postgresql":
         kwargs["connect_args"] = postgres_connect_args(settings)
     engine = create_async_engine(url, **kwargs)
-    if settings.is_sqlite:
+    if config.is_sqlite:
         if not is_sqlite_memory(url):
             event.listen(engine.sync_engine, "do_connect", _open_sqlite_file_first)
-        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms, is_sqlite_memory(url))
+        _install_sqlite_pragmas(engine, config.sqlite_busy_timeout_ms, is_sqlite_memory(url))
     return engine
 
 
@@ -72,8 +73,9 @@ def postgres_connect_args(settings: Settings) -> dict[str, Any]:
     """asyncpg's connect timeout, a client-side command timeout and the server's
     ``statement_timeout``. The client waits a second longer than the server so that a live
     server cancels a slow statement itself; the client timeout catches a server that stalls."""
-    args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
-    statement_timeout = settings.db_statement_timeout
+    config = settings.database
+    args: dict[str, Any] = {"timeout": config.connect_timeout}
+    statement_timeout = config.statement_timeout
     if statement_timeout > 0:
         args["command_timeout"] = statement_timeout + 1.0
         args["server_settings"] = {"statement_timeout": str(max(int(statement_timeout * 1000), 1))}
@@ -217,8 +219,8 @@ def _listening(target: Engine | Connection) -> Iterator[StatementCounter]:
 
 
 class Database:
-    """An engine with its session factory and its message bus: the one handle the rest of
-    QuLab passes around (until a ``bootstrap()`` assembles them, the Database owns the bus)."""
+    """An engine with its session factory and its message bus: the handle repositories and
+    units of work are given. ``qulab.bootstrap`` builds it and subscribes the cache to its bus."""
 
     def __init__(self, settings: Settings, *, engine: AsyncEngine | None = None) -> None:
         self.settings = settings

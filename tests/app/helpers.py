@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from qulab.app.navigation import PageSpec
+from qulab.bootstrap import bootstrap
 from qulab.config import Settings
 from qulab.db import Database
 from qulab.models import User
@@ -42,11 +43,8 @@ def query(url: str, work: Callable[[Database], Awaitable[Any]]) -> Any:
     """Run ``work(db)`` against ``url`` outside the app, on its own engine."""
 
     async def _go() -> Any:
-        db = Database(Settings(database_url=url))
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
+        async with bootstrap(Settings(database_url=url)) as lab:
+            return await work(lab.db)
 
     return asyncio.run(_go())
 

@@ -1,19 +1,19 @@
 """The lab's broker: the configured publisher behind an outage switch, built on the app loop.
 
-One per server process (``st.cache_resource``), keyed on the broker settings: the relay, the
-"publish one pass" button and the consumer view all use the same publisher, and the outage
-switch flipped in one browser session is the broker every session sees.
+One per runtime (``st.cache_resource``; the publisher is the one ``bootstrap`` built): the
+relay, the "publish one pass" button and the consumer view all use the same publisher, and the
+outage switch flipped in one browser session is the broker every session sees.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import streamlit as st
 
 from qulab.app import runtime
 from qulab.app.loop import LoopThread
+from qulab.bootstrap import QuLab
 from qulab.config import Settings
 from qulab.outbox import (
     MemoryBroker,
@@ -22,10 +22,7 @@ from qulab.outbox import (
     RabbitMQPublisher,
     RedisStreamsPublisher,
     StdoutPublisher,
-    build_publisher,
 )
-
-log = logging.getLogger(__name__)
 
 RELEASE_TIMEOUT = 10.0
 
@@ -75,28 +72,15 @@ class LabBroker:
     def set_outage(self, down: bool) -> None:
         self.switch.set_down(down)
 
-    async def close(self) -> None:
-        await self.switch.close()
 
-
-def _release(broker: LabBroker) -> None:
-    broker.loop.remove_closer(broker.close)
-    if broker.loop.running:
-        try:
-            broker.loop.run(broker.close(), RELEASE_TIMEOUT)
-        except Exception:
-            log.warning("closing the lab's broker failed", exc_info=True)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
-def _broker(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> LabBroker:
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _broker(key: str, lab_id: int, _lab: QuLab, _loop: LoopThread) -> LabBroker:
     async def build() -> OutageSwitch:
-        # Built on the loop: a Redis client belongs to the loop it first runs on.
-        return OutageSwitch(build_publisher(settings=_settings))
+        # On the loop: the runtime builds its publisher on first use, and a Redis client
+        # belongs to the loop it first runs on.
+        return OutageSwitch(_lab.publisher)
 
-    broker = LabBroker(_loop.run(build(), RELEASE_TIMEOUT), _loop)
-    _loop.add_closer(broker.close)
-    return broker
+    return LabBroker(_loop.run(build(), RELEASE_TIMEOUT), _loop)
 
 
 def broker_key(settings: Settings) -> str:
@@ -104,6 +88,7 @@ def broker_key(settings: Settings) -> str:
 
 
 def lab_broker(settings: Settings) -> LabBroker:
-    """The process-wide broker for ``settings`` (raises ConfigurationError when misconfigured)."""
-    loop = runtime.event_loop()
-    return _broker(broker_key(settings), id(loop), loop, settings)
+    """The process-wide broker for ``settings``: the runtime's publisher behind the outage
+    switch (raises ConfigurationError when misconfigured). The runtime closes the publisher."""
+    lab = runtime.lab(settings)
+    return _broker(broker_key(settings), id(lab), lab, runtime.event_loop())

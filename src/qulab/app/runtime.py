@@ -1,8 +1,9 @@
 """The app's process-wide async runtime: one loop thread and the clients built on it.
 
 Both are ``st.cache_resource`` singletons: created once per server process and shared by every
-session. The database is keyed on the settings and on the loop, so changing the configuration
-(or clearing the cache, as the tests do) builds a new engine and disposes of the old one.
+session. QuLab itself (``bootstrap``: database, cache, publisher) is keyed on the settings and
+on the loop, so changing the configuration (or clearing the cache, as the tests do) builds a
+new one and closes the old.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from qulab.app.loop import LoopThread
+from qulab.bootstrap import QuLab, bootstrap
 from qulab.config import Settings, load_settings
 from qulab.db import Database
 
@@ -45,28 +47,31 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 
 
 @dataclass(frozen=True)
-class _BoundDatabase:
-    db: Database
+class _BoundLab:
+    lab: QuLab
     loop: LoopThread
 
 
-def _release_database(bound: _BoundDatabase) -> None:
-    bound.loop.remove_closer(bound.db.dispose)
+def _release_lab(bound: _BoundLab) -> None:
+    bound.loop.remove_closer(bound.lab.close)
     if bound.loop.running:
-        bound.loop.run(bound.db.dispose(), RELEASE_TIMEOUT)
+        bound.loop.run(bound.lab.close(), RELEASE_TIMEOUT)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release_database)
-def _database(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> _BoundDatabase:
-    async def build() -> Database:
-        return Database(_settings)
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release_lab)
+def _lab(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> _BoundLab:
+    async def build() -> QuLab:
+        # On the loop: engines and Redis clients belong to the loop they first run on.
+        return bootstrap(_settings)
 
-    db = _loop.run(build(), RELEASE_TIMEOUT)
-    _loop.add_closer(db.dispose)
-    return _BoundDatabase(db, _loop)
+    lab = _loop.run(build(), RELEASE_TIMEOUT)
+    _loop.add_closer(lab.close)
+    return _BoundLab(lab, _loop)
 
 
-_DATABASE_FIELDS = {
+# What the runtime is built from: the database, cache and broker settings. Changing one of
+# them builds a new runtime (engine, cache subscribed to its bus, publisher) and closes the old.
+_RUNTIME_FIELDS = {
     "database_url",
     "pool_size",
     "max_overflow",
@@ -75,12 +80,37 @@ _DATABASE_FIELDS = {
     "pool_pre_ping",
     "echo_sql",
     "sqlite_busy_timeout_ms",
+    "db_connect_timeout",
+    "db_statement_timeout",
+    "redis_url",
+    "cache_prefix",
+    "cache_user_ttl",
+    "cache_score_ttl",
+    "cache_ttl_jitter",
+    "cache_max_entries",
+    "cache_max_value_bytes",
+    "cache_negative_ttl",
+    "cache_socket_timeout",
+    "breaker_failure_threshold",
+    "breaker_reset_seconds",
+    "broker_url",
+    "outbox_stream_prefix",
+    "outbox_stream_maxlen",
+    "outbox_exchange",
+    "memory_broker_size",
+    "relay_publish_timeout",
 }
 
 
-def database(current: Settings | None = None) -> Database:
-    """The Database (engine and pool) for the current settings, built on the app loop."""
+def lab(current: Settings | None = None) -> QuLab:
+    """QuLab for the current settings, assembled once by ``bootstrap`` on the app loop and
+    shared by every session: the database, the cache subscribed to its bus, the publisher."""
     current = current or settings()
     loop = event_loop()
-    key = current.model_dump_json(include=_DATABASE_FIELDS)
-    return _database(key, id(loop), loop, current).db
+    key = current.model_dump_json(include=_RUNTIME_FIELDS)
+    return _lab(key, id(loop), loop, current).lab
+
+
+def database(current: Settings | None = None) -> Database:
+    """The Database (engine and pool) of the current runtime."""
+    return lab(current).db

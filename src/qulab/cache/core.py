@@ -491,27 +491,26 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 def build_cache(settings: Settings) -> Cache:
     """Redis when ``QULAB_REDIS_URL`` is set, the in-process store otherwise."""
+    config = settings.cache
     backend: CacheBackend
-    if settings.redis_url:
+    if config.redis_url:
         backend = RedisBackend(
-            settings.redis_url,
-            socket_timeout=settings.cache_socket_timeout,
-            max_value_bytes=settings.cache_max_value_bytes,
+            config.redis_url,
+            socket_timeout=config.socket_timeout,
+            max_value_bytes=config.max_value_bytes,
         )
     else:
-        backend = MemoryBackend(
-            settings.cache_max_entries, max_value_bytes=settings.cache_max_value_bytes
-        )
+        backend = MemoryBackend(config.max_entries, max_value_bytes=config.max_value_bytes)
     return Cache(
         backend,
-        prefix=settings.cache_prefix,
-        user_ttl=settings.cache_user_ttl,
-        score_ttl=settings.cache_score_ttl,
-        jitter=settings.cache_ttl_jitter,
-        negative_ttl=settings.cache_negative_ttl,
+        prefix=config.prefix,
+        user_ttl=config.user_ttl,
+        score_ttl=config.score_ttl,
+        jitter=config.ttl_jitter,
+        negative_ttl=config.negative_ttl,
         breaker=CircuitBreaker(
             f"cache {backend.kind}",
-            failure_threshold=settings.breaker_failure_threshold,
-            reset_seconds=settings.breaker_reset_seconds,
+            failure_threshold=config.breaker_failure_threshold,
+            reset_seconds=config.breaker_reset_seconds,
         ),
     )

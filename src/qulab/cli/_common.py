@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qulab.cache import Cache, build_cache
+from qulab.bootstrap import QuLab, bootstrap
+from qulab.cache import Cache
 from qulab.config import Settings, get_settings
 from qulab.control_chars import visible, visible_json
 from qulab.db import Database
@@ -60,12 +61,18 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 @asynccontextmanager
+async def open_lab(
+    current: Settings | None = None, *, cache: Cache | None = None
+) -> AsyncIterator[QuLab]:
+    """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
+    async with bootstrap(current or settings(), cache=cache) as lab:
+        yield lab
+
+
+@asynccontextmanager
 async def open_cache(current: Settings | None = None) -> AsyncIterator[Cache]:
-    cache = build_cache(current or settings())
-    try:
-        yield cache
-    finally:
-        await cache.close()
+    async with open_lab(current) as lab:
+        yield lab.cache
 
 
 @asynccontextmanager
@@ -73,25 +80,10 @@ async def open_db(
     current: Settings | None = None, *, cache: Cache | None = None
 ) -> AsyncIterator[Database]:
     """The database, with the cache subscribed to its bus so that every commit (and every
-    batch a relay publishes) invalidates what it changed.
-
-    Without ``cache``, a shared (Redis) cache is subscribed when one is configured; an
-    in-process cache would die with the command, so there is nothing to invalidate.
-    """
-    current = current or settings()
-    database = Database(current)
-    try:
-        if cache is not None:
-            cache.subscribe(database.bus)
-            yield database
-        elif current.redis_url:
-            async with open_cache(current) as shared:
-                shared.subscribe(database.bus)
-                yield database
-        else:
-            yield database
-    finally:
-        await database.dispose()
+    batch a relay publishes) invalidates what it changed: ``cache`` if given, else the one the
+    settings name (a shared Redis cache, or an in-process one that dies with the command)."""
+    async with open_lab(current, cache=cache) as lab:
+        yield lab.db
 
 
 def _default(value: Any) -> Any:

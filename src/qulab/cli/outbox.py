@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from qulab._startup import release_sigterm, sigterm_received
-from qulab.cli._common import err, open_db, out, print_json, print_record, print_table, run
+from qulab.cli._common import (
+    err,
+    open_db,
+    open_lab,
+    out,
+    print_json,
+    print_record,
+    print_table,
+    run,
+)
 from qulab.db import Database, translate_operational_error
 from qulab.errors import BrokerUnavailable, ServiceUnavailable
 from qulab.models import EventStatus
@@ -70,8 +79,10 @@ def relay(
     exits 0), or makes one pass with --once."""
 
     async def _go() -> tuple[PassResult, int | None]:
-        async with open_db() as db:
-            publisher = build_publisher(broker, db.settings)
+        async with open_lab() as lab:
+            db = lab.db
+            own = broker is not None  # --broker: a publisher of its own, closed here
+            publisher = build_publisher(broker, db.settings) if own else lab.publisher
             worker = Relay(db, publisher, batch_size=batch_size, interval=interval)
             try:
                 if once:
@@ -86,7 +97,8 @@ def relay(
                     err.print(f"relaying to {publisher.description}; Ctrl-C to stop", markup=False)
                 return await worker.run(), None
             finally:
-                await publisher.close()
+                if own:
+                    await publisher.close()
 
     result, pending = run(_go)
     if json:

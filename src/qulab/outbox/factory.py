@@ -18,11 +18,11 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
     """``None`` or ``memory://[name]`` is the embedded broker (shared per process);
     ``stdout://``, ``redis://…`` and ``amqp://…`` are the others. Stream prefix, MAXLEN and the
     exchange come from the settings (``QULAB_OUTBOX_*``)."""
-    settings = settings or get_settings()
-    url = url if url is not None else settings.broker_url
+    config = (settings or get_settings()).broker
+    url = url if url is not None else config.url
     if url is None or url.startswith("memory://"):
         parts = urlsplit(url or "memory://")
-        size = parse_qs(parts.query).get("maxlen", [str(settings.memory_broker_size)])[0]
+        size = parse_qs(parts.query).get("maxlen", [str(config.memory_size)])[0]
         if not size.isdigit() or int(size) < 1:
             raise ConfigurationError(f"QULAB_BROKER_URL: maxlen must be a positive integer: {url}")
         return memory_broker(parts.netloc or "default", int(size))
@@ -34,14 +34,12 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
     if url.startswith(("redis://", "rediss://")):
         return RedisStreamsPublisher(
             url,
-            prefix=settings.outbox_stream_prefix,
-            maxlen=settings.outbox_stream_maxlen,
-            timeout=settings.relay_publish_timeout,
+            prefix=config.stream_prefix,
+            maxlen=config.stream_maxlen,
+            timeout=config.publish_timeout,
         )
     if url.startswith(("amqp://", "amqps://")):
-        return RabbitMQPublisher(
-            url, exchange=settings.outbox_exchange, timeout=settings.relay_publish_timeout
-        )
+        return RabbitMQPublisher(url, exchange=config.exchange, timeout=config.publish_timeout)
     raise ConfigurationError(
         f"QULAB_BROKER_URL: unknown broker {redact_url(url)!r}; "
         "use memory://, stdout://, redis:// or amqp://"

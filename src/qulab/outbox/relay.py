@@ -101,10 +101,10 @@ class Relay:
         self.db = db
         self._owns_publisher = publisher is None
         self.publisher = publisher or build_publisher(settings=settings)
-        self.batch_size = batch_size or settings.relay_batch_size
-        self.interval = interval or settings.relay_interval
+        self.batch_size = batch_size or settings.relay.batch_size
+        self.interval = interval or settings.relay.interval
         self.policy = policy or RetryPolicy.from_settings(settings)
-        self.publish_timeout = publish_timeout or settings.relay_publish_timeout
+        self.publish_timeout = publish_timeout or settings.relay.publish_timeout
         self.listen = listen and db.dialect == "postgresql"
         self.totals = PassResult()
         self.last_outage: str | None = None
@@ -288,7 +288,7 @@ class Relay:
             if self.listen:
                 self._listener = PgListener(
                     asyncpg_dsn(self.db.engine.url),
-                    self.db.settings.outbox_channel,
+                    self.db.settings.relay.channel,
                     self._wake,
                     timeout=self.db.settings.db_connect_timeout,
                 )

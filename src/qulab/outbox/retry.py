@@ -31,11 +31,12 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
+        config = settings.relay
         return cls(
-            max_attempts=settings.relay_max_attempts,
-            base=settings.relay_backoff_base,
-            cap=settings.relay_backoff_max,
-            jitter=settings.relay_backoff_jitter,
+            max_attempts=config.max_attempts,
+            base=config.backoff_base,
+            cap=config.backoff_max,
+            jitter=config.backoff_jitter,
         )
 
     def ceiling(self, attempt: int) -> float:

@@ -1,0 +1,45 @@
+"""The app assembles QuLab once per settings, with ``bootstrap`` on its loop: the pages'
+database, cache and broker are that one runtime's, and new settings replace it."""
+
+from __future__ import annotations
+
+import pytest
+
+from qulab.app import runtime
+from qulab.app.broker import lab_broker
+from qulab.app.cache_resource import lab_cache
+from qulab.config import Settings
+
+
+def test_database_cache_and_broker_come_from_one_runtime(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url)
+    lab = runtime.lab(settings)
+
+    assert runtime.lab(settings) is lab
+    assert runtime.database(settings) is lab.db
+    assert lab_cache(settings, lab.db) is lab.cache
+    assert lab_broker(settings).inner is lab.publisher
+    assert lab.cache.invalidate_events in lab.bus.handlers()
+
+
+def test_new_cache_settings_build_a_new_runtime_and_close_the_old(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QULAB_CACHE_PREFIX", "first:")
+    first = runtime.lab(Settings(database_url=sqlite_url))
+    monkeypatch.setenv("QULAB_CACHE_PREFIX", "second:")
+    second = runtime.lab(Settings(database_url=sqlite_url))
+
+    assert second is not first
+    assert second.cache.prefix == "second:"
+    assert not first.closed  # still cached (up to four runtimes)
+    runtime._lab.clear()
+    assert first.closed and second.closed
+    assert first.cache.invalidate_events not in first.bus.handlers()
+
+
+def test_a_database_of_another_runtime_is_refused(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url)
+    other = runtime.database(Settings(database_url=sqlite_url, pool_size=3))
+    with pytest.raises(ValueError, match="another runtime"):
+        lab_cache(settings, other)
