@@ -10,7 +10,6 @@ import streamlit as st
 
 from qulab.app import runtime
 from qulab.app.literal import literal
-from qulab.app.loop import OperationTimedOut
 from qulab.app.navigation import CONNECTIVITY
 from qulab.app.schema import SchemaState, SchemaStatus, schema_status
 from qulab.db import Database, translate_operational_error
@@ -20,6 +19,7 @@ from qulab.errors import (
     DuplicateEmailError,
     InvalidInput,
     NotFound,
+    OperationTimedOut,
     PoolExhausted,
     SchemaMissing,
     ServiceUnavailable,

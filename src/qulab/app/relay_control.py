@@ -22,7 +22,7 @@ from qulab.app.broker import LabBroker, broker_key, lab_broker
 from qulab.app.loop import LoopThread
 from qulab.config import Settings
 from qulab.db import Database, translate_operational_error
-from qulab.errors import ConflictError
+from qulab.errors import ConflictError, PublisherAlreadyRunning
 from qulab.models import utcnow
 from qulab.outbox import PassResult, Publisher, Relay, RetryPolicy
 
@@ -42,10 +42,6 @@ def lab_retry_policy(settings: Settings) -> RetryPolicy:
         cap=min(policy.cap, LAB_BACKOFF_CAP),
         jitter=policy.jitter,
     )
-
-
-class PublisherAlreadyRunning(ConflictError):
-    """Another relay holds the outbox of this (SQLite) database."""
 
 
 class LabRelay(Relay):
