@@ -28,6 +28,8 @@ from qulab.cli._logging import configure_logging
 from qulab.db import translate_operational_error
 from qulab.errors import ConfigurationError, QulabError, UserError
 
+__all__ = ["app", "entry", "main"]
+
 app = typer.Typer(
     name="qulab",
     help="QuLab: the data layer of an AI-readiness platform, measured.",
