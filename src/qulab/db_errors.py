@@ -11,12 +11,16 @@ by SQLSTATE on PostgreSQL, by SQLite's error name, then by exception type:
   connection mid-statement: ``ServiceUnavailable``.
 
 Anything else (a bug, a constraint violation) is returned unchanged.
+
+``translated()`` is the boundary every database failure passes through: ``Database`` wraps its
+sessions and connections in it, so code above the adapters never calls the translator.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 from sqlalchemy import exc
@@ -65,6 +69,23 @@ def translate_operational_error(error: BaseException) -> BaseException:
     if invalidated or any(isinstance(cause, CONNECTION_ERRORS) for cause in chain):
         return ServiceUnavailable(f"database unreachable: {detail}")
     return error
+
+
+def raise_translated(error: BaseException) -> None:
+    """Raise QuLab's translation of ``error`` from it; return when it has none."""
+    translated = translate_operational_error(error)
+    if translated is not error:
+        raise translated from error
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Let driver and pool failures out of the block as QuLab's errors."""
+    try:
+        yield
+    except Exception as error:
+        raise_translated(error)
+        raise
 
 
 def _by_sqlstate(sqlstate: str | None, detail: str) -> QulabError | None:
