@@ -92,12 +92,12 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get_by_id(self, user_id: str) -> User | None:
+    async def get_one_or_none(self, user_id: str) -> User | None:
         user_id = validate_id(user_id, "user_id")
         return await self.session.get(User, user_id)
 
     async def get(self, user_id: str) -> User:
-        user = await self.get_by_id(user_id)
+        user = await self.get_one_or_none(user_id)
         if user is None:
             raise NotFound("user", user_id)
         return user
@@ -106,7 +106,7 @@ class UserRepository:
         result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
         return result.scalar_one_or_none()
 
-    async def create(self, user: User | UserCreate) -> User:
+    async def add(self, user: User | UserCreate) -> User:
         """Validate, add and flush; a taken email raises DuplicateEmailError."""
         if isinstance(user, User):
             data = parse(
@@ -178,13 +178,8 @@ class UserRepository:
         return int((await self.session.execute(select(func.count(User.id)))).scalar_one())
 
     async def get_latest_score(self, user_id: str) -> AIRScore | None:
-        result = await self.session.execute(
-            select(AIRScore)
-            .where(AIRScore.user_id == validate_id(user_id, "user_id"))
-            .order_by(AIRScore.created_at.desc(), AIRScore.id.desc())
-            .limit(1)
-        )
-        return result.scalar_one_or_none()
+        """Seed name (see ``qulab.seed_names``) of ``ScoreRepository.get_latest_or_none``."""
+        return await ScoreRepository(self.session).get_latest_or_none(user_id)
 
     async def get_user_with_scores_eager(self, user_id: str) -> User | None:
         """One user and their scores in two statements (``selectinload``)."""
@@ -206,6 +201,10 @@ class UserRepository:
         statement = users_statement(limit, where=where).options(selectinload(User.scores))
         return (await self.session.execute(statement)).scalars().all()
 
+    # Seed names (listed in ``qulab.seed_names``): the codelab's spelling of the verbs above.
+    get_by_id = get_one_or_none
+    create = add
+
 
 class ScoreRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -217,10 +216,17 @@ class ScoreRepository:
         await _flush_for_user(self.session, score.user_id, "score")
         return score
 
-    async def latest(self, user_id: str) -> AIRScore | None:
-        return await UserRepository(self.session).get_latest_score(user_id)
+    async def get_latest_or_none(self, user_id: str) -> AIRScore | None:
+        """The user's newest score (the highest id breaks a tie in time), or None."""
+        result = await self.session.execute(
+            select(AIRScore)
+            .where(AIRScore.user_id == validate_id(user_id, "user_id"))
+            .order_by(AIRScore.created_at.desc(), AIRScore.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
 
-    async def for_user(self, user_id: str) -> Sequence[AIRScore]:
+    async def list(self, user_id: str) -> Sequence[AIRScore]:
         result = await self.session.execute(
             select(AIRScore)
             .where(AIRScore.user_id == validate_id(user_id, "user_id"))
@@ -245,7 +251,7 @@ class AssessmentRepository:
             raise NotFound("assessment", assessment_id)
         return found
 
-    async def for_user(self, user_id: str) -> Sequence[Assessment]:
+    async def list(self, user_id: str) -> Sequence[Assessment]:
         result = await self.session.execute(
             select(Assessment)
             .where(Assessment.user_id == validate_id(user_id, "user_id"))

@@ -17,7 +17,7 @@ async def create_user(db: Database, **fields: Any) -> UserRead:
     """Create a user and a ``user.created`` event atomically. Bad input writes nothing."""
     data = parse(UserCreate, **fields)
     async with UnitOfWork(db) as uow:
-        user = await uow.users.create(data)
+        user = await uow.users.add(data)
         read = UserRead.model_validate(user)
         uow.record(UserCreated(user.id, user.email, user.name))
         await uow.commit()
