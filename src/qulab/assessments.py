@@ -31,7 +31,7 @@ async def start_assessment(db: Database, user_id: str, component: str) -> Assess
     name = _component(component)
     async with UnitOfWork(db) as uow:
         await uow.users.get(user_id)
-        assessment = await uow.assessments.start(user_id, name)
+        assessment = await uow.assessments.add(user_id, name)
         read = AssessmentRead.model_validate(assessment)
         await uow.commit()
     return read

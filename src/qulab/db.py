@@ -293,11 +293,6 @@ class Database:
                 await session.rollback()
                 raise
 
-    async def get_session(self) -> AsyncIterator[AsyncSession]:
-        """Dependency-injection style: yields a session inside ``session_scope``."""
-        async with self.session_scope() as session:
-            yield session
-
     def pool_status(self) -> PoolStatus:
         return pool_status(self.engine)
 

@@ -239,7 +239,7 @@ class AssessmentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def start(self, user_id: str, component: str) -> Assessment:
+    async def add(self, user_id: str, component: str) -> Assessment:
         assessment = Assessment(user_id=validate_id(user_id, "user_id"), component=component)
         self.session.add(assessment)
         await _flush_for_user(self.session, assessment.user_id, "assessment")

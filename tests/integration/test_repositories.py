@@ -68,7 +68,7 @@ async def test_delete_cascades_to_assessments_and_scores(db: Database) -> None:
         await create_sample_airscore(user.id, db=db)
     await create_sample_airscore(other.id, db=db)
     async with UnitOfWork(db) as uow:
-        await uow.assessments.start(user.id, "fluency")
+        await uow.assessments.add(user.id, "fluency")
         await uow.commit()
     await delete_user(db, user.id)
     assert await count(db, User) == 1

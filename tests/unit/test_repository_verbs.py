@@ -19,9 +19,9 @@ def test_user_repository_speaks_the_common_verbs() -> None:
 
 def test_score_and_assessment_repositories_list_by_user() -> None:
     assert {"add", "list", "get_latest_or_none"} <= public_methods(ScoreRepository)
-    assert {"get", "list"} <= public_methods(AssessmentRepository)
+    assert {"add", "get", "list"} <= public_methods(AssessmentRepository)
     assert not {"for_user", "latest"} & public_methods(ScoreRepository)
-    assert "for_user" not in public_methods(AssessmentRepository)
+    assert not {"for_user", "start"} & public_methods(AssessmentRepository)
 
 
 def test_seed_names_are_aliases_of_the_verbs() -> None:
