@@ -1,6 +1,6 @@
 """Repositories: data access by name. They flush, never commit; the unit of work commits.
 
-Lookups that may miss return ``None`` (``get_by_id``); lookups that must hit raise NotFound
+Lookups that may miss return ``None`` (``get_one_or_none``); lookups that must hit raise NotFound
 (``get``). Ids are validated before any SQL runs, so a malformed id never reaches the database.
 The outbox table has its own repository, ``qulab.outbox.repository.OutboxRepository``.
 """
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from qulab.db_errors import IntegrityFailure, Violation, classify_integrity
 from qulab.errors import ConflictError, DuplicateEmailError, NotFound
 from qulab.models import (
     AIRScore,
@@ -24,32 +25,12 @@ from qulab.models import (
 )
 from qulab.schemas import UserCreate, UserUpdate, parse, validate_id
 
-# How each driver says "a foreign key is violated": a SQLSTATE (asyncpg, via SQLAlchemy's
-# adapter) or SQLite's extended result code.
-FOREIGN_KEY_VIOLATION_SQLSTATE = "23503"
-SQLITE_CONSTRAINT_FOREIGNKEY = 787
 
-
-def _is_duplicate_email(error: IntegrityError) -> bool:
-    text = str(error.orig).lower()
-    return "email" in text and ("unique" in text or "duplicate" in text)
-
-
-def _is_foreign_key_violation(error: IntegrityError) -> bool:
-    orig = error.orig
-    return (
-        getattr(orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION_SQLSTATE
-        or getattr(orig, "sqlite_errorcode", None) == SQLITE_CONSTRAINT_FOREIGNKEY
-    )
-
-
-def _constraint(error: IntegrityError) -> str:
+def _constraint(failure: IntegrityFailure) -> str:
     """The violated constraint, named when the driver says which, in one line."""
-    name = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
-    if name:
-        return f"constraint {name} was violated"
-    text = str(error.orig).strip()
-    return text.splitlines()[0] if text else "a constraint was violated"
+    if failure.constraint:
+        return f"constraint {failure.constraint} was violated"
+    return failure.detail or "a constraint was violated"
 
 
 async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> None:
@@ -58,10 +39,11 @@ async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> Non
     try:
         await session.flush()
     except IntegrityError as error:
-        if _is_foreign_key_violation(error):
+        failure = classify_integrity(error)
+        if failure.violation is Violation.FOREIGN_KEY:
             raise NotFound("user", user_id) from None
         raise ConflictError(
-            f"{what} for user {user_id} could not be stored: {_constraint(error)}"
+            f"{what} for user {user_id} could not be stored: {_constraint(failure)}"
         ) from None
 
 
@@ -125,9 +107,10 @@ class UserRepository:
         try:
             await self.session.flush()
         except IntegrityError as error:
-            if _is_duplicate_email(error):
+            failure = classify_integrity(error)
+            if failure.is_unique("users", "email"):
                 raise DuplicateEmailError(user.email) from None
-            raise ConflictError(f"user could not be created: {error.orig}") from None
+            raise ConflictError(f"user could not be created: {_constraint(failure)}") from None
         return user
 
     async def update(self, user_id: str, changes: UserUpdate) -> User:
@@ -150,8 +133,10 @@ class UserRepository:
         try:
             user = await self._delete_row(user_id)
         except IntegrityError as error:
-            reason = "other rows still refer to it" if _is_foreign_key_violation(error) else ""
-            detail = f"{reason} ({_constraint(error)})" if reason else _constraint(error)
+            failure = classify_integrity(error)
+            referenced = failure.violation is Violation.FOREIGN_KEY
+            reason = "other rows still refer to it" if referenced else ""
+            detail = f"{reason} ({_constraint(failure)})" if reason else _constraint(failure)
             raise ConflictError(f"user {user_id} could not be deleted: {detail}") from None
         if user is None:
             raise NotFound("user", user_id)
