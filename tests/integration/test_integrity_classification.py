@@ -33,7 +33,7 @@ async def test_a_taken_email_is_a_duplicate_email_and_nothing_is_written(db: Dat
     async with UnitOfWork(db) as uow:
         await uow.users.add(User(email="same@example.com", name="One"))
         await uow.commit()
-    with pytest.raises(DuplicateEmailError, match="same@example.com already exists"):
+    with pytest.raises(DuplicateEmailError, match=r"same@example\.com already exists"):
         async with UnitOfWork(db) as uow:
             await uow.users.add(User(email="SAME@example.com", name="Two"))
     async with db.reading() as session:
