@@ -102,7 +102,7 @@ async def _measure(
 
     async def orm_read() -> None:
         async with db.session() as session:
-            UserRead.model_validate(await UserRepository(session).get_by_id(user.id))
+            UserRead.model_validate(await UserRepository(session).get_one_or_none(user.id))
 
     session = db.session()  # a hit never touches the session
     redis_repo = CachedUserRepository(session, redis_cache)

@@ -10,11 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from qulab.bootstrap import QuLab, bootstrap
     from qulab.cache import Cache, CachedUserRepository, build_cache
     from qulab.config import Settings, get_settings, load_settings
     from qulab.db import Database, PoolStatus, StatementCounter, count_statements, make_engine
     from qulab.errors import (
         BrokerUnavailable,
+        CacheUnavailable,
         ConfigurationError,
         ConflictError,
         DuplicateEmailError,
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
         NotFound,
         PoolExhausted,
         QulabError,
+        RelayAlreadyRunning,
+        SchemaMissing,
         ServiceUnavailable,
         UserError,
     )
@@ -40,6 +44,7 @@ __all__ = [
     "Base",
     "BrokerUnavailable",
     "Cache",
+    "CacheUnavailable",
     "CachedUserRepository",
     "ConfigurationError",
     "ConflictError",
@@ -53,7 +58,10 @@ __all__ = [
     "NotFound",
     "PoolExhausted",
     "PoolStatus",
+    "QuLab",
     "QulabError",
+    "RelayAlreadyRunning",
+    "SchemaMissing",
     "ScoreRepository",
     "ServiceUnavailable",
     "Settings",
@@ -62,6 +70,7 @@ __all__ = [
     "User",
     "UserError",
     "UserRepository",
+    "bootstrap",
     "build_cache",
     "build_publisher",
     "calculate_and_store_airscore",
@@ -82,6 +91,9 @@ _HOMES = {
     "Base": "qulab.models",
     "BrokerUnavailable": "qulab.errors",
     "Cache": "qulab.cache",
+    "QuLab": "qulab.bootstrap",
+    "bootstrap": "qulab.bootstrap",
+    "CacheUnavailable": "qulab.errors",
     "CachedUserRepository": "qulab.cache",
     "ConfigurationError": "qulab.errors",
     "ConflictError": "qulab.errors",
@@ -96,6 +108,8 @@ _HOMES = {
     "PoolExhausted": "qulab.errors",
     "PoolStatus": "qulab.db",
     "QulabError": "qulab.errors",
+    "RelayAlreadyRunning": "qulab.errors",
+    "SchemaMissing": "qulab.errors",
     "ScoreRepository": "qulab.repositories",
     "ServiceUnavailable": "qulab.errors",
     "Settings": "qulab.config",

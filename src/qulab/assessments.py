@@ -14,7 +14,7 @@ async def start_assessment(command: StartAssessment, uow: UnitOfWorkFactory) -> 
     """Start an assessment for an existing user. Unknown user -> NotFound; nothing is written."""
     async with uow() as work:
         await work.users.get(command.user_id)
-        assessment = await work.assessments.start(command.user_id, command.component)
+        assessment = await work.assessments.add(command.user_id, command.component)
         read = AssessmentRead.model_validate(assessment)
         await work.commit()
     return read

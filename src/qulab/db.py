@@ -23,7 +23,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPo
 
 from qulab.bus import MessageBus
 from qulab.config import Settings
-from qulab.db_errors import translate_operational_error as translate_operational_error
+from qulab.db_errors import raise_translated, translated
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,21 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, memory: b
             cursor.close()
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+class BoundarySession(AsyncSession):
+    """An AsyncSession whose ``async with`` block is the database boundary: driver and pool
+    failures raised in it, or while closing it, leave it as QuLab's errors."""
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        with translated():
+            await super().__aexit__(type_, value, traceback)
+        if isinstance(value, BaseException):
+            raise_translated(value)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[BoundarySession]:
+    return async_sessionmaker(
+        engine, class_=BoundarySession, expire_on_commit=False, autoflush=False
+    )
 
 
 @dataclass(frozen=True)
@@ -242,21 +255,31 @@ class Database:
             return f"SQLite {url.database or ':memory:'}"
         return f"PostgreSQL {url.host}:{url.port or 5432}/{url.database}"
 
-    def session(self) -> AsyncSession:
+    def session(self) -> BoundarySession:
+        """A session; used as ``async with``, failures in its block come out as QuLab's errors."""
         return self.sessionmaker()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session for reads (nothing is committed); driver and pool failures come out as
         QuLab's errors, as they do from ``session_scope`` and the unit of work."""
-        try:
-            async with self.sessionmaker() as session:
-                yield session
-        except Exception as error:
-            translated = translate_operational_error(error)
-            if translated is not error:
-                raise translated from error
-            raise
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection without a session (the relay, migrations); failures come out as
+        QuLab's errors."""
+        with translated():
+            async with self.engine.connect() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that commits when the block succeeds."""
+        with translated():
+            async with self.engine.begin() as conn:
+                yield conn
 
     @asynccontextmanager
     async def session_scope(self) -> AsyncIterator[AsyncSession]:
@@ -268,17 +291,9 @@ class Database:
             try:
                 yield session
                 await session.commit()
-            except BaseException as error:
+            except BaseException:
                 await session.rollback()
-                translated = translate_operational_error(error)
-                if translated is not error:
-                    raise translated from error
                 raise
-
-    async def get_session(self) -> AsyncIterator[AsyncSession]:
-        """Dependency-injection style: yields a session inside ``session_scope``."""
-        async with self.session_scope() as session:
-            yield session
 
     def pool_status(self) -> PoolStatus:
         return pool_status(self.engine)
@@ -288,12 +303,8 @@ class Database:
 
     async def ping(self) -> None:
         """Open a connection once; raises ServiceUnavailable if the database cannot be reached."""
-        try:
-            async with self.engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
-        except Exception as error:
-            translated = translate_operational_error(error)
-            raise translated from error
+        async with self.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
         await self.engine.dispose()

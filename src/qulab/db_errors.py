@@ -11,12 +11,23 @@ by SQLSTATE on PostgreSQL, by SQLite's error name, then by exception type:
   connection mid-statement: ``ServiceUnavailable``.
 
 Anything else (a bug, a constraint violation) is returned unchanged.
+
+Integrity errors are not translated here: what a violated constraint means belongs to the
+repository that wrote the row. ``classify_integrity`` tells it which constraint failed, by
+SQLSTATE and constraint name on PostgreSQL and by SQLite's extended code and column list.
+
+``translated()`` is the boundary every database failure passes through: ``Database`` wraps its
+sessions and connections in it, so code above the adapters never calls the translator.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
 
 import asyncpg
 from sqlalchemy import exc
@@ -38,6 +49,12 @@ MISSING_DATABASE = "3D000"
 # undefined table, undefined column, invalid schema name
 MISSING_SCHEMA = frozenset({"42P01", "42703", "3F000"})
 SQLITE_MISSING_SCHEMA = ("no such table", "no such column")
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+SQLITE_CONSTRAINT_UNIQUE = 2067
+SQLITE_CONSTRAINT_PRIMARYKEY = 1555
+SQLITE_CONSTRAINT_FOREIGNKEY = 787
+SQLITE_COLUMNS = re.compile(r"constraint failed: (?P<columns>[\w.]+(?:, [\w.]+)*)")
 
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     exc.OperationalError,
@@ -65,6 +82,77 @@ def translate_operational_error(error: BaseException) -> BaseException:
     if invalidated or any(isinstance(cause, CONNECTION_ERRORS) for cause in chain):
         return ServiceUnavailable(f"database unreachable: {detail}")
     return error
+
+
+class Violation(StrEnum):
+    UNIQUE = "unique"
+    FOREIGN_KEY = "foreign_key"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class IntegrityFailure:
+    """Which constraint a write broke: PostgreSQL names the constraint, SQLite the columns."""
+
+    violation: Violation
+    constraint: str | None
+    columns: tuple[str, ...]
+    detail: str
+
+    def is_unique(self, table: str, column: str) -> bool:
+        """A uniqueness violation on ``table.column`` (its unique index or constraint)."""
+        if self.violation is not Violation.UNIQUE:
+            return False
+        names = {f"ix_{table}_{column}", f"uq_{table}_{column}", f"{table}_{column}_key"}
+        return self.constraint in names or f"{table}.{column}" in self.columns
+
+
+def classify_integrity(error: exc.IntegrityError) -> IntegrityFailure:
+    """The one reading of an IntegrityError, for the repository that knows what it means."""
+    chain = list(_causes(error))
+    detail = _detail(chain[-1])
+    sqlstate = _sqlstate(chain)
+    constraint = next(
+        (
+            name
+            for cause in chain
+            if isinstance(name := getattr(cause, "constraint_name", None), str)
+        ),
+        None,
+    )
+    code = next(
+        (c for cause in chain if isinstance(c := getattr(cause, "sqlite_errorcode", None), int)),
+        None,
+    )
+    if sqlstate == UNIQUE_VIOLATION or code in (
+        SQLITE_CONSTRAINT_UNIQUE,
+        SQLITE_CONSTRAINT_PRIMARYKEY,
+    ):
+        violation = Violation.UNIQUE
+    elif sqlstate == FOREIGN_KEY_VIOLATION or code == SQLITE_CONSTRAINT_FOREIGNKEY:
+        violation = Violation.FOREIGN_KEY
+    else:
+        violation = Violation.OTHER
+    match = SQLITE_COLUMNS.search(detail) if code is not None else None
+    columns = tuple(match["columns"].split(", ")) if match else ()
+    return IntegrityFailure(violation, constraint, columns, detail)
+
+
+def raise_translated(error: BaseException) -> None:
+    """Raise QuLab's translation of ``error`` from it; return when it has none."""
+    translated = translate_operational_error(error)
+    if translated is not error:
+        raise translated from error
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Let driver and pool failures out of the block as QuLab's errors."""
+    try:
+        yield
+    except Exception as error:
+        raise_translated(error)
+        raise
 
 
 def _by_sqlstate(sqlstate: str | None, detail: str) -> QulabError | None:

@@ -1,4 +1,31 @@
-"""One error hierarchy. Every message is meant to be shown to a person as it is."""
+"""One error hierarchy. Every message is meant to be shown to a person as it is.
+
+Every exception QuLab raises on purpose is defined here. Driver, broker and cache-client errors
+become these at their adapters (``db_errors`` for the database, the publishers for brokers, the
+cache backends for Redis), so code above the adapters only ever sees this tree::
+
+    QulabError
+    ├── UserError
+    │   ├── InvalidInput
+    │   ├── NotFound
+    │   ├── DuplicateEmailError
+    │   └── ConflictError
+    │       ├── RelayAlreadyRunning
+    │       └── PublisherAlreadyRunning
+    ├── ConfigurationError
+    │   └── SchemaMissing
+    ├── ServiceUnavailable
+    │   ├── PoolExhausted
+    │   ├── BrokerUnavailable
+    │   ├── CacheUnavailable
+    │   ├── OperationTimedOut
+    │   └── LoopStopped
+    └── UnusableEntry
+
+``UserError`` and ``ConfigurationError`` are the caller's to fix (the CLI exits 2);
+``ServiceUnavailable`` is an outage (the CLI exits 1). ``UnusableEntry`` never leaves the cache:
+it turns one unreadable entry into a miss.
+"""
 
 from __future__ import annotations
 
@@ -58,3 +85,34 @@ class BrokerUnavailable(ServiceUnavailable):
 
 class RelayAlreadyRunning(ConflictError):
     """A second outbox relay was started where only one may run (SQLite)."""
+
+
+class PublisherAlreadyRunning(ConflictError):
+    """Another relay holds the outbox of this (SQLite) database, as seen from the lab app."""
+
+
+class CacheUnavailable(ServiceUnavailable):
+    """The cache backend could not be reached (the caller falls back to the database)."""
+
+
+class OperationTimedOut(ServiceUnavailable):
+    """Work submitted to the app's loop thread did not finish in time (it has been cancelled)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the operation did not finish within {seconds:g} s and was cancelled")
+
+
+class LoopStopped(ServiceUnavailable):
+    """Work was submitted after the app's loop thread stopped."""
+
+
+class UnusableEntry(QulabError):
+    """The cache backend answered, but the entry at this key cannot be a cached value:
+    ``reason`` is ``wrong_type`` (another Redis type) or ``oversize`` (above
+    ``max_value_bytes``)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason

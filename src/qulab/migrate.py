@@ -37,7 +37,7 @@ async def _run_command(db: Database, name: str, revision: str) -> None:
         getattr(command, name)(config, revision)
 
     try:
-        async with db.engine.begin() as conn:
+        async with db.begin() as conn:
             await conn.run_sync(_run)
     except (CommandError, RevisionError) as error:
         # An unknown or unreachable target revision: the caller's to fix, nothing was changed.
@@ -57,7 +57,7 @@ async def current_revision(db: Database) -> str | None:
     def _current(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
-    async with db.engine.connect() as conn:
+    async with db.connect() as conn:
         return await conn.run_sync(_current)
 
 

@@ -1,6 +1,6 @@
 """Repositories: data access by name. They flush, never commit; the unit of work commits.
 
-Lookups that may miss return ``None`` (``get_by_id``); lookups that must hit raise NotFound
+Lookups that may miss return ``None`` (``get_one_or_none``); lookups that must hit raise NotFound
 (``get``). Ids are validated before any SQL runs, so a malformed id never reaches the database.
 The outbox table has its own repository, ``qulab.outbox.repository.OutboxRepository``.
 """
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from qulab.db_errors import IntegrityFailure, Violation, classify_integrity
 from qulab.errors import ConflictError, DuplicateEmailError, NotFound
 from qulab.models import (
     AIRScore,
@@ -24,32 +25,12 @@ from qulab.models import (
 )
 from qulab.schemas import UserCreate, UserUpdate, validate_id
 
-# How each driver says "a foreign key is violated": a SQLSTATE (asyncpg, via SQLAlchemy's
-# adapter) or SQLite's extended result code.
-FOREIGN_KEY_VIOLATION_SQLSTATE = "23503"
-SQLITE_CONSTRAINT_FOREIGNKEY = 787
 
-
-def _is_duplicate_email(error: IntegrityError) -> bool:
-    text = str(error.orig).lower()
-    return "email" in text and ("unique" in text or "duplicate" in text)
-
-
-def _is_foreign_key_violation(error: IntegrityError) -> bool:
-    orig = error.orig
-    return (
-        getattr(orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION_SQLSTATE
-        or getattr(orig, "sqlite_errorcode", None) == SQLITE_CONSTRAINT_FOREIGNKEY
-    )
-
-
-def _constraint(error: IntegrityError) -> str:
+def _constraint(failure: IntegrityFailure) -> str:
     """The violated constraint, named when the driver says which, in one line."""
-    name = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)
-    if name:
-        return f"constraint {name} was violated"
-    text = str(error.orig).strip()
-    return text.splitlines()[0] if text else "a constraint was violated"
+    if failure.constraint:
+        return f"constraint {failure.constraint} was violated"
+    return failure.detail or "a constraint was violated"
 
 
 async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> None:
@@ -58,10 +39,11 @@ async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> Non
     try:
         await session.flush()
     except IntegrityError as error:
-        if _is_foreign_key_violation(error):
+        failure = classify_integrity(error)
+        if failure.violation is Violation.FOREIGN_KEY:
             raise NotFound("user", user_id) from None
         raise ConflictError(
-            f"{what} for user {user_id} could not be stored: {_constraint(error)}"
+            f"{what} for user {user_id} could not be stored: {_constraint(failure)}"
         ) from None
 
 
@@ -92,12 +74,12 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get_by_id(self, user_id: str) -> User | None:
+    async def get_one_or_none(self, user_id: str) -> User | None:
         user_id = validate_id(user_id, "user_id")
         return await self.session.get(User, user_id)
 
     async def get(self, user_id: str) -> User:
-        user = await self.get_by_id(user_id)
+        user = await self.get_one_or_none(user_id)
         if user is None:
             raise NotFound("user", user_id)
         return user
@@ -106,7 +88,7 @@ class UserRepository:
         result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
         return result.scalar_one_or_none()
 
-    async def create(self, user: User | UserCreate) -> User:
+    async def add(self, user: User | UserCreate) -> User:
         """Add and flush a validated user; a taken email raises DuplicateEmailError.
 
         ``user`` is a ``UserCreate`` (validated where it was built) or a ``User`` made from
@@ -118,9 +100,10 @@ class UserRepository:
         try:
             await self.session.flush()
         except IntegrityError as error:
-            if _is_duplicate_email(error):
+            failure = classify_integrity(error)
+            if failure.is_unique("users", "email"):
                 raise DuplicateEmailError(user.email) from None
-            raise ConflictError(f"user could not be created: {error.orig}") from None
+            raise ConflictError(f"user could not be created: {_constraint(failure)}") from None
         return user
 
     async def update(self, user_id: str, changes: UserUpdate) -> User:
@@ -143,8 +126,10 @@ class UserRepository:
         try:
             user = await self._delete_row(user_id)
         except IntegrityError as error:
-            reason = "other rows still refer to it" if _is_foreign_key_violation(error) else ""
-            detail = f"{reason} ({_constraint(error)})" if reason else _constraint(error)
+            failure = classify_integrity(error)
+            referenced = failure.violation is Violation.FOREIGN_KEY
+            reason = "other rows still refer to it" if referenced else ""
+            detail = f"{reason} ({_constraint(failure)})" if reason else _constraint(failure)
             raise ConflictError(f"user {user_id} could not be deleted: {detail}") from None
         if user is None:
             raise NotFound("user", user_id)
@@ -171,13 +156,8 @@ class UserRepository:
         return int((await self.session.execute(select(func.count(User.id)))).scalar_one())
 
     async def get_latest_score(self, user_id: str) -> AIRScore | None:
-        result = await self.session.execute(
-            select(AIRScore)
-            .where(AIRScore.user_id == validate_id(user_id, "user_id"))
-            .order_by(AIRScore.created_at.desc(), AIRScore.id.desc())
-            .limit(1)
-        )
-        return result.scalar_one_or_none()
+        """Seed name (see ``qulab.seed_names``) of ``ScoreRepository.get_latest_or_none``."""
+        return await ScoreRepository(self.session).get_latest_or_none(user_id)
 
     async def get_user_with_scores_eager(self, user_id: str) -> User | None:
         """One user and their scores in two statements (``selectinload``)."""
@@ -199,6 +179,10 @@ class UserRepository:
         statement = users_statement(limit, where=where).options(selectinload(User.scores))
         return (await self.session.execute(statement)).scalars().all()
 
+    # Seed names (listed in ``qulab.seed_names``): the codelab's spelling of the verbs above.
+    get_by_id = get_one_or_none
+    create = add
+
 
 class ScoreRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -210,10 +194,17 @@ class ScoreRepository:
         await _flush_for_user(self.session, score.user_id, "score")
         return score
 
-    async def latest(self, user_id: str) -> AIRScore | None:
-        return await UserRepository(self.session).get_latest_score(user_id)
+    async def get_latest_or_none(self, user_id: str) -> AIRScore | None:
+        """The user's newest score (the highest id breaks a tie in time), or None."""
+        result = await self.session.execute(
+            select(AIRScore)
+            .where(AIRScore.user_id == validate_id(user_id, "user_id"))
+            .order_by(AIRScore.created_at.desc(), AIRScore.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
 
-    async def for_user(self, user_id: str) -> Sequence[AIRScore]:
+    async def list(self, user_id: str) -> Sequence[AIRScore]:
         result = await self.session.execute(
             select(AIRScore)
             .where(AIRScore.user_id == validate_id(user_id, "user_id"))
@@ -226,7 +217,7 @@ class AssessmentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def start(self, user_id: str, component: str) -> Assessment:
+    async def add(self, user_id: str, component: str) -> Assessment:
         assessment = Assessment(user_id=validate_id(user_id, "user_id"), component=component)
         self.session.add(assessment)
         await _flush_for_user(self.session, assessment.user_id, "assessment")
@@ -238,7 +229,7 @@ class AssessmentRepository:
             raise NotFound("assessment", assessment_id)
         return found
 
-    async def for_user(self, user_id: str) -> Sequence[Assessment]:
+    async def list(self, user_id: str) -> Sequence[Assessment]:
         result = await self.session.execute(
             select(Assessment)
             .where(Assessment.user_id == validate_id(user_id, "user_id"))

@@ -21,7 +21,7 @@ async def _inputs_for(uow: UnitOfWork, user_id: str) -> ScoringInputs:
     user = await uow.users.get(user_id)
     completed = [
         a
-        for a in await uow.assessments.for_user(user_id)
+        for a in await uow.assessments.list(user_id)
         if a.status == AssessmentStatus.COMPLETED.value
     ]
     return ScoringInputs(

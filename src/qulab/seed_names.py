@@ -2,16 +2,21 @@
 
 The codelab introduced these names before the code grew its own; they are the contract in
 ARCHITECTURE.md ("Seed names"). This module is the one place that says where each lives. Most are
-the implementation itself; ``DomainEventRepository`` is a thin alias of the outbox repository.
+the implementation itself; the rest are thin aliases of the repositories' common verbs (``get``
+raises NotFound, ``get_one_or_none``, ``list``, ``count``, ``add``, ``update``, ``delete``):
 
 ==============================================================  ==================================
 seed name                                                       implementation
 ==============================================================  ==================================
-``UserRepository.get_by_id / get_by_email / create /``          ``qulab.repositories``
-``get_latest_score / get_user_with_scores_eager /``
+``UserRepository.get_by_id``                                    alias of ``get_one_or_none``
+``UserRepository.create``                                       alias of ``add``
+``UserRepository.get_latest_score``                             ``ScoreRepository``
+                                                                ``.get_latest_or_none``
+``UserRepository.get_by_email / get_user_with_scores_eager /``  ``qulab.repositories``
 ``get_all_users_with_scores_eager``
-``CachedUserRepository.get_by_id_cached /``                     ``qulab.cache.repository``
-``get_latest_score_cached / invalidate_user_cache``
+``CachedUserRepository.get_by_id_cached /``                     ``.value`` of ``fetch_user`` /
+``get_latest_score_cached``                                     ``fetch_latest_score``
+``CachedUserRepository.invalidate_user_cache``                  ``qulab.cache.repository``
 ``DomainEventRepository.add / get_pending_events /``            ``qulab.outbox.repository``
 ``mark_as_published``                                           (``OutboxRepository``)
 ``calculate_and_store_airscore``                                ``qulab.scoring``

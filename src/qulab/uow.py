@@ -15,7 +15,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.db import Database, translate_operational_error
+from qulab.db import Database
 from qulab.events import Event
 from qulab.models import DomainEvent, new_id
 from qulab.outbox.notify import notify_outbox
@@ -60,11 +60,9 @@ class UnitOfWork:
             if not self.committed:
                 await self.session.rollback()
         finally:
-            await self.session.close()
-        if exc is not None:
-            translated = translate_operational_error(exc)
-            if translated is not exc:
-                raise translated from exc
+            # Leaving the session closes it and is the database boundary: a driver or pool
+            # failure raised in the unit comes out as QuLab's error.
+            await self.session.__aexit__(exc_type, exc, tb)
 
     def record(self, event: Event) -> DomainEvent:
         """Record a domain event: its row is written in this unit's transaction, or not at all,

@@ -14,7 +14,7 @@ from qulab.uow import UnitOfWorkFactory
 async def create_user(command: UserCreate, uow: UnitOfWorkFactory) -> UserRead:
     """Create a user and a ``user.created`` event atomically. A taken email writes nothing."""
     async with uow() as work:
-        user = await work.users.create(command)
+        user = await work.users.add(command)
         read = UserRead.model_validate(user)
         work.record(UserCreated(user.id, user.email, user.name))
         await work.commit()

@@ -17,7 +17,7 @@ from qulab.errors import InvalidInput
 from qulab.events import SCORE_AGGREGATE
 from qulab.models import EventType
 from qulab.outbox.repository import EventRow, OutboxRepository
-from qulab.repositories import UserRepository, users_statement
+from qulab.repositories import ScoreRepository, UserRepository, users_statement
 from qulab.schemas import ScoreRead, UserRead, validate_id
 
 MAX_LIST_LIMIT = 1000
@@ -54,7 +54,7 @@ async def get_user(db: Database, user_id: str) -> UserRead:
 async def find_user(db: Database, user_id: str) -> UserRead | None:
     """The user with ``user_id``, or None when there is none."""
     async with db.reading() as session:
-        user = await UserRepository(session).get_by_id(user_id)
+        user = await UserRepository(session).get_one_or_none(user_id)
         return UserRead.model_validate(user) if user is not None else None
 
 
@@ -108,7 +108,7 @@ async def user_with_latest_score(db: Database, email: str) -> UserWithLatestScor
         if found is None:
             return None
         user = UserRead.model_validate(found)
-        latest = await repo.get_latest_score(user.id)
+        latest = await ScoreRepository(session).get_latest_or_none(user.id)
     return UserWithLatestScore(user, ScoreRead.model_validate(latest) if latest else None)
 
 

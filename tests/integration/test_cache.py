@@ -21,7 +21,7 @@ from qulab.db import Database
 from qulab.errors import InvalidInput
 from qulab.events import UserUpdated
 from qulab.lab import create_sample_airscore
-from qulab.repositories import UserRepository
+from qulab.repositories import ScoreRepository, UserRepository
 from qulab.schemas import ScoreRead, UserRead
 from qulab.uow import UnitOfWork
 from tests import services
@@ -90,7 +90,9 @@ async def test_latest_score_is_cached_and_a_committed_new_score_replaces_it(
     fresh = await read_latest_score_cached(db, cache, user.id)
     assert fresh.outcome is Outcome.MISS
     async with db.session() as session:
-        latest = ScoreRead.model_validate(await UserRepository(session).get_latest_score(user.id))
+        latest = ScoreRead.model_validate(
+            await ScoreRepository(session).get_latest_or_none(user.id)
+        )
     assert fresh.value == latest
     assert latest.id in {first.id, second.id}
 
@@ -145,7 +147,7 @@ def paused_loader(
     """A database load that reads the row, signals ``loaded``, then waits for ``resume``."""
 
     async def load() -> UserRead | None:
-        found = await UserRepository(session).get_by_id(user_id)
+        found = await UserRepository(session).get_one_or_none(user_id)
         loaded.set()
         await resume.wait()
         return None if found is None else UserRead.model_validate(found)

@@ -13,7 +13,7 @@ from qulab.errors import DuplicateEmailError, NotFound
 from qulab.events import Event, UserCreated, UserUpdated
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
 from qulab.models import AIRScore, Assessment, DomainEvent, User
-from qulab.repositories import UserRepository
+from qulab.repositories import ScoreRepository, UserRepository
 from qulab.schemas import UserCreate
 from qulab.uow import UnitOfWork
 from tests.service_calls import create_user, delete_user, update_user
@@ -68,7 +68,7 @@ async def test_delete_cascades_to_assessments_and_scores(db: Database) -> None:
         await create_sample_airscore(user.id, db=db)
     await create_sample_airscore(other.id, db=db)
     async with UnitOfWork(db) as uow:
-        await uow.assessments.start(user.id, "fluency")
+        await uow.assessments.add(user.id, "fluency")
         await uow.commit()
     await delete_user(db, user.id)
     assert await count(db, User) == 1
@@ -80,7 +80,7 @@ async def test_unknown_id_raises_not_found_and_get_by_id_returns_none(db: Databa
     missing = "00000000-0000-4000-8000-000000000000"
     async with db.session() as session:
         repo = UserRepository(session)
-        assert await repo.get_by_id(missing) is None
+        assert await repo.get_one_or_none(missing) is None
         with pytest.raises(NotFound, match=missing):
             await repo.get(missing)
     with pytest.raises(NotFound):
@@ -94,7 +94,7 @@ async def test_eager_load_of_50_users_with_3_scores_runs_exactly_two_statements(
 ) -> None:
     async with UnitOfWork(db) as uow:
         for i in range(50):
-            user = await uow.users.create(UserCreate(email=f"u{i}@example.com", name=f"U{i}"))
+            user = await uow.users.add(UserCreate(email=f"u{i}@example.com", name=f"U{i}"))
             for _ in range(3):
                 await create_sample_airscore(user.id, session=uow.session)
         await uow.commit()
@@ -124,16 +124,16 @@ async def test_latest_score_is_the_newest(db: Database) -> None:
     user = await create_user(db, email="late@example.com", name="Late")
     scores = [await create_sample_airscore(user.id, db=db) for _ in range(3)]
     async with db.session() as session:
-        latest = await UserRepository(session).get_latest_score(user.id)
+        latest = await ScoreRepository(session).get_latest_or_none(user.id)
     assert latest is not None and latest.id == scores[-1].id
 
 
 async def test_uow_rolls_back_unless_committed(db: Database) -> None:
     async with UnitOfWork(db) as uow:
-        await uow.users.create(UserCreate(email="nc@example.com", name="No Commit"))
+        await uow.users.add(UserCreate(email="nc@example.com", name="No Commit"))
     with pytest.raises(RuntimeError):
         async with UnitOfWork(db) as uow:
-            await uow.users.create(UserCreate(email="boom@example.com", name="Boom"))
+            await uow.users.add(UserCreate(email="boom@example.com", name="Boom"))
             raise RuntimeError("boom")
     assert await count(db, User) == 0
 
@@ -146,11 +146,11 @@ async def test_bus_handlers_run_only_after_a_commit(db: Database) -> None:
 
     db.bus.subscribe(Event, handler)
     async with UnitOfWork(db) as uow:
-        user = await uow.users.create(UserCreate(email="h1@example.com", name="H1"))
+        user = await uow.users.add(UserCreate(email="h1@example.com", name="H1"))
         uow.record(UserCreated(user.id, user.email, user.name))
     assert ran == []
     async with UnitOfWork(db) as uow:
-        user = await uow.users.create(UserCreate(email="h2@example.com", name="H2"))
+        user = await uow.users.add(UserCreate(email="h2@example.com", name="H2"))
         uow.record(UserCreated(user.id, user.email, user.name))
         await uow.commit()
     assert ran == ["committed:1"]

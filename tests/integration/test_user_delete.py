@@ -207,7 +207,7 @@ async def test_an_assessment_for_a_user_deleted_meanwhile_is_not_found(db: Datab
         await uow.users.get(user.id)
         await delete_user(db, user.id)
         with pytest.raises(NotFound, match=f"user {user.id} not found"):
-            await uow.assessments.start(user.id, "fluency")
+            await uow.assessments.add(user.id, "fluency")
     assert await rows(db, Assessment) == 0
 
 

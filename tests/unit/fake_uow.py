@@ -45,7 +45,7 @@ class FakeUserRepository:
             raise NotFound("user", user_id)
         return self.rows[user_id]
 
-    async def create(self, user: User | UserCreate) -> User:
+    async def add(self, user: User | UserCreate) -> User:
         row = User(**user.model_dump()) if isinstance(user, UserCreate) else user
         if any(other.email == row.email for other in self.rows.values()):
             raise DuplicateEmailError(row.email)
@@ -67,7 +67,7 @@ class FakeAssessmentRepository:
     def __init__(self, rows: dict[str, Assessment]) -> None:
         self.rows = rows
 
-    async def start(self, user_id: str, component: str) -> Assessment:
+    async def add(self, user_id: str, component: str) -> Assessment:
         row = Assessment(
             user_id=user_id,
             component=component,
@@ -84,7 +84,7 @@ class FakeAssessmentRepository:
             raise NotFound("assessment", assessment_id)
         return self.rows[assessment_id]
 
-    async def for_user(self, user_id: str) -> list[Assessment]:
+    async def list(self, user_id: str) -> list[Assessment]:
         return [row for row in self.rows.values() if row.user_id == user_id]
 
     async def complete(self, assessment_id: str, ability: float, items: int) -> Assessment:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from qulab.app.feedback import SCHEMA_MISSING, friendly_message, schema_message
-from qulab.app.loop import OperationTimedOut
 from qulab.app.schema import SchemaState, SchemaStatus
 from qulab.errors import (
     BrokerUnavailable,
@@ -13,6 +12,7 @@ from qulab.errors import (
     DuplicateEmailError,
     InvalidInput,
     NotFound,
+    OperationTimedOut,
     PoolExhausted,
     SchemaMissing,
     ServiceUnavailable,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qulab.app.loop import LoopStopped, LoopThread, OperationTimedOut
+from qulab.app.loop import LoopThread
 from qulab.config import Settings
 from qulab.db import Database
+from qulab.errors import LoopStopped, OperationTimedOut
 
 
 @pytest.fixture

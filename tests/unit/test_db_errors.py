@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from sqlalchemy import exc
 
-from qulab.db import translate_operational_error
+from qulab.db_errors import translate_operational_error
 from qulab.errors import (
     ConfigurationError,
     PoolExhausted,

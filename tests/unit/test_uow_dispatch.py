@@ -41,6 +41,10 @@ class FakeSession:
     async def close(self) -> None:
         self.journal.append("close")
 
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Leaving the session closes it, as AsyncSession's exit does."""
+        await self.close()
+
 
 class FakeDatabase:
     def __init__(self, dialect: str) -> None:

@@ -10,16 +10,16 @@ import streamlit as st
 
 from qulab.app import runtime
 from qulab.app.literal import literal
-from qulab.app.loop import OperationTimedOut
 from qulab.app.navigation import CONNECTIVITY
 from qulab.app.schema import SchemaState, SchemaStatus, schema_status
-from qulab.db import Database, translate_operational_error
+from qulab.db import Database
 from qulab.errors import (
     BrokerUnavailable,
     ConfigurationError,
     DuplicateEmailError,
     InvalidInput,
     NotFound,
+    OperationTimedOut,
     PoolExhausted,
     SchemaMissing,
     ServiceUnavailable,
@@ -124,7 +124,6 @@ def explain(error: BaseException, db: Database | None) -> str:
     """Log ``error`` when it is not the user's doing and return the message to show."""
     if isinstance(error, UserError | ConfigurationError):
         return friendly_message(error)
-    error = translate_operational_error(error)
     if not isinstance(error, ServiceUnavailable | ConfigurationError):
         log.error("lab operation failed", exc_info=error)
     schema = _diagnose(db) if db is not None else None
@@ -144,8 +143,7 @@ def require_schema(db: Database) -> bool:
     """Show what to do when the schema is not ready (or unreachable); True when it is ready."""
     try:
         status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
-    except Exception as failure:
-        error = translate_operational_error(failure)
+    except Exception as error:
         if not isinstance(error, ServiceUnavailable):
             log.error("reading the schema revision failed", exc_info=error)
         st.error(friendly_message(error, where=db.description), icon=":material/error:")

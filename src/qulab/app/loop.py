@@ -13,24 +13,12 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from qulab.errors import ServiceUnavailable
+from qulab.errors import LoopStopped, OperationTimedOut
 
 T = TypeVar("T")
 Closer = Callable[[], Awaitable[None]]
 
 log = logging.getLogger(__name__)
-
-
-class OperationTimedOut(ServiceUnavailable):
-    """The submitted work did not finish in time (it has been cancelled)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        super().__init__(f"the operation did not finish within {seconds:g} s and was cancelled")
-
-
-class LoopStopped(ServiceUnavailable):
-    """Work was submitted after the loop thread stopped."""
 
 
 class LoopThread:

@@ -21,8 +21,8 @@ from qulab.app import cache_resource, runtime
 from qulab.app.broker import LabBroker, broker_key, lab_broker
 from qulab.app.loop import LoopThread
 from qulab.config import Settings
-from qulab.db import Database, translate_operational_error
-from qulab.errors import ConflictError
+from qulab.db import Database
+from qulab.errors import ConflictError, PublisherAlreadyRunning
 from qulab.models import utcnow
 from qulab.outbox import PassResult, Publisher, Relay, RetryPolicy
 
@@ -44,10 +44,6 @@ def lab_retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
-class PublisherAlreadyRunning(ConflictError):
-    """Another relay holds the outbox of this (SQLite) database."""
-
-
 class LabRelay(Relay):
     """A Relay that also counts its passes and remembers the last error, for the status panel."""
 
@@ -66,7 +62,7 @@ class LabRelay(Relay):
         try:
             result = await super().publish_pending(max_batches)
         except Exception as error:
-            self._failed(str(translate_operational_error(error)))
+            self._failed(str(error))
             raise
         finally:
             self.passes += 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from qulab import migrate
-from qulab.db import Database, translate_operational_error
+from qulab.db import Database
 
 
 class SchemaState(StrEnum):
@@ -29,13 +29,7 @@ class SchemaStatus:
 async def schema_status(db: Database) -> SchemaStatus:
     """Compare the database's Alembic revision with the code's; raises ServiceUnavailable."""
     head = migrate.head_revision()
-    try:
-        current = await migrate.current_revision(db)
-    except Exception as error:
-        translated = translate_operational_error(error)
-        if translated is error:
-            raise
-        raise translated from error
+    current = await migrate.current_revision(db)
     if current is None:
         state = SchemaState.MISSING
     elif current == head:

@@ -1,6 +1,6 @@
 """The read-through cache: Redis or in-process, invalidated after commit, measured."""
 
-from qulab.cache.backends import CacheBackend, CacheUnavailable, MemoryBackend, RedisBackend
+from qulab.cache.backends import CacheBackend, MemoryBackend, RedisBackend
 from qulab.cache.breaker import BreakerState, CircuitBreaker
 from qulab.cache.core import Cache, CacheResult, CacheStatus, Family, Outcome, build_cache
 from qulab.cache.repository import (
@@ -9,6 +9,7 @@ from qulab.cache.repository import (
     read_user_cached,
 )
 from qulab.cache.stats import FamilyStats, StatsSnapshot, average_access_time
+from qulab.errors import CacheUnavailable
 
 __all__ = [
     "BreakerState",

@@ -32,24 +32,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
-from qulab.errors import ServiceUnavailable
+from qulab.errors import CacheUnavailable, UnusableEntry
 from qulab.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
-
-
-class CacheUnavailable(ServiceUnavailable):
-    """The cache backend could not be reached (the caller falls back to the database)."""
-
-
-class UnusableEntry(Exception):
-    """The backend answered, but the entry at this key cannot be a cached value: ``reason`` is
-    ``wrong_type`` (another Redis type) or ``oversize`` (above ``max_value_bytes``)."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"{key}: {reason}")
-        self.key = key
-        self.reason = reason
 
 
 DEFAULT_MAX_VALUE_BYTES = 1_048_576

@@ -22,16 +22,11 @@ from pydantic import BaseModel
 
 from qulab.bus import MessageBus
 from qulab.cache import codec
-from qulab.cache.backends import (
-    CacheBackend,
-    CacheUnavailable,
-    MemoryBackend,
-    RedisBackend,
-    UnusableEntry,
-)
+from qulab.cache.backends import CacheBackend, MemoryBackend, RedisBackend
 from qulab.cache.breaker import BreakerState, CircuitBreaker
 from qulab.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
+from qulab.errors import CacheUnavailable, UnusableEntry
 from qulab.events import Event
 from qulab.schemas import ScoreRead, UserRead
 

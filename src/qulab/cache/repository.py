@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.cache.core import Cache, CacheResult
 from qulab.db import Database
-from qulab.repositories import UserRepository
+from qulab.repositories import ScoreRepository, UserRepository
 from qulab.schemas import ScoreRead, UserRead, validate_id
 
 
@@ -19,13 +19,14 @@ class CachedUserRepository:
         self.session = session
         self.cache = cache
         self.users = UserRepository(session)
+        self.scores = ScoreRepository(session)
         self.last_result: CacheResult[UserRead] | CacheResult[ScoreRead] | None = None
 
     async def fetch_user(self, user_id: str) -> CacheResult[UserRead]:
         user_id = validate_id(user_id, "user_id")
 
         async def load() -> UserRead | None:
-            user = await self.users.get_by_id(user_id)
+            user = await self.users.get_one_or_none(user_id)
             return None if user is None else UserRead.model_validate(user)
 
         result = await self.cache.read_through(self.cache.users, user_id, load)
@@ -36,7 +37,7 @@ class CachedUserRepository:
         user_id = validate_id(user_id, "user_id")
 
         async def load() -> ScoreRead | None:
-            score = await self.users.get_latest_score(user_id)
+            score = await self.scores.get_latest_or_none(user_id)
             return None if score is None else ScoreRead.model_validate(score)
 
         result = await self.cache.read_through(self.cache.scores, user_id, load)
@@ -44,9 +45,11 @@ class CachedUserRepository:
         return result
 
     async def get_by_id_cached(self, user_id: str) -> UserRead | None:
+        """Seed name (see ``qulab.seed_names``): the value ``fetch_user`` found."""
         return (await self.fetch_user(user_id)).value
 
     async def get_latest_score_cached(self, user_id: str) -> ScoreRead | None:
+        """Seed name (see ``qulab.seed_names``): the value ``fetch_latest_score`` found."""
         return (await self.fetch_latest_score(user_id)).value
 
     async def invalidate_user_cache(self, user_id: str) -> None:

@@ -25,8 +25,9 @@ from qulab.cli import setup as setup_commands
 from qulab.cli import users as user_commands
 from qulab.cli._common import err
 from qulab.cli._logging import configure_logging
-from qulab.db import translate_operational_error
 from qulab.errors import ConfigurationError, QulabError, UserError
+
+__all__ = ["app", "entry", "main"]
 
 app = typer.Typer(
     name="qulab",
@@ -77,12 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    except Exception as error:
-        translated = translate_operational_error(error)
-        if translated is error:
-            raise
-        err.print(f"error: {translated}", markup=False)
-        return 2 if isinstance(translated, UserError | ConfigurationError) else 1
     return result if isinstance(result, int) else 0
 
 

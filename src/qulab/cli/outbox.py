@@ -19,7 +19,7 @@ from qulab.cli._common import (
     print_table,
     run,
 )
-from qulab.db import Database, translate_operational_error
+from qulab.db import Database
 from qulab.errors import BrokerUnavailable, ServiceUnavailable
 from qulab.models import EventStatus
 from qulab.outbox import (
@@ -121,18 +121,13 @@ async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None
     worker.log_outages = False
     try:
         result = await worker.publish_pending()
-    except Exception as error:
-        translated = translate_operational_error(error)
-        if not isinstance(translated, ServiceUnavailable):
-            raise
-        result = PassResult(outage=str(translated))
+    except ServiceUnavailable as error:
+        result = PassResult(outage=str(error))
     if not result.outage:
         return result, None
     try:
         status = await outbox_status(db, 0)
-    except Exception as error:
-        if not isinstance(translate_operational_error(error), ServiceUnavailable):
-            raise
+    except ServiceUnavailable:
         return result, None
     return result, status.counts.get(EventStatus.PENDING.value, 0)
 

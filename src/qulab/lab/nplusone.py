@@ -100,7 +100,7 @@ async def load_per_row(
     _check_limit(limit)
     users = (await session.execute(users_statement(limit, where=where))).scalars().all()
     scores = ScoreRepository(session)
-    return [(user, await scores.for_user(user.id)) for user in users], 1 + len(users)
+    return [(user, await scores.list(user.id)) for user in users], 1 + len(users)
 
 
 def eager_queries(users: int) -> int:
@@ -164,10 +164,10 @@ async def compare_all_users(
 
 
 async def _single_per_row(session: AsyncSession, user_id: str) -> Loaded:
-    user = await UserRepository(session).get_by_id(user_id)
+    user = await UserRepository(session).get_one_or_none(user_id)
     if user is None:
         raise NotFound("user", user_id)
-    scores = await ScoreRepository(session).for_user(user_id)
+    scores = await ScoreRepository(session).list(user_id)
     return [(user, scores)], 2
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import event
 from qulab.config import Settings
 from qulab.db import Database, make_engine
 from qulab.errors import InvalidInput, PoolExhausted
-from qulab.repositories import UserRepository
+from qulab.repositories import ScoreRepository, UserRepository
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,8 @@ def percentile(values: Sequence[float], p: float) -> float:
 async def request_unit(db: Database, user_id: str) -> None:
     """One request: open a session, read the user and their latest score, close."""
     async with db.session_scope() as session:
-        repo = UserRepository(session)
-        await repo.get(user_id)
-        await repo.get_latest_score(user_id)
+        await UserRepository(session).get(user_id)
+        await ScoreRepository(session).get_latest_or_none(user_id)
 
 
 def _check(concurrency: int, requests: int, user_ids: Sequence[str]) -> None:

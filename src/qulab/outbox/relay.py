@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qulab.db import Database, translate_operational_error
+from qulab.db import Database
 from qulab.errors import BrokerUnavailable, ServiceUnavailable
 from qulab.events import Event, from_wire
 from qulab.models import EventStatus, utcnow
@@ -159,7 +159,7 @@ class Relay:
     async def publish_batch(self) -> PassResult:
         """Claim, publish and record one batch."""
         now = utcnow()
-        async with self.db.engine.connect() as conn:
+        async with self.db.connect() as conn:
             if self.db.dialect == "postgresql":
                 async with conn.begin():
                     messages = await OutboxRepository(conn).claim(self.batch_size, now, lock=True)
@@ -354,12 +354,9 @@ class Relay:
     async def _pass_surviving_database_errors(self) -> PassResult:
         try:
             return await self.publish_pending()
-        except Exception as error:
-            translated = translate_operational_error(error)
-            if not isinstance(translated, ServiceUnavailable):
-                raise
-            log.warning("relay pass failed, will retry: %s", translated)
-            return PassResult(outage=str(translated))
+        except ServiceUnavailable as error:
+            log.warning("relay pass failed, will retry: %s", error)
+            return PassResult(outage=str(error))
 
     async def _sleep(self, seconds: float, *, wakeable: bool) -> None:
         event = self._wake if wakeable else self._stop

@@ -18,14 +18,13 @@ from qulab.app.feedback import attempt, explain, friendly_message, require_schem
 from qulab.app.literal import label
 from qulab.app.outbox_diagram import outbox_flow_dot
 from qulab.app.relay_control import (
-    PublisherAlreadyRunning,
     RelayController,
     RelayStatus,
     lab_retry_policy,
     relay_controller,
 )
 from qulab.app.state import CREATED_USER_ID
-from qulab.errors import ConfigurationError, ConflictError
+from qulab.errors import ConfigurationError, ConflictError, PublisherAlreadyRunning
 from qulab.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.schemas import UserRead
 from qulab.scoring import calculate_and_store_airscore
