@@ -21,9 +21,9 @@ from qulab.events import USER_AGGREGATE, UserUpdated
 from qulab.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.outbox.redis_streams import stream_name
 from qulab.schemas import UserUpdate
-from qulab.users import create_user
 from tests import services
 from tests.cache_support import RedisServer, new_prefix
+from tests.service_calls import create_user
 
 DEADLINE = 10.0
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from qulab.db import Database
 from qulab.errors import ConflictError, DuplicateEmailError
 from qulab.models import User
+from qulab.schemas import UserCreate, parse
 from qulab.uow import UnitOfWork
 
 TAKEN_ID = "email-already-used-as-an-id"
@@ -35,6 +36,7 @@ async def test_a_taken_email_is_a_duplicate_email_and_nothing_is_written(db: Dat
         await uow.commit()
     with pytest.raises(DuplicateEmailError, match=r"same@example\.com already exists"):
         async with UnitOfWork(db) as uow:
-            await uow.users.add(User(email="SAME@example.com", name="Two"))
+            # validated at the boundary, as a service receives it: the email is normalised there
+            await uow.users.add(parse(UserCreate, email="SAME@example.com", name="Two"))
     async with db.reading() as session:
         assert (await session.execute(select(func.count(User.id)))).scalar_one() == 1
