@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from qulab.db import Database
-from qulab.errors import ConflictError, DuplicateEmailError
-from qulab.models import User
-from qulab.uow import UnitOfWork
+from qulab.adapters.db import Database
+from qulab.adapters.uow import UnitOfWork
+from qulab.domain.errors import ConflictError, DuplicateEmailError
+from qulab.domain.models import User
 
 TAKEN_ID = "email-already-used-as-an-id"
 
