@@ -169,6 +169,11 @@ def test_every_module_lives_in_a_layer() -> None:
             "qulab.adapters.views imports streamlit: only entry points may",
         ),
         (
+            "qulab.domain.events",
+            "from qulab import DomainEventRepository",
+            "qulab.domain.events imports qulab.seed_names: the package root is above it",
+        ),
+        (
             "qulab.lab.pooling",
             "import typer",
             "qulab.lab.pooling imports typer: only entry points may",
