@@ -21,9 +21,9 @@ from qulab.bootstrap import QuLab, bootstrap
 from qulab.config import Settings
 from qulab.domain.events import USER_AGGREGATE, UserUpdated
 from qulab.domain.schemas import UserUpdate
-from qulab.services.users import create_user
 from tests import services
 from tests.cache_support import RedisServer, new_prefix
+from tests.service_calls import create_user
 
 DEADLINE = 10.0
 

@@ -9,6 +9,7 @@ from qulab.adapters.db import Database
 from qulab.adapters.uow import UnitOfWork
 from qulab.domain.errors import ConflictError, DuplicateEmailError
 from qulab.domain.models import User
+from qulab.domain.schemas import UserCreate, parse
 
 TAKEN_ID = "email-already-used-as-an-id"
 
@@ -35,6 +36,6 @@ async def test_a_taken_email_is_a_duplicate_email_and_nothing_is_written(db: Dat
         await uow.commit()
     with pytest.raises(DuplicateEmailError, match=r"same@example\.com already exists"):
         async with UnitOfWork(db) as uow:
-            await uow.users.add(User(email="SAME@example.com", name="Two"))
+            await uow.users.add(parse(UserCreate, email="SAME@example.com", name="Two"))
     async with db.reading() as session:
         assert (await session.execute(select(func.count(User.id)))).scalar_one() == 1
