@@ -1,5 +1,5 @@
 """Run the QuLab lab with ``streamlit run app.py`` (the same app ``qulab app`` starts)."""
 
-from qulab.app.main import main
+from qulab.entrypoints.app.main import main
 
 main()

@@ -19,16 +19,22 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark, time_rounds
-from qulab import migrate
+from qulab.adapters import migrate
+from qulab.adapters.cache import (
+    Cache,
+    CachedUserRepository,
+    CircuitBreaker,
+    MemoryBackend,
+    RedisBackend,
+)
+from qulab.adapters.db import Database
+from qulab.adapters.repositories import UserRepository
+from qulab.adapters.uow import uow_factory
 from qulab.bootstrap import bootstrap
-from qulab.cache import Cache, CachedUserRepository, CircuitBreaker, MemoryBackend, RedisBackend
 from qulab.config import Settings
-from qulab.db import Database
+from qulab.domain.schemas import UserCreate, UserRead
 from qulab.lab import create_sample_airscore
-from qulab.repositories import UserRepository
-from qulab.schemas import UserCreate, UserRead
-from qulab.uow import uow_factory
-from qulab.users import create_user
+from qulab.services.users import create_user
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"

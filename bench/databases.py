@@ -14,10 +14,10 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.harness import BenchConfig
-from qulab import migrate
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
 from qulab.bootstrap import bootstrap
 from qulab.config import Settings
-from qulab.db import Database
 from qulab.urls import redact_text, redact_url
 
 

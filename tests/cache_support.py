@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from qulab.cache import (
+from qulab.adapters.cache import (
     Cache,
     CircuitBreaker,
     MemoryBackend,

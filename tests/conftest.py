@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from qulab import migrate
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
 from qulab.bootstrap import QuLab, bootstrap
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.models import Base
+from qulab.domain.models import Base
 from tests import services
 from tests.cache_support import RedisServer
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from qulab.db import Database
-from qulab.events import OpaqueEvent
-from qulab.models import DomainEvent, new_id
-from qulab.outbox.memory import MemoryBroker
-from qulab.outbox.message import OutboxMessage
-from qulab.outbox.publisher import Failures
-from qulab.uow import UnitOfWork
+from qulab.adapters.db import Database
+from qulab.adapters.outbox.memory import MemoryBroker
+from qulab.adapters.outbox.message import OutboxMessage
+from qulab.adapters.outbox.publisher import Failures
+from qulab.adapters.uow import UnitOfWork
+from qulab.domain.events import OpaqueEvent
+from qulab.domain.models import DomainEvent, new_id
 
 
 async def emit_events(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from qulab import assessments, users
-from qulab.db import Database
-from qulab.schemas import (
+from qulab.adapters.db import Database
+from qulab.adapters.uow import uow_factory
+from qulab.domain.schemas import (
     AssessmentRead,
     CompleteAssessment,
     DeleteUser,
@@ -17,7 +17,7 @@ from qulab.schemas import (
     UserRead,
     parse,
 )
-from qulab.uow import uow_factory
+from qulab.services import assessments, users
 
 
 async def create_user(db: Database, **fields: Any) -> UserRead:

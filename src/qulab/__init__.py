@@ -10,11 +10,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from qulab.adapters.cache import Cache, CachedUserRepository, build_cache
+    from qulab.adapters.db import (
+        Database,
+        PoolStatus,
+        StatementCounter,
+        count_statements,
+        make_engine,
+    )
+    from qulab.adapters.outbox import build_publisher, event_publisher, publish_pending
+    from qulab.adapters.repositories import AssessmentRepository, ScoreRepository, UserRepository
+    from qulab.adapters.uow import UnitOfWork
     from qulab.bootstrap import QuLab, bootstrap
-    from qulab.cache import Cache, CachedUserRepository, build_cache
     from qulab.config import Settings, get_settings, load_settings
-    from qulab.db import Database, PoolStatus, StatementCounter, count_statements, make_engine
-    from qulab.errors import (
+    from qulab.domain.errors import (
         BrokerUnavailable,
         CacheUnavailable,
         ConfigurationError,
@@ -29,13 +38,18 @@ if TYPE_CHECKING:
         ServiceUnavailable,
         UserError,
     )
+    from qulab.domain.models import (
+        AIRScore,
+        Assessment,
+        Base,
+        DomainEvent,
+        EventStatus,
+        EventType,
+        User,
+    )
     from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
-    from qulab.models import AIRScore, Assessment, Base, DomainEvent, EventStatus, EventType, User
-    from qulab.outbox import build_publisher, event_publisher, publish_pending
-    from qulab.repositories import AssessmentRepository, ScoreRepository, UserRepository
-    from qulab.scoring import calculate_and_store_airscore
     from qulab.seed_names import DomainEventRepository
-    from qulab.uow import UnitOfWork
+    from qulab.services.scoring import calculate_and_store_airscore
 
 __all__ = [
     "AIRScore",
@@ -85,49 +99,49 @@ __all__ = [
 ]
 
 _HOMES = {
-    "AIRScore": "qulab.models",
-    "Assessment": "qulab.models",
-    "AssessmentRepository": "qulab.repositories",
-    "Base": "qulab.models",
-    "BrokerUnavailable": "qulab.errors",
-    "Cache": "qulab.cache",
+    "AIRScore": "qulab.domain.models",
+    "Assessment": "qulab.domain.models",
+    "AssessmentRepository": "qulab.adapters.repositories",
+    "Base": "qulab.domain.models",
+    "BrokerUnavailable": "qulab.domain.errors",
+    "Cache": "qulab.adapters.cache",
     "QuLab": "qulab.bootstrap",
     "bootstrap": "qulab.bootstrap",
-    "CacheUnavailable": "qulab.errors",
-    "CachedUserRepository": "qulab.cache",
-    "ConfigurationError": "qulab.errors",
-    "ConflictError": "qulab.errors",
-    "Database": "qulab.db",
-    "DomainEvent": "qulab.models",
+    "CacheUnavailable": "qulab.domain.errors",
+    "CachedUserRepository": "qulab.adapters.cache",
+    "ConfigurationError": "qulab.domain.errors",
+    "ConflictError": "qulab.domain.errors",
+    "Database": "qulab.adapters.db",
+    "DomainEvent": "qulab.domain.models",
     "DomainEventRepository": "qulab.seed_names",
-    "DuplicateEmailError": "qulab.errors",
-    "EventStatus": "qulab.models",
-    "EventType": "qulab.models",
-    "InvalidInput": "qulab.errors",
-    "NotFound": "qulab.errors",
-    "PoolExhausted": "qulab.errors",
-    "PoolStatus": "qulab.db",
-    "QulabError": "qulab.errors",
-    "RelayAlreadyRunning": "qulab.errors",
-    "SchemaMissing": "qulab.errors",
-    "ScoreRepository": "qulab.repositories",
-    "ServiceUnavailable": "qulab.errors",
+    "DuplicateEmailError": "qulab.domain.errors",
+    "EventStatus": "qulab.domain.models",
+    "EventType": "qulab.domain.models",
+    "InvalidInput": "qulab.domain.errors",
+    "NotFound": "qulab.domain.errors",
+    "PoolExhausted": "qulab.domain.errors",
+    "PoolStatus": "qulab.adapters.db",
+    "QulabError": "qulab.domain.errors",
+    "RelayAlreadyRunning": "qulab.domain.errors",
+    "SchemaMissing": "qulab.domain.errors",
+    "ScoreRepository": "qulab.adapters.repositories",
+    "ServiceUnavailable": "qulab.domain.errors",
     "Settings": "qulab.config",
-    "StatementCounter": "qulab.db",
-    "UnitOfWork": "qulab.uow",
-    "User": "qulab.models",
-    "UserError": "qulab.errors",
-    "UserRepository": "qulab.repositories",
-    "build_cache": "qulab.cache",
-    "build_publisher": "qulab.outbox",
-    "calculate_and_store_airscore": "qulab.scoring",
-    "count_statements": "qulab.db",
+    "StatementCounter": "qulab.adapters.db",
+    "UnitOfWork": "qulab.adapters.uow",
+    "User": "qulab.domain.models",
+    "UserError": "qulab.domain.errors",
+    "UserRepository": "qulab.adapters.repositories",
+    "build_cache": "qulab.adapters.cache",
+    "build_publisher": "qulab.adapters.outbox",
+    "calculate_and_store_airscore": "qulab.services.scoring",
+    "count_statements": "qulab.adapters.db",
     "create_sample_airscore": "qulab.lab",
-    "event_publisher": "qulab.outbox",
+    "event_publisher": "qulab.adapters.outbox",
     "get_settings": "qulab.config",
     "load_settings": "qulab.config",
-    "make_engine": "qulab.db",
-    "publish_pending": "qulab.outbox",
+    "make_engine": "qulab.adapters.db",
+    "publish_pending": "qulab.adapters.outbox",
     "run_db_setup_and_create_user": "qulab.lab",
 }
 

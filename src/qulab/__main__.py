@@ -8,7 +8,7 @@ from qulab._startup import hold_sigterm
 def main() -> None:
     hold_sigterm()
     try:
-        from qulab.cli import entry  # loaded only once SIGTERM is held
+        from qulab.entrypoints.cli import entry  # loaded only once SIGTERM is held
     except KeyboardInterrupt:  # Ctrl-C while loading: the same one line as during a command
         sys.stderr.write("interrupted\n")
         sys.exit(130)

@@ -15,13 +15,13 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from qulab.bus import MessageBus
-from qulab.cache import Cache, build_cache
+from qulab.adapters.cache import Cache, build_cache
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import Publisher, build_publisher
+from qulab.adapters.outbox.relay import Relay
+from qulab.adapters.uow import UnitOfWork
 from qulab.config import Settings, get_settings
-from qulab.db import Database
-from qulab.outbox import Publisher, build_publisher
-from qulab.outbox.relay import Relay
-from qulab.uow import UnitOfWork
+from qulab.domain.bus import MessageBus
 
 log = logging.getLogger(__name__)
 

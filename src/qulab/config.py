@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qulab.errors import ConfigurationError
+from qulab.domain.errors import ConfigurationError
 from qulab.settings_groups import (
     AppSettings,
     BrokerSettings,

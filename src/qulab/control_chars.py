@@ -3,8 +3,8 @@
 C0 controls (NUL, ESC, CR...), DEL and C1 controls can move the cursor, recolour or clear a
 terminal; the bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) reorder the
 text around them so that what is shown is not what is stored. User text rejects them on input
-(``qulab.schemas``); output shows them as Python-style escapes (``\\x1b``, ``\\u202e``), so that
-rows written before the validation existed still print as inert text.
+(``qulab.domain.schemas``); output shows them as Python-style escapes (``\\x1b``, ``\\u202e``),
+so that rows written before the validation existed still print as inert text.
 """
 
 from __future__ import annotations

@@ -5,24 +5,24 @@ ARCHITECTURE.md ("Seed names"). This module is the one place that says where eac
 the implementation itself; the rest are thin aliases of the repositories' common verbs (``get``
 raises NotFound, ``get_one_or_none``, ``list``, ``count``, ``add``, ``update``, ``delete``):
 
-==============================================================  ==================================
+==============================================================  ====================================
 seed name                                                       implementation
-==============================================================  ==================================
+==============================================================  ====================================
 ``UserRepository.get_by_id``                                    alias of ``get_one_or_none``
 ``UserRepository.create``                                       alias of ``add``
 ``UserRepository.get_latest_score``                             ``ScoreRepository``
                                                                 ``.get_latest_or_none``
-``UserRepository.get_by_email / get_user_with_scores_eager /``  ``qulab.repositories``
+``UserRepository.get_by_email / get_user_with_scores_eager /``  ``qulab.adapters.repositories``
 ``get_all_users_with_scores_eager``
 ``CachedUserRepository.get_by_id_cached /``                     ``.value`` of ``fetch_user`` /
 ``get_latest_score_cached``                                     ``fetch_latest_score``
-``CachedUserRepository.invalidate_user_cache``                  ``qulab.cache.repository``
-``DomainEventRepository.add / get_pending_events /``            ``qulab.outbox.repository``
+``CachedUserRepository.invalidate_user_cache``                  ``qulab.adapters.cache.repository``
+``DomainEventRepository.add / get_pending_events /``            ``qulab.adapters.outbox.repository``
 ``mark_as_published``                                           (``OutboxRepository``)
-``calculate_and_store_airscore``                                ``qulab.scoring``
+``calculate_and_store_airscore``                                ``qulab.services.scoring``
 ``create_sample_airscore``, ``run_db_setup_and_create_user``    ``qulab.lab``
-``event_publisher``                                             ``qulab.outbox.relay``
-==============================================================  ==================================
+``event_publisher``                                             ``qulab.adapters.outbox.relay``
+==============================================================  ====================================
 
 ``DomainEventRepository(session).mark_as_published`` and the relay run the same statement, so a
 row marked either way looks the same: published, one more attempt, no retry scheduled.
@@ -30,12 +30,12 @@ row marked either way looks the same: published, one more attempt, no retry sche
 
 from __future__ import annotations
 
-from qulab.cache.repository import CachedUserRepository
+from qulab.adapters.cache.repository import CachedUserRepository
+from qulab.adapters.outbox.relay import event_publisher
+from qulab.adapters.outbox.repository import OutboxRepository
+from qulab.adapters.repositories import UserRepository
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
-from qulab.outbox.relay import event_publisher
-from qulab.outbox.repository import OutboxRepository
-from qulab.repositories import UserRepository
-from qulab.scoring import calculate_and_store_airscore
+from qulab.services.scoring import calculate_and_store_airscore
 
 DomainEventRepository = OutboxRepository
 """The codelab's name for the outbox repository (same class, same methods)."""

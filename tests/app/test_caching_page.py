@@ -15,11 +15,11 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from qulab.app.navigation import CACHING, CONNECTIVITY, REPOSITORY
-from qulab.app.sections.connectivity import SETUP_LABEL
-from qulab.db import Database
+from qulab.adapters.db import Database
+from qulab.domain.models import AIRScore, User
+from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, REPOSITORY
+from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
-from qulab.models import AIRScore, User
 from tests import services
 from tests.app.helpers import (
     go_to,

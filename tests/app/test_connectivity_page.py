@@ -6,9 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
-from qulab import migrate
-from qulab.app.navigation import CONNECTIVITY, DATA_MODELS
-from qulab.app.sections.connectivity import SETUP_LABEL
+from qulab.adapters import migrate
+from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
+from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
 from tests.app.helpers import (
     go_to,

@@ -7,9 +7,9 @@ import inspect
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qulab import models
-from qulab.app.navigation import CONNECTIVITY, DATA_MODELS
-from qulab.app.sections.connectivity import SETUP_LABEL
+from qulab.domain import models
+from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
+from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from tests.app.helpers import go_to, no_exception, open_lab, texts, user_count, user_emails
 
 

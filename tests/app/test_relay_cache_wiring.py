@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.app import runtime
-from qulab.app.relay_control import relay_controller
 from qulab.config import Settings
+from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.relay_control import relay_controller
 from tests import services
 
 

@@ -6,14 +6,14 @@ import pandas as pd
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from qulab import seeding
-from qulab.app.demo_data import NPLUSONE_MARKER
-from qulab.app.navigation import CONNECTIVITY, DATA_MODELS, REPOSITORY
-from qulab.app.sections.connectivity import SETUP_LABEL
-from qulab.app.user_choice import OTHER
-from qulab.db import Database
+from qulab.adapters.db import Database
+from qulab.domain.models import AIRScore
+from qulab.entrypoints.app.demo_data import NPLUSONE_MARKER
+from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS, REPOSITORY
+from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
+from qulab.entrypoints.app.user_choice import OTHER
 from qulab.lab import DEMO_USERS
-from qulab.models import AIRScore
+from qulab.services import seeding
 from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_emails
 
 ALEX_EMAIL = DEMO_USERS[0][0]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.app import runtime
-from qulab.app.broker import lab_broker
-from qulab.app.cache_resource import lab_cache
 from qulab.config import Settings
+from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.broker import lab_broker
+from qulab.entrypoints.app.cache_resource import lab_cache
 
 
 def test_database_cache_and_broker_come_from_one_runtime(sqlite_url: str) -> None:

@@ -7,11 +7,17 @@ import threading
 
 from sqlalchemy import select
 
-from qulab.app.navigation import CACHING, CONNECTIVITY, DATA_MODELS, EVENTING, REPOSITORY
-from qulab.app.sections.connectivity import SETUP_LABEL
-from qulab.db import Database
+from qulab.adapters.db import Database
+from qulab.domain.models import DomainEvent
+from qulab.entrypoints.app.navigation import (
+    CACHING,
+    CONNECTIVITY,
+    DATA_MODELS,
+    EVENTING,
+    REPOSITORY,
+)
+from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
-from qulab.models import DomainEvent
 from tests.app.helpers import (
     go_to,
     no_exception,

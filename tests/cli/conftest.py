@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qulab.cli import main
 from qulab.config import get_settings
+from qulab.entrypoints.cli import main
 
 
 @dataclass

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from qulab.adapters.db import Database
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.models import User
+from qulab.domain.models import User
 from tests.cli.conftest import Invoke
 
 # stored value -> what the terminal must show

@@ -9,12 +9,13 @@ import sys
 import pytest
 from sqlalchemy import func, select, text
 
-from qulab import migrate, scoring
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
+from qulab.adapters.repositories import UserRepository
+from qulab.adapters.uow import UnitOfWork
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.models import AIRScore, DomainEvent, User
-from qulab.repositories import UserRepository
-from qulab.uow import UnitOfWork
+from qulab.domain.models import AIRScore, DomainEvent, User
+from qulab.services import scoring
 from tests.cli.conftest import Invoke
 from tests.service_calls import create_user, delete_user
 

@@ -12,15 +12,15 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from qulab import migrate
+from qulab.adapters import migrate
+from qulab.adapters.cache import Outcome, build_cache, read_user_cached
+from qulab.adapters.db import Database, make_engine
+from qulab.adapters.outbox import MemoryBroker, RedisStreamsPublisher
+from qulab.adapters.outbox.redis_streams import stream_name
 from qulab.bootstrap import QuLab, bootstrap
-from qulab.cache import Outcome, build_cache, read_user_cached
 from qulab.config import Settings
-from qulab.db import Database, make_engine
-from qulab.events import USER_AGGREGATE, UserUpdated
-from qulab.outbox import MemoryBroker, RedisStreamsPublisher
-from qulab.outbox.redis_streams import stream_name
-from qulab.schemas import UserUpdate
+from qulab.domain.events import USER_AGGREGATE, UserUpdated
+from qulab.domain.schemas import UserUpdate
 from tests import services
 from tests.cache_support import RedisServer, new_prefix
 from tests.service_calls import create_user

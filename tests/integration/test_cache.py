@@ -10,20 +10,20 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.cache import (
+from qulab.adapters.cache import (
     Cache,
     CachedUserRepository,
     Outcome,
     read_latest_score_cached,
     read_user_cached,
 )
-from qulab.db import Database
-from qulab.errors import InvalidInput
-from qulab.events import UserUpdated
+from qulab.adapters.db import Database
+from qulab.adapters.repositories import ScoreRepository, UserRepository
+from qulab.adapters.uow import UnitOfWork
+from qulab.domain.errors import InvalidInput
+from qulab.domain.events import UserUpdated
+from qulab.domain.schemas import ScoreRead, UserRead
 from qulab.lab import create_sample_airscore
-from qulab.repositories import ScoreRepository, UserRepository
-from qulab.schemas import ScoreRead, UserRead
-from qulab.uow import UnitOfWork
 from tests import services
 from tests.cache_support import (
     delete_prefix,

@@ -7,15 +7,15 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from qulab.cache import (
+from qulab.adapters.cache import (
     Cache,
     CircuitBreaker,
     Outcome,
     RedisBackend,
     read_user_cached,
 )
-from qulab.cache.core import RETRY_TASK_NAME
-from qulab.db import Database
+from qulab.adapters.cache.core import RETRY_TASK_NAME
+from qulab.adapters.db import Database
 from tests import services
 from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix
 from tests.service_calls import create_user, update_user

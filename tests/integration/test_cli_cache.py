@@ -11,11 +11,12 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select
 
-from qulab import migrate, seeding
-from qulab.cli import main
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
 from qulab.config import Settings, get_settings
-from qulab.db import Database
-from qulab.models import User
+from qulab.domain.models import User
+from qulab.entrypoints.cli import main
+from qulab.services import seeding
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
 from tests.service_calls import create_user

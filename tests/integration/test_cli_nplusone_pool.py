@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from qulab.cli import main
+from qulab.adapters.db import Database
 from qulab.config import Settings, get_settings
-from qulab.db import Database
+from qulab.entrypoints.cli import main
 
 
 @pytest.fixture
@@ -71,8 +71,8 @@ def test_bench_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_bench_outside_a_checkout_says_so(tmp_path: Path) -> None:
-    from qulab.cli.bench import find_checkout
-    from qulab.errors import UserError
+    from qulab.domain.errors import UserError
+    from qulab.entrypoints.cli.bench import find_checkout
 
     with pytest.raises(UserError, match="source checkout"):
         find_checkout(tmp_path, installed=False)

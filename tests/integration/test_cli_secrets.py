@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from qulab.cli import main
 from qulab.config import get_settings
+from qulab.entrypoints.cli import main
 from tests import services
 
 PASSWORD = "S3cretPW"

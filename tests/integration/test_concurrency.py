@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select, text
 
+from qulab.adapters.db import Database
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.errors import DuplicateEmailError, PoolExhausted
-from qulab.models import User
+from qulab.domain.errors import DuplicateEmailError, PoolExhausted
+from qulab.domain.models import User
 from tests.service_calls import create_user
 
 

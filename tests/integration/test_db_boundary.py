@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import insert, text
 
+from qulab.adapters.db import Database
+from qulab.adapters.uow import UnitOfWork
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.errors import SchemaMissing, ServiceUnavailable
-from qulab.models import User
-from qulab.uow import UnitOfWork
+from qulab.domain.errors import SchemaMissing, ServiceUnavailable
+from qulab.domain.models import User
 
 MISSING = text("SELECT id FROM no_such_table_here")
 

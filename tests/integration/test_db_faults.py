@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
+from qulab.adapters.db import Database
+from qulab.adapters.views import get_user, list_users
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.errors import ConfigurationError, PoolExhausted, SchemaMissing, ServiceUnavailable
-from qulab.views import get_user, list_users
+from qulab.domain.errors import ConfigurationError, PoolExhausted, SchemaMissing, ServiceUnavailable
 from tests.service_calls import create_user
 
 

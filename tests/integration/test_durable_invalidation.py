@@ -16,11 +16,11 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from qulab.cache import Cache, Outcome, read_user_cached
-from qulab.cli._common import open_db
+from qulab.adapters.cache import Cache, Outcome, read_user_cached
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import MemoryBroker, Relay
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.outbox import MemoryBroker, Relay
+from qulab.entrypoints.cli._common import open_db
 from tests.cache_support import RedisServer, make_cache, new_prefix
 from tests.service_calls import create_user
 

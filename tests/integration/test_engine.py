@@ -7,10 +7,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
-from qulab import migrate
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
+from qulab.adapters.views import list_users
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.views import list_users
 from tests.service_calls import create_user
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from qulab.db import Database
-from qulab.errors import ConflictError, DuplicateEmailError
-from qulab.models import User
-from qulab.schemas import UserCreate, parse
-from qulab.uow import UnitOfWork
+from qulab.adapters.db import Database
+from qulab.adapters.uow import UnitOfWork
+from qulab.domain.errors import ConflictError, DuplicateEmailError
+from qulab.domain.models import User
+from qulab.domain.schemas import UserCreate, parse
 
 TAKEN_ID = "email-already-used-as-an-id"
 
@@ -36,7 +36,6 @@ async def test_a_taken_email_is_a_duplicate_email_and_nothing_is_written(db: Dat
         await uow.commit()
     with pytest.raises(DuplicateEmailError, match=r"same@example\.com already exists"):
         async with UnitOfWork(db) as uow:
-            # validated at the boundary, as a service receives it: the email is normalised there
             await uow.users.add(parse(UserCreate, email="SAME@example.com", name="Two"))
     async with db.reading() as session:
         assert (await session.execute(select(func.count(User.id)))).scalar_one() == 1

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from qulab import migrate
-from qulab.cache import Outcome, read_user_cached
-from qulab.db import Database
-from qulab.errors import UserError
+from qulab.adapters import migrate
+from qulab.adapters.cache import Outcome, read_user_cached
+from qulab.adapters.db import Database
+from qulab.domain.errors import UserError
+from qulab.domain.models import User
 from qulab.lab import DEMO_USERS, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database
-from qulab.models import User
 from tests.cache_support import make_cache, new_prefix
 from tests.service_calls import create_user
 

@@ -9,10 +9,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from qulab import migrate
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.models import Base
+from qulab.domain.models import Base
 
 
 @pytest.fixture

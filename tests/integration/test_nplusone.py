@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from qulab import seeding
-from qulab.db import Database
-from qulab.errors import NotFound
+from qulab.adapters.db import Database
+from qulab.domain.errors import NotFound
 from qulab.lab import compare_all_users, compare_single_user, create_sample_airscore
+from qulab.services import seeding
 from tests.service_calls import create_user
 
 SCORES = 3

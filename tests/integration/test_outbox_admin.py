@@ -8,11 +8,8 @@ import orjson
 import pytest
 from sqlalchemy import update
 
-from qulab.cli import main
-from qulab.db import Database
-from qulab.errors import InvalidInput, NotFound
-from qulab.models import DomainEvent, utcnow
-from qulab.outbox import (
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import (
     MemoryBroker,
     RetryPolicy,
     outbox_status,
@@ -20,6 +17,9 @@ from qulab.outbox import (
     purge_published,
     replay,
 )
+from qulab.domain.errors import InvalidInput, NotFound
+from qulab.domain.models import DomainEvent, utcnow
+from qulab.entrypoints.cli import main
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 
 ONE_SHOT = RetryPolicy(max_attempts=1)

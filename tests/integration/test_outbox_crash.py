@@ -12,9 +12,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from qulab.db import Database
-from qulab.models import EventStatus
-from qulab.outbox import stream_name
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import stream_name
+from qulab.domain.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events
 
@@ -26,8 +26,8 @@ STALLING_RELAY = textwrap.dedent(
     import sys
 
     from qulab.config import load_settings
-    from qulab.db import Database
-    from qulab.outbox import Relay, build_publisher
+    from qulab.adapters.db import Database
+    from qulab.adapters.outbox import Relay, build_publisher
 
 
     class StallAfterPublish:

@@ -10,15 +10,15 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from qulab import migrate
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import Relay
+from qulab.adapters.outbox.memory import MemoryBroker
+from qulab.adapters.outbox.message import OutboxMessage
+from qulab.adapters.outbox.notify import PgListener
+from qulab.adapters.outbox.publisher import Failures
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.models import EventStatus
-from qulab.outbox import Relay
-from qulab.outbox.memory import MemoryBroker
-from qulab.outbox.message import OutboxMessage
-from qulab.outbox.notify import PgListener
-from qulab.outbox.publisher import Failures
+from qulab.domain.models import EventStatus
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.pg_fakes import silent_postgres
 from tests.relay_process import read_line_containing, start_relay, stop

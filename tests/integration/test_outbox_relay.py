@@ -6,11 +6,8 @@ import asyncio
 
 import pytest
 
-from qulab.config import Settings
-from qulab.db import Database
-from qulab.errors import RelayAlreadyRunning
-from qulab.models import DomainEvent, EventStatus
-from qulab.outbox import (
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import (
     MemoryBroker,
     OutageSwitch,
     Relay,
@@ -18,6 +15,9 @@ from qulab.outbox import (
     event_publisher,
     publish_pending,
 )
+from qulab.config import Settings
+from qulab.domain.errors import RelayAlreadyRunning
+from qulab.domain.models import DomainEvent, EventStatus
 from qulab.seed_names import DomainEventRepository
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
 
@@ -169,7 +169,7 @@ async def test_mark_as_published_sets_status_and_published_at(db: Database) -> N
 async def test_second_relay_on_sqlite_is_refused_with_a_clear_message(tmp_path: object) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/relay.db"
     first_db, second_db = Database(Settings(database_url=url)), Database(Settings(database_url=url))
-    from qulab import migrate
+    from qulab.adapters import migrate
 
     await migrate.upgrade(first_db)
     first = Relay(first_db, MemoryBroker("a", 10), interval=30)

@@ -4,12 +4,12 @@ import asyncio
 
 import pytest
 
-from qulab import seeding
+from qulab.adapters.db import Database
+from qulab.adapters.repositories import users_statement
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.errors import PoolExhausted
+from qulab.domain.errors import PoolExhausted
 from qulab.lab import compare_pooling, demonstrate_pool_exhaustion, run_load
-from qulab.repositories import users_statement
+from qulab.services import seeding
 
 
 async def seeded_ids(db: Database, users: int = 5) -> list[str]:

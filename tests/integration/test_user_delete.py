@@ -12,18 +12,19 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from qulab import migrate, scoring
-from qulab.cache import Outcome, read_latest_score_cached, read_user_cached
+from qulab.adapters import migrate
+from qulab.adapters.cache import Outcome, read_latest_score_cached, read_user_cached
+from qulab.adapters.db import Database, count_session_statements
+from qulab.adapters.repositories import AssessmentRepository, UserRepository
+from qulab.adapters.uow import UnitOfWork
 from qulab.config import Settings
-from qulab.db import Database, count_session_statements
-from qulab.errors import ConflictError, NotFound
-from qulab.events import UserDeleted
+from qulab.domain.errors import ConflictError, NotFound
+from qulab.domain.events import UserDeleted
+from qulab.domain.models import AIRScore, Assessment, DomainEvent, EventStatus, User
+from qulab.domain.schemas import UserRead
 from qulab.lab import create_sample_airscore
-from qulab.models import AIRScore, Assessment, DomainEvent, EventStatus, User
-from qulab.repositories import AssessmentRepository, UserRepository
-from qulab.schemas import UserRead
-from qulab.scoring import calculate_and_store_airscore
-from qulab.uow import UnitOfWork
+from qulab.services import scoring
+from qulab.services.scoring import calculate_and_store_airscore
 from tests import service_calls as assessments
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry

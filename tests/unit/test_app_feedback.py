@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.app.feedback import SCHEMA_MISSING, friendly_message, schema_message
-from qulab.app.schema import SchemaState, SchemaStatus
-from qulab.errors import (
+from qulab.domain.errors import (
     BrokerUnavailable,
     ConfigurationError,
     DuplicateEmailError,
@@ -17,6 +15,8 @@ from qulab.errors import (
     SchemaMissing,
     ServiceUnavailable,
 )
+from qulab.entrypoints.app.feedback import SCHEMA_MISSING, friendly_message, schema_message
+from qulab.entrypoints.app.schema import SchemaState, SchemaStatus
 
 MISSING = SchemaStatus(SchemaState.MISSING, None, "0002")
 OUTDATED = SchemaStatus(SchemaState.OUTDATED, "0001", "0002")

@@ -6,9 +6,9 @@ import html
 
 import pytest
 
-from qulab.app.feedback import friendly_message
-from qulab.app.literal import label, literal
-from qulab.errors import DuplicateEmailError, InvalidInput
+from qulab.domain.errors import DuplicateEmailError, InvalidInput
+from qulab.entrypoints.app.feedback import friendly_message
+from qulab.entrypoints.app.literal import label, literal
 from tests.app.helpers import markdown_html
 
 HOSTILE = [

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qulab.app.loop import LoopThread
+from qulab.adapters.db import Database
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.errors import LoopStopped, OperationTimedOut
+from qulab.domain.errors import LoopStopped, OperationTimedOut
+from qulab.entrypoints.app.loop import LoopThread
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from typing import Any, cast
 
 import pytest
 
+from qulab.adapters.cache import Cache
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import Publisher
 from qulab.bootstrap import QuLab
-from qulab.bus import MessageBus
-from qulab.cache import Cache
 from qulab.config import Settings
-from qulab.db import Database
-from qulab.outbox import Publisher
+from qulab.domain.bus import MessageBus
 
 
 class _Closing:

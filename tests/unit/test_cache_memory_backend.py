@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qulab.cache import MemoryBackend
+from qulab.adapters.cache import MemoryBackend
 from tests.cache_support import ManualClock
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from qulab.config import DEFAULT_DATABASE_URL, Settings, load_settings
-from qulab.errors import ConfigurationError
+from qulab.domain.errors import ConfigurationError
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The hierarchy drawn in ``qulab.errors``'s docstring is the real one, and complete."""
+"""The hierarchy drawn in ``qulab.domain.errors``'s docstring is the real one, and complete."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import pkgutil
 import re
 
 import qulab
-from qulab import errors
+from qulab.domain import errors
 
-SKIPPED = ("qulab.migrations", "qulab.app.main", "qulab.__main__")  # run on import
+SKIPPED = (
+    "qulab.adapters.migrations",
+    "qulab.entrypoints.app.main",
+    "qulab.__main__",
+)  # run on import
 BRANCH = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Za-z]+)$")
 
 

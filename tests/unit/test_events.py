@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.events import (
+from qulab.domain.events import (
     EVENT_TYPES,
     AssessmentCompleted,
     Event,

@@ -53,7 +53,7 @@ EXPORTED = {
         "publish_pending",
         "run_db_setup_and_create_user",
     ],
-    "qulab.cache": [
+    "qulab.adapters.cache": [
         "BreakerState",
         "Cache",
         "CacheBackend",
@@ -73,7 +73,7 @@ EXPORTED = {
         "read_latest_score_cached",
         "read_user_cached",
     ],
-    "qulab.outbox": [
+    "qulab.adapters.outbox": [
         "MemoryBroker",
         "OutageSwitch",
         "OutboxMessage",
@@ -120,8 +120,8 @@ EXPORTED = {
         "run_per_row",
         "sample_score",
     ],
-    "qulab.cli": ["app", "entry", "main"],
-    "qulab.app": ["APP_DIR", "MAIN_SCRIPT"],
+    "qulab.entrypoints.cli": ["app", "entry", "main"],
+    "qulab.entrypoints.app": ["APP_DIR", "MAIN_SCRIPT"],
     "qulab.seed_names": [
         "CachedUserRepository",
         "DomainEventRepository",

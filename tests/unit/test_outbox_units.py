@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from qulab.config import Settings
-from qulab.errors import BrokerUnavailable, ConfigurationError, InvalidInput
-from qulab.outbox import (
+from qulab.adapters.outbox import (
     MemoryBroker,
     OutageSwitch,
     OutboxMessage,
@@ -25,6 +23,8 @@ from qulab.outbox import (
     parse_age,
     stream_name,
 )
+from qulab.config import Settings
+from qulab.domain.errors import BrokerUnavailable, ConfigurationError, InvalidInput
 
 
 def message(n: int = 0) -> OutboxMessage:

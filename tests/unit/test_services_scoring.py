@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.airscore import ScoringInputs, compute_air_score
-from qulab.assessments import complete_assessment, start_assessment
-from qulab.errors import InvalidInput, NotFound
-from qulab.events import ScoreCalculated
-from qulab.schemas import CalculateScore, CompleteAssessment, StartAssessment, UserCreate, parse
-from qulab.scoring import calculate_score
-from qulab.users import create_user
+from qulab.domain.airscore import ScoringInputs, compute_air_score
+from qulab.domain.errors import InvalidInput, NotFound
+from qulab.domain.events import ScoreCalculated
+from qulab.domain.schemas import (
+    CalculateScore,
+    CompleteAssessment,
+    StartAssessment,
+    UserCreate,
+    parse,
+)
+from qulab.services.assessments import complete_assessment, start_assessment
+from qulab.services.scoring import calculate_score
+from qulab.services.users import create_user
 from tests.unit.fake_uow import FakeFactory
 
 MISSING = "00000000-0000-4000-8000-000000000009"
@@ -91,9 +97,9 @@ def test_the_formula_module_needs_no_database() -> None:
     import sys
 
     code = (
-        "import sys, qulab.airscore; "
+        "import sys, qulab.domain.airscore; "
         "bad = [m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'asyncpg'} "
-        "or m in {'qulab.db', 'qulab.uow', 'qulab.models'}]; print(bad)"
+        "or m in {'qulab.adapters.db', 'qulab.adapters.uow', 'qulab.domain.models'}]; print(bad)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

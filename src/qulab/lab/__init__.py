@@ -30,8 +30,8 @@ from qulab.lab.setup import (
     SetupResult,
     create_sample_airscore,
     run_db_setup_and_create_user,
-    sample_score,
 )
+from qulab.services.seeding import sample_score
 
 __all__ = [
     "DEMO_USERS",

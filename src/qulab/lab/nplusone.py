@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.db import Database, count_session_statements
-from qulab.errors import InvalidInput, NotFound
-from qulab.models import AIRScore, User
-from qulab.repositories import ScoreRepository, UserRepository, users_statement
-from qulab.schemas import ScoreRead, UserRead, UserWithScores, validate_id
+from qulab.adapters.db import Database, count_session_statements
+from qulab.adapters.repositories import ScoreRepository, UserRepository, users_statement
+from qulab.domain.errors import InvalidInput, NotFound
+from qulab.domain.models import AIRScore, User
+from qulab.domain.schemas import ScoreRead, UserRead, UserWithScores, validate_id
 
 PER_ROW = "per-row"
 EAGER = "eager"

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import event
 
+from qulab.adapters.db import Database, make_engine
+from qulab.adapters.repositories import ScoreRepository, UserRepository
 from qulab.config import Settings
-from qulab.db import Database, make_engine
-from qulab.errors import InvalidInput, PoolExhausted
-from qulab.repositories import ScoreRepository, UserRepository
+from qulab.domain.errors import InvalidInput, PoolExhausted
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import true
 
-from qulab import migrate
-from qulab.db import Database
-from qulab.errors import UserError
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
+from qulab.adapters.uow import UnitOfWork
+from qulab.domain.errors import UserError
 from qulab.lab.setup import SetupResult, run_db_setup_and_create_user
-from qulab.seeding import remove_users
-from qulab.uow import UnitOfWork
+from qulab.services.seeding import remove_users
 
 
 async def reset_database(db: Database) -> SetupResult:

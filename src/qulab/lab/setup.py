@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab import migrate
-from qulab.db import Database
-from qulab.events import ScoreCalculated
-from qulab.models import AIRScore
-from qulab.repositories import ScoreRepository, UserRepository
-from qulab.schemas import CalculateScore, ScoreRead, UserCreate, UserRead, parse
-from qulab.uow import UnitOfWorkFactory, uow_factory
-from qulab.users import create_user
+from qulab.adapters import migrate
+from qulab.adapters.db import Database
+from qulab.adapters.repositories import ScoreRepository, UserRepository
+from qulab.adapters.uow import UnitOfWorkFactory, uow_factory
+from qulab.domain.events import ScoreCalculated
+from qulab.domain.schemas import CalculateScore, ScoreRead, UserCreate, UserRead, parse
+from qulab.services.seeding import sample_score
+from qulab.services.users import create_user
 
 DEMO_USERS = (
     ("alex.smith@innovateai.com", "Alex Smith", "SW_ENG", "Masters", 8.0),
@@ -62,25 +61,6 @@ async def run_db_setup_and_create_user(db: Database) -> SetupResult:
         created=tuple(created),
         database=db.description,
         revision=await migrate.current_revision(db),
-    )
-
-
-def sample_score(user_id: str, occupation_code: str, rng: random.Random | None = None) -> AIRScore:
-    """A plausible score for demonstrations (not the AI-R calculation itself)."""
-    rng = rng or random.Random()
-    vr, hr, synergy = (round(rng.uniform(0.55, 0.95), 3) for _ in range(3))
-    value = round(100 * (0.45 * vr + 0.35 * hr + 0.20 * synergy), 1)
-    return AIRScore(
-        user_id=user_id,
-        occupation_code=occupation_code,
-        air_score=value,
-        vr_score=vr,
-        hr_score=hr,
-        synergy_score=synergy,
-        ci_lower=round(value - 4.0, 1),
-        ci_upper=round(value + 4.0, 1),
-        parameter_version="sample-1",
-        calculation_metadata={"source": "sample", "factors": ["fluency", "domain"]},
     )
 
 

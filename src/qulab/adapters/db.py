@@ -1,0 +1,310 @@
+"""Engine factory (dialect-aware pooling), sessions, pool readout and the statement counter."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPool
+
+from qulab.adapters.db_errors import raise_translated, translated
+from qulab.config import Settings
+from qulab.domain.bus import MessageBus
+
+log = logging.getLogger(__name__)
+
+
+def is_sqlite_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
+    """Build an async engine suited to the configured database.
+
+    PostgreSQL gets a queue pool sized by the settings and the connect and statement timeouts;
+    a SQLite file gets the same pool plus WAL, a busy timeout and foreign keys on every
+    connection; SQLite ``:memory:`` shares one connection so every session sees the same
+    database. ``null_pool`` opens a fresh connection per checkout (used to measure what pooling
+    saves).
+    """
+    config = settings.database
+    url = config.url
+    kwargs: dict[str, Any] = {"echo": config.echo_sql}
+    if null_pool:
+        kwargs["poolclass"] = NullPool
+    elif is_sqlite_memory(url):
+        kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"] = {"check_same_thread": False}
+    else:
+        kwargs.update(
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=config.pool_size,
+            max_overflow=config.max_overflow,
+            pool_timeout=config.pool_timeout,
+            pool_recycle=config.pool_recycle,
+            pool_pre_ping=config.pool_pre_ping,
+        )
+    if make_url(url).get_backend_name() == "postgresql":
+        kwargs["connect_args"] = postgres_connect_args(settings)
+    engine = create_async_engine(url, **kwargs)
+    if config.is_sqlite:
+        if not is_sqlite_memory(url):
+            event.listen(engine.sync_engine, "do_connect", _open_sqlite_file_first)
+        _install_sqlite_pragmas(engine, config.sqlite_busy_timeout_ms, is_sqlite_memory(url))
+    return engine
+
+
+def postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connect timeout, a client-side command timeout and the server's
+    ``statement_timeout``. The client waits a second longer than the server so that a live
+    server cancels a slow statement itself; the client timeout catches a server that stalls."""
+    config = settings.database
+    args: dict[str, Any] = {"timeout": config.connect_timeout}
+    statement_timeout = config.statement_timeout
+    if statement_timeout > 0:
+        args["command_timeout"] = statement_timeout + 1.0
+        args["server_settings"] = {"statement_timeout": str(max(int(statement_timeout * 1000), 1))}
+    return args
+
+
+def _open_sqlite_file_first(
+    _dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]
+) -> None:
+    """Open the file once, synchronously, before aiosqlite does. aiosqlite reports a failed
+    open, then stops its worker thread without waiting; that thread calls back into an event
+    loop that may be closed by then and prints a second traceback. Failing here instead raises
+    the same ``sqlite3`` error and starts no thread."""
+    sqlite3.connect(cargs[0], uri=bool(cparams.get("uri", False))).close()
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int, memory: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+
+class BoundarySession(AsyncSession):
+    """An AsyncSession whose ``async with`` block is the database boundary: driver and pool
+    failures raised in it, or while closing it, leave it as QuLab's errors."""
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        with translated():
+            await super().__aexit__(type_, value, traceback)
+        if isinstance(value, BaseException):
+            raise_translated(value)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[BoundarySession]:
+    return async_sessionmaker(
+        engine, class_=BoundarySession, expire_on_commit=False, autoflush=False
+    )
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    kind: str
+    size: int | None
+    checked_in: int | None
+    checked_out: int | None
+    overflow: int | None
+    max_overflow: int | None
+    timeout: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "size": self.size,
+            "checked_in": self.checked_in,
+            "checked_out": self.checked_out,
+            "overflow": self.overflow,
+            "max_overflow": self.max_overflow,
+            "timeout": self.timeout,
+        }
+
+
+def pool_status(engine: AsyncEngine) -> PoolStatus:
+    pool = engine.sync_engine.pool
+    if isinstance(pool, QueuePool):
+        return PoolStatus(
+            kind=type(pool).__name__,
+            size=pool.size(),
+            checked_in=pool.checkedin(),
+            checked_out=pool.checkedout(),
+            overflow=max(pool.overflow(), 0),
+            max_overflow=pool._max_overflow,
+            timeout=pool.timeout(),
+        )
+    return PoolStatus(type(pool).__name__, None, None, None, None, None, None)
+
+
+@dataclass
+class StatementCounter:
+    """The SQL statements an engine ran while the counter was active (text and parameters)."""
+
+    statements: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def _record(self, statement: str) -> None:
+        with self._lock:
+            self.statements.append(" ".join(statement.split()))
+
+
+@contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    """Count every statement sent to the database through ``engine`` inside the block.
+
+    An ``executemany`` counts once, as it is one round of the statement. Pings and the PRAGMAs
+    run on connect are not statements of the caller's and are not counted.
+    """
+    with _listening(engine.sync_engine) as counter:
+        yield counter
+
+
+@contextmanager
+def count_connection_statements(
+    connection: AsyncConnection | Connection,
+) -> Iterator[StatementCounter]:
+    """Count only the statements sent through this one connection inside the block.
+
+    Other work on the same engine (a background relay, concurrent requests) is not counted,
+    so a scenario can assert exact counts while the engine is shared.
+    """
+    target = connection.sync_connection if isinstance(connection, AsyncConnection) else connection
+    if target is None:
+        raise RuntimeError("the connection is closed; cannot count its statements")
+    with _listening(target) as counter:
+        yield counter
+
+
+@asynccontextmanager
+async def count_session_statements(session: AsyncSession) -> AsyncIterator[StatementCounter]:
+    """Count the statements ``session`` sends inside the block (on its current connection).
+
+    The session's connection is checked out on entry, so it must not commit or close inside the
+    block (a commit would move later statements to another connection).
+    """
+    connection = await session.connection()
+    with count_connection_statements(connection) as counter:
+        yield counter
+
+
+@contextmanager
+def _listening(target: Engine | Connection) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+
+    def _before(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
+        counter._record(statement)
+
+    event.listen(target, "before_cursor_execute", _before)
+    try:
+        yield counter
+    finally:
+        event.remove(target, "before_cursor_execute", _before)
+
+
+class Database:
+    """An engine with its session factory and its message bus: the handle repositories and
+    units of work are given. ``qulab.bootstrap`` builds it and subscribes the cache to its bus."""
+
+    def __init__(self, settings: Settings, *, engine: AsyncEngine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings)
+        self.sessionmaker = make_sessionmaker(self.engine)
+        # The one bus for this database: every unit of work on it dispatches here after commit,
+        # and the relay replays its durable handlers. The cache subscribes its invalidation.
+        self.bus = MessageBus()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def description(self) -> str:
+        """Where the data lives, without credentials (for the CLI and the app)."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            return f"SQLite {url.database or ':memory:'}"
+        return f"PostgreSQL {url.host}:{url.port or 5432}/{url.database}"
+
+    def session(self) -> BoundarySession:
+        """A session; used as ``async with``, failures in its block come out as QuLab's errors."""
+        return self.sessionmaker()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads (nothing is committed); driver and pool failures come out as
+        QuLab's errors, as they do from ``session_scope`` and the unit of work."""
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection without a session (the relay, migrations); failures come out as
+        QuLab's errors."""
+        with translated():
+            async with self.engine.connect() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that commits when the block succeeds."""
+        with translated():
+            async with self.engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def session_scope(self) -> AsyncIterator[AsyncSession]:
+        """A session that commits when the block succeeds and rolls back on any exception.
+
+        It records no domain events and runs no handlers: changes to users, scores or
+        assessments go through the UnitOfWork, so that caches and consumers hear of them."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    def pool_status(self) -> PoolStatus:
+        return pool_status(self.engine)
+
+    def count_statements(self) -> AbstractContextManager[StatementCounter]:
+        return count_statements(self.engine)
+
+    async def ping(self) -> None:
+        """Open a connection once; raises ServiceUnavailable if the database cannot be reached."""
+        async with self.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,310 @@
+"""``OutboxRepository``: every statement on ``domain_events`` lives here.
+
+It works on whatever executes statements: the relay's ``AsyncConnection`` inside its own
+transaction, or an ``AsyncSession`` (the unit of work, the admin commands, the read-side views).
+Statements are Core on the table, so both give the same rows and no ORM identity map sits on the
+relay's hot path; reads return ``EventRow`` read models, never ORM instances. Like every
+repository it never commits.
+
+One rule for publishing: ``mark_as_published`` counts the successful publish as an attempt and
+clears any scheduled retry, whether the relay or a caller of the codelab's name marks the rows.
+
+The claim keeps ``status = 'pending'`` a literal so PostgreSQL and SQLite can use the partial index
+``ix_events_pending_sequence`` even with prepared statements, and walks it in sequence order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.types import String
+
+from qulab.adapters.outbox.message import OutboxMessage
+from qulab.domain.models import DomainEvent, EventStatus, utcnow
+
+events: Table = DomainEvent.__table__  # type: ignore[assignment]
+c = events.c
+PENDING: ColumnClause[str] = literal_column("'pending'")
+MAX_ERROR = 2000
+
+_claim = (
+    select(
+        c.id,
+        c.event_type,
+        c.aggregate_type,
+        c.aggregate_id,
+        c.created_at,
+        cast(c.payload, Text),
+        c.sequence,
+        c.attempts,
+    )
+    .where(c.status == PENDING)
+    .where(or_(c.next_attempt_at.is_(None), c.next_attempt_at <= bindparam("now")))
+    .order_by(c.sequence)
+    .limit(bindparam("limit"))
+)
+CLAIM_LOCKED = _claim.with_for_update(skip_locked=True)
+CLAIM_PLAIN = _claim
+
+_published_values = {
+    "status": EventStatus.PUBLISHED.value,
+    "published_at": bindparam("now"),
+    "updated_at": bindparam("now"),
+    "attempts": c.attempts + 1,
+    "next_attempt_at": None,
+}
+MARK_PUBLISHED_PG = (
+    update(events)
+    .where(c.id == any_(bindparam("ids", type_=ARRAY(String(36)))))
+    .values(_published_values)
+)
+MARK_PUBLISHED_OTHER = (
+    update(events).where(c.id.in_(bindparam("ids", expanding=True))).values(_published_values)
+)
+RECORD_FAILURE = (
+    update(events)
+    .where(c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_ROW_COLUMNS = (
+    c.id,
+    c.event_type,
+    c.aggregate_type,
+    c.aggregate_id,
+    c.payload,
+    c.status,
+    c.attempts,
+    c.last_error,
+    c.sequence,
+    c.created_at,
+    c.updated_at,
+    c.published_at,
+    c.next_attempt_at,
+)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One outbox row as callers see it (a read model, detached from any session)."""
+
+    id: str
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+def _event_row(row: Row[Any]) -> EventRow:
+    return EventRow(**row._mapping)
+
+
+class OutboxRepository:
+    """The outbox table: write, claim, mark, fail, replay, purge, count and list events."""
+
+    def __init__(self, executor: AsyncConnection | AsyncSession) -> None:
+        self.executor = executor
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def add(self, event: DomainEvent) -> DomainEvent:
+        """Add and flush an event in the session's transaction (needs an ``AsyncSession``)."""
+        if not isinstance(self.executor, AsyncSession):
+            raise TypeError("OutboxRepository.add needs an AsyncSession")
+        self.executor.add(event)
+        await self.executor.flush()
+        return event
+
+    # -- the relay ---------------------------------------------------------------------------
+
+    async def claim(self, limit: int, now: datetime, *, lock: bool) -> list[OutboxMessage]:
+        """Up to ``limit`` due pending events, oldest sequence first. With ``lock`` (PostgreSQL)
+        the rows stay locked until the transaction ends and other relays skip them."""
+        statement = CLAIM_LOCKED if lock else CLAIM_PLAIN
+        rows = (await self.executor.execute(statement, {"now": now, "limit": limit})).all()
+        return [
+            OutboxMessage(
+                id=row[0],
+                type=row[1],
+                aggregate_type=row[2],
+                aggregate_id=row[3],
+                occurred_at=row[4],
+                payload_json=row[5],
+                sequence=row[6],
+                attempts=row[7],
+            )
+            for row in rows
+        ]
+
+    async def mark_as_published(
+        self, event_ids: Sequence[str], published_at: datetime | None = None
+    ) -> int:
+        """Mark events published at ``published_at`` (now by default): the publish counts as an
+        attempt and any scheduled retry is cleared. Returns how many rows changed."""
+        if not event_ids:
+            return 0
+        statement = MARK_PUBLISHED_PG if self._dialect() == "postgresql" else MARK_PUBLISHED_OTHER
+        result = await self.executor.execute(
+            statement, {"ids": list(event_ids), "now": published_at or utcnow()}
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def record_failures(self, failures: list[dict[str, Any]]) -> None:
+        """Each dict: b_id, b_status, b_attempts, b_error, b_next, b_now (one executemany)."""
+        if failures:
+            for failure in failures:
+                failure["b_error"] = str(failure["b_error"])[:MAX_ERROR]
+            await self.executor.execute(RECORD_FAILURE, failures)
+
+    # -- operating ---------------------------------------------------------------------------
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Events per status, every status present (zero when none)."""
+        grouped = await self.executor.execute(select(c.status, func.count()).group_by(c.status))
+        counts = {status.value: 0 for status in EventStatus}
+        counts.update({status: int(n) for status, n in grouped.all()})
+        return counts
+
+    async def oldest_pending_at(self) -> datetime | None:
+        oldest: datetime | str | None = (
+            await self.executor.execute(
+                select(func.min(c.created_at)).where(c.status == EventStatus.PENDING.value)
+            )
+        ).scalar_one_or_none()
+        if isinstance(oldest, str):  # SQLite's min() hands back text, not the column type
+            oldest = datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=utcnow().tzinfo)
+        return oldest
+
+    async def retrying_count(self) -> int:
+        """Pending events that have failed at least once and wait for another try."""
+        statement = select(func.count()).where(
+            c.status == EventStatus.PENDING.value, c.attempts > 0
+        )
+        return int((await self.executor.execute(statement)).scalar_one())
+
+    async def recent_failures(self, limit: int) -> list[EventRow]:
+        """Dead-lettered events and pending ones with a recorded error, latest change first."""
+        failing = (c.status == EventStatus.FAILED.value) | (
+            (c.status == EventStatus.PENDING.value) & c.last_error.is_not(None)
+        )
+        return await self._rows(_listing(failing).order_by(c.updated_at.desc(), c.id).limit(limit))
+
+    async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
+        found = await self.executor.execute(select(c.id).where(c.id.in_(list(event_ids))))
+        return set(found.scalars())
+
+    async def replay(self, event_ids: Sequence[str] | None, now: datetime) -> int:
+        """Back to ``pending`` with a fresh attempt count: the given ids, or every dead-lettered
+        event when ``event_ids`` is None. Returns how many rows changed."""
+        where = (
+            c.status == EventStatus.FAILED.value if event_ids is None else c.id.in_(list(event_ids))
+        )
+        result = await self.executor.execute(
+            update(events)
+            .where(where)
+            .values(
+                status=EventStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=None,
+                published_at=None,
+                updated_at=now,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def purge_published_page(self, cutoff: datetime, page_size: int) -> int:
+        """Delete up to ``page_size`` events published before ``cutoff``; returns how many."""
+        page = (
+            select(c.id)
+            .where(c.status == EventStatus.PUBLISHED.value, c.published_at < cutoff)
+            .limit(page_size)
+            .scalar_subquery()
+        )
+        result = await self.executor.execute(delete(events).where(c.id.in_(page)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- listings ----------------------------------------------------------------------------
+
+    async def get_pending_events(self, limit: int = 100) -> list[EventRow]:
+        """Pending events in the order the relay publishes them (sequence)."""
+        return await self._rows(
+            _listing(c.status == EventStatus.PENDING.value).order_by(c.sequence).limit(limit)
+        )
+
+    async def published(self, limit: int) -> list[EventRow]:
+        """The most recently published events first."""
+        statement = _listing(c.status == EventStatus.PUBLISHED.value)
+        return await self._rows(
+            statement.order_by(c.published_at.desc(), c.sequence.desc()).limit(limit)
+        )
+
+    async def failed(self, limit: int) -> list[EventRow]:
+        """Dead-lettered events, the latest to give up first."""
+        statement = _listing(c.status == EventStatus.FAILED.value)
+        return await self._rows(statement.order_by(c.updated_at.desc()).limit(limit))
+
+    async def for_aggregate(
+        self, aggregate_type: str, aggregate_id: str, event_type: str
+    ) -> EventRow | None:
+        """The first event of ``event_type`` recorded for one aggregate."""
+        statement = _listing(
+            (c.aggregate_type == aggregate_type)
+            & (c.aggregate_id == aggregate_id)
+            & (c.event_type == event_type)
+        )
+        found = await self._rows(statement.order_by(c.sequence).limit(1))
+        return found[0] if found else None
+
+    async def aggregate_types(self) -> list[str]:
+        """The aggregate types the outbox holds events for, sorted."""
+        found = await self.executor.execute(select(c.aggregate_type).distinct())
+        return sorted(found.scalars())
+
+    async def _rows(self, statement: Select[Any]) -> list[EventRow]:
+        return [_event_row(row) for row in (await self.executor.execute(statement)).all()]
+
+    def _dialect(self) -> str:
+        if isinstance(self.executor, AsyncConnection):
+            return self.executor.dialect.name
+        return self.executor.get_bind().dialect.name
+
+
+def _listing(where: ColumnElement[bool]) -> Select[Any]:
+    return select(*_ROW_COLUMNS).where(where)

@@ -1,0 +1,96 @@
+"""The data pages 2-4 work on: seeded request users, sample scores, the cache demo's user.
+
+Plain async functions (no Streamlit) run on the app loop. Bulk data is seeded under a marker, so
+it never mixes with the users a learner creates and can be removed with ``qulab seed --clear``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qulab.adapters import views
+from qulab.adapters.db import Database
+from qulab.domain.schemas import ScoreRead, UserRead
+from qulab.lab import DEMO_USERS, Comparison, compare_all_users, create_sample_airscore
+from qulab.services import seeding
+
+POOL_MARKER = "labpool"
+POOL_USERS = 20
+POOL_SCORES = 3
+
+NPLUSONE_MARKER = "labnplusone"
+NPLUSONE_SCORES = 3
+
+DEFAULT_OCCUPATION = "SW_ENG"
+SAMPLE_SCORES = 3
+
+
+async def pool_request_users(db: Database) -> list[str]:
+    """The ids the pooling experiment's requests read (seeded under POOL_MARKER if absent)."""
+    await seeding.ensure_seeded(db, POOL_USERS, POOL_SCORES, marker=POOL_MARKER)
+    return await views.user_ids(db, POOL_USERS, where=seeding.seeded_users(POOL_MARKER))
+
+
+async def demo_users(db: Database) -> dict[str, UserRead | None]:
+    """Alex and Jane (by email, as created by the setup step), or None where absent."""
+    return await views.users_by_email(db, [email for email, *_ in DEMO_USERS])
+
+
+async def add_sample_scores(
+    db: Database, user_id: str, count: int = SAMPLE_SCORES
+) -> tuple[UserRead, list[ScoreRead]]:
+    """``count`` sample scores for the user, each committed in its own unit of work."""
+    user = await views.get_user(db, user_id)
+    occupation = user.occupation_code or DEFAULT_OCCUPATION
+    scores = [await create_sample_airscore(user.id, occupation, db=db) for _ in range(count)]
+    return user, scores
+
+
+@dataclass(frozen=True)
+class ScalingPoint:
+    """Per-row against eager over the first ``users`` seeded users."""
+
+    users: int
+    comparison: Comparison
+
+
+async def nplusone_scaling(db: Database, sizes: list[int]) -> tuple[list[ScalingPoint], bool]:
+    """Both strategies at each size, over users seeded under NPLUSONE_MARKER.
+
+    The users are seeded (``max(sizes)`` of them, NPLUSONE_SCORES scores each) when fewer exist;
+    returns the points and whether anything was seeded now.
+    """
+    largest = max(sizes)
+    seeded = await seeding.ensure_seeded(db, largest, NPLUSONE_SCORES, marker=NPLUSONE_MARKER)
+    where = seeding.seeded_users(NPLUSONE_MARKER)
+    points = [ScalingPoint(size, await compare_all_users(db, size, where=where)) for size in sizes]
+    return points, seeded
+
+
+def scaling_sizes(largest: int) -> list[int]:
+    """A few sizes up to ``largest``: 1, a quarter, a half and all of it (deduplicated)."""
+    candidates = {1, largest // 4, largest // 2, (3 * largest) // 4, largest}
+    return sorted(size for size in candidates if size >= 1)
+
+
+@dataclass(frozen=True)
+class CacheDemo:
+    """The cache page's subject: Alex and his latest score (created when he has none)."""
+
+    user: UserRead
+    latest_score: ScoreRead
+    score_created: bool
+
+
+async def prepare_cache_demo(db: Database) -> CacheDemo | None:
+    """Alex with a latest score, or None when the sample users do not exist yet."""
+    found = await views.user_with_latest_score(db, DEMO_USERS[0][0])
+    if found is None:
+        return None
+    user = found.user
+    if found.latest_score is not None:
+        return CacheDemo(user, found.latest_score, score_created=False)
+    created = await create_sample_airscore(
+        user.id, user.occupation_code or DEFAULT_OCCUPATION, db=db
+    )
+    return CacheDemo(user, created, score_created=True)

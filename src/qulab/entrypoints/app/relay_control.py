@@ -1,0 +1,231 @@
+"""The background event publisher: qulab's Relay running as a task on the app loop.
+
+One controller per server process (``st.cache_resource``): "Start" in any browser session
+starts the relay, every session sees it running, and it keeps running across reruns until
+"Stop" (which lets the current batch finish). On SQLite the relay holds the single-relay file
+lock while it runs; the controller takes it before starting, so a second relay (another
+server, or ``qulab outbox relay``) is refused at once, and gives it back when the relay ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import streamlit as st
+
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import PassResult, Publisher, Relay, RetryPolicy
+from qulab.config import Settings
+from qulab.domain.errors import ConflictError, PublisherAlreadyRunning
+from qulab.domain.models import utcnow
+from qulab.entrypoints.app import cache_resource, runtime
+from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
+from qulab.entrypoints.app.loop import LoopThread
+
+log = logging.getLogger(__name__)
+
+RELEASE_TIMEOUT = 15.0
+LAB_BACKOFF_CAP = 5.0
+
+
+def lab_retry_policy(settings: Settings) -> RetryPolicy:
+    """The configured retry policy with its backoff capped at a few seconds, so a recovered
+    broker drains the backlog while the learner watches."""
+    policy = RetryPolicy.from_settings(settings)
+    return RetryPolicy(
+        max_attempts=policy.max_attempts,
+        base=min(policy.base, LAB_BACKOFF_CAP),
+        cap=min(policy.cap, LAB_BACKOFF_CAP),
+        jitter=policy.jitter,
+    )
+
+
+class LabRelay(Relay):
+    """A Relay that also counts its passes and remembers the last error, for the status panel."""
+
+    def __init__(self, db: Database, publisher: Publisher, policy: RetryPolicy) -> None:
+        super().__init__(db, publisher, policy=policy)
+        self.passes = 0
+        self.last_error: str | None = None
+        self.last_error_at: datetime | None = None
+        self.last_pass_at: datetime | None = None
+
+    def _failed(self, error: str) -> None:
+        self.last_error = error
+        self.last_error_at = utcnow()
+
+    async def publish_pending(self, max_batches: int | None = None) -> PassResult:
+        try:
+            result = await super().publish_pending(max_batches)
+        except Exception as error:
+            self._failed(str(error))
+            raise
+        finally:
+            self.passes += 1
+            self.last_pass_at = utcnow()
+        if result.outage:
+            self._failed(result.outage)
+        return result
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    running: bool
+    passes: int
+    published: int
+    retried: int
+    dead: int
+    started_at: datetime | None
+    stopped_at: datetime | None
+    last_pass_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    broker_down: bool
+
+
+class RelayController:
+    """Start and stop one background relay on the app loop; thread-safe."""
+
+    def __init__(self, db: Database, broker: LabBroker, loop: LoopThread) -> None:
+        self.db = db
+        self.broker = broker
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._relay: LabRelay | None = None
+        self._task: asyncio.Task[PassResult] | None = None
+        self._started_at: datetime | None = None
+        self._stopped_at: datetime | None = None
+        self._crash: str | None = None
+
+    @property
+    def running(self) -> bool:
+        task = self._task
+        return task is not None and not task.done()
+
+    def start(self) -> bool:
+        """Start the relay; False when it already runs here. Raises PublisherAlreadyRunning
+        when another relay holds this SQLite database's outbox."""
+        with self._lock:
+            if self.running:
+                return False
+            self._task = self.loop.run(self._start(), RELEASE_TIMEOUT)
+            return True
+
+    async def _start(self) -> asyncio.Task[PassResult]:
+        relay = LabRelay(self.db, self.broker.switch, lab_retry_policy(self.db.settings))
+        try:
+            relay.guard.acquire()
+        except ConflictError as error:
+            raise PublisherAlreadyRunning(str(error)) from None
+        self._relay = relay
+        self._started_at, self._stopped_at, self._crash = utcnow(), None, None
+        task = asyncio.create_task(self._run(relay), name="qulab-lab-relay")
+        task.add_done_callback(_retrieve)
+        return task
+
+    async def _run(self, relay: LabRelay) -> PassResult:
+        try:
+            return await relay.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("the lab's event publisher stopped on an error")
+            self._crash = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            relay.guard.release()
+            self._stopped_at = utcnow()
+
+    def stop(self, timeout: float = RELEASE_TIMEOUT) -> bool:
+        """Ask the relay to stop after its current batch and wait for it; False if not running."""
+        with self._lock:
+            if not self.running or not self.loop.running:
+                return False
+            self.loop.run(self._stop(), timeout)
+            return True
+
+    async def _stop(self) -> None:
+        relay, task = self._relay, self._task
+        if relay is None or task is None:
+            return
+        relay.stop()
+        done, _ = await asyncio.wait({task}, timeout=RELEASE_TIMEOUT - 1)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        # A task cancelled before its first step never ran _run's finally.
+        relay.guard.release()
+
+    async def close(self) -> None:
+        """On the loop, at shutdown: stop the relay and release the lock."""
+        await self._stop()
+
+    def status(self) -> RelayStatus:
+        relay = self._relay
+        last_error = self._crash or (relay.last_error if relay else None)
+        return RelayStatus(
+            running=self.running,
+            passes=relay.passes if relay else 0,
+            published=relay.totals.published if relay else 0,
+            retried=relay.totals.retried if relay else 0,
+            dead=relay.totals.dead if relay else 0,
+            started_at=self._started_at,
+            stopped_at=self._stopped_at,
+            last_pass_at=relay.last_pass_at if relay else None,
+            last_error=last_error,
+            last_error_at=relay.last_error_at if relay else None,
+            broker_down=self.broker.outage,
+        )
+
+
+def _retrieve(task: asyncio.Task[PassResult]) -> None:
+    """Mark a crashed relay's exception as seen (_run logged it and keeps it for the panel)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _release(controller: RelayController) -> None:
+    controller.loop.remove_closer(controller.close)
+    if controller.loop.running:
+        try:
+            controller.loop.run(controller.close(), RELEASE_TIMEOUT)
+        except Exception:
+            log.warning("stopping the lab's event publisher failed", exc_info=True)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
+def _controller(
+    key: str, loop_id: int, _loop: LoopThread, _db: Database, _broker: LabBroker
+) -> RelayController:
+    controller = RelayController(_db, _broker, _loop)
+    # Closers run newest first: the relay stops before the engine and broker are closed.
+    _loop.add_closer(controller.close)
+    return controller
+
+
+def relay_controller(settings: Settings, db: Database) -> RelayController:
+    """The process-wide background relay controller for these settings. With Redis
+    configured the lab's cache is subscribed to ``db``'s bus first, so the relay repairs the
+    invalidations of every batch it publishes."""
+    if settings.redis_url:
+        cache_resource.lab_cache(settings, db)
+    loop = runtime.event_loop()
+    broker = lab_broker(settings)
+    key = f"{id(db)}|{broker_key(settings)}"
+    return _controller(key, id(loop), loop, db, broker)
+
+
+def broker_state_line(settings: Settings, db: Database) -> str:
+    """The sidebar's live broker line: kind and address, outage switch, relay state."""
+    try:
+        controller = relay_controller(settings, db)
+    except Exception as error:
+        return f":red[unavailable ({type(error).__name__}: {error})]"
+    broker = controller.broker
+    outage = ":red[outage on]" if broker.outage else "outage off"
+    relay = ":green[publisher running]" if controller.running else "publisher stopped"
+    return f"{broker.kind} `{broker.switch.inner.description}` · {outage} · {relay}"

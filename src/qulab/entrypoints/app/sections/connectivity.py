@@ -1,0 +1,189 @@
+"""2. DB Connectivity & Pooling: initialise the database, the sample users, the live pool."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from qulab.adapters.db import Database, PoolStatus
+from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.context import LabContext, lab_context
+from qulab.entrypoints.app.demo_data import demo_users
+from qulab.entrypoints.app.feedback import (
+    SCHEMA_CHECK_TIMEOUT,
+    attempt,
+    friendly_message,
+    schema_message,
+)
+from qulab.entrypoints.app.literal import literal
+from qulab.entrypoints.app.pooling_view import render_pool_exhaustion, render_pooling_experiment
+from qulab.entrypoints.app.schema import SchemaState, schema_status
+from qulab.entrypoints.app.state import CREATED_USER_ID, SAMPLE_USER_IDS
+from qulab.lab import DEMO_USERS, SetupResult, run_db_setup_and_create_user
+from qulab.lab.reset import reset_database
+
+SETUP_LABEL = "Initialize Database & Create Sample Users"
+RESET_CONFIRM_KEY = "reset_confirmed"
+RESET_REQUESTED_KEY = "reset_requested"
+POOL_REFRESH_SECONDS = 2.0
+
+
+def _intro() -> None:
+    st.title("2. Asynchronous database connectivity and connection pooling")
+    st.markdown(
+        "The platform serves many requests at once. A request that waits for the database "
+        "should not hold up the others, so Alex uses SQLAlchemy's async engine: while one query "
+        "waits on the network, the event loop runs other work. Opening a database connection "
+        "costs a handshake (and on PostgreSQL a server process), so the engine keeps a pool of "
+        "open connections and lends them out: `pool_size` stay open, `max_overflow` more may be "
+        "opened under a burst, and a request that finds none free waits up to `pool_timeout`."
+    )
+    st.markdown("Throughput is the number of requests served per unit of time:")
+    st.latex(r"\Theta = \frac{\text{number of requests}}{\text{total time}}")
+    st.markdown(
+        "Async I/O raises $\\Theta$ by not idling while the database works; pooling raises it "
+        "by not paying for a new connection on every request. Each unit of work here is one "
+        "transaction with the ACID guarantees:\n"
+        "- **Atomicity**: all of its writes happen, or none do.\n"
+        "- **Consistency**: it moves the database from one valid state to another.\n"
+        "- **Isolation**: concurrent transactions behave as if run one after another.\n"
+        "- **Durability**: once committed, the change survives a crash."
+    )
+
+
+def _report_setup(result: SetupResult, *, reset: bool) -> None:
+    action = "Reset and migrated" if reset else "Initialised"
+    st.success(
+        f"{action} {result.database}: schema at revision {result.revision}.",
+        icon=":material/database:",
+    )
+    for user in (result.alex, result.jane):
+        state = "created" if user.email in result.created else "already present"
+        st.success(f"{literal(user.name)} {state} (ID: {user.id})", icon=":material/person:")
+
+
+def _request_reset() -> None:
+    st.session_state[RESET_REQUESTED_KEY] = True
+    st.session_state[RESET_CONFIRM_KEY] = False
+
+
+def _reset_controls(db: Database) -> None:
+    with st.expander("Reset the SQLite database", icon=":material/restart_alt:"):
+        st.markdown(
+            "Drops every table (Alembic downgrade to `base`), migrates again and recreates the "
+            "two sample users. **Every row is deleted**: users you created, scores and events."
+        )
+        confirmed = st.checkbox(
+            f"I understand that every row in {db.description} will be deleted",
+            key=RESET_CONFIRM_KEY,
+        )
+        st.button(
+            "Reset database", disabled=not confirmed, on_click=_request_reset, key="reset_button"
+        )
+    if st.session_state.pop(RESET_REQUESTED_KEY, False):
+        result = attempt(db, lambda: reset_database(db))
+        if result is not None:
+            st.session_state.pop(CREATED_USER_ID, None)
+            _report_setup(result, reset=True)
+
+
+def _setup_section(context: LabContext) -> None:
+    db = context.db
+    st.subheader("Database initialisation and sample users")
+    st.markdown(
+        f"Database in use: **{db.description}**. The button migrates the schema to the latest "
+        "Alembic revision (creating the tables on an empty database) and makes sure the sample "
+        "users Alex Smith and Jane Doe exist. Clicking it again changes nothing."
+    )
+    if st.button(SETUP_LABEL, type="primary", icon=":material/play_arrow:"):
+        result = attempt(db, lambda: run_db_setup_and_create_user(db))
+        if result is not None:
+            _report_setup(result, reset=False)
+    if context.settings.is_sqlite:
+        _reset_controls(db)
+    _sample_users(db)
+
+
+def _sample_users(db: Database) -> None:
+    try:
+        status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
+    except Exception as error:
+        st.error(friendly_message(error, where=db.description), icon=":material/error:")
+        return
+    if status.state is SchemaState.MISSING:
+        st.warning(
+            f"The database is not initialised yet: click “{SETUP_LABEL}” above.",
+            icon=":material/warning:",
+        )
+        return
+    if status.state is SchemaState.OUTDATED:
+        st.warning(schema_message(status), icon=":material/warning:")
+        return
+    users = attempt(db, lambda: demo_users(db))
+    if users is None:
+        return
+    if any(user is None for user in users.values()):
+        st.info(f"The sample users are missing: click “{SETUP_LABEL}” above.")
+        return
+    st.success("The database is initialised and ready.", icon=":material/check_circle:")
+    ids: dict[str, str] = {}
+    for email, name, *_ in DEMO_USERS:
+        user = users[email]
+        assert user is not None
+        ids[name] = user.id
+        st.markdown(f"**{name} user ID:** `{user.id}`")
+    st.session_state[SAMPLE_USER_IDS] = ids
+
+
+def _pool_metrics(status: PoolStatus) -> None:
+    if status.size is None:
+        st.caption(
+            f"This engine uses {status.kind}, which keeps no counters "
+            "(an in-memory SQLite database shares one connection)."
+        )
+        return
+    capacity = status.size + (status.max_overflow or 0)
+    in_use = status.checked_out or 0
+    columns = st.columns(5)
+    columns[0].metric("Pool size", status.size)
+    columns[1].metric("Idle (checked in)", status.checked_in)
+    columns[2].metric("In use (checked out)", in_use)
+    columns[3].metric("Overflow open", f"{status.overflow} / {status.max_overflow}")
+    columns[4].metric("Available now", f"{capacity - in_use} / {capacity}")
+    st.caption(
+        f"{status.kind}; a request waits up to {status.timeout:g} s for a free connection "
+        "before the pool reports it is exhausted."
+    )
+
+
+def _pool_section(context: LabContext) -> None:
+    db, settings = context.db, context.settings
+    st.subheader("Connection pool (live)")
+    st.markdown(
+        f"Configured with QULAB_POOL_SIZE={settings.pool_size}, "
+        f"QULAB_MAX_OVERFLOW={settings.max_overflow}, "
+        f"QULAB_POOL_TIMEOUT={settings.pool_timeout:g}, "
+        f"QULAB_POOL_RECYCLE={settings.pool_recycle}, "
+        f"pre-ping {'on' if settings.pool_pre_ping else 'off'}. "
+        "The engine opens connections lazily, so a fresh server shows none idle until the "
+        "first query."
+    )
+    live = st.toggle(f"Refresh every {POOL_REFRESH_SECONDS:g} s", value=True, key="pool_live")
+
+    @st.fragment(run_every=POOL_REFRESH_SECONDS if live else None)
+    def pool_panel() -> None:
+        _pool_metrics(db.pool_status())
+
+    pool_panel()
+
+
+def render() -> None:
+    context = lab_context()
+    _intro()
+    _setup_section(context)
+    _pool_section(context)
+    render_pooling_experiment(context)
+    render_pool_exhaustion(context)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,149 @@
+"""1. Data Models: the models as written in the code, their ER diagram, and a real insert."""
+
+from __future__ import annotations
+
+import inspect
+
+import streamlit as st
+
+from qulab.adapters.uow import uow_factory
+from qulab.adapters.views import find_user, user_count
+from qulab.domain import models
+from qulab.domain.schemas import UserCreate, parse
+from qulab.entrypoints.app.context import LabContext, lab_context
+from qulab.entrypoints.app.diagrams import er_dot
+from qulab.entrypoints.app.feedback import attempt, require_schema
+from qulab.entrypoints.app.literal import literal
+from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.services.users import create_user
+
+MODEL_CLASSES: tuple[tuple[type, str], ...] = (
+    (models.User, "profiles; owns assessments and scores (deleted with the user)."),
+    (models.Assessment, "one assessment session of a user."),
+    (models.AIRScore, "an AI-readiness score with its components and confidence interval."),
+    (models.DomainEvent, "the outbox: events written in the same transaction as the change."),
+    (models.TimestampMixin, "created/updated timestamps, timezone-aware UTC."),
+)
+
+
+def _intro() -> None:
+    st.title("1. Defining the core data schema with SQLAlchemy 2.0")
+    st.markdown(
+        "Alex starts with the data itself: user profiles, assessment sessions, the AI-R scores "
+        "the platform computes, and a table of domain events. The models use SQLAlchemy 2.0's "
+        "typed declarative mapping (`Mapped[...]`, `mapped_column`), so the type checker and "
+        "the database agree on every column."
+    )
+    st.markdown(
+        "A relationship is a join waiting to happen. All assessments of the users, for "
+        "example, are the projection of a join on the foreign key:"
+    )
+    st.latex(
+        r"\pi_{\text{Assessment.*}}\left(\text{Users} \bowtie_{\text{Users.id} = "
+        r"\text{Assessments.user\_id}} \text{Assessments}\right)"
+    )
+    st.markdown(
+        "where $\\pi$ is projection and $\\bowtie$ a join. Relationships let the code say "
+        '`user.scores` instead, and here they are declared `lazy="raise_on_sql"`: a '
+        "collection that was not loaded on purpose raises instead of silently running one "
+        "query per row."
+    )
+
+
+def _model_sources() -> None:
+    st.subheader("The models, as written in the code")
+    st.caption(f"Read live from `{inspect.getsourcefile(models)}`.")
+    tabs = st.tabs([cls.__name__ for cls, _ in MODEL_CLASSES])
+    for tab, (cls, summary) in zip(tabs, MODEL_CLASSES, strict=True):
+        with tab:
+            st.markdown(f"**{cls.__name__}**: {summary}")
+            st.code(inspect.getsource(cls), language="python")
+
+
+def _er_diagram() -> None:
+    st.subheader("Entity-relationship diagram")
+    st.caption(
+        "Generated from `Base.metadata`: PK primary key, FK foreign key, UQ unique, IX indexed, "
+        "NULL nullable."
+    )
+    st.graphviz_chart(er_dot(models.Base.metadata), width="stretch")
+
+
+def _create_user_form(context: LabContext) -> None:
+    db = context.db
+    st.subheader("Create a new user")
+    st.markdown(
+        "The form goes through the same service the CLI uses: input is validated first, the "
+        "user and a `user.created` event are written in one transaction, and the unique index "
+        "on `email` rejects duplicates. A rejected input writes nothing."
+    )
+    if not require_schema(db):
+        return
+    with st.form("create_user_form"):
+        email = st.text_input(
+            "Email", placeholder="e.g. maria.lopez@innovateai.com", key="new_user_email"
+        )
+        name = st.text_input("Name", placeholder="e.g. Maria Lopez", key="new_user_name")
+        left, middle, right = st.columns(3)
+        occupation = left.text_input(
+            "Occupation code (optional)", placeholder="e.g. SW_ENG", key="new_user_occupation"
+        )
+        education = middle.text_input(
+            "Education level (optional)", placeholder="e.g. Masters", key="new_user_education"
+        )
+        years = right.text_input(
+            "Years of experience (optional)", placeholder="e.g. 3.5", key="new_user_years"
+        )
+        submitted = st.form_submit_button("Create User", type="primary", key="create_user_submit")
+    if submitted:
+        created = attempt(
+            db,
+            lambda: create_user(
+                parse(
+                    UserCreate,
+                    email=email,
+                    name=name,
+                    occupation_code=occupation,
+                    education_level=education,
+                    years_experience=years.strip() or None,
+                ),
+                uow_factory(db),
+            ),
+        )
+        if created is not None:
+            st.session_state[CREATED_USER_ID] = created.id
+            st.success(
+                f"User '{literal(created.name)}' created with ID: {created.id}",
+                icon=":material/check_circle:",
+            )
+    count = attempt(db, lambda: user_count(db))
+    if count is not None:
+        st.metric("Users in the database", count)
+    _last_created(context)
+
+
+def _last_created(context: LabContext) -> None:
+    user_id = st.session_state.get(CREATED_USER_ID)
+    if not user_id:
+        return
+    db = context.db
+    user = attempt(db, lambda: find_user(db, user_id))
+    if user is None:
+        st.caption(f"The last user created here ({user_id}) is no longer in the database.")
+        return
+    st.markdown(
+        f"**Last created user:** {literal(user.name)} ({literal(user.email)}), ID `{user.id}`"
+    )
+    st.caption("Use this ID in the later sections.")
+
+
+def render() -> None:
+    context = lab_context()
+    _intro()
+    _model_sources()
+    _er_diagram()
+    _create_user_form(context)
+
+
+if __name__ == "__main__":
+    render()

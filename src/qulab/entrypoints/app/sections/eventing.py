@@ -1,0 +1,434 @@
+"""5. Eventing: a score and its event in one transaction, and the relay that publishes it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from qulab.adapters.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
+from qulab.adapters.views import EventRow, OutboxTables, find_user, outbox_tables, score_event
+from qulab.domain.airscore import OCCUPATION_HR
+from qulab.domain.errors import ConfigurationError, ConflictError, PublisherAlreadyRunning
+from qulab.domain.schemas import UserRead
+from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.broker import LabBroker, lab_broker
+from qulab.entrypoints.app.consumer_view import ConsumedMessage, consumer_view
+from qulab.entrypoints.app.context import LabContext, lab_context
+from qulab.entrypoints.app.demo_data import demo_users
+from qulab.entrypoints.app.feedback import attempt, explain, friendly_message, require_schema
+from qulab.entrypoints.app.literal import label
+from qulab.entrypoints.app.outbox_diagram import outbox_flow_dot
+from qulab.entrypoints.app.relay_control import (
+    RelayController,
+    RelayStatus,
+    lab_retry_policy,
+    relay_controller,
+)
+from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.services.scoring import calculate_and_store_airscore
+
+CALCULATE_LABEL = "Calculate & Store AIRScore (Creates Pending Event)"
+START_LABEL = "Start Event Publisher (Background)"
+STOP_LABEL = "Stop Event Publisher"
+ONE_PASS_LABEL = "Publish pending now (one pass)"  # noqa: S105 (a label)
+REFRESH_LABEL = "Refresh Event Status Now"
+OUTAGE_LABEL = "Simulate broker outage"
+
+OUTAGE_KEY = "eventing_broker_outage"
+FLASH_KEY = "eventing_flash"
+LAST_EVENT_KEY = "eventing_last_event_id"
+
+STATUS_REFRESH_SECONDS = 2.0
+TABLES_REFRESH_SECONDS = 3.0
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC" if moment else ""
+
+
+def _intro(broker_kind: str) -> None:
+    st.title("5. Building a reliable eventing system with the Outbox Pattern")
+    st.markdown(
+        "Other services at InnovateAI must learn when a score is calculated, even when the "
+        "network or the message broker is down at that moment. Alex writes each domain event "
+        "into the `domain_events` table **in the same transaction** as the business change: "
+        "either the score and its event both exist, or neither does. A separate relay, the "
+        "event publisher, later claims the pending rows, publishes them to the broker and marks "
+        "them published. If the broker is down the events simply wait; nothing is lost."
+    )
+    st.markdown(
+        "Delivery is **at least once**: an event can be sent again after a crash between "
+        "publishing and marking, so the event id travels as the message id and consumers drop "
+        "duplicates. The services converge (eventual consistency) without a distributed "
+        "transaction."
+    )
+    st.graphviz_chart(outbox_flow_dot(broker_kind), width="stretch")
+
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state[FLASH_KEY] = (kind, text)
+
+
+def _show_flash() -> None:
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash is None:
+        return
+    kind, text = flash
+    show = {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)
+    show(text)
+
+
+# -- the score and its event -----------------------------------------------------------------
+
+
+def _candidates(context: LabContext) -> dict[str, UserRead]:
+    db = context.db
+    found = attempt(db, lambda: demo_users(db))
+    users = {user.id: user for user in (found or {}).values() if user is not None}
+    created_id = st.session_state.get(CREATED_USER_ID)
+    if created_id and created_id not in users:
+        created = attempt(db, lambda: find_user(db, created_id))
+        if created is not None:
+            users[created.id] = created
+    return users
+
+
+def _score_section(context: LabContext) -> None:
+    db = context.db
+    st.subheader("Generate an AIRScore and a pending domain event")
+    users = _candidates(context)
+    if not users:
+        st.info(
+            "No user to score: click “Initialize Database & Create Sample Users” on page 2 "
+            "(DB Connectivity & Pooling), or create a user on page 1.",
+            icon=":material/person_off:",
+        )
+        return
+    left, right = st.columns([2, 1])
+    user_id = left.selectbox(
+        "User",
+        options=list(users),
+        format_func=lambda uid: label(f"{users[uid].name} ({users[uid].email})"),
+        key="eventing_user",
+    )
+    occupation = right.text_input(
+        "Occupation code",
+        value="SW_ENG",
+        key="eventing_occupation",
+        help="Known codes: " + ", ".join(OCCUPATION_HR) + " (others score as average).",
+    )
+    if user_id:
+        st.markdown(f"Using **User ID**: `{user_id}`")
+    if not st.button(CALCULATE_LABEL, type="primary", key="eventing_calculate"):
+        return
+    score = attempt(db, lambda: calculate_and_store_airscore(db, str(user_id), occupation))
+    if score is None:
+        return
+    event = attempt(db, lambda: score_event(db, score.id))
+    if event is None:
+        event_text = "Its event was not found (was it purged already?)."
+    else:
+        event_text = (
+            f"DomainEvent (ID: `{event.id}`, type `{event.event_type}`) recorded as 'pending' "
+            "in the same transaction."
+        )
+        if event.status != "pending":
+            event_text += f" The background publisher has already {event.status} it."
+    st.success(
+        f"AIRScore {score.air_score:.2f} (95 % CI {score.ci_lower:.2f} to {score.ci_upper:.2f}) "
+        f"stored with ID `{score.id}`. {event_text}",
+        icon=":material/check_circle:",
+    )
+    if event is not None:
+        st.session_state[LAST_EVENT_KEY] = event.id
+
+
+# -- the publisher -----------------------------------------------------------------------------
+
+
+def _start(controller: RelayController) -> None:
+    try:
+        started = controller.start()
+    except PublisherAlreadyRunning as error:
+        _flash(
+            "warning",
+            f"The event publisher could not start: {error}. Only one relay may run on a SQLite "
+            "database at a time: stop the other one (for example `qulab outbox relay` in a "
+            "terminal) and click Start again.",
+        )
+        return
+    except Exception as error:
+        _flash("error", explain(error, controller.db))
+        return
+    if started:
+        _flash(
+            "success",
+            "Event publisher started in the background; it polls every "
+            f"{controller.db.settings.relay_interval:g} s.",
+        )
+    else:
+        _flash("info", "The event publisher is already running.")
+
+
+def _stop(controller: RelayController) -> None:
+    try:
+        stopped = controller.stop()
+    except Exception as error:
+        _flash("error", explain(error, controller.db))
+        return
+    status = controller.status()
+    if stopped:
+        _flash(
+            "warning",
+            f"Event publisher stopped after its current batch: {status.passes} passes, "
+            f"{status.published} events published.",
+        )
+    else:
+        _flash("info", "The event publisher was not running.")
+
+
+def _set_outage(broker: LabBroker) -> None:
+    broker.set_outage(bool(st.session_state.get(OUTAGE_KEY)))
+
+
+def _one_pass(context: LabContext, broker: LabBroker) -> None:
+    db, settings = context.db, context.settings
+
+    async def work() -> PassResult:
+        return await publish_pending(db, broker.switch, policy=lab_retry_policy(settings))
+
+    try:
+        result = runtime.run(work())
+    except ConflictError as error:
+        _flash(
+            "info",
+            f"The background event publisher is running and holds SQLite's single relay lock "
+            f"({error}). It publishes pending events by itself; stop it to publish by hand.",
+        )
+        return
+    except Exception as error:
+        _flash("error", explain(error, db))
+        return
+    if result.outage:
+        _flash(
+            "warning",
+            f"The broker is unavailable ({result.outage}): {result.retried} events stay pending "
+            "with one more attempt and the error recorded; they are retried after a backoff.",
+        )
+    elif result.claimed == 0:
+        _flash(
+            "info",
+            "Nothing was due: there are no pending events, or they are waiting for their next "
+            "attempt time (backoff after a failure). Try again in a moment.",
+        )
+    else:
+        _flash(
+            "success",
+            f"One pass: {result.claimed} claimed, {result.published} published, "
+            f"{result.retried} to retry, {result.dead} dead-lettered.",
+        )
+
+
+def _status_panel(controller: RelayController) -> None:
+    @st.fragment(run_every=STATUS_REFRESH_SECONDS)
+    def panel() -> None:
+        status: RelayStatus = controller.status()
+        columns = st.columns(4)
+        columns[0].metric("Publisher", "running" if status.running else "stopped")
+        columns[1].metric("Passes", status.passes)
+        columns[2].metric("Published by it", status.published)
+        columns[3].metric("Broker", "down" if status.broker_down else "up")
+        details = []
+        if status.started_at:
+            details.append(f"started {_when(status.started_at)}")
+        if status.last_pass_at:
+            details.append(f"last pass {_when(status.last_pass_at)}")
+        if status.stopped_at and not status.running:
+            details.append(f"stopped {_when(status.stopped_at)}")
+        if status.retried:
+            details.append(f"{status.retried} failed attempts recorded")
+        st.caption(" · ".join(details) or "Not started in this server process yet.")
+        if status.last_error:
+            st.markdown(f"**Last error** ({_when(status.last_error_at)}): `{status.last_error}`")
+
+    panel()
+
+
+def _publisher_section(context: LabContext, broker: LabBroker, controller: RelayController) -> None:
+    st.subheader("Event publisher")
+    st.markdown(
+        f"The relay runs as a task on the app's event loop and publishes to the "
+        f"**{broker.kind}** (`{broker.address}`). It keeps running while you use the app, in "
+        "every browser session, until you stop it. Stopping lets the current batch finish."
+    )
+    running = controller.running
+    columns = st.columns(3)
+    columns[0].button(
+        START_LABEL,
+        key="eventing_start",
+        disabled=running,
+        on_click=_start,
+        args=(controller,),
+        icon=":material/play_arrow:",
+    )
+    columns[1].button(
+        STOP_LABEL,
+        key="eventing_stop",
+        disabled=not running,
+        on_click=_stop,
+        args=(controller,),
+        icon=":material/stop:",
+    )
+    columns[2].button(
+        ONE_PASS_LABEL,
+        key="eventing_one_pass",
+        on_click=_one_pass,
+        args=(context, broker),
+        icon=":material/send:",
+    )
+    # The switch is the process-wide broker's: show its state, whoever flipped it.
+    st.session_state[OUTAGE_KEY] = broker.outage
+    st.toggle(
+        OUTAGE_LABEL,
+        key=OUTAGE_KEY,
+        on_change=_set_outage,
+        args=(broker,),
+        help="While on, every publish fails as if the broker were down: events stay pending, "
+        "their attempts and last error grow. Turn it off and the backlog drains.",
+    )
+    _show_flash()
+    _status_panel(controller)
+
+
+# -- the tables and the consumer view ------------------------------------------------------
+
+
+WIDE_ERROR = {"last_error": st.column_config.TextColumn("last_error", width="large")}
+
+
+def _event_rows(rows: list[EventRow], *, published: bool) -> list[dict[str, Any]]:
+    shown = []
+    for row in rows:
+        item: dict[str, Any] = {"id": row.id, "type": row.event_type, "status": row.status}
+        item["created_at"] = _when(row.created_at)
+        if published:
+            item["published_at"] = _when(row.published_at)
+            item["attempts"] = row.attempts
+        else:
+            item["attempts"] = row.attempts
+            item["last_error"] = row.last_error or ""
+            item["next_attempt_at"] = _when(row.next_attempt_at)
+        item["aggregate"] = f"{row.aggregate_type} {row.aggregate_id}"
+        shown.append(item)
+    return shown
+
+
+def _message_rows(messages: list[ConsumedMessage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.id,
+            "type": m.type,
+            "payload": json.dumps(m.payload, sort_keys=True),
+            "aggregate": f"{m.aggregate_type} {m.aggregate_id}",
+            "source": m.source,
+            "entry": m.entry_id,
+        }
+        for m in messages
+    ]
+
+
+def _counts(status: OutboxStatus) -> None:
+    columns = st.columns(5)
+    columns[0].metric("Pending", status.counts.get("pending", 0))
+    columns[1].metric("Published", status.counts.get("published", 0))
+    columns[2].metric("Failed (dead letter)", status.counts.get("failed", 0))
+    columns[3].metric("Retrying", status.retrying)
+    lag = f"{status.lag_seconds:.1f} s" if status.lag_seconds is not None else "none"
+    columns[4].metric("Oldest pending", lag)
+
+
+def _tables(tables: OutboxTables) -> None:
+    st.markdown("**Pending Events (Awaiting Publication)**")
+    if tables.pending:
+        st.dataframe(
+            _event_rows(tables.pending, published=False),
+            hide_index=True,
+            column_config=WIDE_ERROR,
+        )
+    else:
+        st.info("No pending events.")
+    st.markdown("**Published Events (Processed)**")
+    if tables.published:
+        st.dataframe(_event_rows(tables.published, published=True), hide_index=True)
+    else:
+        st.info("No published events yet.")
+    if tables.failed:
+        st.markdown("**Failed Events (Dead Letter)**")
+        st.dataframe(
+            _event_rows(tables.failed, published=False),
+            hide_index=True,
+            column_config=WIDE_ERROR,
+        )
+        st.caption("Replay them with `qulab outbox replay --failed`.")
+
+
+def _consumer(context: LabContext, broker: LabBroker) -> None:
+    db = context.db
+    st.markdown(f"**Messages as a consumer sees them** ({broker.kind})")
+    messages = attempt(db, lambda: consumer_view(broker, db))
+    if messages is None:
+        if broker.kind in ("RabbitMQ", "stdout"):
+            st.info(
+                f"The lab cannot read back from the {broker.kind} broker: RabbitMQ delivers to "
+                "the queues consumers bind to the exchange, stdout keeps nothing. Use the "
+                "in-memory broker or Redis Streams (QULAB_BROKER_URL=redis://...) to see them."
+            )
+        return
+    if messages:
+        st.dataframe(_message_rows(messages), hide_index=True)
+    else:
+        st.info("No messages on the broker yet: publish some events.")
+
+
+def _events_section(context: LabContext, broker: LabBroker, controller: RelayController) -> None:
+    st.subheader("Current event status")
+    db = context.db
+
+    @st.fragment(run_every=TABLES_REFRESH_SECONDS if controller.running else None)
+    def live() -> None:
+        st.button(REFRESH_LABEL, key="eventing_refresh", icon=":material/refresh:")
+        status = attempt(db, lambda: outbox_status(db, failures=0))
+        if status is not None:
+            _counts(status)
+        tables = attempt(db, lambda: outbox_tables(db))
+        if tables is not None:
+            _tables(tables)
+        _consumer(context, broker)
+        if controller.running:
+            st.caption(f"Refreshing every {TABLES_REFRESH_SECONDS:g} s while the publisher runs.")
+
+    live()
+
+
+def render() -> None:
+    context = lab_context()
+    try:
+        broker = lab_broker(context.settings)
+    except ConfigurationError as error:
+        _intro("broker")
+        st.error(friendly_message(error), icon=":material/error:")
+        return
+    _intro(broker.kind)
+    if not require_schema(context.db):
+        return
+    controller = relay_controller(context.settings, context.db)
+    _score_section(context)
+    _publisher_section(context, broker, controller)
+    _events_section(context, broker, controller)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,57 @@
+"""Choosing the user a page works on: Alex, Jane, the user created on page 1, or any id."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from qulab.adapters.db import Database
+from qulab.adapters.views import find_user
+from qulab.entrypoints.app.demo_data import demo_users
+from qulab.entrypoints.app.feedback import attempt
+from qulab.entrypoints.app.literal import label
+from qulab.entrypoints.app.navigation import CONNECTIVITY
+from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.lab import DEMO_USERS
+
+OTHER = "Another user (enter an ID)"
+
+
+def user_options(db: Database) -> dict[str, str] | None:
+    """Label -> user id of the users to choose from, read from the database (None on failure)."""
+    found = attempt(db, lambda: demo_users(db))
+    if found is None:
+        return None
+    options: dict[str, str] = {}
+    for email, name, *_ in DEMO_USERS:
+        user = found.get(email)
+        if user is not None:
+            options[f"{name} (sample user)"] = user.id
+    created_id = st.session_state.get(CREATED_USER_ID)
+    if created_id:
+        created = attempt(db, lambda: find_user(db, created_id))
+        if created is not None:
+            options[label(f"{created.name} (created on page 1)")] = created.id
+    return options
+
+
+def choose_user(db: Database, *, key: str) -> str | None:
+    """A select box of users (plus a free id field); the chosen id, or None if there is none."""
+    options = user_options(db)
+    if options is None:
+        return None
+    if not options:
+        st.info(
+            "The sample users Alex Smith and Jane Doe do not exist yet: create them on page 2.",
+            icon=":material/person_off:",
+        )
+        st.page_link(
+            str(CONNECTIVITY.path), label=f"Go to {CONNECTIVITY.title}", icon=CONNECTIVITY.icon
+        )
+    labels = [*options, OTHER]
+    choice = st.selectbox("User", labels, key=key)
+    if choice == OTHER:
+        typed = st.text_input("User ID", placeholder="a user's UUID", key=f"{key}_id")
+        return typed.strip() or None
+    user_id = options[choice]
+    st.caption(f"User ID: `{user_id}`")
+    return user_id

@@ -1,0 +1,85 @@
+"""The ``qulab`` command line. Typer lives only in this package.
+
+Exit codes: 0 success; 2 a user mistake (bad input, unknown id, duplicate email, bad setting);
+1 a runtime failure (a database, cache or broker that cannot be reached). Either way one clear
+line goes to stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from qulab._startup import release_sigterm
+from qulab.domain.errors import ConfigurationError, QulabError, UserError
+from qulab.entrypoints.cli import app as app_command
+from qulab.entrypoints.cli import bench as bench_commands
+from qulab.entrypoints.cli import cache as cache_commands
+from qulab.entrypoints.cli import db as db_commands
+from qulab.entrypoints.cli import nplusone as nplusone_commands
+from qulab.entrypoints.cli import outbox as outbox_commands
+from qulab.entrypoints.cli import pool as pool_commands
+from qulab.entrypoints.cli import score as score_commands
+from qulab.entrypoints.cli import seed as seed_commands
+from qulab.entrypoints.cli import setup as setup_commands
+from qulab.entrypoints.cli import users as user_commands
+from qulab.entrypoints.cli._common import err
+from qulab.entrypoints.cli._logging import configure_logging
+
+__all__ = ["app", "entry", "main"]
+
+app = typer.Typer(
+    name="qulab",
+    help="QuLab: the data layer of an AI-readiness platform, measured.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cache_commands.app, name="cache")
+app.add_typer(db_commands.app, name="db")
+app.add_typer(user_commands.app, name="user")
+app.add_typer(score_commands.app, name="score")
+app.add_typer(outbox_commands.app, name="outbox")
+setup_commands.register(app)
+app_command.register(app)
+seed_commands.register(app)
+nplusone_commands.register(app)
+pool_commands.register(app)
+bench_commands.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    configure_logging()
+    if list(sys.argv[1:] if argv is None else argv)[:2] != ["outbox", "relay"]:
+        release_sigterm()  # only the relay turns a SIGTERM during start-up into a clean stop
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except typer.TyperException as error:  # usage errors: typer's own click exceptions
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {error}", markup=False)
+        return int(getattr(error, "exit_code", 2))
+    except (UserError, ConfigurationError) as error:
+        err.print(f"error: {error}", markup=False)
+        return 2
+    except QulabError as error:
+        err.print(f"error: {error}", markup=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""``qulab outbox``: status, relay, replay and purge of the transactional outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated, Any
+
+import typer
+
+from qulab._startup import release_sigterm, sigterm_received
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import (
+    OutboxStatus,
+    PassResult,
+    Relay,
+    build_publisher,
+    outbox_status,
+    parse_age,
+    purge_published,
+    replay,
+)
+from qulab.domain.errors import BrokerUnavailable, ServiceUnavailable
+from qulab.domain.models import EventStatus
+from qulab.entrypoints.cli._common import (
+    err,
+    open_db,
+    open_lab,
+    out,
+    print_json,
+    print_record,
+    print_table,
+    run,
+)
+
+app = typer.Typer(help="Operate the transactional outbox.", no_args_is_help=True)
+
+JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@app.command()
+def status(
+    failures: Annotated[int, typer.Option(min=0, max=1000, help="Recent failures to list.")] = 10,
+    json: JSON = False,
+) -> None:
+    """Counts by status, the lag (age of the oldest pending event) and recent failures."""
+
+    async def _go() -> OutboxStatus:
+        async with open_db() as db:
+            return await outbox_status(db, failures)
+
+    result = run(_go)
+    if json:
+        print_json(result.as_dict())
+        return
+    lag = f"{result.lag_seconds:.1f}s" if result.lag_seconds is not None else "none pending"
+    print_record("outbox", {**result.counts, "retrying": result.retrying, "lag": lag})
+    if result.recent_failures:
+        rows = [vars(failure) for failure in result.recent_failures]
+        columns = ["id", "event_type", "status", "attempts", "last_error", "next_attempt_at"]
+        print_table("recent failures", rows, columns)
+
+
+@app.command()
+def relay(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, max=10_000, help="Events per batch.")
+    ] = None,
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="Broker URL (default QULAB_BROKER_URL).")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option("--interval", min=0.01, help="Poll interval in seconds.")
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Publish pending events. Runs until SIGINT/SIGTERM (it finishes the current batch and
+    exits 0), or makes one pass with --once."""
+
+    async def _go() -> tuple[PassResult, int | None]:
+        async with open_lab() as lab:
+            db = lab.db
+            own = broker is not None  # --broker: a publisher of its own, closed here
+            publisher = build_publisher(broker, db.settings) if own else lab.publisher
+            worker = Relay(db, publisher, batch_size=batch_size, interval=interval)
+            try:
+                if once:
+                    release_sigterm()
+                    return await _one_pass(db, worker)
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, worker.stop)
+                if sigterm_received():
+                    worker.stop()  # SIGTERM while starting: no pass at all, and exit 0
+                else:
+                    err.print(f"relaying to {publisher.description}; Ctrl-C to stop", markup=False)
+                return await worker.run(), None
+            finally:
+                if own:
+                    await publisher.close()
+
+    result, pending = run(_go)
+    if json:
+        print_json(result.as_dict() | ({"pending": pending} if once else {}))
+    if once and result.outage:
+        # --once is a health check as much as a pass: an outage is a failure, not a quiet 0.
+        if not json:
+            err.print(f"error: {_outage_line(result, pending)}", markup=False)
+        raise typer.Exit(1)
+    if json:
+        return
+    summary = f"published {result.published}, retrying {result.retried}, failed {result.dead}"
+    # stderr, so that `--broker stdout://` leaves nothing but messages on stdout
+    err.print(summary + (f" (broker unavailable: {result.outage})" if result.outage else ""))
+
+
+async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None]:
+    """One pass and, after an outage, how many events still wait (None: the database is
+    unreachable too)."""
+    worker.log_outages = False
+    try:
+        result = await worker.publish_pending()
+    except ServiceUnavailable as error:
+        result = PassResult(outage=str(error))
+    if not result.outage:
+        return result, None
+    try:
+        status = await outbox_status(db, 0)
+    except ServiceUnavailable:
+        return result, None
+    return result, status.counts.get(EventStatus.PENDING.value, 0)
+
+
+def _outage_line(result: PassResult, pending: int | None) -> str:
+    waiting = "events stay pending" if pending is None else f"{pending} event(s) still pending"
+    if result.outage and result.outage.startswith("database unreachable"):
+        return f"{result.outage}; {waiting}"
+    outage = (result.outage or "").removeprefix(f"{BrokerUnavailable.__name__}: ").rstrip(".")
+    return f"broker unavailable: {outage}; published {result.published}, {waiting}"
+
+
+@app.command("replay")
+def replay_command(
+    event_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[EVENT_ID]...", help="Events to send again.")
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every dead-lettered event.")] = False,
+    json: JSON = False,
+) -> None:
+    """Put failed events (or the given ones) back to pending with a fresh attempt count."""
+
+    async def _go() -> int:
+        async with open_db() as db:
+            return await replay(db, event_ids or (), failed=failed)
+
+    count = run(_go)
+    if json:
+        print_json({"replayed": count})
+    else:
+        out.print(f"{count} event(s) back to pending")
+
+
+@app.command()
+def purge(
+    published_older_than: Annotated[
+        str, typer.Option("--published-older-than", help="Age such as 7d, 12h, 30m.")
+    ],
+    json: JSON = False,
+) -> None:
+    """Delete published events older than the given age, page by page. Failed events are
+    never purged."""
+    age = parse_age(published_older_than, "published_older_than")
+
+    async def _go() -> int:
+        async with open_db() as db:
+            return await purge_published(db, age)
+
+    count = run(_go)
+    result: dict[str, Any] = {"deleted": count, "older_than_seconds": age.total_seconds()}
+    if json:
+        print_json(result)
+    else:
+        out.print(f"deleted {count} published event(s) older than {published_older_than}")

@@ -1,0 +1,171 @@
+"""``qulab user``: create, show, list, update and delete users."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from qulab.adapters import views
+from qulab.adapters.cache import CachedUserRepository, CacheResult
+from qulab.adapters.uow import uow_factory
+from qulab.domain.errors import NotFound
+from qulab.domain.schemas import DeleteUser, ScoreRead, UpdateUser, UserCreate, UserRead, parse
+from qulab.entrypoints.cli._common import (
+    open_cache,
+    open_db,
+    out,
+    print_json,
+    print_record,
+    print_table,
+    run,
+)
+from qulab.services import users as service
+
+app = typer.Typer(help="Manage users.", no_args_is_help=True)
+
+JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Occupation = Annotated[str | None, typer.Option("--occupation", help="Occupation code (<= 20).")]
+Education = Annotated[str | None, typer.Option("--education", help="Education level (<= 50).")]
+Years = Annotated[float | None, typer.Option("--years", help="Years of experience (0-80).")]
+
+
+def _fields(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@app.command()
+def create(
+    email: Annotated[str, typer.Option("--email", help="Email address (unique).")],
+    name: Annotated[str, typer.Option("--name", help="Full name.")],
+    occupation: Occupation = None,
+    education: Education = None,
+    years: Years = None,
+    json: JSON = False,
+) -> None:
+    """Create a user and print the new id."""
+
+    async def _go() -> UserRead:
+        async with open_db() as db:
+            command = parse(
+                UserCreate,
+                **_fields(
+                    email=email,
+                    name=name,
+                    occupation_code=occupation,
+                    education_level=education,
+                    years_experience=years,
+                ),
+            )
+            return await service.create_user(command, uow_factory(db))
+
+    user = run(_go)
+    if json:
+        print_json(user)
+    else:
+        out.print(user.id)
+
+
+@app.command()
+def show(
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+    json: JSON = False,
+) -> None:
+    """Show one user and their latest score, read through the cache (says HIT or MISS)."""
+
+    async def _go() -> tuple[CacheResult[UserRead], CacheResult[ScoreRead]]:
+        async with open_cache() as cache, open_db(cache=cache) as db, db.session() as session:
+            repo = CachedUserRepository(session, cache)
+            user = await repo.fetch_user(user_id)
+            if user.value is None:
+                raise NotFound("user", user_id)
+            return user, await repo.fetch_latest_score(user_id)
+
+    user, latest = run(_go)
+    assert user.value is not None
+    if json:
+        print_json(
+            {
+                "user": user.value,
+                "latest_score": latest.value,
+                "cache": {"user": _served(user), "latest_score": _served(latest)},
+            }
+        )
+        return
+    record = user.value.model_dump()
+    record["latest_air_score"] = latest.value.air_score if latest.value else None
+    print_record(f"user {user.value.id}", record)
+    out.print(f"user: {_describe(user)} · latest score: {_describe(latest)}")
+
+
+def _served(result: CacheResult[Any]) -> dict[str, Any]:
+    return {"outcome": str(result.outcome), "ms": round(result.seconds * 1000, 3)}
+
+
+def _describe(result: CacheResult[Any]) -> str:
+    note = " (cache unavailable, read from the database)" if result.outcome == "BYPASS" else ""
+    return f"cache {result.outcome} in {result.seconds * 1000:.2f} ms{note}"
+
+
+@app.command("list")
+def list_users(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many users.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="How many to skip.")] = 0,
+    json: JSON = False,
+) -> None:
+    """List users, oldest first."""
+
+    async def _go() -> list[UserRead]:
+        async with open_db() as db:
+            return await views.list_users(db, limit=limit, offset=offset)
+
+    users = run(_go)
+    if json:
+        print_json(users)
+        return
+    rows = [user.model_dump() for user in users]
+    print_table(
+        f"{len(rows)} users", rows, ["id", "email", "name", "occupation_code", "created_at"]
+    )
+
+
+@app.command()
+def update(
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    occupation: Occupation = None,
+    education: Education = None,
+    years: Years = None,
+    json: JSON = False,
+) -> None:
+    """Change some of a user's fields."""
+    changes = _fields(
+        name=name, occupation_code=occupation, education_level=education, years_experience=years
+    )
+    if not changes:
+        raise typer.BadParameter("give at least one of --name, --occupation, --education, --years")
+
+    async def _go() -> UserRead:
+        async with open_db() as db:
+            command = parse(UpdateUser, user_id=user_id, **changes)
+            return await service.update_user(command, uow_factory(db))
+
+    user = run(_go)
+    if json:
+        print_json(user)
+    else:
+        out.print(f"updated {user.id}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+@app.command()
+def delete(
+    user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+) -> None:
+    """Delete a user with their assessments and scores."""
+
+    async def _go() -> None:
+        async with open_db() as db:
+            await service.delete_user(parse(DeleteUser, user_id=user_id), uow_factory(db))
+
+    run(_go)
+    out.print(f"deleted {user_id}")

@@ -1,0 +1,209 @@
+"""Imports point down only: domain < adapters < services < lab < bootstrap < entry points.
+
+Every module's imports are read with ``ast`` (those under ``TYPE_CHECKING`` included: a type is a
+dependency too) and each target is ranked by the layer it lives in. A module may import its own
+layer or one below. The cross-cutting settings and text-safety modules at the package root are
+imported by every layer and import nothing of QuLab's but the errors. Streamlit and Typer are
+imported only by the entry points.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import qulab
+
+SRC = Path(qulab.__file__).parent
+LAYERS = ("domain", "adapters", "services", "lab", "bootstrap", "entrypoints")
+CROSS_CUTTING = {
+    "qulab.config",
+    "qulab.settings_groups",
+    "qulab.urls",
+    "qulab.control_chars",
+    "qulab._startup",
+}
+CROSS_CUTTING_MAY_IMPORT = CROSS_CUTTING | {"qulab.domain.errors"}
+# The package's own doorways: qulab/__init__ (lazy public names), __main__,
+# and seed_names, whose aliases point across layers by design. Nothing inside a layer uses them.
+TOP = {"qulab", "qulab.__main__", "qulab.seed_names"}
+ENTRY_POINT_ONLY = {"streamlit", "typer"}
+
+
+def _rank(module: str) -> int | None:
+    """The layer's height (higher may import lower), or None for the cross-cutting modules."""
+    if module in CROSS_CUTTING:
+        return None
+    if module in TOP:
+        return len(LAYERS)
+    part = module.split(".")[1]
+    if part not in LAYERS:
+        raise AssertionError(f"{module} lives in no layer: add it to one (or to LAYERS)")
+    return LAYERS.index(part)
+
+
+def _label(rank: int) -> str:
+    return LAYERS[rank] if rank < len(LAYERS) else "the package root"
+
+
+def _targets(module: str, tree: ast.Module, is_package: bool) -> list[str]:
+    """Every module ``module`` imports, with relative and ``from qulab import name`` resolved."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = module.split(".")
+                anchor = parts if is_package else parts[:-1]
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                if base == "qulab" and alias.name in qulab._HOMES:
+                    found.append(qulab._HOMES[alias.name])
+                elif base == "qulab":
+                    found.append(f"qulab.{alias.name}")
+                else:
+                    found.append(base)
+    return found
+
+
+def _home(target: str) -> str:
+    """The module a dotted import lands in, for ranking: ``qulab.adapters.db.x`` stays whole."""
+    if target == "qulab" or target.startswith("qulab."):
+        return target
+    return target.split(".")[0]
+
+
+def violations(module: str, source: str, *, is_package: bool = False) -> list[str]:
+    """The imports of ``module`` (its source given) that point up or leave their layer."""
+    found = []
+    tree = ast.parse(source)
+    rank = _rank(module)
+    in_entrypoints = module.startswith("qulab.entrypoints")
+    for target in _targets(module, tree, is_package):
+        home = _home(target)
+        if home in ENTRY_POINT_ONLY and not in_entrypoints:
+            found.append(f"{module} imports {target}: only entry points may")
+            continue
+        if not home.startswith("qulab") or home == "qulab":
+            continue
+        if module in CROSS_CUTTING:
+            if not any(home == ok or home.startswith(ok + ".") for ok in CROSS_CUTTING_MAY_IMPORT):
+                found.append(f"{module} imports {target}: cross-cutting modules import only errors")
+            continue
+        target_rank = _rank(home)
+        if target_rank is not None and rank is not None and target_rank > rank:
+            found.append(f"{module} imports {target}: {_label(target_rank)} is above it")
+    return found
+
+
+def _modules() -> list[tuple[str, Path]]:
+    modules = []
+    for path in sorted(SRC.rglob("*.py")):
+        relative = path.relative_to(SRC.parent).with_suffix("")
+        parts = list(relative.parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules.append((".".join(parts), path))
+    return modules
+
+
+def test_every_import_in_qulab_points_down() -> None:
+    modules = _modules()
+    assert len(modules) > 80, "the scan no longer finds QuLab's modules"
+    offenders = [
+        line
+        for module, path in modules
+        for line in violations(
+            module, path.read_text(encoding="utf-8"), is_package=path.name == "__init__.py"
+        )
+    ]
+    assert offenders == []
+
+
+def test_every_module_lives_in_a_layer() -> None:
+    homeless = []
+    for module, _ in _modules():
+        try:
+            _rank(module)
+        except AssertionError:
+            homeless.append(module)
+    assert homeless == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        (
+            "qulab.adapters.cache.core",
+            "from qulab.services.users import update_user",
+            "qulab.adapters.cache.core imports qulab.services.users: services is above it",
+        ),
+        (
+            "qulab.domain.events",
+            "import qulab.adapters.db",
+            "qulab.domain.events imports qulab.adapters.db: adapters is above it",
+        ),
+        (
+            "qulab.services.users",
+            "from qulab import bootstrap",
+            "qulab.services.users imports qulab.bootstrap: bootstrap is above it",
+        ),
+        (
+            "qulab.lab.setup",
+            "from ..entrypoints.cli import app",
+            "qulab.lab.setup imports qulab.entrypoints.cli: entrypoints is above it",
+        ),
+        (
+            "qulab.services.seeding",
+            "from qulab.entrypoints.app import runtime",
+            "qulab.services.seeding imports qulab.entrypoints.app: entrypoints is above it",
+        ),
+        (
+            "qulab.adapters.views",
+            "if TYPE_CHECKING:\n    import streamlit as st",
+            "qulab.adapters.views imports streamlit: only entry points may",
+        ),
+        (
+            "qulab.domain.events",
+            "from qulab import DomainEventRepository",
+            "qulab.domain.events imports qulab.seed_names: the package root is above it",
+        ),
+        (
+            "qulab.lab.pooling",
+            "import typer",
+            "qulab.lab.pooling imports typer: only entry points may",
+        ),
+        (
+            "qulab.config",
+            "from qulab.adapters.db import Database",
+            "qulab.config imports qulab.adapters.db: cross-cutting modules import only errors",
+        ),
+    ],
+)
+def test_an_upward_import_is_reported(module: str, source: str, expected: str) -> None:
+    assert violations(module, source) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("qulab.entrypoints.cli.users", "from qulab.services import users\nimport typer"),
+        ("qulab.services.users", "from qulab.adapters.uow import UnitOfWorkFactory"),
+        ("qulab.adapters.uow", "from qulab.domain.events import DomainEvent\nimport sqlalchemy"),
+        ("qulab.domain.schemas", "from qulab.control_chars import refuse_control_characters"),
+        ("qulab.config", "from qulab.domain.errors import ConfigurationError"),
+        ("qulab.bootstrap", "from qulab import Database"),
+    ],
+)
+def test_a_downward_import_is_allowed(module: str, source: str) -> None:
+    assert violations(module, source) == []
+
+
+def test_a_module_outside_every_layer_is_refused() -> None:
+    with pytest.raises(AssertionError, match=r"qulab\.helpers lives in no layer"):
+        violations("qulab.helpers", "import os")
