@@ -27,3 +27,37 @@ def test_no_module_above_the_database_adapter_translates_errors() -> None:
                 imported = {alias.name for alias in node.names} & TRANSLATORS
                 callers += [f"{relative}: {name}" for name in sorted(imported)]
     assert callers == []
+
+
+DRIVERS = {"redis", "aio_pika", "aiormq", "asyncpg", "aiosqlite"}
+ABOVE_THE_ADAPTERS = ("domain", "services", "lab", "entrypoints")
+
+
+def _driver_imports(source: str) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.partition(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.partition(".")[0])
+    return found & DRIVERS
+
+
+def test_no_module_above_the_adapters_imports_a_driver() -> None:
+    """Broker, cache and database client errors are translated by their adapters, so nothing
+    above them has a driver's exception to catch."""
+    root = Path(qulab.__file__).parent
+    offenders = [
+        f"{path.relative_to(root).as_posix()}: {', '.join(sorted(drivers))}"
+        for layer in ABOVE_THE_ADAPTERS
+        for path in sorted((root / layer).rglob("*.py"))
+        if (drivers := _driver_imports(path.read_text(encoding="utf-8")))
+    ]
+    assert offenders == []
+
+
+def test_the_driver_scan_sees_an_import() -> None:
+    assert _driver_imports("from redis.exceptions import RedisError\nimport asyncpg") == {
+        "redis",
+        "asyncpg",
+    }

@@ -72,5 +72,28 @@ class RedisStreamsPublisher:
                 failures[message.id] = f"{type(reply).__name__}: {text}"
         return failures
 
+    async def recent(self, aggregate_type: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        """The last ``count`` entries of one aggregate type's stream, newest first, as a consumer
+        would read them. Raises BrokerUnavailable (naming the server, never its password) when
+        Redis does not answer."""
+        try:
+            entries = await self.client.xrevrange(self.stream(aggregate_type), count=count)
+        except (redis_errors.RedisError, OSError, TimeoutError) as error:
+            raise BrokerUnavailable(f"{self.description}: {_reason(error, self.url)}") from error
+        return [
+            (_text(entry_id), {_text(k): _text(v) for k, v in (raw or {}).items()})
+            for entry_id, raw in entries or []
+        ]
+
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _reason(error: BaseException, url: str) -> str:
+    """The first sentence of a client error ("Error 111 connecting to host:port")."""
+    text = redact_text(str(error).strip(), url) or type(error).__name__
+    return text.split(". ", 1)[0].rstrip(".")

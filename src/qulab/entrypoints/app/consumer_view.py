@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.exceptions import RedisError
 
 from qulab.adapters.db import Database
 from qulab.adapters.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.adapters.views import aggregate_types
-from qulab.domain.errors import BrokerUnavailable
 from qulab.entrypoints.app.broker import LabBroker
 
 CONSUMER_ROWS = 10
@@ -34,10 +32,6 @@ class ConsumedMessage:
     aggregate_id: str
     occurred_at: str
     payload: dict[str, Any]
-
-
-def _decode(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _payload(text: str) -> dict[str, Any]:
@@ -73,16 +67,11 @@ async def stream_messages(
     found: list[ConsumedMessage] = []
     for aggregate_type in types:
         stream = publisher.stream(aggregate_type)
-        try:
-            entries = await publisher.client.xrevrange(stream, count=limit)
-        except (RedisError, OSError, TimeoutError) as error:
-            raise BrokerUnavailable(f"{publisher.description}: {_reason(error)}") from error
-        for entry_id, raw in entries or []:
-            fields = {_decode(k): _decode(v) for k, v in (raw or {}).items()}
+        for entry_id, fields in await publisher.recent(aggregate_type, limit):
             found.append(
                 ConsumedMessage(
                     source=stream,
-                    entry_id=_decode(entry_id),
+                    entry_id=entry_id,
                     id=fields.get("id", ""),
                     type=fields.get("type", ""),
                     aggregate_type=fields.get("aggregate_type", aggregate_type),
@@ -93,12 +82,6 @@ async def stream_messages(
             )
     found.sort(key=lambda m: _stream_order(m.entry_id), reverse=True)
     return found[:limit]
-
-
-def _reason(error: BaseException) -> str:
-    """The first sentence of a client error ("Error 111 connecting to host:port")."""
-    text = str(error).strip() or type(error).__name__
-    return text.split(". ", 1)[0].rstrip(".")
 
 
 def _stream_order(entry_id: str) -> tuple[int, int]:
