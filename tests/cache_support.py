@@ -7,6 +7,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -17,6 +19,7 @@ from qulab.adapters.cache import (
     MemoryBackend,
     RedisBackend,
 )
+from qulab.adapters.db import Database
 from tests import services
 
 
@@ -31,6 +34,22 @@ def make_cache(kind: str, prefix: str, url: str | None = None, **options: object
         backend = MemoryBackend(1000)
     options.setdefault("breaker", CircuitBreaker("test cache"))
     return Cache(backend, prefix=prefix, **options)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def subscribed_cache(kind: str, db: Database) -> AsyncIterator[Cache]:
+    """A cache on a fresh prefix subscribed to ``db``'s bus, as the CLI and the app wire it;
+    afterwards unsubscribed, closed, and its Redis keys removed."""
+    prefix = new_prefix()
+    cache = make_cache(kind, prefix)
+    cache.subscribe(db.bus)
+    try:
+        yield cache
+    finally:
+        cache.unsubscribe(db.bus)
+        await cache.close()
+        if kind == "redis":
+            await delete_prefix(services.REDIS_URL, prefix)
 
 
 async def delete_prefix(url: str, prefix: str) -> int:

@@ -30,6 +30,7 @@ from tests.cache_support import (
     make_cache,
     new_prefix,
     stored_entry,
+    subscribed_cache,
 )
 from tests.service_calls import create_user, delete_user, update_user
 
@@ -43,16 +44,8 @@ def cache_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def cache(cache_kind: str, db: Database) -> AsyncIterator[Cache]:
-    prefix = new_prefix()
-    cache = make_cache(cache_kind, prefix)
-    cache.subscribe(db.bus)
-    try:
+    async with subscribed_cache(cache_kind, db) as cache:
         yield cache
-    finally:
-        cache.unsubscribe(db.bus)
-        await cache.close()
-        if cache_kind == "redis":
-            await delete_prefix(services.REDIS_URL, prefix)
 
 
 async def row(db: Database, user_id: str) -> UserRead:

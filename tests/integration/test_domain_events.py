@@ -20,7 +20,7 @@ from qulab.domain.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
 from qulab.domain.models import DomainEvent, User
 from qulab.services import seeding
 from tests import services
-from tests.cache_support import delete_prefix, make_cache, new_prefix
+from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
 from tests.service_calls import create_user, update_user
 
@@ -31,16 +31,8 @@ async def cache(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[C
     kind = str(request.param)
     if kind == "redis":
         services.require_redis()
-    prefix = new_prefix()
-    cache = make_cache(kind, prefix)
-    cache.subscribe(db.bus)
-    try:
+    async with subscribed_cache(kind, db) as cache:
         yield cache
-    finally:
-        cache.unsubscribe(db.bus)
-        await cache.close()
-        if kind == "redis":
-            await delete_prefix(services.REDIS_URL, prefix)
 
 
 async def _seeded_ids(db: Database, marker: str) -> list[str]:
