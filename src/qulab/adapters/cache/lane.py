@@ -62,12 +62,16 @@ class Lane:
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
-    async def execute(self, *args: Any) -> Any:
+    async def execute(self, *args: Any, retry: bool = True) -> Any:
         """Send one command and return its reply. A ResponseError (the command's own error,
-        such as WRONGTYPE) is raised as is; anything else becomes CacheUnavailable."""
+        such as WRONGTYPE) is raised as is; anything else becomes CacheUnavailable.
+
+        Only idempotent commands go through the lane: one that failed on a reused connection
+        (the server may have dropped it since) is sent once more on a new one."""
         connection = self._take() or await self._wait_for_connection()
+        reused = connection.is_connected
         try:
-            if not connection.is_connected:
+            if not reused:
                 # The handshake's replies are read without a socket timeout: bound it here.
                 async with asyncio.timeout(2 * self.timeout):
                     await _connect(connection)
@@ -89,6 +93,9 @@ class Lane:
                 raise LaneTimeout(
                     f"redis {self.address} {args[0]}: no reply within {self.timeout:g}s"
                 ) from error
+            if isinstance(error, RedisError | OSError) and reused and retry:
+                self._drop_idle()  # dropped with this one, most likely
+                return await self.execute(*args, retry=False)
             if isinstance(error, RedisError | OSError):
                 detail = redact_text(str(error), self.url)
                 raise CacheUnavailable(f"redis {self.address} {args[0]}: {detail}") from error
@@ -151,6 +158,12 @@ class Lane:
                 return
         self._idle.append(connection)
 
+    def _drop_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            self._opened -= 1
+            _abort(connection)
+
     def _discard(self, connection: AbstractConnection) -> None:
         self._busy.pop(connection, None)
         self._expired.discard(connection)
@@ -186,10 +199,7 @@ class Lane:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            self._opened -= 1
-            _abort(connection)
+        self._drop_idle()
         for waiter in self._waiters:
             waiter.cancel()
         self._waiters.clear()
