@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from qulab.adapters.cache import codec
 from qulab.adapters.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
 from qulab.adapters.cache.breaker import BreakerState, CircuitBreaker
+from qulab.adapters.cache.sharing import Abandoned, Shared
 from qulab.adapters.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
 from qulab.domain.bus import MessageBus
@@ -104,7 +105,7 @@ class Cache:
         self.generation_ttl = max(86_400.0, 4 * max(user_ttl, score_ttl))
         self._rng = rng or random.Random()
         self._recorders = {family.name: FamilyRecorder() for family in self.families}
-        self._flights: dict[str, dict[bytes | None, asyncio.Future[Any]]] = {}
+        self._flights: dict[str, dict[bytes | None, Shared[Any]]] = {}
         self._reads: dict[str, _Reading] = {}
         self._follow_ups: set[asyncio.Task[None]] = set()
         self._decoded: dict[str, tuple[bytes, Any]] = {}
@@ -137,7 +138,13 @@ class Cache:
         key = f"{self.prefix}{family.name}:{ident}"
         gen_key = f"{self.prefix}gen:{family.name}:{ident}"
         reading = self._reads.get(key)
-        found = await (self._lookup(key, gen_key) if reading is None else _next(reading))
+        if reading is None:
+            found = await self._lookup(key, gen_key)
+        else:
+            try:
+                found = await reading.wait_next()
+            except Abandoned:  # the shared lookup was cancelled: look up alone
+                found = await self._lookup(key, gen_key)
         recorder = self._recorders[family.name]
         generation = None
         if found is not None:
@@ -200,22 +207,19 @@ class Cache:
             if reading.next is not None:
                 self._follow_up(key, gen_key, reading.next)
 
-    def _follow_up(self, key: str, gen_key: str, waiting: asyncio.Future[Lookup | None]) -> None:
+    def _follow_up(self, key: str, gen_key: str, waiting: Shared[Lookup | None]) -> None:
         # Registered now, so a reader arriving before the task starts waits for it too.
         reading = self._reads[key] = _Reading()
 
         async def run() -> None:
             try:
                 found = await self._lookup(key, gen_key, reading)
-            except asyncio.CancelledError:
-                waiting.cancel()
-                raise
             except BaseException as error:
-                if not waiting.done():
-                    waiting.set_exception(error)
+                waiting.set_exception(error)
+                if isinstance(error, asyncio.CancelledError):
+                    raise
                 return
-            if not waiting.done():
-                waiting.set_result(found)
+            waiting.set_result(found)
 
         task = asyncio.get_running_loop().create_task(run())
         self._follow_ups.add(task)
@@ -267,22 +271,17 @@ class Cache:
                 break
             self._recorders[family.name].count("coalesced")
             try:
-                result: M | None = await asyncio.shield(running)
+                result: M | None = await running.wait()
                 return result
-            except asyncio.CancelledError:
-                if not running.cancelled():
-                    raise  # we were cancelled, not the loader: retry only in the latter case
+            except Abandoned:
+                continue  # the loader was cancelled, not this reader: load here instead
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        future.add_done_callback(_retrieve)
+        future: Shared[Any] = Shared()
         flights[generation] = future
         try:
             value = await load()
         except BaseException as error:
-            if isinstance(error, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(error)
+            future.set_exception(error)
             self._end_flight(key, generation, future)
             raise
         future.set_result(value)
@@ -297,7 +296,7 @@ class Cache:
         await self._store(family, key, gen_key, generation, value)
         return value
 
-    def _end_flight(self, key: str, generation: bytes | None, future: asyncio.Future[Any]) -> None:
+    def _end_flight(self, key: str, generation: bytes | None, future: Shared[Any]) -> None:
         flights = self._flights.get(key)
         if flights is not None and flights.get(generation) is future:
             del flights[generation]
@@ -527,21 +526,12 @@ class _Reading:
     __slots__ = ("next",)
 
     def __init__(self) -> None:
-        self.next: asyncio.Future[Lookup | None] | None = None
+        self.next: Shared[Lookup | None] | None = None
 
-
-async def _next(reading: _Reading) -> Lookup | None:
-    if reading.next is None:
-        reading.next = asyncio.get_running_loop().create_future()
-        reading.next.add_done_callback(_retrieve)
-    # Shielded: one waiter giving up must not cancel the lookup the others wait for.
-    return await asyncio.shield(reading.next)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark a flight's exception as seen: the followers (if any) re-raise it themselves."""
-    if not future.cancelled():
-        future.exception()
+    async def wait_next(self) -> Lookup | None:
+        if self.next is None:
+            self.next = Shared()
+        return await self.next.wait()
 
 
 def build_cache(settings: Settings) -> Cache:
