@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from qulab.adapters.cache import codec
 from qulab.adapters.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
 from qulab.adapters.cache.breaker import BreakerState, CircuitBreaker
-from qulab.adapters.cache.sharing import Abandoned, Shared
+from qulab.adapters.cache.sharing import ABANDONED, Abandoned, Shared
 from qulab.adapters.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
 from qulab.domain.bus import MessageBus
@@ -141,10 +141,9 @@ class Cache:
         if reading is None:
             found = await self._lookup(key, gen_key)
         else:
-            try:
-                found = await reading.wait_next()
-            except Abandoned:  # the shared lookup was cancelled: look up alone
-                found = await self._lookup(key, gen_key)
+            shared = await reading.wait_next()
+            # The shared lookup was cancelled: look up alone.
+            found = await self._lookup(key, gen_key) if shared is ABANDONED else shared
         recorder = self._recorders[family.name]
         generation = None
         if found is not None:
@@ -270,11 +269,10 @@ class Cache:
             if running is None:
                 break
             self._recorders[family.name].count("coalesced")
-            try:
-                result: M | None = await running.wait()
+            result: M | Abandoned | None = await running.wait()
+            if result is not ABANDONED:
                 return result
-            except Abandoned:
-                continue  # the loader was cancelled, not this reader: load here instead
+            # The loader was cancelled, not this reader: load here instead.
         loop = asyncio.get_running_loop()
         future: Shared[Any] = Shared()
         flights[generation] = future
@@ -528,7 +526,7 @@ class _Reading:
     def __init__(self) -> None:
         self.next: Shared[Lookup | None] | None = None
 
-    async def wait_next(self) -> Lookup | None:
+    async def wait_next(self) -> Lookup | Abandoned | None:
         if self.next is None:
             self.next = Shared()
         return await self.next.wait()

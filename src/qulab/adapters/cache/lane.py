@@ -29,10 +29,6 @@ from qulab.domain.errors import CacheUnavailable
 from qulab.urls import redact_text
 
 
-class LaneTimeout(CacheUnavailable):
-    """A call to Redis took longer than the lane's timeout."""
-
-
 class Lane:
     """Up to ``max_connections`` connections bound to the event loop that created the lane."""
 
@@ -90,7 +86,7 @@ class Lane:
             timed_out = connection in self._expired or isinstance(error, TimeoutError)
             self._discard(connection)
             if timed_out:
-                raise LaneTimeout(
+                raise CacheUnavailable(
                     f"redis {self.address} {args[0]}: no reply within {self.timeout:g}s"
                 ) from error
             if isinstance(error, RedisError | OSError) and reused and retry:
@@ -141,7 +137,7 @@ class Lane:
                 self._release(waiter.result())  # handed over just as this caller gave up
             waiter.cancel()
             if isinstance(error, TimeoutError):
-                raise LaneTimeout(
+                raise CacheUnavailable(
                     f"redis {self.address}: no connection free within {self.timeout:g}s"
                 ) from None
             raise
