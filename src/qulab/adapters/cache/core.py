@@ -5,6 +5,12 @@ A read never fails because of the cache: when the backend cannot be reached (or 
 open) the value comes from the database and the outcome says BYPASS. An entry that is unusable
 (another Redis type, above the size limit) is a miss for its key alone. Invalidations that
 could not be delivered are retried by a background task until the backend takes them.
+
+A hit costs one backend call (the entry and its generation read together), a miss two (that
+lookup and a store guarded by the generation). Concurrent readers of one key share lookups, each
+sent after its readers arrived, and one database load per generation (single flight): a stampede
+costs one load and a few calls, and no reader is handed a value loaded before an invalidation
+it had already seen.
 """
 
 from __future__ import annotations

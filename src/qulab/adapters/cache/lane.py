@@ -16,6 +16,7 @@ it is reused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections import deque
 from typing import Any
@@ -216,7 +217,8 @@ async def _connect(connection: AbstractConnection) -> None:
 def _abort(connection: AbstractConnection) -> None:
     writer = getattr(connection, "_writer", None)
     if writer is not None:
-        writer.transport.abort()
+        with contextlib.suppress(RuntimeError):  # its event loop is closed: nothing left to do
+            writer.transport.abort()
     connection._reader = None
     connection._writer = None
 
