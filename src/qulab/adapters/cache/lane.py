@@ -131,16 +131,15 @@ class Lane:
         waiter: asyncio.Future[AbstractConnection] = self._loop.create_future()
         self._waiters.append(waiter)
         try:
-            async with asyncio.timeout(self.timeout):
+            # As long as redis-py's blocking pool would wait: a burst queues, it is no outage.
+            async with asyncio.timeout(max(1.0, 4 * self.timeout)):
                 return await waiter
         except BaseException as error:
             if waiter.done() and not waiter.cancelled():
                 self._release(waiter.result())  # handed over just as this caller gave up
             waiter.cancel()
             if isinstance(error, TimeoutError):
-                raise CacheUnavailable(
-                    f"redis {self.address}: no connection free within {self.timeout:g}s"
-                ) from None
+                raise CacheUnavailable(f"redis {self.address}: no connection came free") from None
             raise
 
     def _release(self, connection: AbstractConnection) -> None:
