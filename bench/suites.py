@@ -3,4 +3,5 @@
 import bench.cache
 import bench.nplusone
 import bench.outbox
+import bench.peers
 import bench.pool  # noqa: F401

@@ -30,6 +30,9 @@ class TcpProxy:
     def stall(self) -> None:
         self._flowing.clear()
 
+    def resume(self) -> None:
+        self._flowing.set()
+
     def cut(self) -> None:
         self._refusing = True
         for writer in list(self._writers):

@@ -64,6 +64,7 @@ EXPORTED = {
         "CircuitBreaker",
         "Family",
         "FamilyStats",
+        "Lookup",
         "MemoryBackend",
         "Outcome",
         "RedisBackend",

@@ -1,6 +1,6 @@
 """The read-through cache: Redis or in-process, invalidated after commit, measured."""
 
-from qulab.adapters.cache.backends import CacheBackend, MemoryBackend, RedisBackend
+from qulab.adapters.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
 from qulab.adapters.cache.breaker import BreakerState, CircuitBreaker
 from qulab.adapters.cache.core import Cache, CacheResult, CacheStatus, Family, Outcome, build_cache
 from qulab.adapters.cache.repository import (
@@ -22,6 +22,7 @@ __all__ = [
     "CircuitBreaker",
     "Family",
     "FamilyStats",
+    "Lookup",
     "MemoryBackend",
     "Outcome",
     "RedisBackend",

@@ -6,7 +6,8 @@ only if the generation is still the same (``set_if_generation``), so a value loa
 commit can never be written back after that commit's invalidation. Both backends do the check
 and the write atomically (a Lua script on Redis; no await in between in process), and bump the
 generation and drop the entry in one step (another script on Redis), so a hit needs no
-generation check: it is a single lookup.
+generation check. ``lookup`` reads an entry and its generation together (one command on Redis),
+so a hit costs one round trip and a miss two (the lookup and the guarded store).
 
 An entry that belongs to one key and cannot be used (a Redis value of another type, a value
 above ``max_value_bytes``) raises UnusableEntry from ``get``: a miss for that key alone, never
@@ -24,14 +25,14 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import redis.asyncio as aioredis
-from cachetools import TLRUCache
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from qulab.adapters.cache.lane import Lane, Script
 from qulab.domain.errors import CacheUnavailable, UnusableEntry
 from qulab.urls import redact_text, redact_url
 
@@ -39,6 +40,17 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_MAX_VALUE_BYTES = 1_048_576
+
+
+class Lookup(NamedTuple):
+    """An entry and its generation, read together. ``flaw`` names why an entry that exists
+    cannot be used (``wrong_type``, ``oversize``); ``broken_generation`` says the generation key
+    is not a counter (it must be replaced before a store can be vouched for)."""
+
+    value: bytes | None
+    generation: bytes | None
+    flaw: str | None = None
+    broken_generation: bool = False
 
 
 class CacheBackend(Protocol):
@@ -52,6 +64,8 @@ class CacheBackend(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
     async def get_generation(self, gen_key: str) -> bytes | None: ...
+
+    async def lookup(self, key: str, gen_key: str) -> Lookup: ...
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
@@ -81,7 +95,7 @@ class CacheBackend(Protocol):
 
 
 class MemoryBackend:
-    """In-process store: per-entry TTL with LRU eviction beyond ``max_entries`` (cachetools).
+    """In-process store: per-entry TTL with LRU eviction beyond ``max_entries``.
 
     Generations live in their own bounded LRU. When one is evicted, the ``floor`` rises to its
     value and every unknown key reports the floor, so an eviction can only make a pending store
@@ -102,21 +116,25 @@ class MemoryBackend:
         self.max_entries = max_entries
         self.max_value_bytes = max_value_bytes
         self._clock = clock
-        self._data: TLRUCache[str, tuple[float, bytes]] = TLRUCache(
-            maxsize=max_entries, ttu=_expiry, timer=clock
-        )
+        # key -> (expires at, value); the order is the LRU order, most recent last.
+        self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._gens: OrderedDict[str, int] = OrderedDict()
         self._gen_floor = 0
         self._gen_seq = 0
         self._counters: dict[str, dict[str, int]] = {}
         self._samples: dict[str, list[float]] = {}
 
+    def _expire(self) -> None:
+        now = self._clock()
+        for key in [key for key, (expires, _) in self._data.items() if expires <= now]:
+            del self._data[key]
+
     def __len__(self) -> int:
-        self._data.expire()
+        self._expire()
         return len(self._data)
 
     def keys(self) -> list[str]:
-        self._data.expire()
+        self._expire()
         return list(self._data.keys())
 
     def _generation(self, key: str) -> bytes | None:
@@ -125,7 +143,21 @@ class MemoryBackend:
 
     def _get(self, key: str) -> bytes | None:
         entry = self._data.get(key)
-        return None if entry is None else entry[1]
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return entry[1]
+
+    def _put(self, key: str, value: bytes, ttl: float) -> None:
+        self._data[key] = (self._clock() + ttl, value)
+        self._data.move_to_end(key)
+        if len(self._data) > self.max_entries:
+            self._expire()
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         return [self._get(key) for key in keys]
@@ -139,8 +171,14 @@ class MemoryBackend:
     async def get_generation(self, gen_key: str) -> bytes | None:
         return self._generation(gen_key)
 
+    async def lookup(self, key: str, gen_key: str) -> Lookup:
+        value = self._get(key)
+        if value is not None and len(value) > self.max_value_bytes:
+            return Lookup(None, self._generation(gen_key), "oversize")
+        return Lookup(value, self._generation(gen_key))
+
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        self._data[key] = (self._clock() + ttl, value)
+        self._put(key, value, ttl)
 
     async def delete(self, keys: Sequence[str]) -> int:
         return sum(self._data.pop(key, None) is not None for key in keys)
@@ -150,7 +188,7 @@ class MemoryBackend:
     ) -> bool:
         if self._generation(gen_key) != generation:
             return False
-        self._data[key] = (self._clock() + ttl, value)
+        self._put(key, value, ttl)
         return True
 
     async def bump_generations(
@@ -194,18 +232,33 @@ class MemoryBackend:
         return None
 
 
-def _expiry(_key: str, value: tuple[float, bytes], _now: float) -> float:
-    return value[0]
-
+# KEYS: the entry, its generation. ARGV[1]: the size limit. The reply is {entry, generation};
+# an entry of another type reads as 1, one above the limit as 2 (and is never sent), a
+# generation of another type as 1; a missing (or empty) one as nil.
+_LOOKUP = Script("""
+local size = redis.pcall('STRLEN', KEYS[1])
+local value = false
+if type(size) == 'table' then
+  value = 1
+elseif size > tonumber(ARGV[1]) then
+  value = 2
+elseif size > 0 then
+  value = redis.call('GET', KEYS[1])
+end
+local generation = redis.pcall('GET', KEYS[2])
+if type(generation) == 'table' then generation = 1 end
+return {value, generation}
+""")
+_FLAWS = {1: "wrong_type", 2: "oversize"}
 
 # A generation key of another type cannot vouch for a store: refuse it (the next bump repairs it).
-_SET_IF_GENERATION = """
+_SET_IF_GENERATION = Script("""
 local current = redis.pcall('GET', KEYS[2])
 if type(current) == 'table' and current.err then return 0 end
 if (current or '') ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
-"""
+""")
 
 # KEYS: the generation keys (ARGV[2] of them), then the entries to drop. A generation that
 # cannot be incremented (another type, not a number) is replaced by a fresh random one, which no
@@ -229,7 +282,8 @@ return count
 class RedisBackend:
     """Redis through ``redis.asyncio``: one connection pool per event loop, short timeouts and no
     client-side retries (the circuit breaker decides when to try again). Every failure surfaces
-    as CacheUnavailable."""
+    as CacheUnavailable. The read-through path (``lookup``, ``set_if_generation``) runs on a
+    lean lane of its own connections (see ``lane``)."""
 
     kind = "redis"
     shared = True
@@ -249,7 +303,7 @@ class RedisBackend:
         self.max_value_bytes = max_value_bytes
         self._client: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._script: Any = None
+        self._lane: Lane | None = None
         self._bump: Any = None
 
     def client(self) -> aioredis.Redis:
@@ -268,9 +322,20 @@ class RedisBackend:
             )
             self._client = aioredis.Redis.from_pool(pool)
             self._loop = loop
-            self._script = self._client.register_script(_SET_IF_GENERATION)
             self._bump = self._client.register_script(_BUMP_GENERATIONS)
         return self._client
+
+    def lane(self) -> Lane:
+        """The hot-path lane bound to the running loop (a new loop gets a new lane)."""
+        lane = self._lane
+        if lane is None or lane.loop is not asyncio.get_running_loop():
+            lane = self._lane = Lane(
+                self.url,
+                self.address,
+                timeout=self.socket_timeout,
+                max_connections=self.max_connections,
+            )
+        return lane
 
     async def _run(self, what: str, operation: Any) -> Any:
         try:
@@ -300,6 +365,23 @@ class RedisBackend:
     async def get_generation(self, gen_key: str) -> bytes | None:
         return await self.get(gen_key)
 
+    async def lookup(self, key: str, gen_key: str) -> Lookup:
+        lane = self._lane
+        if lane is None or lane.loop is not asyncio.get_running_loop():
+            lane = self.lane()
+        try:
+            value, generation = await lane.run_script(
+                _LOOKUP, [key, gen_key], [self.max_value_bytes]
+            )
+        except ResponseError as error:
+            raise CacheUnavailable(f"redis {self.address} EVALSHA: {error}") from error
+        flaw = None
+        if type(value) is int:
+            flaw, value = _FLAWS.get(value, "wrong_type"), None
+        if type(generation) is int:
+            return Lookup(value, None, flaw, True)
+        return Lookup(value, generation, flaw)
+
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._run("SET", self.client().set(key, value, px=_ms(ttl)))
 
@@ -311,9 +393,11 @@ class RedisBackend:
     async def set_if_generation(
         self, key: str, value: bytes, ttl: float, gen_key: str, generation: bytes | None
     ) -> bool:
-        self.client()
         args = [value, generation or b"", _ms(ttl)]
-        stored = await self._run("EVALSHA", self._script(keys=[key, gen_key], args=args))
+        try:
+            stored = await self.lane().run_script(_SET_IF_GENERATION, [key, gen_key], args)
+        except ResponseError as error:
+            raise CacheUnavailable(f"redis {self.address} EVALSHA: {error}") from error
         return bool(stored)
 
     async def bump_generations(
@@ -353,6 +437,9 @@ class RedisBackend:
         return {"version": str(info.get("redis_version", "?"))}
 
     async def close(self) -> None:
+        lane, self._lane = self._lane, None
+        if lane is not None:
+            await lane.close()
         client, self._client = self._client, None
         if client is not None:
             try:

@@ -9,9 +9,12 @@ corrupt or foreign: a miss, then overwritten.
 from __future__ import annotations
 
 import hashlib
+import types
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from enum import Enum
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -32,6 +35,24 @@ def model_version(model: type[BaseModel]) -> str:
     shape = repr(sorted((name, repr(f.annotation)) for name, f in model.model_fields.items()))
     digest = hashlib.blake2s(shape.encode(), digest_size=4).hexdigest()
     return f"{model.__name__}/{CODEC_VERSION}/{digest}"
+
+
+_IMMUTABLE = (str, int, float, bool, bytes, datetime, date, time, timedelta, Decimal, type(None))
+
+
+@cache
+def shareable(model: type[BaseModel]) -> bool:
+    """Can one decoded instance be handed to every reader? Yes for a frozen model whose fields
+    hold only immutable values (no dict or list a reader could change for the others)."""
+    if not model.model_config.get("frozen"):
+        return False
+    return all(_immutable(field.annotation) for field in model.model_fields.values())
+
+
+def _immutable(annotation: Any) -> bool:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return all(_immutable(arg) for arg in get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, _IMMUTABLE)
 
 
 def encode(model: type[M], value: M | None) -> bytes:

@@ -5,6 +5,12 @@ A read never fails because of the cache: when the backend cannot be reached (or 
 open) the value comes from the database and the outcome says BYPASS. An entry that is unusable
 (another Redis type, above the size limit) is a miss for its key alone. Invalidations that
 could not be delivered are retried by a background task until the backend takes them.
+
+A hit costs one backend call (the entry and its generation read together), a miss two (that
+lookup and a store guarded by the generation). Concurrent readers of one key share lookups, each
+sent after its readers arrived, and one database load per generation (single flight): a stampede
+costs one load and a few calls, and no reader is handed a value loaded before an invalidation
+it had already seen.
 """
 
 from __future__ import annotations
@@ -12,21 +18,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from time import perf_counter
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from qulab.adapters.cache import codec
-from qulab.adapters.cache.backends import CacheBackend, MemoryBackend, RedisBackend
+from qulab.adapters.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
 from qulab.adapters.cache.breaker import BreakerState, CircuitBreaker
+from qulab.adapters.cache.sharing import ABANDONED, Abandoned, Shared
 from qulab.adapters.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.config import Settings
 from qulab.domain.bus import MessageBus
-from qulab.domain.errors import CacheUnavailable, UnusableEntry
+from qulab.domain.errors import CacheUnavailable
 from qulab.domain.events import Event
 from qulab.domain.schemas import ScoreRead, UserRead
 
@@ -35,6 +42,7 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 FLIGHT_LINGER_SECONDS = 1.0
 RETRY_TASK_NAME = "qulab cache: retry deferred invalidations"
+DECODED_MEMO_SIZE = 4096
 
 
 class Outcome(StrEnum):
@@ -103,7 +111,10 @@ class Cache:
         self.generation_ttl = max(86_400.0, 4 * max(user_ttl, score_ttl))
         self._rng = rng or random.Random()
         self._recorders = {family.name: FamilyRecorder() for family in self.families}
-        self._flights: dict[str, dict[bytes | None, asyncio.Future[Any]]] = {}
+        self._flights: dict[str, dict[bytes | None, Shared[Any]]] = {}
+        self._reads: dict[str, _Reading] = {}
+        self._follow_ups: set[asyncio.Task[None]] = set()
+        self._decoded: dict[str, tuple[bytes, Any]] = {}
         self._pending_invalidation: set[str] = set()
         self._retry_task: asyncio.Task[None] | None = None
 
@@ -129,62 +140,123 @@ class Cache:
     ) -> CacheResult[M]:
         """Serve ``family:ident`` from the cache, or load it once from the database and store it
         if no invalidation happened meanwhile."""
-        started = time.perf_counter()
+        started = perf_counter()
+        key = f"{self.prefix}{family.name}:{ident}"
+        gen_key = f"{self.prefix}gen:{family.name}:{ident}"
+        reading = self._reads.get(key)
+        if reading is None:
+            found = await self._lookup(key, gen_key)
+        else:
+            shared = await reading.wait_next()
+            # The shared lookup was cancelled: look up alone.
+            found = await self._lookup(key, gen_key) if shared is ABANDONED else shared
         recorder = self._recorders[family.name]
-        key, gen_key = self.key(family, ident), self.generation_key(self.key(family, ident))
-        available, raw, unusable = await self._call(self.backend.get, key)
-        if raw is not None:
-            state, value = codec.decode(family.model, raw)
-            if state is not codec.Decoded.INVALID:
-                if state is codec.Decoded.ABSENT:
-                    recorder.count("negative_hits")
-                recorder.hit(time.perf_counter() - started)
-                return CacheResult(value, Outcome.HIT, time.perf_counter() - started, key)
-            recorder.count("corrupt")
         generation = None
-        if available:
-            # Read before the database load: an invalidation after this point moves it on.
-            available, generation, broken = await self._call(self.backend.get_generation, gen_key)
-            if broken:
-                available, generation, _ = await self._call(self._reset_generation, gen_key)
+        if found is not None:
+            raw = found.value
+            if raw is not None:
+                memo = self._decoded.get(key)
+                if memo is not None and memo[0] == raw:
+                    value: M | None = memo[1]
+                else:
+                    state, value = codec.decode(family.model, raw)
+                    if state is codec.Decoded.INVALID:
+                        recorder.count("corrupt")
+                        raw = None
+                    else:
+                        self._remember(family, key, raw, value)
+                if raw is not None:
+                    if value is None:
+                        recorder.count("negative_hits")
+                    elapsed = perf_counter() - started
+                    recorder.hit(elapsed)
+                    return CacheResult(value, Outcome.HIT, elapsed, key)
+            elif found.flaw is not None:
+                # An unusable entry is this key's problem, not the backend's: a miss.
+                recorder.count(found.flaw)
+            generation = found.generation
+            if found.broken_generation:
+                recorder.count("wrong_type")
+                generation, found = await self._reset_generation(key, gen_key)
+        available = found is not None
         if not available:
             recorder.count("bypassed")
-        # Looking again at an entry known to be unusable would only fetch it a second time.
-        recheck = available and not unusable
-        value = await self._load_once(family, key, gen_key, generation, available, recheck, load)
-        elapsed = time.perf_counter() - started
+        value = await self._load_once(family, key, gen_key, generation, available, load)
+        elapsed = perf_counter() - started
         recorder.miss(elapsed)
         return CacheResult(value, Outcome.MISS if available else Outcome.BYPASS, elapsed, key)
 
-    async def _call(
-        self, operation: Callable[[str], Awaitable[bytes | None]], key: str
-    ) -> tuple[bool, bytes | None, bool]:
-        """One read through the breaker, deferred invalidations first: (reachable, value,
-        unusable). An unusable entry is this key's problem, not the backend's: it reads as a
-        miss, is counted under its reason, and is no breaker failure."""
+    def _remember(self, family: Family[M], key: str, raw: bytes, value: M | None) -> None:
+        """Keep the decoded value of a read model that can be shared (frozen, no containers):
+        the next hit on the same bytes skips decoding."""
+        if not codec.shareable(family.model):
+            return
+        if len(self._decoded) >= DECODED_MEMO_SIZE:
+            del self._decoded[next(iter(self._decoded))]
+        self._decoded[key] = (raw, value)
+
+    async def _lookup(
+        self, key: str, gen_key: str, reading: _Reading | None = None
+    ) -> Lookup | None:
+        """One lookup of the entry and its generation, or None when the backend cannot be
+        reached. Readers of this key that arrive while it is on the wire share the next one,
+        which is sent after they arrived: a generation read before a reader arrived could
+        predate an invalidation that reader has already seen."""
+        if reading is None:
+            reading = self._reads[key] = _Reading()
+        try:
+            return await self._guarded_lookup(key, gen_key)
+        finally:
+            if self._reads.get(key) is reading:
+                del self._reads[key]
+            if reading.next is not None:
+                self._follow_up(key, gen_key, reading.next)
+
+    def _follow_up(self, key: str, gen_key: str, waiting: Shared[Lookup | None]) -> None:
+        # Registered now, so a reader arriving before the task starts waits for it too.
+        reading = self._reads[key] = _Reading()
+
+        async def run() -> None:
+            try:
+                found = await self._lookup(key, gen_key, reading)
+            except BaseException as error:
+                waiting.set_exception(error)
+                if isinstance(error, asyncio.CancelledError):
+                    raise
+                return
+            waiting.set_result(found)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def _guarded_lookup(self, key: str, gen_key: str) -> Lookup | None:
+        """The lookup through the breaker, deferred invalidations first."""
         if not self.breaker.allow():
-            return False, None, False
+            return None
         try:
             if self._pending_invalidation:
                 await self._replay_invalidations()
-            value = await operation(key)
+            found = await self.backend.lookup(key, gen_key)
         except CacheUnavailable as error:
             self._failed(key, error)
-            return False, None, False
-        except UnusableEntry as unusable:
-            self._recorders[self._family_of(key)].count(unusable.reason)
-            log.debug("cache entry unusable, read as a miss: %s", unusable)
-            self.breaker.record_success()
-            return True, None, True
+            return None
         self.breaker.record_success()
-        return True, value, False
+        return found
 
-    async def _reset_generation(self, gen_key: str) -> bytes | None:
+    async def _reset_generation(self, key: str, gen_key: str) -> tuple[bytes | None, Lookup | None]:
         """Replace a generation key that is not a counter (as an invalidation of its key would)
         and return the new generation, so this load can be stored."""
-        key = self.prefix + gen_key.removeprefix(self.prefix).removeprefix("gen:")
-        await self.backend.bump_generations([gen_key], [key], self.generation_ttl)
-        return await self.backend.get_generation(gen_key)
+        if not self.breaker.allow():
+            return None, None
+        try:
+            await self.backend.bump_generations([gen_key], [key], self.generation_ttl)
+            found = await self.backend.lookup(key, gen_key)
+        except CacheUnavailable as error:
+            self._failed(key, error)
+            return None, None
+        self.breaker.record_success()
+        return found.generation, found
 
     async def _load_once(
         self,
@@ -193,7 +265,6 @@ class Cache:
         gen_key: str,
         generation: bytes | None,
         available: bool,
-        recheck: bool,
         load: Callable[[], Awaitable[M | None]],
     ) -> M | None:
         """Single-flight: concurrent misses of one key (and generation) in this process share one
@@ -204,29 +275,17 @@ class Cache:
             if running is None:
                 break
             self._recorders[family.name].count("coalesced")
-            try:
-                result: M | None = await asyncio.shield(running)
+            result: M | Abandoned | None = await running.wait()
+            if result is not ABANDONED:
                 return result
-            except asyncio.CancelledError:
-                if not running.cancelled():
-                    raise  # we were cancelled, not the loader: retry only in the latter case
+            # The loader was cancelled, not this reader: load here instead.
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        future.add_done_callback(_retrieve)
+        future: Shared[Any] = Shared()
         flights[generation] = future
         try:
-            found, value = await self._recheck(family, key) if recheck else (False, None)
-            if found:
-                # Another flight stored it between this reader's lookup and now.
-                future.set_result(value)
-                self._end_flight(key, generation, future)
-                return value
             value = await load()
         except BaseException as error:
-            if isinstance(error, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(error)
+            future.set_exception(error)
             self._end_flight(key, generation, future)
             raise
         future.set_result(value)
@@ -234,25 +293,14 @@ class Cache:
         if not (available and cacheable):
             self._end_flight(key, generation, future)
             return value
-        # A reader whose lookup missed just before the store lands may ask for the generation
+        # A reader whose lookup missed just before the store lands may come to the flights
         # after it: it joins this finished flight (same key, same generation, so as good as the
         # stored entry) instead of loading again. An invalidation drops the flight at once.
         loop.call_later(FLIGHT_LINGER_SECONDS, self._end_flight, key, generation, future)
         await self._store(family, key, gen_key, generation, value)
         return value
 
-    async def _recheck(self, family: Family[M], key: str) -> tuple[bool, M | None]:
-        """Look once more before loading: a reader that missed just before another flight's
-        store landed (and after that flight ended) finds the fresh entry instead of loading."""
-        available, raw, _ = await self._call(self.backend.get, key)
-        if not available or raw is None:
-            return False, None
-        state, value = codec.decode(family.model, raw)
-        if state is codec.Decoded.INVALID:
-            return False, None
-        return True, value
-
-    def _end_flight(self, key: str, generation: bytes | None, future: asyncio.Future[Any]) -> None:
+    def _end_flight(self, key: str, generation: bytes | None, future: Shared[Any]) -> None:
         flights = self._flights.get(key)
         if flights is not None and flights.get(generation) is future:
             del flights[generation]
@@ -309,6 +357,7 @@ class Cache:
             return
         for key in keys:
             self._flights.pop(key, None)
+            self._decoded.pop(key, None)
             self._recorders[self._family_of(key)].count("invalidations")
         self._pending_invalidation.update(keys)
         if self.breaker.allow():
@@ -415,10 +464,7 @@ class Cache:
                 await self.backend.push_samples(self._stats_key(name, ":hit_s"), hits, 2048)
                 await self.backend.push_samples(self._stats_key(name, ":miss_s"), misses, 2048)
             except CacheUnavailable as error:
-                for counter, n in counters.items():
-                    recorder.pending[counter] = recorder.pending.get(counter, 0) + n
-                recorder.pending_hits[:0] = hits
-                recorder.pending_misses[:0] = misses
+                recorder.give_back(counters, hits, misses)
                 log.debug("cache statistics not flushed: %s", error)
                 return False
         return True
@@ -478,10 +524,18 @@ class Cache:
         await self.backend.close()
 
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark a flight's exception as seen: the followers (if any) re-raise it themselves."""
-    if not future.cancelled():
-        future.exception()
+class _Reading:
+    """A lookup on the wire, and the readers waiting for the one after it."""
+
+    __slots__ = ("next",)
+
+    def __init__(self) -> None:
+        self.next: Shared[Lookup | None] | None = None
+
+    async def wait_next(self) -> Lookup | Abandoned | None:
+        if self.next is None:
+            self.next = Shared()
+        return await self.next.wait()
 
 
 def build_cache(settings: Settings) -> Cache:

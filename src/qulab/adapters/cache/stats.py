@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 COUNTERS = (
@@ -34,46 +34,72 @@ COUNTERS = (
 SAMPLE_CAP = 2048
 
 
-@dataclass
 class FamilyRecorder:
-    """Counts and latency samples of one key family, plus what has not been flushed yet."""
+    """Counts and latency samples of one key family, plus what has not been flushed yet.
 
-    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
-    hit_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_CAP))
-    miss_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_CAP))
-    pending: dict[str, int] = field(default_factory=dict)
-    pending_hits: list[float] = field(default_factory=list)
-    pending_misses: list[float] = field(default_factory=list)
+    Recording is on every read's path, so it is a counter increment and two appends; what is
+    pending is worked out when it is taken (counts minus those already flushed)."""
+
+    __slots__ = (
+        "counters",
+        "flushed",
+        "hit_seconds",
+        "miss_seconds",
+        "pending_hits",
+        "pending_misses",
+    )
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.flushed: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.hit_seconds: deque[float] = deque(maxlen=SAMPLE_CAP)
+        self.miss_seconds: deque[float] = deque(maxlen=SAMPLE_CAP)
+        self.pending_hits: deque[float] = deque(maxlen=SAMPLE_CAP)
+        self.pending_misses: deque[float] = deque(maxlen=SAMPLE_CAP)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
-        self.pending[name] = self.pending.get(name, 0) + n
 
     def hit(self, seconds: float) -> None:
-        self.count("hits")
+        self.counters["hits"] += 1
         self.hit_seconds.append(seconds)
         self.pending_hits.append(seconds)
-        del self.pending_hits[:-SAMPLE_CAP]
 
     def miss(self, seconds: float) -> None:
-        self.count("misses")
+        self.counters["misses"] += 1
         self.miss_seconds.append(seconds)
         self.pending_misses.append(seconds)
-        del self.pending_misses[:-SAMPLE_CAP]
 
     def take_pending(self) -> tuple[dict[str, int], list[float], list[float]]:
-        taken = (self.pending, self.pending_hits, self.pending_misses)
-        self.pending, self.pending_hits, self.pending_misses = {}, [], []
+        counts = {
+            name: value - self.flushed[name]
+            for name, value in self.counters.items()
+            if value != self.flushed[name]
+        }
+        self.flushed = dict(self.counters)
+        taken = (counts, list(self.pending_hits), list(self.pending_misses))
+        self.pending_hits.clear()
+        self.pending_misses.clear()
         return taken
 
+    def give_back(self, counts: Mapping[str, int], hits: list[float], misses: list[float]) -> None:
+        """Undo ``take_pending`` after a flush that failed: push these again next time."""
+        for name, n in counts.items():
+            self.flushed[name] -= n
+        self.pending_hits.extendleft(reversed(hits))
+        self.pending_misses.extendleft(reversed(misses))
+
     def reset(self) -> None:
-        fresh = FamilyRecorder()
-        self.counters, self.hit_seconds, self.miss_seconds = (
-            fresh.counters,
-            fresh.hit_seconds,
-            fresh.miss_seconds,
-        )
-        self.take_pending()
+        for name in COUNTERS:
+            self.counters[name] = 0
+            self.flushed[name] = 0
+        for samples in (
+            self.hit_seconds,
+            self.miss_seconds,
+            self.pending_hits,
+            self.pending_misses,
+        ):
+            samples.clear()
 
 
 @dataclass(frozen=True)
