@@ -24,6 +24,7 @@ from qulab.adapters.cache import codec
 from qulab.adapters.cache.backends import CacheBackend, MemoryBackend, RedisBackend
 from qulab.adapters.cache.breaker import BreakerState, CircuitBreaker
 from qulab.adapters.cache.stats import FamilyRecorder, StatsSnapshot, summarise
+from qulab.adapters.recorders import NO_CACHE_METRICS, CacheRecorder
 from qulab.config import Settings
 from qulab.domain.bus import MessageBus
 from qulab.domain.errors import CacheUnavailable, UnusableEntry
@@ -88,6 +89,7 @@ class Cache:
         negative_ttl: float = 0,
         breaker: CircuitBreaker | None = None,
         rng: random.Random | None = None,
+        recorder: CacheRecorder | None = None,
     ) -> None:
         if not prefix:
             raise ValueError("the cache prefix must not be empty")
@@ -96,6 +98,8 @@ class Cache:
         self.jitter = jitter
         self.negative_ttl = negative_ttl
         self.breaker = breaker or CircuitBreaker(f"cache {backend.kind}")
+        # Where reads, errors and invalidations are reported for metrics (nowhere by default).
+        self.recorder: CacheRecorder = recorder or NO_CACHE_METRICS
         self.users: Family[UserRead] = Family("user", UserRead, user_ttl)
         self.scores: Family[ScoreRead] = Family("latest_airscore", ScoreRead, score_ttl)
         self.families: tuple[Family[Any], ...] = (self.users, self.scores)
@@ -138,8 +142,10 @@ class Cache:
             if state is not codec.Decoded.INVALID:
                 if state is codec.Decoded.ABSENT:
                     recorder.count("negative_hits")
-                recorder.hit(time.perf_counter() - started)
-                return CacheResult(value, Outcome.HIT, time.perf_counter() - started, key)
+                elapsed = time.perf_counter() - started
+                recorder.hit(elapsed)
+                self.recorder.read(family.name, Outcome.HIT, elapsed)
+                return CacheResult(value, Outcome.HIT, elapsed, key)
             recorder.count("corrupt")
         generation = None
         if available:
@@ -154,7 +160,9 @@ class Cache:
         value = await self._load_once(family, key, gen_key, generation, available, recheck, load)
         elapsed = time.perf_counter() - started
         recorder.miss(elapsed)
-        return CacheResult(value, Outcome.MISS if available else Outcome.BYPASS, elapsed, key)
+        outcome = Outcome.MISS if available else Outcome.BYPASS
+        self.recorder.read(family.name, outcome, elapsed)
+        return CacheResult(value, outcome, elapsed, key)
 
     async def _call(
         self, operation: Callable[[str], Awaitable[bytes | None]], key: str
@@ -356,7 +364,9 @@ class Cache:
     async def _replay_invalidations(self) -> None:
         keys = sorted(self._pending_invalidation)
         gen_keys = [self.generation_key(key) for key in keys]
+        started = time.perf_counter()
         await self.backend.bump_generations(gen_keys, keys, self.generation_ttl)
+        self.recorder.invalidation(len(keys), time.perf_counter() - started)
         self._pending_invalidation.difference_update(keys)
 
     async def invalidate_events(self, events: Sequence[Event]) -> None:
@@ -376,7 +386,9 @@ class Cache:
     # -- failures, status, statistics ---------------------------------------------------------
 
     def _failed(self, key: str, error: CacheUnavailable) -> None:
-        self._recorders[self._family_of(key)].count("errors")
+        family = self._family_of(key)
+        self._recorders[family].count("errors")
+        self.recorder.error(family)
         self.breaker.record_failure(error)
         log.debug("cache call failed: %s", error)
 
