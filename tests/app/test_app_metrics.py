@@ -1,0 +1,74 @@
+"""The lab app serves /metrics on a port of its own when QULAB_APP_METRICS_PORT is set: started
+by the runtime every page goes through, once per server process, stopped with its resources."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+
+from qulab.adapters import migrate
+from qulab.adapters.cache import read_user_cached
+from qulab.adapters.uow import uow_factory
+from qulab.config import Settings
+from qulab.domain.errors import ConfigurationError
+from qulab.domain.schemas import UserCreate
+from qulab.entrypoints.app import runtime
+from qulab.services.users import create_user
+from tests import services
+from tests.metrics_support import scrape
+
+
+def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) -> None:
+    port = services.free_port()
+    settings = Settings(database_url=sqlite_url, app_metrics_port=port)
+    lab = runtime.lab(settings)
+    assert runtime.lab(settings) is lab  # a second page run starts nothing new
+
+    async def read_twice() -> None:
+        await migrate.upgrade(lab.db)
+        user = await create_user(
+            UserCreate(email="app@example.com", name="App"), uow_factory(lab.db)
+        )
+        await read_user_cached(lab.db, lab.cache, user.id)
+        await read_user_cached(lab.db, lab.cache, user.id)
+
+    runtime.run(read_twice())
+    seen = scrape(f"http://127.0.0.1:{port}/metrics")
+
+    assert seen.value("qulab_cache_reads_total", family="user", outcome="miss") == 1
+    assert seen.value("qulab_cache_reads_total", family="user", outcome="hit") == 1
+    assert seen.value("qulab_db_pool_checked_out") == 0
+    assert seen.value("qulab_db_pool_size") == settings.pool_size
+    assert seen.value("qulab_cache_breaker_state", state="closed") == 1
+    assert seen.has_family("process_resident_memory_bytes")
+
+    st.cache_resource.clear()  # what a server shutdown releases
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        again.bind(("127.0.0.1", port))
+        again.listen()
+
+
+def test_without_the_setting_the_app_serves_no_metrics(sqlite_url: str) -> None:
+    lab = runtime.lab(Settings(database_url=sqlite_url))
+    assert type(lab.cache.recorder).__name__ == "NoCacheMetrics"
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def test_a_metrics_port_in_use_is_a_configuration_error(sqlite_url: str, taken_port: int) -> None:
+    settings = Settings(database_url=sqlite_url, app_metrics_port=taken_port)
+    with pytest.raises(ConfigurationError) as raised:
+        runtime.lab(settings)
+    assert str(raised.value) == (
+        f"QULAB_APP_METRICS_PORT: 127.0.0.1:{taken_port} is already in use; choose a free port"
+    )
