@@ -68,6 +68,28 @@ def test_no_backlog_gauge_is_shown_before_the_relay_has_read_the_backlog() -> No
     assert after.value("qulab_outbox_lag_seconds", partition="all") == 0
 
 
+def test_cache_reads_land_in_their_latency_buckets() -> None:
+    metrics = Metrics()
+    metrics.cache.read("user", "HIT", 0.0002)
+    metrics.cache.read("user", "HIT", 0.00025)  # a bound is inclusive (le)
+    metrics.cache.read("user", "MISS", 3.0)  # beyond the last bound: +Inf only
+
+    seen = read_registry(metrics.registry)
+
+    def bucket(outcome: str, le: str) -> float | None:
+        return seen.value("qulab_cache_read_seconds_bucket", family="user", outcome=outcome, le=le)
+
+    assert bucket("hit", "0.0001") == 0
+    assert bucket("hit", "0.00025") == 2
+    assert bucket("hit", "+Inf") == 2
+    assert bucket("miss", "2.5") == 0
+    assert bucket("miss", "+Inf") == 1
+    assert seen.value("qulab_cache_read_seconds_count", family="user", outcome="hit") == 2
+    assert seen.value("qulab_cache_read_seconds_sum", family="user", outcome="hit") == 0.00045
+    assert seen.value("qulab_cache_reads_total", family="user", outcome="hit") == 2
+    assert seen.value("qulab_cache_reads_total", family="latest_airscore", outcome="bypass") == 0
+
+
 def test_the_no_op_recorders_take_every_call() -> None:
     NO_CACHE_METRICS.read("user", "HIT", 0.001)
     NO_CACHE_METRICS.error("user")

@@ -4,11 +4,18 @@ invalidations (read from the cache when scraped)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 from qulab.adapters.cache import BreakerState, Cache
 
@@ -32,61 +39,92 @@ LATENCY_BUCKETS = (
 )
 FAMILIES = ("user", "latest_airscore")
 OUTCOMES = ("HIT", "MISS", "BYPASS")
+_READS_HELP = (
+    "Read-through cache reads by key family and outcome: hit, miss (loaded from the database), "
+    "bypass (the cache was unavailable; the database answered)."
+)
+_SECONDS_HELP = "Time of one read-through cache read, by key family and outcome."
 
 
-class CacheMetrics:
-    """The cache's recorder. Label children are bound once, so a hit costs one dictionary
-    lookup, one counter increment and one histogram observation."""
+class _Tally:
+    """One (family, outcome)'s reads: how many, their total time, and a count per bucket."""
+
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+
+
+class CacheMetrics(Collector):
+    """The cache's recorder. A read is on the hit path, so it is tallied here under one lock
+    (a counter and a histogram of the library would take three) and turned into the
+    ``qulab_cache_reads_total`` counter and the ``qulab_cache_read_seconds`` histogram when
+    scraped; both come from one snapshot, so they always agree."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._reads = Counter(
-            "qulab_cache_reads",
-            "Read-through cache reads by key family and outcome: hit, miss (loaded from the "
-            "database), bypass (the cache was unavailable; the database answered).",
-            ["family", "outcome"],
-            registry=registry,
-        )
-        self._seconds = Histogram(
-            "qulab_cache_read_seconds",
-            "Time of one read-through cache read, by key family and outcome.",
-            ["family", "outcome"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self._lock = threading.Lock()
+        self._tallies = {(family, outcome): _Tally() for family in FAMILIES for outcome in OUTCOMES}
         self._errors = Counter(
             "qulab_cache_errors",
             "Cache backend calls that failed (timeouts, refused connections), by key family.",
             ["family"],
             registry=registry,
         )
+        for family in FAMILIES:
+            self._errors.labels(family)
         self._invalidations = Histogram(
             "qulab_cache_invalidation_seconds",
             "Time of one invalidation round delivered to the cache backend.",
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self._bound: dict[tuple[str, str], tuple[Any, Any]] = {}
-        for family in FAMILIES:
-            self._errors.labels(family)
-            for outcome in OUTCOMES:
-                self._bind(family, outcome)
-
-    def _bind(self, family: str, outcome: str) -> tuple[Any, Any]:
-        label = outcome.lower()
-        pair = (self._reads.labels(family, label), self._seconds.labels(family, label))
-        self._bound[(family, outcome)] = pair
-        return pair
+        registry.register(self)
 
     def read(self, family: str, outcome: str, seconds: float) -> None:
-        reads, latency = self._bound.get((family, outcome)) or self._bind(family, outcome)
-        reads.inc()
-        latency.observe(seconds)
+        key = (family, outcome)
+        with self._lock:
+            tally = self._tallies.get(key)
+            if tally is None:
+                tally = self._tallies[key] = _Tally()
+            tally.count += 1
+            tally.total += seconds
+            tally.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
 
     def error(self, family: str) -> None:
         self._errors.labels(family).inc()
 
     def invalidation(self, keys: int, seconds: float) -> None:
         self._invalidations.observe(seconds)
+
+    def describe(self) -> Iterable[Metric]:
+        yield CounterMetricFamily("qulab_cache_reads", _READS_HELP, labels=["family", "outcome"])
+        yield HistogramMetricFamily(
+            "qulab_cache_read_seconds", _SECONDS_HELP, labels=["family", "outcome"]
+        )
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            snapshot = [
+                (family, outcome, tally.count, tally.total, list(tally.buckets))
+                for (family, outcome), tally in sorted(self._tallies.items())
+            ]
+        reads = CounterMetricFamily("qulab_cache_reads", _READS_HELP, labels=["family", "outcome"])
+        seconds = HistogramMetricFamily(
+            "qulab_cache_read_seconds", _SECONDS_HELP, labels=["family", "outcome"]
+        )
+        bounds = [repr(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
+        for family, outcome, count, total, buckets in snapshot:
+            labels = [family, outcome.lower()]
+            reads.add_metric(labels, count)
+            cumulative, running = [], 0
+            for bound, n in zip(bounds, buckets, strict=True):
+                running += n
+                cumulative.append((bound, float(running)))
+            seconds.add_metric(labels, cumulative, total)
+        yield reads
+        yield seconds
 
 
 def cache_state(cache: Cache) -> Iterator[Metric]:
