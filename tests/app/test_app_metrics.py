@@ -18,6 +18,7 @@ from qulab.domain.schemas import UserCreate
 from qulab.entrypoints.app import runtime
 from qulab.services.users import create_user
 from tests import services
+from tests.app.helpers import open_lab
 from tests.metrics_support import scrape
 
 
@@ -72,3 +73,18 @@ def test_a_metrics_port_in_use_is_a_configuration_error(sqlite_url: str, taken_p
     assert str(raised.value) == (
         f"QULAB_APP_METRICS_PORT: 127.0.0.1:{taken_port} is already in use; choose a free port"
     )
+
+
+def test_the_lab_shows_a_metrics_port_in_use_as_a_configuration_error(
+    sqlite_url: str, taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QULAB_APP_METRICS_PORT", str(taken_port))
+
+    at = open_lab()
+
+    assert not at.exception
+    assert [str(e.value) for e in at.error] == [
+        f"The configuration is invalid: QULAB_APP_METRICS_PORT: 127.0.0.1:{taken_port} is "
+        "already in use; choose a free port. Fix the environment variable (or the .env file) "
+        "and restart the app."
+    ]
