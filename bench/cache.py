@@ -64,7 +64,7 @@ def _cache(backend: CacheBackend, prefix: str, metrics: Metrics | None = None) -
         backend,
         prefix=prefix,
         breaker=CircuitBreaker(f"bench {backend.kind}"),
-        recorder=None if metrics is None else metrics.cache,
+        metrics=None if metrics is None else metrics.cache,
     )
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from qulab.adapters import migrate
 from qulab.adapters.cache import read_user_cached
+from qulab.adapters.recorders import NoCacheMetrics
 from qulab.adapters.uow import uow_factory
 from qulab.config import Settings
 from qulab.domain.errors import ConfigurationError
@@ -55,7 +56,7 @@ def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) 
 
 def test_without_the_setting_the_app_serves_no_metrics(sqlite_url: str) -> None:
     lab = runtime.lab(Settings(database_url=sqlite_url))
-    assert type(lab.cache.recorder).__name__ == "NoCacheMetrics"
+    assert isinstance(lab.cache.metrics, NoCacheMetrics)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from qulab.adapters.cache import Cache, CircuitBreaker, RedisBackend, read_lates
 from qulab.adapters.cache.repository import read_user_cached
 from qulab.adapters.db import Database
 from qulab.adapters.metrics import Metrics
+from qulab.adapters.recorders import NoCacheMetrics
 from qulab.lab import create_sample_airscore
 from tests import services
 from tests.cache_support import RedisServer, make_cache, new_prefix, subscribed_cache
@@ -112,4 +113,4 @@ def test_metrics_of_one_process_never_touch_the_global_registry() -> None:
 def test_a_cache_without_metrics_records_nowhere() -> None:
     cache = make_cache("memory", new_prefix())
     assert Metrics().watched_cache is None
-    assert type(cache.recorder).__name__ == "NoCacheMetrics"
+    assert isinstance(cache.metrics, NoCacheMetrics)

@@ -89,7 +89,7 @@ class Cache:
         negative_ttl: float = 0,
         breaker: CircuitBreaker | None = None,
         rng: random.Random | None = None,
-        recorder: CacheRecorder | None = None,
+        metrics: CacheRecorder | None = None,
     ) -> None:
         if not prefix:
             raise ValueError("the cache prefix must not be empty")
@@ -99,7 +99,7 @@ class Cache:
         self.negative_ttl = negative_ttl
         self.breaker = breaker or CircuitBreaker(f"cache {backend.kind}")
         # Where reads, errors and invalidations are reported for metrics (nowhere by default).
-        self.recorder: CacheRecorder = recorder or NO_CACHE_METRICS
+        self.metrics: CacheRecorder = metrics or NO_CACHE_METRICS
         self.users: Family[UserRead] = Family("user", UserRead, user_ttl)
         self.scores: Family[ScoreRead] = Family("latest_airscore", ScoreRead, score_ttl)
         self.families: tuple[Family[Any], ...] = (self.users, self.scores)
@@ -144,7 +144,7 @@ class Cache:
                     recorder.count("negative_hits")
                 elapsed = time.perf_counter() - started
                 recorder.hit(elapsed)
-                self.recorder.read(family.name, Outcome.HIT, elapsed)
+                self.metrics.read(family.name, Outcome.HIT, elapsed)
                 return CacheResult(value, Outcome.HIT, elapsed, key)
             recorder.count("corrupt")
         generation = None
@@ -161,7 +161,7 @@ class Cache:
         elapsed = time.perf_counter() - started
         recorder.miss(elapsed)
         outcome = Outcome.MISS if available else Outcome.BYPASS
-        self.recorder.read(family.name, outcome, elapsed)
+        self.metrics.read(family.name, outcome, elapsed)
         return CacheResult(value, outcome, elapsed, key)
 
     async def _call(
@@ -366,7 +366,7 @@ class Cache:
         gen_keys = [self.generation_key(key) for key in keys]
         started = time.perf_counter()
         await self.backend.bump_generations(gen_keys, keys, self.generation_ttl)
-        self.recorder.invalidation(len(keys), time.perf_counter() - started)
+        self.metrics.invalidation(len(keys), time.perf_counter() - started)
         self._pending_invalidation.difference_update(keys)
 
     async def invalidate_events(self, events: Sequence[Event]) -> None:
@@ -388,7 +388,7 @@ class Cache:
     def _failed(self, key: str, error: CacheUnavailable) -> None:
         family = self._family_of(key)
         self._recorders[family].count("errors")
-        self.recorder.error(family)
+        self.metrics.error(family)
         self.breaker.record_failure(error)
         log.debug("cache call failed: %s", error)
 

@@ -74,7 +74,7 @@ class Metrics:
         if db is not None:
             self._watched.db = db
         if cache is not None:
-            cache.recorder = self.cache
+            cache.metrics = self.cache
             self._watched.cache = cache
 
     def consumer(self, name: str) -> ConsumerMetrics:
