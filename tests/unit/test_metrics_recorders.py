@@ -90,6 +90,12 @@ def test_cache_reads_land_in_their_latency_buckets() -> None:
     assert seen.value("qulab_cache_reads_total", family="latest_airscore", outcome="bypass") == 0
 
 
+def test_counters_carry_no_created_series() -> None:
+    metrics = Metrics()
+    metrics.relay.batch(0.1, published=["x"], failed=[], dead=[])
+    assert "_created" not in read_registry(metrics.registry).text
+
+
 def test_the_no_op_recorders_take_every_call() -> None:
     NO_CACHE_METRICS.read("user", "HIT", 0.001)
     NO_CACHE_METRICS.error("user")
