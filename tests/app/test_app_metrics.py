@@ -4,7 +4,8 @@ by the runtime every page goes through, once per server process, stopped with it
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 import streamlit as st
@@ -17,10 +18,12 @@ from qulab.config import Settings
 from qulab.domain.errors import ConfigurationError
 from qulab.domain.schemas import UserCreate
 from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.relay_control import relay_controller
 from qulab.services.users import create_user
 from tests import services
 from tests.app.helpers import open_lab
-from tests.metrics_support import scrape
+from tests.metrics_support import Exposition, scrape
+from tests.outbox_helpers import emit_events
 
 
 def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) -> None:
@@ -52,6 +55,39 @@ def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) 
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
         again.bind(("127.0.0.1", port))
         again.listen()
+
+
+def _scrape_until(url: str, done: Callable[[Exposition], bool], timeout: float = 20) -> Exposition:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = scrape(url)
+        if done(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.1)
+
+
+def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> None:
+    port = services.free_port()
+    settings = Settings(database_url=sqlite_url, app_metrics_port=port)
+    lab = runtime.lab(settings)
+    runtime.run(migrate.upgrade(lab.db))
+    controller = relay_controller(settings, lab.db)
+    assert controller.start()
+    try:
+        runtime.run(emit_events(lab.db, 3))
+        seen = _scrape_until(
+            f"http://127.0.0.1:{port}/metrics",
+            lambda s: (
+                s.value("qulab_outbox_published_total", event_type="test.happened") == 3
+                and s.value("qulab_outbox_pending_events") == 0
+            ),
+        )
+    finally:
+        controller.stop()
+
+    assert seen.value("qulab_outbox_published_total", event_type="test.happened") == 3
+    assert seen.value("qulab_outbox_pending_events") == 0
+    assert seen.value("qulab_outbox_lag_seconds", partition="all") == 0
 
 
 def test_without_the_setting_the_app_serves_no_metrics(sqlite_url: str) -> None:

@@ -3,7 +3,7 @@
 
 One server per server process (a ``st.cache_resource``), started by the runtime every page goes
 through and released (its port freed) with the app's other resources. It reports the current
-runtime's pool and cache; the relay reports the outbox from its own process.
+runtime's pool and cache, and the lab's background publisher (relay_control) while it runs.
 """
 
 from __future__ import annotations
