@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     app_host: str = "127.0.0.1"
     app_port: int = Field(default=8501, ge=1, le=65535)
     app_timeout: float = Field(default=60.0, gt=0)
+    app_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    app_metrics_host: str = Field(default="127.0.0.1", min_length=1)
 
     @field_validator("database_url")
     @classmethod
@@ -82,7 +84,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
-    @field_validator("redis_url", "broker_url", mode="before")
+    @field_validator("redis_url", "broker_url", "app_metrics_port", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -177,7 +179,13 @@ class Settings(BaseSettings):
 
     @property
     def app(self) -> AppSettings:
-        return AppSettings(host=self.app_host, port=self.app_port, timeout=self.app_timeout)
+        return AppSettings(
+            host=self.app_host,
+            port=self.app_port,
+            timeout=self.app_timeout,
+            metrics_port=self.app_metrics_port,
+            metrics_host=self.app_metrics_host,
+        )
 
 
 def load_settings(**overrides: Any) -> Settings:

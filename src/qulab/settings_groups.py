@@ -77,8 +77,11 @@ class RelaySettings:
 
 @dataclass(frozen=True)
 class AppSettings:
-    """The lab app's server and how long a page waits (``QULAB_APP_*``)."""
+    """The lab app's server, how long a page waits, and the port of its Prometheus metrics
+    (``QULAB_APP_*``; no ``metrics_port`` means no metrics server)."""
 
     host: str
     port: int
     timeout: float
+    metrics_port: int | None
+    metrics_host: str

@@ -96,6 +96,15 @@ EXPORTED = {
         "replay",
         "stream_name",
     ],
+    "qulab.adapters.metrics": [
+        "DEFAULT_METRICS_HOST",
+        "ConsumerMetrics",
+        "ConsumerMetricsServer",
+        "Metrics",
+        "MetricsServer",
+        "serve_consumer_metrics",
+        "serve_metrics",
+    ],
     "qulab.lab": [
         "DEMO_USERS",
         "Comparison",

@@ -55,7 +55,13 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("publish_timeout", "relay_publish_timeout"),
         ("channel", "outbox_channel"),
     ],
-    "app": [("host", "app_host"), ("port", "app_port"), ("timeout", "app_timeout")],
+    "app": [
+        ("host", "app_host"),
+        ("port", "app_port"),
+        ("timeout", "app_timeout"),
+        ("metrics_port", "app_metrics_port"),
+        ("metrics_host", "app_metrics_host"),
+    ],
 }
 
 # A value for every variable that differs from its default.
@@ -97,6 +103,8 @@ ENVIRONMENT = {
     "QULAB_APP_HOST": "0.0.0.0",
     "QULAB_APP_PORT": "8600",
     "QULAB_APP_TIMEOUT": "15",
+    "QULAB_APP_METRICS_PORT": "9108",
+    "QULAB_APP_METRICS_HOST": "0.0.0.0",
 }
 
 

@@ -31,6 +31,7 @@ from qulab.adapters.cache.backends import CacheBackend, Lookup, MemoryBackend, R
 from qulab.adapters.cache.breaker import BreakerState, CircuitBreaker
 from qulab.adapters.cache.sharing import ABANDONED, Abandoned, Shared
 from qulab.adapters.cache.stats import FamilyRecorder, StatsSnapshot, summarise
+from qulab.adapters.recorders import NO_CACHE_METRICS, CacheRecorder
 from qulab.config import Settings
 from qulab.domain.bus import MessageBus
 from qulab.domain.errors import CacheUnavailable
@@ -96,6 +97,7 @@ class Cache:
         negative_ttl: float = 0,
         breaker: CircuitBreaker | None = None,
         rng: random.Random | None = None,
+        metrics: CacheRecorder | None = None,
     ) -> None:
         if not prefix:
             raise ValueError("the cache prefix must not be empty")
@@ -104,6 +106,8 @@ class Cache:
         self.jitter = jitter
         self.negative_ttl = negative_ttl
         self.breaker = breaker or CircuitBreaker(f"cache {backend.kind}")
+        # Where reads, errors and invalidations are reported for metrics (nowhere by default).
+        self.metrics: CacheRecorder = metrics or NO_CACHE_METRICS
         self.users: Family[UserRead] = Family("user", UserRead, user_ttl)
         self.scores: Family[ScoreRead] = Family("latest_airscore", ScoreRead, score_ttl)
         self.families: tuple[Family[Any], ...] = (self.users, self.scores)
@@ -170,6 +174,7 @@ class Cache:
                         recorder.count("negative_hits")
                     elapsed = perf_counter() - started
                     recorder.hit(elapsed)
+                    self.metrics.read(family.name, Outcome.HIT, elapsed)
                     return CacheResult(value, Outcome.HIT, elapsed, key)
             elif found.flaw is not None:
                 # An unusable entry is this key's problem, not the backend's: a miss.
@@ -184,7 +189,9 @@ class Cache:
         value = await self._load_once(family, key, gen_key, generation, available, load)
         elapsed = perf_counter() - started
         recorder.miss(elapsed)
-        return CacheResult(value, Outcome.MISS if available else Outcome.BYPASS, elapsed, key)
+        outcome = Outcome.MISS if available else Outcome.BYPASS
+        self.metrics.read(family.name, outcome, elapsed)
+        return CacheResult(value, outcome, elapsed, key)
 
     def _remember(self, family: Family[M], key: str, raw: bytes, value: M | None) -> None:
         """Keep the decoded value of a read model that can be shared (frozen, no containers):
@@ -405,7 +412,9 @@ class Cache:
     async def _replay_invalidations(self) -> None:
         keys = sorted(self._pending_invalidation)
         gen_keys = [self.generation_key(key) for key in keys]
+        started = perf_counter()
         await self.backend.bump_generations(gen_keys, keys, self.generation_ttl)
+        self.metrics.invalidation(len(keys), perf_counter() - started)
         self._pending_invalidation.difference_update(keys)
 
     async def invalidate_events(self, events: Sequence[Event]) -> None:
@@ -425,7 +434,9 @@ class Cache:
     # -- failures, status, statistics ---------------------------------------------------------
 
     def _failed(self, key: str, error: CacheUnavailable) -> None:
-        self._recorders[self._family_of(key)].count("errors")
+        family = self._family_of(key)
+        self._recorders[family].count("errors")
+        self.metrics.error(family)
         self.breaker.record_failure(error)
         log.debug("cache call failed: %s", error)
 

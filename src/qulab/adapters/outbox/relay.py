@@ -12,15 +12,20 @@ rows (its transaction aborts) for the next relay to send again. On SQLite one re
 After each batch the relay applies the database bus's durable handlers (cache invalidation) to
 the events it published: the second, durable path for an invalidation the writer could not
 deliver. It runs beside publishing, never in its way; a cache outage there is only logged.
+
+With metrics on (a ``RelayRecorder`` that wants them), each batch is reported once its
+transaction is over, and the backlog (pending and failed counts, the oldest pending event's age)
+is read at most every ``backlog_every`` seconds, between batches: never by a scrape.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +38,7 @@ from qulab.adapters.outbox.notify import PgListener, asyncpg_dsn
 from qulab.adapters.outbox.publisher import Failures, Publisher
 from qulab.adapters.outbox.repository import OutboxRepository
 from qulab.adapters.outbox.retry import RetryPolicy
+from qulab.adapters.recorders import ALL_PARTITIONS, NO_RELAY_METRICS, RelayRecorder
 from qulab.domain.errors import BrokerUnavailable, ServiceUnavailable
 from qulab.domain.events import Event, from_wire
 from qulab.domain.models import EventStatus, utcnow
@@ -43,6 +49,7 @@ OUTAGE_ERRORS = (BrokerUnavailable, ConnectionError, OSError, TimeoutError)
 FIRST = asyncio.FIRST_COMPLETED
 REPAIR_WAIT = 2.0  # seconds a pass waits at its end for its cache repairs to land
 REPAIR_TASK_NAME = "qulab relay: apply durable handlers to a published batch"
+BACKLOG_COUNT_CAP = 1_000_000  # the backlog gauges stop counting here (the query stays bounded)
 
 
 @dataclass
@@ -79,12 +86,14 @@ class PassResult:
 class _Sent:
     failures: Failures
     outage: str | None  # a broker outage: recorded on the events, never dead-letters them
+    seconds: float = 0.0  # how long the broker took
 
 
 class Relay:
     wait_report = 5.0  # seconds between "waiting for the database" lines during a stalled pass
     stop_grace = 3.0  # seconds a pass may still take once stop() was asked for
     log_outages = True  # False when the caller reports the outage itself (`relay --once`)
+    backlog_every = 1.0  # seconds between two backlog reads for the metrics, at least
 
     def __init__(
         self,
@@ -96,6 +105,7 @@ class Relay:
         policy: RetryPolicy | None = None,
         publish_timeout: float | None = None,
         listen: bool = True,
+        metrics: RelayRecorder | None = None,
     ) -> None:
         settings = db.settings
         self.db = db
@@ -106,6 +116,8 @@ class Relay:
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.publish_timeout = publish_timeout or settings.relay.publish_timeout
         self.listen = listen and db.dialect == "postgresql"
+        self.metrics: RelayRecorder = metrics or NO_RELAY_METRICS
+        self._backlog_read_at: float | None = None
         self.totals = PassResult()
         self.last_outage: str | None = None
         self._guard = RelayGuard(db)
@@ -176,6 +188,7 @@ class Relay:
                 async with conn.begin():
                     result = await self._record(conn, messages, sent)
         self._repair(messages, sent)
+        self._report(messages, sent)
         self._steps += 1
         self.totals.add(result)
         return result
@@ -187,6 +200,7 @@ class Relay:
             while not self.stopping and (max_batches is None or total.batches < max_batches):
                 result = await self.publish_batch()
                 total.add(result)
+                await self.refresh_backlog()
                 if result.outage or result.claimed < self.batch_size:
                     break
             if not self._looping:  # a single pass waits for its repairs; the loop never does
@@ -204,6 +218,42 @@ class Relay:
             self._repairs.add(task)
             task.add_done_callback(self._repairs.discard)
 
+    def _report(self, messages: list[OutboxMessage], sent: _Sent) -> None:
+        """Count this batch for the metrics (after its transaction, so a batch whose marks
+        were rolled back is not counted as published twice when the relay sends it again)."""
+        if self.metrics is NO_RELAY_METRICS:
+            return
+        failed = [m for m in messages if m.id in sent.failures]
+        self.metrics.batch(
+            sent.seconds,
+            published=[m.type for m in messages if m.id not in sent.failures],
+            failed=[m.type for m in failed],
+            dead=[m.type for m in failed if self._is_dead(m, sent)],
+        )
+
+    async def refresh_backlog(self) -> None:
+        """Read the backlog for the metrics if they want it and the last read is older than
+        ``backlog_every``. A database that does not answer leaves the gauges as they were; their
+        refresh time says how old they are."""
+        if not self.metrics.wants_backlog:
+            return
+        now = time.monotonic()
+        last = self._backlog_read_at
+        if last is not None and now - last < self.backlog_every:
+            return
+        self._backlog_read_at = now
+        try:
+            async with self.db.connect() as conn:
+                found = await OutboxRepository(conn).backlog(BACKLOG_COUNT_CAP)
+        except ServiceUnavailable as error:
+            log.debug("outbox backlog not read for the metrics: %s", error)
+            return
+        oldest = found.oldest_pending_at
+        lag = 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
+        self.metrics.backlog(
+            pending=found.pending, failed=found.failed, lag_seconds={ALL_PARTITIONS: lag}
+        )
+
     async def settle_repairs(self) -> None:
         """Wait up to ``REPAIR_WAIT`` seconds for the repairs started so far (before a pass
         returns or the relay stops). One still running then keeps running; its cache retries
@@ -214,8 +264,10 @@ class Relay:
     async def _send(self, messages: list[OutboxMessage]) -> _Sent:
         self._steps += 1  # the claim answered
         self._waiting_on = "the broker"
+        started = time.perf_counter()
         try:
-            return await self._publish(messages)
+            sent = await self._publish(messages)
+            return replace(sent, seconds=time.perf_counter() - started)
         finally:
             self._waiting_on = "the database"
             self._steps += 1
@@ -249,7 +301,7 @@ class Relay:
             if error is None:
                 continue
             attempts = message.attempts + 1
-            dead = sent.outage is None and self.policy.is_exhausted(attempts)
+            dead = self._is_dead(message, sent)
             delay = timedelta(seconds=self.policy.delay(attempts))
             updates.append(
                 {
@@ -277,6 +329,11 @@ class Relay:
             log.warning("broker available again")
         self.last_outage = sent.outage
         return result
+
+    def _is_dead(self, message: OutboxMessage, sent: _Sent) -> bool:
+        """A failed message is dead-lettered when it used its last attempt, unless the broker
+        as a whole was down (an outage is never the events' fault)."""
+        return sent.outage is None and self.policy.is_exhausted(message.attempts + 1)
 
     # -- the loop ------------------------------------------------------------------------------
 

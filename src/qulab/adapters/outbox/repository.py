@@ -31,6 +31,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -130,6 +131,22 @@ class EventRow:
     next_attempt_at: datetime | None
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox: pending and dead-lettered counts (each stopping at a cap) and
+    the creation time of the oldest pending event (None when none waits)."""
+
+    pending: int
+    failed: int
+    oldest_pending_at: datetime | None
+
+
+def _capped_count(status: str, cap: int) -> Any:
+    """``count(*)`` of the rows in ``status``, reading at most ``cap`` index entries."""
+    rows = select(literal(1)).where(c.status == status).limit(cap).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+
 def _event_row(row: Row[Any]) -> EventRow:
     return EventRow(**row._mapping)
 
@@ -201,16 +218,25 @@ class OutboxRepository:
         return counts
 
     async def oldest_pending_at(self) -> datetime | None:
-        oldest: datetime | str | None = (
+        oldest = (
             await self.executor.execute(
                 select(func.min(c.created_at)).where(c.status == EventStatus.PENDING.value)
             )
         ).scalar_one_or_none()
-        if isinstance(oldest, str):  # SQLite's min() hands back text, not the column type
-            oldest = datetime.fromisoformat(oldest)
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=utcnow().tzinfo)
-        return oldest
+        return _aware(oldest)
+
+    async def backlog(self, cap: int) -> Backlog:
+        """Pending and failed counts (up to ``cap`` each) and the oldest pending event's time,
+        in one statement on the ``(status, created_at)`` index: its cost is bounded by ``cap``,
+        however many events the outbox holds."""
+        oldest = select(func.min(c.created_at)).where(c.status == EventStatus.PENDING.value)
+        statement = select(
+            _capped_count(EventStatus.PENDING.value, cap),
+            _capped_count(EventStatus.FAILED.value, cap),
+            oldest.scalar_subquery(),
+        )
+        pending, failed, first = (await self.executor.execute(statement)).one()
+        return Backlog(int(pending), int(failed), _aware(first))
 
     async def retrying_count(self) -> int:
         """Pending events that have failed at least once and wait for another try."""
@@ -308,3 +334,12 @@ class OutboxRepository:
 
 def _listing(where: ColumnElement[bool]) -> Select[Any]:
     return select(*_ROW_COLUMNS).where(where)
+
+
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """A UTC datetime from what ``min(created_at)`` returns (SQLite hands back naive text)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=utcnow().tzinfo)
+    return moment

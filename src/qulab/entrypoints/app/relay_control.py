@@ -19,12 +19,14 @@ import streamlit as st
 
 from qulab.adapters.db import Database
 from qulab.adapters.outbox import PassResult, Publisher, Relay, RetryPolicy
+from qulab.adapters.recorders import RelayRecorder
 from qulab.config import Settings
 from qulab.domain.errors import ConflictError, PublisherAlreadyRunning
 from qulab.domain.models import utcnow
 from qulab.entrypoints.app import cache_resource, runtime
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
+from qulab.entrypoints.app.metrics import app_metrics
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,14 @@ def lab_retry_policy(settings: Settings) -> RetryPolicy:
 class LabRelay(Relay):
     """A Relay that also counts its passes and remembers the last error, for the status panel."""
 
-    def __init__(self, db: Database, publisher: Publisher, policy: RetryPolicy) -> None:
-        super().__init__(db, publisher, policy=policy)
+    def __init__(
+        self,
+        db: Database,
+        publisher: Publisher,
+        policy: RetryPolicy,
+        metrics: RelayRecorder | None = None,
+    ) -> None:
+        super().__init__(db, publisher, policy=policy, metrics=metrics)
         self.passes = 0
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
@@ -90,10 +98,17 @@ class RelayStatus:
 class RelayController:
     """Start and stop one background relay on the app loop; thread-safe."""
 
-    def __init__(self, db: Database, broker: LabBroker, loop: LoopThread) -> None:
+    def __init__(
+        self,
+        db: Database,
+        broker: LabBroker,
+        loop: LoopThread,
+        metrics: RelayRecorder | None = None,
+    ) -> None:
         self.db = db
         self.broker = broker
         self.loop = loop
+        self.metrics = metrics
         self._lock = threading.Lock()
         self._relay: LabRelay | None = None
         self._task: asyncio.Task[PassResult] | None = None
@@ -116,7 +131,8 @@ class RelayController:
             return True
 
     async def _start(self) -> asyncio.Task[PassResult]:
-        relay = LabRelay(self.db, self.broker.switch, lab_retry_policy(self.db.settings))
+        policy = lab_retry_policy(self.db.settings)
+        relay = LabRelay(self.db, self.broker.switch, policy, self.metrics)
         try:
             relay.guard.acquire()
         except ConflictError as error:
@@ -199,9 +215,14 @@ def _release(controller: RelayController) -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
 def _controller(
-    key: str, loop_id: int, _loop: LoopThread, _db: Database, _broker: LabBroker
+    key: str,
+    loop_id: int,
+    _loop: LoopThread,
+    _db: Database,
+    _broker: LabBroker,
+    _metrics: RelayRecorder | None,
 ) -> RelayController:
-    controller = RelayController(_db, _broker, _loop)
+    controller = RelayController(_db, _broker, _loop, _metrics)
     # Closers run newest first: the relay stops before the engine and broker are closed.
     _loop.add_closer(controller.close)
     return controller
@@ -210,13 +231,15 @@ def _controller(
 def relay_controller(settings: Settings, db: Database) -> RelayController:
     """The process-wide background relay controller for these settings. With Redis
     configured the lab's cache is subscribed to ``db``'s bus first, so the relay repairs the
-    invalidations of every batch it publishes."""
+    invalidations of every batch it publishes. With the app's metrics on, the relay reports
+    to them."""
     if settings.redis_url:
         cache_resource.lab_cache(settings, db)
     loop = runtime.event_loop()
     broker = lab_broker(settings)
-    key = f"{id(db)}|{broker_key(settings)}"
-    return _controller(key, id(loop), loop, db, broker)
+    metrics = app_metrics(settings)
+    key = f"{id(db)}|{broker_key(settings)}|{id(metrics)}"
+    return _controller(key, id(loop), loop, db, broker, None if metrics is None else metrics.relay)
 
 
 def broker_state_line(settings: Settings, db: Database) -> str:

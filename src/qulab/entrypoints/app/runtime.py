@@ -18,6 +18,7 @@ from qulab.adapters.db import Database
 from qulab.bootstrap import QuLab, bootstrap
 from qulab.config import Settings, load_settings
 from qulab.entrypoints.app.loop import LoopThread
+from qulab.entrypoints.app.metrics import app_metrics
 
 T = TypeVar("T")
 
@@ -104,11 +105,16 @@ _RUNTIME_FIELDS = {
 
 def lab(current: Settings | None = None) -> QuLab:
     """QuLab for the current settings, assembled once by ``bootstrap`` on the app loop and
-    shared by every session: the database, the cache subscribed to its bus, the publisher."""
+    shared by every session: the database, the cache subscribed to its bus, the publisher.
+    With ``QULAB_APP_METRICS_PORT`` set, the process's metrics report on this runtime."""
     current = current or settings()
     loop = event_loop()
     key = current.model_dump_json(include=_RUNTIME_FIELDS)
-    return _lab(key, id(loop), loop, current).lab
+    built = _lab(key, id(loop), loop, current).lab
+    metrics = app_metrics(current)
+    if metrics is not None:
+        metrics.watch(db=built.db, cache=built.cache)
+    return built
 
 
 def database(current: Settings | None = None) -> Database:

@@ -59,6 +59,10 @@ def run_app(
     out.print(f"QuLab lab on http://{host}:{port}  (Ctrl+C stops it)")
     if host not in ("127.0.0.1", "localhost", "::1"):
         out.print(f"note: listening on {host}, reachable from other machines")
+    metrics = current.app
+    if metrics.metrics_port is not None:
+        where = f"{metrics.metrics_host}:{metrics.metrics_port}"
+        out.print(f"metrics on http://{where}/metrics once the first page is opened")
     process = subprocess.Popen(streamlit_command(host, port))  # noqa: S603 - fixed argv
     # A service manager stops us with SIGTERM: pass it on so Streamlit is not orphaned.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())

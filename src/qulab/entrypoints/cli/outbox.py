@@ -10,6 +10,7 @@ import typer
 
 from qulab._startup import release_sigterm, sigterm_received
 from qulab.adapters.db import Database
+from qulab.adapters.metrics import DEFAULT_METRICS_HOST, Metrics
 from qulab.adapters.outbox import (
     OutboxStatus,
     PassResult,
@@ -20,7 +21,7 @@ from qulab.adapters.outbox import (
     purge_published,
     replay,
 )
-from qulab.domain.errors import BrokerUnavailable, ServiceUnavailable
+from qulab.domain.errors import BrokerUnavailable, ConfigurationError, ServiceUnavailable
 from qulab.domain.models import EventStatus
 from qulab.entrypoints.cli._common import (
     err,
@@ -32,6 +33,7 @@ from qulab.entrypoints.cli._common import (
     print_table,
     run,
 )
+from qulab.entrypoints.cli._metrics import MetricsHost, MetricsPort, serving_metrics
 
 app = typer.Typer(help="Operate the transactional outbox.", no_args_is_help=True)
 
@@ -73,17 +75,34 @@ def relay(
     interval: Annotated[
         float | None, typer.Option("--interval", min=0.01, help="Poll interval in seconds.")
     ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = DEFAULT_METRICS_HOST,
     json: JSON = False,
 ) -> None:
     """Publish pending events. Runs until SIGINT/SIGTERM (it finishes the current batch and
-    exits 0), or makes one pass with --once."""
+    exits 0), or makes one pass with --once. --metrics-port serves Prometheus metrics while it
+    runs (docs/operations.md)."""
+    if once and metrics_port is not None:
+        raise ConfigurationError("--metrics-port serves a running relay; drop --once")
 
     async def _go() -> tuple[PassResult, int | None]:
+        with serving_metrics(metrics_port, metrics_host) as metrics:
+            return await _relay(metrics)
+
+    async def _relay(metrics: Metrics | None) -> tuple[PassResult, int | None]:
         async with open_lab() as lab:
             db = lab.db
             own = broker is not None  # --broker: a publisher of its own, closed here
             publisher = build_publisher(broker, db.settings) if own else lab.publisher
-            worker = Relay(db, publisher, batch_size=batch_size, interval=interval)
+            if metrics is not None:
+                metrics.watch(db=db, cache=lab.cache)
+            worker = Relay(
+                db,
+                publisher,
+                batch_size=batch_size,
+                interval=interval,
+                metrics=None if metrics is None else metrics.relay,
+            )
             try:
                 if once:
                     release_sigterm()

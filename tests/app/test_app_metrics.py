@@ -1,0 +1,127 @@
+"""The lab app serves /metrics on a port of its own when QULAB_APP_METRICS_PORT is set: started
+by the runtime every page goes through, once per server process, stopped with its resources."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import streamlit as st
+
+from qulab.adapters import migrate
+from qulab.adapters.cache import read_user_cached
+from qulab.adapters.recorders import NoCacheMetrics
+from qulab.adapters.uow import uow_factory
+from qulab.config import Settings
+from qulab.domain.errors import ConfigurationError
+from qulab.domain.schemas import UserCreate
+from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.relay_control import relay_controller
+from qulab.services.users import create_user
+from tests import services
+from tests.app.helpers import open_lab
+from tests.metrics_support import Exposition, scrape
+from tests.outbox_helpers import emit_events
+
+
+def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) -> None:
+    port = services.free_port()
+    settings = Settings(database_url=sqlite_url, app_metrics_port=port)
+    lab = runtime.lab(settings)
+    assert runtime.lab(settings) is lab  # a second page run starts nothing new
+
+    async def read_twice() -> None:
+        await migrate.upgrade(lab.db)
+        user = await create_user(
+            UserCreate(email="app@example.com", name="App"), uow_factory(lab.db)
+        )
+        await read_user_cached(lab.db, lab.cache, user.id)
+        await read_user_cached(lab.db, lab.cache, user.id)
+
+    runtime.run(read_twice())
+    seen = scrape(f"http://127.0.0.1:{port}/metrics")
+
+    assert seen.value("qulab_cache_reads_total", family="user", outcome="miss") == 1
+    assert seen.value("qulab_cache_reads_total", family="user", outcome="hit") == 1
+    assert seen.value("qulab_db_pool_checked_out") == 0
+    assert seen.value("qulab_db_pool_size") == settings.pool_size
+    assert seen.value("qulab_cache_breaker_state", state="closed") == 1
+    assert seen.has_family("process_resident_memory_bytes")
+
+    st.cache_resource.clear()  # what a server shutdown releases
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do
+        again.bind(("127.0.0.1", port))
+        again.listen()
+
+
+def _scrape_until(url: str, done: Callable[[Exposition], bool], timeout: float = 20) -> Exposition:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = scrape(url)
+        if done(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.1)
+
+
+def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> None:
+    port = services.free_port()
+    settings = Settings(database_url=sqlite_url, app_metrics_port=port)
+    lab = runtime.lab(settings)
+    runtime.run(migrate.upgrade(lab.db))
+    controller = relay_controller(settings, lab.db)
+    assert controller.start()
+    try:
+        runtime.run(emit_events(lab.db, 3))
+        seen = _scrape_until(
+            f"http://127.0.0.1:{port}/metrics",
+            lambda s: (
+                s.value("qulab_outbox_published_total", event_type="test.happened") == 3
+                and s.value("qulab_outbox_pending_events") == 0
+            ),
+        )
+    finally:
+        controller.stop()
+
+    assert seen.value("qulab_outbox_published_total", event_type="test.happened") == 3
+    assert seen.value("qulab_outbox_pending_events") == 0
+    assert seen.value("qulab_outbox_lag_seconds", partition="all") == 0
+
+
+def test_without_the_setting_the_app_serves_no_metrics(sqlite_url: str) -> None:
+    lab = runtime.lab(Settings(database_url=sqlite_url))
+    assert isinstance(lab.cache.metrics, NoCacheMetrics)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def test_a_metrics_port_in_use_is_a_configuration_error(sqlite_url: str, taken_port: int) -> None:
+    settings = Settings(database_url=sqlite_url, app_metrics_port=taken_port)
+    with pytest.raises(ConfigurationError) as raised:
+        runtime.lab(settings)
+    assert str(raised.value) == (
+        f"QULAB_APP_METRICS_PORT: 127.0.0.1:{taken_port} is already in use; choose a free port"
+    )
+
+
+def test_the_lab_shows_a_metrics_port_in_use_as_a_configuration_error(
+    sqlite_url: str, taken_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QULAB_APP_METRICS_PORT", str(taken_port))
+
+    at = open_lab()
+
+    assert not at.exception
+    assert [str(e.value) for e in at.error] == [
+        f"The configuration is invalid: QULAB_APP_METRICS_PORT: 127.0.0.1:{taken_port} is "
+        "already in use; choose a free port. Fix the environment variable (or the .env file) "
+        "and restart the app."
+    ]
