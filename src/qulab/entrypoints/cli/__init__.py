@@ -3,11 +3,16 @@
 Exit codes: 0 success; 2 a user mistake (bad input, unknown id, duplicate email, bad setting);
 1 a runtime failure (a database, cache or broker that cannot be reached). Either way one clear
 line goes to stderr, never a traceback.
+
+Start-up stays light: the command modules import only Typer and the standard library at the
+top, and SQLAlchemy, the cache, the brokers and the lab inside the commands that use them, so
+``qulab --help`` and ``qulab --version`` load none of them (tests/cli/test_cli_startup.py).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -24,7 +29,7 @@ from qulab.entrypoints.cli import score as score_commands
 from qulab.entrypoints.cli import seed as seed_commands
 from qulab.entrypoints.cli import setup as setup_commands
 from qulab.entrypoints.cli import users as user_commands
-from qulab.entrypoints.cli._common import err
+from qulab.entrypoints.cli._common import err, out
 from qulab.entrypoints.cli._logging import configure_logging
 
 __all__ = ["app", "entry", "main"]
@@ -36,6 +41,31 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"qulab {version('qulab')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """QuLab: the data layer of an AI-readiness platform, measured."""
+
+
 app.add_typer(cache_commands.app, name="cache")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
