@@ -46,6 +46,7 @@ def _probe(*args: str) -> tuple[int, list[str], str]:
         ("--version",),
         ("user", "list", "--help"),
         ("outbox", "relay", "--help"),
+        ("doctor", "--help"),
         ("db", "--help"),
     ],
 )
@@ -71,6 +72,6 @@ def test_the_console_script_prints_the_version() -> None:
 def test_top_level_help_lists_every_command() -> None:
     code, _, shown = _probe("--help")
     assert code == 0
-    for command in ("setup", "seed", "user", "outbox", "db", "cache", "bench"):
+    for command in ("setup", "seed", "user", "outbox", "db", "cache", "doctor", "bench"):
         assert f" {command} " in shown
     assert "--version" in shown

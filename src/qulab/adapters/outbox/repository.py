@@ -201,16 +201,19 @@ class OutboxRepository:
         return counts
 
     async def oldest_pending_at(self) -> datetime | None:
-        oldest: datetime | str | None = (
-            await self.executor.execute(
-                select(func.min(c.created_at)).where(c.status == EventStatus.PENDING.value)
-            )
-        ).scalar_one_or_none()
-        if isinstance(oldest, str):  # SQLite's min() hands back text, not the column type
-            oldest = datetime.fromisoformat(oldest)
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=utcnow().tzinfo)
-        return oldest
+        return _aware(
+            (
+                await self.executor.execute(
+                    select(func.min(c.created_at)).where(c.status == EventStatus.PENDING.value)
+                )
+            ).scalar_one_or_none()
+        )
+
+    async def newest_published_at(self) -> datetime | None:
+        """When a relay last marked an event published (None: never)."""
+        return _aware(
+            (await self.executor.execute(select(func.max(c.published_at)))).scalar_one_or_none()
+        )
 
     async def retrying_count(self) -> int:
         """Pending events that have failed at least once and wait for another try."""
@@ -308,3 +311,12 @@ class OutboxRepository:
 
 def _listing(where: ColumnElement[bool]) -> Select[Any]:
     return select(*_ROW_COLUMNS).where(where)
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """An aggregate's datetime as an aware UTC one (SQLite's min()/max() hand back text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=utcnow().tzinfo)
+    return value

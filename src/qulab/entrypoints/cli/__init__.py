@@ -22,6 +22,7 @@ from qulab.entrypoints.cli import app as app_command
 from qulab.entrypoints.cli import bench as bench_commands
 from qulab.entrypoints.cli import cache as cache_commands
 from qulab.entrypoints.cli import db as db_commands
+from qulab.entrypoints.cli import doctor as doctor_command
 from qulab.entrypoints.cli import nplusone as nplusone_commands
 from qulab.entrypoints.cli import outbox as outbox_commands
 from qulab.entrypoints.cli import pool as pool_commands
@@ -77,6 +78,7 @@ seed_commands.register(app)
 nplusone_commands.register(app)
 pool_commands.register(app)
 bench_commands.register(app)
+doctor_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
