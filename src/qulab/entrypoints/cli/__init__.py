@@ -41,6 +41,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: Typer's rich formatter alone (rich_utils, markdown, syntax
+    # highlighting) would double the start-up time of `qulab --help`.
+    rich_markup_mode=None,
 )
 
 
