@@ -299,3 +299,11 @@ async def test_rabbitmq_without_the_exchange_or_the_api_says_so(exchange: str) -
     assert unknown.detail.endswith(
         f"bindings unknown (the management API on port {closed} is closed)"
     )
+
+
+async def test_an_unexpected_error_is_one_line_without_its_text() -> None:
+    async def _fails() -> Check:
+        raise RuntimeError(f"redis://:{PASSWORD}@h/0 broke")
+
+    found = await bounded("cache", _fails(), 1)
+    assert found == Check("cache", Status.DOWN, "the check failed: RuntimeError")

@@ -58,3 +58,7 @@ async def bounded(component: str, probe: Awaitable[Check], within: float) -> Che
     except OSError as error:
         log.debug("%s check failed", component, exc_info=True)
         return Check(component, Status.DOWN, f"{type(error).__name__}: {error.strerror or error}")
+    except Exception as error:  # a driver's own error: one line, and its text (which may quote
+        # a URL with its password) only in the debug log
+        log.debug("%s check failed", component, exc_info=True)
+        return Check(component, Status.DOWN, f"the check failed: {type(error).__name__}")
