@@ -3,16 +3,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.qulab-installed
+# Pinned versions of everything installed (make lock rewrites it from pyproject.toml).
+CONSTRAINTS := requirements/constraints.txt
 # make app HOST=0.0.0.0 PORT=8600 overrides QULAB_APP_HOST / QULAB_APP_PORT (default 127.0.0.1:8501).
 HOST ?=
 PORT ?=
 
-.PHONY: venv app test lint format bench clean
+.PHONY: venv app test lint format bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[app,dev]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[app,dev]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,16 +26,22 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src bench
+	$(BIN)/ruff format --check src tests bench requirements
+	$(BIN)/ruff check src tests bench requirements
+	$(BIN)/mypy src bench requirements/lock.py
 
 format: venv
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench requirements
+	$(BIN)/ruff check --fix src tests bench requirements
 
 bench: venv
 	$(BIN)/qulab bench all
+
+# Re-resolve every dependency with pip (about a minute) and rewrite $(CONSTRAINTS). Needs only
+# a Python with pip, so it works even when the pinned versions no longer install.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python requirements/lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -27,6 +27,7 @@ async def start_relay(
         "qulab",
         "outbox",
         "relay",
+        *(["--yes"] if broker.startswith("memory://") else []),
         *args,
         env=env,
         stdout=asyncio.subprocess.DEVNULL,

@@ -100,7 +100,7 @@ def test_json_output_escapes_controls_and_decodes_to_the_stored_value(
     assert json.loads(result.out)["user"]["name"] == "abc\u202eevil\x1b[2J\x85"
     listed = migrated("user", "list", "--json")
     _assert_no_raw_controls(listed.out)
-    assert [u["name"] for u in json.loads(listed.out)] == ["abc\u202eevil\x1b[2J\x85"]
+    assert [u["name"] for u in json.loads(listed.out)["users"]] == ["abc\u202eevil\x1b[2J\x85"]
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ def test_control_characters_are_refused_naming_the_field(
     assert result.err == (
         f"error: {field}: must not contain control or bidirectional override characters ({code})\n"
     )
-    assert json.loads(migrated("user", "list", "--json").out) == []
+    assert json.loads(migrated("user", "list", "--json").out)["users"] == []
 
 
 def test_update_refuses_a_control_character_and_changes_nothing(migrated: Invoke) -> None:

@@ -71,7 +71,7 @@ def test_once_with_the_database_down_exits_1_in_one_line(
     port = free_port()
     monkeypatch.setenv("QULAB_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x")
     get_settings.cache_clear()
-    result = qulab("outbox", "relay", "--once", "--broker", "memory://")
+    result = qulab("outbox", "relay", "--once", "--yes", "--broker", "memory://")
     assert result.code == 1
     assert result.err.startswith("error: database unreachable: ")
     assert result.err.endswith("; events stay pending\n")
@@ -81,7 +81,7 @@ def test_once_with_the_database_down_exits_1_in_one_line(
 def test_once_with_everything_up_exits_0(qulab: Invoke, database_url: str) -> None:
     assert qulab("db", "upgrade").code == 0
     _emit(database_url, 2)
-    result = qulab("outbox", "relay", "--once", "--json", "--broker", "memory://")
+    result = qulab("outbox", "relay", "--once", "--yes", "--json", "--broker", "memory://")
     assert result.code == 0
     assert json.loads(result.out)["published"] == 2
     assert _statuses(database_url) == {EventStatus.PUBLISHED.value}

@@ -56,7 +56,7 @@ def test_duplicate_email_is_one_line_on_stderr_and_exit_2(migrated: Invoke) -> N
     assert result.code == 2
     assert result.err.strip() == "error: email: a user with email d@example.com already exists"
     assert "Traceback" not in result.err
-    listed = json.loads(migrated("user", "list", "--json").out)
+    listed = json.loads(migrated("user", "list", "--json").out)["users"]
     assert [u["name"] for u in listed] == ["D"]
 
 
@@ -76,7 +76,7 @@ def test_bad_input_names_the_field_and_exits_2(
     assert result.code == 2
     assert result.err.startswith(f"error: {field}:")
     assert len(result.err.strip().splitlines()) == 1
-    assert json.loads(migrated("user", "list", "--json").out) == []
+    assert json.loads(migrated("user", "list", "--json").out)["users"] == []
 
 
 def test_unknown_and_malformed_ids_exit_2(migrated: Invoke) -> None:
@@ -112,10 +112,10 @@ def test_seed_inserts_and_clears_only_its_marker(migrated: Invoke) -> None:
         "marker": "t1",
         "database": json.loads(seeded.out)["database"],
     }
-    assert len(json.loads(migrated("user", "list", "--limit", "100", "--json").out)) == 26
+    assert len(json.loads(migrated("user", "list", "--limit", "100", "--json").out)["users"]) == 26
     cleared = migrated("seed", "--clear", "--marker", "t1", "--json")
     assert json.loads(cleared.out)["removed_users"] == 25
-    remaining = json.loads(migrated("user", "list", "--json").out)
+    remaining = json.loads(migrated("user", "list", "--json").out)["users"]
     assert [u["email"] for u in remaining] == ["keep@example.com"]
 
 
@@ -125,7 +125,7 @@ def test_db_current_downgrade_and_reset(migrated: Invoke) -> None:
     migrated("user", "create", "--email", "r@example.com", "--name", "R")
     assert migrated("db", "reset").code == 2  # needs --yes
     assert migrated("db", "reset", "--yes").code == 0
-    assert json.loads(migrated("user", "list", "--json").out) == []
+    assert json.loads(migrated("user", "list", "--json").out)["users"] == []
     assert migrated("db", "downgrade", "base").code == 0
     assert json.loads(migrated("db", "current", "--json").out)["revision"] is None
 

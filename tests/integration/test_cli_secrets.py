@@ -174,7 +174,7 @@ def test_a_reachable_database_is_described_without_the_password(
         ("db", "current"),
         ("setup",),
         ("user", "list"),
-        ("outbox", "relay", "--once"),
+        ("outbox", "relay", "--once", "--yes"),
         ("outbox", "status"),
     ):
         result = qulab(*command)

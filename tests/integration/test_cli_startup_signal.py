@@ -57,7 +57,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_relay_terminated_while_starting_exits_0_without_a_pass(env: dict[str, str]) -> None:
-    code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay"], env)
+    code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay", "--yes"], env)
     assert code == 0, err
     assert "relaying to" not in err
     assert err == "published 0, retrying 0, failed 0\n"
@@ -72,7 +72,9 @@ def test_another_command_terminated_while_starting_still_dies_of_sigterm(
 
 
 def test_ctrl_c_while_starting_is_one_line_and_exit_130(env: dict[str, str]) -> None:
-    code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay"], env, signal.SIGINT)
+    code, err = signal_as_soon_as_sigterm_is_handled(
+        ["outbox", "relay", "--yes"], env, signal.SIGINT
+    )
     assert (code, err) == (130, "interrupted\n")
 
 

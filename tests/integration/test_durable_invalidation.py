@@ -160,7 +160,7 @@ async def test_qulab_outbox_relay_once_repairs_the_stale_entry(
     try:
         user_id = await _commit_while_redis_is_down(db, redis_server, readers, env)
 
-        relay = await asyncio.to_thread(_qulab, env, "outbox", "relay", "--once", "--json")
+        relay = await asyncio.to_thread(_qulab, env, "outbox", "relay", "--once", "--yes", "--json")
 
         assert relay.returncode == 0, relay.stderr
         assert orjson.loads(relay.stdout)["published"] == 2

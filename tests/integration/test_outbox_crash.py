@@ -126,7 +126,7 @@ async def test_relay_command_exits_zero_on_sigterm(db: Database) -> None:
     env = _env(db, services.unique_name("qulab_test") + ":")
     env["QULAB_BROKER_URL"] = "memory://"
     relay = subprocess.Popen(
-        [sys.executable, "-m", "qulab", "outbox", "relay"],
+        [sys.executable, "-m", "qulab", "outbox", "relay", "--yes"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -74,6 +74,17 @@ EXPORTED = {
         "read_latest_score_cached",
         "read_user_cached",
     ],
+    "qulab.adapters.health": [
+        "Check",
+        "RelayActivity",
+        "Status",
+        "check_broker",
+        "check_nats",
+        "check_rabbitmq",
+        "exit_code",
+        "relay_activity",
+        "run_checks",
+    ],
     "qulab.adapters.outbox": [
         "MemoryBroker",
         "OutageSwitch",

@@ -28,11 +28,13 @@ OUTBOX_TABLE_ROWS = 20
 __all__ = [
     "EventRow",
     "OutboxTables",
+    "UserPage",
     "UserWithLatestScore",
     "aggregate_types",
     "find_user",
     "get_user",
     "list_users",
+    "list_users_page",
     "outbox_tables",
     "score_event",
     "user_count",
@@ -60,13 +62,46 @@ async def find_user(db: Database, user_id: str) -> UserRead | None:
 
 async def list_users(db: Database, limit: int = 50, offset: int = 0) -> list[UserRead]:
     """Users oldest first, one page."""
+    _check_page(limit, offset)
+    async with db.reading() as session:
+        users = await UserRepository(session).list(limit=limit, offset=offset)
+        return [UserRead.model_validate(user) for user in users]
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of users and how many there are in all."""
+
+    users: list[UserRead]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def complete(self) -> bool:
+        """Whether the page holds every user."""
+        return len(self.users) == self.total
+
+
+async def list_users_page(db: Database, limit: int = 50, offset: int = 0) -> UserPage:
+    """A page of users oldest first, with the total. The total is counted (one COUNT) only
+    when the page cannot tell it: a full page, or an empty one past the first."""
+    _check_page(limit, offset)
+    async with db.reading() as session:
+        repository = UserRepository(session)
+        users = [UserRead.model_validate(u) for u in await repository.list(limit, offset)]
+        if len(users) < limit and (users or offset == 0):
+            total = offset + len(users)
+        else:
+            total = await repository.count()
+    return UserPage(users, total, limit, offset)
+
+
+def _check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInput("limit", f"must be between 1 and {MAX_LIST_LIMIT}")
     if not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput("offset", f"must be between 0 and {MAX_OFFSET}")
-    async with db.reading() as session:
-        users = await UserRepository(session).list(limit=limit, offset=offset)
-        return [UserRead.model_validate(user) for user in users]
 
 
 async def user_count(db: Database) -> int:

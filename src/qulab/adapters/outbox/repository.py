@@ -238,6 +238,12 @@ class OutboxRepository:
         pending, failed, first = (await self.executor.execute(statement)).one()
         return Backlog(int(pending), int(failed), _aware(first))
 
+    async def newest_published_at(self) -> datetime | None:
+        """When a relay last marked an event published (None: never)."""
+        return _aware(
+            (await self.executor.execute(select(func.max(c.published_at)))).scalar_one_or_none()
+        )
+
     async def retrying_count(self) -> int:
         """Pending events that have failed at least once and wait for another try."""
         statement = select(func.count()).where(

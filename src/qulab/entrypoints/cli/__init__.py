@@ -3,11 +3,16 @@
 Exit codes: 0 success; 2 a user mistake (bad input, unknown id, duplicate email, bad setting);
 1 a runtime failure (a database, cache or broker that cannot be reached). Either way one clear
 line goes to stderr, never a traceback.
+
+Start-up stays light: the command modules import only Typer and the standard library at the
+top, and SQLAlchemy, the cache, the brokers and the lab inside the commands that use them, so
+``qulab --help`` and ``qulab --version`` load none of them (tests/cli/test_cli_startup.py).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -17,6 +22,7 @@ from qulab.entrypoints.cli import app as app_command
 from qulab.entrypoints.cli import bench as bench_commands
 from qulab.entrypoints.cli import cache as cache_commands
 from qulab.entrypoints.cli import db as db_commands
+from qulab.entrypoints.cli import doctor as doctor_command
 from qulab.entrypoints.cli import nplusone as nplusone_commands
 from qulab.entrypoints.cli import outbox as outbox_commands
 from qulab.entrypoints.cli import pool as pool_commands
@@ -24,7 +30,7 @@ from qulab.entrypoints.cli import score as score_commands
 from qulab.entrypoints.cli import seed as seed_commands
 from qulab.entrypoints.cli import setup as setup_commands
 from qulab.entrypoints.cli import users as user_commands
-from qulab.entrypoints.cli._common import err
+from qulab.entrypoints.cli._common import err, out
 from qulab.entrypoints.cli._logging import configure_logging
 
 __all__ = ["app", "entry", "main"]
@@ -35,7 +41,35 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: Typer's rich formatter alone (rich_utils, markdown, syntax
+    # highlighting) would double the start-up time of `qulab --help`.
+    rich_markup_mode=None,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"qulab {version('qulab')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """QuLab: the data layer of an AI-readiness platform, measured."""
+
+
 app.add_typer(cache_commands.app, name="cache")
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
@@ -47,6 +81,7 @@ seed_commands.register(app)
 nplusone_commands.register(app)
 pool_commands.register(app)
 bench_commands.register(app)
+doctor_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,8 @@
 """What every command shares: settings, running a coroutine, printing data, and errors.
 
+Importing this module stays cheap (no SQLAlchemy, Redis or broker client): ``qulab --help``
+imports every command module, so the runtime is imported only when a command opens it.
+
 Printing never interprets data: the consoles parse no rich markup and no emoji codes, and show
 control characters as escapes (``\\x1b``, ``\\u202e``; see qulab.control_chars), so a name
 like ``[/x]`` or one holding an ANSI sequence prints as the characters it is made of.
@@ -7,23 +10,23 @@ like ``[/x]`` or one holding an ANSI sequence prints as the characters it is mad
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qulab.adapters.cache import Cache
-from qulab.adapters.db import Database
-from qulab.bootstrap import QuLab, bootstrap
-from qulab.config import Settings, get_settings
 from qulab.control_chars import visible, visible_json
+
+if TYPE_CHECKING:
+    from qulab.adapters.cache import Cache
+    from qulab.adapters.db import Database
+    from qulab.bootstrap import QuLab
+    from qulab.config import Settings
 
 T = TypeVar("T")
 
@@ -48,11 +51,14 @@ JsonOption = Any  # typer option annotations live in the command modules
 
 
 def settings() -> Settings:
+    from qulab.config import get_settings
+
     return get_settings()
 
 
 def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
     """Run one command's async work on a fresh event loop."""
+    import asyncio
 
     async def _main() -> T:
         return await coro_factory()
@@ -65,6 +71,8 @@ async def open_lab(
     current: Settings | None = None, *, cache: Cache | None = None
 ) -> AsyncIterator[QuLab]:
     """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
+    from qulab.bootstrap import bootstrap
+
     async with bootstrap(current or settings(), cache=cache) as lab:
         yield lab
 
@@ -87,6 +95,8 @@ async def open_db(
 
 
 def _default(value: Any) -> Any:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, datetime):

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qulab.adapters.metrics import DEFAULT_METRICS_HOST, Metrics, serve_metrics
 from qulab.entrypoints.cli._common import err
+
+if TYPE_CHECKING:
+    from qulab.adapters.metrics import Metrics
+
+# Localhost unless asked otherwise (the same default as the metrics server's own). Kept here so
+# the option can be declared without importing the Prometheus client at start-up.
+DEFAULT_METRICS_HOST = "127.0.0.1"
 
 MetricsPort = Annotated[
     int | None,
@@ -40,6 +46,8 @@ def serving_metrics(port: int | None, host: str = DEFAULT_METRICS_HOST) -> Itera
     if port is None:
         yield None
         return
+    from qulab.adapters.metrics import Metrics, serve_metrics
+
     server = serve_metrics(Metrics(), port, host)
     err.print(f"metrics on {server.url}", markup=False)
     try:

@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from qulab.domain.errors import ConfigurationError
-from qulab.entrypoints.app import MAIN_SCRIPT
 from qulab.entrypoints.cli._common import out, settings
 
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -23,6 +22,8 @@ def register(app: typer.Typer) -> None:
 
 def streamlit_command(host: str, port: int) -> list[str]:
     """The command line that serves the lab (headless, no usage statistics)."""
+    from qulab.entrypoints.app import MAIN_SCRIPT
+
     return [
         sys.executable,
         "-m",

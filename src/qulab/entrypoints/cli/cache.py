@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qulab.adapters.cache import CacheStatus, StatsSnapshot
 from qulab.domain.errors import ServiceUnavailable
-from qulab.domain.schemas import validate_id
 from qulab.entrypoints.cli._common import (
     open_cache,
     out,
@@ -17,6 +15,9 @@ from qulab.entrypoints.cli._common import (
     print_table,
     run,
 )
+
+if TYPE_CHECKING:
+    from qulab.adapters.cache import CacheStatus, StatsSnapshot
 
 app = typer.Typer(help="Inspect and control the read-through cache.", no_args_is_help=True)
 
@@ -110,6 +111,8 @@ def invalidate(
     json: JSON = False,
 ) -> None:
     """Drop a user's cached entries (``user:{id}`` and ``latest_airscore:{id}``)."""
+    from qulab.domain.schemas import validate_id
+
     user_id = validate_id(user_id, "user_id")
 
     async def _go() -> list[str]:

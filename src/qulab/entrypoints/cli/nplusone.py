@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qulab.adapters import migrate
 from qulab.entrypoints.cli._common import open_db, out, print_json, print_table, run
-from qulab.lab import Comparison, StrategyRun, compare_all_users
-from qulab.services import seeding
+
+if TYPE_CHECKING:
+    from qulab.lab import Comparison, StrategyRun
 
 MARKER = "nplusone"
 
@@ -52,6 +52,9 @@ def nplusone(
     The users are seeded under the marker "nplusone" when missing; remove them with
     `qulab seed --clear --marker nplusone`.
     """
+    from qulab.adapters import migrate
+    from qulab.lab import compare_all_users
+    from qulab.services import seeding
 
     async def _go() -> tuple[Comparison, bool]:
         async with open_db() as db:

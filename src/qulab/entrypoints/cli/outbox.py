@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from qulab._startup import release_sigterm, sigterm_received
-from qulab.adapters.db import Database
-from qulab.adapters.metrics import DEFAULT_METRICS_HOST, Metrics
-from qulab.adapters.outbox import (
-    OutboxStatus,
-    PassResult,
-    Relay,
-    build_publisher,
-    outbox_status,
-    parse_age,
-    purge_published,
-    replay,
-)
-from qulab.domain.errors import BrokerUnavailable, ConfigurationError, ServiceUnavailable
-from qulab.domain.models import EventStatus
+from qulab.domain.errors import ConfigurationError, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
     err,
     open_db,
@@ -32,8 +17,25 @@ from qulab.entrypoints.cli._common import (
     print_record,
     print_table,
     run,
+    settings,
 )
-from qulab.entrypoints.cli._metrics import MetricsHost, MetricsPort, serving_metrics
+from qulab.entrypoints.cli._metrics import (
+    DEFAULT_METRICS_HOST,
+    MetricsHost,
+    MetricsPort,
+    serving_metrics,
+)
+
+if TYPE_CHECKING:
+    from qulab.adapters.db import Database
+    from qulab.adapters.metrics import Metrics
+    from qulab.adapters.outbox import OutboxStatus, PassResult, Relay
+
+MEMORY_BROKER_REFUSED = (
+    "the memory:// broker lives in this process only: nothing outside it would see the "
+    "events, yet they would be marked published; pass --yes to relay anyway, or set "
+    "QULAB_BROKER_URL (or --broker) to a real broker"
+)
 
 app = typer.Typer(help="Operate the transactional outbox.", no_args_is_help=True)
 
@@ -46,6 +48,7 @@ def status(
     json: JSON = False,
 ) -> None:
     """Counts by status, the lag (age of the oldest pending event) and recent failures."""
+    from qulab.adapters.outbox import outbox_status
 
     async def _go() -> OutboxStatus:
         async with open_db() as db:
@@ -77,13 +80,26 @@ def relay(
     ] = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = DEFAULT_METRICS_HOST,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Relay even to the in-process memory:// broker.")
+    ] = False,
     json: JSON = False,
 ) -> None:
     """Publish pending events. Runs until SIGINT/SIGTERM (it finishes the current batch and
     exits 0), or makes one pass with --once. --metrics-port serves Prometheus metrics while it
-    runs (docs/operations.md)."""
+    runs (docs/operations.md).
+
+    The default memory:// broker dies with this command, so relaying to it is refused unless
+    --yes is given.
+    """
     if once and metrics_port is not None:
         raise ConfigurationError("--metrics-port serves a running relay; drop --once")
+    if not yes and _is_memory_broker(broker if broker is not None else settings().broker_url):
+        raise UserError(MEMORY_BROKER_REFUSED)
+    import asyncio
+    import signal
+
+    from qulab.adapters.outbox import Relay, build_publisher
 
     async def _go() -> tuple[PassResult, int | None]:
         with serving_metrics(metrics_port, metrics_host) as metrics:
@@ -134,9 +150,16 @@ def relay(
     err.print(summary + (f" (broker unavailable: {result.outage})" if result.outage else ""))
 
 
+def _is_memory_broker(url: str | None) -> bool:
+    return url is None or url.startswith("memory://")
+
+
 async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None]:
     """One pass and, after an outage, how many events still wait (None: the database is
     unreachable too)."""
+    from qulab.adapters.outbox import PassResult, outbox_status
+    from qulab.domain.models import EventStatus
+
     worker.log_outages = False
     try:
         result = await worker.publish_pending()
@@ -152,6 +175,8 @@ async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None
 
 
 def _outage_line(result: PassResult, pending: int | None) -> str:
+    from qulab.domain.errors import BrokerUnavailable
+
     waiting = "events stay pending" if pending is None else f"{pending} event(s) still pending"
     if result.outage and result.outage.startswith("database unreachable"):
         return f"{result.outage}; {waiting}"
@@ -168,6 +193,7 @@ def replay_command(
     json: JSON = False,
 ) -> None:
     """Put failed events (or the given ones) back to pending with a fresh attempt count."""
+    from qulab.adapters.outbox import replay
 
     async def _go() -> int:
         async with open_db() as db:
@@ -189,6 +215,8 @@ def purge(
 ) -> None:
     """Delete published events older than the given age, page by page. Failed events are
     never purged."""
+    from qulab.adapters.outbox import parse_age, purge_published
+
     age = parse_age(published_older_than, "published_older_than")
 
     async def _go() -> int:

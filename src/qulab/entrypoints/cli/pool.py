@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qulab.adapters import migrate
-from qulab.adapters.repositories import users_statement
 from qulab.entrypoints.cli._common import open_db, out, print_json, print_table, run, settings
-from qulab.lab import (
-    ExhaustionResult,
-    LoadRun,
-    PoolingComparison,
-    compare_pooling,
-    demonstrate_pool_exhaustion,
-)
-from qulab.services import seeding
+
+if TYPE_CHECKING:
+    from qulab.lab import ExhaustionResult, LoadRun, PoolingComparison
 
 MARKER = "pool"
 SEED_USERS = 100
@@ -67,6 +60,10 @@ def exhaustion_dict(result: ExhaustionResult) -> dict[str, Any]:
 
 
 async def _user_ids() -> list[str]:
+    from qulab.adapters import migrate
+    from qulab.adapters.repositories import users_statement
+    from qulab.services import seeding
+
     async with open_db() as db:
         await migrate.upgrade(db)
         await seeding.ensure_seeded(db, SEED_USERS, SEED_SCORES, marker=MARKER)
@@ -97,6 +94,8 @@ def pool(
         _exhaust(json)
         return
 
+    from qulab.lab import compare_pooling
+
     async def _go() -> PoolingComparison:
         ids = await _user_ids()
         return await compare_pooling(settings(), ids, concurrency=concurrency, requests=requests)
@@ -122,6 +121,9 @@ def pool(
 
 
 def _exhaust(json: bool) -> None:
+    from qulab.adapters import migrate
+    from qulab.lab import demonstrate_pool_exhaustion
+
     async def _go() -> ExhaustionResult:
         async with open_db() as db:
             await migrate.upgrade(db)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qulab.adapters.uow import uow_factory
-from qulab.domain.schemas import CalculateScore, ScoreRead, parse
 from qulab.entrypoints.cli._common import open_db, out, print_json, print_table, run
-from qulab.services.scoring import calculate_score
+
+if TYPE_CHECKING:
+    from qulab.domain.schemas import ScoreRead
 
 app = typer.Typer(help="Calculate AI-R scores.", no_args_is_help=True)
 
@@ -27,6 +27,9 @@ def add(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Calculate and store a user's AI-R score; each one commits a score.calculated event."""
+    from qulab.adapters.uow import uow_factory
+    from qulab.domain.schemas import CalculateScore, parse
+    from qulab.services.scoring import calculate_score
 
     async def _go() -> list[ScoreRead]:
         command = parse(CalculateScore, user_id=user_id, occupation_code=occupation)

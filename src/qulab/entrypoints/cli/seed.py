@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from qulab.adapters import migrate
 from qulab.entrypoints.cli._common import err, open_db, out, print_json, run
-from qulab.services import seeding
 
 
 def register(app: typer.Typer) -> None:
@@ -17,8 +14,8 @@ def register(app: typer.Typer) -> None:
 
 
 def seed(
-    users: Annotated[int, typer.Option("--users", min=0, max=seeding.MAX_USERS)] = 100,
-    scores: Annotated[int, typer.Option("--scores", min=0, max=seeding.MAX_SCORES)] = 5,
+    users: Annotated[int, typer.Option("--users", min=0, help="Up to 1,000,000.")] = 100,
+    scores: Annotated[int, typer.Option("--scores", min=0, help="Per user, up to 100.")] = 5,
     marker: Annotated[str, typer.Option(help="Tag for the seeded rows.")] = "demo",
     clear: Annotated[
         bool, typer.Option("--clear", help="Remove rows seeded under MARKER.")
@@ -26,6 +23,10 @@ def seed(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Insert USERS demo users with SCORES scores each (or --clear them again)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from qulab.adapters import migrate
+    from qulab.services import seeding
 
     async def _clear() -> int:
         async with open_db() as db:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qulab.entrypoints.cli._common import open_db, out, print_json, run
-from qulab.lab import SetupResult, run_db_setup_and_create_user
+
+if TYPE_CHECKING:
+    from qulab.lab import SetupResult
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +20,7 @@ def setup(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Migrate the database and make sure the demo users Alex Smith and Jane Doe exist."""
+    from qulab.lab import run_db_setup_and_create_user
 
     async def _go() -> SetupResult:
         async with open_db() as db:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qulab.adapters import views
-from qulab.adapters.cache import CachedUserRepository, CacheResult
-from qulab.adapters.uow import uow_factory
-from qulab.domain.errors import NotFound
-from qulab.domain.schemas import DeleteUser, ScoreRead, UpdateUser, UserCreate, UserRead, parse
 from qulab.entrypoints.cli._common import (
     open_cache,
     open_db,
@@ -20,7 +15,11 @@ from qulab.entrypoints.cli._common import (
     print_table,
     run,
 )
-from qulab.services import users as service
+
+if TYPE_CHECKING:
+    from qulab.adapters.cache import CacheResult
+    from qulab.adapters.views import UserPage
+    from qulab.domain.schemas import ScoreRead, UserRead
 
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
@@ -44,6 +43,9 @@ def create(
     json: JSON = False,
 ) -> None:
     """Create a user and print the new id."""
+    from qulab.adapters.uow import uow_factory
+    from qulab.domain.schemas import UserCreate, parse
+    from qulab.services import users as service
 
     async def _go() -> UserRead:
         async with open_db() as db:
@@ -72,6 +74,8 @@ def show(
     json: JSON = False,
 ) -> None:
     """Show one user and their latest score, read through the cache (says HIT or MISS)."""
+    from qulab.adapters.cache import CachedUserRepository
+    from qulab.domain.errors import NotFound
 
     async def _go() -> tuple[CacheResult[UserRead], CacheResult[ScoreRead]]:
         async with open_cache() as cache, open_db(cache=cache) as db, db.session() as session:
@@ -113,20 +117,22 @@ def list_users(
     offset: Annotated[int, typer.Option(min=0, help="How many to skip.")] = 0,
     json: JSON = False,
 ) -> None:
-    """List users, oldest first."""
+    """List users, oldest first, and how many there are in all."""
+    from qulab.adapters import views
 
-    async def _go() -> list[UserRead]:
+    async def _go() -> UserPage:
         async with open_db() as db:
-            return await views.list_users(db, limit=limit, offset=offset)
+            return await views.list_users_page(db, limit=limit, offset=offset)
 
-    users = run(_go)
+    page = run(_go)
     if json:
-        print_json(users)
+        print_json(page.__dict__)
         return
-    rows = [user.model_dump() for user in users]
-    print_table(
-        f"{len(rows)} users", rows, ["id", "email", "name", "occupation_code", "created_at"]
-    )
+    rows = [user.model_dump() for user in page.users]
+    columns = ["id", "email", "name", "occupation_code", "created_at"]
+    print_table(f"{page.total} users", rows, columns)
+    if not page.complete:
+        out.print(f"showing {len(page.users)} of {page.total} (use --limit/--offset)")
 
 
 @app.command()
@@ -144,6 +150,9 @@ def update(
     )
     if not changes:
         raise typer.BadParameter("give at least one of --name, --occupation, --education, --years")
+    from qulab.adapters.uow import uow_factory
+    from qulab.domain.schemas import UpdateUser, parse
+    from qulab.services import users as service
 
     async def _go() -> UserRead:
         async with open_db() as db:
@@ -162,6 +171,9 @@ def delete(
     user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
 ) -> None:
     """Delete a user with their assessments and scores."""
+    from qulab.adapters.uow import uow_factory
+    from qulab.domain.schemas import DeleteUser, parse
+    from qulab.services import users as service
 
     async def _go() -> None:
         async with open_db() as db:

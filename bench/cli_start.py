@@ -1,0 +1,149 @@
+"""``qulab bench cli_start``: how long whole ``qulab`` commands take to start, over a floor.
+
+Each round runs every case once as a fresh process, in an order that rotates from round to
+round, with ``python -c pass`` (the interpreter alone) among them as the floor; so load on the
+machine falls on all cases alike. Reported: wall-clock median, p95 and spread per case, the
+median overhead over the floor's median (what the targets bound), and the CPU time the process
+used (user + system), which a busy machine disturbs far less than the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
+
+RUNS = 30
+QUICK_RUNS = 2
+FLOOR = "python -c pass"
+HELP_BUDGET_S = 0.3  # --help and --version
+COMMAND_BUDGET_S = 0.5  # any command, before it touches a service
+
+
+def _qulab() -> list[str]:
+    script = Path(sys.executable).with_name("qulab")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "qulab"]
+
+
+def cases() -> dict[str, list[str]]:
+    qulab = _qulab()
+    return {
+        FLOOR: [sys.executable, "-c", "pass"],
+        "qulab --help": [*qulab, "--help"],
+        "qulab --version": [*qulab, "--version"],
+        "qulab user list --help": [*qulab, "user", "list", "--help"],
+        # The whole runtime is built (engine, in-process cache) and closed; nothing connects.
+        "qulab cache stats --json": [*qulab, "cache", "stats", "--json"],
+    }
+
+
+BUDGETS = {
+    "qulab --help": HELP_BUDGET_S,
+    "qulab --version": HELP_BUDGET_S,
+    "qulab user list --help": HELP_BUDGET_S,
+    "qulab cache stats --json": COMMAND_BUDGET_S,
+}
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one run (one child at a time, so the CPU is its own)."""
+    cpu = _child_cpu()
+    start = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *argv, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    elapsed = time.perf_counter() - start
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[-3:])} exited {process.returncode}: {err.decode()}")
+    return elapsed, _child_cpu() - cpu
+
+
+async def measure(
+    runs: int, warmup: int, env: dict[str, str]
+) -> tuple[dict[str, Samples], dict[str, Samples]]:
+    """Wall-clock and CPU samples per case."""
+    commands = cases()
+    names = list(commands)
+    wall = {name: Samples(name, []) for name in names}
+    cpu = {name: Samples(name, []) for name in names}
+    for round_ in range(warmup + runs):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds, used = await _timed(commands[name], env)
+            if round_ >= warmup:
+                wall[name].seconds.append(seconds)
+                cpu[name].seconds.append(used)
+    return wall, cpu
+
+
+@benchmark("cli_start")
+async def cli_start(config: BenchConfig) -> Report:
+    runs = QUICK_RUNS if config.quick else max(RUNS, config.rounds)
+    with tempfile.TemporaryDirectory(prefix="qulab-bench-cli-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
+        env |= {"QULAB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/cli.db", "COLUMNS": "100"}
+        samples, cpu = await measure(runs, config.warmup, env)
+    floor, cpu_floor = samples[FLOOR].median, cpu[FLOOR].median
+    rows = [
+        [
+            name,
+            found.median,
+            found.median - floor,
+            found.percentile(95),
+            round(found.spread, 2),
+            cpu[name].median,
+            cpu[name].median - cpu_floor,
+        ]
+        for name, found in samples.items()
+    ]
+    targets = [
+        Target(
+            f"{name}: start-up over the floor (s, median)",
+            samples[name].median - floor,
+            budget,
+            higher_is_better=False,
+            limits="imports at start-up (python -X importtime -m qulab ...) on a busy machine",
+        )
+        for name, budget in BUDGETS.items()
+    ]
+    return Report(
+        name="cli_start",
+        title="Command-line start-up",
+        tables=[
+            Table(
+                title=f"{runs} runs per case, interleaved, each a fresh process",
+                columns=[
+                    "case",
+                    "median s",
+                    "over floor s",
+                    "p95 s",
+                    "spread",
+                    "CPU s (median)",
+                    "CPU over floor s",
+                ],
+                rows=rows,
+            )
+        ],
+        targets=targets,
+        notes=[
+            f"floor: `{FLOOR}` ({floor * 1000:.0f} ms median), measured in the same rounds",
+            "`cache stats` builds the whole runtime (engine, in-process cache) and opens no "
+            "connection: the start-up cost of any command before it touches a service",
+        ],
+        raw={
+            "wall": {name: found.summary() for name, found in samples.items()},
+            "cpu": {name: found.summary() for name, found in cpu.items()},
+        },
+    )

@@ -1,0 +1,66 @@
+"""Is a relay running? Judged by what relays leave behind in the outbox: when an event was last
+marked published and how long the oldest pending one has waited.
+
+``relay_activity`` is the one place that decides it, so a later source of truth (relays'
+partition leases) changes this function and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from qulab.adapters.db import Database
+from qulab.adapters.health.check import Check, Status
+from qulab.adapters.outbox.repository import OutboxRepository
+from qulab.domain.models import utcnow
+
+# A pending event older than this, with no relay publishing meanwhile, means none is running.
+STALE_PENDING_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RelayActivity:
+    last_published_at: datetime | None
+    oldest_pending_age: float | None  # seconds; None when nothing is pending
+
+    def describe(self, now: datetime) -> str:
+        if self.last_published_at is None:
+            last = "nothing published yet"
+        else:
+            last = f"last published {_age(now - self.last_published_at)} ago"
+        if self.oldest_pending_age is None:
+            return f"{last}; nothing pending"
+        return f"{last}; oldest pending event waiting {_age_s(self.oldest_pending_age)}"
+
+
+async def relay_activity(db: Database) -> RelayActivity:
+    async with db.reading() as session:
+        repository = OutboxRepository(session)
+        newest = await repository.newest_published_at()
+        oldest = await repository.oldest_pending_at()
+    age = None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+    return RelayActivity(newest, age)
+
+
+async def check_relay(db: Database, stale_after: float = STALE_PENDING_SECONDS) -> Check:
+    activity = await relay_activity(db)
+    detail = activity.describe(utcnow())
+    pending_age = activity.oldest_pending_age
+    if pending_age is not None and pending_age > stale_after:
+        return Check("relay", Status.WARN, f"no relay seems to run: {detail}")
+    return Check("relay", Status.OK, detail)
+
+
+def _age(delta: timedelta) -> str:
+    return _age_s(max(0.0, delta.total_seconds()))
+
+
+def _age_s(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

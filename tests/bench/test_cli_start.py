@@ -1,0 +1,23 @@
+"""The ``cli_start`` benchmark runs whole commands against a floor, in one table. Structure only:
+timings are for ``qulab bench cli_start``, never asserted here."""
+
+from __future__ import annotations
+
+from bench.cli_start import BUDGETS, FLOOR, cases
+from bench.harness import BenchConfig, resolve, run
+
+
+def test_cli_start_is_registered() -> None:
+    assert "cli_start" in resolve(["all"])
+
+
+async def test_every_case_runs_and_is_measured_against_the_floor() -> None:
+    [report] = await run(["cli_start"], BenchConfig.smoke())
+
+    [table] = report.tables
+    assert [row[0] for row in table.rows] == list(cases())
+    assert all(len(row) == len(table.columns) for row in table.rows)
+    floor_row = table.rows[0]
+    assert (floor_row[0], floor_row[2]) == (FLOOR, 0)
+    assert [target.description.split(":")[0] for target in report.targets] == list(BUDGETS)
+    assert {summary["n"] for summary in report.raw["wall"].values()} == {2}
