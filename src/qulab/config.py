@@ -99,7 +99,16 @@ class Settings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _broker_scheme(cls, value: str | None) -> str | None:
-        schemes = ("memory://", "stdout://", "redis://", "rediss://", "amqp://", "amqps://")
+        schemes = (
+            "memory://",
+            "stdout://",
+            "redis://",
+            "rediss://",
+            "amqp://",
+            "amqps://",
+            "nats://",
+            "tls://",
+        )
         if value is not None and not value.startswith(schemes):
             raise ValueError("must start with one of " + ", ".join(schemes))
         return value

@@ -75,6 +75,7 @@ EXPORTED = {
     ],
     "qulab.adapters.outbox": [
         "MemoryBroker",
+        "NatsPublisher",
         "OutageSwitch",
         "OutboxMessage",
         "OutboxStatus",
