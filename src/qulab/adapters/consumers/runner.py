@@ -98,16 +98,15 @@ class Consumer:
 
     async def run_once(self) -> ConsumeResult:
         """Consume until a fetch comes back empty; an outage ends the pass (reported)."""
-        await self.source.start()
-        while not self._stop.is_set():
-            try:
+        try:
+            await self.source.start()
+            while not self._stop.is_set():
                 deliveries = await self.source.fetch(self.batch_size, self.wait)
                 if not deliveries:
                     break
                 await self.handle(deliveries)
-            except OUTAGES as error:
-                self.totals.outage = str(error)
-                break
+        except OUTAGES as error:
+            self.totals.outage = str(error)
         return self.totals
 
     async def run(self, ready: asyncio.Event | None = None) -> ConsumeResult:

@@ -58,15 +58,23 @@ def consume(
         print_json(result.as_dict())
     if result.outage and once:
         if not json:
-            err.print(f"error: broker unavailable: {result.outage}", markup=False)
+            err.print(f"error: {_outage_line(result.outage)}", markup=False)
         raise typer.Exit(1)
     if not json:
         err.print(f"processed {result.processed}, duplicates skipped {result.duplicates}")
 
 
+def _outage_line(outage: str) -> str:
+    outage = outage.rstrip(".")
+    if outage.startswith("database unreachable"):
+        return f"{outage}; nothing was acknowledged"
+    return f"broker unavailable: {outage}; events wait there"
+
+
 async def _consume(name: str, broker: str | None, group: str, once: bool) -> ConsumeResult:
     handler = CONSUMERS[name]()
     async with open_lab() as lab:
+        await lab.db.ping()  # a database that is down is exit 1 even with nothing to consume
         settings = lab.db.settings
         source = build_source(
             broker, settings, group=group, aggregate_types=handler.aggregate_types
