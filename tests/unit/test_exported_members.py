@@ -75,6 +75,7 @@ EXPORTED = {
     ],
     "qulab.adapters.consumers": [
         "CONSUMERS",
+        "BrokerNamespace",
         "ConsumeResult",
         "Consumer",
         "ConsumerStatus",
@@ -89,8 +90,10 @@ EXPORTED = {
         "Source",
         "applied_ids",
         "apply_once",
+        "broker_namespace",
         "build_source",
         "consumer_status",
+        "excess_effects",
         "inbox_counts",
         "projection_differences",
     ],

@@ -129,6 +129,17 @@ async def projection_differences(db: Database, tolerance: float = 1e-6) -> list[
     return problems
 
 
+async def excess_effects(db: Database) -> int:
+    """Scores the projection counts beyond what ``air_scores`` holds (an event applied twice
+    shows here; a deleted user's leftover scores too)."""
+    expected = await _from_scores(db)
+    actual = await _from_projection(db)
+    return sum(
+        max(0, got.count - (expected[user].count if user in expected else 0))
+        for user, got in actual.items()
+    )
+
+
 def _close(a: float | None, b: float | None, tolerance: float) -> bool:
     if a is None or b is None:
         return a is b

@@ -1,4 +1,4 @@
-"""The consumer loop: fetch a batch, apply each delivery once through the inbox, then ack.
+"""The consumer loop: fetch a batch, apply each delivery once through the inbox, ack it.
 
 An event is acknowledged only after its effects committed, so a consumer killed between the
 two gets the event again and the inbox turns it into a counted duplicate. A database or broker
@@ -81,11 +81,12 @@ class Consumer:
         self._stop.set()
 
     async def handle(self, deliveries: Sequence[Delivery]) -> None:
-        """Apply every delivery (each in its own transaction), then acknowledge them all."""
+        """Apply each delivery in its own transaction and acknowledge it once that committed
+        (not at the end of the batch: a slow batch must not outlive the broker's ack wait)."""
         for delivery in deliveries:
             applied = await apply_once(self.db, self.name, delivery, self.handler.apply)
             self._count(applied)
-        await self.source.ack(deliveries)
+            await self.source.ack([delivery])
         self.totals.batches += 1
 
     def _count(self, applied: bool) -> None:
