@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 from nats.js import errors as js_errors
@@ -33,7 +34,7 @@ from qulab.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
-ERRORS = (*OUTAGE_ERRORS, js_errors.Error)
+ERRORS = (*OUTAGE_ERRORS, nats.errors.Error)
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 

@@ -112,7 +112,7 @@ class NatsPublisher:
 
     @property
     def description(self) -> str:
-        return f"{self._where} JetStream {jetstream_name('<aggregate>', self.prefix)}"
+        return f"{self._where} JetStream streams {jetstream_name('', self.prefix)}<aggregate_type>"
 
     async def _ready(self) -> JetStreamContext:
         if self._js is not None and self._client is not None and self._client.is_connected:
@@ -126,10 +126,16 @@ class NatsPublisher:
         if not messages:
             return {}
         try:
+            # Anything going wrong before a message is sent (connecting, the streams) is the
+            # broker's state, not the events' fault.
             js = await self._ready()
             for kind in {m.aggregate_type for m in messages} - self._streams:
                 await ensure_stream(js, kind, self.prefix)
                 self._streams.add(kind)
+        except (*OUTAGE_ERRORS, nats.errors.Error) as error:
+            await self.close()
+            raise BrokerUnavailable(f"NATS at {self._where}: {self._detail(error)}") from error
+        try:
             pending = [
                 await js.publish_async(
                     subject(m, self.prefix), m.payload_json.encode(), headers=headers(m)
