@@ -2,7 +2,7 @@
 
 ``run_chaos`` builds a scratch database and a broker namespace of its own, starts R relays
 (``qulab outbox relay``) and C consumers (``qulab consume score-summary``) as processes,
-writes events through the services (users created, scored and deleted) while SIGKILLing a
+writes events through the services (users created, renamed, scored and deleted) while SIGKILLing a
 random relay or consumer at K random moments and starting it again, waits until everything
 has settled (every event published and applied, or the timeout), and verifies the outcome
 from the outside (:mod:`qulab.lab.chaos_check`). Everything it created is removed at the end.
@@ -35,7 +35,7 @@ from qulab.adapters.uow import uow_factory
 from qulab.config import Settings
 from qulab.domain.errors import NotFound, ServiceUnavailable
 from qulab.domain.models import EventStatus
-from qulab.domain.schemas import CalculateScore, DeleteUser, UserCreate, parse
+from qulab.domain.schemas import CalculateScore, DeleteUser, UpdateUser, UserCreate, parse
 from qulab.lab.chaos_check import ChaosReport, verify
 from qulab.services import scoring, users
 from qulab.urls import redact_url
@@ -183,6 +183,9 @@ async def _produce(db: Database, plan: ChaosPlan, rng: random.Random, progress: 
         elif choice < 0.22 and len(live) > 3:
             user_id = live.pop(rng.randrange(len(live)))
             await users.delete_user(parse(DeleteUser, user_id=user_id), factory)
+        elif choice < 0.40:  # several events per user aggregate, so their order can be checked
+            update = parse(UpdateUser, user_id=rng.choice(live), name=f"Chaos {progress.produced}")
+            await users.update_user(update, factory)
         else:
             command = parse(CalculateScore, user_id=rng.choice(live), occupation_code="SW_ENG")
             with contextlib.suppress(NotFound):
