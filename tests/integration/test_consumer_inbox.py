@@ -17,7 +17,7 @@ from qulab.adapters.consumers import (
     projection_differences,
 )
 from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, publish_pending
+from qulab.adapters.outbox import MemoryBroker, OutboxMessage, publish_pending
 from qulab.domain.models import InboxEntry, new_id
 from tests.consumer_support import consume_all, scored_users, summaries
 
@@ -108,3 +108,28 @@ async def test_a_projection_that_double_counted_is_reported(db: Database) -> Non
     [problem] = await projection_differences(db)
     assert problem.startswith(f"user {user_id}: air_scores says SummaryRow(count=2")
     assert "projection says SummaryRow(count=4" in problem
+
+
+async def test_an_event_that_cannot_be_applied_is_logged_skipped_and_the_rest_applied(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = MemoryBroker("poison-test", maxlen=100)
+    now = datetime.now(UTC)
+
+    def message(event_id: str, payload: str, sequence: int) -> OutboxMessage:
+        return OutboxMessage(
+            event_id, "score.calculated", "AIRScore", new_id(), now, payload, sequence
+        )
+
+    poison = message(new_id(), '{"user_id": "u-9", "air_score": "not a number"}', 1)
+    good = message(new_id(), '{"user_id": "u-9", "air_score": 40.0}', 2)
+    await broker.publish([poison, good])
+    source = MemorySource(broker, aggregate_types=ScoreSummaryProjection.aggregate_types)
+
+    result = await consume_all(db, source)
+
+    assert (result.processed, result.duplicates, result.rejected) == (1, 0, 1)
+    assert (await summaries(db))["u-9"].score_count == 1
+    assert await inbox_counts(db) == {"score-summary": (1, 0)}
+    [line] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert line.startswith(f"event {poison.id} (score.calculated) cannot be applied, skipped: ")

@@ -22,7 +22,7 @@ from qulab.adapters.consumers.delivery import Delivery
 from qulab.adapters.consumers.inbox import apply_once
 from qulab.adapters.consumers.source import Source
 from qulab.adapters.db import Database
-from qulab.domain.errors import BrokerUnavailable, ServiceUnavailable
+from qulab.domain.errors import BrokerUnavailable, QulabError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class Handler(Protocol):
 class ConsumeResult:
     processed: int = 0
     duplicates: int = 0
+    rejected: int = 0  # deliveries that cannot be applied, logged and acknowledged
     batches: int = 0
     outage: str | None = None
 
@@ -50,6 +51,7 @@ class ConsumeResult:
         return {
             "processed": self.processed,
             "duplicates": self.duplicates,
+            "rejected": self.rejected,
             "batches": self.batches,
             "outage": self.outage,
         }
@@ -84,8 +86,22 @@ class Consumer:
         """Apply each delivery in its own transaction and acknowledge it once that committed
         (not at the end of the batch: a slow batch must not outlive the broker's ack wait)."""
         for delivery in deliveries:
-            applied = await apply_once(self.db, self.name, delivery, self.handler.apply)
-            self._count(applied)
+            try:
+                applied = await apply_once(self.db, self.name, delivery, self.handler.apply)
+            except OUTAGES:
+                raise
+            except (QulabError, ValueError, TypeError) as error:
+                # The event itself cannot be applied (a payload the handler cannot read, a
+                # value the database refuses): delivering it again would fail the same way.
+                log.error(
+                    "event %s (%s) cannot be applied, skipped: %s",
+                    delivery.event_id,
+                    delivery.type,
+                    error,
+                )
+                self.totals.rejected += 1
+            else:
+                self._count(applied)
             await self.source.ack([delivery])
         self.totals.batches += 1
 

@@ -61,7 +61,8 @@ def consume(
             err.print(f"error: {_outage_line(result.outage)}", markup=False)
         raise typer.Exit(1)
     if not json:
-        err.print(f"processed {result.processed}, duplicates skipped {result.duplicates}")
+        rejected = f", rejected {result.rejected}" if result.rejected else ""
+        err.print(f"processed {result.processed}, duplicates skipped {result.duplicates}{rejected}")
 
 
 def _outage_line(outage: str) -> str:
