@@ -17,6 +17,7 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("QULAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("QULAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+NATS_URL = os.environ.get("QULAB_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 
 def unavailable(service: str, reason: str) -> None:
@@ -101,6 +102,27 @@ def require_redis() -> None:
 def require_rabbitmq() -> None:
     if not port_open(AMQP_URL, 5672):
         unavailable("RabbitMQ", f"nothing listens at {urlsplit(AMQP_URL).netloc}")
+
+
+def require_nats() -> None:
+    if not port_open(NATS_URL, 4222):
+        unavailable("NATS", f"nothing listens at {urlsplit(NATS_URL).netloc}")
+
+
+async def delete_nats_streams(prefix: str, url: str = NATS_URL) -> int:
+    """Remove the JetStream streams under a test's own prefix, and only those."""
+    import nats
+
+    client = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
+    try:
+        js = client.jetstream()
+        names = [info.config.name for info in await js.streams_info()]
+        mine = [name for name in names if name and name.startswith(prefix)]
+        for name in mine:
+            await js.delete_stream(name)
+        return len(mine)
+    finally:
+        await client.close()
 
 
 async def delete_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:

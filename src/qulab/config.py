@@ -13,6 +13,7 @@ from qulab.settings_groups import (
     AppSettings,
     BrokerSettings,
     CacheSettings,
+    ConsumerSettings,
     DatabaseSettings,
     RelaySettings,
 )
@@ -70,6 +71,11 @@ class Settings(BaseSettings):
     outbox_exchange: str = Field(default="qulab.outbox", min_length=1, max_length=255)
     memory_broker_size: int = Field(default=1000, ge=1, le=1_000_000)
 
+    consumer_batch_size: int = Field(default=100, ge=1, le=10_000)
+    consumer_claim_idle: float = Field(default=30.0, gt=0)
+    consumer_ack_wait: float = Field(default=30.0, gt=0)
+    consumer_wait: float = Field(default=1.0, gt=0, le=60)
+
     app_host: str = "127.0.0.1"
     app_port: int = Field(default=8501, ge=1, le=65535)
     app_timeout: float = Field(default=60.0, gt=0)
@@ -101,7 +107,16 @@ class Settings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _broker_scheme(cls, value: str | None) -> str | None:
-        schemes = ("memory://", "stdout://", "redis://", "rediss://", "amqp://", "amqps://")
+        schemes = (
+            "memory://",
+            "stdout://",
+            "redis://",
+            "rediss://",
+            "amqp://",
+            "amqps://",
+            "nats://",
+            "tls://",
+        )
         if value is not None and not value.startswith(schemes):
             raise ValueError("must start with one of " + ", ".join(schemes))
         return value
@@ -175,6 +190,15 @@ class Settings(BaseSettings):
             backoff_jitter=self.relay_backoff_jitter,
             publish_timeout=self.relay_publish_timeout,
             channel=self.outbox_channel,
+        )
+
+    @property
+    def consumer(self) -> ConsumerSettings:
+        return ConsumerSettings(
+            batch_size=self.consumer_batch_size,
+            claim_idle=self.consumer_claim_idle,
+            ack_wait=self.consumer_ack_wait,
+            wait=self.consumer_wait,
         )
 
     @property

@@ -76,6 +76,18 @@ class RelaySettings:
 
 
 @dataclass(frozen=True)
+class ConsumerSettings:
+    """How ``qulab consume`` reads (``QULAB_CONSUMER_*``): deliveries per batch (and the
+    RabbitMQ prefetch), how long a Redis entry stays pending before another member claims it,
+    how long JetStream waits for an ack before delivering again, how long a fetch waits."""
+
+    batch_size: int
+    claim_idle: float
+    ack_wait: float
+    wait: float
+
+
+@dataclass(frozen=True)
 class AppSettings:
     """The lab app's server, how long a page waits, and the port of its Prometheus metrics
     (``QULAB_APP_*``; no ``metrics_port`` means no metrics server)."""

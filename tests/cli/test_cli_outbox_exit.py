@@ -85,3 +85,20 @@ def test_once_with_everything_up_exits_0(qulab: Invoke, database_url: str) -> No
     assert result.code == 0
     assert json.loads(result.out)["published"] == 2
     assert _statuses(database_url) == {EventStatus.PUBLISHED.value}
+
+
+def test_once_with_nats_down_exits_1_in_one_line_without_the_password(
+    qulab: Invoke, database_url: str
+) -> None:
+    assert qulab("db", "upgrade").code == 0
+    _emit(database_url, 2)
+    port = free_port()
+    result = qulab("outbox", "relay", "--once", "--broker", f"nats://lab:S3cretPW@127.0.0.1:{port}")
+    assert result.code == 1
+    assert result.err.startswith(
+        f"error: broker unavailable: NATS at nats://lab:***@127.0.0.1:{port}"
+    )
+    assert result.err.endswith("; published 0, 2 event(s) still pending\n")
+    assert result.err.count("\n") == 1
+    assert "S3cretPW" not in result.err
+    assert _statuses(database_url) == {EventStatus.PENDING.value}

@@ -48,6 +48,8 @@ def _probe(*args: str) -> tuple[int, list[str], str]:
         ("outbox", "relay", "--help"),
         ("doctor", "--help"),
         ("db", "--help"),
+        ("consume", "--help"),
+        ("chaos", "--help"),
     ],
 )
 def test_help_and_version_import_no_driver_cache_broker_or_lab_library(
@@ -75,3 +77,10 @@ def test_top_level_help_lists_every_command() -> None:
     for command in ("setup", "seed", "user", "outbox", "db", "cache", "doctor", "bench"):
         assert f" {command} " in shown
     assert "--version" in shown
+
+
+def test_consume_help_names_every_consumer() -> None:
+    from qulab.adapters.consumers import CONSUMERS
+    from qulab.entrypoints.cli.consume import CONSUMER_NAMES
+
+    assert tuple(CONSUMERS) == CONSUMER_NAMES

@@ -42,6 +42,7 @@ def test_er_diagram_marks_keys_and_the_composite_index() -> None:
             ["PostgreSQL", 'cachestore [label="Redis"]', "Redis Streams"],
         ),
         ({"broker_url": "amqp://guest:guest@h/"}, ["RabbitMQ"]),
+        ({"broker_url": "nats://h:4222"}, ["NATS JetStream"]),
     ],
 )
 def test_architecture_shows_the_configured_services(

@@ -29,7 +29,7 @@ def test_no_module_above_the_database_adapter_translates_errors() -> None:
     assert callers == []
 
 
-DRIVERS = {"redis", "aio_pika", "aiormq", "asyncpg", "aiosqlite"}
+DRIVERS = {"redis", "aio_pika", "aiormq", "asyncpg", "aiosqlite", "nats"}
 ABOVE_THE_ADAPTERS = ("domain", "services", "lab", "entrypoints")
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from qulab.adapters.outbox import (
     MemoryBroker,
+    NatsPublisher,
     OutageSwitch,
     OutboxMessage,
     RabbitMQPublisher,
@@ -111,6 +112,11 @@ def test_factory_picks_the_broker_from_the_url() -> None:
     rabbit = build_publisher("amqp://guest:guest@127.0.0.1/", settings)
     assert isinstance(rabbit, RabbitMQPublisher) and rabbit.exchange_name == "ex"
     assert rabbit.description == "amqp://guest:***@127.0.0.1/ exchange ex"
+    jetstream = build_publisher("nats://lab:pw@127.0.0.1:4222", settings)
+    assert isinstance(jetstream, NatsPublisher) and jetstream.prefix == "p:"
+    assert jetstream.description == (
+        "nats://lab:***@127.0.0.1:4222 JetStream streams p_OUTBOX_<aggregate_type>"
+    )
     with pytest.raises(ConfigurationError, match="QULAB_BROKER_URL"):
         build_publisher("kafka://x", settings)
 

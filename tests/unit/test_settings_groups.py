@@ -55,6 +55,12 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("publish_timeout", "relay_publish_timeout"),
         ("channel", "outbox_channel"),
     ],
+    "consumer": [
+        ("batch_size", "consumer_batch_size"),
+        ("claim_idle", "consumer_claim_idle"),
+        ("ack_wait", "consumer_ack_wait"),
+        ("wait", "consumer_wait"),
+    ],
     "app": [
         ("host", "app_host"),
         ("port", "app_port"),
@@ -100,6 +106,10 @@ ENVIRONMENT = {
     "QULAB_OUTBOX_STREAM_MAXLEN": "500",
     "QULAB_OUTBOX_EXCHANGE": "grouped.outbox",
     "QULAB_MEMORY_BROKER_SIZE": "77",
+    "QULAB_CONSUMER_BATCH_SIZE": "18",
+    "QULAB_CONSUMER_CLAIM_IDLE": "4.5",
+    "QULAB_CONSUMER_ACK_WAIT": "7.5",
+    "QULAB_CONSUMER_WAIT": "0.3",
     "QULAB_APP_HOST": "0.0.0.0",
     "QULAB_APP_PORT": "8600",
     "QULAB_APP_TIMEOUT": "15",

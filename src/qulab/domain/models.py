@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -195,3 +196,42 @@ class DomainEvent(Base, TimestampMixin):
 
     def __repr__(self) -> str:
         return f"<DomainEvent id={self.id!r} type={self.event_type!r} status={self.status!r}>"
+
+
+class InboxEntry(Base):
+    """One event a consumer has applied. The primary key (consumer, event id) is the
+    exactly-once guard: the consumer's effects and this row commit together, so a redelivered
+    event finds its row and changes nothing but ``deliveries``."""
+
+    __tablename__ = "inbox"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deliveries: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+    def __repr__(self) -> str:
+        return f"<InboxEntry consumer={self.consumer!r} event_id={self.event_id!r}>"
+
+
+class UserScoreSummary(Base):
+    """A projection kept by a consumer from ``score.calculated`` and ``user.deleted``: per user
+    the number of scores, their mean and the latest one. A deleted user keeps a tombstone row
+    (``deleted``) so that a score event arriving after the deletion cannot bring them back."""
+
+    __tablename__ = "user_score_summary"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    score_count: Mapped[int] = mapped_column(Integer, default=0)
+    score_total: Mapped[float] = mapped_column(Float, default=0.0)
+    mean_score: Mapped[float | None] = mapped_column(Float)
+    latest_score: Mapped[float | None] = mapped_column(Float)
+    latest_score_id: Mapped[str | None] = mapped_column(String(36))
+    latest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_event_id: Mapped[str] = mapped_column(String(36))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<UserScoreSummary user_id={self.user_id!r} count={self.score_count}>"

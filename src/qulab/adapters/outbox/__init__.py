@@ -10,6 +10,7 @@ from qulab.adapters.outbox.admin import (
 from qulab.adapters.outbox.factory import build_publisher
 from qulab.adapters.outbox.memory import MemoryBroker, memory_broker
 from qulab.adapters.outbox.message import OutboxMessage
+from qulab.adapters.outbox.nats import NatsPublisher
 from qulab.adapters.outbox.publisher import OutageSwitch, Publisher
 from qulab.adapters.outbox.rabbitmq import RabbitMQPublisher
 from qulab.adapters.outbox.redis_streams import RedisStreamsPublisher, stream_name
@@ -19,6 +20,7 @@ from qulab.adapters.outbox.stdout import StdoutPublisher
 
 __all__ = [
     "MemoryBroker",
+    "NatsPublisher",
     "OutageSwitch",
     "OutboxMessage",
     "OutboxStatus",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from qulab.adapters.outbox.memory import memory_broker
+from qulab.adapters.outbox.nats import NatsPublisher
 from qulab.adapters.outbox.publisher import Publisher
 from qulab.adapters.outbox.rabbitmq import RabbitMQPublisher
 from qulab.adapters.outbox.redis_streams import RedisStreamsPublisher
@@ -16,8 +17,8 @@ from qulab.urls import address_problem, redact_url
 
 def build_publisher(url: str | None = None, settings: Settings | None = None) -> Publisher:
     """``None`` or ``memory://[name]`` is the embedded broker (shared per process);
-    ``stdout://``, ``redis://…`` and ``amqp://…`` are the others. Stream prefix, MAXLEN and the
-    exchange come from the settings (``QULAB_OUTBOX_*``)."""
+    ``stdout://``, ``redis://…``, ``amqp://…`` and ``nats://…`` are the others. Stream prefix,
+    MAXLEN and the exchange come from the settings (``QULAB_OUTBOX_*``)."""
     config = (settings or get_settings()).broker
     url = url if url is not None else config.url
     if url is None or url.startswith("memory://"):
@@ -40,7 +41,9 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
         )
     if url.startswith(("amqp://", "amqps://")):
         return RabbitMQPublisher(url, exchange=config.exchange, timeout=config.publish_timeout)
+    if url.startswith(("nats://", "tls://")):
+        return NatsPublisher(url, prefix=config.stream_prefix, timeout=config.publish_timeout)
     raise ConfigurationError(
         f"QULAB_BROKER_URL: unknown broker {redact_url(url)!r}; "
-        "use memory://, stdout://, redis:// or amqp://"
+        "use memory://, stdout://, redis://, amqp:// or nats://"
     )

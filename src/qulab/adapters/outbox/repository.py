@@ -258,6 +258,14 @@ class OutboxRepository:
         )
         return await self._rows(_listing(failing).order_by(c.updated_at.desc(), c.id).limit(limit))
 
+    async def positions(self) -> dict[str, tuple[str, str, int, str]]:
+        """Every event: (aggregate type, aggregate id, sequence, status), for checks that compare
+        the outbox with what a broker holds."""
+        rows = await self.executor.execute(
+            select(c.id, c.aggregate_type, c.aggregate_id, c.sequence, c.status)
+        )
+        return {str(i): (str(t), str(a), int(n), str(s)) for i, t, a, n, s in rows.all()}
+
     async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
         found = await self.executor.execute(select(c.id).where(c.id.in_(list(event_ids))))
         return set(found.scalars())

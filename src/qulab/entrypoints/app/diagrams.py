@@ -31,6 +31,8 @@ def broker_label(settings: Settings) -> str:
         return "Redis Streams"
     if url.startswith(("amqp://", "amqps://")):
         return "RabbitMQ"
+    if url.startswith(("nats://", "tls://")):
+        return "NATS JetStream"
     if url.startswith("stdout://"):
         return "stdout broker"
     return "in-memory broker"

@@ -21,6 +21,8 @@ from qulab.domain.errors import ConfigurationError, QulabError, UserError
 from qulab.entrypoints.cli import app as app_command
 from qulab.entrypoints.cli import bench as bench_commands
 from qulab.entrypoints.cli import cache as cache_commands
+from qulab.entrypoints.cli import chaos as chaos_commands
+from qulab.entrypoints.cli import consume as consume_commands
 from qulab.entrypoints.cli import db as db_commands
 from qulab.entrypoints.cli import doctor as doctor_command
 from qulab.entrypoints.cli import nplusone as nplusone_commands
@@ -82,6 +84,8 @@ nplusone_commands.register(app)
 pool_commands.register(app)
 bench_commands.register(app)
 doctor_command.register(app)
+consume_commands.register(app)
+chaos_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

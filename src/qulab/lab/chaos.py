@@ -1,0 +1,293 @@
+"""The chaos check: relays and consumers as real processes, killed and restarted at random.
+
+``run_chaos`` builds a scratch database and a broker namespace of its own, starts R relays
+(``qulab outbox relay``) and C consumers (``qulab consume score-summary``) as processes,
+writes events through the services (users created, renamed, scored and deleted) while SIGKILLing a
+random relay or consumer at K random moments and starting it again, waits until everything
+has settled (every event published and applied, or the timeout), and verifies the outcome
+from the outside (:mod:`qulab.lab.chaos_check`). Everything it created is removed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qulab.adapters.consumers import (
+    BrokerNamespace,
+    ScoreSummaryProjection,
+    broker_namespace,
+    inbox_counts,
+)
+from qulab.adapters.db import Database
+from qulab.adapters.outbox.repository import OutboxRepository
+from qulab.adapters.scratch import scratch_database
+from qulab.adapters.uow import uow_factory
+from qulab.config import Settings
+from qulab.domain.errors import NotFound, ServiceUnavailable
+from qulab.domain.models import EventStatus
+from qulab.domain.schemas import CalculateScore, DeleteUser, UpdateUser, UserCreate, parse
+from qulab.lab.chaos_check import ChaosReport, verify
+from qulab.services import scoring, users
+from qulab.urls import redact_url
+
+CONSUMER = ScoreSummaryProjection.name
+READY = {"relay": "relaying to ", "consumer": "consuming "}
+
+
+@dataclass(frozen=True)
+class ChaosPlan:
+    broker: str
+    relays: int = 1
+    consumers: int = 2
+    events: int = 200
+    kills: int = 4
+    seed: int = 0
+    rate: float = 100.0  # events written per second
+    timeout: float = 120.0  # seconds to wait for everything to settle
+
+
+@dataclass
+class Progress:
+    phase: str = "starting"
+    produced: int = 0
+    published: int = 0
+    applied: int = 0
+    kills: int = 0
+    note: str = ""
+
+
+Report = Callable[[Progress], None]
+
+
+@dataclass
+class _Worker:
+    role: str
+    index: int
+    log: Path
+    process: asyncio.subprocess.Process | None = None
+    starts: int = 0
+
+
+@dataclass
+class _Fleet:
+    """The relay and consumer processes of one run, each restartable."""
+
+    env: dict[str, str]
+    folder: Path
+    workers: list[_Worker] = field(default_factory=list)
+
+    def command(self, role: str) -> list[str]:
+        if role == "relay":
+            return [sys.executable, "-m", "qulab", "outbox", "relay"]
+        return [sys.executable, "-m", "qulab", "consume", CONSUMER]
+
+    async def start(self, worker: _Worker) -> None:
+        worker.starts += 1
+        with worker.log.open("ab") as log:
+            worker.process = await asyncio.create_subprocess_exec(
+                *self.command(worker.role),
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
+
+    async def add(self, role: str, count: int) -> None:
+        for index in range(count):
+            worker = _Worker(role, index, self.folder / f"{role}{index}.log")
+            self.workers.append(worker)
+            await self.start(worker)
+
+    async def ready(self, within: float) -> None:
+        """Wait until every process has said it runs (or one has died)."""
+        async with asyncio.timeout(within):
+            while not all(self._said_ready(w) for w in self.workers):
+                for worker in self.workers:
+                    if worker.process is not None and worker.process.returncode is not None:
+                        tail = worker.log.read_text(errors="replace").strip().splitlines()[-1:]
+                        said = tail[0] if tail else "nothing"
+                        raise ServiceUnavailable(f"{worker.role} {worker.index} exited: {said}")
+                await asyncio.sleep(0.05)
+
+    def _said_ready(self, worker: _Worker) -> bool:
+        return READY[worker.role] in worker.log.read_text(errors="replace")
+
+    async def kill_and_restart(self, worker: _Worker) -> None:
+        process = worker.process
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+        await self.start(worker)
+
+    async def stop(self) -> None:
+        for worker in self.workers:
+            process = worker.process
+            if process is not None and process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            process = worker.process
+            if process is None:
+                continue
+            try:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def _environment(plan: ChaosPlan, database_url: str, namespace: BrokerNamespace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
+    return env | {
+        "QULAB_DATABASE_URL": database_url,
+        "QULAB_BROKER_URL": plan.broker,
+        "QULAB_RELAY_INTERVAL": "0.2",
+        "QULAB_RELAY_BACKOFF_BASE": "0.1",
+        "QULAB_RELAY_BACKOFF_MAX": "1",
+        "QULAB_RELAY_MAX_ATTEMPTS": "1000",
+        "QULAB_CONSUMER_CLAIM_IDLE": "1",
+        "QULAB_CONSUMER_ACK_WAIT": "3",
+        "QULAB_CONSUMER_WAIT": "0.2",
+        **namespace.settings,
+    }
+
+
+async def _produce(db: Database, plan: ChaosPlan, rng: random.Random, progress: Progress) -> None:
+    """Write ``plan.events`` events through the services, one transaction each, at ``rate``."""
+    factory = uow_factory(db)
+    live: list[str] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while progress.produced < plan.events:
+        choice = rng.random()
+        if not live or choice < 0.15:
+            email = f"chaos{progress.produced}.{rng.getrandbits(32):08x}@example.com"
+            create = parse(
+                UserCreate,
+                email=email,
+                name=f"Chaos {progress.produced}",
+                occupation_code="SW_ENG",
+                education_level="bachelor",
+                years_experience=float(rng.randint(0, 30)),
+            )
+            live.append((await users.create_user(create, factory)).id)
+        elif choice < 0.22 and len(live) > 3:
+            user_id = live.pop(rng.randrange(len(live)))
+            await users.delete_user(parse(DeleteUser, user_id=user_id), factory)
+        elif choice < 0.40:  # several events per user aggregate, so their order can be checked
+            update = parse(UpdateUser, user_id=rng.choice(live), name=f"Chaos {progress.produced}")
+            await users.update_user(update, factory)
+        else:
+            command = parse(CalculateScore, user_id=rng.choice(live), occupation_code="SW_ENG")
+            with contextlib.suppress(NotFound):
+                await scoring.calculate_score(command, factory)
+        progress.produced += 1
+        ahead = started + progress.produced / plan.rate - loop.time()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def _kill_at_random(
+    fleet: _Fleet, plan: ChaosPlan, rng: random.Random, progress: Progress, report: Report
+) -> None:
+    """K SIGKILLs at random moments over the production time (and a little after)."""
+    span = plan.events / plan.rate + 2.0
+    moments = sorted(rng.uniform(0.2, span) for _ in range(plan.kills))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for moment in moments:
+        await asyncio.sleep(max(0.0, started + moment - loop.time()))
+        worker = rng.choice(fleet.workers)
+        await fleet.kill_and_restart(worker)
+        progress.kills += 1
+        progress.note = f"killed {worker.role} {worker.index} (SIGKILL), started it again"
+        report(progress)
+
+
+async def _counts(db: Database) -> tuple[int, int, int]:
+    """(events, published, applied by the consumer)."""
+    async with db.connect() as conn:
+        by_status = await OutboxRepository(conn).count_by_status()
+    applied = (await inbox_counts(db)).get(CONSUMER, (0, 0))[0]
+    return sum(by_status.values()), by_status.get(EventStatus.PUBLISHED.value, 0), applied
+
+
+async def _settle(db: Database, plan: ChaosPlan, progress: Progress, report: Report) -> bool:
+    """Wait until every event is published and applied; False after ``plan.timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + plan.timeout
+    while True:
+        total, progress.published, progress.applied = await _counts(db)
+        report(progress)
+        if total and progress.published == total and progress.applied == total:
+            return True
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.25)
+
+
+async def _watch(db: Database, progress: Progress, report: Report) -> None:
+    while True:
+        _, progress.published, progress.applied = await _counts(db)
+        report(progress)
+        await asyncio.sleep(0.5)
+
+
+async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> ChaosReport:
+    rng = random.Random(plan.seed)
+    progress = Progress()
+    clock = time.monotonic()
+    aggregate_types = ScoreSummaryProjection.aggregate_types
+    namespace = broker_namespace(plan.broker, aggregate_types, "chaos")
+    async with scratch_database(settings, "chaos") as url:
+        db = Database(settings.model_copy(update={"database_url": url, "broker_url": plan.broker}))
+        try:
+            await namespace.prepare(CONSUMER)
+            with tempfile.TemporaryDirectory(prefix="qulab_chaos_") as folder:
+                fleet = _Fleet(_environment(plan, url, namespace), Path(folder))
+                try:
+                    progress.phase = "starting processes"
+                    report(progress)
+                    await fleet.add("relay", plan.relays)
+                    await fleet.add("consumer", plan.consumers)
+                    await fleet.ready(60)
+                    progress.phase = "producing, killing"
+                    watcher = asyncio.create_task(_watch(db, progress, report))
+                    try:
+                        await asyncio.gather(
+                            _produce(db, plan, rng, progress),
+                            _kill_at_random(fleet, plan, rng, progress, report),
+                        )
+                    finally:
+                        watcher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await watcher
+                    progress.phase = "settling"
+                    progress.note = ""
+                    settled = await _settle(db, plan, progress, report)
+                finally:
+                    await fleet.stop()
+            progress.phase = "verifying"
+            report(progress)
+            result = await verify(db, await namespace.read(), CONSUMER)
+        finally:
+            await db.dispose()
+            with contextlib.suppress(Exception):
+                await namespace.remove()
+    result.settled = settled
+    result.kills = progress.kills
+    result.relays, result.consumers, result.seed = plan.relays, plan.consumers, plan.seed
+    result.broker = redact_url(plan.broker)
+    result.scratch_database = url.rpartition("/")[2]
+    result.scratch_namespace = namespace.name
+    result.seconds = round(time.monotonic() - clock, 2)
+    return result
