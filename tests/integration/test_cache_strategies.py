@@ -3,6 +3,7 @@ serves after a write, what write-behind loses, what a stampede costs, and the ve
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 
@@ -10,8 +11,8 @@ import pytest
 
 from qulab.adapters.cache.strategies import (
     STRATEGY_NAMES,
+    RefreshAhead,
     ScratchRows,
-    Strategy,
     StrategyFactory,
     WriteBehind,
     WriteThrough,
@@ -20,7 +21,7 @@ from qulab.adapters.db import Database
 from qulab.lab.cache_compare import compare_strategies
 from qulab.lab.workload import VersionOracle, Workload
 from tests import services
-from tests.cache_support import new_prefix
+from tests.cache_support import ManualClock, new_prefix
 
 
 @pytest.fixture
@@ -44,10 +45,6 @@ async def factory(db: Database, redis_url: str | None) -> AsyncIterator[Strategy
     finally:
         await rows.drop()
         await made.clear()
-
-
-async def _strategy(factory: StrategyFactory, name: str) -> Strategy:
-    return await factory.build(name)
 
 
 @pytest.mark.parametrize("name", ["invalidate", "write-through", "two-tier", "refresh-ahead"])
@@ -206,3 +203,40 @@ async def test_a_load_that_began_before_a_write_through_does_not_overwrite_it(
     finally:
         await strategy.close()
     assert served.value is not None and (served.value.version, served.hit) == (1, True)
+
+
+class _Draw(random.Random):
+    """A random source that always draws the same number."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+async def test_refresh_ahead_reloads_a_hot_key_once_just_before_it_expires(
+    factory: StrategyFactory,
+) -> None:
+    clock = ManualClock()
+    strategy = RefreshAhead(
+        factory.backend(), factory.rows, factory.space("ra"), 60, rng=_Draw(0.5), clock=clock
+    )
+    try:
+        await strategy.read("r0")  # stored to expire at clock + 60
+        await strategy.write("r1", 1)  # unrelated
+        clock.advance(30)
+        early = await asyncio.gather(*(strategy.read("r0") for _ in range(50)))
+        loads_far_from_expiry = factory.rows.loads
+        clock.advance(30 - 1e-5)  # 10 µs before expiry: -delta * ln(0.5) reaches past it
+        near = await asyncio.gather(*(strategy.read("r0") for _ in range(50)))
+        loads_near_expiry = factory.rows.loads
+        clock.advance(1e-5)
+        later = await strategy.read("r0")  # the refreshed entry expires 60 s from the refresh
+    finally:
+        await strategy.close()
+    assert all(read.hit for read in early) and loads_far_from_expiry == 1
+    assert loads_near_expiry == 2 and strategy.early_refreshes == 1
+    assert sum(not read.hit for read in near) == 1
+    assert later.hit and factory.rows.loads == 2

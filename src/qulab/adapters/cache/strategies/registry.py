@@ -60,6 +60,7 @@ class StrategyFactory:
         self.socket_timeout = socket_timeout
         self.rng = rng or random.Random()
         self.hub = LocalHub()
+        self._shared_memory: dict[str, MemoryBackend] = {}
 
     def backend(self) -> CacheBackend:
         if self.redis_url:
@@ -95,9 +96,14 @@ class StrategyFactory:
         return LocalChannel(self.hub)
 
     def two_tier_cache(self, name: str = "two-tier") -> TwoTierCache[RowRead]:
-        return TwoTierCache(
-            self.backend(), self.channel(name), RowRead, prefix=self.space(name), ttl=self.ttl
-        )
+        """One more client of the two-tier cache ``name``: its own L1, the shared L2 (in
+        process, one store shared by every client of ``name``) and the shared channel."""
+        l2: CacheBackend
+        if self.redis_url:
+            l2 = self.backend()
+        else:
+            l2 = self._shared_memory.setdefault(name, MemoryBackend(self.max_entries))
+        return TwoTierCache(l2, self.channel(name), RowRead, prefix=self.space(name), ttl=self.ttl)
 
     def space(self, name: str) -> str:
         return f"{self.prefix}{name}:"

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, bindparam, select, update
 
 from qulab.adapters.db import Database
-from qulab.adapters.db_errors import translated
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +59,20 @@ class ScratchRows:
         return [f"r{index}" for index in range(self.count)]
 
     async def create(self) -> None:
-        with translated():
-            async with self.db.engine.begin() as conn:
-                await conn.run_sync(self.table.create)
-                rows = [{"id": ident, "version": 0, "payload": PAYLOAD} for ident in self.ids()]
-                await conn.execute(self.table.insert(), rows)
+        async with self.db.begin() as conn:
+            await conn.run_sync(self.table.create)
+            rows = [{"id": ident, "version": 0, "payload": PAYLOAD} for ident in self.ids()]
+            await conn.execute(self.table.insert(), rows)
 
     async def drop(self) -> None:
-        with translated():
-            async with self.db.engine.begin() as conn:
-                await conn.run_sync(self.table.drop, checkfirst=True)
+        async with self.db.begin() as conn:
+            await conn.run_sync(self.table.drop, checkfirst=True)
 
     async def load(self, ident: str) -> RowRead | None:
         """One SELECT by primary key (each call is a database load)."""
         self.loads += 1
-        with translated():
-            async with self.db.engine.connect() as conn:
-                found = (await conn.execute(self._load, {"ident": ident})).first()
+        async with self.db.connect() as conn:
+            found = (await conn.execute(self._load, {"ident": ident})).first()
         if found is None:
             return None
         return RowRead(id=ident, version=found.version, payload=found.payload)
@@ -94,15 +90,13 @@ class ScratchRows:
             {"ident": ident, "new_version": version, "new_payload": PAYLOAD}
             for ident, version in versions.items()
         ]
-        with translated():
-            async with self.db.engine.begin() as conn:
-                await conn.execute(self._write, params)
+        async with self.db.begin() as conn:
+            await conn.execute(self._write, params)
 
     async def versions(self, idents: Iterable[str] | None = None) -> dict[str, int]:
         """Every row's committed version (read straight from the table, not counted as loads)."""
         statement = select(self.table.c.id, self.table.c.version)
-        with translated():
-            async with self.db.engine.connect() as conn:
-                rows = (await conn.execute(statement)).all()
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(statement)).all()
         wanted = None if idents is None else set(idents)
         return {row.id: row.version for row in rows if wanted is None or row.id in wanted}
