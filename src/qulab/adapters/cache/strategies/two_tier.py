@@ -75,6 +75,7 @@ class TwoTierCache(Generic[M]):
         self.generation_ttl = max(86_400.0, 4 * ttl)
         self.latencies: deque[float] = deque(maxlen=10_000)
         self.dropped = 0
+        self.listeners: list[Callable[[Invalidation], None]] = []  # told of each one heard
         self._clock = clock
         self._l1: OrderedDict[str, _Local[M]] = OrderedDict()
         self._floors: OrderedDict[str, int] = OrderedDict()
@@ -168,6 +169,8 @@ class TwoTierCache(Generic[M]):
     def _heard(self, message: Invalidation) -> None:
         self.latencies.append(max(0, time.time_ns() - message.sent_ns) / 1e9)
         self._drop(message.key, message.generation)
+        for listener in self.listeners:
+            listener(message)
 
     def _drop(self, key: str, generation: int) -> None:
         self._floors[key] = max(generation, self._floors.get(key, -1))
