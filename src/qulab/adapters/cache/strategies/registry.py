@@ -39,7 +39,8 @@ STRATEGY_NAMES = (
 
 
 class StrategyFactory:
-    """Strategies over ``rows``, each on its own backend and its own key prefix."""
+    """Strategies over ``rows``, each on its own backend and its own key prefix. The Redis
+    timeouts are generous: an experiment measures a slow answer rather than abort on it."""
 
     def __init__(
         self,
@@ -49,7 +50,7 @@ class StrategyFactory:
         prefix: str,
         ttl: float,
         max_entries: int = 100_000,
-        socket_timeout: float = 1.0,
+        socket_timeout: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
         self.rows = rows
