@@ -43,8 +43,30 @@ def _mean(values: Iterable[float]) -> float:
     return sum(items) / len(items) if items else 0.0
 
 
+def _by(
+    raw: list[list[dict[str, Any]]],
+    cells: list[dict[str, Any]],
+    name: str,
+    field: str,
+    axis: str,
+    value: float,
+) -> float:
+    """Mean of ``field`` for strategy ``name`` over the cells whose ``axis`` is ``value``."""
+    return _mean(
+        float(row[field] or 0)
+        for cell, meta in zip(raw, cells, strict=True)
+        for row in cell
+        if row["strategy"] == name and meta[axis] == value
+    )
+
+
+def _range(values: list[float], fmt: str) -> str:
+    low, high = min(values), max(values)
+    return format(low, fmt) if low == high else f"{low:{fmt}}-{high:{fmt}}"
+
+
 def _lessons(report: Report) -> list[str]:
-    raw = report.raw["postgres"]
+    raw, cells = report.raw["postgres"], report.raw["cells"]
     ttl = _cells(raw, "ttl-only")
     stale_share = [row["stale_reads"] / max(row["reads"], 1) for row in ttl]
     after_commit = [
@@ -52,57 +74,85 @@ def _lessons(report: Report) -> list[str]:
         for name in ("invalidate", "write-through", "refresh-ahead", "two-tier")
         for row in _cells(raw, name)
     ]
-    hits = {
-        name: [row["hit_ratio"] or 0 for row in _cells(raw, name)]
-        for name in ("invalidate", "write-through", "two-tier")
+    ratios = sorted({meta["read_ratio"] for meta in cells})
+    skews = sorted({meta["zipf"] for meta in cells})
+
+    def hit(name: str, axis: str, value: float) -> str:
+        return f"{_by(raw, cells, name, 'hit_ratio', axis, value):.0%}"
+
+    def lost(ratio: float) -> str:
+        return f"{_by(raw, cells, 'write-behind', 'lost_writes', 'read_ratio', ratio):.0f}"
+
+    stampede_ttl = [float(row["stampede_loads"]) for row in ttl]
+    others = {row["stampede_loads"] for row in _cells(raw, "invalidate") + after_commit} | {
+        row["stampede_loads"] for row in _cells(raw, "write-behind")
     }
-    lost = [row["lost_writes"] for row in _cells(raw, "write-behind")]
-    stampede_ttl = [row["stampede_loads"] for row in ttl]
     propagation = report.raw["propagation_ms"]
-    by_skew = {
-        zipf: _mean(
-            row["hit_ratio"] or 0
-            for cell, meta in zip(raw, report.raw["cells"], strict=True)
-            for row in cell
-            if row["strategy"] == "invalidate" and meta["zipf"] == zipf
-        )
-        for zipf in (0.0, 0.8, 1.2)
-    }
     return [
-        "## What they teach",
+        "## What they teach (PostgreSQL + Redis figures)",
         "",
-        f"- **A TTL alone is not a consistency mechanism.** `ttl-only` served stale versions in "
-        f"{min(stale_share):.0%}-{max(stale_share):.0%} of its reads across the grid, some of "
-        "them older than the whole run: every write inside a TTL leaves the old value in place "
-        "until it expires. It also has the best hit ratio for the same reason.",
-        f"- **Acting after commit removes stale reads for the writing process.** `invalidate`, "
-        f"`write-through`, `refresh-ahead` and `two-tier` served "
-        f"{sum(row['stale_reads'] for row in after_commit)} stale reads in all "
+        "- **A TTL alone is not a consistency mechanism.** `ttl-only` served stale versions in "
+        f"{_range(stale_share, '.0%')} of its reads across the grid: a write inside a TTL "
+        "leaves the old value in place until it expires. Never emptying an entry is also why "
+        "its hit ratio is high.",
+        "- **Acting after commit removes stale reads for the writing process.** `invalidate`, "
+        "`write-through`, `refresh-ahead` and `two-tier` served "
+        f"{sum(row['stale_reads'] for row in after_commit)} stale reads in "
         f"{len(after_commit)} runs.",
-        f"- **Write-through keeps the hit ratio that invalidation gives away.** Across the grid "
-        f"its hit ratio was {min(hits['write-through']):.0%}-{max(hits['write-through']):.0%} "
-        f"against {min(hits['invalidate']):.0%}-{max(hits['invalidate']):.0%} for `invalidate`: "
-        "a write refills the entry instead of emptying it, so the next read does not go to the "
-        "database. The gap grows with the write share. The version compare-and-set is what "
-        "makes it safe with concurrent writers.",
-        f"- **Write-behind is fast and loses data when its flusher dies.** Killing the flusher "
-        f"right after the last operation lost {min(lost)}-{max(lost)} acknowledged writes per "
-        "run, counted against the database; the fewer reads, the more writes sit in the queue.",
-        f"- **Single-flight is what stops a stampede.** When the hottest key expired under "
+        "- **Write-through keeps the hit ratio that invalidation gives away.** Mean hit ratio "
+        "by share of reads, `write-through` against `invalidate`: "
+        + ", ".join(
+            f"{ratio:.0%} reads {hit('write-through', 'read_ratio', ratio)} vs "
+            f"{hit('invalidate', 'read_ratio', ratio)}"
+            for ratio in ratios
+        )
+        + ". A write refills the entry instead of emptying it, so the next read need not go to "
+        "the database; the version compare-and-set keeps that safe with concurrent writers.",
+        "- **Write-behind is fast and loses data when its flusher dies.** Killing the flusher "
+        "right after the last operation lost, on average, "
+        + ", ".join(f"{lost(ratio)} writes at {ratio:.0%} reads" for ratio in ratios)
+        + " (acknowledged writes missing from the database, counted against it).",
+        "- **Single-flight is what stops a stampede.** When the hottest key expired under "
         f"{ttl[0]['stampede_readers']} concurrent readers `ttl-only` went to the database "
-        f"{min(stampede_ttl)}-{max(stampede_ttl)} times; every other strategy once.",
-        f"- **Skew decides the hit ratio as much as the strategy does.** For `invalidate` the mean "
-        f"hit ratio was {by_skew[0.0]:.0%} with uniform access (Zipf 0), {by_skew[0.8]:.0%} at "
-        f"Zipf 0.8 and {by_skew[1.2]:.0%} at Zipf 1.2: under skew a few keys take most "
-        "operations and stay cached.",
-        f"- **Two-tier's price is propagation.** Another process drops its L1 copy "
-        f"{propagation['two_tier_p50']:.2f} ms (p50) / {propagation['two_tier_p99']:.2f} ms (p99) "
-        f"after the invalidation, against {propagation['floor_p50']:.2f} / "
-        f"{propagation['floor_p99']:.2f} ms for a bare PUBLISH: within that window the other "
-        "process may serve the old value. An L1 hit costs microseconds, so its read p50 is the "
-        "lowest in the table.",
+        f"{_range(stampede_ttl, '.0f')} times; every other strategy "
+        f"{'once' if others == {1} else 'up to ' + str(max(others)) + ' times'}.",
+        "- **Writes follow the same skew as reads.** Mean hit ratio by Zipf exponent, "
+        "`invalidate` against `write-through`: "
+        + ", ".join(
+            f"Zipf {zipf:g} {hit('invalidate', 'zipf', zipf)} vs "
+            f"{hit('write-through', 'zipf', zipf)}"
+            for zipf in skews
+        )
+        + ". Under skew the hottest keys are also the most written: invalidation keeps "
+        "emptying the entries that matter most, write-through refills them.",
+        "- **Two-tier's price is propagation.** Another client drops its L1 copy "
+        f"{propagation['two_tier_p50']:.2f} ms (p50) / {propagation['two_tier_p99']:.2f} ms "
+        f"(p99) after the invalidation, against {propagation['floor_p50']:.2f} / "
+        f"{propagation['floor_p99']:.2f} ms for a bare PUBLISH to a plain subscriber: within "
+        "that window another process may serve the old value. An L1 hit costs microseconds: "
+        f"two-tier had the lowest read p50 in {_fastest(raw, 'two-tier')} of {len(raw)} cells "
+        "(where most reads miss, the median is a database load for every strategy).",
         "",
     ]
+
+
+def _fastest(raw: list[list[dict[str, Any]]], name: str) -> int:
+    """In how many cells ``name`` had the lowest read p50."""
+    return sum(
+        min(cell, key=lambda row: row["p50_us"] or float("inf"))["strategy"] == name for cell in raw
+    )
+
+
+def _targets(report: Report) -> list[str]:
+    lines = ["## Targets", ""]
+    for target in report.targets:
+        sign = ">=" if target.higher_is_better else "<="
+        verdict = "met" if target.met else f"**not met** ({target.limits})"
+        lines.append(
+            f"- {target.description}: {target.measured:g} (target {sign} {target.threshold:g}), "
+            f"{verdict}."
+        )
+    return [*lines, ""]
 
 
 def render(report: Report) -> str:
@@ -110,6 +160,7 @@ def render(report: Report) -> str:
     for table in report.tables:
         lines += _table(table)
     lines += _lessons(report)
+    lines += _targets(report)
     lines += [f"- {note}" for note in report.notes]
     run_at = report.meta.get("run_at")
     if run_at:

@@ -67,7 +67,8 @@ def test_running_the_comparison_charts_every_strategy_and_explains_each_chart(
     captions = " ".join(texts(at.caption))
     assert "replayed the same 1000 operations on sqlite + in-process cache" in captions
     assert re.search(r"`ttl-only` serves old data \(up to \d+% here\)", captions)
-    assert "the log scale shows both" in captions
+    assert "only a log scale shows both ends" in captions
+    assert "the strategies that act after commit served 0 stale reads" in captions
     assert _tables(sqlite_url) == tables_before
 
 
