@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
@@ -240,3 +240,30 @@ async def test_refresh_ahead_reloads_a_hot_key_once_just_before_it_expires(
     assert loads_near_expiry == 2 and strategy.early_refreshes == 1
     assert sum(not read.hit for read in near) == 1
     assert later.hit and factory.rows.loads == 2
+
+
+class _StuckFirstFlush(ScratchRows):
+    """Rows whose first batched write never finishes (the flusher is stopped inside it)."""
+
+    def __init__(self, rows: ScratchRows) -> None:
+        super().__init__(rows.db, rows.count, name=rows.name)
+        self.entered = asyncio.Event()
+
+    async def write_many(self, versions: Mapping[str, int]) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            await asyncio.Event().wait()
+        await super().write_many(versions)
+
+
+async def test_closing_write_behind_in_the_middle_of_a_batch_still_writes_that_batch(
+    factory: StrategyFactory,
+) -> None:
+    rows = _StuckFirstFlush(factory.rows)
+    strategy = WriteBehind(factory.backend(), rows, factory.space("wb"), 60, interval=0)
+    await strategy.write("r0", 1)
+    await strategy.write("r1", 1)
+    await rows.entered.wait()
+    await strategy.close()
+    committed = await factory.rows.versions()
+    assert (committed["r0"], committed["r1"]) == (1, 1)

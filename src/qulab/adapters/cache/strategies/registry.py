@@ -60,7 +60,7 @@ class StrategyFactory:
         self.max_entries = max_entries
         self.socket_timeout = socket_timeout
         self.rng = rng or random.Random()
-        self.hub = LocalHub()
+        self._hubs: dict[str, LocalHub] = {}
         self._shared_memory: dict[str, MemoryBackend] = {}
 
     def backend(self) -> CacheBackend:
@@ -94,7 +94,7 @@ class StrategyFactory:
     def channel(self, name: str) -> InvalidationChannel:
         if self.redis_url:
             return RedisChannel(self.redis_url, f"{self.prefix}{name}:invalidations")
-        return LocalChannel(self.hub)
+        return LocalChannel(self._hubs.setdefault(name, LocalHub()))
 
     def two_tier_cache(self, name: str = "two-tier") -> TwoTierCache[RowRead]:
         """One more client of the two-tier cache ``name``: its own L1, the shared L2 (in

@@ -72,13 +72,19 @@ class WriteBehind(VersionedReads):
             del self._pending[ident]
         try:
             await self.rows.write_many(batch)
+        except asyncio.CancelledError:
+            self._requeue(batch)  # a stop in the middle of a batch: close() writes it again
+            raise
         except QulabError as error:
             log.warning("write-behind flush of %d row(s) failed, retrying: %s", len(batch), error)
-            for ident, version in batch.items():
-                self._pending[ident] = max(version, self._pending.get(ident, version))
+            self._requeue(batch)
             await asyncio.sleep(max(self.interval, 0.05))
             return
         self.flushed_batches += 1
+
+    def _requeue(self, batch: dict[str, int]) -> None:
+        for ident, version in batch.items():
+            self._pending[ident] = max(version, self._pending.get(ident, version))
 
     async def flush(self) -> None:
         """Commit everything queued now (a graceful shutdown does this)."""
