@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
@@ -22,7 +23,7 @@ from qulab.adapters.cache.strategies import (
 )
 from qulab.adapters.db import Database
 from tests import services
-from tests.cache_support import new_prefix
+from tests.cache_support import delete_prefix, new_prefix
 from tests.tcp_proxy import TcpProxy
 
 
@@ -154,3 +155,68 @@ async def test_l1_is_emptied_when_the_channel_drops_and_again_when_it_is_back(
         await proxy.close()
     assert after.value is not None and after.value.version == 1
     assert second.channel.resets == 1
+
+
+CHILD = """
+import asyncio, sys
+from qulab.adapters.cache.backends import RedisBackend
+from qulab.adapters.cache.strategies import RedisChannel, RowRead, TwoTierCache
+
+async def main(url: str, prefix: str) -> None:
+    cache = TwoTierCache(
+        RedisBackend(url), RedisChannel(url, prefix + "invalidations"), RowRead,
+        prefix=prefix, ttl=60,
+    )
+    await cache.start()
+    dropped = asyncio.Event()
+    cache.listeners.append(lambda message: dropped.set())
+
+    async def load() -> RowRead:
+        return RowRead(id="r0", version=0, payload="child")
+
+    await cache.get("r0", load)
+    first = await cache.get("r0", load)
+    print("ready", first.tier, flush=True)
+    await asyncio.wait_for(dropped.wait(), 30)
+    print("dropped", cache.local_keys(), f"{cache.latencies[-1] * 1000:.3f}", flush=True)
+    await cache.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_another_process_drops_its_l1_copy_when_this_one_invalidates() -> None:
+    services.require_redis()
+    prefix = new_prefix()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        CHILD,
+        services.REDIS_URL,
+        prefix,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    here = TwoTierCache(
+        RedisBackend(services.REDIS_URL),
+        RedisChannel(services.REDIS_URL, f"{prefix}invalidations"),
+        RowRead,
+        prefix=prefix,
+        ttl=60,
+    )
+    await here.start()
+    try:
+        assert child.stdout is not None
+        async with asyncio.timeout(60):
+            ready = (await child.stdout.readline()).decode().split()
+            assert ready == ["ready", "L1"]
+            await here.invalidate("r0")
+            dropped = (await child.stdout.readline()).decode().split(maxsplit=2)
+            assert await child.wait() == 0
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        await here.close()
+        await delete_prefix(services.REDIS_URL, prefix)
+    assert dropped[0] == "dropped" and dropped[1] == "[]"
+    assert float(dropped[2]) >= 0  # send-to-receipt latency, as the other process measured it
