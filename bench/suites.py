@@ -1,6 +1,7 @@
 """Imports every benchmark module so that each registers itself with the harness."""
 
 import bench.cache
+import bench.cache_strategies
 import bench.cli_start
 import bench.nplusone
 import bench.outbox

@@ -38,6 +38,11 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.transport.abort()
 
+    def heal(self) -> None:
+        """Accept and forward new connections again after ``cut()``."""
+        self._refusing = False
+        self._flowing.set()
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()

@@ -54,3 +54,28 @@ async def test_nplusone_and_pool_benchmarks_produce_tables_targets_and_results(
     assert "## N+1 vs eager loading (`nplusone`)" in text
     assert "quick sizes" in text
     assert not list(tmp_path.glob("qulab-bench-*"))  # the SQLite temp dir is removed
+
+
+async def test_cache_strategies_benchmark_covers_the_grid_and_renders_its_document(
+    tmp_path: Path,
+) -> None:
+    services.require_postgres()
+    services.require_redis()
+    from bench.cache_strategies import write_doc
+
+    config = BenchConfig.smoke(
+        postgres_url=services.POSTGRES_URL, redis_url=services.REDIS_URL, sqlite_dir=tmp_path
+    )
+    (report,) = await run(["cache-strategies"], config)
+    postgres, sqlite, propagation = report.tables
+    for table in (postgres, sqlite):
+        assert len(table.rows) == 9 * 6
+        assert {(row[0], row[1]) for row in table.rows} == {
+            (zipf, ratio) for zipf in (0.0, 0.8, 1.2) for ratio in ("50%", "90%", "99%")
+        }
+        assert {row[-1] for row in table.rows if row[2] != "ttl-only"} == {1}
+    assert [row[0] for row in propagation.rows] == ["two-tier broadcast", "plain PUBLISH (floor)"]
+    assert [row[1] for row in propagation.rows] == [50, 50]
+    text = write_doc(report, tmp_path / "caching-strategies.md").read_text()
+    assert text.startswith("# Caching strategies compared")
+    assert "## What they teach" in text and "## PostgreSQL + Redis" in text

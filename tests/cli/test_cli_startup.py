@@ -50,6 +50,7 @@ def _probe(*args: str) -> tuple[int, list[str], str]:
         ("db", "--help"),
         ("consume", "--help"),
         ("chaos", "--help"),
+        ("cache", "compare", "--help"),
     ],
 )
 def test_help_and_version_import_no_driver_cache_broker_or_lab_library(
@@ -84,3 +85,14 @@ def test_consume_help_names_every_consumer() -> None:
     from qulab.entrypoints.cli.consume import CONSUMER_NAMES
 
     assert tuple(CONSUMERS) == CONSUMER_NAMES
+
+
+def test_cache_compare_help_shows_the_strategies_and_workload_defaults() -> None:
+    from dataclasses import asdict
+
+    from qulab.adapters.cache.strategies import STRATEGY_NAMES
+    from qulab.entrypoints.cli import cache_compare
+    from qulab.lab.workload import Workload
+
+    assert cache_compare.STRATEGY_NAMES == STRATEGY_NAMES
+    assert asdict(cache_compare.DEFAULTS) == asdict(Workload())

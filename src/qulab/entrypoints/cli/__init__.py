@@ -21,6 +21,7 @@ from qulab.domain.errors import ConfigurationError, QulabError, UserError
 from qulab.entrypoints.cli import app as app_command
 from qulab.entrypoints.cli import bench as bench_commands
 from qulab.entrypoints.cli import cache as cache_commands
+from qulab.entrypoints.cli import cache_compare as cache_compare_commands
 from qulab.entrypoints.cli import chaos as chaos_commands
 from qulab.entrypoints.cli import consume as consume_commands
 from qulab.entrypoints.cli import db as db_commands
@@ -73,6 +74,7 @@ def _options(
 
 
 app.add_typer(cache_commands.app, name="cache")
+cache_compare_commands.register(cache_commands.app)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(score_commands.app, name="score")

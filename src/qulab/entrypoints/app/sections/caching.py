@@ -26,6 +26,7 @@ from qulab.entrypoints.app.demo_data import CacheDemo, prepare_cache_demo
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
+from qulab.entrypoints.app.strategies_view import render_strategies
 from qulab.services.users import update_user
 
 FETCH_USER_LABEL = "Fetch User (Cached)"
@@ -296,6 +297,7 @@ def render() -> None:
         st.page_link(
             str(CONNECTIVITY.path), label=f"Go to {CONNECTIVITY.title}", icon=CONNECTIVITY.icon
         )
+        render_strategies(context.settings, db)
         return
     if demo.score_created:
         st.info(
@@ -310,6 +312,7 @@ def render() -> None:
     _metrics(db, cache)
     _latency_chart()
     _status(db, cache)
+    render_strategies(context.settings, db)
 
 
 if __name__ == "__main__":
