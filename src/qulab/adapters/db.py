@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPool
 
 from qulab.adapters.db_errors import raise_translated, translated
+from qulab.adapters.pre_ping import PingStats, install_idle_pre_ping, ping_stats
 from qulab.config import Settings
 from qulab.domain.bus import MessageBus
 
@@ -36,7 +37,8 @@ def is_sqlite_memory(url: str) -> bool:
 def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
     """Build an async engine suited to the configured database.
 
-    PostgreSQL gets a queue pool sized by the settings and the connect and statement timeouts;
+    PostgreSQL gets a queue pool sized by the settings and the connect and statement timeouts,
+    pre-pinging connections that sat idle (``qulab.adapters.pre_ping``);
     a SQLite file gets the same pool plus WAL, a busy timeout and foreign keys on every
     connection; SQLite ``:memory:`` shares one connection so every session sees the same
     database. ``null_pool`` opens a fresh connection per checkout (used to measure what pooling
@@ -57,11 +59,12 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
             max_overflow=config.max_overflow,
             pool_timeout=config.pool_timeout,
             pool_recycle=config.pool_recycle,
-            pool_pre_ping=config.pool_pre_ping,
         )
     if make_url(url).get_backend_name() == "postgresql":
         kwargs["connect_args"] = postgres_connect_args(settings)
     engine = create_async_engine(url, **kwargs)
+    if config.pool_pre_ping and isinstance(engine.sync_engine.pool, QueuePool):
+        install_idle_pre_ping(engine, config.pre_ping_idle_seconds)
     if config.is_sqlite:
         if not is_sqlite_memory(url):
             event.listen(engine.sync_engine, "do_connect", _open_sqlite_file_first)
@@ -115,6 +118,19 @@ class BoundarySession(AsyncSession):
             await super().__aexit__(type_, value, traceback)
         if isinstance(value, BaseException):
             raise_translated(value)
+
+
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` as reads should use it: on PostgreSQL in autocommit, sharing its pool.
+
+    A read in a transaction pays a BEGIN and a ROLLBACK round trip around its SELECTs; in
+    PostgreSQL's default READ COMMITTED each SELECT sees its own snapshot either way, so a
+    read-only block sees the same rows without them. SQLite starts no transaction for a SELECT,
+    and switching its isolation costs a thread hop per checkout, so it keeps the engine as is.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[BoundarySession]:
@@ -239,6 +255,8 @@ class Database:
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self.sessionmaker = make_sessionmaker(self.engine)
+        self.reader = read_engine(self.engine)
+        self.read_sessionmaker = make_sessionmaker(self.reader)
         # The one bus for this database: every unit of work on it dispatches here after commit,
         # and the relay replays its durable handlers. The cache subscribes its invalidation.
         self.bus = MessageBus()
@@ -261,10 +279,21 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads (nothing is committed); driver and pool failures come out as
-        QuLab's errors, as they do from ``session_scope`` and the unit of work."""
-        async with self.sessionmaker() as session:
+        """A session for reads only; driver and pool failures come out as QuLab's errors, as
+        they do from ``session_scope`` and the unit of work.
+
+        On PostgreSQL it runs in autocommit (see ``read_engine``): no BEGIN before the first
+        SELECT, no ROLLBACK on close. Nothing may be written through it.
+        """
+        async with self.read_sessionmaker() as session:
             yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for Core reads (autocommit on PostgreSQL, like ``reading``)."""
+        with translated():
+            async with self.reader.connect() as conn:
+                yield conn
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -297,6 +326,11 @@ class Database:
 
     def pool_status(self) -> PoolStatus:
         return pool_status(self.engine)
+
+    @property
+    def pre_ping(self) -> PingStats | None:
+        """What pre-pinging idle connections has cost so far; None when the pool does not."""
+        return ping_stats(self.engine)
 
     def count_statements(self) -> AbstractContextManager[StatementCounter]:
         return count_statements(self.engine)
