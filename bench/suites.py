@@ -2,5 +2,6 @@
 
 import bench.cache
 import bench.nplusone
+import bench.orm_tax
 import bench.outbox
 import bench.pool  # noqa: F401

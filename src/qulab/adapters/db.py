@@ -10,6 +10,8 @@ from contextlib import AbstractContextManager, asynccontextmanager, contextmanag
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiosqlite
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
@@ -302,6 +304,24 @@ class Database:
         with translated():
             async with self.engine.connect() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """A bare driver connection of its own (asyncpg, or aiosqlite on SQLite), outside the
+        pool and SQLAlchemy: the floor a read is measured against. Failures in the block come
+        out as QuLab's errors."""
+        url = self.engine.url
+        with translated():
+            if url.get_backend_name() == "postgresql":
+                dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+                conn = await asyncpg.connect(dsn, timeout=self.settings.database.connect_timeout)
+                try:
+                    yield conn
+                finally:
+                    await conn.close()
+            else:
+                async with aiosqlite.connect(url.database or ":memory:") as sqlite:
+                    yield sqlite
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
