@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.adapters import read_models
+from qulab.adapters import read_models, views
 from qulab.adapters.cache import Cache, read_latest_score_cached, read_user_cached
 from qulab.adapters.db import Database
 from qulab.adapters.repositories import ScoreRepository, UserRepository
 from qulab.domain.errors import InvalidInput
+from qulab.domain.models import User
 from qulab.domain.schemas import ScoreRead, UserRead
 from qulab.lab import create_sample_airscore
 from tests.cache_support import subscribed_cache
@@ -116,3 +117,11 @@ async def test_postgresql_reads_run_outside_a_transaction(db: Database) -> None:
         assert await UserRepository(session).get(user.id) is not None
         raw = await (await session.connection()).get_raw_connection()
         assert raw.driver_connection.is_in_transaction()
+
+
+async def test_a_read_session_refuses_to_write_and_nothing_is_stored(db: Database) -> None:
+    async with db.reading() as session:
+        session.add(User(email="sneak@example.com", name="Sneak"))
+        with pytest.raises(RuntimeError, match="a read session writes nothing"):
+            await session.flush()
+    assert await views.user_count(db) == 0

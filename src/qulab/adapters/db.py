@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPool
 
 from qulab.adapters.db_errors import raise_translated, translated
@@ -135,9 +136,25 @@ def read_engine(engine: AsyncEngine) -> AsyncEngine:
     return engine
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[BoundarySession]:
+class ReadOnlySession(Session):
+    """The sync session under a read session: it refuses to flush a change, because on
+    PostgreSQL a read session runs in autocommit and the change would be committed at once."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a read session writes nothing: write through the unit of work")
+        super().flush(objects)
+
+
+def make_sessionmaker(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[BoundarySession]:
     return async_sessionmaker(
-        engine, class_=BoundarySession, expire_on_commit=False, autoflush=False
+        engine,
+        class_=BoundarySession,
+        sync_session_class=ReadOnlySession if read_only else Session,
+        expire_on_commit=False,
+        autoflush=False,
     )
 
 
@@ -258,7 +275,7 @@ class Database:
         self.engine = engine or make_engine(settings)
         self.sessionmaker = make_sessionmaker(self.engine)
         self.reader = read_engine(self.engine)
-        self.read_sessionmaker = make_sessionmaker(self.reader)
+        self.read_sessionmaker = make_sessionmaker(self.reader, read_only=True)
         # The one bus for this database: every unit of work on it dispatches here after commit,
         # and the relay replays its durable handlers. The cache subscribes its invalidation.
         self.bus = MessageBus()
@@ -285,7 +302,8 @@ class Database:
         they do from ``session_scope`` and the unit of work.
 
         On PostgreSQL it runs in autocommit (see ``read_engine``): no BEGIN before the first
-        SELECT, no ROLLBACK on close. Nothing may be written through it.
+        SELECT, no ROLLBACK on close. Nothing may be written through it: flushing a change
+        raises RuntimeError (see ``ReadOnlySession``).
         """
         async with self.read_sessionmaker() as session:
             yield session
