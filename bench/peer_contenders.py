@@ -126,7 +126,7 @@ class AiocacheContender:
     """``@cached_stampede`` (a Redis lock around the load) on Redis, ``@cached`` in process."""
 
     def __init__(self, name: str, loader: Loader, prefix: str, redis_url: str | None) -> None:
-        from aiocache import Cache as AioCache  # type: ignore[import-untyped]
+        from aiocache import Cache as AioCache
         from aiocache import cached, cached_stampede
 
         self.name = name

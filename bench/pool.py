@@ -152,7 +152,9 @@ async def pool(config: BenchConfig) -> Report:
     report.notes += [
         "A request: open a session, read the user by id and their latest score, close "
         "(2 SELECTs). Throughput = requests / wall time of the round.",
-        "pool_pre_ping is on (the default setting), so each pooled checkout also pings.",
+        "Pre-ping is on (the default) for connections idle longer than "
+        "QULAB_DB_PRE_PING_IDLE_SECONDS (1 s); a busy pool's connections come back sooner, so "
+        "its checkouts skip the ping.",
         "At concurrency 50 the pool (10 + 20 overflow) is the limit: 20 requests wait for a "
         "connection, which shows in the pooled p95; NullPool opens 50 server processes at once.",
     ]

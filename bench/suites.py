@@ -4,6 +4,7 @@ import bench.cache
 import bench.cache_strategies
 import bench.cli_start
 import bench.nplusone
+import bench.orm_tax
 import bench.outbox
 import bench.peers
 import bench.pool  # noqa: F401

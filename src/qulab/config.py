@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(default=30.0, gt=0)
     pool_recycle: int = Field(default=1800, ge=-1)
     pool_pre_ping: bool = True
+    db_pre_ping_idle_seconds: float = Field(default=1.0, ge=0)
     echo_sql: bool = False
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     db_connect_timeout: float = Field(default=5.0, gt=0)
@@ -146,6 +147,7 @@ class Settings(BaseSettings):
             pool_timeout=self.pool_timeout,
             pool_recycle=self.pool_recycle,
             pool_pre_ping=self.pool_pre_ping,
+            pre_ping_idle_seconds=self.db_pre_ping_idle_seconds,
             echo_sql=self.echo_sql,
             sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
             connect_timeout=self.db_connect_timeout,

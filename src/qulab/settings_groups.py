@@ -20,6 +20,7 @@ class DatabaseSettings:
     pool_timeout: float
     pool_recycle: int
     pool_pre_ping: bool
+    pre_ping_idle_seconds: float
     echo_sql: bool
     sqlite_busy_timeout_ms: int
     connect_timeout: float

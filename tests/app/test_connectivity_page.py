@@ -132,6 +132,10 @@ def test_live_pool_statistics_follow_the_configured_pool(
     assert metrics["Overflow open"] == "0 / 2"
     assert metrics["Available now"] == "5 / 5"
     assert int(metrics["Idle (checked in)"]) >= 1
+    [pool_text] = [t for t in texts(at.markdown) if t.startswith("Configured with")]
+    assert "pre-ping on for connections idle longer than QULAB_DB_PRE_PING_IDLE_SECONDS=1 s" in (
+        pool_text
+    )
 
 
 def test_unreachable_database_gets_a_message_saying_what_to_check(

@@ -79,3 +79,32 @@ async def test_cache_strategies_benchmark_covers_the_grid_and_renders_its_docume
     text = write_doc(report, tmp_path / "caching-strategies.md").read_text()
     assert text.startswith("# Caching strategies compared")
     assert "## What they teach" in text and "## PostgreSQL + Redis" in text
+
+
+ORM_TAX_RUNGS = [
+    "bare driver (fetch one row)",
+    "Core select into UserRead",
+    "ORM entity via UserRepository.get_by_id",
+    "ORM entity, session in a transaction",
+    "ORM entity, transaction + pre-ping always",
+    "advanced-alchemy repository get",
+]
+
+
+async def test_orm_tax_ladder_has_every_rung_on_both_databases(tmp_path: Path) -> None:
+    services.require_postgres()
+    config = BenchConfig.smoke(postgres_url=services.POSTGRES_URL, sqlite_dir=tmp_path)
+
+    [report] = await run(["orm_tax"], config)
+
+    targets = [target.description for target in report.targets]
+    assert [table.title.split(":")[0] for table in report.tables] == ["PostgreSQL", "SQLite"]
+    for table in report.tables:
+        database = table.title.split(":")[0]
+        assert [row[0] for row in table.rows] == ORM_TAX_RUNGS
+        assert table.rows[0][3] == "1.00x"
+        assert f"{database}: Core read model / bare driver" in targets
+        peer_installed = table.rows[-1][1] != "not installed"
+        peer_target = f"{database}: UserRepository.get_by_id (read session) / advanced-alchemy get"
+        assert (peer_target in targets) == peer_installed
+    assert not list(tmp_path.glob("qulab-bench-*"))

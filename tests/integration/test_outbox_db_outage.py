@@ -27,8 +27,11 @@ from tests.tcp_proxy import TcpProxy
 
 @pytest.fixture
 async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
-    """A database of this test only, migrated: its backends are the test's to terminate."""
-    database = Database(Settings(database_url=fresh_pg_url))
+    """A database of this test only, migrated: its backends are the test's to terminate.
+
+    The tests terminate every backend of the database many times a second, this observer's
+    too, so it pings each connection on checkout instead of only idle ones."""
+    database = Database(Settings(database_url=fresh_pg_url, db_pre_ping_idle_seconds=0))
     await migrate.upgrade(database)
     try:
         yield database

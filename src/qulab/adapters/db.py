@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiosqlite
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
@@ -19,9 +21,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPool
 
 from qulab.adapters.db_errors import raise_translated, translated
+from qulab.adapters.pre_ping import PingStats, install_idle_pre_ping, ping_stats
 from qulab.config import Settings
 from qulab.domain.bus import MessageBus
 
@@ -36,7 +40,8 @@ def is_sqlite_memory(url: str) -> bool:
 def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
     """Build an async engine suited to the configured database.
 
-    PostgreSQL gets a queue pool sized by the settings and the connect and statement timeouts;
+    PostgreSQL gets a queue pool sized by the settings and the connect and statement timeouts,
+    pre-pinging connections that sat idle (``qulab.adapters.pre_ping``);
     a SQLite file gets the same pool plus WAL, a busy timeout and foreign keys on every
     connection; SQLite ``:memory:`` shares one connection so every session sees the same
     database. ``null_pool`` opens a fresh connection per checkout (used to measure what pooling
@@ -57,11 +62,12 @@ def make_engine(settings: Settings, *, null_pool: bool = False) -> AsyncEngine:
             max_overflow=config.max_overflow,
             pool_timeout=config.pool_timeout,
             pool_recycle=config.pool_recycle,
-            pool_pre_ping=config.pool_pre_ping,
         )
     if make_url(url).get_backend_name() == "postgresql":
         kwargs["connect_args"] = postgres_connect_args(settings)
     engine = create_async_engine(url, **kwargs)
+    if config.pool_pre_ping and isinstance(engine.sync_engine.pool, QueuePool):
+        install_idle_pre_ping(engine, config.pre_ping_idle_seconds)
     if config.is_sqlite:
         if not is_sqlite_memory(url):
             event.listen(engine.sync_engine, "do_connect", _open_sqlite_file_first)
@@ -117,9 +123,38 @@ class BoundarySession(AsyncSession):
             raise_translated(value)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[BoundarySession]:
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` as reads should use it: on PostgreSQL in autocommit, sharing its pool.
+
+    A read in a transaction pays a BEGIN and a ROLLBACK round trip around its SELECTs; in
+    PostgreSQL's default READ COMMITTED each SELECT sees its own snapshot either way, so a
+    read-only block sees the same rows without them. SQLite starts no transaction for a SELECT,
+    and switching its isolation costs a thread hop per checkout, so it keeps the engine as is.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
+class ReadOnlySession(Session):
+    """The sync session under a read session: it refuses to flush a change, because on
+    PostgreSQL a read session runs in autocommit and the change would be committed at once."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a read session writes nothing: write through the unit of work")
+        super().flush(objects)
+
+
+def make_sessionmaker(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[BoundarySession]:
     return async_sessionmaker(
-        engine, class_=BoundarySession, expire_on_commit=False, autoflush=False
+        engine,
+        class_=BoundarySession,
+        sync_session_class=ReadOnlySession if read_only else Session,
+        expire_on_commit=False,
+        autoflush=False,
     )
 
 
@@ -239,6 +274,8 @@ class Database:
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self.sessionmaker = make_sessionmaker(self.engine)
+        self.reader = read_engine(self.engine)
+        self.read_sessionmaker = make_sessionmaker(self.reader, read_only=True)
         # The one bus for this database: every unit of work on it dispatches here after commit,
         # and the relay replays its durable handlers. The cache subscribes its invalidation.
         self.bus = MessageBus()
@@ -261,10 +298,22 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads (nothing is committed); driver and pool failures come out as
-        QuLab's errors, as they do from ``session_scope`` and the unit of work."""
-        async with self.sessionmaker() as session:
+        """A session for reads only; driver and pool failures come out as QuLab's errors, as
+        they do from ``session_scope`` and the unit of work.
+
+        On PostgreSQL it runs in autocommit (see ``read_engine``): no BEGIN before the first
+        SELECT, no ROLLBACK on close. Nothing may be written through it: flushing a change
+        raises RuntimeError (see ``ReadOnlySession``).
+        """
+        async with self.read_sessionmaker() as session:
             yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for Core reads (autocommit on PostgreSQL, like ``reading``)."""
+        with translated():
+            async with self.reader.connect() as conn:
+                yield conn
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -273,6 +322,24 @@ class Database:
         with translated():
             async with self.engine.connect() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """A bare driver connection of its own (asyncpg, or aiosqlite on SQLite), outside the
+        pool and SQLAlchemy: the floor a read is measured against. Failures in the block come
+        out as QuLab's errors."""
+        url = self.engine.url
+        with translated():
+            if url.get_backend_name() == "postgresql":
+                dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+                conn = await asyncpg.connect(dsn, timeout=self.settings.database.connect_timeout)
+                try:
+                    yield conn
+                finally:
+                    await conn.close()
+            else:
+                async with aiosqlite.connect(url.database or ":memory:") as sqlite:
+                    yield sqlite
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
@@ -297,6 +364,11 @@ class Database:
 
     def pool_status(self) -> PoolStatus:
         return pool_status(self.engine)
+
+    @property
+    def pre_ping(self) -> PingStats | None:
+        """What pre-pinging idle connections has cost so far; None when the pool does not."""
+        return ping_stats(self.engine)
 
     def count_statements(self) -> AbstractContextManager[StatementCounter]:
         return count_statements(self.engine)

@@ -2,7 +2,8 @@
 
 Plain async functions, each reading in a session of its own and returning read models
 (``UserRead``, ``ScoreRead``, ``EventRow``), never ORM instances. Nothing here writes. The
-statements themselves belong to the repositories; this module decides what a screen needs.
+statements themselves belong to the repositories (and, for the hot reads by id, to
+``read_models``); this module decides what a screen needs.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
 
+from qulab.adapters import read_models
 from qulab.adapters.db import Database
 from qulab.adapters.outbox.repository import EventRow, OutboxRepository
 from qulab.adapters.repositories import ScoreRepository, UserRepository, users_statement
-from qulab.domain.errors import InvalidInput
+from qulab.domain.errors import InvalidInput, NotFound
 from qulab.domain.events import SCORE_AGGREGATE
 from qulab.domain.models import EventType
 from qulab.domain.schemas import ScoreRead, UserRead, validate_id
@@ -49,15 +51,15 @@ __all__ = [
 async def get_user(db: Database, user_id: str) -> UserRead:
     """The user with ``user_id``; NotFound when there is none (InvalidInput for a bad id)."""
     user_id = validate_id(user_id, "user_id")
-    async with db.reading() as session:
-        return UserRead.model_validate(await UserRepository(session).get(user_id))
+    user = await read_models.read_user(db, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
 
 
 async def find_user(db: Database, user_id: str) -> UserRead | None:
-    """The user with ``user_id``, or None when there is none."""
-    async with db.reading() as session:
-        user = await UserRepository(session).get_one_or_none(user_id)
-        return UserRead.model_validate(user) if user is not None else None
+    """The user with ``user_id``, or None when there is none (one Core statement)."""
+    return await read_models.read_user(db, user_id)
 
 
 async def list_users(db: Database, limit: int = 50, offset: int = 0) -> list[UserRead]:

@@ -2,12 +2,15 @@
 
 It returns read models (never ORM instances) and remembers how the last read was served
 (``last_result``: HIT, MISS or BYPASS and its time) so callers can show what the cache did.
+A miss loads through ``qulab.adapters.read_models`` on the session's connection: one Core
+statement straight into the read model, no ORM entity in between.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qulab.adapters import read_models
 from qulab.adapters.cache.core import Cache, CacheResult
 from qulab.adapters.db import Database
 from qulab.adapters.repositories import ScoreRepository, UserRepository
@@ -26,8 +29,7 @@ class CachedUserRepository:
         user_id = validate_id(user_id, "user_id")
 
         async def load() -> UserRead | None:
-            user = await self.users.get_one_or_none(user_id)
-            return None if user is None else UserRead.model_validate(user)
+            return await read_models.user_by_id(await self.session.connection(), user_id)
 
         result = await self.cache.read_through(self.cache.users, user_id, load)
         self.last_result = result
@@ -37,8 +39,7 @@ class CachedUserRepository:
         user_id = validate_id(user_id, "user_id")
 
         async def load() -> ScoreRead | None:
-            score = await self.scores.get_latest_or_none(user_id)
-            return None if score is None else ScoreRead.model_validate(score)
+            return await read_models.latest_score(await self.session.connection(), user_id)
 
         result = await self.cache.read_through(self.cache.scores, user_id, load)
         self.last_result = result
@@ -59,14 +60,14 @@ class CachedUserRepository:
 
 
 async def read_user_cached(db: Database, cache: Cache, user_id: str) -> CacheResult[UserRead]:
-    """One cached user read in a session of its own (the shape of a request)."""
-    async with db.session() as session:
+    """One cached user read in a read session of its own (the shape of a request)."""
+    async with db.reading() as session:
         return await CachedUserRepository(session, cache).fetch_user(user_id)
 
 
 async def read_latest_score_cached(
     db: Database, cache: Cache, user_id: str
 ) -> CacheResult[ScoreRead]:
-    """One cached latest-score read in a session of its own."""
-    async with db.session() as session:
+    """One cached latest-score read in a read session of its own."""
+    async with db.reading() as session:
         return await CachedUserRepository(session, cache).fetch_latest_score(user_id)

@@ -79,6 +79,7 @@ _RUNTIME_FIELDS = {
     "pool_timeout",
     "pool_recycle",
     "pool_pre_ping",
+    "db_pre_ping_idle_seconds",
     "echo_sql",
     "sqlite_busy_timeout_ms",
     "db_connect_timeout",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from qulab.adapters.db import Database, PoolStatus
+from qulab.config import Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data import demo_users
@@ -155,6 +156,15 @@ def _pool_metrics(status: PoolStatus) -> None:
     )
 
 
+def _pre_ping_text(settings: Settings) -> str:
+    if not settings.pool_pre_ping:
+        return "pre-ping off"
+    return (
+        "pre-ping on for connections idle longer than "
+        f"QULAB_DB_PRE_PING_IDLE_SECONDS={settings.db_pre_ping_idle_seconds:g} s"
+    )
+
+
 def _pool_section(context: LabContext) -> None:
     db, settings = context.db, context.settings
     st.subheader("Connection pool (live)")
@@ -163,7 +173,7 @@ def _pool_section(context: LabContext) -> None:
         f"QULAB_MAX_OVERFLOW={settings.max_overflow}, "
         f"QULAB_POOL_TIMEOUT={settings.pool_timeout:g}, "
         f"QULAB_POOL_RECYCLE={settings.pool_recycle}, "
-        f"pre-ping {'on' if settings.pool_pre_ping else 'off'}. "
+        f"{_pre_ping_text(settings)}. "
         "The engine opens connections lazily, so a fresh server shows none idle until the "
         "first query."
     )

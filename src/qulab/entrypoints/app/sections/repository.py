@@ -1,4 +1,5 @@
-"""3. Repository Pattern & N+1: sample scores, per-row against eager loading, counted."""
+"""3. Repository Pattern & N+1: sample scores, per-row against eager loading, counted; the ORM
+tax measured."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from qulab.entrypoints.app.demo_data import (
 )
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
+from qulab.entrypoints.app.orm_tax_view import render_orm_tax
 from qulab.entrypoints.app.user_choice import choose_user
 from qulab.lab import Comparison, StrategyRun, fetch_single_user
 from qulab.lab.nplusone import EAGER, PER_ROW
@@ -270,6 +272,7 @@ def render() -> None:
     _add_scores(context, user_id)
     _fetch_single(context, user_id)
     _scaling(context)
+    render_orm_tax(context, user_id)
 
 
 if __name__ == "__main__":
