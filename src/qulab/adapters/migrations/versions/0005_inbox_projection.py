@@ -4,7 +4,7 @@
 what makes a redelivered event change nothing. ``user_score_summary`` is kept by the
 score-summary consumer from ``score.calculated`` and ``user.deleted`` events.
 
-Revision ID: 0005_inbox_projection
+Revision ID: 0005
 Revises: 0003
 Create Date: 2026-11-23
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_inbox_projection"
+revision: str = "0005"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
