@@ -92,7 +92,7 @@ class CashewsContender:
         self.prefix = prefix
         key = prefix + "user:{user_id}"
 
-        @self.cache(ttl=TTL_SECONDS, key=key)
+        @self.cache(ttl=TTL_SECONDS, key=key)  # type: ignore[untyped-decorator]
         async def get_user(user_id: str) -> UserRead | None:
             return await loader(user_id)
 
