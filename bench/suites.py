@@ -3,4 +3,5 @@
 import bench.cache
 import bench.nplusone
 import bench.outbox
-import bench.pool  # noqa: F401
+import bench.pool
+import bench.relays  # noqa: F401

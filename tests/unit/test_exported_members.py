@@ -92,6 +92,7 @@ EXPORTED = {
         "parse_age",
         "publish_pending",
         "purge_published",
+        "ranges",
         "replay",
         "stream_name",
     ],
