@@ -4,6 +4,7 @@ keeps a transaction that committed late from being overtaken."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import asyncpg
@@ -13,12 +14,14 @@ from sqlalchemy import text, update
 from qulab.adapters.db import Database
 from qulab.adapters.outbox import Relay, replay
 from qulab.adapters.outbox.memory import MemoryBroker
+from qulab.adapters.outbox.ordered import OrderedLane
+from qulab.adapters.outbox.repository import CLAIM_ORDERED
 from qulab.adapters.outbox.retry import RetryPolicy
 from qulab.adapters.uow import UnitOfWork
 from qulab.domain.events import OpaqueEvent
 from qulab.domain.models import DomainEvent, EventStatus, new_id, utcnow
 from tests import services
-from tests.outbox_helpers import RejectingPublisher, all_events, txids
+from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, txids
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 
@@ -199,3 +202,24 @@ async def test_events_restored_with_ids_this_cluster_never_handed_out_are_publis
 
     assert delivered(broker) == ids
     assert set((await txids(db)).values()) == {0}
+
+
+async def test_the_ordered_claim_walks_its_index_and_stops_at_the_limit(db: Database) -> None:
+    await emit_events(db, 6000, per_transaction=3000)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("ANALYZE domain_events"))
+    lane = OrderedLane(db, lease_seconds=60, partitions=16)
+    try:
+        await lane.heartbeat(share=False)
+        async with lane.kept.transaction() as conn:
+            plan = await conn.execute(
+                text("EXPLAIN ANALYZE " + str(CLAIM_ORDERED)),
+                {"owner": lane.id, "partitions": 16, "limit": 100, "now": utcnow()},
+            )
+            lines = "\n".join(row[0] for row in plan.all())
+    finally:
+        await lane.leave()
+    assert "Index Scan using ix_events_pending_txid" in lines, lines
+    assert "Sort" not in lines, lines
+    scanned = re.search(r"Index Scan using ix_events_pending_txid.*actual .*rows=(\d+)", lines)
+    assert scanned is not None and int(scanned.group(1)) == 100, lines  # not all 6 000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,8 +123,9 @@ class KeptConnection:
     that commits when it succeeds; after any failure the connection is closed and the next
     block opens a fresh one."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, setup: Sequence[str] = ()) -> None:
         self.engine = engine
+        self.setup = tuple(setup)  # session settings, run (and committed) on each new connection
         self._conn: AsyncConnection | None = None
         self.reused = False  # whether the last transaction ran on a connection kept from before
 
@@ -141,6 +142,10 @@ class KeptConnection:
                 self.reused = self._conn is not None
                 if self._conn is None:
                     self._conn = await self.engine.connect()
+                    if self.setup:
+                        async with self._conn.begin():
+                            for statement in self.setup:
+                                await self._conn.exec_driver_sql(statement)
                 async with self._conn.begin():
                     yield self._conn
             except BaseException:
@@ -323,9 +328,10 @@ class Database:
             async with self.engine.connect() as conn:
                 yield conn
 
-    def kept_connection(self) -> KeptConnection:
-        """A connection to hold across transactions (closed by its holder)."""
-        return KeptConnection(self.engine)
+    def kept_connection(self, setup: Sequence[str] = ()) -> KeptConnection:
+        """A connection to hold across transactions (closed by its holder); ``setup`` are
+        session settings (``SET ...``) for it."""
+        return KeptConnection(self.engine, setup)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:

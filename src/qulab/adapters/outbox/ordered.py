@@ -54,7 +54,10 @@ class OrderedLane:
         self.partitions = partitions
         self.lease_seconds = lease_seconds
         self.leases = Leases(self.id, self.id, partitions, lease_seconds)
-        self.kept = db.kept_connection()
+        # The claim must walk ix_events_pending_txid in order and stop at its LIMIT; with the
+        # fence and the leased partitions known only at run time the planner underestimates the
+        # rows and prefers scanning them all and sorting. The connection runs nothing else.
+        self.kept = db.kept_connection(setup=["SET enable_sort = off"])
         self._beat_at = 0.0
         self._shared = False
         self.repaired = False

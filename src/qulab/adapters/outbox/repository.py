@@ -116,9 +116,11 @@ WITH fence AS MATERIALIZED (
         (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
     ) AS below
 ), mine AS MATERIALIZED (
-    SELECT partition FROM outbox_leases
-    WHERE owner = :owner AND expires_at > now()
-    FOR KEY SHARE
+    SELECT coalesce(array_agg(partition), '{}') AS held FROM (
+        SELECT partition FROM outbox_leases
+        WHERE owner = :owner AND expires_at > now()
+        FOR KEY SHARE
+    ) AS leased
 )
 SELECT e.id, e.event_type, e.aggregate_type, e.aggregate_id, e.created_at, e.payload::text,
        e.sequence, e.attempts
@@ -126,8 +128,8 @@ FROM domain_events AS e
 WHERE e.status = 'pending'
   AND e.txid < (SELECT below FROM fence)
   AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= :now)
-  AND mod(hashtext(e.aggregate_id)::bigint + 2147483648, :partitions)
-      IN (SELECT partition FROM mine)
+  AND mod(hashtext(e.aggregate_id)::bigint + 2147483648, :partitions)::integer
+      = ANY((SELECT held FROM mine)::integer[])
   AND NOT EXISTS (
       SELECT 1 FROM domain_events AS b
       WHERE b.status = 'pending' AND b.next_attempt_at IS NOT NULL
