@@ -13,11 +13,13 @@ from sqlalchemy import text, update
 
 from qulab.adapters.db import Database
 from qulab.adapters.outbox import Relay, replay
+from qulab.adapters.outbox.leases import Leases
 from qulab.adapters.outbox.memory import MemoryBroker
 from qulab.adapters.outbox.ordered import OrderedLane
 from qulab.adapters.outbox.repository import CLAIM_ORDERED
 from qulab.adapters.outbox.retry import RetryPolicy
 from qulab.adapters.uow import UnitOfWork
+from qulab.domain.errors import ConfigurationError
 from qulab.domain.events import OpaqueEvent
 from qulab.domain.models import DomainEvent, EventStatus, new_id, utcnow
 from tests import services
@@ -223,3 +225,17 @@ async def test_the_ordered_claim_walks_its_index_and_stops_at_the_limit(db: Data
     assert "Sort" not in lines, lines
     scanned = re.search(r"Index Scan using ix_events_pending_txid.*actual .*rows=(\d+)", lines)
     assert scanned is not None and int(scanned.group(1)) == 100, lines  # not all 6 000
+
+
+async def test_a_relay_with_another_partition_count_than_the_running_ones_refuses(
+    db: Database,
+) -> None:
+    running = Leases("a-running-relay", "test", 16, 60)
+    other = Leases("b-other-relay", "test", 8, 60)
+    async with db.begin() as conn:
+        assert len(await running.heartbeat(conn)) == 16
+    with pytest.raises(ConfigurationError, match="QULAB_OUTBOX_PARTITIONS=16"):
+        async with db.begin() as conn:
+            await other.heartbeat(conn)
+    async with db.begin() as conn:
+        await running.leave(conn)
