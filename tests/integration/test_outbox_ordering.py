@@ -219,6 +219,9 @@ async def test_the_ordered_claim_walks_its_index_and_stops_at_the_limit(db: Data
                 {"owner": lane.id, "partitions": 16, "limit": 100, "now": utcnow()},
             )
             lines = "\n".join(row[0] for row in plan.all())
+            # Marks and leases on this connection do not wait for the WAL flush.
+            commit = await conn.execute(text("SHOW synchronous_commit"))
+            assert commit.scalar_one() == "off"
     finally:
         await lane.leave()
     assert "Index Scan using ix_events_pending_txid" in lines, lines

@@ -57,7 +57,11 @@ class OrderedLane:
         # The claim must walk ix_events_pending_txid in order and stop at its LIMIT; with the
         # fence and the leased partitions known only at run time the planner underestimates the
         # rows and prefers scanning them all and sorting. The connection runs nothing else.
-        self.kept = db.kept_connection(setup=["SET enable_sort = off"])
+        # Its commits need not wait for the WAL flush: a mark lost in a server crash only sends
+        # the event again (at least once), and a lease change lost is re-read by every claim.
+        self.kept = db.kept_connection(
+            setup=["SET enable_sort = off", "SET synchronous_commit = off"]
+        )
         self._beat_at = 0.0
         self._shared = False
         self.repaired = False
