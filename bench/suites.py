@@ -7,4 +7,5 @@ import bench.nplusone
 import bench.orm_tax
 import bench.outbox
 import bench.peers
-import bench.pool  # noqa: F401
+import bench.pool
+import bench.relays  # noqa: F401

@@ -39,6 +39,14 @@ async def all_events(db: Database) -> list[DomainEvent]:
         return list(result.scalars())
 
 
+async def txids(db: Database) -> dict[str, int]:
+    """Each event's writing transaction id (a column the ORM class does not map)."""
+    table = DomainEvent.__table__
+    async with db.connect() as conn:
+        rows = await conn.execute(select(table.c.id, table.c.txid))
+        return {event_id: txid for event_id, txid in rows.all()}
+
+
 async def wait_for(
     condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
 ) -> None:

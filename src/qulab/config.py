@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     relay_backoff_max: float = Field(default=60.0, gt=0)
     relay_backoff_jitter: float = Field(default=0.5, ge=0, le=1)
     relay_publish_timeout: float = Field(default=10.0, gt=0)
+    relay_lease_seconds: float = Field(default=15.0, ge=1, le=3600)
+    relay_ordered: bool = True
+    outbox_partitions: int = Field(default=16, ge=1, le=4096)
+    outbox_notify: bool = True
     outbox_channel: str = Field(default="qulab_outbox", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     outbox_stream_prefix: str = ""
     outbox_stream_maxlen: int | None = Field(default=None, ge=1)
@@ -192,6 +196,10 @@ class Settings(BaseSettings):
             backoff_jitter=self.relay_backoff_jitter,
             publish_timeout=self.relay_publish_timeout,
             channel=self.outbox_channel,
+            lease_seconds=self.relay_lease_seconds,
+            ordered=self.relay_ordered,
+            partitions=self.outbox_partitions,
+            notify=self.outbox_notify,
         )
 
     @property

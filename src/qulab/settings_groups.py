@@ -64,7 +64,8 @@ class BrokerSettings:
 
 @dataclass(frozen=True)
 class RelaySettings:
-    """How the outbox relay paces and retries (``QULAB_RELAY_*``, ``QULAB_OUTBOX_CHANNEL``)."""
+    """How the outbox relay paces, retries and shares the work (``QULAB_RELAY_*``,
+    ``QULAB_OUTBOX_CHANNEL``, ``QULAB_OUTBOX_PARTITIONS``, ``QULAB_OUTBOX_NOTIFY``)."""
 
     interval: float
     batch_size: int
@@ -74,6 +75,10 @@ class RelaySettings:
     backoff_jitter: float
     publish_timeout: float
     channel: str
+    lease_seconds: float
+    ordered: bool
+    partitions: int
+    notify: bool
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from redis.asyncio import Redis
 
 from qulab.adapters.db import Database
 from qulab.adapters.outbox import stream_name
+from qulab.adapters.outbox.leases import lease_table
 from qulab.domain.models import EventStatus
 from tests import services
-from tests.outbox_helpers import all_events, emit_events
+from tests.outbox_helpers import all_events, emit_events, wait_for
 
 # The real relay, with a publisher that stalls right after the batch reached Redis, before
 # the relay could mark it: the test kills the process there.
@@ -63,7 +64,20 @@ def _env(db: Database, prefix: str) -> dict[str, str]:
         "QULAB_BROKER_URL": services.REDIS_URL,
         "QULAB_OUTBOX_STREAM_PREFIX": prefix,
         "QULAB_RELAY_INTERVAL": "0.2",
+        "QULAB_RELAY_LEASE_SECONDS": "2",
     }
+
+
+async def _leases_expired(db: Database) -> None:
+    """On PostgreSQL the killed relay keeps its partitions until its leases expire."""
+    if db.dialect != "postgresql":
+        return
+
+    async def expired() -> bool:
+        async with db.connect() as conn:
+            return not any(lease.live for lease in await lease_table(conn))
+
+    await wait_for(expired, timeout=30, interval=0.1)
 
 
 async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
@@ -98,6 +112,7 @@ async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
         assert await client.xlen(stream) == 100
         assert {e.status for e in await all_events(db)} == {EventStatus.PENDING.value}
 
+        await _leases_expired(db)
         restarted = subprocess.run(
             [sys.executable, "-m", "qulab", "outbox", "relay", "--once", "--json"],
             env=env,

@@ -153,6 +153,7 @@ EXPORTED = {
         "parse_age",
         "publish_pending",
         "purge_published",
+        "ranges",
         "replay",
         "stream_name",
     ],

@@ -146,6 +146,60 @@ class ReadOnlySession(Session):
         super().flush(objects)
 
 
+class KeptConnection:
+    """A connection held across transactions (the ordered relay keeps one between batches: no
+    pool checkout or pre-ping per batch). Each ``transaction()`` block is a database boundary
+    that commits when it succeeds; after any failure the connection is closed and the next
+    block opens a fresh one."""
+
+    def __init__(self, engine: AsyncEngine, setup: Sequence[str] = ()) -> None:
+        self.engine = engine
+        self.setup = tuple(setup)  # session settings, run (and committed) on each new connection
+        self._conn: AsyncConnection | None = None
+        self.reused = False  # whether the last transaction ran on a connection kept from before
+
+    @property
+    def open(self) -> bool:
+        return self._conn is not None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        with translated():
+            try:
+                if self._conn is not None and await self._driver_closed(self._conn):
+                    await self.close(broken=True)  # the server ended it while it was idle
+                self.reused = self._conn is not None
+                if self._conn is None:
+                    self._conn = await self.engine.connect()
+                    if self.setup:
+                        async with self._conn.begin():
+                            for statement in self.setup:
+                                await self._conn.exec_driver_sql(statement)
+                async with self._conn.begin():
+                    yield self._conn
+            except BaseException:
+                await self.close(broken=True)
+                raise
+
+    @staticmethod
+    async def _driver_closed(conn: AsyncConnection) -> bool:
+        """Whether the driver already saw the connection end (no round trip)."""
+        raw = await conn.get_raw_connection()
+        is_closed = getattr(raw.driver_connection, "is_closed", None)
+        return bool(is_closed()) if callable(is_closed) else False
+
+    async def close(self, *, broken: bool = False) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if broken:
+                await conn.invalidate()
+            await conn.close()
+        except Exception as error:  # closing what already failed: nothing left to do
+            log.debug("closing a kept connection failed: %s", error)
+
+
 def make_sessionmaker(
     engine: AsyncEngine, *, read_only: bool = False
 ) -> async_sessionmaker[BoundarySession]:
@@ -322,6 +376,11 @@ class Database:
         with translated():
             async with self.engine.connect() as conn:
                 yield conn
+
+    def kept_connection(self, setup: Sequence[str] = ()) -> KeptConnection:
+        """A connection to hold across transactions (closed by its holder); ``setup`` are
+        session settings (``SET ...``) for it."""
+        return KeptConnection(self.engine, setup)
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:

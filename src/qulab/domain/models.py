@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Dialect,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     TypeDecorator,
     text,
@@ -192,10 +194,58 @@ class DomainEvent(Base, TimestampMixin):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # Which aggregates a retrying event holds back: pending events waiting for a retry.
+        Index(
+            "ix_events_retrying_aggregate",
+            "aggregate_id",
+            postgresql_where=text("status = 'pending' AND next_attempt_at IS NOT NULL"),
+            sqlite_where=text("status = 'pending' AND next_attempt_at IS NOT NULL"),
+        ),
     )
 
     def __repr__(self) -> str:
         return f"<DomainEvent id={self.id!r} type={self.event_type!r} status={self.status!r}>"
+
+
+# The writing transaction's id (revision 0004): a server default, PostgreSQL's
+# ``pg_current_xact_id()`` as a 64-bit number; 0 on SQLite. The ordered relay publishes in
+# (txid, sequence) order and only rows older than every open transaction: the commit fence.
+# A column of the table but not of the ORM class (added after mapping): the server sets it and
+# only the outbox repository reads it, so ORM inserts leave it to its default.
+_events_table = cast(Table, DomainEvent.__table__)
+_events_table.append_column(Column("txid", BigInteger, nullable=False))
+# The ordered relay's claim walks pending events in (txid, sequence) order.
+Index(
+    "ix_events_pending_txid",
+    _events_table.c.txid,
+    _events_table.c.sequence,
+    postgresql_where=text("status = 'pending'"),
+    sqlite_where=text("status = 'pending'"),
+)
+
+
+class OutboxRelay(Base):
+    """A running ordered relay (revision 0004): it renews ``expires_at`` while it lives; the
+    live ones share the partitions fairly."""
+
+    __tablename__ = "outbox_relays"
+
+    relay_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(String(200))
+    partitions: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxLease(Base):
+    """One outbox partition and the relay that holds it until ``expires_at`` (revision 0004)."""
+
+    __tablename__ = "outbox_leases"
+
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InboxEntry(Base):

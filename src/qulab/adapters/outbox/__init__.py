@@ -11,6 +11,7 @@ from qulab.adapters.outbox.factory import build_publisher
 from qulab.adapters.outbox.memory import MemoryBroker, memory_broker
 from qulab.adapters.outbox.message import OutboxMessage
 from qulab.adapters.outbox.nats import NatsPublisher
+from qulab.adapters.outbox.ordered import ranges
 from qulab.adapters.outbox.publisher import OutageSwitch, Publisher
 from qulab.adapters.outbox.rabbitmq import RabbitMQPublisher
 from qulab.adapters.outbox.redis_streams import RedisStreamsPublisher, stream_name
@@ -38,6 +39,7 @@ __all__ = [
     "parse_age",
     "publish_pending",
     "purge_published",
+    "ranges",
     "replay",
     "stream_name",
 ]

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from qulab.adapters.db import Database
+from qulab.adapters.outbox.leases import LeaseInfo, lease_table
 from qulab.adapters.outbox.repository import OutboxRepository
 from qulab.domain.errors import InvalidInput, NotFound
 from qulab.domain.models import utcnow
@@ -38,12 +39,24 @@ class FailureInfo:
 
 
 @dataclass(frozen=True)
+class RelayHolding:
+    """A live ordered relay and the partitions it holds (PostgreSQL)."""
+
+    relay: str
+    partitions: list[int]
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class OutboxStatus:
     counts: dict[str, int]
     oldest_pending_at: datetime | None
     lag_seconds: float | None
     retrying: int
     recent_failures: list[FailureInfo]
+    partitions: int | None = None  # how many partitions the leases cover (None: SQLite)
+    relays: list[RelayHolding] = field(default_factory=list)
+    unheld: list[int] = field(default_factory=list)  # partitions no live relay holds
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,12 +65,35 @@ class OutboxStatus:
             "lag_seconds": self.lag_seconds,
             "retrying": self.retrying,
             "recent_failures": [vars(failure) for failure in self.recent_failures],
+            "partitions": self.partitions,
+            "relays": [vars(holding) for holding in self.relays],
+            "unheld": self.unheld,
         }
 
 
+def _holdings(leases: list[LeaseInfo]) -> tuple[list[RelayHolding], list[int]]:
+    held: dict[str, list[LeaseInfo]] = {}
+    unheld: list[int] = []
+    for lease in leases:
+        if lease.live and lease.owner is not None:
+            held.setdefault(lease.owner, []).append(lease)
+        else:
+            unheld.append(lease.partition)
+    relays = [
+        RelayHolding(
+            owner,
+            [lease.partition for lease in own],
+            min((lease.expires_at for lease in own if lease.expires_at), default=None),
+        )
+        for owner, own in sorted(held.items())
+    ]
+    return relays, unheld
+
+
 async def outbox_status(db: Database, failures: int = 10) -> OutboxStatus:
-    """Counts by status, the age of the oldest pending event (the lag), and recent failures
-    (dead-lettered events and pending ones with a recorded error)."""
+    """Counts by status, the age of the oldest pending event (the lag), recent failures
+    (dead-lettered events and pending ones with a recorded error) and, on PostgreSQL, which
+    relay holds which partition."""
     async with db.session() as session:
         repo = OutboxRepository(session)
         counts = await repo.count_by_status()
@@ -76,8 +112,11 @@ async def outbox_status(db: Database, failures: int = 10) -> OutboxStatus:
             )
             for e in await repo.recent_failures(failures)
         ]
+        leases = await lease_table(await session.connection()) if db.dialect == "postgresql" else []
     lag = (utcnow() - oldest).total_seconds() if oldest is not None else None
-    return OutboxStatus(counts, oldest, lag, retrying, recent)
+    relays, unheld = _holdings(leases)
+    partitions = len(leases) if db.dialect == "postgresql" else None
+    return OutboxStatus(counts, oldest, lag, retrying, recent, partitions, relays, unheld)
 
 
 async def replay(db: Database, event_ids: Sequence[str] = (), *, failed: bool = False) -> int:

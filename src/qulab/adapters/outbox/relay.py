@@ -6,6 +6,11 @@ run side by side without sending an event twice, and a relay that dies mid-batch
 rows (its transaction aborts) for the next relay to send again. On SQLite one relay runs
 (:mod:`qulab.adapters.outbox.guard`) and nothing is held open while publishing.
 
+With ordered relays (PostgreSQL, the default, ``QULAB_RELAY_ORDERED``) each relay leases a fair
+share of the partitions, keeps one connection across batches, claims behind the commit fence in
+(txid, sequence) order and publishes a batch in rounds so that one aggregate's events reach the
+broker in order (:mod:`qulab.adapters.outbox.ordered`, :mod:`qulab.adapters.outbox.leases`).
+
 ``publish_pending`` is one pass (until nothing is due); ``event_publisher`` and
 ``Relay.run`` are the loop, woken by PostgreSQL NOTIFY and polling every ``interval`` anyway.
 
@@ -35,6 +40,7 @@ from qulab.adapters.outbox.factory import build_publisher
 from qulab.adapters.outbox.guard import RelayGuard
 from qulab.adapters.outbox.message import OutboxMessage
 from qulab.adapters.outbox.notify import PgListener, asyncpg_dsn
+from qulab.adapters.outbox.ordered import OrderedLane, rounds
 from qulab.adapters.outbox.publisher import Failures, Publisher
 from qulab.adapters.outbox.repository import OutboxRepository
 from qulab.adapters.outbox.retry import RetryPolicy
@@ -50,6 +56,7 @@ FIRST = asyncio.FIRST_COMPLETED
 REPAIR_WAIT = 2.0  # seconds a pass waits at its end for its cache repairs to land
 REPAIR_TASK_NAME = "qulab relay: apply durable handlers to a published batch"
 BACKLOG_COUNT_CAP = 1_000_000  # the backlog gauges stop counting here (the query stays bounded)
+FENCE_RETRY = 0.02  # seconds before looking again at events waiting behind the commit fence
 
 
 @dataclass
@@ -106,6 +113,7 @@ class Relay:
         publish_timeout: float | None = None,
         listen: bool = True,
         metrics: RelayRecorder | None = None,
+        ordered: bool | None = None,
     ) -> None:
         settings = db.settings
         self.db = db
@@ -118,6 +126,19 @@ class Relay:
         self.listen = listen and db.dialect == "postgresql"
         self.metrics: RelayRecorder = metrics or NO_RELAY_METRICS
         self._backlog_read_at: float | None = None
+        self.listen = listen and db.dialect == "postgresql" and settings.relay.notify
+        self.ordered = (settings.relay.ordered if ordered is None else ordered) and (
+            db.dialect == "postgresql"
+        )
+        self.lane = (
+            OrderedLane(
+                db,
+                lease_seconds=settings.relay.lease_seconds,
+                partitions=settings.relay.partitions,
+            )
+            if self.ordered
+            else None
+        )
         self.totals = PassResult()
         self.last_outage: str | None = None
         self._guard = RelayGuard(db)
@@ -128,6 +149,8 @@ class Relay:
         self._steps = 0  # claims, publishes and records done: a stalled pass stops counting
         self._repairs: set[asyncio.Task[None]] = set()
         self._looping = False
+        self._fenced = False  # the last pass saw committed events wait behind the fence
+        self._released = False  # the last batch dead-lettered an event that held others back
 
     # -- control ---------------------------------------------------------------------------
 
@@ -170,6 +193,16 @@ class Relay:
 
     async def publish_batch(self) -> PassResult:
         """Claim, publish and record one batch."""
+        if self.lane is not None:
+            try:
+                return await self._publish_ordered_batch(self.lane)
+            except ServiceUnavailable as error:
+                if not self.lane.kept.reused:
+                    raise
+                # The kept connection died while idle (no pre-ping guards it): once more, on a
+                # fresh one. Anything the broker got but the database did not record is pending.
+                log.info("relay connection lost, reconnecting: %s", error)
+                return await self._publish_ordered_batch(self.lane)
         now = utcnow()
         async with self.db.connect() as conn:
             if self.db.dialect == "postgresql":
@@ -193,16 +226,79 @@ class Relay:
         self.totals.add(result)
         return result
 
+    async def _publish_ordered_batch(self, lane: OrderedLane) -> PassResult:
+        """The ordered relay's batch, on its kept connection: renew the leases when due,
+        claim behind the fence in the leased partitions, publish in rounds, record."""
+        if not await lane.heartbeat(share=self._looping):
+            return PassResult()
+        now = utcnow()
+        async with lane.kept.transaction() as conn:
+            messages = await lane.claim(conn, self.batch_size, now)
+            if len(messages) < self.batch_size:  # the last batch of this pass
+                self._fenced = await lane.fenced(conn)
+            if not messages:
+                return PassResult()
+            attempted, sent = await self._send_rounds(messages)
+            result = await self._record(conn, attempted, sent)
+            result.claimed = len(messages)
+        # A dead-lettered event released its aggregate: the events it held back in this batch
+        # are due now, so the pass goes on.
+        self._released = result.dead > 0 and len(attempted) < len(messages)
+        self._repair(attempted, sent)
+        self._steps += 1
+        self.totals.add(result)
+        return result
+
+    async def _send_rounds(
+        self, messages: list[OutboxMessage]
+    ) -> tuple[list[OutboxMessage], _Sent]:
+        """Publish ``rounds(messages)`` one after the other within one publish timeout. An
+        aggregate whose event failed sits out the later rounds (its events stay pending, not
+        attempted); an outage or the timeout ends the batch."""
+        self._steps += 1  # the claim answered
+        self._waiting_on = "the broker"
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + self.publish_timeout
+        attempted: list[OutboxMessage] = []
+        failures: dict[str, str] = {}
+        blocked: set[str] = set()
+        outage: str | None = None
+        try:
+            for batch in rounds(messages):
+                batch = [m for m in batch if m.aggregate_id not in blocked]
+                if not batch:
+                    continue
+                left = deadline - clock()
+                if left <= 0:
+                    break
+                sent = await self._publish(batch, left)
+                attempted.extend(batch)
+                failures.update(sent.failures)
+                if sent.outage:
+                    outage = sent.outage
+                    break
+                blocked.update(m.aggregate_id for m in batch if m.id in sent.failures)
+        finally:
+            self._waiting_on = "the database"
+            self._steps += 1
+        return attempted, _Sent(failures, outage)
+
     async def publish_pending(self, max_batches: int | None = None) -> PassResult:
         """Publish batches until nothing is due, the broker is down, or stop() was called."""
         total = PassResult()
         async with self._guarded():
-            while not self.stopping and (max_batches is None or total.batches < max_batches):
-                result = await self.publish_batch()
-                total.add(result)
-                await self.refresh_backlog()
-                if result.outage or result.claimed < self.batch_size:
-                    break
+            try:
+                while not self.stopping and (max_batches is None or total.batches < max_batches):
+                    result = await self.publish_batch()
+                    total.add(result)
+                    await self.refresh_backlog()
+                    if result.outage:
+                        break
+                    if result.claimed < self.batch_size and not self._released:
+                        break
+            finally:
+                if self.lane is not None and not self._looping:
+                    await self.lane.leave()  # a single pass gives its partitions back
             if not self._looping:  # a single pass waits for its repairs; the loop never does
                 await self.settle_repairs()
         return total
@@ -272,9 +368,9 @@ class Relay:
             self._waiting_on = "the database"
             self._steps += 1
 
-    async def _publish(self, messages: list[OutboxMessage]) -> _Sent:
+    async def _publish(self, messages: list[OutboxMessage], within: float | None = None) -> _Sent:
         try:
-            async with asyncio.timeout(self.publish_timeout):
+            async with asyncio.timeout(within or self.publish_timeout):
                 failures = await self.publisher.publish(messages)
         except TimeoutError:
             outage = f"publish timed out after {self.publish_timeout:g}s"
@@ -362,10 +458,12 @@ class Relay:
                     outages = 0
                     if self._listener is not None:
                         await self._listener.ensure()
-                    await self._sleep(self.interval, wakeable=True)
+                    await self._sleep(self._idle_time(), wakeable=True)
             finally:
                 if self._listener is not None:
                     await self._listener.close()
+                if self.lane is not None:
+                    await self.lane.leave()
                 self._looping = False
                 await self.settle_repairs()
                 if self._owns_publisher:
@@ -407,6 +505,16 @@ class Relay:
             stop.cancel()
             if not work.done():  # the relay itself was cancelled
                 work.cancel()
+
+    def _idle_time(self) -> float:
+        """How long the loop waits for a NOTIFY before the next pass: the poll interval; for an
+        ordered relay at most until its next heartbeat, and only a moment while committed events
+        wait behind the fence (the transaction holding them back may never NOTIFY)."""
+        if self.lane is None:
+            return self.interval
+        if self._fenced:
+            return min(self.interval, FENCE_RETRY)
+        return min(self.interval, self.lane.beat_every)
 
     async def _pass_surviving_database_errors(self) -> PassResult:
         try:

@@ -11,6 +11,16 @@ clears any scheduled retry, whether the relay or a caller of the codelab's name 
 
 The claim keeps ``status = 'pending'`` a literal so PostgreSQL and SQLite can use the partial index
 ``ix_events_pending_sequence`` even with prepared statements, and walks it in sequence order.
+
+The ordered claim (PostgreSQL, ``claim_ordered``) walks ``ix_events_pending_txid`` in
+(txid, sequence) order and takes only events that are
+
+* behind the commit fence: written by a transaction older than every transaction still open
+  (``txid < xmin`` of the statement's snapshot), so no event that sorts before them can still
+  be committed;
+* in a partition the relay holds a live lease on (the lease rows stay ``FOR KEY SHARE`` locked
+  until the batch's transaction ends, so no other relay can take one over mid-batch);
+* not behind an event of their own aggregate that waits for a retry.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -84,6 +95,85 @@ MARK_PUBLISHED_PG = (
 MARK_PUBLISHED_OTHER = (
     update(events).where(c.id.in_(bindparam("ids", expanding=True))).values(_published_values)
 )
+# An aggregate's partition is its id hashed by PostgreSQL, 0 .. partitions - 1: computed, not
+# stored, so every relay and ``partition_of`` agree without a column to keep in step.
+#
+# The fence (``below``): the oldest transaction of the statement's snapshot still in progress,
+# leaving out those seen running in another database (transaction ids are cluster-wide, so a
+# long transaction next door would otherwise hold every relay back); with none, the snapshot's
+# xmax. Every transaction with a lower id has ended or writes elsewhere, and one that starts
+# writing later gets a higher id. A transaction whose database cannot be seen (it just began,
+# a prepared one, stats hidden from this role) counts as this database's: the fence only ever
+# errs on the side of waiting.
+CLAIM_ORDERED = text(
+    """
+WITH fence AS MATERIALIZED (
+    SELECT coalesce(
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+         WHERE NOT EXISTS (
+             SELECT 1 FROM pg_stat_activity AS a
+             WHERE a.backend_xid = ((x::text::bigint % 4294967296)::text)::xid
+               AND a.datname <> current_database())),
+        (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
+    ) AS below
+), mine AS MATERIALIZED (
+    SELECT coalesce(array_agg(partition), '{}') AS held FROM (
+        SELECT partition FROM outbox_leases
+        WHERE owner = :owner AND expires_at > now()
+        FOR KEY SHARE
+    ) AS leased
+)
+SELECT e.id, e.event_type, e.aggregate_type, e.aggregate_id, e.created_at, e.payload::text,
+       e.sequence, e.attempts
+FROM domain_events AS e
+WHERE e.status = 'pending'
+  AND e.txid < (SELECT below FROM fence)
+  AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= :now)
+  AND mod(hashtext(e.aggregate_id)::bigint + 2147483648, :partitions)::integer
+      = ANY((SELECT held FROM mine)::integer[])
+  AND NOT EXISTS (
+      SELECT 1 FROM domain_events AS b
+      WHERE b.status = 'pending' AND b.next_attempt_at IS NOT NULL
+        AND b.aggregate_id = e.aggregate_id
+        AND b.next_attempt_at > :now
+        AND (b.txid, b.sequence) < (e.txid, e.sequence)
+  )
+ORDER BY e.txid, e.sequence
+LIMIT :limit
+FOR UPDATE OF e
+"""
+)
+# A restored database may hold transaction ids this cluster never handed out (they are at or
+# beyond the snapshot's xmax): no transaction of this cluster wrote those rows, so they are old.
+# A row that gets a new id after this statement's snapshot is invisible to it, so this cannot
+# touch an event of a transaction still running.
+REPAIR_FUTURE_TXIDS = text(
+    """
+UPDATE domain_events SET txid = 0
+WHERE status = 'pending' AND txid >= (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
+"""
+)
+FENCED = text(
+    """
+WITH fence AS MATERIALIZED (
+    SELECT coalesce(
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+         WHERE NOT EXISTS (
+             SELECT 1 FROM pg_stat_activity AS a
+             WHERE a.backend_xid = ((x::text::bigint % 4294967296)::text)::xid
+               AND a.datname <> current_database())),
+        (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
+    ) AS below
+)
+SELECT EXISTS (
+    SELECT 1 FROM domain_events WHERE status = 'pending' AND txid >= (SELECT below FROM fence)
+)
+"""
+)
+PARTITION_OF_AGGREGATE = text(
+    "SELECT mod(hashtext(CAST(:aggregate_id AS text))::bigint + 2147483648, :partitions)"
+)
+
 RECORD_FAILURE = (
     update(events)
     .where(c.id == bindparam("b_id"))
@@ -187,6 +277,49 @@ class OutboxRepository:
             )
             for row in rows
         ]
+
+    async def claim_ordered(
+        self, owner: str, partitions: int, limit: int, now: datetime
+    ) -> list[OutboxMessage]:
+        """PostgreSQL: up to ``limit`` events behind the commit fence, in the partitions
+        ``owner`` leases, not held back by a retrying event of their aggregate, in (txid,
+        sequence) order. Rows and leases stay locked until the transaction ends."""
+        rows = (
+            await self.executor.execute(
+                CLAIM_ORDERED,
+                {"owner": owner, "partitions": partitions, "limit": limit, "now": now},
+            )
+        ).all()
+        return [
+            OutboxMessage(
+                id=row[0],
+                type=row[1],
+                aggregate_type=row[2],
+                aggregate_id=row[3],
+                occurred_at=row[4],
+                payload_json=row[5],
+                sequence=row[6],
+                attempts=row[7],
+            )
+            for row in rows
+        ]
+
+    async def repair_future_txids(self) -> int:
+        """PostgreSQL: pending events whose transaction id this cluster never handed out (a
+        restore from another cluster) count as old (txid 0). Returns how many changed."""
+        result = await self.executor.execute(REPAIR_FUTURE_TXIDS)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def fenced(self) -> bool:
+        """PostgreSQL: whether committed pending events wait behind the commit fence."""
+        return bool((await self.executor.execute(FENCED)).scalar_one())
+
+    async def partition_of(self, aggregate_id: str, partitions: int) -> int:
+        """PostgreSQL: the partition an aggregate's events belong to."""
+        found = await self.executor.execute(
+            PARTITION_OF_AGGREGATE, {"aggregate_id": aggregate_id, "partitions": partitions}
+        )
+        return int(found.scalar_one())
 
     async def mark_as_published(
         self, event_ids: Sequence[str], published_at: datetime | None = None

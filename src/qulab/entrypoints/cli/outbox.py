@@ -48,7 +48,7 @@ def status(
     json: JSON = False,
 ) -> None:
     """Counts by status, the lag (age of the oldest pending event) and recent failures."""
-    from qulab.adapters.outbox import outbox_status
+    from qulab.adapters.outbox import outbox_status, ranges
 
     async def _go() -> OutboxStatus:
         async with open_db() as db:
@@ -64,6 +64,22 @@ def status(
         rows = [vars(failure) for failure in result.recent_failures]
         columns = ["id", "event_type", "status", "attempts", "last_error", "next_attempt_at"]
         print_table("recent failures", rows, columns)
+    if result.partitions:
+        leases = [
+            {
+                "relay": holding.relay,
+                "held": len(holding.partitions),
+                "partitions": ranges(holding.partitions),
+                "lease_expires_at": holding.expires_at,
+            }
+            for holding in result.relays
+        ]
+        if result.unheld:
+            leases.append(
+                {"relay": "(none)", "held": len(result.unheld), "partitions": ranges(result.unheld)}
+            )
+        columns = ["relay", "held", "partitions", "lease_expires_at"]
+        print_table(f"partitions ({result.partitions})", leases, columns)
 
 
 @app.command()

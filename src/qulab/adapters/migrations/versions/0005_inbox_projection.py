@@ -5,7 +5,7 @@ what makes a redelivered event change nothing. ``user_score_summary`` is kept by
 score-summary consumer from ``score.calculated`` and ``user.deleted`` events.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-23
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
