@@ -154,7 +154,7 @@ def _relay(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
     env["QULAB_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
     return subprocess.run(
-        [sys.executable, "-m", "qulab", "outbox", "relay", *args],
+        [sys.executable, "-m", "qulab", "outbox", "relay", "--yes", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -245,6 +245,7 @@ class Relay:
         # are due now, so the pass goes on.
         self._released = result.dead > 0 and len(attempted) < len(messages)
         self._repair(attempted, sent)
+        self._report(attempted, sent)
         self._steps += 1
         self.totals.add(result)
         return result
@@ -259,6 +260,7 @@ class Relay:
         self._waiting_on = "the broker"
         clock = asyncio.get_running_loop().time
         deadline = clock() + self.publish_timeout
+        started = time.perf_counter()
         attempted: list[OutboxMessage] = []
         failures: dict[str, str] = {}
         blocked: set[str] = set()
@@ -281,7 +283,7 @@ class Relay:
         finally:
             self._waiting_on = "the database"
             self._steps += 1
-        return attempted, _Sent(failures, outage)
+        return attempted, _Sent(failures, outage, time.perf_counter() - started)
 
     async def publish_pending(self, max_batches: int | None = None) -> PassResult:
         """Publish batches until nothing is due, the broker is down, or stop() was called."""
