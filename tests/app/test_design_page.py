@@ -23,9 +23,10 @@ def _submit(at: AppTest) -> AppTest:
 
 
 def _grades(at: AppTest) -> dict[str, tuple[str, str]]:
-    [frame] = [df.value for df in at.dataframe if list(df.value.columns) == list(GRADE_COLUMNS)]
+    [frame] = [t.value for t in at.table if list(t.value.columns) == list(GRADE_COLUMNS[1:])]
     assert isinstance(frame, pd.DataFrame)
-    return {row[0]: (row[1], row[2]) for row in frame.itertuples(index=False)}
+    assert frame.index.name == GRADE_COLUMNS[0]
+    return {str(measure): (row.iloc[0], row.iloc[1]) for measure, row in frame.iterrows()}
 
 
 def test_the_preset_design_is_graded_beside_the_reference(lab_url: str) -> None:
@@ -70,4 +71,4 @@ def test_an_impossible_design_is_refused_in_one_line_and_nothing_runs(sqlite_url
         "This design cannot be built: the claim orders by a column that is not in the table. "
         "Nothing was created."
     ]
-    assert not at.dataframe
+    assert not at.table

@@ -124,7 +124,8 @@ def _show(comparison: Comparison) -> None:
         f"scratch table with the same workload. Throughput is one run on a shared machine: "
         "compare it with the reference beside it, not across runs."
     )
-    st.dataframe(grade_frame(comparison), hide_index=True, width="stretch")
+    st.caption(f"Your design: {literal(comparison.design.design.summary())}.")
+    st.table(grade_frame(comparison).set_index("measure"))
     problems = comparison.design.problems()
     for problem in problems:
         st.error(problem[0].upper() + problem[1:] + ".", icon=":material/close:")
