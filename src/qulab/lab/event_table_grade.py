@@ -107,6 +107,7 @@ class _Run:
     produced: dict[str, tuple[str, int]] = field(default_factory=dict)
     streams: dict[str, list[str]] = field(default_factory=dict)
     relay_pids: set[int] = field(default_factory=set)
+    stalled_pid: int | None = None
     claims: int = 0
     done_producing: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -320,6 +321,9 @@ async def _relay(run: _Run, name: str, go: asyncio.Event) -> None:
 async def _stalled_relay(run: _Run, claimed: asyncio.Event) -> None:
     """A relay that claims a batch and hangs with its transaction open until it is killed."""
     async with run.engine.connect() as conn, conn.begin():
+        if not run.sqlite:
+            pid = (await conn.execute(select(func.pg_backend_pid()))).scalar_one()
+            run.stalled_pid = int(pid)
         await conn.execute(claim_statement(run.design, run.table))
         claimed.set()
         await asyncio.Event().wait()
@@ -334,10 +338,12 @@ async def _pending(run: _Run) -> int:
 
 
 async def _lock_waiters(run: _Run) -> int:
+    """How many live relays wait for a lock the stalled relay holds."""
     async with run.engine.connect() as conn:
         statement = text(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = ANY(:pids)"
-        ).bindparams(pids=list(run.relay_pids))
+            "SELECT count(*) FROM unnest(CAST(:pids AS integer[])) AS waiting(pid) "
+            "WHERE CAST(:stalled AS integer) = ANY(pg_blocking_pids(waiting.pid))"
+        ).bindparams(pids=sorted(run.relay_pids), stalled=run.stalled_pid)
         found = int((await conn.execute(statement)).scalar_one())
         await conn.rollback()
     return found
