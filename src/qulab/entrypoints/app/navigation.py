@@ -34,6 +34,7 @@ REPOSITORY = PageSpec(
 )
 CACHING = PageSpec("caching", "4. Caching with Redis", ":material/bolt:", "caching")
 EVENTING = PageSpec("eventing", "5. Eventing (Outbox Pattern)", ":material/outbox:", "eventing")
+DESIGN = PageSpec("design", "Create: design an event table", ":material/design_services:", "design")
 
 PAGES: tuple[PageSpec, ...] = (
     INTRODUCTION,
@@ -42,4 +43,5 @@ PAGES: tuple[PageSpec, ...] = (
     REPOSITORY,
     CACHING,
     EVENTING,
+    DESIGN,
 )

@@ -26,6 +26,7 @@ from qulab.entrypoints.cli import chaos as chaos_commands
 from qulab.entrypoints.cli import consume as consume_commands
 from qulab.entrypoints.cli import db as db_commands
 from qulab.entrypoints.cli import doctor as doctor_command
+from qulab.entrypoints.cli import lab as lab_commands
 from qulab.entrypoints.cli import nplusone as nplusone_commands
 from qulab.entrypoints.cli import outbox as outbox_commands
 from qulab.entrypoints.cli import pool as pool_commands
@@ -79,6 +80,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(user_commands.app, name="user")
 app.add_typer(score_commands.app, name="score")
 app.add_typer(outbox_commands.app, name="outbox")
+app.add_typer(lab_commands.app, name="lab")
 setup_commands.register(app)
 app_command.register(app)
 seed_commands.register(app)

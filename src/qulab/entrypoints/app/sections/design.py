@@ -1,0 +1,18 @@
+"""Create: design an event table for the outbox, then see it graded beside QuLab's own."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from qulab.entrypoints.app.context import lab_context
+from qulab.entrypoints.app.design_view import render_design
+
+
+def render() -> None:
+    context = lab_context()
+    st.title("Create: design an event table")
+    render_design(context)
+
+
+if __name__ == "__main__":
+    render()
