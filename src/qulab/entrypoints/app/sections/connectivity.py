@@ -7,6 +7,7 @@ import streamlit as st
 from qulab.adapters.db import Database, PoolStatus
 from qulab.config import Settings
 from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data import demo_users
 from qulab.entrypoints.app.feedback import (
@@ -197,3 +198,4 @@ def render() -> None:
 
 if __name__ == "__main__":
     render()
+    render_checks("connectivity")
