@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from qulab.adapters.db import Database
 from qulab.domain.models import LabProgress
 from qulab.entrypoints.app.checks_view import CHECK_LABEL
-from qulab.entrypoints.app.navigation import CONNECTIVITY, PAGES, REPOSITORY, PageSpec
+from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, PAGES, REPOSITORY, PageSpec
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import checks
 from tests.app.helpers import go_to, no_exception, open_lab, query, restart_server, texts
@@ -102,3 +102,14 @@ def test_the_n_plus_one_question_uses_the_learners_own_run(sqlite_url: str) -> N
     assert "33" in growth.options
     _answer(at, "repository.per_row_growth", "33")
     assert ("repository", "repository.per_row_growth", True, 1) in _rows(sqlite_url)
+
+
+def test_the_hit_ratio_question_uses_the_learners_fetches(sqlite_url: str) -> None:
+    at = go_to(_initialised(), CACHING)
+    for _ in range(4):
+        at.button(key="fetch_user_cached").click().run()
+    no_exception(at)
+    prompt = next(line for line in texts(at.markdown) if "cached fetches on this page" in line)
+    assert "You made 4 cached fetches on this page and 3 of them were hits" in prompt
+    _answer(at, "caching.hit_ratio", "75%")
+    assert ("caching", "caching.hit_ratio", True, 1) in _rows(sqlite_url)

@@ -198,15 +198,15 @@ def _hit_ratio(measured: Measured) -> Question:
         ratio = hits / fetches
         answer = f"{ratio:.0%}"
         prompt = (
-            f"You made {fetches} cached fetches on this page and {hits} of them were hits. What "
-            "is your hit ratio H?"
+            f"You made {fetches} cached {'fetch' if fetches == 1 else 'fetches'} on this page "
+            f"and {hits} of them {'was a hit' if hits == 1 else 'were hits'}. What is your hit "
+            "ratio H?"
         )
         options = _distinct(
             answer,
             f"{(fetches - hits) / fetches:.0%}",
             f"{min(1.0, ratio + 0.25):.0%}",
             f"{max(0.0, ratio - 0.25):.0%}",
-            f"{hits}",
         )
         explanation = (
             f"H = hits / total requests = {hits} / {fetches} = {answer}. Each miss paid for a "
