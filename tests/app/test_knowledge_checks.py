@@ -113,3 +113,27 @@ def test_the_hit_ratio_question_uses_the_learners_fetches(sqlite_url: str) -> No
     assert "You made 4 cached fetches on this page and 3 of them were hits" in prompt
     _answer(at, "caching.hit_ratio", "75%")
     assert ("caching", "caching.hit_ratio", True, 1) in _rows(sqlite_url)
+
+
+def _reset(at: AppTest, *, forget: bool) -> AppTest:
+    at = go_to(at, CONNECTIVITY)
+    if forget:
+        at.checkbox(key="reset_forget_progress").check().run()
+    at.checkbox(key="reset_confirmed").check().run()
+    at.button(key="reset_button").click().run()
+    no_exception(at)
+    return at
+
+
+def test_resetting_the_database_keeps_the_progress_unless_asked(sqlite_url: str) -> None:
+    at = go_to(_initialised(), PAGES[0])
+    first = checks.questions("introduction")[0]
+    _answer(at, first.id, first.answer)
+
+    at = _reset(at, forget=False)
+    assert _progress_line(at) == "**Knowledge checks:** 1/24"
+    assert _rows(sqlite_url) == [("introduction", first.id, True, 1)]
+
+    at = _reset(at, forget=True)
+    assert _progress_line(at) == "**Knowledge checks:** 0/24"
+    assert _rows(sqlite_url) == []
