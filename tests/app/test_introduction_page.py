@@ -32,6 +32,7 @@ def test_introduction_presents_persona_challenge_objectives_tools_and_concepts(
         "Key concepts",
         "Tools",
         "Architecture",
+        "Knowledge check",
     ]
 
 

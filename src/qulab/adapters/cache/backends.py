@@ -53,6 +53,16 @@ class Lookup(NamedTuple):
     broken_generation: bool = False
 
 
+class StoredItem(NamedTuple):
+    """One thing the in-process store holds: its key, what it is (``entry``, ``generation``,
+    ``counters``, ``samples``), seconds left to live (None: no expiry) and its size in bytes."""
+
+    key: str
+    kind: str
+    ttl: float | None
+    size: int
+
+
 class CacheBackend(Protocol):
     kind: str
     address: str
@@ -136,6 +146,23 @@ class MemoryBackend:
     def keys(self) -> list[str]:
         self._expire()
         return list(self._data.keys())
+
+    def inventory(self) -> list[StoredItem]:
+        """What the store holds, for display: entries (with their time to live), generations,
+        counters and latency samples, each with its size in bytes."""
+        self._expire()
+        now = self._clock()
+        items = [
+            StoredItem(key, "entry", expires - now, len(value))
+            for key, (expires, value) in self._data.items()
+        ]
+        items += [StoredItem(key, "generation", None, len(str(g))) for key, g in self._gens.items()]
+        items += [
+            StoredItem(key, "counters", None, sum(len(n) + 8 for n in counters))
+            for key, counters in self._counters.items()
+        ]
+        items += [StoredItem(key, "samples", None, 8 * len(s)) for key, s in self._samples.items()]
+        return items
 
     def _generation(self, key: str) -> bytes | None:
         value = self._gens.get(key, self._gen_floor)

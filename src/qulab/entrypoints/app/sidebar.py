@@ -8,6 +8,7 @@ from qulab.adapters.db import Database
 from qulab.config import Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.cache_resource import status_line as cache_status_line
+from qulab.entrypoints.app.checks_view import progress_lines
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT
 from qulab.entrypoints.app.relay_control import broker_state_line
 from qulab.entrypoints.app.schema import SchemaState, schema_status
@@ -47,3 +48,7 @@ def render_sidebar(settings: Settings, db: Database) -> None:
         st.markdown(f"**Cache (live):** {cache_status_line(settings, db)}")
         st.markdown(f"**Broker (configured):** {broker_line(settings)}")
         st.markdown(f"**Broker (live):** {broker_state_line(settings, db)}")
+        progress = progress_lines(db)
+        if progress:
+            st.markdown(progress[0])
+            st.markdown("\n".join(progress[1:]))

@@ -21,11 +21,13 @@ from qulab.adapters.db import Database
 from qulab.adapters.uow import uow_factory
 from qulab.domain.schemas import UpdateUser, parse
 from qulab.entrypoints.app.cache_resource import backend_label, lab_cache
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.demo_data import CacheDemo, prepare_cache_demo
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
+from qulab.entrypoints.app.redis_view import render_redis_view
 from qulab.entrypoints.app.strategies_view import render_strategies
 from qulab.services.users import update_user
 
@@ -317,3 +319,5 @@ def render() -> None:
 
 if __name__ == "__main__":
     render()
+    render_redis_view()
+    render_checks("caching")

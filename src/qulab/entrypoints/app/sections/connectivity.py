@@ -7,6 +7,7 @@ import streamlit as st
 from qulab.adapters.db import Database, PoolStatus
 from qulab.config import Settings
 from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data import demo_users
 from qulab.entrypoints.app.feedback import (
@@ -24,6 +25,7 @@ from qulab.lab.reset import reset_database
 
 SETUP_LABEL = "Initialize Database & Create Sample Users"
 RESET_CONFIRM_KEY = "reset_confirmed"
+RESET_FORGET_PROGRESS_KEY = "reset_forget_progress"
 RESET_REQUESTED_KEY = "reset_requested"
 POOL_REFRESH_SECONDS = 2.0
 
@@ -71,8 +73,10 @@ def _reset_controls(db: Database) -> None:
     with st.expander("Reset the SQLite database", icon=":material/restart_alt:"):
         st.markdown(
             "Drops every table (Alembic downgrade to `base`), migrates again and recreates the "
-            "two sample users. **Every row is deleted**: users you created, scores and events."
+            "two sample users. **Every row is deleted**: users you created, scores and events. "
+            "Your knowledge-check answers are kept unless you tick the box below."
         )
+        st.checkbox("Also forget my knowledge-check answers", key=RESET_FORGET_PROGRESS_KEY)
         confirmed = st.checkbox(
             f"I understand that every row in {db.description} will be deleted",
             key=RESET_CONFIRM_KEY,
@@ -81,7 +85,8 @@ def _reset_controls(db: Database) -> None:
             "Reset database", disabled=not confirmed, on_click=_request_reset, key="reset_button"
         )
     if st.session_state.pop(RESET_REQUESTED_KEY, False):
-        result = attempt(db, lambda: reset_database(db))
+        keep = not st.session_state.get(RESET_FORGET_PROGRESS_KEY, False)
+        result = attempt(db, lambda: reset_database(db, keep_progress=keep))
         if result is not None:
             st.session_state.pop(CREATED_USER_ID, None)
             _report_setup(result, reset=True)
@@ -197,3 +202,4 @@ def render() -> None:
 
 if __name__ == "__main__":
     render()
+    render_checks("connectivity")

@@ -10,10 +10,12 @@ from qulab.adapters.uow import uow_factory
 from qulab.adapters.views import find_user, user_count
 from qulab.domain import models
 from qulab.domain.schemas import UserCreate, parse
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.diagrams import er_dot
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
+from qulab.entrypoints.app.relationships_view import render_relationships
 from qulab.entrypoints.app.state import CREATED_USER_ID
 from qulab.services.users import create_user
 
@@ -147,3 +149,5 @@ def render() -> None:
 
 if __name__ == "__main__":
     render()
+    render_relationships()
+    render_checks("data_models")

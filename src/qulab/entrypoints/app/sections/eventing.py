@@ -15,6 +15,7 @@ from qulab.domain.errors import ConfigurationError, ConflictError, PublisherAlre
 from qulab.domain.schemas import UserRead
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, lab_broker
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.consumer_view import ConsumedMessage, consumer_view
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data import demo_users
@@ -432,3 +433,4 @@ def render() -> None:
 
 if __name__ == "__main__":
     render()
+    render_checks("eventing")

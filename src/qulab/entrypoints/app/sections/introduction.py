@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.diagrams import architecture_dot
 
@@ -80,3 +81,4 @@ def render() -> None:
 
 if __name__ == "__main__":
     render()
+    render_checks("introduction")

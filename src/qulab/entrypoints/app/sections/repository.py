@@ -8,6 +8,7 @@ import streamlit as st
 
 from qulab.adapters.db import Database
 from qulab.domain.schemas import ScoreRead
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data import (
     NPLUSONE_MARKER,
@@ -277,3 +278,4 @@ def render() -> None:
 
 if __name__ == "__main__":
     render()
+    render_checks("repository")

@@ -1,0 +1,161 @@
+"""The knowledge checks at the end of every page: a few questions, graded at once.
+
+A right answer counts (stored in ``lab_progress`` through the unit of work); a wrong one shows
+why. Questions are built from what the learner measured on the page when there is something
+(``measured``), from fixed text otherwise. Before the database is initialised answers are graded
+but not stored, and the page says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import streamlit as st
+
+from qulab.adapters.db import Database
+from qulab.adapters.uow import uow_factory
+from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.context import lab_context
+from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, explain
+from qulab.entrypoints.app.schema import schema_status
+from qulab.lab import checks
+
+log = logging.getLogger(__name__)
+
+CHECK_LABEL = "Check answer"
+RESULT_PREFIX = "check_result:"
+
+# Where the pages keep their latest results in the session (see the sections and views).
+NPLUSONE_SCALING_KEY = "nplusone_scaling"
+POOLING_RESULT_KEY = "pooling_result"
+CACHE_HISTORY_KEY = "cache_fetches"
+
+
+def measured(page: str, state: Any) -> dict[str, float]:
+    """The numbers ``page`` has measured in this session (empty when nothing was run)."""
+    found: dict[str, float] = {}
+    if page == "repository":
+        shown = state.get(NPLUSONE_SCALING_KEY)
+        if isinstance(shown, tuple) and shown[0]:
+            point = max(shown[0], key=lambda p: p.users)
+            found["nplusone.users"] = point.users
+            found["nplusone.per_row_statements"] = point.comparison.per_row.statement_count
+            found["nplusone.eager_statements"] = point.comparison.eager.statement_count
+    elif page == "connectivity":
+        result = state.get(POOLING_RESULT_KEY)
+        pooled = getattr(result, "pooled", None)
+        null = getattr(result, "null_pool", None)
+        if pooled is not None and null is not None:
+            found["pooling.requests"] = pooled.requests
+            found["pooling.pooled_connects"] = pooled.connects
+            found["pooling.null_connects"] = null.connects
+    elif page == "caching":
+        history = state.get(CACHE_HISTORY_KEY) or []
+        outcomes = [entry.get("outcome") for entry in history]
+        counted = [o for o in outcomes if o in ("HIT", "MISS")]
+        if counted:
+            found["cache.fetches"] = len(counted)
+            found["cache.hits"] = counted.count("HIT")
+    return found
+
+
+def _stored(db: Database) -> bool:
+    """True when the schema (with lab_progress) is at head, so answers can be kept."""
+    try:
+        status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
+    except Exception:
+        return False
+    return status.ready
+
+
+def _question(db: Database, asked: checks.Question, stored: bool, done: bool) -> None:
+    mark = " ✅" if done else ""
+    st.markdown(f"**{asked.prompt}**{mark}")
+    choice = st.radio(
+        asked.prompt,
+        asked.options,
+        index=None,
+        key=f"check:{asked.id}",
+        label_visibility="collapsed",
+    )
+    result_key = RESULT_PREFIX + asked.id
+    if st.button(CHECK_LABEL, key=f"check_button:{asked.id}", disabled=choice is None):
+        if choice is None:  # pragma: no cover - the button is disabled then
+            return
+        if stored:
+            try:
+                grade = runtime.run(checks.answer(uow_factory(db), asked, str(choice)))
+            except Exception as error:
+                st.error(explain(error, db), icon=":material/error:")
+                return
+            st.session_state[result_key] = (grade.correct, str(choice), grade.attempts)
+        else:
+            st.session_state[result_key] = (checks.grade(asked, str(choice)), str(choice), 0)
+    result = st.session_state.get(result_key)
+    if result is None:
+        return
+    correct, chosen, _attempts = result
+    if correct:
+        st.success(f"Right: {asked.explanation}", icon=":material/check_circle:")
+    else:
+        st.error(f"Not quite (you chose “{chosen}”). {asked.explanation}", icon=":material/cancel:")
+
+
+def render_checks(page: str) -> None:
+    """The knowledge checks of ``page``, at the end of the page."""
+    context = lab_context()
+    db = context.db
+    asked = checks.questions(page, measured(page, st.session_state))
+    stored = _stored(db)
+    done: dict[str, bool] = {}
+    if stored:
+        try:
+            done = runtime.run(checks.answered(uow_factory(db)))
+        except Exception:
+            done = {}
+    st.subheader("Knowledge check")
+    summary = st.empty()
+    for question in asked:
+        with st.container(border=True):
+            _question(db, question, stored, done.get(question.id, False))
+    if stored:
+        try:
+            done = runtime.run(checks.answered(uow_factory(db)))
+        except Exception as error:
+            log.warning("knowledge-check progress not read: %s", error)
+        right = sum(1 for q in asked if done.get(q.id))
+        summary.caption(
+            f"{right} of {len(asked)} answered correctly. Your progress is kept in the database "
+            "(table lab_progress) and shown in the sidebar."
+        )
+    else:
+        summary.caption(
+            "Answers are graded but not kept until the database is initialised on page 2."
+        )
+
+
+PAGE_TITLES = {
+    "introduction": "Introduction",
+    "data_models": "1. Data Models",
+    "connectivity": "2. Pooling",
+    "repository": "3. Repository & N+1",
+    "caching": "4. Caching",
+    "eventing": "5. Outbox",
+}
+
+
+def progress_lines(db: Database) -> list[str]:
+    """The sidebar's progress: the total, then one line per page (empty when not stored)."""
+    if not _stored(db):
+        return []
+    try:
+        summary = runtime.run(checks.progress(uow_factory(db)), timeout=SCHEMA_CHECK_TIMEOUT)
+    except Exception:
+        return []
+    lines = [f"**Knowledge checks:** {summary.correct}/{summary.total}"]
+    lines += [
+        f"- {PAGE_TITLES.get(page.page, page.page)}: {page.correct}/{page.total}"
+        for page in summary.pages
+    ]
+    return lines

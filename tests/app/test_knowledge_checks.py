@@ -1,0 +1,139 @@
+"""The knowledge checks at the end of every page: a wrong answer explains, a right one counts,
+both are stored in ``lab_progress``, and the sidebar's progress survives a server restart."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from qulab.adapters.db import Database
+from qulab.domain.models import LabProgress
+from qulab.entrypoints.app.checks_view import CHECK_LABEL
+from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, PAGES, REPOSITORY, PageSpec
+from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
+from qulab.lab import checks
+from tests.app.helpers import go_to, no_exception, open_lab, query, restart_server, texts
+
+
+def _initialised() -> AppTest:
+    at = go_to(open_lab(), CONNECTIVITY)
+    next(b for b in at.button if b.label == SETUP_LABEL).click().run()
+    no_exception(at)
+    return at
+
+
+def _rows(url: str) -> list[tuple[str, str, bool, int]]:
+    async def _read(db: Database) -> list[tuple[str, str, bool, int]]:
+        async with db.session() as session:
+            rows = await session.scalars(select(LabProgress).order_by(LabProgress.question_id))
+            return [(r.page, r.question_id, r.correct, r.attempts) for r in rows]
+
+    return list(query(url, _read))
+
+
+def _answer(at: AppTest, question_id: str, choice: str) -> AppTest:
+    at.radio(key=f"check:{question_id}").set_value(choice).run()
+    button = at.button(key=f"check_button:{question_id}")
+    assert button.label == CHECK_LABEL
+    button.click().run()
+    no_exception(at)
+    return at
+
+
+def _progress_line(at: AppTest) -> str:
+    return next(line for line in texts(at.sidebar.markdown) if "Knowledge checks" in line)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[spec.module for spec in PAGES])
+def test_each_page_explains_a_wrong_answer_and_counts_a_right_one(
+    sqlite_url: str, page: PageSpec
+) -> None:
+    at = go_to(_initialised(), page)
+    no_exception(at)
+    assert "Knowledge check" in [sub.value for sub in at.subheader]
+    first = checks.questions(page.module)[0]
+    wrong = next(option for option in first.options if option != first.answer)
+
+    _answer(at, first.id, wrong)
+    assert any(first.explanation in error and "Not quite" in error for error in texts(at.error))
+    assert _rows(sqlite_url) == [(page.module, first.id, False, 1)]
+    assert _progress_line(at) == "**Knowledge checks:** 0/24"
+
+    _answer(at, first.id, first.answer)
+    assert any(first.explanation in success for success in texts(at.success))
+    assert _rows(sqlite_url) == [(page.module, first.id, True, 2)]
+    assert _progress_line(at) == "**Knowledge checks:** 1/24"
+    assert any("1 of" in caption for caption in texts(at.caption))
+
+
+def test_progress_is_stored_per_page_and_survives_a_restart(lab_url: str) -> None:
+    at = go_to(_initialised(), PAGES[0])
+    for question in checks.questions("introduction")[:2]:
+        _answer(at, question.id, question.answer)
+    assert _progress_line(at) == "**Knowledge checks:** 2/24"
+    assert "- Introduction: 2/4" in "\n".join(texts(at.sidebar.markdown))
+
+    restart_server()
+    again = open_lab()
+    no_exception(again)
+    assert _progress_line(again) == "**Knowledge checks:** 2/24"
+
+
+def test_before_the_database_is_initialised_answers_are_graded_but_not_kept(
+    sqlite_url: str,
+) -> None:
+    at = open_lab()
+    first = checks.questions("introduction")[0]
+    assert any("not kept" in caption for caption in texts(at.caption))
+    _answer(at, first.id, first.answer)
+    assert any(first.explanation in success for success in texts(at.success))
+    assert not any("Knowledge checks" in line for line in texts(at.sidebar.markdown))
+
+
+def test_the_n_plus_one_question_uses_the_learners_own_run(sqlite_url: str) -> None:
+    at = go_to(_initialised(), REPOSITORY)
+    at.number_input(key="nplusone_n").set_value(8).run()
+    at.button(key="compare_all").click().run()
+    no_exception(at)
+    growth = at.radio(key="check:repository.per_row_growth")
+    prompt = next(line for line in texts(at.markdown) if "Your per-row run" in line)
+    assert "N = 8 users with 9 statements" in prompt and "N = 32" in prompt
+    assert "33" in growth.options
+    _answer(at, "repository.per_row_growth", "33")
+    assert ("repository", "repository.per_row_growth", True, 1) in _rows(sqlite_url)
+
+
+def test_the_hit_ratio_question_uses_the_learners_fetches(sqlite_url: str) -> None:
+    at = go_to(_initialised(), CACHING)
+    for _ in range(4):
+        at.button(key="fetch_user_cached").click().run()
+    no_exception(at)
+    prompt = next(line for line in texts(at.markdown) if "cached fetches on this page" in line)
+    assert "You made 4 cached fetches on this page and 3 of them were hits" in prompt
+    _answer(at, "caching.hit_ratio", "75%")
+    assert ("caching", "caching.hit_ratio", True, 1) in _rows(sqlite_url)
+
+
+def _reset(at: AppTest, *, forget: bool) -> AppTest:
+    at = go_to(at, CONNECTIVITY)
+    if forget:
+        at.checkbox(key="reset_forget_progress").check().run()
+    at.checkbox(key="reset_confirmed").check().run()
+    at.button(key="reset_button").click().run()
+    no_exception(at)
+    return at
+
+
+def test_resetting_the_database_keeps_the_progress_unless_asked(sqlite_url: str) -> None:
+    at = go_to(_initialised(), PAGES[0])
+    first = checks.questions("introduction")[0]
+    _answer(at, first.id, first.answer)
+
+    at = _reset(at, forget=False)
+    assert _progress_line(at) == "**Knowledge checks:** 1/24"
+    assert _rows(sqlite_url) == [("introduction", first.id, True, 1)]
+
+    at = _reset(at, forget=True)
+    assert _progress_line(at) == "**Knowledge checks:** 0/24"
+    assert _rows(sqlite_url) == []
