@@ -25,6 +25,7 @@ PAGES: tuple[str, ...] = (
     "repository",
     "caching",
     "eventing",
+    "design",
 )
 
 
@@ -427,6 +428,57 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
             ("It blocks every later event", "It is deleted", "It is retried forever"),
             "Retries back off; after the bound the event is marked failed (dead letter) without "
             "holding back other aggregates.",
+        ),
+    ),
+    "design": (
+        _fixed(
+            "design.partial_index",
+            "design",
+            "Which index keeps a relay's claim off a sequential scan as the table grows?",
+            "A partial index on pending events, in claim order",
+            (
+                "An index on the payload",
+                "No index: the table is small",
+                "A unique index on the event type",
+            ),
+            "Published rows pile up; an index WHERE status = 'pending' stays as small as the "
+            "backlog, and the claim reads it in order and stops at its batch size.",
+        ),
+        _fixed(
+            "design.no_lock",
+            "design",
+            "Two relays claim the same pending rows without any row lock. What do you see?",
+            "Events published twice",
+            ("Events lost", "A deadlock every time", "Nothing: the relays take turns"),
+            "Both read the same rows before either marks them published, so both publish "
+            "them: at-least-once turns into often-twice.",
+        ),
+        _fixed(
+            "design.for_update",
+            "design",
+            "A claim uses FOR UPDATE without SKIP LOCKED and another relay holds the rows. "
+            "What happens?",
+            "It waits until the other relay's transaction ends",
+            (
+                "It skips those rows",
+                "It publishes them anyway",
+                "It fails with a unique-key error",
+            ),
+            "Plain FOR UPDATE blocks behind the holder; a relay killed with its transaction "
+            "open stalls every other relay until the server ends it.",
+        ),
+        _fixed(
+            "design.order",
+            "design",
+            "Why should the claim order by a sequence rather than by a random id?",
+            "So events of one aggregate are published in the order they were written",
+            (
+                "Random ids are slower to compare",
+                "SKIP LOCKED needs a sequence",
+                "The broker rejects random ids",
+            ),
+            "A random order lets a later event of an aggregate overtake an earlier one: "
+            "consumers then see an update before the create.",
         ),
     ),
 }

@@ -142,6 +142,7 @@ PAGE_TITLES = {
     "repository": "3. Repository & N+1",
     "caching": "4. Caching",
     "eventing": "5. Outbox",
+    "design": "Create: event table",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.design_view import render_design
 
@@ -12,6 +13,7 @@ def render() -> None:
     context = lab_context()
     st.title("Create: design an event table")
     render_design(context)
+    render_checks("design")
 
 
 if __name__ == "__main__":
