@@ -58,8 +58,10 @@ def event_line(row: EventRow | None, event_id: str) -> str:
 
 def watch_event(db: Database, controller: RelayController, event_id: str | None) -> None:
     st.markdown("**Watch an event move**")
-    # The delay belongs to the server's one relay: show its value, whoever set it.
-    st.session_state[DELAY_KEY] = controller.publish_delay
+    # The delay belongs to the server's one relay: show its value, whoever set it (written
+    # only when another session changed it, so a slider being moved here is left alone).
+    if st.session_state.get(DELAY_KEY) != controller.publish_delay:
+        st.session_state[DELAY_KEY] = controller.publish_delay
     st.slider(
         DELAY_LABEL,
         min_value=0.0,
