@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from redis.asyncio import Redis
 from streamlit.testing.v1 import AppTest
 
 from qulab.adapters.consumers import projection_differences
@@ -143,6 +144,55 @@ def test_the_projection_converges_to_air_scores(lab_url: str) -> None:
     assert received == sorted(received)  # oldest first
     summary = next(f.value for f in at.dataframe if "scores" in f.value.columns)
     assert len(summary) >= 1
+
+    # The broker delivers the score event again (as after a relay killed between publishing
+    # and marking): the inbox skips it and the projection still matches.
+    broker = memory_broker()
+    [again] = [d.message for d in broker.messages() if d.message.id == event_id]
+    asyncio.run(broker.publish([again]))
+
+    def skipped() -> bool:
+        at.run()
+        no_exception(at)
+        return "1 duplicate deliveries skipped" in _verdicts(at)[0]
+
+    _wait_until(skipped, "the lab's consumer to skip the duplicate")
+    [verdict] = _verdicts(at)
+    assert verdict.startswith("matches air_scores: yes"), verdict
+    delivered = next(f.value for f in at.dataframe if "event_id" in f.value.columns)
+    assert list(delivered["event_id"]).count(event_id) == 2
+
+
+def test_the_lab_consumer_reads_redis_streams_as_a_group_of_its_own(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.require_redis()
+    prefix = services.unique_name("qulab_app_lab") + ":"
+    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
+    try:
+        at = _lab_mode()
+        event_id = _calculate(at)
+        at.button(key="eventing_one_pass").click().run()
+        no_exception(at)
+        _wait_until(lambda: not query(sqlite_url, projection_differences), "the projection")
+        at.run()
+        [verdict] = _verdicts(at)
+        assert verdict.startswith("matches air_scores: yes"), verdict
+        delivered = next(f.value for f in at.dataframe if "event_id" in f.value.columns)
+        assert event_id in list(delivered["event_id"])
+        groups = asyncio.run(_groups(f"{prefix}outbox.event.AIRScore"))
+        assert "qulab-lab" in groups
+    finally:
+        asyncio.run(services.delete_redis_prefix(prefix))
+
+
+async def _groups(stream: str) -> list[str]:
+    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
+    try:
+        return [group["name"] for group in await client.xinfo_groups(stream)]
+    finally:
+        await client.aclose()
 
 
 def test_break_it_on_the_embedded_broker_says_what_to_configure(sqlite_url: str) -> None:
