@@ -125,6 +125,9 @@ def test_the_projection_converges_to_air_scores(lab_url: str) -> None:
     event_id = _calculate(at)
     [verdict] = _verdicts(at)
     assert verdict.startswith("matches air_scores: no (1 difference)"), verdict
+    assert [e.label for e in at.expander if e.label.startswith("What differs")] == [
+        "What differs (1)"
+    ]
 
     at.button(key="eventing_one_pass").click().run()
     no_exception(at)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from qulab.config import Settings
 from qulab.entrypoints.app import runtime
-from qulab.entrypoints.app.literal import label
+from qulab.entrypoints.app.literal import literal
 from qulab.lab.chaos import Progress, run_chaos
 from qulab.lab.chaos_check import ChaosReport
 from qulab.lab.chaos_round import chaos_round_plan, chaos_round_problem
@@ -127,12 +127,12 @@ def _show_report(report: ChaosReport) -> None:
     verdict = "passed" if report.passed else "FAILED"
     summary = (
         f"Round {verdict}: {report.relays} relays, {report.consumers} consumers, "
-        f"{report.kills} SIGKILLs, {report.events} events on {report.broker}, "
+        f"{report.kills} SIGKILLs, {report.events} events on {literal(report.broker)}, "
         f"settled {'yes' if report.settled else 'no'}, {report.seconds:g} s."
     )
-    (st.success if report.passed else st.error)(label(summary))
+    (st.success if report.passed else st.error)(summary)
     for problem in report.problems:
-        st.markdown(f"- {label(problem)}")
+        st.markdown(f"- {literal(problem)}")
     st.markdown("\n".join(f"- **{title}**: {meaning}" for title, _, meaning in MEANINGS))
 
 
@@ -142,7 +142,7 @@ def _show_outcome(runner: ChaosRunner) -> None:
         return
     error = future.exception()
     if error is not None:
-        st.error(label(f"The chaos round could not finish: {type(error).__name__}: {error}"))
+        st.error(f"The chaos round could not finish: {literal(f'{type(error).__name__}: {error}')}")
         return
     _show_report(future.result())
 

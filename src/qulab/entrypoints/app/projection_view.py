@@ -12,6 +12,7 @@ from qulab.adapters.db import Database
 from qulab.config import Settings
 from qulab.domain.errors import ConfigurationError
 from qulab.entrypoints.app.feedback import attempt, friendly_message
+from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.projection_control import (
     ProjectionController,
     Received,
@@ -20,6 +21,7 @@ from qulab.entrypoints.app.projection_control import (
 from qulab.lab.projection_state import ProjectionState, projection_state
 
 REFRESH_SECONDS = 2.0
+DIFFERENCES_SHOWN = 5
 
 
 def _when(received: Received) -> str:
@@ -74,10 +76,13 @@ def _panel(db: Database, controller: ProjectionController) -> None:
         f"{state.verdict} · {state.applied} events applied · {state.duplicates} duplicate "
         f"deliveries skipped by the inbox · {state.users} users in the projection"
     )
+    if state.differences:
+        with st.expander(f"What differs ({len(state.differences)})"):
+            st.code("\n".join(state.differences[:DIFFERENCES_SHOWN]), language=None)
     if controller.crash:
-        st.error(f"The lab's consumer stopped: {controller.crash}")
+        st.error(f"The lab's consumer stopped: {literal(controller.crash)}")
     elif controller.totals.outage:
-        st.warning(f"The lab's consumer waits for the broker: {controller.totals.outage}")
+        st.warning(f"The lab's consumer waits for the broker: {literal(controller.totals.outage)}")
 
 
 def projection_section(settings: Settings, db: Database) -> None:
