@@ -359,7 +359,13 @@ class Relay:
         if self._repairs:
             await asyncio.wait(set(self._repairs), timeout=REPAIR_WAIT)
 
+    async def before_publish(self, messages: list[OutboxMessage]) -> None:
+        """Called with each claimed batch just before it is published; does nothing here (a
+        subclass may hold the batch, as the lab does to let a learner watch it pending)."""
+        return None
+
     async def _send(self, messages: list[OutboxMessage]) -> _Sent:
+        await self.before_publish(messages)
         self._steps += 1  # the claim answered
         self._waiting_on = "the broker"
         started = time.perf_counter()

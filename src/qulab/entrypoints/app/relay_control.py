@@ -10,6 +10,7 @@ server, or ``qulab outbox relay``) is refused at once, and gives it back when th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import datetime
 import streamlit as st
 
 from qulab.adapters.db import Database
-from qulab.adapters.outbox import PassResult, Publisher, Relay, RetryPolicy
+from qulab.adapters.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
 from qulab.adapters.recorders import RelayRecorder
 from qulab.config import Settings
 from qulab.domain.errors import ConflictError, PublisherAlreadyRunning
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 RELEASE_TIMEOUT = 15.0
 LAB_BACKOFF_CAP = 5.0
+MAX_PUBLISH_DELAY = 5.0
 
 
 def lab_retry_policy(settings: Settings) -> RetryPolicy:
@@ -47,7 +49,10 @@ def lab_retry_policy(settings: Settings) -> RetryPolicy:
 
 
 class LabRelay(Relay):
-    """A Relay that also counts its passes and remembers the last error, for the status panel."""
+    """A Relay that also counts its passes and remembers the last error, for the status panel.
+
+    ``publish_delay`` seconds pass between claiming a batch and publishing it, so a learner can
+    watch the batch's events stay pending (0 by default; ``stop()`` cuts the wait short)."""
 
     def __init__(
         self,
@@ -61,6 +66,14 @@ class LabRelay(Relay):
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
         self.last_pass_at: datetime | None = None
+        self.publish_delay = 0.0
+
+    async def before_publish(self, messages: list[OutboxMessage]) -> None:
+        delay = self.publish_delay
+        if delay > 0 and not self.stopping:
+            log.info("holding %d claimed events %.1f s before publishing", len(messages), delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
 
     def _failed(self, error: str) -> None:
         self.last_error = error
@@ -115,6 +128,19 @@ class RelayController:
         self._started_at: datetime | None = None
         self._stopped_at: datetime | None = None
         self._crash: str | None = None
+        self._publish_delay = 0.0
+
+    @property
+    def publish_delay(self) -> float:
+        """Seconds the relay holds each claimed batch before publishing it (0 to 5)."""
+        return self._publish_delay
+
+    def set_publish_delay(self, seconds: float) -> None:
+        """Set the delay for the running relay's next batch and every relay started later."""
+        self._publish_delay = min(max(float(seconds), 0.0), MAX_PUBLISH_DELAY)
+        relay = self._relay
+        if relay is not None:
+            relay.publish_delay = self._publish_delay
 
     @property
     def running(self) -> bool:
@@ -133,6 +159,7 @@ class RelayController:
     async def _start(self) -> asyncio.Task[PassResult]:
         policy = lab_retry_policy(self.db.settings)
         relay = LabRelay(self.db, self.broker.switch, policy, self.metrics)
+        relay.publish_delay = self._publish_delay
         try:
             relay.guard.acquire()
         except ConflictError as error:

@@ -22,6 +22,7 @@ from qulab.entrypoints.app.demo_data import demo_users
 from qulab.entrypoints.app.feedback import attempt, explain, friendly_message, require_schema
 from qulab.entrypoints.app.literal import label
 from qulab.entrypoints.app.outbox_diagram import outbox_flow_dot
+from qulab.entrypoints.app.outbox_lab_view import outbox_lab
 from qulab.entrypoints.app.relay_control import (
     RelayController,
     RelayStatus,
@@ -429,6 +430,7 @@ def render() -> None:
     _score_section(context)
     _publisher_section(context, broker, controller)
     _events_section(context, broker, controller)
+    outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,194 @@
+"""The lab's own score-summary consumer, running as a task on the app loop.
+
+With the embedded broker it reads the process's memory broker (a ``MemorySource``); with a
+real broker it is a member of the consumer group ``qulab-lab`` (a group of the lab's own, so
+a ``qulab consume`` in a terminal still gets every event too: the inbox then counts one of
+the two deliveries as a duplicate). One per server process (``st.cache_resource``), started on
+first use and stopped when the runtime is torn down. It remembers the last deliveries it
+received, oldest first, for the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import streamlit as st
+
+from qulab.adapters.consumers import (
+    Consumer,
+    ConsumeResult,
+    Delivery,
+    Lag,
+    MemorySource,
+    ScoreSummaryProjection,
+    Source,
+    build_source,
+)
+from qulab.adapters.db import Database
+from qulab.adapters.outbox import MemoryBroker
+from qulab.config import Settings
+from qulab.domain.models import utcnow
+from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
+from qulab.entrypoints.app.loop import LoopThread
+
+log = logging.getLogger(__name__)
+
+LAB_GROUP = "qulab-lab"
+KEPT_DELIVERIES = 20
+RELEASE_TIMEOUT = 10.0
+FETCH_WAIT = 0.5
+
+
+@dataclass(frozen=True)
+class Received:
+    """One delivery as the lab's consumer received it."""
+
+    received_at: datetime
+    delivery: Delivery
+
+
+class RecordingSource:
+    """A source that keeps the last deliveries it handed out (the consumer's view)."""
+
+    def __init__(self, inner: Source, keep: int = KEPT_DELIVERIES) -> None:
+        self.inner = inner
+        self.received: deque[Received] = deque(maxlen=keep)
+
+    @property
+    def description(self) -> str:
+        return self.inner.description
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def fetch(self, limit: int, wait: float) -> list[Delivery]:
+        inner = self.inner
+        if isinstance(inner, MemorySource) and inner.broker.total < inner.position:
+            inner.position = 0  # the memory broker was cleared (a lab reset): read it afresh
+        deliveries = await inner.fetch(limit, wait)
+        now = utcnow()
+        self.received.extend(Received(now, delivery) for delivery in deliveries)
+        return deliveries
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        await self.inner.ack(deliveries)
+
+    async def lag(self) -> Lag:
+        return await self.inner.lag()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def lab_source(settings: Settings, broker: LabBroker) -> Source:
+    """The embedded broker's messages, or the configured broker as the group ``qulab-lab``."""
+    types = ScoreSummaryProjection.aggregate_types
+    inner = broker.inner
+    if isinstance(inner, MemoryBroker):
+        return MemorySource(inner, aggregate_types=types)
+    return build_source(settings.broker.url, settings, group=LAB_GROUP, aggregate_types=types)
+
+
+class ProjectionController:
+    """Runs one score-summary Consumer on the app loop; thread-safe."""
+
+    def __init__(self, db: Database, source: Source, loop: LoopThread) -> None:
+        self.db = db
+        self.loop = loop
+        self.source = RecordingSource(source)
+        self.consumer = Consumer(db, self.source, ScoreSummaryProjection(), wait=FETCH_WAIT)
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[ConsumeResult] | None = None
+        self.crash: str | None = None
+
+    @property
+    def running(self) -> bool:
+        task = self._task
+        return task is not None and not task.done()
+
+    @property
+    def totals(self) -> ConsumeResult:
+        return self.consumer.totals
+
+    def received(self) -> list[Received]:
+        """The last deliveries, oldest first."""
+        return list(self.source.received)
+
+    def ensure_started(self) -> None:
+        with self._lock:
+            if self._task is None:
+                self._task = self.loop.run(self._start(), RELEASE_TIMEOUT)
+
+    async def _start(self) -> asyncio.Task[ConsumeResult]:
+        task = asyncio.create_task(self._run(), name="qulab-lab-consumer")
+        task.add_done_callback(_retrieve)
+        return task
+
+    async def _run(self) -> ConsumeResult:
+        try:
+            return await self.consumer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("the lab's score-summary consumer stopped on an error")
+            self.crash = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            await self.source.close()
+
+    async def close(self) -> None:
+        """On the loop, at shutdown: stop the consumer after its current batch."""
+        task = self._task
+        if task is None:
+            return
+        self.consumer.stop()
+        done, _ = await asyncio.wait({task}, timeout=RELEASE_TIMEOUT - 1)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _retrieve(task: asyncio.Task[ConsumeResult]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _release(controller: ProjectionController) -> None:
+    controller.loop.remove_closer(controller.close)
+    if controller.loop.running:
+        try:
+            controller.loop.run(controller.close(), RELEASE_TIMEOUT)
+        except Exception:
+            log.warning("stopping the lab's consumer failed", exc_info=True)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
+def _controller(
+    key: str,
+    loop_id: int,
+    _loop: LoopThread,
+    _db: Database,
+    _settings: Settings,
+    _broker: LabBroker,
+) -> ProjectionController:
+    controller = ProjectionController(_db, lab_source(_settings, _broker), _loop)
+    _loop.add_closer(controller.close)
+    return controller
+
+
+def projection_controller(settings: Settings, db: Database) -> ProjectionController:
+    """The process-wide lab consumer for these settings, started (raises ConfigurationError
+    when the broker is misconfigured)."""
+    loop = runtime.event_loop()
+    broker = lab_broker(settings)
+    key = f"{id(db)}|{broker_key(settings)}|{id(broker)}"
+    controller = _controller(key, id(loop), loop, db, settings, broker)
+    controller.ensure_started()
+    return controller
