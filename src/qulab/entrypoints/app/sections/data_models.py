@@ -11,6 +11,7 @@ from qulab.adapters.views import find_user, user_count
 from qulab.domain import models
 from qulab.domain.schemas import UserCreate, parse
 from qulab.entrypoints.app.context import LabContext, lab_context
+from qulab.entrypoints.app.demo_data_view import demo_users_caption, render_demo_data
 from qulab.entrypoints.app.diagrams import er_dot
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
@@ -119,7 +120,9 @@ def _create_user_form(context: LabContext) -> None:
     count = attempt(db, lambda: user_count(db))
     if count is not None:
         st.metric("Users in the database", count)
+        demo_users_caption(db, count)
     _last_created(context)
+    render_demo_data(db)
 
 
 def _last_created(context: LabContext) -> None:
