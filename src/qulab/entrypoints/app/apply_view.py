@@ -49,7 +49,7 @@ def _method_panel(db: Database) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Source**")
-        st.code(method_source(name), language="python")
+        st.code(method_source(name), language="python", wrap_lines=True)
     with right:
         st.markdown("**SQL sent**")
         if st.button(RUN_METHOD_LABEL, icon=":material/play_arrow:", key="apply_run_method"):

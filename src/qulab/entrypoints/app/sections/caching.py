@@ -112,8 +112,8 @@ def _metrics(db: Database, cache: Cache) -> None:
     if snapshot is not None:
         total = snapshot.total
         counted = (
-            f"The cache layer itself counted {total.hits} hits and {total.misses} misses "
-            f"({snapshot.scope}), including reads made elsewhere."
+            f"The cache layer's own counters (hits {total.hits}, misses {total.misses}; "
+            f"{snapshot.scope}) include reads made elsewhere."
         )
     render_access_times(counted)
 
