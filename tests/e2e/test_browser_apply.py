@@ -72,8 +72,16 @@ def test_apply_and_measured_figures_walk_in_chromium(
         height = page.evaluate(
             "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
         )
+        # Charts and tables draw when scrolled into view: visit each before the full shot.
+        drawn = page.locator(
+            "[data-testid='stMain'] [data-testid='stVegaLiteChart'], "
+            "[data-testid='stMain'] [data-testid='stDataFrame']"
+        )
+        for index in range(drawn.count()):
+            drawn.nth(index).scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
         page.set_viewport_size({"width": WIDTH, "height": min(max(int(height), 1000), 8000)})
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(1000)
         page.screenshot(path=apply_screenshots / name, full_page=True)
         page.set_viewport_size({"width": WIDTH, "height": 1000})
 
@@ -104,6 +112,9 @@ def test_apply_and_measured_figures_walk_in_chromium(
             open_section(page, "2. DB Connectivity & Pooling")
             page.get_by_role("button", name="Initialize Database & Create Sample Users").click()
             expect(page.get_by_text("Alex Smith user ID:")).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            # The live pool panel reruns every 2 s; paused, the charts below draw for the shot.
+            page.get_by_text("Refresh every 2 s").click()
             settle(page)
             page.get_by_role("button", name="Run Pooling Experiment").click()
             expect(page.get_by_text("Sampled at every checkout and checkin")).to_be_visible(
