@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 import redis
 import streamlit as st
@@ -20,6 +21,7 @@ from qulab.domain.models import AIRScore, User
 from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, REPOSITORY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
+from qulab.lab.cache_burst import BURST_SIZE
 from tests import services
 from tests.app.helpers import (
     go_to,
@@ -66,10 +68,11 @@ def _click(at: AppTest, key: str) -> AppTest:
 
 
 def _outcome(at: AppTest) -> str:
-    """HIT, MISS or BYPASS as the page reports the fetch of this run."""
+    """HIT, MISS or BYPASS as the page reports the first fetch of this run's burst."""
     shown = [t for t in texts(at.success) + texts(at.warning) + texts(at.info) if "Cache " in t]
     [line] = [t for t in shown if t.startswith(("Cache HIT", "Cache MISS", "Cache BYPASS"))]
-    return line.split(":")[0].removeprefix("Cache ")
+    assert f"; {BURST_SIZE} fetches of the " in line and ", p95 " in line
+    return line.split(" ")[1]
 
 
 def _metrics(at: AppTest) -> dict[str, str]:
@@ -140,20 +143,23 @@ def test_miss_hit_invalidate_miss_then_a_rename_is_a_miss_with_the_new_name(
 
     assert query(sqlite_url, _name) == "Alex J. Smith"
 
-    # user: MISS HIT MISS HIT MISS HIT; score: MISS HIT MISS.
+    # Bursts of 20, first fetches: user MISS HIT MISS HIT MISS HIT; score MISS HIT MISS.
+    # Each burst after its first fetch only hits.
     metrics = _metrics(at)
-    assert metrics["Cache hits"] == "4"
+    assert metrics["Cache hits"] == str(9 * BURST_SIZE - 5)
     assert metrics["Cache misses"] == "5"
-    assert metrics["Total requests"] == "9"
-    assert metrics["Hit ratio H"] == f"{4 / 9:.2f}"
-    formulas = [t for t in texts(at.latex) if "T_{\\text{avg}}^" in t]
-    assert len(formulas) == 2
-    assert "0.50 \\times" in formulas[0]  # user: 3 hits of 6
-    assert "0.33 \\times" in formulas[1]  # latest score: 1 hit of 3
+    assert metrics["Fetches measured"] == str(9 * BURST_SIZE)
     history = next(df.value for df in at.dataframe if "outcome" in df.value.columns)
-    assert list(history["outcome"])[::-1] == [
+    oldest_first = history.iloc[::-1]
+    assert len(oldest_first) == 9 * BURST_SIZE
+    assert list(oldest_first["outcome"])[::BURST_SIZE] == [
         *("MISS", "HIT", "MISS", "HIT", "MISS", "MISS", "HIT", "MISS", "HIT"),
     ]
+    _assert_figures_come_from_the_listed_samples(metrics, oldest_first)
+    formulas = [t for t in texts(at.latex) if "T_{\\text{avg}}^" in t]
+    assert len(formulas) == 2
+    assert f"{(6 * BURST_SIZE - 3) / (6 * BURST_SIZE):.3f} \\times" in formulas[0]
+    assert f"{(3 * BURST_SIZE - 2) / (3 * BURST_SIZE):.3f} \\times" in formulas[1]
     assert at.get("vega_lite_chart"), "the latency chart is drawn"
 
     expected_backend = "memory" if cache_kind == "memory" else "redis"
@@ -164,6 +170,40 @@ def test_miss_hit_invalidate_miss_then_a_rename_is_a_miss_with_the_new_name(
     assert "**Cache (live):**" in sidebar and "breaker closed" in sidebar
     if cache_kind != "memory":
         assert "Redis " in sidebar and metrics["Server version"] != "n/a"
+
+
+def _assert_figures_come_from_the_listed_samples(
+    metrics: dict[str, str], samples: pd.DataFrame
+) -> None:
+    """H, T_cache, T_database and T_avg on screen, recomputed from the listed fetches."""
+    hits = samples[samples["outcome"] == "HIT"]["ms"]
+    misses = samples[samples["outcome"] == "MISS"]["ms"]
+    h = len(hits) / (len(hits) + len(misses))
+    assert metrics["Hit ratio H"] == f"{h:.3f}"
+    t_cache = float(metrics["T_cache (ms, mean hit)"])
+    t_database = float(metrics["T_database (ms, mean miss)"])
+    assert t_cache == pytest.approx(hits.mean(), abs=0.001)
+    assert t_database == pytest.approx(misses.mean(), abs=0.001)
+    shown_h = float(metrics["Hit ratio H"])
+    assert float(metrics["T_avg (ms)"]) == pytest.approx(
+        shown_h * t_cache + (1 - shown_h) * t_database, abs=0.01
+    )
+
+
+def test_a_burst_of_hits_only_says_t_database_is_not_measured_yet(sqlite_url: str) -> None:
+    at = _initialised()
+    assert _outcome(_click(at, "fetch_user_cached")) == "MISS"
+    _click(at, "reset_cache_stats")
+    assert _outcome(_click(at, "fetch_user_cached")) == "HIT"
+    metrics = _metrics(at)
+    assert metrics["Fetches measured"] == str(BURST_SIZE)
+    assert metrics["Cache hits"] == str(BURST_SIZE)
+    assert metrics["T_database (ms, mean miss)"] == "not measured yet"
+    assert metrics["T_avg (ms)"] == "not measured yet"
+    assert float(metrics["T_cache (ms, mean hit)"]) > 0
+    assert any("T_database is unknown (not 0)" in t for t in texts(at.info))
+    chart = at.get("vega_lite_chart")[0].proto.spec
+    assert '"type": "log"' in chart or '"type":"log"' in chart
 
 
 def test_scores_added_on_page_three_invalidate_the_cached_latest_score(

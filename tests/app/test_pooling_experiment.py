@@ -63,6 +63,11 @@ def test_pooled_and_nullpool_runs_show_throughput_latency_and_pool_use(lab_url: 
     assert metrics["Θ NullPool (requests/s)"] == fresh["Θ (requests/s)"]
     assert any(r"\Theta_{\text{pooled}} = \frac{40}" in latex for latex in texts(at.latex))
     assert at.get("vega_lite_chart"), "the throughput chart is drawn"
+    [timeline] = [t for t in texts(at.caption) if t.startswith("Sampled at every checkout")]
+    assert f"the pooled run peaked at {pooled['peak checked out']} checked out" in timeline
+    assert f"NullPool at {fresh['peak checked out']}." in timeline
+    specs = [chart.proto.spec for chart in at.get("vega_lite_chart")]
+    assert any("milliseconds into the run" in spec for spec in specs)
 
     # The requests read users seeded under the marker, and only those were added.
     seeded = query(lab_url, lambda db: seeding.count_seeded(db, POOL_MARKER))

@@ -3,10 +3,10 @@
 Walks Introduction -> 1. Data Models (told to initialise first) -> 2. DB Connectivity & Pooling
 (initialise, Alex and Jane) -> 1. Data Models (create a user, see its id; a duplicate is
 refused) -> 2. (pooling experiment, pool exhaustion) -> 3. Repository & N+1 (three scores,
-per-row vs eager, N users) -> 4. Caching (MISS, then HIT) -> 5. Eventing (a score and its
-pending event, one publishing pass, the background publisher), saving a screenshot of each
-step in test-output/browser/<stack>/. It runs on the embedded default and on PostgreSQL
-with a Redis cache and Redis Streams.
+per-row vs eager, N users) -> 4. Caching (a burst from a MISS, then one of HITs) -> 5. Eventing
+(a score and its pending event, one publishing pass, the background publisher), saving a
+screenshot of each step in test-output/browser/<stack>/. It runs on the embedded default and on
+PostgreSQL with a Redis cache and Redis Streams.
 """
 
 from __future__ import annotations
@@ -257,13 +257,17 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
                 timeout=WAIT_MS
             )
             page.get_by_role("button", name="Fetch User (Cached)").click()
-            expect(page.get_by_text("Cache MISS: user profile")).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text("Cache MISS on the first fetch; 20 fetches")).to_be_visible(
+                timeout=WAIT_MS
+            )
             settle(page)
             page.get_by_role("button", name="Fetch User (Cached)").click()
-            expect(page.get_by_text("Cache HIT: user profile")).to_be_visible(timeout=WAIT_MS)
+            expect(page.get_by_text("Cache HIT on the first fetch; 20 fetches")).to_be_visible(
+                timeout=WAIT_MS
+            )
             settle(page)
             expect(main.locator("[data-testid='stMetric']", has_text="Cache hits")).to_contain_text(
-                "1"
+                "39"
             )
             capture(page, "08-caching-miss-then-hit.png")
 

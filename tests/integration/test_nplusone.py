@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
-from qulab.adapters.db import Database
+from qulab.adapters.db import Database, count_statements
 from qulab.domain.errors import NotFound
 from qulab.lab import compare_all_users, compare_single_user, create_sample_airscore
 from qulab.services import seeding
@@ -90,6 +92,21 @@ async def test_single_user_pair_counts_what_each_side_says_it_ran(db: Database) 
     assert result.per_row.statement_count == result.per_row.queries_issued == 2
     assert result.identical
     assert len(result.eager.data[0].scores) == 3
+
+
+async def test_single_user_pair_is_timed_as_the_median_of_repeated_warm_runs(
+    db: Database,
+) -> None:
+    user = await create_user(db, email="median@example.com", name="Median")
+    await create_sample_airscore(user.id, db=db)
+    with count_statements(db.engine) as engine_wide:
+        result = await compare_single_user(db, user.id, repeats=5)
+    for run in (result.per_row, result.eager):
+        assert len(run.times_s) == 5
+        assert run.elapsed_s == statistics.median(run.times_s)
+        assert run.spread_s == (min(run.times_s), max(run.times_s))
+    # One warm-up run of each way, not measured, then five of each: two statements a run.
+    assert engine_wide.count == 2 * 2 * (1 + 5)
 
 
 async def test_single_user_pair_for_an_unknown_user_is_not_found(db: Database) -> None:

@@ -39,6 +39,24 @@ async def test_every_request_succeeds_and_peak_stays_within_the_pool(
     assert result.null_pool.pool_size is None
 
 
+async def test_each_run_records_its_pool_moving_at_every_checkout_and_checkin(
+    db: Database, settings: Settings
+) -> None:
+    ids = await seeded_ids(db)
+    limited = settings.model_copy(update={"pool_size": 2, "max_overflow": 1})
+
+    result = await compare_pooling(limited, ids, concurrency=6, requests=30)
+
+    for run in (result.pooled, result.null_pool):
+        assert len(run.timeline) == 2 * run.checkouts == 60
+        times = [at for at, _ in run.timeline]
+        assert times == sorted(times)
+        counts = [count for _, count in run.timeline]
+        assert max(counts) == run.peak_checked_out
+        assert counts[-1] == 0 and min(counts) >= 0
+    assert max(count for _, count in result.pooled.timeline) <= 3
+
+
 async def test_load_run_reports_the_concurrency_it_reached(
     db: Database, settings: Settings
 ) -> None:

@@ -10,9 +10,10 @@ other work on the same engine never changes the numbers.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from qulab.domain.schemas import ScoreRead, UserRead, UserWithScores, validate_i
 PER_ROW = "per-row"
 EAGER = "eager"
 SELECTIN_BATCH = 500  # parent keys per IN (...) statement in SQLAlchemy's selectinload
+SINGLE_REPEATS = 7  # measured runs per strategy on one user, after one warm-up run each
 
 Rows = list[tuple[User, Sequence[AIRScore]]]
 Loaded = tuple[Rows, int]
@@ -46,6 +48,13 @@ class StrategyRun:
     queries_issued: int
     elapsed_s: float
     data: tuple[UserWithScores, ...]
+    times_s: tuple[float, ...] = ()
+
+    @property
+    def spread_s(self) -> tuple[float, float]:
+        """Fastest and slowest of the measured runs (the one run when not repeated)."""
+        times = self.times_s or (self.elapsed_s,)
+        return min(times), max(times)
 
     @property
     def users(self) -> int:
@@ -188,10 +197,36 @@ async def fetch_single_user(db: Database, user_id: str, strategy: str) -> Strate
     return await run_strategy(db, strategy, lambda s: single(s, user_id))
 
 
-async def compare_single_user(db: Database, user_id: str) -> Comparison:
-    """The lab page's pair: ``get_by_id`` + scores against ``get_user_with_scores_eager``."""
-    return Comparison(
-        database=db.description,
-        per_row=await fetch_single_user(db, user_id, PER_ROW),
-        eager=await fetch_single_user(db, user_id, EAGER),
-    )
+def _summarised(runs: list[StrategyRun]) -> StrategyRun:
+    """The last run, timed as the median of all of them (every run sends the same SQL)."""
+    times = tuple(run.elapsed_s for run in runs)
+    return replace(runs[-1], elapsed_s=statistics.median(times), times_s=times)
+
+
+async def measure_single_users(
+    db: Database,
+    user_id: str,
+    strategies: Sequence[str] = (PER_ROW, EAGER),
+    repeats: int = SINGLE_REPEATS,
+) -> dict[str, StrategyRun]:
+    """Each strategy on one user: one warm-up run each (not measured), then ``repeats`` rounds
+    taking the strategies in turn, so no strategy is measured cold against a warm other.
+    Each result is timed as the median of its runs, with every run's time in ``times_s``."""
+    if repeats < 1:
+        raise InvalidInput("repeats", "must be 1 or more")
+    for strategy in strategies:
+        await fetch_single_user(db, user_id, strategy)
+    runs: dict[str, list[StrategyRun]] = {strategy: [] for strategy in strategies}
+    for _ in range(repeats):
+        for strategy in strategies:
+            runs[strategy].append(await fetch_single_user(db, user_id, strategy))
+    return {strategy: _summarised(measured) for strategy, measured in runs.items()}
+
+
+async def compare_single_user(
+    db: Database, user_id: str, repeats: int = SINGLE_REPEATS
+) -> Comparison:
+    """The lab page's pair: ``get_by_id`` + scores against ``get_user_with_scores_eager``,
+    each timed as the median of ``repeats`` interleaved runs after a warm-up."""
+    runs = await measure_single_users(db, user_id, (PER_ROW, EAGER), repeats)
+    return Comparison(database=db.description, per_row=runs[PER_ROW], eager=runs[EAGER])

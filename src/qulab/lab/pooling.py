@@ -35,12 +35,19 @@ MAX_REQUESTS = 1_000_000
 
 @dataclass
 class PoolUse:
-    """What a pool did during a run: checkouts, new connections opened, peak checked out."""
+    """What a pool did during a run: checkouts, new connections opened, peak checked out, and
+    the number checked out after every checkout and checkin (seconds since tracking began)."""
 
     checkouts: int = 0
     connects: int = 0
     peak_checked_out: int = 0
+    timeline: list[tuple[float, int]] = field(default_factory=list)
     _current: int = field(default=0, repr=False)
+    _start: float = field(default_factory=time.perf_counter, repr=False)
+
+    def _moved(self, by: int) -> None:
+        self._current += by
+        self.timeline.append((time.perf_counter() - self._start, self._current))
 
 
 @contextmanager
@@ -54,11 +61,11 @@ def track_pool(db: Database) -> Iterator[PoolUse]:
 
     def _checkout(*_: Any) -> None:
         use.checkouts += 1
-        use._current += 1
+        use._moved(1)
         use.peak_checked_out = max(use.peak_checked_out, use._current)
 
     def _checkin(*_: Any) -> None:
-        use._current -= 1
+        use._moved(-1)
 
     listeners = (("connect", _connect), ("checkout", _checkout), ("checkin", _checkin))
     for name, listener in listeners:
@@ -84,6 +91,8 @@ class LoadRun:
     peak_checked_out: int
     pool_size: int | None
     max_overflow: int | None
+    # (seconds into the run, connections checked out) after every checkout and checkin.
+    timeline: tuple[tuple[float, int], ...] = ()
 
     @property
     def throughput(self) -> float:
@@ -183,6 +192,7 @@ async def run_load(
         peak_checked_out=use.peak_checked_out,
         pool_size=status.size,
         max_overflow=status.max_overflow,
+        timeline=tuple(use.timeline),
     )
 
 

@@ -12,6 +12,7 @@ from qulab.adapters import views
 from qulab.adapters.db import Database
 from qulab.domain.schemas import ScoreRead, UserRead
 from qulab.lab import DEMO_USERS, Comparison, compare_all_users, create_sample_airscore
+from qulab.lab.loading import APPLY_MARKER
 from qulab.services import seeding
 
 POOL_MARKER = "labpool"
@@ -20,6 +21,9 @@ POOL_SCORES = 3
 
 NPLUSONE_MARKER = "labnplusone"
 NPLUSONE_SCORES = 3
+
+# Every marker the lab seeds under: what page 1 counts as demo rows and can remove.
+LAB_MARKERS: tuple[str, ...] = (POOL_MARKER, NPLUSONE_MARKER, APPLY_MARKER)
 
 DEFAULT_OCCUPATION = "SW_ENG"
 SAMPLE_SCORES = 3

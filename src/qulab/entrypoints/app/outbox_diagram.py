@@ -1,8 +1,14 @@
-"""The outbox flow as a Graphviz DOT source, labelled with the broker in use."""
+"""The outbox flow as a Graphviz DOT source, labelled with the broker in use.
+
+The page stretches the drawing to the width of its column, so the flow runs top to bottom (a
+narrow drawing is scaled up, not down) and its labels stay readable on a 1400 px wide window.
+"""
 
 from __future__ import annotations
 
 _FONT = 'fontname="Helvetica"'
+NODE_FONT_SIZE = 16
+EDGE_FONT_SIZE = 14
 
 
 def outbox_flow_dot(broker: str) -> str:
@@ -11,13 +17,14 @@ def outbox_flow_dot(broker: str) -> str:
     return "\n".join(
         [
             "digraph outbox {",
-            "  rankdir=LR; nodesep=0.3; ranksep=0.4;",
+            "  rankdir=TB; nodesep=0.5; ranksep=0.45;",
             f'  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", {_FONT}, '
-            "fontsize=11];",
-            f'  edge [color="#5b6b82", {_FONT}, fontsize=9];',
+            f"fontsize={NODE_FONT_SIZE}];",
+            f'  edge [color="#5b6b82", {_FONT}, fontsize={EDGE_FONT_SIZE}];',
             '  service [label="calculate_and_store_airscore"];',
             "  subgraph cluster_tx {",
-            f'    label="one database transaction"; style=dashed; color="#3a5a8c"; {_FONT};',
+            f'    label="one database transaction"; style=dashed; color="#3a5a8c"; {_FONT}; '
+            f"fontsize={EDGE_FONT_SIZE};",
             '    score [label="INSERT air_scores", shape=cylinder, fillcolor="#fdf1e3"];',
             '    event [label="INSERT domain_events\\nstatus = pending", shape=cylinder, '
             'fillcolor="#fdf1e3"];',

@@ -11,6 +11,7 @@ from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.demo_data import POOL_MARKER, POOL_USERS, pool_request_users
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message
+from qulab.entrypoints.app.pool_timeline_view import render_pool_timeline
 from qulab.entrypoints.app.schema import schema_status
 from qulab.lab import ExhaustionResult, LoadRun, PoolingComparison
 from qulab.lab.pooling import compare_pooling, demonstrate_pool_exhaustion
@@ -99,6 +100,7 @@ def _show_comparison(result: PoolingComparison) -> None:
         "equals the number of requests; the pool reuses a few. Overflow used is the peak "
         "checked out beyond pool_size."
     )
+    render_pool_timeline(result)
 
 
 def render_pooling_experiment(context: LabContext) -> None:

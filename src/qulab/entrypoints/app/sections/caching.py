@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from qulab.adapters.cache import (
     Cache,
     CachedUserRepository,
-    CacheResult,
-    FamilyStats,
-    Outcome,
-    read_latest_score_cached,
-    read_user_cached,
 )
 from qulab.adapters.db import Database
 from qulab.adapters.uow import uow_factory
 from qulab.domain.schemas import UpdateUser, parse
+from qulab.entrypoints.app.cache_burst_view import (
+    clear_history,
+    render_access_times,
+    render_fetch_bursts,
+    render_latency_chart,
+)
 from qulab.entrypoints.app.cache_resource import backend_label, lab_cache
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
@@ -31,14 +28,9 @@ from qulab.entrypoints.app.redis_view import render_redis_view
 from qulab.entrypoints.app.strategies_view import render_strategies
 from qulab.services.users import update_user
 
-FETCH_USER_LABEL = "Fetch User (Cached)"
-FETCH_SCORE_LABEL = "Fetch Latest AIRScore (Cached)"
 INVALIDATE_LABEL = "Invalidate Cache for this User"
 UPDATE_LABEL = "Update name"
 RESET_STATS_LABEL = "Reset Statistics"
-HISTORY_KEY = "cache_fetches"
-HISTORY_SIZE = 50
-OUTCOME_COLOURS = ["#2a9d8f", "#e76f51", "#8d99ae"]  # HIT, MISS, BYPASS
 
 
 def _intro() -> None:
@@ -53,70 +45,13 @@ def _intro() -> None:
     )
     st.markdown("The cache hit ratio and the average access time it buys:")
     st.latex(r"H = \frac{\text{cache hits}}{\text{total requests}}")
-    st.latex(
-        r"T_{\text{avg}} = H \times T_{\text{cache}} + (1 - H) \times "
-        r"(T_{\text{cache}} + T_{\text{database}})"
-    )
+    st.latex(r"T_{\text{avg}} = H \times T_{\text{cache}} + (1 - H) \times T_{\text{database}}")
     st.markdown(
-        "$T_{\\text{cache}}$ is the mean time of a hit and $T_{\\text{database}}$ what a miss "
-        "costs on top of the cache lookup; both are measured below from the real fetches. "
-        "Without QULAB_REDIS_URL the same code runs on a bounded in-process TTL/LRU store."
+        "$T_{\\text{cache}}$ is the mean time of a hit and $T_{\\text{database}}$ the mean time "
+        "of a miss (the lookup, the database read and the store); both are measured below from "
+        "the fetches the page lists. Without QULAB_REDIS_URL the same code runs on a bounded "
+        "in-process TTL/LRU store."
     )
-
-
-def _record(what: str, result: CacheResult[Any]) -> None:
-    history: list[dict[str, Any]] = st.session_state.setdefault(HISTORY_KEY, [])
-    number = history[-1]["fetch"] + 1 if history else 1
-    history.append(
-        {
-            "fetch": number,
-            "what": what,
-            "outcome": str(result.outcome),
-            "ms": round(result.seconds * 1000, 3),
-        }
-    )
-    del history[:-HISTORY_SIZE]
-
-
-def _show_result(what: str, result: CacheResult[Any]) -> None:
-    ms = result.seconds * 1000
-    if result.outcome is Outcome.HIT:
-        st.success(
-            f"Cache HIT: {what} served from the cache in {ms:.3f} ms (key `{result.key}`).",
-            icon=":material/bolt:",
-        )
-    elif result.outcome is Outcome.MISS:
-        st.warning(
-            f"Cache MISS: {what} loaded from the database and stored in {ms:.3f} ms "
-            f"(key `{result.key}`).",
-            icon=":material/database:",
-        )
-    else:
-        st.info(
-            f"Cache BYPASS: the cache did not answer, so the database served the {what} in "
-            f"{ms:.3f} ms. Check that Redis is running at QULAB_REDIS_URL.",
-            icon=":material/cloud_off:",
-        )
-    if result.value is None:
-        st.warning(f"No {what} found.")
-    else:
-        st.json(result.value.model_dump(mode="json"), expanded=True)
-
-
-def _fetch_buttons(db: Database, cache: Cache, user_id: str) -> None:
-    left, right = st.columns(2)
-    with left:
-        if st.button(FETCH_USER_LABEL, type="primary", key="fetch_user_cached"):
-            result = attempt(db, lambda: read_user_cached(db, cache, user_id))
-            if result is not None:
-                _record("user", result)
-                _show_result("user profile", result)
-    with right:
-        if st.button(FETCH_SCORE_LABEL, type="primary", key="fetch_score_cached"):
-            score = attempt(db, lambda: read_latest_score_cached(db, cache, user_id))
-            if score is not None:
-                _record("latest score", score)
-                _show_result("latest AI-R score", score)
 
 
 def _invalidation(db: Database, cache: Cache, demo: CacheDemo) -> None:
@@ -169,92 +104,20 @@ def _invalidation(db: Database, cache: Cache, demo: CacheDemo) -> None:
             )
 
 
-def _family_rows(families: dict[str, FamilyStats]) -> pd.DataFrame:
-    def ms(value: float | None) -> str:
-        return "n/a" if value is None else f"{value * 1000:.3f}"
-
-    return pd.DataFrame(
-        [
-            {
-                "key family": name,
-                "hits": stats.hits,
-                "misses": stats.misses,
-                "H": "n/a" if stats.hit_ratio is None else f"{stats.hit_ratio:.2f}",
-                "T_cache (ms)": ms(stats.t_cache_s),
-                "T_database (ms)": ms(stats.t_database_s),
-                "T_avg formula (ms)": ms(stats.t_avg_formula_s),
-                "T_avg measured (ms)": ms(stats.t_avg_measured_s),
-            }
-            for name, stats in families.items()
-        ]
-    )
-
-
-def formula_latex(stats: FamilyStats) -> str | None:
-    """T_avg with this family's measured numbers substituted, or None before hit and miss."""
-    if stats.hit_ratio is None or stats.t_cache_s is None or stats.t_database_s is None:
-        return None
-    assert stats.t_avg_formula_s is not None
-    h, t_cache, t_db = stats.hit_ratio, stats.t_cache_s * 1000, stats.t_database_s * 1000
-    family = stats.family.replace("_", r"\_")
-    return (
-        rf"T_{{\text{{avg}}}}^{{\text{{{family}}}}} = {h:.2f} \times {t_cache:.3f} + "
-        rf"(1 - {h:.2f}) \times ({t_cache:.3f} + {t_db:.3f}) = "
-        rf"{stats.t_avg_formula_s * 1000:.3f}\ \text{{ms}}"
-    )
-
-
 def _metrics(db: Database, cache: Cache) -> None:
     st.subheader("Cache metrics (measured)")
     if st.button(RESET_STATS_LABEL, key="reset_cache_stats"):
         attempt(db, cache.reset_stats)
-        st.session_state.pop(HISTORY_KEY, None)
+        clear_history()
     snapshot = attempt(db, cache.stats)
-    if snapshot is None:
-        return
-    total = snapshot.total
-    columns = st.columns(4)
-    columns[0].metric("Cache hits", total.hits)
-    columns[1].metric("Cache misses", total.misses)
-    columns[2].metric("Total requests", total.requests)
-    columns[3].metric("Hit ratio H", "n/a" if total.hit_ratio is None else f"{total.hit_ratio:.2f}")
-    st.caption(
-        f"Counted by the cache layer ({snapshot.scope}). T_cache is the mean hit time, "
-        "T_database the mean miss time minus T_cache."
-    )
-    st.dataframe(_family_rows(snapshot.families), hide_index=True, width="stretch")
-    formulas = [text for s in snapshot.families.values() if (text := formula_latex(s))]
-    for text in formulas:
-        st.latex(text)
-    if not formulas:
-        st.caption("T_avg needs at least one hit and one miss of a key family: fetch twice.")
-
-
-def _latency_chart() -> None:
-    history: list[dict[str, Any]] = st.session_state.get(HISTORY_KEY, [])
-    st.subheader("Latency of recent fetches")
-    if not history:
-        st.caption("Fetch a few times to see hits and misses side by side.")
-        return
-    frame = pd.DataFrame(history)
-    outcomes = [str(outcome) for outcome in Outcome]
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "fetch:O", title="fetch (this session, oldest first)", axis=alt.Axis(labelAngle=0)
-            ),
-            y=alt.Y("ms:Q", title="milliseconds"),
-            color=alt.Color("outcome:N", scale=alt.Scale(domain=outcomes, range=OUTCOME_COLOURS)),
-            tooltip=["fetch", "what", "outcome", "ms"],
+    counted = None
+    if snapshot is not None:
+        total = snapshot.total
+        counted = (
+            f"The cache layer's own counters (hits {total.hits}, misses {total.misses}; "
+            f"{snapshot.scope}) include reads made elsewhere."
         )
-        .properties(height=260)
-    )
-    st.altair_chart(chart, width="stretch")
-    st.dataframe(
-        frame[["fetch", "what", "outcome", "ms"]].iloc[::-1], hide_index=True, width="stretch"
-    )
+    render_access_times(counted)
 
 
 def _status(db: Database, cache: Cache) -> None:
@@ -309,10 +172,10 @@ def render() -> None:
         f"Using **{literal(demo.user.name)}** (User ID `{demo.user.id}`); latest AI-R score ID "
         f"`{demo.latest_score.id}` ({demo.latest_score.air_score:g})."
     )
-    _fetch_buttons(db, cache, demo.user.id)
+    render_fetch_bursts(db, cache, demo.user.id)
     _invalidation(db, cache, demo)
     _metrics(db, cache)
-    _latency_chart()
+    render_latency_chart()
     _status(db, cache)
     render_strategies(context.settings, db)
 

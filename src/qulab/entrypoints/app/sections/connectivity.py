@@ -189,6 +189,10 @@ def _pool_section(context: LabContext) -> None:
         _pool_metrics(db.pool_status())
 
     pool_panel()
+    st.caption(
+        "This is the app's own engine. The pooling experiment below runs on engines of its "
+        "own with the same settings and draws their connections checked out over its run."
+    )
 
 
 def render() -> None:

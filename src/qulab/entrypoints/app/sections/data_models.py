@@ -12,6 +12,7 @@ from qulab.domain import models
 from qulab.domain.schemas import UserCreate, parse
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
+from qulab.entrypoints.app.demo_data_view import demo_users_caption, render_demo_data
 from qulab.entrypoints.app.diagrams import er_dot
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
@@ -121,7 +122,9 @@ def _create_user_form(context: LabContext) -> None:
     count = attempt(db, lambda: user_count(db))
     if count is not None:
         st.metric("Users in the database", count)
+        demo_users_caption(db, count)
     _last_created(context)
+    render_demo_data(db)
 
 
 def _last_created(context: LabContext) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from qulab.adapters.db import Database
 from qulab.domain.schemas import ScoreRead
+from qulab.entrypoints.app.apply_view import render_apply
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data import (
@@ -23,8 +24,8 @@ from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.orm_tax_view import render_orm_tax
 from qulab.entrypoints.app.user_choice import choose_user
-from qulab.lab import Comparison, StrategyRun, fetch_single_user
-from qulab.lab.nplusone import EAGER, PER_ROW
+from qulab.lab import Comparison, StrategyRun
+from qulab.lab.nplusone import EAGER, PER_ROW, SINGLE_REPEATS, measure_single_users
 
 ADD_LABEL = f"Add {SAMPLE_SCORES} Sample Scores for User"
 PER_ROW_LABEL = "Fetch User & Scores (Per-row, N+1)"
@@ -101,8 +102,13 @@ def _add_scores(context: LabContext, user_id: str | None) -> None:
 def _strategy_column(run: StrategyRun, title: str) -> None:
     st.markdown(f"**{title}**")
     left, right = st.columns(2)
+    low, high = run.spread_s
     left.metric(f"SQL statements ({run.strategy})", run.statement_count)
-    right.metric(f"Time ({run.strategy}, ms)", f"{run.elapsed_s * 1000:.2f}")
+    right.metric(f"Median time ({run.strategy}, ms)", f"{run.elapsed_s * 1000:.2f}")
+    st.caption(
+        f"{run.strategy}: median of {len(run.times_s) or 1} runs after a warm-up; "
+        f"range {low * 1000:.2f}-{high * 1000:.2f} ms."
+    )
     st.code(";\n\n".join(run.statements) + ";", language="sql", wrap_lines=True)
 
 
@@ -119,7 +125,13 @@ def _show_single(result: Comparison) -> None:
         f"Per-row ran **{per_row.statement_count}** statements: 1 for the user and "
         f"{per_row.queries_issued - 1} for the scores (one score query per user loaded). "
         f"Eager ran **{eager.statement_count}**: the user, then the scores through "
-        "`selectinload`. For one user both need two; the difference grows with N below."
+        "`selectinload`."
+    )
+    st.info(
+        "For one user both ways need two statements, so their times are close and the "
+        "ranking can flip from run to run: the gain of eager loading grows with the number of "
+        "users. Compare them for N users below.",
+        icon=":material/trending_up:",
     )
     left, right = st.columns(2)
     with left:
@@ -151,6 +163,10 @@ def _show_one(run: StrategyRun, database: str) -> None:
 def _fetch_single(context: LabContext, user_id: str | None) -> None:
     db = context.db
     st.subheader("Fetch a user and their scores: per-row vs eager")
+    st.caption(
+        f"Each button warms the strategy up once, then times {SINGLE_REPEATS} runs and shows "
+        "their median and range; comparing takes the two strategies in turn."
+    )
     buttons = st.columns(3)
     wanted: tuple[str, ...] = ()
     if buttons[0].button(PER_ROW_LABEL, icon=":material/repeat:", key="fetch_per_row"):
@@ -180,7 +196,7 @@ def _fetch_single(context: LabContext, user_id: str | None) -> None:
 async def _fetch_runs(
     db: Database, user_id: str, strategies: tuple[str, ...]
 ) -> dict[str, StrategyRun]:
-    return {strategy: await fetch_single_user(db, user_id, strategy) for strategy in strategies}
+    return await measure_single_users(db, user_id, strategies, SINGLE_REPEATS)
 
 
 def scaling_frame(points: list[ScalingPoint]) -> pd.DataFrame:
@@ -274,6 +290,7 @@ def render() -> None:
     _fetch_single(context, user_id)
     _scaling(context)
     render_orm_tax(context, user_id)
+    render_apply(context)
 
 
 if __name__ == "__main__":
