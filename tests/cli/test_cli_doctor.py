@@ -16,12 +16,12 @@ import pytest
 from qulab.adapters.db import Database
 from qulab.adapters.health import Status, check_nats, check_rabbitmq, run_checks
 from qulab.adapters.health.check import Check, bounded
-from qulab.adapters.health.relay import check_relay
-from qulab.adapters.outbox import MemoryBroker, publish_pending
+from qulab.adapters.health.relay import check_relay, relay_activity
+from qulab.adapters.outbox import MemoryBroker, Relay, publish_pending
 from qulab.config import Settings, get_settings
 from tests import services
 from tests.cli.conftest import Invoke
-from tests.outbox_helpers import emit_events
+from tests.outbox_helpers import emit_events, wait_for
 
 PASSWORD = "s3cret-pw"
 COMPONENTS = ["database", "schema", "cache", "broker", "relay", "clock"]
@@ -186,7 +186,33 @@ async def test_a_relay_is_judged_by_what_it_left_in_the_outbox(db: Database) -> 
     await publish_pending(db, MemoryBroker("doctor", 10))
     done = await check_relay(db, stale_after=0)
     assert done.status is Status.OK
-    assert done.detail.startswith("last published ") and done.detail.endswith("; nothing pending")
+    if db.dialect == "postgresql":  # the pass took partition leases and gave them back
+        assert done.detail.startswith("0 relay(s) holding leases, 16 partition(s) unheld; ")
+    assert "last published " in done.detail and done.detail.endswith("; nothing pending")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_on_postgresql_a_running_relay_is_seen_by_its_leases(db: Database) -> None:
+    relay = Relay(db, MemoryBroker("doctor-leases", 10))
+    running = asyncio.create_task(relay.run())
+    try:
+
+        async def leased() -> bool:
+            return (await relay_activity(db)).live_relays == 1
+
+        await wait_for(leased, timeout=30)
+        await emit_events(db, 1)
+        seen = await check_relay(db, stale_after=3600)
+        assert seen.status is Status.OK
+        assert seen.detail.startswith("1 relay(s) holding leases; ")
+    finally:
+        relay.stop()
+        await running
+
+    await emit_events(db, 1)  # waits with no relay: the leases expired or were given back
+    gone = await check_relay(db, stale_after=3600)
+    assert gone.status is Status.WARN
+    assert gone.detail.startswith("no relay holds a lease: 0 relay(s) holding leases, 16 ")
 
 
 async def test_nats_is_read_from_its_info_greeting() -> None:

@@ -1,8 +1,9 @@
-"""Is a relay running? Judged by what relays leave behind in the outbox: when an event was last
-marked published and how long the oldest pending one has waited.
+"""Is a relay running? On PostgreSQL the ordered relays hold partition leases they renew while
+they live, so the live leases say which relays run and what they hold. Everywhere, what relays
+leave behind in the outbox tells the rest: when an event was last marked published and how long
+the oldest pending one has waited.
 
-``relay_activity`` is the one place that decides it, so a later source of truth (relays'
-partition leases) changes this function and nothing else.
+``relay_activity`` is the one place that decides it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 from qulab.adapters.db import Database
 from qulab.adapters.health.check import Check, Status
+from qulab.adapters.outbox.leases import lease_table
 from qulab.adapters.outbox.repository import OutboxRepository
 from qulab.domain.models import utcnow
 
@@ -23,12 +25,21 @@ STALE_PENDING_SECONDS = 60.0
 class RelayActivity:
     last_published_at: datetime | None
     oldest_pending_age: float | None  # seconds; None when nothing is pending
+    # PostgreSQL: relays holding a live partition lease, and the partitions no live relay holds
+    # (None: no leases to read, as on SQLite).
+    live_relays: int | None = None
+    unheld_partitions: int | None = None
 
     def describe(self, now: datetime) -> str:
         if self.last_published_at is None:
             last = "nothing published yet"
         else:
             last = f"last published {_age(now - self.last_published_at)} ago"
+        if self.live_relays is not None:
+            held = f"{self.live_relays} relay(s) holding leases"
+            if self.unheld_partitions:
+                held += f", {self.unheld_partitions} partition(s) unheld"
+            last = f"{held}; {last}"
         if self.oldest_pending_age is None:
             return f"{last}; nothing pending"
         return f"{last}; oldest pending event waiting {_age_s(self.oldest_pending_age)}"
@@ -40,13 +51,23 @@ async def relay_activity(db: Database) -> RelayActivity:
         newest = await repository.newest_published_at()
         oldest = await repository.oldest_pending_at()
     age = None if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
-    return RelayActivity(newest, age)
+    if db.dialect != "postgresql":
+        return RelayActivity(newest, age)
+    async with db.connect() as conn:
+        leases = await lease_table(conn)
+    if not leases:  # no ordered relay has run against this database yet
+        return RelayActivity(newest, age)
+    live = {lease.owner for lease in leases if lease.live}
+    unheld = sum(1 for lease in leases if not lease.live)
+    return RelayActivity(newest, age, len(live), unheld)
 
 
 async def check_relay(db: Database, stale_after: float = STALE_PENDING_SECONDS) -> Check:
     activity = await relay_activity(db)
     detail = activity.describe(utcnow())
     pending_age = activity.oldest_pending_age
+    if activity.live_relays == 0 and pending_age is not None:
+        return Check("relay", Status.WARN, f"no relay holds a lease: {detail}")
     if pending_age is not None and pending_age > stale_after:
         return Check("relay", Status.WARN, f"no relay seems to run: {detail}")
     return Check("relay", Status.OK, detail)
