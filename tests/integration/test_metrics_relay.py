@@ -131,6 +131,13 @@ async def test_events_behind_a_down_broker_show_as_pending_lag_and_publish_failu
         )
         lag = waiting.value("qulab_outbox_lag_seconds", partition="all")
         assert lag is not None and lag > 0
+        # The ordered relay on PostgreSQL also reports every partition; the oldest is "all".
+        by_partition = {
+            dict(labels)["partition"]: seconds
+            for labels, seconds in waiting.series("qulab_outbox_lag_seconds").items()
+        }
+        assert set(by_partition) == {"all", *(str(p) for p in range(16))}
+        assert max(v for p, v in by_partition.items() if p != "all") == lag
         assert waiting.value("qulab_outbox_published_total", event_type=EVENT) is None
         assert waiting.value("qulab_outbox_dead_lettered_total", event_type=EVENT) is None
         later = await _until(

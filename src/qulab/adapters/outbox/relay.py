@@ -31,7 +31,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,6 +56,7 @@ FIRST = asyncio.FIRST_COMPLETED
 REPAIR_WAIT = 2.0  # seconds a pass waits at its end for its cache repairs to land
 REPAIR_TASK_NAME = "qulab relay: apply durable handlers to a published batch"
 BACKLOG_COUNT_CAP = 1_000_000  # the backlog gauges stop counting here (the query stays bounded)
+PARTITION_LAG_CAP = 10_000  # pending events looked at for the per-partition lag
 FENCE_RETRY = 0.02  # seconds before looking again at events waiting behind the commit fence
 
 
@@ -340,17 +341,28 @@ class Relay:
         if last is not None and now - last < self.backlog_every:
             return
         self._backlog_read_at = now
+        partitions = self.lane.partitions if self.lane is not None else None
         try:
             async with self.db.connect() as conn:
-                found = await OutboxRepository(conn).backlog(BACKLOG_COUNT_CAP)
+                repository = OutboxRepository(conn)
+                found = await repository.backlog(BACKLOG_COUNT_CAP)
+                by_partition = (
+                    await repository.oldest_pending_by_partition(partitions, PARTITION_LAG_CAP)
+                    if partitions is not None
+                    else {}
+                )
         except ServiceUnavailable as error:
             log.debug("outbox backlog not read for the metrics: %s", error)
             return
-        oldest = found.oldest_pending_at
-        lag = 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
-        self.metrics.backlog(
-            pending=found.pending, failed=found.failed, lag_seconds={ALL_PARTITIONS: lag}
-        )
+        read_at = utcnow()
+
+        def lag(oldest: datetime | None) -> float:
+            return 0.0 if oldest is None else max((read_at - oldest).total_seconds(), 0.0)
+
+        lags = {ALL_PARTITIONS: lag(found.oldest_pending_at)}
+        if partitions is not None:  # every partition, so one that caught up drops to 0
+            lags.update({str(p): lag(by_partition.get(p)) for p in range(partitions)})
+        self.metrics.backlog(pending=found.pending, failed=found.failed, lag_seconds=lags)
 
     async def settle_repairs(self) -> None:
         """Wait up to ``REPAIR_WAIT`` seconds for the repairs started so far (before a pass

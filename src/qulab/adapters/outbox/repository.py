@@ -170,6 +170,21 @@ SELECT EXISTS (
 )
 """
 )
+# The oldest pending event per partition among the ``cap`` oldest pending events (bounded on
+# the (status, created_at) index however long the backlog; a partition whose events all lie
+# beyond the cap is absent, i.e. reported as not lagging behind those that are).
+OLDEST_PENDING_BY_PARTITION = text(
+    """
+SELECT mod(hashtext(oldest.aggregate_id)::bigint + 2147483648, :partitions)::integer AS part,
+       min(oldest.created_at)
+FROM (
+    SELECT aggregate_id, created_at FROM domain_events
+    WHERE status = 'pending' ORDER BY created_at LIMIT :cap
+) AS oldest
+GROUP BY part
+"""
+)
+
 PARTITION_OF_AGGREGATE = text(
     "SELECT mod(hashtext(CAST(:aggregate_id AS text))::bigint + 2147483648, :partitions)"
 )
@@ -370,6 +385,14 @@ class OutboxRepository:
         )
         pending, failed, first = (await self.executor.execute(statement)).one()
         return Backlog(int(pending), int(failed), _aware(first))
+
+    async def oldest_pending_by_partition(self, partitions: int, cap: int) -> dict[int, datetime]:
+        """PostgreSQL: when the oldest pending event of each partition was written (partitions
+        with nothing pending are absent), looking at no more than ``cap`` pending events."""
+        rows = await self.executor.execute(
+            OLDEST_PENDING_BY_PARTITION, {"partitions": partitions, "cap": cap}
+        )
+        return {int(part): moment for part, first in rows if (moment := _aware(first))}
 
     async def newest_published_at(self) -> datetime | None:
         """When a relay last marked an event published (None: never)."""
