@@ -52,7 +52,7 @@ def measured(page: str, state: Any) -> dict[str, float]:
             found["pooling.null_connects"] = null.connects
     elif page == "caching":
         history = state.get(CACHE_HISTORY_KEY) or []
-        outcomes = [entry.get("outcome") for entry in history]
+        outcomes = [getattr(entry, "outcome", None) for entry in history]
         counted = [o for o in outcomes if o in ("HIT", "MISS")]
         if counted:
             found["cache.fetches"] = len(counted)

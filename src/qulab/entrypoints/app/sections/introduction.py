@@ -8,12 +8,33 @@ from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.diagrams import architecture_dot
 
+# Each objective, and where in the lab a learner practises it.
 OBJECTIVES = (
-    ("Remember", "list SQLAlchemy relationship types and Redis data structures."),
-    ("Understand", "explain async database patterns and connection pooling."),
-    ("Apply", "implement the repository pattern with SQLAlchemy 2.0."),
-    ("Analyze", "compare caching strategies for different access patterns."),
-    ("Create", "design event tables for a publish/subscribe architecture."),
+    (
+        "Remember",
+        "list SQLAlchemy relationship types and Redis data structures.",
+        "page 1 (relationship types and their DDL), page 4 (what is in Redis)",
+    ),
+    (
+        "Understand",
+        "explain async database patterns and connection pooling.",
+        "page 2 (the pooling experiment, the pool moving while it runs)",
+    ),
+    (
+        "Apply",
+        "implement the repository pattern with SQLAlchemy 2.0.",
+        "page 3 (each repository method beside its SQL, the loading-strategy exercise)",
+    ),
+    (
+        "Analyze",
+        "compare caching strategies for different access patterns.",
+        "page 4 (caching strategies side by side on your own workload)",
+    ),
+    (
+        "Create",
+        "design event tables for a publish/subscribe architecture.",
+        "the Create page (design an event table, graded beside the reference)",
+    ),
 )
 
 TOOLS = (
@@ -57,7 +78,12 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Key objectives")
-        st.markdown("\n".join(f"- **{verb}**: {text}" for verb, text in OBJECTIVES))
+        st.markdown(
+            "\n".join(
+                f"- **{verb}**: {text} *Do it on {where}.*" for verb, text, where in OBJECTIVES
+            )
+        )
+        st.caption("Every page ends with a knowledge check; the sidebar keeps your progress.")
         st.subheader("Key concepts")
         st.markdown("\n".join(f"- {concept}" for concept in CONCEPTS))
     with right:
