@@ -65,9 +65,11 @@ def test_json_has_one_object_per_strategy_and_nothing_is_left_behind(
     by_name = {row["strategy"]: row for row in data}
     assert by_name["ttl-only"]["stale_reads"] > 0
     assert by_name["invalidate"]["stale_reads"] == 0
-    assert (
-        by_name["ttl-only"]["stampede_loads"] > 1 and by_name["invalidate"]["stampede_loads"] == 1
-    )
+    assert by_name["invalidate"]["stampede_loads"] == 1
+    if redis_prefix is None:  # in process every reader misses before any load ends
+        assert by_name["ttl-only"]["stampede_loads"] == 20
+    else:  # on Redis a reader queued behind the first fill may already find it
+        assert by_name["ttl-only"]["stampede_loads"] >= 1
     assert _tables(database_url) == tables_before
     if redis_prefix is not None:
         assert [

@@ -144,7 +144,9 @@ def test_remember_views_and_knowledge_checks_in_chromium(
 
                 open_section(page, "4. Caching with Redis")
                 page.get_by_role("button", name="Fetch User (Cached)").click()
-                expect(page.get_by_text("Cache MISS: user profile")).to_be_visible(timeout=WAIT_MS)
+                expect(page.get_by_text("Cache MISS on the first fetch; 20 fetches")).to_be_visible(
+                    timeout=WAIT_MS
+                )
                 settle(page)
                 expect(page.get_by_text("Remember: what is in Redis")).to_be_visible()
                 expect(page.get_by_text("entry (string)")).to_be_visible(timeout=WAIT_MS)

@@ -259,6 +259,7 @@ class Relay:
         attempted); an outage or the timeout ends the batch."""
         self._steps += 1  # the claim answered
         self._waiting_on = "the broker"
+        await self.before_publish(messages)
         clock = asyncio.get_running_loop().time
         deadline = clock() + self.publish_timeout
         started = time.perf_counter()
