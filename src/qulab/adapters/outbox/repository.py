@@ -279,19 +279,7 @@ class OutboxRepository:
         the rows stay locked until the transaction ends and other relays skip them."""
         statement = CLAIM_LOCKED if lock else CLAIM_PLAIN
         rows = (await self.executor.execute(statement, {"now": now, "limit": limit})).all()
-        return [
-            OutboxMessage(
-                id=row[0],
-                type=row[1],
-                aggregate_type=row[2],
-                aggregate_id=row[3],
-                occurred_at=row[4],
-                payload_json=row[5],
-                sequence=row[6],
-                attempts=row[7],
-            )
-            for row in rows
-        ]
+        return _messages(rows)
 
     async def claim_ordered(
         self, owner: str, partitions: int, limit: int, now: datetime
@@ -305,19 +293,7 @@ class OutboxRepository:
                 {"owner": owner, "partitions": partitions, "limit": limit, "now": now},
             )
         ).all()
-        return [
-            OutboxMessage(
-                id=row[0],
-                type=row[1],
-                aggregate_type=row[2],
-                aggregate_id=row[3],
-                occurred_at=row[4],
-                payload_json=row[5],
-                sequence=row[6],
-                attempts=row[7],
-            )
-            for row in rows
-        ]
+        return _messages(rows)
 
     async def repair_future_txids(self) -> int:
         """PostgreSQL: pending events whose transaction id this cluster never handed out (a
@@ -513,3 +489,21 @@ def _aware(moment: datetime | str | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         moment = moment.replace(tzinfo=utcnow().tzinfo)
     return moment
+
+
+def _messages(rows: Sequence[Any]) -> list[OutboxMessage]:
+    """Claimed rows (id, type, aggregate type and id, created_at, payload text, sequence,
+    attempts) as messages to publish."""
+    return [
+        OutboxMessage(
+            id=row[0],
+            type=row[1],
+            aggregate_type=row[2],
+            aggregate_id=row[3],
+            occurred_at=row[4],
+            payload_json=row[5],
+            sequence=row[6],
+            attempts=row[7],
+        )
+        for row in rows
+    ]
