@@ -242,28 +242,63 @@ async def test_refresh_ahead_reloads_a_hot_key_once_just_before_it_expires(
     assert later.hit and factory.rows.loads == 2
 
 
-class _StuckFirstFlush(ScratchRows):
-    """Rows whose first batched write never finishes (the flusher is stopped inside it)."""
+class _HeldFirstFlush(ScratchRows):
+    """Rows whose first batched write waits for ``release`` before it touches the table."""
 
     def __init__(self, rows: ScratchRows) -> None:
         super().__init__(rows.db, rows.count, name=rows.name)
         self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.first_batch: list[str] = []
 
     async def write_many(self, versions: Mapping[str, int]) -> None:
         if not self.entered.is_set():
+            self.first_batch = sorted(versions)
             self.entered.set()
-            await asyncio.Event().wait()
+            await self.release.wait()
         await super().write_many(versions)
 
 
 async def test_closing_write_behind_in_the_middle_of_a_batch_still_writes_that_batch(
     factory: StrategyFactory,
 ) -> None:
-    rows = _StuckFirstFlush(factory.rows)
+    rows = _HeldFirstFlush(factory.rows)
     strategy = WriteBehind(factory.backend(), rows, factory.space("wb"), 60, interval=0)
     await strategy.write("r0", 1)
     await strategy.write("r1", 1)
     await rows.entered.wait()
-    await strategy.close()
+    closing = asyncio.create_task(strategy.close())
+    rows.release.set()  # the close runs first and finds the batch in flight
+    await closing
     committed = await factory.rows.versions()
     assert (committed["r0"], committed["r1"]) == (1, 1)
+
+
+async def test_killing_write_behind_lets_the_batch_in_flight_finish_and_loses_the_rest(
+    factory: StrategyFactory,
+) -> None:
+    """A kill never cancels a transaction half-way (on SQLite that would keep the file locked
+    for every other writer): the batch being written commits, what is still queued is lost."""
+    rows = _HeldFirstFlush(factory.rows)
+    strategy = WriteBehind(factory.backend(), rows, factory.space("wb"), 60, interval=0)
+    try:
+        await strategy.write("r0", 1)
+        await strategy.write("r1", 1)
+        await rows.entered.wait()
+        await strategy.write("r2", 1)  # queued behind the batch in flight
+        killing = asyncio.create_task(strategy.kill())
+        rows.release.set()  # the kill runs first and finds the batch in flight
+        queued = await killing
+        await factory.rows.write_many({"r3": 1})  # another writer is not locked out
+    finally:
+        await strategy.close()
+    committed = await factory.rows.versions()
+    in_flight = rows.first_batch  # r0, and r1 unless its cache write was still on its way
+    assert in_flight[0] == "r0"
+    assert queued == 3 - len(in_flight)
+    assert {ident: committed[ident] for ident in ("r0", "r1", "r2", "r3")} == {
+        "r0": 1,
+        "r1": 1 if "r1" in in_flight else 0,
+        "r2": 0,
+        "r3": 1,
+    }

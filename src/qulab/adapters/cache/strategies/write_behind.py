@@ -4,6 +4,12 @@ The caller is answered as soon as the cache holds the new version, and the flush
 the queued rows in batches (only the newest version of a row is written). The price is
 durability: whatever is still queued when the flusher dies never reaches the database.
 ``kill()`` shows it by stopping the flusher without a final flush.
+
+A kill waits for a batch already being written to finish (commit or roll back) before it
+stops the flusher. Cancelling a task in the middle of a transaction would leave the
+connection's lock behind in this process, which a real crash never does: the database
+drops a dead client's transaction, but a cancelled SQLite write in a living process keeps
+the file locked for every other writer.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class WriteBehind(VersionedReads):
         self.killed = False
         self._pending: dict[str, int] = {}
         self._wake = asyncio.Event()
+        self._writing = asyncio.Lock()  # held while a batch is in a transaction
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -67,17 +74,22 @@ class WriteBehind(VersionedReads):
                 await self._flush_batch()
 
     async def _flush_batch(self) -> None:
-        batch = dict(list(self._pending.items())[: self.batch_size])
-        for ident in batch:
-            del self._pending[ident]
-        try:
-            await self.rows.write_many(batch)
-        except asyncio.CancelledError:
-            self._requeue(batch)  # a stop in the middle of a batch: close() writes it again
-            raise
-        except QulabError as error:
-            log.warning("write-behind flush of %d row(s) failed, retrying: %s", len(batch), error)
-            self._requeue(batch)
+        async with self._writing:
+            batch = dict(list(self._pending.items())[: self.batch_size])
+            for ident in batch:
+                del self._pending[ident]
+            try:
+                await self.rows.write_many(batch)
+            except asyncio.CancelledError:
+                self._requeue(batch)  # a stop in the middle of a batch: close() writes it again
+                raise
+            except QulabError as error:
+                failed: QulabError | None = error
+                self._requeue(batch)
+            else:
+                failed = None
+        if failed is not None:
+            log.warning("write-behind flush of %d row(s) failed, retrying: %s", len(batch), failed)
             await asyncio.sleep(max(self.interval, 0.05))
             return
         self.flushed_batches += 1
@@ -101,7 +113,8 @@ class WriteBehind(VersionedReads):
     async def _stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            async with self._writing:  # never inside a transaction
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
