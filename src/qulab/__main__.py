@@ -1,18 +1,20 @@
-"""``python -m qulab`` and the ``qulab`` script: the command line, SIGTERM held while it loads."""
+"""``python -m qulab`` and the ``qulab`` script: the command line, SIGTERM and Ctrl-C held
+while it loads."""
 
 import sys
 
-from qulab._startup import hold_sigterm
-
 
 def main() -> None:
-    hold_sigterm()
     try:
-        from qulab.entrypoints.cli import entry  # loaded only once SIGTERM is held
-    except KeyboardInterrupt:  # Ctrl-C while loading: the same one line as during a command
-        sys.stderr.write("interrupted\n")
+        from qulab._startup import hold_sigint, hold_sigterm
+
+        hold_sigint()  # first: whoever waits for the SIGTERM handler finds Ctrl-C held too
+        hold_sigterm()
+        from qulab.entrypoints.cli import entry  # loaded only once both signals are held
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")  # the same one line as during a command
         sys.exit(130)
-    entry()
+    entry()  # releases Ctrl-C once the commands are built
 
 
 if __name__ == "__main__":

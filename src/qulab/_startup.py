@@ -4,7 +4,11 @@ Loading SQLAlchemy, Redis and the broker clients takes a second or two. ``python
 the ``qulab`` script) hold SIGTERM from their first instant instead of dying with it: the relay
 then stops before its first pass and exits 0, and every other command gets the default
 disposition back with the held signal delivered again, as if it had never been held.
-Only the standard library is imported here.
+
+Ctrl-C (SIGINT) is held the same way while the modules load: a KeyboardInterrupt raised in the
+middle of a third-party import can be swallowed by that library's own ``except`` and the
+command would go on as if nothing happened. Once loading is done, a held Ctrl-C ends the
+command with one line and exit 130. Only the standard library is imported here.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from types import FrameType
 class _Held:
     holding = False
     received = False
+    interrupt_holding = False
+    interrupted = False
 
 
 def hold_sigterm() -> None:
@@ -45,3 +51,26 @@ def release_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if _Held.received:
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def hold_sigint() -> None:
+    """Remember a Ctrl-C instead of raising KeyboardInterrupt (main thread only)."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # ignored (a background job) or handled by an embedding program: leave it
+    try:
+        signal.signal(signal.SIGINT, _remember_interrupt)
+    except ValueError:
+        return
+    _Held.interrupt_holding = True
+
+
+def _remember_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    _Held.interrupted = True
+
+
+def release_sigint() -> bool:
+    """Ctrl-C raises KeyboardInterrupt again; returns whether one arrived while it was held."""
+    if _Held.interrupt_holding:
+        _Held.interrupt_holding = False
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return _Held.interrupted

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -76,6 +77,31 @@ def test_ctrl_c_while_starting_is_one_line_and_exit_130(env: dict[str, str]) -> 
         ["outbox", "relay", "--yes"], env, signal.SIGINT
     )
     assert (code, err) == (130, "interrupted\n")
+
+
+def test_ctrl_c_in_the_middle_of_a_command_is_one_line_and_exit_130(
+    env: dict[str, str],
+) -> None:
+    """The command is waiting on a database that accepted the connection and never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        url = f"postgresql+asyncpg://qulab@127.0.0.1:{port}/qulab"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "qulab", "db", "current"],
+            env=env | {"QULAB_DATABASE_URL": url, "QULAB_DB_CONNECT_TIMEOUT": "60"},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            silent.settimeout(30)
+            connection, _ = silent.accept()  # the command is running and waiting on us
+            with connection:
+                process.send_signal(signal.SIGINT)
+                _, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+            process.wait(10)
+    assert (process.returncode, err) == (130, "interrupted\n")
 
 
 def test_every_public_name_has_a_home_module() -> None:

@@ -11,12 +11,13 @@ top, and SQLAlchemy, the cache, the brokers and the lab inside the commands that
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
 import typer
 
-from qulab._startup import release_sigterm
+from qulab._startup import release_sigint, release_sigterm
 from qulab.domain.errors import ConfigurationError, QulabError, UserError
 from qulab.entrypoints.cli import app as app_command
 from qulab.entrypoints.cli import bench as bench_commands
@@ -92,13 +93,18 @@ consume_commands.register(app)
 chaos_commands.register(app)
 
 
+INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     configure_logging()
     if list(sys.argv[1:] if argv is None else argv)[:2] != ["outbox", "relay"]:
         release_sigterm()  # only the relay turns a SIGTERM during start-up into a clean stop
-    command = typer.main.get_command(app)
     try:
+        command = typer.main.get_command(app)
+        if release_sigint():  # Ctrl-C while the modules loaded and the commands were built
+            return _interrupted()
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
     except typer.Abort:
         err.print("aborted")
@@ -119,9 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {error}", markup=False)
         return 1
     except KeyboardInterrupt:
-        err.print("interrupted")
-        return 130
+        return _interrupted()
+    if result == INTERRUPTED:  # typer turns Ctrl-C inside a command into this code, silently
+        return _interrupted()
     return result if isinstance(result, int) else 0
+
+
+def _interrupted() -> int:
+    err.print("interrupted")
+    # Connections abandoned half-way are collected on the way out; asyncio would log each
+    # one's unretrieved error after the line above. Nothing is lost: nothing was committed.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    return INTERRUPTED
 
 
 def entry() -> None:
