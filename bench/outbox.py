@@ -98,41 +98,55 @@ async def _drop_database(base_url: str, url: str) -> None:
         await conn.close()
 
 
-async def _load_backlog(url: str, count: int) -> None:
-    """Empty the outbox and COPY ``count`` pending events into it."""
+def _backlog_records(count: int) -> list[tuple[Any, ...]]:
+    now = datetime.now(UTC)
+    return [
+        (
+            str(uuid.uuid4()),
+            "bench.event",
+            AGGREGATE,
+            str(uuid.uuid4()),
+            f'{{"n": {n}}}',
+            "pending",
+            now,
+            now,
+            0,
+        )
+        for n in range(count)
+    ]
+
+
+BACKLOG_COLUMNS = [
+    "id",
+    "event_type",
+    "aggregate_type",
+    "aggregate_id",
+    "payload",
+    "status",
+    "created_at",
+    "updated_at",
+    "attempts",
+]
+
+
+async def _load_backlog(url: str, count: int, *, at_once: bool = False) -> None:
+    """Empty the outbox and COPY ``count`` pending events into it.
+
+    ``at_once``: for relays that are already running, the rows appear in one commit (with fresh
+    planner statistics) and the table is not vacuumed, which would wait for their transactions.
+    """
+    records = _backlog_records(count)
     conn = await asyncpg.connect(_plain(url))
     try:
+        if at_once:
+            async with conn.transaction():
+                await conn.copy_records_to_table(
+                    "domain_events", records=records, columns=BACKLOG_COLUMNS
+                )
+                await conn.execute("ANALYZE domain_events")
+            return
         await conn.execute("TRUNCATE domain_events")
-        now = datetime.now(UTC)
-        records = [
-            (
-                str(uuid.uuid4()),
-                "bench.event",
-                AGGREGATE,
-                str(uuid.uuid4()),
-                f'{{"n": {n}}}',
-                "pending",
-                now,
-                now,
-                0,
-            )
-            for n in range(count)
-        ]
-        await conn.copy_records_to_table(
-            "domain_events",
-            records=records,
-            columns=[
-                "id",
-                "event_type",
-                "aggregate_type",
-                "aggregate_id",
-                "payload",
-                "status",
-                "created_at",
-                "updated_at",
-                "attempts",
-            ],
-        )
+        await conn.copy_records_to_table("domain_events", records=records, columns=BACKLOG_COLUMNS)
         await conn.execute("VACUUM ANALYZE domain_events")
     finally:
         await conn.close()

@@ -3,7 +3,7 @@ timings are for ``qulab bench cli_start``, never asserted here."""
 
 from __future__ import annotations
 
-from bench.cli_start import BUDGETS, FLOOR, cases
+from bench.cli_start import BUDGETS, FLOOR, PROFILED, cases, import_profile
 from bench.harness import BenchConfig, resolve, run
 
 
@@ -14,10 +14,25 @@ def test_cli_start_is_registered() -> None:
 async def test_every_case_runs_and_is_measured_against_the_floor() -> None:
     [report] = await run(["cli_start"], BenchConfig.smoke())
 
-    [table] = report.tables
+    table, imports = report.tables
     assert [row[0] for row in table.rows] == list(cases())
     assert all(len(row) == len(table.columns) for row in table.rows)
     floor_row = table.rows[0]
     assert (floor_row[0], floor_row[2]) == (FLOOR, 0)
     assert [target.description.split(":")[0] for target in report.targets] == list(BUDGETS)
     assert {summary["n"] for summary in report.raw["wall"].values()} == {2}
+    assert PROFILED in imports.title and imports.rows[-1][0] == "everything else"
+    assert {"sqlalchemy", "qulab"} <= {row[0] for row in imports.rows}
+    assert abs(sum(row[2] for row in imports.rows) - 1) < 1e-9
+
+
+def test_the_import_profile_sums_self_times_by_top_level_package() -> None:
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       100 |        100 |     sqlalchemy.sql\n"
+        "import time:        50 |        150 |   sqlalchemy\n"
+        "import time:        30 |         30 |   qulab.config\n"
+        "import time:        20 |        200 | qulab\n"
+        "some other line\n"
+    )
+    assert import_profile(stderr) == {"sqlalchemy": 150e-6, "qulab": 50e-6}

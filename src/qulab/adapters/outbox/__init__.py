@@ -1,4 +1,11 @@
-"""The transactional outbox: relay, publishers, retry policy and operations."""
+"""The transactional outbox: relay, publishers, retry policy and operations.
+
+The RabbitMQ and NATS publishers load their client libraries (aio-pika, nats-py) only when
+they are first named, so a process that never talks to those brokers never imports them.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from qulab.adapters.outbox.admin import (
     OutboxStatus,
@@ -10,14 +17,31 @@ from qulab.adapters.outbox.admin import (
 from qulab.adapters.outbox.factory import build_publisher
 from qulab.adapters.outbox.memory import MemoryBroker, memory_broker
 from qulab.adapters.outbox.message import OutboxMessage
-from qulab.adapters.outbox.nats import NatsPublisher
 from qulab.adapters.outbox.ordered import ranges
 from qulab.adapters.outbox.publisher import OutageSwitch, Publisher
-from qulab.adapters.outbox.rabbitmq import RabbitMQPublisher
 from qulab.adapters.outbox.redis_streams import RedisStreamsPublisher, stream_name
 from qulab.adapters.outbox.relay import PassResult, Relay, event_publisher, publish_pending
 from qulab.adapters.outbox.retry import RetryPolicy
 from qulab.adapters.outbox.stdout import StdoutPublisher
+
+if TYPE_CHECKING:
+    from qulab.adapters.outbox.nats import NatsPublisher
+    from qulab.adapters.outbox.rabbitmq import RabbitMQPublisher
+
+_LAZY = {
+    "NatsPublisher": "qulab.adapters.outbox.nats",
+    "RabbitMQPublisher": "qulab.adapters.outbox.rabbitmq",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MemoryBroker",

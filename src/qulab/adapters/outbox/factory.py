@@ -5,9 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from qulab.adapters.outbox.memory import memory_broker
-from qulab.adapters.outbox.nats import NatsPublisher
 from qulab.adapters.outbox.publisher import Publisher
-from qulab.adapters.outbox.rabbitmq import RabbitMQPublisher
 from qulab.adapters.outbox.redis_streams import RedisStreamsPublisher
 from qulab.adapters.outbox.stdout import StdoutPublisher
 from qulab.config import Settings, get_settings
@@ -40,8 +38,12 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
             timeout=config.publish_timeout,
         )
     if url.startswith(("amqp://", "amqps://")):
+        from qulab.adapters.outbox.rabbitmq import RabbitMQPublisher  # aio-pika when needed
+
         return RabbitMQPublisher(url, exchange=config.exchange, timeout=config.publish_timeout)
     if url.startswith(("nats://", "tls://")):
+        from qulab.adapters.outbox.nats import NatsPublisher  # nats-py when needed
+
         return NatsPublisher(url, prefix=config.stream_prefix, timeout=config.publish_timeout)
     raise ConfigurationError(
         f"QULAB_BROKER_URL: unknown broker {redact_url(url)!r}; "
