@@ -28,11 +28,22 @@ def handles_sigterm(pid: int) -> bool:
     return bool(caught & (1 << (signal.SIGTERM - 1)))
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C at its default in the child, even when this run was started with SIGINT
+    ignored (a background job inherits SIG_IGN, and Python then never raises
+    KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def signal_as_soon_as_sigterm_is_handled(
     args: list[str], env: dict[str, str], signum: int = signal.SIGTERM
 ) -> tuple[int, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "qulab", *args], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "qulab", *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + 20
@@ -91,6 +102,7 @@ def test_ctrl_c_in_the_middle_of_a_command_is_one_line_and_exit_130(
             env=env | {"QULAB_DATABASE_URL": url, "QULAB_DB_CONNECT_TIMEOUT": "60"},
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_as_from_a_terminal,
         )
         try:
             silent.settimeout(30)
