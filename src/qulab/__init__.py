@@ -6,8 +6,9 @@ Importing ``qulab`` is cheap: each public name is loaded from its module on firs
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from qulab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from qulab.adapters.cache import Cache, CachedUserRepository, build_cache
@@ -146,13 +147,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'qulab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _HOMES, globals())
 
 
 def __dir__() -> list[str]:

@@ -24,6 +24,7 @@ CROSS_CUTTING = {
     "qulab.urls",
     "qulab.control_chars",
     "qulab._startup",
+    "qulab._lazy",
 }
 CROSS_CUTTING_MAY_IMPORT = CROSS_CUTTING | {"qulab.domain.errors"}
 # The package's own doorways: qulab/__init__ (lazy public names), __main__,

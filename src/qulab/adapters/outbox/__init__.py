@@ -4,9 +4,9 @@ The RabbitMQ and NATS publishers load their client libraries (aio-pika, nats-py)
 they are first named, so a process that never talks to those brokers never imports them.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from qulab._lazy import lazy_attributes
 from qulab.adapters.outbox.admin import (
     OutboxStatus,
     outbox_status,
@@ -34,14 +34,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = [
     "MemoryBroker",
