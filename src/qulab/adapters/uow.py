@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qulab.adapters.db import Database
 from qulab.adapters.outbox.notify import notify_outbox
 from qulab.adapters.outbox.repository import OutboxRepository
-from qulab.adapters.progress import ProgressRepository
 from qulab.adapters.repositories import (
     AssessmentRepository,
     ScoreRepository,
@@ -36,7 +35,6 @@ class UnitOfWork:
     scores: ScoreRepository
     assessments: AssessmentRepository
     events: OutboxRepository
-    progress: ProgressRepository
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -50,7 +48,6 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.assessments = AssessmentRepository(self.session)
         self.events = OutboxRepository(self.session)
-        self.progress = ProgressRepository(self.session)
         return self
 
     async def __aexit__(

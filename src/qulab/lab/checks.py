@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from qulab.adapters.progress import ProgressRepository
 from qulab.adapters.uow import UnitOfWorkFactory
 
 LOCAL_LEARNER = "local"
@@ -508,7 +509,7 @@ async def answer(
     """Grade ``choice`` and record the attempt; a question once right stays right."""
     correct = grade(asked, choice)
     async with uow() as unit:
-        row = await unit.progress.record(learner, asked.page, asked.id, correct)
+        row = await ProgressRepository(unit.session).record(learner, asked.page, asked.id, correct)
         attempts = row.attempts
         await unit.commit()
     return Grade(asked.id, correct, asked.explanation, attempts)
@@ -517,7 +518,10 @@ async def answer(
 async def progress(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> Progress:
     """Right answers per page against the number of questions (unknown rows are ignored)."""
     async with uow() as unit:
-        rows = [(r.page, r.question_id, r.correct) for r in await unit.progress.list(learner)]
+        rows = [
+            (r.page, r.question_id, r.correct)
+            for r in await ProgressRepository(unit.session).list(learner)
+        ]
     known = {page: {build({}).id for build in BANK[page]} for page in PAGES}
     right: dict[str, set[str]] = {page: set() for page in PAGES}
     for page, question_id, correct in rows:
@@ -532,11 +536,14 @@ async def progress(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> Prog
 async def answered(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> dict[str, bool]:
     """question id -> answered correctly, for every question ``learner`` has attempted."""
     async with uow() as unit:
-        return {row.question_id: row.correct for row in await unit.progress.list(learner)}
+        return {
+            row.question_id: row.correct
+            for row in await ProgressRepository(unit.session).list(learner)
+        }
 
 
 async def clear_progress(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> int:
     async with uow() as unit:
-        removed = await unit.progress.clear(learner)
+        removed = await ProgressRepository(unit.session).clear(learner)
         await unit.commit()
     return removed

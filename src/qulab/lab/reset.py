@@ -12,6 +12,7 @@ from sqlalchemy import true
 
 from qulab.adapters import migrate
 from qulab.adapters.db import Database
+from qulab.adapters.progress import ProgressRepository
 from qulab.adapters.uow import UnitOfWork
 from qulab.domain.errors import UserError
 from qulab.domain.models import LabProgress
@@ -34,13 +35,13 @@ async def reset_database(db: Database, *, keep_progress: bool = True) -> SetupRe
     if await migrate.is_up_to_date(db):
         async with UnitOfWork(db) as uow:
             if keep_progress:
-                kept = await uow.progress.list_all()
+                kept = await ProgressRepository(uow.session).list_all()
             await remove_users(uow, true(), "database reset")
             await uow.commit()
     await migrate.downgrade(db, "base")
     result = await run_db_setup_and_create_user(db)
     if kept:
         async with UnitOfWork(db) as uow:
-            await uow.progress.restore(kept)
+            await ProgressRepository(uow.session).restore(kept)
             await uow.commit()
     return result
