@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark, time_rounds
-from qulab.adapters import migrate
-from qulab.adapters.cache import (
+from qulab.core.bootstrap import bootstrap
+from qulab.core.cache import (
     Cache,
     CacheBackend,
     CachedUserRepository,
@@ -29,15 +29,15 @@ from qulab.adapters.cache import (
     MemoryBackend,
     RedisBackend,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.metrics import Metrics
-from qulab.adapters.repositories import UserRepository
-from qulab.adapters.uow import uow_factory
-from qulab.bootstrap import bootstrap
-from qulab.config import Settings
-from qulab.domain.schemas import UserCreate, UserRead
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.metrics import Metrics
+from qulab.core.uow import uow_factory
 from qulab.lab import create_sample_airscore
-from qulab.services.users import create_user
+from qulab.platform import migrate
+from qulab.platform.repositories import UserRepository
+from qulab.platform.schemas import UserCreate, UserRead
+from qulab.platform.services.users import create_user
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -219,7 +219,7 @@ async def _measure(
             "Each case is timed call by call after a warm-up, in ten alternating blocks, in one "
             "process on one event loop.",
             "'metrics on' reads the same backend and entries through a cache whose recorder is "
-            "the Prometheus one (qulab.adapters.metrics); the other hits record nowhere.",
+            "the Prometheus one (qulab.core.metrics); the other hits record nowhere.",
         ],
         raw={"cases": [c.summary() for c in cases]},
     )

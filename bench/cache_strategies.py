@@ -22,10 +22,10 @@ import redis.asyncio as aioredis
 from bench.databases import postgres_url, sqlite_url
 from bench.harness import DOCS, BenchConfig, Report, Table, Target, benchmark
 from bench.strategies_doc import render
-from qulab.adapters.cache.strategies import STRATEGY_NAMES, ScratchRows, StrategyFactory
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
 from qulab.lab.cache_compare import CacheComparison, compare_strategies, percentile
+from qulab.lab.strategies import STRATEGY_NAMES, ScratchRows, StrategyFactory
 from qulab.lab.workload import Workload
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"

@@ -14,11 +14,11 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.harness import BenchConfig
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.bootstrap import bootstrap
-from qulab.config import Settings
-from qulab.urls import redact_text, redact_url
+from qulab.core.bootstrap import bootstrap
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.urls import redact_text, redact_url
+from qulab.platform import migrate
 
 
 def raw_dsn(url: str) -> str:

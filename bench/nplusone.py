@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 
 from bench.databases import migrated, postgres_unavailable, postgres_url, raw_dsn, sqlite_url
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
-from qulab.adapters.db import Database
+from qulab.core.db import Database
 from qulab.lab import compare_all_users, run_eager, run_per_row
-from qulab.services import seeding
+from qulab.platform.services import seeding
 
 SIZES = (10, 100, 1000)
 QUICK_SIZES = (2, 5)

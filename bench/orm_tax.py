@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.databases import migrated, postgres_unavailable, postgres_url, sqlite_url
 from bench.harness import BenchConfig, Report, Table, Target, benchmark
-from qulab.adapters import views
-from qulab.adapters.db import Database
-from qulab.adapters.driver_floor import floor_reader
-from qulab.adapters.repositories import UserRepository
-from qulab.domain.models import User
+from qulab.core.db import Database
+from qulab.lab.driver_floor import floor_reader
 from qulab.lab.orm_tax import CORE, FLOOR, ORM, Contender, Ladder, interleave, qulab_contenders
-from qulab.services import seeding
+from qulab.platform import views
+from qulab.platform.models import User
+from qulab.platform.repositories import UserRepository
+from qulab.platform.services import seeding
 
 USERS = 100
 MARKER = "ormtax"

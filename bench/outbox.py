@@ -25,13 +25,13 @@ import asyncpg
 from redis.asyncio import Redis
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import RedisStreamsPublisher, stream_name
-from qulab.adapters.uow import UnitOfWork
-from qulab.bootstrap import bootstrap
-from qulab.config import Settings
-from qulab.domain.events import Event
+from qulab.core.bootstrap import bootstrap
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.outbox import RedisStreamsPublisher, stream_name
+from qulab.core.uow import UnitOfWork
+from qulab.platform import migrate
+from qulab.platform.events import Event
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"

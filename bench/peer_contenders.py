@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import orjson
 from redis.asyncio.connection import AbstractConnection
 
-from qulab.adapters.cache import Cache, CircuitBreaker, MemoryBackend, RedisBackend
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import UserRepository
-from qulab.domain.schemas import UserRead
+from qulab.core.cache import Cache, CircuitBreaker, MemoryBackend, RedisBackend
+from qulab.core.db import Database
+from qulab.platform.repositories import UserRepository
+from qulab.platform.schemas import UserRead
 
 PEERS = ("cashews", "aiocache")
 TTL_SECONDS = 3600

@@ -11,10 +11,10 @@ from typing import Any
 
 from bench.databases import migrated, postgres_unavailable, postgres_url
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
-from qulab.adapters.repositories import users_statement
-from qulab.config import Settings
+from qulab.core.config import Settings
 from qulab.lab.pooling import NULL_POOL, POOLED, LoadRun, pooled_and_unpooled, run_load
-from qulab.services import seeding
+from qulab.platform.repositories import users_statement
+from qulab.platform.services import seeding
 
 CONCURRENCY = (1, 10, 50)
 QUICK_CONCURRENCY = (1, 3)

@@ -42,11 +42,11 @@ from bench.outbox import (
     _plain,
     _urls,
 )
-from qulab.adapters import migrate
-from qulab.adapters.outbox import stream_name
-from qulab.adapters.uow import UnitOfWork
-from qulab.bootstrap import bootstrap
-from qulab.config import Settings
+from qulab.core.bootstrap import bootstrap
+from qulab.core.config import Settings
+from qulab.core.outbox import stream_name
+from qulab.core.uow import UnitOfWork
+from qulab.platform import migrate
 
 AGGREGATE = "Bench"
 LEASE_SECONDS = 3  # relays beat every second: leases are shared out soon after they start

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from qulab.adapters.cache import (
+from qulab.core.cache import (
     Cache,
     CircuitBreaker,
     MemoryBackend,
     RedisBackend,
 )
-from qulab.adapters.db import Database
+from qulab.core.db import Database
 from tests import services
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.bootstrap import QuLab, bootstrap
-from qulab.config import Settings
-from qulab.domain.models import Base
+from qulab.core.bootstrap import QuLab, bootstrap
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform import migrate
+from qulab.platform.models import Base
 from tests import services
 from tests.cache_support import RedisServer
 

@@ -9,15 +9,15 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from qulab.adapters.consumers import (
+from qulab.core.config import load_settings
+from qulab.core.consumers import (
     Consumer,
     Delivery,
     ScoreSummaryProjection,
     apply_once,
     build_source,
 )
-from qulab.adapters.db import Database
-from qulab.config import load_settings
+from qulab.core.db import Database
 
 
 class DiesBeforeAck(Consumer):

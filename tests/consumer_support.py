@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from qulab.adapters.consumers import Consumer, ConsumeResult, ScoreSummaryProjection, Source
-from qulab.adapters.db import Database
-from qulab.domain.models import UserScoreSummary
-from qulab.services.scoring import calculate_and_store_airscore
+from qulab.core.consumers import Consumer, ConsumeResult, ScoreSummaryProjection, Source
+from qulab.core.db import Database
+from qulab.platform.models import UserScoreSummary
+from qulab.platform.services.scoring import calculate_and_store_airscore
 from tests.service_calls import create_user, delete_user
 
 ROOT = Path(__file__).resolve().parent.parent

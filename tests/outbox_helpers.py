@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox.memory import MemoryBroker
-from qulab.adapters.outbox.message import OutboxMessage
-from qulab.adapters.outbox.publisher import Failures
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.events import OpaqueEvent
-from qulab.domain.models import DomainEvent, new_id
+from qulab.core.db import Database
+from qulab.core.outbox.memory import MemoryBroker
+from qulab.core.outbox.message import OutboxMessage
+from qulab.core.outbox.publisher import Failures
+from qulab.core.uow import UnitOfWork
+from qulab.platform.events import OpaqueEvent
+from qulab.platform.models import DomainEvent, new_id
 
 
 async def emit_events(

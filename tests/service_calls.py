@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from qulab.adapters.db import Database
-from qulab.adapters.uow import uow_factory
-from qulab.domain.schemas import (
+from qulab.core.db import Database
+from qulab.core.uow import uow_factory
+from qulab.platform.schemas import (
     AssessmentRead,
     CompleteAssessment,
     DeleteUser,
@@ -17,7 +17,7 @@ from qulab.domain.schemas import (
     UserRead,
     parse,
 )
-from qulab.services import assessments, users
+from qulab.platform.services import assessments, users
 
 
 async def create_user(db: Database, **fields: Any) -> UserRead:

@@ -11,20 +11,17 @@ from typing import TYPE_CHECKING
 from qulab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from qulab.adapters.cache import Cache, CachedUserRepository, build_cache
-    from qulab.adapters.db import (
+    from qulab.core.bootstrap import QuLab, bootstrap
+    from qulab.core.cache import Cache, CachedUserRepository, build_cache
+    from qulab.core.config import Settings, get_settings, load_settings
+    from qulab.core.db import (
         Database,
         PoolStatus,
         StatementCounter,
         count_statements,
         make_engine,
     )
-    from qulab.adapters.outbox import build_publisher, event_publisher, publish_pending
-    from qulab.adapters.repositories import AssessmentRepository, ScoreRepository, UserRepository
-    from qulab.adapters.uow import UnitOfWork
-    from qulab.bootstrap import QuLab, bootstrap
-    from qulab.config import Settings, get_settings, load_settings
-    from qulab.domain.errors import (
+    from qulab.core.errors import (
         BrokerUnavailable,
         CacheUnavailable,
         ConfigurationError,
@@ -39,7 +36,10 @@ if TYPE_CHECKING:
         ServiceUnavailable,
         UserError,
     )
-    from qulab.domain.models import (
+    from qulab.core.outbox import build_publisher, event_publisher, publish_pending
+    from qulab.core.uow import UnitOfWork
+    from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+    from qulab.platform.models import (
         AIRScore,
         Assessment,
         Base,
@@ -48,9 +48,9 @@ if TYPE_CHECKING:
         EventType,
         User,
     )
-    from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+    from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
+    from qulab.platform.services.scoring import calculate_and_store_airscore
     from qulab.seed_names import DomainEventRepository
-    from qulab.services.scoring import calculate_and_store_airscore
 
 __all__ = [
     "AIRScore",
@@ -100,49 +100,49 @@ __all__ = [
 ]
 
 _HOMES = {
-    "AIRScore": "qulab.domain.models",
-    "Assessment": "qulab.domain.models",
-    "AssessmentRepository": "qulab.adapters.repositories",
-    "Base": "qulab.domain.models",
-    "BrokerUnavailable": "qulab.domain.errors",
-    "Cache": "qulab.adapters.cache",
-    "QuLab": "qulab.bootstrap",
-    "bootstrap": "qulab.bootstrap",
-    "CacheUnavailable": "qulab.domain.errors",
-    "CachedUserRepository": "qulab.adapters.cache",
-    "ConfigurationError": "qulab.domain.errors",
-    "ConflictError": "qulab.domain.errors",
-    "Database": "qulab.adapters.db",
-    "DomainEvent": "qulab.domain.models",
+    "AIRScore": "qulab.platform.models",
+    "Assessment": "qulab.platform.models",
+    "AssessmentRepository": "qulab.platform.repositories",
+    "Base": "qulab.platform.models",
+    "BrokerUnavailable": "qulab.core.errors",
+    "Cache": "qulab.core.cache",
+    "QuLab": "qulab.core.bootstrap",
+    "bootstrap": "qulab.core.bootstrap",
+    "CacheUnavailable": "qulab.core.errors",
+    "CachedUserRepository": "qulab.core.cache",
+    "ConfigurationError": "qulab.core.errors",
+    "ConflictError": "qulab.core.errors",
+    "Database": "qulab.core.db",
+    "DomainEvent": "qulab.platform.models",
     "DomainEventRepository": "qulab.seed_names",
-    "DuplicateEmailError": "qulab.domain.errors",
-    "EventStatus": "qulab.domain.models",
-    "EventType": "qulab.domain.models",
-    "InvalidInput": "qulab.domain.errors",
-    "NotFound": "qulab.domain.errors",
-    "PoolExhausted": "qulab.domain.errors",
-    "PoolStatus": "qulab.adapters.db",
-    "QulabError": "qulab.domain.errors",
-    "RelayAlreadyRunning": "qulab.domain.errors",
-    "SchemaMissing": "qulab.domain.errors",
-    "ScoreRepository": "qulab.adapters.repositories",
-    "ServiceUnavailable": "qulab.domain.errors",
-    "Settings": "qulab.config",
-    "StatementCounter": "qulab.adapters.db",
-    "UnitOfWork": "qulab.adapters.uow",
-    "User": "qulab.domain.models",
-    "UserError": "qulab.domain.errors",
-    "UserRepository": "qulab.adapters.repositories",
-    "build_cache": "qulab.adapters.cache",
-    "build_publisher": "qulab.adapters.outbox",
-    "calculate_and_store_airscore": "qulab.services.scoring",
-    "count_statements": "qulab.adapters.db",
+    "DuplicateEmailError": "qulab.core.errors",
+    "EventStatus": "qulab.platform.models",
+    "EventType": "qulab.platform.models",
+    "InvalidInput": "qulab.core.errors",
+    "NotFound": "qulab.core.errors",
+    "PoolExhausted": "qulab.core.errors",
+    "PoolStatus": "qulab.core.db",
+    "QulabError": "qulab.core.errors",
+    "RelayAlreadyRunning": "qulab.core.errors",
+    "SchemaMissing": "qulab.core.errors",
+    "ScoreRepository": "qulab.platform.repositories",
+    "ServiceUnavailable": "qulab.core.errors",
+    "Settings": "qulab.core.config",
+    "StatementCounter": "qulab.core.db",
+    "UnitOfWork": "qulab.core.uow",
+    "User": "qulab.platform.models",
+    "UserError": "qulab.core.errors",
+    "UserRepository": "qulab.platform.repositories",
+    "build_cache": "qulab.core.cache",
+    "build_publisher": "qulab.core.outbox",
+    "calculate_and_store_airscore": "qulab.platform.services.scoring",
+    "count_statements": "qulab.core.db",
     "create_sample_airscore": "qulab.lab",
-    "event_publisher": "qulab.adapters.outbox",
-    "get_settings": "qulab.config",
-    "load_settings": "qulab.config",
-    "make_engine": "qulab.adapters.db",
-    "publish_pending": "qulab.adapters.outbox",
+    "event_publisher": "qulab.core.outbox",
+    "get_settings": "qulab.core.config",
+    "load_settings": "qulab.core.config",
+    "make_engine": "qulab.core.db",
+    "publish_pending": "qulab.core.outbox",
     "run_db_setup_and_create_user": "qulab.lab",
 }
 

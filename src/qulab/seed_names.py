@@ -12,16 +12,16 @@ seed name                                                       implementation
 ``UserRepository.create``                                       alias of ``add``
 ``UserRepository.get_latest_score``                             ``ScoreRepository``
                                                                 ``.get_latest_or_none``
-``UserRepository.get_by_email / get_user_with_scores_eager /``  ``qulab.adapters.repositories``
+``UserRepository.get_by_email / get_user_with_scores_eager /``  ``qulab.platform.repositories``
 ``get_all_users_with_scores_eager``
 ``CachedUserRepository.get_by_id_cached /``                     ``.value`` of ``fetch_user`` /
 ``get_latest_score_cached``                                     ``fetch_latest_score``
-``CachedUserRepository.invalidate_user_cache``                  ``qulab.adapters.cache.repository``
-``DomainEventRepository.add / get_pending_events /``            ``qulab.adapters.outbox.repository``
+``CachedUserRepository.invalidate_user_cache``                  ``qulab.core.cache.repository``
+``DomainEventRepository.add / get_pending_events /``            ``qulab.core.outbox.repository``
 ``mark_as_published``                                           (``OutboxRepository``)
-``calculate_and_store_airscore``                                ``qulab.services.scoring``
+``calculate_and_store_airscore``                                ``qulab.platform.services.scoring``
 ``create_sample_airscore``, ``run_db_setup_and_create_user``    ``qulab.lab``
-``event_publisher``                                             ``qulab.adapters.outbox.relay``
+``event_publisher``                                             ``qulab.core.outbox.relay``
 ==============================================================  ====================================
 
 ``DomainEventRepository(session).mark_as_published`` and the relay run the same statement, so a
@@ -30,12 +30,12 @@ row marked either way looks the same: published, one more attempt, no retry sche
 
 from __future__ import annotations
 
-from qulab.adapters.cache.repository import CachedUserRepository
-from qulab.adapters.outbox.relay import event_publisher
-from qulab.adapters.outbox.repository import OutboxRepository
-from qulab.adapters.repositories import UserRepository
+from qulab.core.cache.repository import CachedUserRepository
+from qulab.core.outbox.relay import event_publisher
+from qulab.core.outbox.repository import OutboxRepository
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
-from qulab.services.scoring import calculate_and_store_airscore
+from qulab.platform.repositories import UserRepository
+from qulab.platform.services.scoring import calculate_and_store_airscore
 
 DomainEventRepository = OutboxRepository
 """The codelab's name for the outbox repository (same class, same methods)."""

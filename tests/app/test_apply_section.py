@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from qulab.entrypoints.app.navigation import CONNECTIVITY, REPOSITORY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab.loading import APPLY_MARKER
-from qulab.services import seeding
+from qulab.platform.services import seeding
 from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_count
 
 

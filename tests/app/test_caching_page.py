@@ -16,12 +16,12 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from qulab.adapters.db import Database
-from qulab.domain.models import AIRScore, User
+from qulab.core.db import Database
 from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, REPOSITORY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
 from qulab.lab.cache_burst import BURST_SIZE
+from qulab.platform.models import AIRScore, User
 from tests import services
 from tests.app.helpers import (
     go_to,

@@ -9,8 +9,8 @@ import re
 from sqlalchemy import inspect
 from streamlit.testing.v1 import AppTest
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
 from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.strategies_view import KILL_LABEL, RUN_LABEL

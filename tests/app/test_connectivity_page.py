@@ -6,10 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
-from qulab.adapters import migrate
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
+from qulab.platform import migrate
 from tests.app.helpers import (
     go_to,
     no_exception,

@@ -7,9 +7,9 @@ import inspect
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from qulab.domain import models
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
+from qulab.platform import models
 from tests.app.helpers import go_to, no_exception, open_lab, texts, user_count, user_emails
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from qulab.adapters.db import Database
-from qulab.domain.models import AIRScore, Assessment
+from qulab.core.db import Database
 from qulab.entrypoints.app.demo_data import NPLUSONE_MARKER
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab.loading import APPLY_MARKER, ensure_exercise_rows
-from qulab.services import seeding
+from qulab.platform.models import AIRScore, Assessment
+from qulab.platform.services import seeding
 from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_emails
 
 

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from qulab.adapters.db import Database
-from qulab.domain.models import LabProgress
+from qulab.core.db import Database
 from qulab.entrypoints.app.checks_view import CHECK_LABEL
 from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, PAGES, REPOSITORY, PageSpec
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import checks
+from qulab.platform.models import LabProgress
 from tests.app.helpers import go_to, no_exception, open_lab, query, restart_server, texts
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-from qulab.adapters.db import Database
-from qulab.domain.models import User
+from qulab.core.db import Database
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS, EVENTING, REPOSITORY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
+from qulab.platform.models import User
 from tests.app.helpers import go_to, markdown_html, no_exception, open_lab, query, shown
 
 NAME = "[click](http://example.com) ![x](http://e/x.png) **bold**"

@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio import Redis
 from streamlit.testing.v1 import AppTest
 
-from qulab.adapters.consumers import projection_differences
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import memory_broker
+from qulab.core.consumers import projection_differences
+from qulab.core.db import Database
+from qulab.core.outbox import memory_broker
 from qulab.entrypoints.app.break_it_view import BREAK_IT_LABEL
 from qulab.entrypoints.app.event_watch_view import DELAY_KEY
 from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING
@@ -69,7 +69,7 @@ def _watch_line(at: AppTest, event_id: str) -> str:
 
 def _status_of(url: str, event_id: str) -> tuple[str, float]:
     """The event's status and, once published, seconds from written to published."""
-    from qulab.adapters.views import outbox_tables
+    from qulab.platform.views import outbox_tables
 
     async def _read(db: Database) -> tuple[str, float]:
         tables = await outbox_tables(db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.config import Settings
+from qulab.core.config import Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.relay_control import relay_controller
 from tests import services

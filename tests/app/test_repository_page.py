@@ -6,15 +6,15 @@ import pandas as pd
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from qulab.adapters.db import Database
-from qulab.domain.models import AIRScore
+from qulab.core.db import Database
 from qulab.entrypoints.app.demo_data import NPLUSONE_MARKER
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS, REPOSITORY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.user_choice import OTHER
 from qulab.lab import DEMO_USERS
 from qulab.lab.nplusone import SINGLE_REPEATS
-from qulab.services import seeding
+from qulab.platform.models import AIRScore
+from qulab.platform.services import seeding
 from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_emails
 
 ALEX_EMAIL = DEMO_USERS[0][0]

@@ -31,7 +31,7 @@ def test_the_import_profile_sums_self_times_by_top_level_package() -> None:
         "import time: self [us] | cumulative | imported package\n"
         "import time:       100 |        100 |     sqlalchemy.sql\n"
         "import time:        50 |        150 |   sqlalchemy\n"
-        "import time:        30 |         30 |   qulab.config\n"
+        "import time:        30 |         30 |   qulab.core.config\n"
         "import time:        20 |        200 | qulab\n"
         "some other line\n"
     )

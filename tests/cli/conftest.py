@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qulab.config import get_settings
+from qulab.core.config import get_settings
 from qulab.entrypoints.cli import main
 
 

@@ -8,9 +8,9 @@ import orjson
 import pytest
 from sqlalchemy import inspect
 
-from qulab.adapters.cache.strategies import STRATEGY_NAMES
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.lab.strategies import STRATEGY_NAMES
 from tests import services
 from tests.cache_support import all_keys, new_prefix
 from tests.cli.conftest import Invoke

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import build_publisher, publish_pending
-from qulab.config import Settings, get_settings
+from qulab.core.config import Settings, get_settings
+from qulab.core.db import Database
+from qulab.core.outbox import build_publisher, publish_pending
 from tests import services
 from tests.cli.conftest import Invoke
 from tests.consumer_support import scored_users

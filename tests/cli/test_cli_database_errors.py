@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qulab.config import get_settings
+from qulab.core.config import get_settings
 from tests import services
 from tests.cli.conftest import Invoke, Result
 from tests.pg_fakes import refusing_postgres, silent_postgres

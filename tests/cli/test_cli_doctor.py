@@ -13,12 +13,12 @@ from typing import Any
 import aio_pika
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.adapters.health import Status, check_nats, check_rabbitmq, run_checks
-from qulab.adapters.health.check import Check, bounded
-from qulab.adapters.health.relay import check_relay, relay_activity
-from qulab.adapters.outbox import MemoryBroker, Relay, publish_pending
-from qulab.config import Settings, get_settings
+from qulab.core.config import Settings, get_settings
+from qulab.core.db import Database
+from qulab.core.health import Status, check_nats, check_rabbitmq, run_checks
+from qulab.core.health.check import Check, bounded
+from qulab.core.health.relay import check_relay, relay_activity
+from qulab.core.outbox import MemoryBroker, Relay, publish_pending
 from tests import services
 from tests.cli.conftest import Invoke
 from tests.outbox_helpers import emit_events, wait_for

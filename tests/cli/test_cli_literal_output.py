@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.models import User
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform.models import User
 from tests.cli.conftest import Invoke
 
 # stored value -> what the terminal must show

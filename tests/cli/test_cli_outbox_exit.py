@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.config import Settings, get_settings
-from qulab.domain.models import EventStatus
+from qulab.core.config import Settings, get_settings
+from qulab.core.db import Database
+from qulab.platform.models import EventStatus
 from tests.cli.conftest import Invoke
 from tests.outbox_helpers import all_events, emit_events
 from tests.services import free_port

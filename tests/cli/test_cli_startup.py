@@ -81,7 +81,7 @@ def test_top_level_help_lists_every_command() -> None:
 
 
 def test_consume_help_names_every_consumer() -> None:
-    from qulab.adapters.consumers import CONSUMERS
+    from qulab.core.consumers import CONSUMERS
     from qulab.entrypoints.cli.consume import CONSUMER_NAMES
 
     assert tuple(CONSUMERS) == CONSUMER_NAMES
@@ -90,8 +90,8 @@ def test_consume_help_names_every_consumer() -> None:
 def test_cache_compare_help_shows_the_strategies_and_workload_defaults() -> None:
     from dataclasses import asdict
 
-    from qulab.adapters.cache.strategies import STRATEGY_NAMES
     from qulab.entrypoints.cli import cache_compare
+    from qulab.lab.strategies import STRATEGY_NAMES
     from qulab.lab.workload import Workload
 
     assert cache_compare.STRATEGY_NAMES == STRATEGY_NAMES

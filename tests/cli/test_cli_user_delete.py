@@ -9,13 +9,13 @@ import sys
 import pytest
 from sqlalchemy import func, select, text
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import UserRepository
-from qulab.adapters.uow import UnitOfWork
-from qulab.config import Settings
-from qulab.domain.models import AIRScore, DomainEvent, User
-from qulab.services import scoring
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.uow import UnitOfWork
+from qulab.platform import migrate
+from qulab.platform.models import AIRScore, DomainEvent, User
+from qulab.platform.repositories import UserRepository
+from qulab.platform.services import scoring
 from tests.cli.conftest import Invoke
 from tests.service_calls import create_user, delete_user
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from qulab.adapters import views
-from qulab.adapters.db import Database
-from qulab.services import seeding
+from qulab.core.db import Database
+from qulab.platform import views
+from qulab.platform.services import seeding
 from tests.cli.conftest import Invoke
 
 

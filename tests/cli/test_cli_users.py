@@ -134,7 +134,7 @@ def test_db_current_downgrade_and_reset(migrated: Invoke) -> None:
 def test_unreachable_database_is_one_line_and_exit_1(
     qulab: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qulab.config import get_settings
+    from qulab.core.config import get_settings
     from tests.services import free_port
 
     monkeypatch.setenv(
@@ -151,7 +151,7 @@ def test_unreachable_database_is_one_line_and_exit_1(
 def test_invalid_setting_is_reported_by_name(
     qulab: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qulab.config import get_settings
+    from qulab.core.config import get_settings
 
     monkeypatch.setenv("QULAB_POOL_SIZE", "lots")
     get_settings.cache_clear()

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.models import DomainEvent, User
+from qulab.core.config import Settings
+from qulab.core.db import Database
 from qulab.lab import DEMO_USERS
+from qulab.platform.models import DomainEvent, User
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run

@@ -12,15 +12,15 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from qulab.adapters import migrate
-from qulab.adapters.cache import Outcome, build_cache, read_user_cached
-from qulab.adapters.db import Database, make_engine
-from qulab.adapters.outbox import MemoryBroker, RedisStreamsPublisher
-from qulab.adapters.outbox.redis_streams import stream_name
-from qulab.bootstrap import QuLab, bootstrap
-from qulab.config import Settings
-from qulab.domain.events import USER_AGGREGATE, UserUpdated
-from qulab.domain.schemas import UserUpdate
+from qulab.core.bootstrap import QuLab, bootstrap
+from qulab.core.cache import Outcome, build_cache, read_user_cached
+from qulab.core.config import Settings
+from qulab.core.db import Database, make_engine
+from qulab.core.outbox import MemoryBroker, RedisStreamsPublisher
+from qulab.core.outbox.redis_streams import stream_name
+from qulab.platform import migrate
+from qulab.platform.events import USER_AGGREGATE, UserUpdated
+from qulab.platform.schemas import UserUpdate
 from tests import services
 from tests.cache_support import RedisServer, new_prefix
 from tests.service_calls import create_user

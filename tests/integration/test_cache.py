@@ -10,20 +10,20 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.adapters.cache import (
+from qulab.core.cache import (
     Cache,
     CachedUserRepository,
     Outcome,
     read_latest_score_cached,
     read_user_cached,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import ScoreRepository, UserRepository
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.errors import InvalidInput
-from qulab.domain.events import UserUpdated
-from qulab.domain.schemas import ScoreRead, UserRead
+from qulab.core.db import Database
+from qulab.core.errors import InvalidInput
+from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore
+from qulab.platform.events import UserUpdated
+from qulab.platform.repositories import ScoreRepository, UserRepository
+from qulab.platform.schemas import ScoreRead, UserRead
 from tests import services
 from tests.cache_support import (
     delete_prefix,

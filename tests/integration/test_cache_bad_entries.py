@@ -11,7 +11,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from qulab.adapters.cache import (
+from qulab.core.cache import (
     Cache,
     CircuitBreaker,
     MemoryBackend,
@@ -19,7 +19,7 @@ from qulab.adapters.cache import (
     RedisBackend,
     read_user_cached,
 )
-from qulab.adapters.db import Database
+from qulab.core.db import Database
 from tests import services
 from tests.cache_support import RedisServer, delete_prefix, new_prefix
 from tests.service_calls import create_user, update_user

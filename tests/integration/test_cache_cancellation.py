@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from qulab.adapters.cache import Cache
-from qulab.adapters.db import Database
-from qulab.domain.schemas import UserRead
+from qulab.core.cache import Cache
+from qulab.core.db import Database
+from qulab.platform.schemas import UserRead
 from tests import services
 from tests.cache_support import subscribed_cache
 from tests.service_calls import create_user

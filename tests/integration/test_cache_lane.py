@@ -8,8 +8,8 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from qulab.adapters.cache import Cache, CircuitBreaker, Outcome, RedisBackend, read_user_cached
-from qulab.adapters.db import Database
+from qulab.core.cache import Cache, CircuitBreaker, Outcome, RedisBackend, read_user_cached
+from qulab.core.db import Database
 from tests.cache_support import ManualClock, RedisServer, new_prefix
 from tests.service_calls import create_user
 from tests.tcp_proxy import TcpProxy

@@ -7,15 +7,15 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from qulab.adapters.cache import (
+from qulab.core.cache import (
     Cache,
     CircuitBreaker,
     Outcome,
     RedisBackend,
     read_user_cached,
 )
-from qulab.adapters.cache.core import RETRY_TASK_NAME
-from qulab.adapters.db import Database
+from qulab.core.cache.core import RETRY_TASK_NAME
+from qulab.core.db import Database
 from tests import services
 from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix
 from tests.service_calls import create_user, update_user

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from qulab.adapters.cache import Cache, Outcome, RedisBackend, read_user_cached
-from qulab.adapters.db import Database
+from qulab.core.cache import Cache, Outcome, RedisBackend, read_user_cached
+from qulab.core.db import Database
 from tests.cache_support import RedisServer, new_prefix
 from tests.service_calls import create_user
 

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from qulab.adapters.cache import Cache, Outcome, read_user_cached
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import UserRepository
-from qulab.domain.schemas import UserRead
+from qulab.core.cache import Cache, Outcome, read_user_cached
+from qulab.core.db import Database
+from qulab.platform.repositories import UserRepository
+from qulab.platform.schemas import UserRead
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
 from tests.service_calls import create_user, update_user

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Mapping
 
 import pytest
 
-from qulab.adapters.cache.strategies import (
+from qulab.core.db import Database
+from qulab.lab.cache_compare import compare_strategies
+from qulab.lab.strategies import (
     STRATEGY_NAMES,
     RefreshAhead,
     ScratchRows,
@@ -17,8 +19,6 @@ from qulab.adapters.cache.strategies import (
     WriteBehind,
     WriteThrough,
 )
-from qulab.adapters.db import Database
-from qulab.lab.cache_compare import compare_strategies
 from qulab.lab.workload import VersionOracle, Workload
 from tests import services
 from tests.cache_support import ManualClock, new_prefix

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.models import AIRScore, Assessment, DomainEvent
+from qulab.core.config import Settings
+from qulab.core.db import Database
 from qulab.lab import create_sample_airscore
+from qulab.platform import migrate
+from qulab.platform.models import AIRScore, Assessment, DomainEvent
 from tests.outbox_helpers import emit_events
 from tests.service_calls import create_user
 

@@ -18,9 +18,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import update
 
-from qulab.adapters.db import Database
-from qulab.domain.models import DomainEvent
+from qulab.core.db import Database
 from qulab.lab.chaos_check import verify
+from qulab.platform.models import DomainEvent
 from tests import services
 from tests.consumer_support import ROOT
 from tests.outbox_helpers import emit_events

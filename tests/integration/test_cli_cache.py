@@ -11,12 +11,12 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.config import Settings, get_settings
-from qulab.domain.models import User
+from qulab.core.config import Settings, get_settings
+from qulab.core.db import Database
 from qulab.entrypoints.cli import main
-from qulab.services import seeding
+from qulab.platform import migrate
+from qulab.platform.models import User
+from qulab.platform.services import seeding
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
 from tests.service_calls import create_user

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.config import Settings, get_settings
+from qulab.core.config import Settings, get_settings
+from qulab.core.db import Database
 from qulab.entrypoints.cli import main
 
 
@@ -71,7 +71,7 @@ def test_bench_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_bench_outside_a_checkout_says_so(tmp_path: Path) -> None:
-    from qulab.domain.errors import UserError
+    from qulab.core.errors import UserError
     from qulab.entrypoints.cli.bench import find_checkout
 
     with pytest.raises(UserError, match="source checkout"):

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from qulab.config import get_settings
+from qulab.core.config import get_settings
 from qulab.entrypoints.cli import main
 from tests import services
 

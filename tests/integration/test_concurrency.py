@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select, text
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.errors import DuplicateEmailError, PoolExhausted
-from qulab.domain.models import User
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import DuplicateEmailError, PoolExhausted
+from qulab.platform.models import User
 from tests.service_calls import create_user
 
 

@@ -13,7 +13,8 @@ import aio_pika
 import pytest
 from redis.asyncio import Redis
 
-from qulab.adapters.consumers import (
+from qulab.core.config import Settings
+from qulab.core.consumers import (
     Consumer,
     RabbitMQSource,
     ScoreSummaryProjection,
@@ -21,9 +22,8 @@ from qulab.adapters.consumers import (
     inbox_counts,
     projection_differences,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import build_publisher, publish_pending, stream_name
-from qulab.config import Settings
+from qulab.core.db import Database
+from qulab.core.outbox import build_publisher, publish_pending, stream_name
 from tests import services
 from tests.consumer_support import run_dying_consumer, scored_users, summaries
 from tests.outbox_helpers import wait_for

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from qulab.adapters.consumers import (
+from qulab.core.consumers import (
     Delivery,
     MemorySource,
     ScoreSummaryProjection,
@@ -16,9 +16,9 @@ from qulab.adapters.consumers import (
     inbox_counts,
     projection_differences,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, OutboxMessage, publish_pending
-from qulab.domain.models import InboxEntry, new_id
+from qulab.core.db import Database
+from qulab.core.outbox import MemoryBroker, OutboxMessage, publish_pending
+from qulab.platform.models import InboxEntry, new_id
 from tests.consumer_support import consume_all, scored_users, summaries
 
 

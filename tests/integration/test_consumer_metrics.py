@@ -3,10 +3,10 @@ recorder is the one ``qulab consume --metrics-port`` serves, scraped over HTTP."
 
 from __future__ import annotations
 
-from qulab.adapters.consumers import Consumer, MemorySource, ScoreSummaryProjection
-from qulab.adapters.db import Database
-from qulab.adapters.metrics import Metrics, serve_metrics
-from qulab.adapters.outbox import MemoryBroker, publish_pending
+from qulab.core.consumers import Consumer, MemorySource, ScoreSummaryProjection
+from qulab.core.db import Database
+from qulab.core.metrics import Metrics, serve_metrics
+from qulab.core.outbox import MemoryBroker, publish_pending
 from tests import services
 from tests.consumer_support import scored_users
 from tests.metrics_support import scrape

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 
-from qulab.adapters.consumers import (
+from qulab.core.consumers import (
     Consumer,
     RabbitMQSource,
     ScoreSummaryProjection,
@@ -16,8 +16,8 @@ from qulab.adapters.consumers import (
     inbox_counts,
     projection_differences,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import RabbitMQPublisher, publish_pending
+from qulab.core.db import Database
+from qulab.core.outbox import RabbitMQPublisher, publish_pending
 from tests import services
 from tests.consumer_support import scored_users
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import insert, text
 
-from qulab.adapters.db import Database
-from qulab.adapters.uow import UnitOfWork
-from qulab.config import Settings
-from qulab.domain.errors import SchemaMissing, ServiceUnavailable
-from qulab.domain.models import User
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import SchemaMissing, ServiceUnavailable
+from qulab.core.uow import UnitOfWork
+from qulab.platform.models import User
 
 MISSING = text("SELECT id FROM no_such_table_here")
 

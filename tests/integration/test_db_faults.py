@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from qulab.adapters.db import Database
-from qulab.adapters.views import get_user, list_users
-from qulab.config import Settings
-from qulab.domain.errors import ConfigurationError, PoolExhausted, SchemaMissing, ServiceUnavailable
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import ConfigurationError, PoolExhausted, SchemaMissing, ServiceUnavailable
+from qulab.platform.views import get_user, list_users
 from tests.service_calls import create_user
 
 

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import pytest
 from sqlalchemy import func, select
 
-from qulab.adapters.cache import Cache, Outcome, read_latest_score_cached, read_user_cached
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, Relay, publish_pending
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
-from qulab.domain.models import DomainEvent, User
-from qulab.services import seeding
+from qulab.core.cache import Cache, Outcome, read_latest_score_cached, read_user_cached
+from qulab.core.db import Database
+from qulab.core.outbox import MemoryBroker, Relay, publish_pending
+from qulab.core.uow import UnitOfWork
+from qulab.platform.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
+from qulab.platform.models import DomainEvent, User
+from qulab.platform.services import seeding
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
@@ -111,7 +111,7 @@ async def test_a_failing_handler_is_logged_and_the_commit_stands(
 
     db.bus.subscribe(Event, broken)
     db.bus.subscribe(Event, after)
-    with caplog.at_level(logging.ERROR, logger="qulab.domain.bus"):
+    with caplog.at_level(logging.ERROR, logger="qulab.core.bus"):
         user = await create_user(db, email="stands@example.com", name="Stands")
 
     assert ran == ["user.created"]
@@ -247,7 +247,7 @@ async def test_the_relay_replays_only_what_it_published_and_skips_unusable_paylo
             )
             await uow.commit()
         publisher = RejectingPublisher(MemoryBroker(), {poison.id})
-        with caplog.at_level(logging.WARNING, logger="qulab.adapters.outbox.relay"):
+        with caplog.at_level(logging.WARNING, logger="qulab.core.outbox.relay"):
             result = await publish_pending(relay_db, publisher)
 
         assert (result.published, result.retried) == (3, 1)

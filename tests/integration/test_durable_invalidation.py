@@ -16,10 +16,10 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from qulab.adapters.cache import Cache, Outcome, read_user_cached
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, Relay
-from qulab.config import Settings
+from qulab.core.cache import Cache, Outcome, read_user_cached
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.outbox import MemoryBroker, Relay
 from qulab.entrypoints.cli._common import open_db
 from tests.cache_support import RedisServer, make_cache, new_prefix
 from tests.service_calls import create_user

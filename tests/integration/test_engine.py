@@ -7,10 +7,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import AsyncAdaptedQueuePool, StaticPool
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.adapters.views import list_users
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform import migrate
+from qulab.platform.views import list_users
 from tests.service_calls import create_user
 
 

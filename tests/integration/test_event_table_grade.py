@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from qulab.adapters.db import Database
+from qulab.core.db import Database
 from qulab.lab.event_table_design import REFERENCE
 from qulab.lab.event_table_grade import (
     AGGREGATES,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from qulab.adapters.db import Database
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.errors import ConflictError, DuplicateEmailError
-from qulab.domain.models import User
-from qulab.domain.schemas import UserCreate, parse
+from qulab.core.db import Database
+from qulab.core.errors import ConflictError, DuplicateEmailError
+from qulab.core.uow import UnitOfWork
+from qulab.platform.models import User
+from qulab.platform.schemas import UserCreate, parse
 
 TAKEN_ID = "email-already-used-as-an-id"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from qulab.adapters.db import Database
-from qulab.adapters.uow import uow_factory
-from qulab.domain.models import LabProgress
+from qulab.core.db import Database
+from qulab.core.uow import uow_factory
 from qulab.lab import checks, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database
+from qulab.platform.models import LabProgress
 
 
 async def _rows(db: Database) -> list[tuple[str, str, str, bool, int]]:

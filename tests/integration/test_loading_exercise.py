@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.domain.errors import InvalidInput
+from qulab.core.db import Database
+from qulab.core.errors import InvalidInput
 from qulab.lab.loading import (
     APPLY_MARKER,
     JOINED,
@@ -17,7 +17,7 @@ from qulab.lab.loading import (
     ensure_exercise_rows,
     run_exercise,
 )
-from qulab.services import seeding
+from qulab.platform.services import seeding
 
 USERS = 6
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from qulab.adapters.cache import Cache, CircuitBreaker, RedisBackend, read_latest_score_cached
-from qulab.adapters.cache.repository import read_user_cached
-from qulab.adapters.db import Database
-from qulab.adapters.metrics import Metrics
-from qulab.adapters.recorders import NoCacheMetrics
+from qulab.core.cache import Cache, CircuitBreaker, RedisBackend, read_latest_score_cached
+from qulab.core.cache.repository import read_user_cached
+from qulab.core.db import Database
+from qulab.core.metrics import Metrics
+from qulab.core.recorders import NoCacheMetrics
 from qulab.lab import create_sample_airscore
 from tests import services
 from tests.cache_support import RedisServer, make_cache, new_prefix, subscribed_cache

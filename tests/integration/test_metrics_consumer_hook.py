@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from qulab.adapters.metrics import serve_consumer_metrics
+from qulab.core.metrics import serve_consumer_metrics
 from tests import services
 from tests.metrics_support import scrape
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import stream_name
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.outbox import stream_name
+from qulab.platform import migrate
 from tests import services
 from tests.metrics_support import Exposition, scrape_async
 from tests.outbox_helpers import emit_events, wait_for

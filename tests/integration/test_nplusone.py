@@ -4,10 +4,10 @@ import statistics
 
 import pytest
 
-from qulab.adapters.db import Database, count_statements
-from qulab.domain.errors import NotFound
+from qulab.core.db import Database, count_statements
+from qulab.core.errors import NotFound
 from qulab.lab import compare_all_users, compare_single_user, create_sample_airscore
-from qulab.services import seeding
+from qulab.platform.services import seeding
 from tests.service_calls import create_user
 
 SCORES = 3

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform import migrate
 from tests.outbox_helpers import emit_events, txids
 
 

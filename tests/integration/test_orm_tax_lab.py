@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.adapters.driver_floor import floor_reader
-from qulab.config import Settings
-from qulab.domain.errors import InvalidInput, ServiceUnavailable
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import InvalidInput, ServiceUnavailable
+from qulab.lab.driver_floor import floor_reader
 from qulab.lab.orm_tax import CORE, FLOOR, ORM, Contender, interleave, measure_orm_tax
 from tests import services
 from tests.service_calls import create_user

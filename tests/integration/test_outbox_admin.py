@@ -8,8 +8,9 @@ import orjson
 import pytest
 from sqlalchemy import update
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import (
+from qulab.core.db import Database
+from qulab.core.errors import InvalidInput, NotFound
+from qulab.core.outbox import (
     MemoryBroker,
     RetryPolicy,
     outbox_status,
@@ -17,9 +18,8 @@ from qulab.adapters.outbox import (
     purge_published,
     replay,
 )
-from qulab.domain.errors import InvalidInput, NotFound
-from qulab.domain.models import DomainEvent, utcnow
 from qulab.entrypoints.cli import main
+from qulab.platform.models import DomainEvent, utcnow
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 
 ONE_SHOT = RetryPolicy(max_attempts=1)
@@ -77,7 +77,7 @@ async def test_cli_status_and_purge_speak_json(
     db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("QULAB_DATABASE_URL", db.settings.database_url)
-    from qulab.config import get_settings
+    from qulab.core.config import get_settings
 
     get_settings.cache_clear()
     try:

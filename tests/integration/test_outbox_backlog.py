@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, RetryPolicy, publish_pending
-from qulab.adapters.outbox.repository import OutboxRepository
-from qulab.domain.models import EventStatus
+from qulab.core.db import Database
+from qulab.core.outbox import MemoryBroker, RetryPolicy, publish_pending
+from qulab.core.outbox.repository import OutboxRepository
+from qulab.platform.models import EventStatus
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 
 NO_RETRY = RetryPolicy(max_attempts=1, base=1, cap=1, jitter=0)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import stream_name
-from qulab.adapters.outbox.leases import lease_table
-from qulab.domain.models import EventStatus
+from qulab.core.db import Database
+from qulab.core.outbox import stream_name
+from qulab.core.outbox.leases import lease_table
+from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 
@@ -26,9 +26,9 @@ STALLING_RELAY = textwrap.dedent(
     import asyncio
     import sys
 
-    from qulab.config import load_settings
-    from qulab.adapters.db import Database
-    from qulab.adapters.outbox import Relay, build_publisher
+    from qulab.core.config import load_settings
+    from qulab.core.db import Database
+    from qulab.core.outbox import Relay, build_publisher
 
 
     class StallAfterPublish:

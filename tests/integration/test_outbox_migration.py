@@ -7,10 +7,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.models import Base
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform import migrate
+from qulab.platform.models import Base
 from tests.outbox_helpers import all_events, emit_events
 
 

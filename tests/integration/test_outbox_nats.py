@@ -13,10 +13,10 @@ from pathlib import Path
 import nats
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import NatsPublisher, OutboxMessage, Relay, RetryPolicy, publish_pending
-from qulab.adapters.outbox.nats import jetstream_name
-from qulab.domain.models import EventStatus
+from qulab.core.db import Database
+from qulab.core.outbox import NatsPublisher, OutboxMessage, Relay, RetryPolicy, publish_pending
+from qulab.core.outbox.nats import jetstream_name
+from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.models import EventStatus
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform import migrate
+from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.relay_process import read_line_containing, start_relay, stop
@@ -59,9 +59,9 @@ async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
     assert code == 0, "".join(seen)
     assert not any("Traceback" in line for line in seen), "".join(seen)
     logged = [line for line in seen if line.startswith(("WARNING", "ERROR"))]
-    assert logged and all(
-        line.startswith("WARNING qulab.adapters.outbox.relay:") for line in logged
-    ), "".join(seen)
+    assert logged and all(line.startswith("WARNING qulab.core.outbox.relay:") for line in logged), (
+        "".join(seen)
+    )
     pending = [e for e in await _events(url) if e.status == EventStatus.PENDING.value]
     assert len(pending) == 3
 

@@ -11,17 +11,17 @@ import asyncpg
 import pytest
 from sqlalchemy import text, update
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import Relay, replay
-from qulab.adapters.outbox.leases import Leases
-from qulab.adapters.outbox.memory import MemoryBroker
-from qulab.adapters.outbox.ordered import OrderedLane
-from qulab.adapters.outbox.repository import CLAIM_ORDERED
-from qulab.adapters.outbox.retry import RetryPolicy
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.errors import ConfigurationError
-from qulab.domain.events import OpaqueEvent
-from qulab.domain.models import DomainEvent, EventStatus, new_id, utcnow
+from qulab.core.db import Database
+from qulab.core.errors import ConfigurationError
+from qulab.core.outbox import Relay, replay
+from qulab.core.outbox.leases import Leases
+from qulab.core.outbox.memory import MemoryBroker
+from qulab.core.outbox.ordered import OrderedLane
+from qulab.core.outbox.repository import CLAIM_ORDERED
+from qulab.core.outbox.retry import RetryPolicy
+from qulab.core.uow import UnitOfWork
+from qulab.platform.events import OpaqueEvent
+from qulab.platform.models import DomainEvent, EventStatus, new_id, utcnow
 from tests import services
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, txids
 

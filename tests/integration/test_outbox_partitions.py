@@ -17,14 +17,14 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import stream_name
-from qulab.adapters.outbox.leases import lease_table
-from qulab.adapters.uow import UnitOfWork
-from qulab.config import Settings
-from qulab.domain.events import OpaqueEvent
-from qulab.domain.models import DomainEvent, EventStatus, new_id
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.outbox import stream_name
+from qulab.core.outbox.leases import lease_table
+from qulab.core.uow import UnitOfWork
+from qulab.platform import migrate
+from qulab.platform.events import OpaqueEvent
+from qulab.platform.models import DomainEvent, EventStatus, new_id
 from tests import services
 from tests.outbox_helpers import all_events, wait_for
 from tests.relay_process import start_relay, stop

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 import aio_pika
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.models import EventStatus
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform import migrate
+from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.relay_process import read_line_containing, start_relay, stop
@@ -66,6 +66,4 @@ async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
     assert code == 0, "".join(seen)
     assert not any("Traceback" in line or "aiormq" in line for line in seen), "".join(seen)
     logged = [line for line in seen if line.startswith(("WARNING", "ERROR"))]
-    assert logged and all(
-        line.startswith("WARNING qulab.adapters.outbox.relay:") for line in logged
-    )
+    assert logged and all(line.startswith("WARNING qulab.core.outbox.relay:") for line in logged)

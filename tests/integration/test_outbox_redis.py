@@ -13,16 +13,16 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import (
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.outbox import (
     RedisStreamsPublisher,
     Relay,
     RetryPolicy,
     publish_pending,
     stream_name,
 )
-from qulab.config import Settings
-from qulab.domain.models import EventStatus
+from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.service_calls import create_user
@@ -242,8 +242,8 @@ async def test_claim_query_walks_the_pending_index_on_postgresql(db: Database) -
             text("UPDATE domain_events SET status = 'pending' WHERE sequence % 100 = 0")
         )
         await conn.execute(text("ANALYZE domain_events"))
-    from qulab.adapters.outbox import repository
-    from qulab.domain.models import utcnow
+    from qulab.core.outbox import repository
+    from qulab.platform.models import utcnow
 
     compiled = repository.CLAIM_LOCKED.compile(
         dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True}

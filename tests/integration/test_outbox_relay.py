@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import (
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import RelayAlreadyRunning
+from qulab.core.outbox import (
     MemoryBroker,
     OutageSwitch,
     Relay,
@@ -15,9 +17,7 @@ from qulab.adapters.outbox import (
     event_publisher,
     publish_pending,
 )
-from qulab.config import Settings
-from qulab.domain.errors import RelayAlreadyRunning
-from qulab.domain.models import DomainEvent, EventStatus
+from qulab.platform.models import DomainEvent, EventStatus
 from qulab.seed_names import DomainEventRepository
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
 
@@ -169,7 +169,7 @@ async def test_mark_as_published_sets_status_and_published_at(db: Database) -> N
 async def test_second_relay_on_sqlite_is_refused_with_a_clear_message(tmp_path: object) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/relay.db"
     first_db, second_db = Database(Settings(database_url=url)), Database(Settings(database_url=url))
-    from qulab.adapters import migrate
+    from qulab.platform import migrate
 
     await migrate.upgrade(first_db)
     first = Relay(first_db, MemoryBroker("a", 10), interval=30)

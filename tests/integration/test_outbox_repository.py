@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 import qulab
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, RetryPolicy, publish_pending
-from qulab.domain.models import DomainEvent, EventStatus
+from qulab.core.db import Database
+from qulab.core.outbox import MemoryBroker, RetryPolicy, publish_pending
+from qulab.platform.models import DomainEvent, EventStatus
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 
 ONE_RETRY = RetryPolicy(max_attempts=5, base=30, cap=30, jitter=0)
@@ -61,7 +61,7 @@ async def test_marking_a_retrying_event_published_counts_the_attempt_and_clears_
 
 
 async def test_a_connection_and_a_session_read_the_same_pending_rows(db: Database) -> None:
-    from qulab.adapters.outbox.repository import OutboxRepository
+    from qulab.core.outbox.repository import OutboxRepository
 
     ids = await emit_events(db, 3)
     async with db.engine.connect() as conn:
@@ -74,7 +74,7 @@ async def test_a_connection_and_a_session_read_the_same_pending_rows(db: Databas
 
 
 async def test_adding_an_event_needs_a_session_and_writes_nothing_otherwise(db: Database) -> None:
-    from qulab.adapters.outbox.repository import OutboxRepository
+    from qulab.core.outbox.repository import OutboxRepository
 
     event = DomainEvent(event_type="t", aggregate_type="T", aggregate_id="a", payload={})
     async with db.engine.connect() as conn:

@@ -4,12 +4,12 @@ import asyncio
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import users_statement
-from qulab.config import Settings
-from qulab.domain.errors import PoolExhausted
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import PoolExhausted
 from qulab.lab import compare_pooling, demonstrate_pool_exhaustion, run_load
-from qulab.services import seeding
+from qulab.platform.repositories import users_statement
+from qulab.platform.services import seeding
 
 
 async def seeded_ids(db: Database, users: int = 5) -> list[str]:

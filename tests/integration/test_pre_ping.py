@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.errors import ServiceUnavailable
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import ServiceUnavailable
 
 pytestmark = pytest.mark.postgres
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.platform import migrate
 
 
 @pytest.fixture

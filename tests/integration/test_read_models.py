@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.adapters import read_models, views
-from qulab.adapters.cache import Cache, read_latest_score_cached, read_user_cached
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import ScoreRepository, UserRepository
-from qulab.domain.errors import InvalidInput
-from qulab.domain.models import User
-from qulab.domain.schemas import ScoreRead, UserRead
+from qulab.core.cache import Cache, read_latest_score_cached, read_user_cached
+from qulab.core.db import Database
+from qulab.core.errors import InvalidInput
 from qulab.lab import create_sample_airscore
+from qulab.platform import read_models, views
+from qulab.platform.models import User
+from qulab.platform.repositories import ScoreRepository, UserRepository
+from qulab.platform.schemas import ScoreRead, UserRead
 from tests.cache_support import subscribed_cache
 from tests.service_calls import create_user
 

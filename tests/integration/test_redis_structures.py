@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from qulab.adapters.cache import read_user_cached
-from qulab.adapters.cache.backends import MemoryBackend
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import RedisStreamsPublisher, memory_broker, publish_pending
-from qulab.adapters.redis_structures import memory_view, redis_view
+from qulab.core.cache import read_user_cached
+from qulab.core.cache.backends import MemoryBackend
+from qulab.core.db import Database
+from qulab.core.outbox import RedisStreamsPublisher, memory_broker, publish_pending
+from qulab.lab.redis_structures import memory_view, redis_view
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix
 from tests.service_calls import create_user

@@ -8,14 +8,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import InvalidRequestError
 
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import ScoreRepository, UserRepository
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.errors import DuplicateEmailError, NotFound
-from qulab.domain.events import Event, UserCreated, UserUpdated
-from qulab.domain.models import AIRScore, Assessment, DomainEvent, User
-from qulab.domain.schemas import UserCreate
+from qulab.core.db import Database
+from qulab.core.errors import DuplicateEmailError, NotFound
+from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+from qulab.platform.events import Event, UserCreated, UserUpdated
+from qulab.platform.models import AIRScore, Assessment, DomainEvent, User
+from qulab.platform.repositories import ScoreRepository, UserRepository
+from qulab.platform.schemas import UserCreate
 from tests.service_calls import create_user, delete_user, update_user
 
 

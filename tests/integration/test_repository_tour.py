@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from qulab.adapters.db import Database
-from qulab.domain.models import AIRScore, Assessment, User
+from qulab.core.db import Database
 from qulab.lab.repository_tour import STOP_NAMES, method_source, run_method
+from qulab.platform.models import AIRScore, Assessment, User
 
 EXPECTED = {
     "UserRepository.get": 1,

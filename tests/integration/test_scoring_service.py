@@ -7,15 +7,15 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import func, select
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, publish_pending
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain import airscore
-from qulab.domain.errors import ConflictError, InvalidInput, NotFound
-from qulab.domain.events import Event
-from qulab.domain.models import AIRScore, DomainEvent, EventStatus, EventType
-from qulab.domain.schemas import CalculateScore, parse
-from qulab.services.scoring import calculate_and_store_airscore, calculate_score
+from qulab.core.db import Database
+from qulab.core.errors import ConflictError, InvalidInput, NotFound
+from qulab.core.outbox import MemoryBroker, publish_pending
+from qulab.core.uow import UnitOfWork
+from qulab.platform import airscore
+from qulab.platform.events import Event
+from qulab.platform.models import AIRScore, DomainEvent, EventStatus, EventType
+from qulab.platform.schemas import CalculateScore, parse
+from qulab.platform.services.scoring import calculate_and_store_airscore, calculate_score
 from tests.outbox_helpers import all_events
 from tests.service_calls import complete_assessment, create_user, start_assessment
 

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from qulab.adapters.cache.backends import RedisBackend
-from qulab.adapters.cache.strategies import (
+from qulab.core.cache.backends import RedisBackend
+from qulab.core.db import Database
+from qulab.lab.strategies import (
     RedisChannel,
     RowRead,
     ScratchRows,
@@ -21,7 +22,6 @@ from qulab.adapters.cache.strategies import (
     Tier,
     TwoTierCache,
 )
-from qulab.adapters.db import Database
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
 from tests.tcp_proxy import TcpProxy
@@ -159,8 +159,8 @@ async def test_l1_is_emptied_when_the_channel_drops_and_again_when_it_is_back(
 
 CHILD = """
 import asyncio, sys
-from qulab.adapters.cache.backends import RedisBackend
-from qulab.adapters.cache.strategies import RedisChannel, RowRead, TwoTierCache
+from qulab.core.cache.backends import RedisBackend
+from qulab.lab.strategies import RedisChannel, RowRead, TwoTierCache
 
 async def main(url: str, prefix: str) -> None:
     cache = TwoTierCache(

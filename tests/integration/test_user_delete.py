@@ -12,19 +12,19 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from qulab.adapters import migrate
-from qulab.adapters.cache import Outcome, read_latest_score_cached, read_user_cached
-from qulab.adapters.db import Database, count_session_statements
-from qulab.adapters.repositories import AssessmentRepository, UserRepository
-from qulab.adapters.uow import UnitOfWork
-from qulab.config import Settings
-from qulab.domain.errors import ConflictError, NotFound
-from qulab.domain.events import UserDeleted
-from qulab.domain.models import AIRScore, Assessment, DomainEvent, EventStatus, User
-from qulab.domain.schemas import UserRead
+from qulab.core.cache import Outcome, read_latest_score_cached, read_user_cached
+from qulab.core.config import Settings
+from qulab.core.db import Database, count_session_statements
+from qulab.core.errors import ConflictError, NotFound
+from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore
-from qulab.services import scoring
-from qulab.services.scoring import calculate_and_store_airscore
+from qulab.platform import migrate
+from qulab.platform.events import UserDeleted
+from qulab.platform.models import AIRScore, Assessment, DomainEvent, EventStatus, User
+from qulab.platform.repositories import AssessmentRepository, UserRepository
+from qulab.platform.schemas import UserRead
+from qulab.platform.services import scoring
+from qulab.platform.services.scoring import calculate_and_store_airscore
 from tests import service_calls as assessments
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry

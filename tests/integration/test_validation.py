@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from qulab.adapters.db import Database
-from qulab.domain.errors import InvalidInput
-from qulab.domain.models import AIRScore, DomainEvent, User
+from qulab.core.db import Database
+from qulab.core.errors import InvalidInput
 from qulab.lab import create_sample_airscore
+from qulab.platform.models import AIRScore, DomainEvent, User
 from tests.service_calls import create_user, delete_user, update_user
 
 VALID: dict[str, Any] = {"email": "valid@example.com", "name": "Valid Name"}
@@ -102,7 +102,7 @@ async def test_malformed_ids_are_refused_before_any_sql(db: Database, bad_id: st
 
 
 async def test_sample_score_for_unknown_user_writes_nothing(db: Database) -> None:
-    from qulab.domain.errors import NotFound
+    from qulab.core.errors import NotFound
 
     with pytest.raises(NotFound):
         await create_sample_airscore("00000000-0000-4000-8000-000000000001", db=db)

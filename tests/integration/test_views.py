@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.adapters import views
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, RetryPolicy, publish_pending
-from qulab.domain.errors import InvalidInput, NotFound
-from qulab.domain.events import SCORE_AGGREGATE
-from qulab.domain.models import EventType
-from qulab.services.scoring import calculate_and_store_airscore
+from qulab.core.db import Database
+from qulab.core.errors import InvalidInput, NotFound
+from qulab.core.outbox import MemoryBroker, RetryPolicy, publish_pending
+from qulab.platform import views
+from qulab.platform.events import SCORE_AGGREGATE
+from qulab.platform.models import EventType
+from qulab.platform.services.scoring import calculate_and_store_airscore
 from tests.outbox_helpers import RejectingPublisher, emit_events
 from tests.service_calls import create_user
 

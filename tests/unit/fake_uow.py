@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from qulab.domain.errors import DuplicateEmailError, NotFound
-from qulab.domain.events import Event
-from qulab.domain.models import AIRScore, Assessment, AssessmentStatus, User, new_id, utcnow
-from qulab.domain.schemas import UserCreate, UserUpdate
+from qulab.core.errors import DuplicateEmailError, NotFound
+from qulab.platform.events import Event
+from qulab.platform.models import AIRScore, Assessment, AssessmentStatus, User, new_id, utcnow
+from qulab.platform.schemas import UserCreate, UserUpdate
 
 
 def _stamp(row: Any) -> Any:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.config import Settings
-from qulab.domain.models import Base
+from qulab.core.config import Settings
 from qulab.entrypoints.app.diagrams import architecture_dot, er_dot
+from qulab.platform.models import Base
 
 
 def test_er_diagram_has_every_table_column_and_foreign_key() -> None:

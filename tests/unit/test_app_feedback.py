@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.domain.errors import (
+from qulab.core.errors import (
     BrokerUnavailable,
     ConfigurationError,
     DuplicateEmailError,

@@ -6,7 +6,7 @@ import html
 
 import pytest
 
-from qulab.domain.errors import DuplicateEmailError, InvalidInput
+from qulab.core.errors import DuplicateEmailError, InvalidInput
 from qulab.entrypoints.app.feedback import friendly_message
 from qulab.entrypoints.app.literal import label, literal
 from tests.app.helpers import markdown_html

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.errors import LoopStopped, OperationTimedOut
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import LoopStopped, OperationTimedOut
 from qulab.entrypoints.app.loop import LoopThread
 
 

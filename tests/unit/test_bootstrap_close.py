@@ -7,12 +7,12 @@ from typing import Any, cast
 
 import pytest
 
-from qulab.adapters.cache import Cache
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import Publisher
-from qulab.bootstrap import QuLab
-from qulab.config import Settings
-from qulab.domain.bus import MessageBus
+from qulab.core.bootstrap import QuLab
+from qulab.core.bus import MessageBus
+from qulab.core.cache import Cache
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.outbox import Publisher
 
 
 class _Closing:
@@ -63,7 +63,7 @@ async def test_an_unused_publisher_is_never_built(monkeypatch: pytest.MonkeyPatc
     def refuse(*_args: Any, **_kwargs: Any) -> Publisher:
         raise AssertionError("built a publisher nobody asked for")
 
-    monkeypatch.setattr("qulab.bootstrap.build_publisher", refuse)
+    monkeypatch.setattr("qulab.core.bootstrap.build_publisher", refuse)
     log: list[str] = []
     lab = QuLab(
         Settings(), cast(Database, _Closing("engine", log)), cast(Cache, _Closing("c", log))

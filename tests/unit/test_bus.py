@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from qulab.domain.bus import MessageBus
-from qulab.domain.events import Event, OpaqueEvent, ScoreCalculated, UserDeleted, UserUpdated
+from qulab.core.bus import MessageBus
+from qulab.platform.events import Event, OpaqueEvent, ScoreCalculated, UserDeleted, UserUpdated
 
 
 def _score(user_id: str) -> ScoreCalculated:
@@ -49,11 +49,11 @@ async def test_a_failing_handler_is_logged_and_the_next_one_still_runs(
     bus.subscribe(Event, broken)
     bus.subscribe(Event, Recorder("after", log))
     event = UserUpdated("u-1", {"name": "N"})
-    with caplog.at_level(logging.ERROR, logger="qulab.domain.bus"):
+    with caplog.at_level(logging.ERROR, logger="qulab.core.bus"):
         await bus.dispatch([event])
 
     assert log == [("after", [event])]
-    [record] = [r for r in caplog.records if r.name == "qulab.domain.bus"]
+    [record] = [r for r in caplog.records if r.name == "qulab.core.bus"]
     assert "the commit stands" in record.getMessage()
     assert record.exc_info is not None and "handler exploded" in str(record.exc_info[1])
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.adapters.cache import BreakerState, CircuitBreaker
+from qulab.core.cache import BreakerState, CircuitBreaker
 from tests.cache_support import ManualClock
 
 
@@ -62,7 +62,7 @@ def test_failed_probe_reopens_for_a_full_period() -> None:
 
 def test_each_state_change_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     clock = ManualClock()
-    with caplog.at_level("INFO", logger="qulab.adapters.cache.breaker"):
+    with caplog.at_level("INFO", logger="qulab.core.cache.breaker"):
         breaker = opened(clock, threshold=1)
         for _ in range(5):
             breaker.allow()

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from qulab.adapters.cache import CacheResult, Outcome
-from qulab.domain.errors import InvalidInput
+from qulab.core.cache import CacheResult, Outcome
+from qulab.core.errors import InvalidInput
 from qulab.lab.cache_burst import Sample, access_times, fetch_burst, percentile
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from qulab.adapters.cache import MemoryBackend
+from qulab.core.cache import MemoryBackend
 from tests.cache_support import ManualClock
 
 

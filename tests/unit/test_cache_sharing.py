@@ -7,9 +7,9 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict
 
-from qulab.adapters.cache import codec
-from qulab.adapters.cache.sharing import ABANDONED, Shared
-from qulab.domain.schemas import ScoreRead, UserRead
+from qulab.core.cache import codec
+from qulab.core.cache.sharing import ABANDONED, Shared
+from qulab.platform.schemas import ScoreRead, UserRead
 
 
 class _Mutable(BaseModel):

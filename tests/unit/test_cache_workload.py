@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from qulab.adapters.cache.strategies import STRATEGY_NAMES, parse_strategies
-from qulab.domain.errors import InvalidInput
+from qulab.core.errors import InvalidInput
 from qulab.lab.cache_compare import percentile
+from qulab.lab.strategies import STRATEGY_NAMES, parse_strategies
 from qulab.lab.workload import VersionOracle, Workload, operations
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qulab.config import DEFAULT_DATABASE_URL, Settings, load_settings
-from qulab.domain.errors import ConfigurationError
+from qulab.core.config import DEFAULT_DATABASE_URL, Settings, load_settings
+from qulab.core.errors import ConfigurationError
 
 
 @pytest.fixture(autouse=True)

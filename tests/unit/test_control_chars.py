@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from qulab.control_chars import first_unsafe, visible, visible_json
-from qulab.domain.errors import InvalidInput
-from qulab.domain.schemas import UserCreate, UserUpdate, parse, validate_occupation
+from qulab.core.control_chars import first_unsafe, visible, visible_json
+from qulab.core.errors import InvalidInput
+from qulab.platform.schemas import UserCreate, UserUpdate, parse, validate_occupation
 
 REFUSED = ["\x00", "\x07", "\x1b", "\n", "\t", "\x7f", "\x80", "\x9b", "\x9f"] + [
     chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))

@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 from sqlalchemy import exc
 
-from qulab.adapters.db_errors import translate_operational_error
-from qulab.domain.errors import (
+from qulab.core.db_errors import translate_operational_error
+from qulab.core.errors import (
     ConfigurationError,
     PoolExhausted,
     QulabError,

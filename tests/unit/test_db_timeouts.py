@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.adapters.db import make_engine, postgres_connect_args
-from qulab.config import Settings, load_settings
-from qulab.domain.errors import ConfigurationError
+from qulab.core.config import Settings, load_settings
+from qulab.core.db import make_engine, postgres_connect_args
+from qulab.core.errors import ConfigurationError
 
 PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/qulab"
 

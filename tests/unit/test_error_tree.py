@@ -1,4 +1,4 @@
-"""The hierarchy drawn in ``qulab.domain.errors``'s docstring is the real one, and complete."""
+"""The hierarchy drawn in ``qulab.core.errors``'s docstring is the real one, and complete."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pkgutil
 import re
 
 import qulab
-from qulab.domain import errors
+from qulab.core import errors
 
 SKIPPED = (
-    "qulab.adapters.migrations",
+    "qulab.platform.migrations",
     "qulab.entrypoints.app.main",
     "qulab.__main__",
 )  # run on import

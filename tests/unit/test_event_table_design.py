@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from qulab.domain.errors import InvalidInput
+from qulab.core.errors import InvalidInput
 from qulab.lab.event_table_design import (
     REFERENCE,
     build_table,

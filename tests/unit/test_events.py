@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.domain.events import (
+from qulab.platform.events import (
     EVENT_TYPES,
     AssessmentCompleted,
     Event,

@@ -53,7 +53,7 @@ EXPORTED = {
         "publish_pending",
         "run_db_setup_and_create_user",
     ],
-    "qulab.adapters.cache": [
+    "qulab.core.cache": [
         "BreakerState",
         "Cache",
         "CacheBackend",
@@ -74,7 +74,7 @@ EXPORTED = {
         "read_latest_score_cached",
         "read_user_cached",
     ],
-    "qulab.adapters.cache.strategies": [
+    "qulab.lab.strategies": [
         "STRATEGY_NAMES",
         "Invalidate",
         "Invalidation",
@@ -98,7 +98,7 @@ EXPORTED = {
         "WriteThrough",
         "parse_strategies",
     ],
-    "qulab.adapters.consumers": [
+    "qulab.core.consumers": [
         "CONSUMERS",
         "BrokerNamespace",
         "ConsumeResult",
@@ -122,7 +122,7 @@ EXPORTED = {
         "inbox_counts",
         "projection_differences",
     ],
-    "qulab.adapters.health": [
+    "qulab.core.health": [
         "Check",
         "RelayActivity",
         "Status",
@@ -133,7 +133,7 @@ EXPORTED = {
         "relay_activity",
         "run_checks",
     ],
-    "qulab.adapters.outbox": [
+    "qulab.core.outbox": [
         "MemoryBroker",
         "NatsPublisher",
         "OutageSwitch",
@@ -157,7 +157,7 @@ EXPORTED = {
         "replay",
         "stream_name",
     ],
-    "qulab.adapters.metrics": [
+    "qulab.core.metrics": [
         "DEFAULT_METRICS_HOST",
         "ConsumerMetrics",
         "ConsumerMetricsServer",

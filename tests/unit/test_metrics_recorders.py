@@ -3,8 +3,8 @@ and the no-op recorders used when metrics are off."""
 
 from __future__ import annotations
 
-from qulab.adapters.metrics import Metrics
-from qulab.adapters.recorders import NO_CACHE_METRICS, NO_CONSUMER_METRICS, NO_RELAY_METRICS
+from qulab.core.metrics import Metrics
+from qulab.core.recorders import NO_CACHE_METRICS, NO_CONSUMER_METRICS, NO_RELAY_METRICS
 from tests.metrics_support import read_registry
 
 

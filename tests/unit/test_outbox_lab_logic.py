@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from qulab.adapters.outbox.repository import EventRow
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.outbox.repository import EventRow
 from qulab.entrypoints.app.event_watch_view import event_line
 from qulab.lab.chaos_round import BROKER_NEEDED, chaos_round_plan, chaos_round_problem
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from qulab.adapters.outbox import ranges
-from qulab.adapters.outbox.leases import fair_share
-from qulab.adapters.outbox.message import OutboxMessage
-from qulab.adapters.outbox.ordered import rounds
+from qulab.core.outbox import ranges
+from qulab.core.outbox.leases import fair_share
+from qulab.core.outbox.message import OutboxMessage
+from qulab.core.outbox.ordered import rounds
 
 
 def message(event_id: str, aggregate: str) -> OutboxMessage:

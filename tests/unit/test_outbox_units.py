@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from qulab.adapters.outbox import (
+from qulab.core.config import Settings
+from qulab.core.errors import BrokerUnavailable, ConfigurationError, InvalidInput
+from qulab.core.outbox import (
     MemoryBroker,
     NatsPublisher,
     OutageSwitch,
@@ -24,8 +26,6 @@ from qulab.adapters.outbox import (
     parse_age,
     stream_name,
 )
-from qulab.config import Settings
-from qulab.domain.errors import BrokerUnavailable, ConfigurationError, InvalidInput
 
 
 def message(n: int = 0) -> OutboxMessage:

@@ -2,7 +2,7 @@
 
 A scan of the source, kept simple on purpose: statements on ``domain_events`` appear only in the
 outbox repository, and nothing under ``qulab/entrypoints/app`` builds or runs a statement (its
-reads go through ``qulab.adapters.views``).
+reads go through ``qulab.platform.views``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "qulab"
-OWNER = SRC / "adapters" / "outbox" / "repository.py"
+OWNER = SRC / "core" / "outbox" / "repository.py"
 # The model defines the table; migrations create and alter it; the benchmarks' plain-asyncpg
 # floor is, by design, the relay written without QuLab, and their watchers count pending rows
 # with plain asyncpg, outside the contenders' processes.
-EXEMPT = {SRC / "domain" / "models.py", ROOT / "bench" / "outbox.py", ROOT / "bench" / "relays.py"}
+EXEMPT = {
+    SRC / "platform" / "models.py",
+    ROOT / "bench" / "outbox.py",
+    ROOT / "bench" / "relays.py",
+}
 
 EVENT_TABLE_SQL = re.compile(
     r"DomainEvent\.(?!__name__)\w+"  # a column or the table of the ORM class
@@ -61,5 +65,5 @@ def test_the_streamlit_app_builds_and_runs_no_sql() -> None:
 
 
 def test_the_scan_finds_sql_where_there_is_some() -> None:
-    assert _hits(SRC / "adapters" / "repositories.py", STATEMENT_BUILDERS)
-    assert _hits(SRC / "adapters" / "views.py", RUNS_STATEMENTS)
+    assert _hits(SRC / "platform" / "repositories.py", STATEMENT_BUILDERS)
+    assert _hits(SRC / "platform" / "views.py", RUNS_STATEMENTS)

@@ -41,7 +41,7 @@ def test_the_seed_names_are_public() -> None:
 
 def test_the_seed_names_live_in_one_place_and_are_the_public_ones() -> None:
     from qulab import seed_names
-    from qulab.adapters.outbox.repository import OutboxRepository
+    from qulab.core.outbox.repository import OutboxRepository
 
     assert seed_names.DomainEventRepository is OutboxRepository
     for name in seed_names.__all__:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.domain.models import Base
 from qulab.lab.relationships import catalogue, dialect_for
+from qulab.platform.models import Base
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

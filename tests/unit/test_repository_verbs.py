@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from qulab.adapters.repositories import AssessmentRepository, ScoreRepository, UserRepository
+from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
 
 
 def public_methods(cls: type) -> set[str]:

@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from qulab.domain.airscore import (
+from qulab.core.errors import InvalidInput
+from qulab.platform.airscore import (
     OCCUPATION_UNKNOWN,
     PARAMETER_VERSION,
     ScoringInputs,
     ScoringParameters,
     compute_air_score,
 )
-from qulab.domain.errors import InvalidInput
 
 ALEX = ScoringInputs(years_experience=8.0, education_level="Masters", abilities=(0.5, 1.5))
 

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from qulab.domain.errors import ConflictError, InvalidInput, NotFound
-from qulab.domain.events import AssessmentCompleted, UserCreated
-from qulab.domain.schemas import CompleteAssessment, StartAssessment, UserCreate, parse
-from qulab.services.assessments import complete_assessment, start_assessment
-from qulab.services.users import create_user
+from qulab.core.errors import ConflictError, InvalidInput, NotFound
+from qulab.platform.events import AssessmentCompleted, UserCreated
+from qulab.platform.schemas import CompleteAssessment, StartAssessment, UserCreate, parse
+from qulab.platform.services.assessments import complete_assessment, start_assessment
+from qulab.platform.services.users import create_user
 from tests.unit.fake_uow import FakeFactory
 
 MISSING = "00000000-0000-4000-8000-000000000009"

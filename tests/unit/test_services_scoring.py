@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.domain.airscore import ScoringInputs, compute_air_score
-from qulab.domain.errors import InvalidInput, NotFound
-from qulab.domain.events import ScoreCalculated
-from qulab.domain.schemas import (
+from qulab.core.errors import InvalidInput, NotFound
+from qulab.platform.airscore import ScoringInputs, compute_air_score
+from qulab.platform.events import ScoreCalculated
+from qulab.platform.schemas import (
     CalculateScore,
     CompleteAssessment,
     StartAssessment,
     UserCreate,
     parse,
 )
-from qulab.services.assessments import complete_assessment, start_assessment
-from qulab.services.scoring import calculate_score
-from qulab.services.users import create_user
+from qulab.platform.services.assessments import complete_assessment, start_assessment
+from qulab.platform.services.scoring import calculate_score
+from qulab.platform.services.users import create_user
 from tests.unit.fake_uow import FakeFactory
 
 MISSING = "00000000-0000-4000-8000-000000000009"
@@ -97,9 +97,9 @@ def test_the_formula_module_needs_no_database() -> None:
     import sys
 
     code = (
-        "import sys, qulab.domain.airscore; "
+        "import sys, qulab.platform.airscore; "
         "bad = [m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'asyncpg'} "
-        "or m in {'qulab.adapters.db', 'qulab.adapters.uow', 'qulab.domain.models'}]; print(bad)"
+        "or m in {'qulab.core.db', 'qulab.core.uow', 'qulab.platform.models'}]; print(bad)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.domain.errors import DuplicateEmailError, InvalidInput, NotFound
-from qulab.domain.events import UserCreated, UserDeleted, UserUpdated
-from qulab.domain.schemas import DeleteUser, UpdateUser, UserCreate, parse
-from qulab.services.users import create_user, delete_user, update_user
+from qulab.core.errors import DuplicateEmailError, InvalidInput, NotFound
+from qulab.platform.events import UserCreated, UserDeleted, UserUpdated
+from qulab.platform.schemas import DeleteUser, UpdateUser, UserCreate, parse
+from qulab.platform.services.users import create_user, delete_user, update_user
 from tests.unit.fake_uow import FakeFactory
 
 MISSING = "00000000-0000-4000-8000-000000000009"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qulab.config import Settings, load_settings
-from qulab.domain.errors import ConfigurationError
+from qulab.core.config import Settings, load_settings
+from qulab.core.errors import ConfigurationError
 
 # group -> (group field, flat field); every flat field must appear here.
 GROUPS: dict[str, list[tuple[str, str]]] = {

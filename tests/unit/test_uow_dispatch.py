@@ -9,11 +9,11 @@ from typing import Any, cast
 
 import pytest
 
-from qulab.adapters.db import Database
-from qulab.adapters.uow import UnitOfWork
-from qulab.config import Settings
-from qulab.domain.bus import MessageBus
-from qulab.domain.events import Event, UserDeleted, UserUpdated
+from qulab.core.bus import MessageBus
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.uow import UnitOfWork
+from qulab.platform.events import Event, UserDeleted, UserUpdated
 
 
 class FakeSession:
@@ -110,7 +110,7 @@ async def test_a_failing_handler_is_logged_and_the_commit_is_kept(
 
     fake.bus.subscribe(Event, broken)
     fake.bus.subscribe(Event, _journaling(fake, "after"))
-    with caplog.at_level(logging.ERROR, logger="qulab.domain.bus"):
+    with caplog.at_level(logging.ERROR, logger="qulab.core.bus"):
         async with UnitOfWork(db) as uow:
             uow.record(UserUpdated("u-1", {"name": "N"}))
             await uow.commit()

@@ -1,10 +1,10 @@
-"""``qulab.urls``: passwords never shown, unusable ports and Redis databases named."""
+"""``qulab.core.urls``: passwords never shown, unusable ports and Redis databases named."""
 
 from __future__ import annotations
 
 import pytest
 
-from qulab.urls import address_problem, redact_text, redact_url
+from qulab.core.urls import address_problem, redact_text, redact_url
 
 
 @pytest.mark.parametrize(

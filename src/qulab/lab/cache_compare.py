@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from qulab.adapters.cache.strategies import (
+from qulab.core.db import Database
+from qulab.lab.strategies import (
     ScratchRows,
     Strategy,
     StrategyFactory,
     WriteBehind,
 )
-from qulab.adapters.db import Database
 from qulab.lab.workload import Operation, VersionOracle, Workload, operations
 
 Progress = Callable[[str, int, int], None]

@@ -22,23 +22,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qulab.adapters.consumers import (
+from qulab.core.config import Settings
+from qulab.core.consumers import (
     BrokerNamespace,
     ScoreSummaryProjection,
     broker_namespace,
     inbox_counts,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.outbox.repository import OutboxRepository
-from qulab.adapters.scratch import scratch_database
-from qulab.adapters.uow import uow_factory
-from qulab.config import Settings
-from qulab.domain.errors import NotFound, ServiceUnavailable
-from qulab.domain.models import EventStatus
-from qulab.domain.schemas import CalculateScore, DeleteUser, UpdateUser, UserCreate, parse
+from qulab.core.db import Database
+from qulab.core.errors import NotFound, ServiceUnavailable
+from qulab.core.outbox.repository import OutboxRepository
+from qulab.core.uow import uow_factory
+from qulab.core.urls import redact_url
 from qulab.lab.chaos_check import ChaosReport, verify
-from qulab.services import scoring, users
-from qulab.urls import redact_url
+from qulab.lab.scratch import scratch_database
+from qulab.platform.models import EventStatus
+from qulab.platform.schemas import CalculateScore, DeleteUser, UpdateUser, UserCreate, parse
+from qulab.platform.services import scoring, users
 
 CONSUMER = ScoreSummaryProjection.name
 READY = {"relay": "relaying to ", "consumer": "consuming "}

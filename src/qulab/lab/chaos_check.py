@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from qulab.adapters.consumers import applied_ids, excess_effects, projection_differences
-from qulab.adapters.db import Database
-from qulab.adapters.outbox.repository import OutboxRepository
+from qulab.core.consumers import applied_ids, excess_effects, projection_differences
+from qulab.core.db import Database
+from qulab.core.outbox.repository import OutboxRepository
 
 Position = tuple[str, int]  # (aggregate key, commit sequence)
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from qulab.adapters.db import Database
-from qulab.domain.models import AIRScore, Assessment, User
-from qulab.services import seeding
+from qulab.core.db import Database
+from qulab.platform.models import AIRScore, Assessment, User
+from qulab.platform.services import seeding
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from qulab.domain.errors import InvalidInput
+from qulab.core.errors import InvalidInput
 
 TABLE_NAME = "design_events"
 PENDING_WHERE = "status = 'pending'"

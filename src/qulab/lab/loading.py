@@ -30,12 +30,12 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from qulab.adapters.db import Database, count_session_statements
-from qulab.adapters.repositories import users_statement
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.errors import InvalidInput
-from qulab.domain.models import Assessment, AssessmentStatus, User, new_id, utcnow
-from qulab.services import seeding
+from qulab.core.db import Database, count_session_statements
+from qulab.core.errors import InvalidInput
+from qulab.core.uow import UnitOfWork
+from qulab.platform.models import Assessment, AssessmentStatus, User, new_id, utcnow
+from qulab.platform.repositories import users_statement
+from qulab.platform.services import seeding
 
 RAISE = "raise"
 LAZY = "lazyload"

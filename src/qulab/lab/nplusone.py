@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.adapters.db import Database, count_session_statements
-from qulab.adapters.repositories import ScoreRepository, UserRepository, users_statement
-from qulab.domain.errors import InvalidInput, NotFound
-from qulab.domain.models import AIRScore, User
-from qulab.domain.schemas import ScoreRead, UserRead, UserWithScores, validate_id
+from qulab.core.db import Database, count_session_statements
+from qulab.core.errors import InvalidInput, NotFound
+from qulab.platform.models import AIRScore, User
+from qulab.platform.repositories import ScoreRepository, UserRepository, users_statement
+from qulab.platform.schemas import ScoreRead, UserRead, UserWithScores, validate_id
 
 PER_ROW = "per-row"
 EAGER = "eager"

@@ -13,12 +13,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from qulab.adapters import read_models
-from qulab.adapters.db import Database, is_sqlite_memory
-from qulab.adapters.driver_floor import floor_reader
-from qulab.adapters.repositories import UserRepository
-from qulab.domain.errors import InvalidInput
-from qulab.domain.schemas import validate_id
+from qulab.core.db import Database, is_sqlite_memory
+from qulab.core.errors import InvalidInput
+from qulab.lab.driver_floor import floor_reader
+from qulab.platform import read_models
+from qulab.platform.repositories import UserRepository
+from qulab.platform.schemas import validate_id
 
 FLOOR = "driver"
 CORE = "core"

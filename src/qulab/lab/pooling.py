@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import event
 
-from qulab.adapters.db import Database, make_engine
-from qulab.adapters.repositories import ScoreRepository, UserRepository
-from qulab.config import Settings
-from qulab.domain.errors import InvalidInput, PoolExhausted
+from qulab.core.config import Settings
+from qulab.core.db import Database, make_engine
+from qulab.core.errors import InvalidInput, PoolExhausted
+from qulab.platform.repositories import ScoreRepository, UserRepository
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import false, select
 
-from qulab.adapters.consumers import ScoreSummaryProjection, inbox_counts, projection_differences
-from qulab.adapters.consumers.projection import SUMMARY
-from qulab.adapters.db import Database
+from qulab.core.consumers import ScoreSummaryProjection, inbox_counts, projection_differences
+from qulab.core.db import Database
+from qulab.platform.projection import SUMMARY
 
 SUMMARY_ROWS = 20
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.adapters.db import Database, count_session_statements
-from qulab.adapters.repositories import AssessmentRepository, ScoreRepository, UserRepository
-from qulab.domain.errors import InvalidInput
-from qulab.domain.models import Assessment, User, new_id
-from qulab.domain.schemas import UserCreate, UserUpdate
-from qulab.services.seeding import sample_score
+from qulab.core.db import Database, count_session_statements
+from qulab.core.errors import InvalidInput
+from qulab.platform.models import Assessment, User, new_id
+from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
+from qulab.platform.schemas import UserCreate, UserUpdate
+from qulab.platform.services.seeding import sample_score
 
 Call = Callable[[AsyncSession, "Subjects"], Awaitable[Any]]
 
@@ -144,7 +144,7 @@ STOP_NAMES: tuple[str, ...] = tuple(stop.name for stop in STOPS)
 
 
 def method_source(name: str) -> str:
-    """The method's source as written in ``qulab.adapters.repositories``."""
+    """The method's source as written in ``qulab.platform.repositories``."""
     return inspect.getsource(_stop(name).method)
 
 

@@ -10,14 +10,14 @@ from collections.abc import Sequence
 
 from sqlalchemy import true
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.adapters.progress import ProgressRepository
-from qulab.adapters.uow import UnitOfWork
-from qulab.domain.errors import UserError
-from qulab.domain.models import LabProgress
+from qulab.core.db import Database
+from qulab.core.errors import UserError
+from qulab.core.uow import UnitOfWork
+from qulab.lab.progress import ProgressRepository
 from qulab.lab.setup import SetupResult, run_db_setup_and_create_user
-from qulab.services.seeding import remove_users
+from qulab.platform import migrate
+from qulab.platform.models import LabProgress
+from qulab.platform.services.seeding import remove_users
 
 
 async def reset_database(db: Database, *, keep_progress: bool = True) -> SetupResult:

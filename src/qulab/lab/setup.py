@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
-from qulab.adapters.repositories import ScoreRepository, UserRepository
-from qulab.adapters.uow import UnitOfWorkFactory, uow_factory
-from qulab.domain.events import ScoreCalculated
-from qulab.domain.schemas import CalculateScore, ScoreRead, UserCreate, UserRead, parse
-from qulab.services.seeding import sample_score
-from qulab.services.users import create_user
+from qulab.core.db import Database
+from qulab.core.uow import UnitOfWorkFactory, uow_factory
+from qulab.platform import migrate
+from qulab.platform.events import ScoreCalculated
+from qulab.platform.repositories import ScoreRepository, UserRepository
+from qulab.platform.schemas import CalculateScore, ScoreRead, UserCreate, UserRead, parse
+from qulab.platform.services.seeding import sample_score
+from qulab.platform.services.users import create_user
 
 DEMO_USERS = (
     ("alex.smith@innovateai.com", "Alex Smith", "SW_ENG", "Masters", 8.0),

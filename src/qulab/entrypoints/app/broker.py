@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from qulab.adapters.outbox import (
+from qulab.core.bootstrap import QuLab
+from qulab.core.config import Settings
+from qulab.core.outbox import (
     MemoryBroker,
     OutageSwitch,
     Publisher,
@@ -19,8 +21,6 @@ from qulab.adapters.outbox import (
     RedisStreamsPublisher,
     StdoutPublisher,
 )
-from qulab.bootstrap import QuLab
-from qulab.config import Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.loop import LoopThread
 

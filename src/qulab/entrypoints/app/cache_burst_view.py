@@ -12,8 +12,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from qulab.adapters.cache import Cache, Outcome, read_latest_score_cached, read_user_cached
-from qulab.adapters.db import Database
+from qulab.core.cache import Cache, Outcome, read_latest_score_cached, read_user_cached
+from qulab.core.db import Database
 from qulab.entrypoints.app.feedback import attempt
 from qulab.lab.cache_burst import BURST_SIZE, AccessTimes, Burst, Sample, access_times, fetch_burst
 

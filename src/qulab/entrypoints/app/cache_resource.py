@@ -9,9 +9,9 @@ unsubscribed and closed with it.
 
 from __future__ import annotations
 
-from qulab.adapters.cache import Cache, CacheStatus
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.cache import Cache, CacheStatus
+from qulab.core.config import Settings
+from qulab.core.db import Database
 from qulab.entrypoints.app import runtime
 
 STATUS_TIMEOUT = 5.0

@@ -13,8 +13,8 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.adapters.db import Database
-from qulab.adapters.uow import uow_factory
+from qulab.core.db import Database
+from qulab.core.uow import uow_factory
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, explain

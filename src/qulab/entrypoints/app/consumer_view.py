@@ -1,6 +1,6 @@
 """What a consumer received, as page 5 shows it: read from the broker on each run.
 
-The outbox rows themselves come from the read side (:mod:`qulab.adapters.views`), so the page shows
+The outbox rows themselves come from the read side (:mod:`qulab.platform.views`), so the page shows
 the same state after a server restart and in every browser session.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker, RedisStreamsPublisher
-from qulab.adapters.views import aggregate_types
+from qulab.core.db import Database
+from qulab.core.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.entrypoints.app.broker import LabBroker
+from qulab.platform.views import aggregate_types
 
 CONSUMER_ROWS = 10
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
-from qulab.domain.errors import ConfigurationError
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import ConfigurationError
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.feedback import friendly_message
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qulab.adapters import views
-from qulab.adapters.db import Database
-from qulab.domain.schemas import ScoreRead, UserRead
+from qulab.core.db import Database
 from qulab.lab import DEMO_USERS, Comparison, compare_all_users, create_sample_airscore
 from qulab.lab.loading import APPLY_MARKER
-from qulab.services import seeding
+from qulab.platform import views
+from qulab.platform.schemas import ScoreRead, UserRead
+from qulab.platform.services import seeding
 
 POOL_MARKER = "labpool"
 POOL_USERS = 20

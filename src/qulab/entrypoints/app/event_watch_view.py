@@ -11,11 +11,11 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox.repository import EventRow
-from qulab.adapters.views import OutboxTables, outbox_tables
+from qulab.core.db import Database
+from qulab.core.outbox.repository import EventRow
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.relay_control import MAX_PUBLISH_DELAY, RelayController
+from qulab.platform.views import OutboxTables, outbox_tables
 
 DELAY_KEY = "eventing_publish_delay"
 DELAY_LABEL = "Publisher delay (seconds)"

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from qulab.adapters.db import Database
-from qulab.domain.errors import (
+from qulab.core.db import Database
+from qulab.core.errors import (
     BrokerUnavailable,
     ConfigurationError,
     DuplicateEmailError,

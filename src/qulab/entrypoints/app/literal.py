@@ -6,14 +6,14 @@ Data gets a backslash before every character that can open one of those (CommonM
 escaped ASCII punctuation mark as itself), and before a leading list, quote or heading marker,
 so links, images, emphasis, code, HTML, entities and directives never form. Punctuation that
 opens nothing mid-line (``.``, ``@``, ``-``, ``'``...) is left alone, so text reads unchanged.
-Control and bidi characters are made visible first (qulab.control_chars).
+Control and bidi characters are made visible first (qulab.core.control_chars).
 """
 
 from __future__ import annotations
 
 import re
 
-from qulab.control_chars import visible
+from qulab.core.control_chars import visible
 
 _OPENS_SYNTAX = re.compile(r"([\\`*_\[\]<>!&~$:|{}#])")
 _LEADING_BLOCK_MARKER = re.compile(r"^(\s*)([-+=]|\d+[.)])")

@@ -12,8 +12,8 @@ import logging
 
 import streamlit as st
 
-from qulab.adapters.metrics import Metrics, MetricsServer, serve_metrics
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.metrics import Metrics, MetricsServer, serve_metrics
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.adapters.consumers import (
+from qulab.core.config import Settings
+from qulab.core.consumers import (
     Consumer,
     ConsumeResult,
     Delivery,
@@ -30,13 +31,12 @@ from qulab.adapters.consumers import (
     Source,
     build_source,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import MemoryBroker
-from qulab.config import Settings
-from qulab.domain.models import utcnow
+from qulab.core.db import Database
+from qulab.core.outbox import MemoryBroker
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
+from qulab.platform.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qulab.adapters.cache.backends import MemoryBackend
-from qulab.adapters.redis_structures import DEFAULT_LIMIT, StoreView, memory_view, redis_view
-from qulab.config import Settings
+from qulab.core.cache.backends import MemoryBackend
+from qulab.core.config import Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import lab_broker
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.feedback import explain
+from qulab.lab.redis_structures import DEFAULT_LIMIT, StoreView, memory_view, redis_view
 
 REFRESH_LABEL = "Refresh the Redis view"
 SUBHEADER = "Remember: what is in Redis"

@@ -18,16 +18,16 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.adapters.db import Database
-from qulab.adapters.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
-from qulab.adapters.recorders import RelayRecorder
-from qulab.config import Settings
-from qulab.domain.errors import ConflictError, PublisherAlreadyRunning
-from qulab.domain.models import utcnow
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import ConflictError, PublisherAlreadyRunning
+from qulab.core.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
+from qulab.core.recorders import RelayRecorder
 from qulab.entrypoints.app import cache_resource, runtime
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
+from qulab.platform.models import utcnow
 
 log = logging.getLogger(__name__)
 

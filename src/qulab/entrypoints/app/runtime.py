@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from qulab.adapters.db import Database
-from qulab.bootstrap import QuLab, bootstrap
-from qulab.config import Settings, load_settings
+from qulab.core.bootstrap import QuLab, bootstrap
+from qulab.core.config import Settings, load_settings
+from qulab.core.db import Database
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
 

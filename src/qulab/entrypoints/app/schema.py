@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from qulab.adapters import migrate
-from qulab.adapters.db import Database
+from qulab.core.db import Database
+from qulab.platform import migrate
 
 
 class SchemaState(StrEnum):

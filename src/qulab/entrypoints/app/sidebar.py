@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.urls import redact_url
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.cache_resource import status_line as cache_status_line
 from qulab.entrypoints.app.checks_view import progress_lines
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT
 from qulab.entrypoints.app.relay_control import broker_state_line
 from qulab.entrypoints.app.schema import SchemaState, schema_status
-from qulab.urls import redact_url
 
 
 def cache_line(settings: Settings) -> str:

@@ -9,12 +9,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from qulab.adapters.cache.strategies import STRATEGY_NAMES
-from qulab.adapters.db import Database
-from qulab.config import Settings
+from qulab.core.config import Settings
+from qulab.core.db import Database
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.feedback import explain
 from qulab.lab.cache_compare import CacheComparison, compare_strategies
+from qulab.lab.strategies import STRATEGY_NAMES
 from qulab.lab.workload import Workload
 
 RUN_LABEL = "Run the comparison"

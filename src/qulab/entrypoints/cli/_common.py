@@ -4,7 +4,7 @@ Importing this module stays cheap (no SQLAlchemy, Redis or broker client): ``qul
 imports every command module, so the runtime is imported only when a command opens it.
 
 Printing never interprets data: the consoles parse no rich markup and no emoji codes, and show
-control characters as escapes (``\\x1b``, ``\\u202e``; see qulab.control_chars), so a name
+control characters as escapes (``\\x1b``, ``\\u202e``; see qulab.core.control_chars), so a name
 like ``[/x]`` or one holding an ANSI sequence prints as the characters it is made of.
 """
 
@@ -20,13 +20,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qulab.control_chars import visible, visible_json
+from qulab.core.control_chars import visible, visible_json
 
 if TYPE_CHECKING:
-    from qulab.adapters.cache import Cache
-    from qulab.adapters.db import Database
-    from qulab.bootstrap import QuLab
-    from qulab.config import Settings
+    from qulab.core.bootstrap import QuLab
+    from qulab.core.cache import Cache
+    from qulab.core.config import Settings
+    from qulab.core.db import Database
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ JsonOption = Any  # typer option annotations live in the command modules
 
 
 def settings() -> Settings:
-    from qulab.config import get_settings
+    from qulab.core.config import get_settings
 
     return get_settings()
 
@@ -71,7 +71,7 @@ async def open_lab(
     current: Settings | None = None, *, cache: Cache | None = None
 ) -> AsyncIterator[QuLab]:
     """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
-    from qulab.bootstrap import bootstrap
+    from qulab.core.bootstrap import bootstrap
 
     async with bootstrap(current or settings(), cache=cache) as lab:
         yield lab

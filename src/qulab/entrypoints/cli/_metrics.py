@@ -19,7 +19,7 @@ import typer
 from qulab.entrypoints.cli._common import err
 
 if TYPE_CHECKING:
-    from qulab.adapters.metrics import Metrics
+    from qulab.core.metrics import Metrics
 
 # Localhost unless asked otherwise (the same default as the metrics server's own). Kept here so
 # the option can be declared without importing the Prometheus client at start-up.
@@ -46,7 +46,7 @@ def serving_metrics(port: int | None, host: str = DEFAULT_METRICS_HOST) -> Itera
     if port is None:
         yield None
         return
-    from qulab.adapters.metrics import Metrics, serve_metrics
+    from qulab.core.metrics import Metrics, serve_metrics
 
     server = serve_metrics(Metrics(), port, host)
     err.print(f"metrics on {server.url}", markup=False)

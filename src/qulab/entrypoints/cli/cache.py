@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qulab.domain.errors import ServiceUnavailable
+from qulab.core.errors import ServiceUnavailable
 from qulab.entrypoints.cli._common import (
     open_cache,
     out,
@@ -17,7 +17,7 @@ from qulab.entrypoints.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from qulab.adapters.cache import CacheStatus, StatsSnapshot
+    from qulab.core.cache import CacheStatus, StatsSnapshot
 
 app = typer.Typer(help="Inspect and control the read-through cache.", no_args_is_help=True)
 
@@ -111,7 +111,7 @@ def invalidate(
     json: JSON = False,
 ) -> None:
     """Drop a user's cached entries (``user:{id}`` and ``latest_airscore:{id}``)."""
-    from qulab.domain.schemas import validate_id
+    from qulab.platform.schemas import validate_id
 
     user_id = validate_id(user_id, "user_id")
 

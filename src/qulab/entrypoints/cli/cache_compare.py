@@ -79,8 +79,8 @@ def compare(
     """Run one seeded workload against each strategy over the same scratch rows (created and
     removed by the command) and compare hit ratio, database loads, read latency, stale reads,
     lost writes and the loads of a stampede."""
-    from qulab.adapters.cache.strategies import parse_strategies
     from qulab.lab.cache_compare import compare_strategies
+    from qulab.lab.strategies import parse_strategies
     from qulab.lab.workload import Workload
 
     names = parse_strategies(strategies)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qulab.domain.errors import InvalidInput
+from qulab.core.errors import InvalidInput
 from qulab.entrypoints.cli._common import err, open_lab, print_json, print_table, run
 from qulab.entrypoints.cli._metrics import (
     DEFAULT_METRICS_HOST,
@@ -19,10 +19,10 @@ from qulab.entrypoints.cli._metrics import (
 )
 
 if TYPE_CHECKING:
-    from qulab.adapters.consumers import Consumer, ConsumeResult, ConsumerStatus, Source
-    from qulab.adapters.metrics import Metrics
-    from qulab.adapters.outbox import Relay
-    from qulab.bootstrap import QuLab
+    from qulab.core.bootstrap import QuLab
+    from qulab.core.consumers import Consumer, ConsumeResult, ConsumerStatus, Source
+    from qulab.core.metrics import Metrics
+    from qulab.core.outbox import Relay
 
 STATUS = "status"
 # Named here so --help needs no import of the consumers (tests check it matches CONSUMERS).
@@ -89,7 +89,7 @@ def _outage_line(outage: str) -> str:
 async def _consume(
     name: str, broker: str | None, group: str, once: bool, metrics: Metrics | None
 ) -> ConsumeResult:
-    from qulab.adapters.consumers import CONSUMERS, Consumer, build_source
+    from qulab.core.consumers import CONSUMERS, Consumer, build_source
 
     handler = CONSUMERS[name]()
     async with open_lab() as lab:
@@ -122,7 +122,7 @@ async def _consume(
 def _embedded(broker: str | None, lab: QuLab) -> Relay | None:
     """With the embedded broker, nothing but this process can publish to it: a relay runs
     here too."""
-    from qulab.adapters.outbox import Relay, build_publisher
+    from qulab.core.outbox import Relay, build_publisher
 
     url = broker if broker is not None else lab.db.settings.broker.url
     if url is not None and not url.startswith("memory://"):
@@ -160,7 +160,7 @@ async def _run_until_signal(
 
 
 def _status(broker: str | None, json: bool) -> None:
-    from qulab.adapters.consumers import CONSUMERS, build_source, consumer_status
+    from qulab.core.consumers import CONSUMERS, build_source, consumer_status
 
     async def _go() -> list[ConsumerStatus]:
         async with open_lab() as lab:

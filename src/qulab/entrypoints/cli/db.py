@@ -16,7 +16,7 @@ JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.
 
 
 def _migrate(action: str, revision: str, json: bool) -> None:
-    from qulab.adapters import migrate
+    from qulab.platform import migrate
 
     async def _go() -> dict[str, str | None]:
         async with open_db() as db:
@@ -51,7 +51,7 @@ def downgrade(
 @app.command()
 def current(json: JSON = False) -> None:
     """Show the schema revision the database is at, and the latest one available."""
-    from qulab.adapters import migrate
+    from qulab.platform import migrate
 
     async def _go() -> dict[str, str | None]:
         async with open_db() as db:
@@ -81,7 +81,7 @@ def reset(
         raise typer.BadParameter(
             "this deletes every row; pass --yes to confirm", param_hint="--yes"
         )
-    from qulab.adapters import migrate
+    from qulab.platform import migrate
 
     async def _go() -> str:
         async with open_db() as db:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qulab.domain.errors import ConfigurationError
+from qulab.core.errors import ConfigurationError
 from qulab.entrypoints.cli._common import cell, out, print_json, run
 
 if TYPE_CHECKING:
-    from qulab.adapters.health import Check
+    from qulab.core.health import Check
 
 
 def register(app: typer.Typer) -> None:
@@ -28,8 +28,8 @@ def doctor(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Check the database, schema, cache, broker, relay and clock skew, one line each."""
-    from qulab.adapters.health import Check, Status, exit_code, run_checks
-    from qulab.config import load_settings
+    from qulab.core.config import load_settings
+    from qulab.core.health import Check, Status, exit_code, run_checks
 
     try:
         current = load_settings()

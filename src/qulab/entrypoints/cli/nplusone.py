@@ -52,9 +52,9 @@ def nplusone(
     The users are seeded under the marker "nplusone" when missing; remove them with
     `qulab seed --clear --marker nplusone`.
     """
-    from qulab.adapters import migrate
     from qulab.lab import compare_all_users
-    from qulab.services import seeding
+    from qulab.platform import migrate
+    from qulab.platform.services import seeding
 
     async def _go() -> tuple[Comparison, bool]:
         async with open_db() as db:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qulab._startup import release_sigterm, sigterm_received
-from qulab.domain.errors import ConfigurationError, ServiceUnavailable, UserError
+from qulab.core.errors import ConfigurationError, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
     err,
     open_db,
@@ -27,9 +27,9 @@ from qulab.entrypoints.cli._metrics import (
 )
 
 if TYPE_CHECKING:
-    from qulab.adapters.db import Database
-    from qulab.adapters.metrics import Metrics
-    from qulab.adapters.outbox import OutboxStatus, PassResult, Relay
+    from qulab.core.db import Database
+    from qulab.core.metrics import Metrics
+    from qulab.core.outbox import OutboxStatus, PassResult, Relay
 
 MEMORY_BROKER_REFUSED = (
     "the memory:// broker lives in this process only: nothing outside it would see the "
@@ -48,7 +48,7 @@ def status(
     json: JSON = False,
 ) -> None:
     """Counts by status, the lag (age of the oldest pending event) and recent failures."""
-    from qulab.adapters.outbox import outbox_status, ranges
+    from qulab.core.outbox import outbox_status, ranges
 
     async def _go() -> OutboxStatus:
         async with open_db() as db:
@@ -115,7 +115,7 @@ def relay(
     import asyncio
     import signal
 
-    from qulab.adapters.outbox import Relay, build_publisher
+    from qulab.core.outbox import Relay, build_publisher
 
     async def _go() -> tuple[PassResult, int | None]:
         with serving_metrics(metrics_port, metrics_host) as metrics:
@@ -173,8 +173,8 @@ def _is_memory_broker(url: str | None) -> bool:
 async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None]:
     """One pass and, after an outage, how many events still wait (None: the database is
     unreachable too)."""
-    from qulab.adapters.outbox import PassResult, outbox_status
-    from qulab.domain.models import EventStatus
+    from qulab.core.outbox import PassResult, outbox_status
+    from qulab.platform.models import EventStatus
 
     worker.log_outages = False
     try:
@@ -191,7 +191,7 @@ async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None
 
 
 def _outage_line(result: PassResult, pending: int | None) -> str:
-    from qulab.domain.errors import BrokerUnavailable
+    from qulab.core.errors import BrokerUnavailable
 
     waiting = "events stay pending" if pending is None else f"{pending} event(s) still pending"
     if result.outage and result.outage.startswith("database unreachable"):
@@ -209,7 +209,7 @@ def replay_command(
     json: JSON = False,
 ) -> None:
     """Put failed events (or the given ones) back to pending with a fresh attempt count."""
-    from qulab.adapters.outbox import replay
+    from qulab.core.outbox import replay
 
     async def _go() -> int:
         async with open_db() as db:
@@ -231,7 +231,7 @@ def purge(
 ) -> None:
     """Delete published events older than the given age, page by page. Failed events are
     never purged."""
-    from qulab.adapters.outbox import parse_age, purge_published
+    from qulab.core.outbox import parse_age, purge_published
 
     age = parse_age(published_older_than, "published_older_than")
 

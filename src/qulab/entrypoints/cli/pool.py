@@ -60,9 +60,9 @@ def exhaustion_dict(result: ExhaustionResult) -> dict[str, Any]:
 
 
 async def _user_ids() -> list[str]:
-    from qulab.adapters import migrate
-    from qulab.adapters.repositories import users_statement
-    from qulab.services import seeding
+    from qulab.platform import migrate
+    from qulab.platform.repositories import users_statement
+    from qulab.platform.services import seeding
 
     async with open_db() as db:
         await migrate.upgrade(db)
@@ -121,8 +121,8 @@ def pool(
 
 
 def _exhaust(json: bool) -> None:
-    from qulab.adapters import migrate
     from qulab.lab import demonstrate_pool_exhaustion
+    from qulab.platform import migrate
 
     async def _go() -> ExhaustionResult:
         async with open_db() as db:

@@ -9,7 +9,7 @@ import typer
 from qulab.entrypoints.cli._common import open_db, out, print_json, print_table, run
 
 if TYPE_CHECKING:
-    from qulab.domain.schemas import ScoreRead
+    from qulab.platform.schemas import ScoreRead
 
 app = typer.Typer(help="Calculate AI-R scores.", no_args_is_help=True)
 
@@ -27,9 +27,9 @@ def add(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Calculate and store a user's AI-R score; each one commits a score.calculated event."""
-    from qulab.adapters.uow import uow_factory
-    from qulab.domain.schemas import CalculateScore, parse
-    from qulab.services.scoring import calculate_score
+    from qulab.core.uow import uow_factory
+    from qulab.platform.schemas import CalculateScore, parse
+    from qulab.platform.services.scoring import calculate_score
 
     async def _go() -> list[ScoreRead]:
         command = parse(CalculateScore, user_id=user_id, occupation_code=occupation)

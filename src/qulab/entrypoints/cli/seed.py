@@ -25,8 +25,8 @@ def seed(
     """Insert USERS demo users with SCORES scores each (or --clear them again)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from qulab.adapters import migrate
-    from qulab.services import seeding
+    from qulab.platform import migrate
+    from qulab.platform.services import seeding
 
     async def _clear() -> int:
         async with open_db() as db:

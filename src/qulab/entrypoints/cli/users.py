@@ -17,9 +17,9 @@ from qulab.entrypoints.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from qulab.adapters.cache import CacheResult
-    from qulab.adapters.views import UserPage
-    from qulab.domain.schemas import ScoreRead, UserRead
+    from qulab.core.cache import CacheResult
+    from qulab.platform.schemas import ScoreRead, UserRead
+    from qulab.platform.views import UserPage
 
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
@@ -43,9 +43,9 @@ def create(
     json: JSON = False,
 ) -> None:
     """Create a user and print the new id."""
-    from qulab.adapters.uow import uow_factory
-    from qulab.domain.schemas import UserCreate, parse
-    from qulab.services import users as service
+    from qulab.core.uow import uow_factory
+    from qulab.platform.schemas import UserCreate, parse
+    from qulab.platform.services import users as service
 
     async def _go() -> UserRead:
         async with open_db() as db:
@@ -74,8 +74,8 @@ def show(
     json: JSON = False,
 ) -> None:
     """Show one user and their latest score, read through the cache (says HIT or MISS)."""
-    from qulab.adapters.cache import CachedUserRepository
-    from qulab.domain.errors import NotFound
+    from qulab.core.cache import CachedUserRepository
+    from qulab.core.errors import NotFound
 
     async def _go() -> tuple[CacheResult[UserRead], CacheResult[ScoreRead]]:
         async with open_cache() as cache, open_db(cache=cache) as db, db.session() as session:
@@ -118,7 +118,7 @@ def list_users(
     json: JSON = False,
 ) -> None:
     """List users, oldest first, and how many there are in all."""
-    from qulab.adapters import views
+    from qulab.platform import views
 
     async def _go() -> UserPage:
         async with open_db() as db:
@@ -150,9 +150,9 @@ def update(
     )
     if not changes:
         raise typer.BadParameter("give at least one of --name, --occupation, --education, --years")
-    from qulab.adapters.uow import uow_factory
-    from qulab.domain.schemas import UpdateUser, parse
-    from qulab.services import users as service
+    from qulab.core.uow import uow_factory
+    from qulab.platform.schemas import UpdateUser, parse
+    from qulab.platform.services import users as service
 
     async def _go() -> UserRead:
         async with open_db() as db:
@@ -171,9 +171,9 @@ def delete(
     user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
 ) -> None:
     """Delete a user with their assessments and scores."""
-    from qulab.adapters.uow import uow_factory
-    from qulab.domain.schemas import DeleteUser, parse
-    from qulab.services import users as service
+    from qulab.core.uow import uow_factory
+    from qulab.platform.schemas import DeleteUser, parse
+    from qulab.platform.services import users as service
 
     async def _go() -> None:
         async with open_db() as db:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qulab.adapters.cache import (
+from qulab.core.cache import (
     Cache,
     CachedUserRepository,
 )
-from qulab.adapters.db import Database
-from qulab.adapters.uow import uow_factory
-from qulab.domain.schemas import UpdateUser, parse
+from qulab.core.db import Database
+from qulab.core.uow import uow_factory
 from qulab.entrypoints.app.cache_burst_view import (
     clear_history,
     render_access_times,
@@ -26,7 +25,8 @@ from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.redis_view import render_redis_view
 from qulab.entrypoints.app.strategies_view import render_strategies
-from qulab.services.users import update_user
+from qulab.platform.schemas import UpdateUser, parse
+from qulab.platform.services.users import update_user
 
 INVALIDATE_LABEL = "Invalidate Cache for this User"
 UPDATE_LABEL = "Update name"

@@ -6,10 +6,7 @@ import inspect
 
 import streamlit as st
 
-from qulab.adapters.uow import uow_factory
-from qulab.adapters.views import find_user, user_count
-from qulab.domain import models
-from qulab.domain.schemas import UserCreate, parse
+from qulab.core.uow import uow_factory
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data_view import demo_users_caption, render_demo_data
@@ -18,7 +15,10 @@ from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.relationships_view import render_relationships
 from qulab.entrypoints.app.state import CREATED_USER_ID
-from qulab.services.users import create_user
+from qulab.platform import models
+from qulab.platform.schemas import UserCreate, parse
+from qulab.platform.services.users import create_user
+from qulab.platform.views import find_user, user_count
 
 MODEL_CLASSES: tuple[tuple[type, str], ...] = (
     (models.User, "profiles; owns assessments and scores (deleted with the user)."),

@@ -8,11 +8,8 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.adapters.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
-from qulab.adapters.views import EventRow, OutboxTables, find_user, outbox_tables, score_event
-from qulab.domain.airscore import OCCUPATION_HR
-from qulab.domain.errors import ConfigurationError, ConflictError, PublisherAlreadyRunning
-from qulab.domain.schemas import UserRead
+from qulab.core.errors import ConfigurationError, ConflictError, PublisherAlreadyRunning
+from qulab.core.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, lab_broker
 from qulab.entrypoints.app.checks_view import render_checks
@@ -30,7 +27,10 @@ from qulab.entrypoints.app.relay_control import (
     relay_controller,
 )
 from qulab.entrypoints.app.state import CREATED_USER_ID
-from qulab.services.scoring import calculate_and_store_airscore
+from qulab.platform.airscore import OCCUPATION_HR
+from qulab.platform.schemas import UserRead
+from qulab.platform.services.scoring import calculate_and_store_airscore
+from qulab.platform.views import EventRow, OutboxTables, find_user, outbox_tables, score_event
 
 CALCULATE_LABEL = "Calculate & Store AIRScore (Creates Pending Event)"
 START_LABEL = "Start Event Publisher (Background)"

@@ -1,0 +1,141 @@
+"""``bootstrap(settings)``: the one place QuLab's pieces are built and wired together.
+
+The CLI, the lab app, the benchmarks and the test fixtures all start here, so the database,
+the cache subscribed to its bus, and the publisher are assembled the same way everywhere.
+Tests inject a piece instead of having it built (``engine=``, ``database=``, ``cache=``,
+``publisher=``): what is injected stays the caller's to close; what was built here is closed
+by ``QuLab.close()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from qulab.core.bus import MessageBus
+from qulab.core.cache import Cache, build_cache
+from qulab.core.config import Settings, get_settings
+from qulab.core.db import Database
+from qulab.core.outbox import Publisher, build_publisher
+from qulab.core.outbox.relay import Relay
+from qulab.core.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class QuLab:
+    """The assembled runtime: settings, database, bus, cache and (built on first use) the
+    publisher. Use it as ``async with bootstrap() as lab:`` or call ``await lab.close()``.
+
+    The publisher is built lazily, once: only the relay and the outbox commands publish, and a
+    command that never does should not fail on a broker it does not use.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        cache: Cache,
+        *,
+        publisher: Publisher | None = None,
+        owns_db: bool = True,
+        owns_cache: bool = True,
+        owns_publisher: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.cache = cache
+        self._publisher = publisher
+        self._owns_db = owns_db
+        self._owns_cache = owns_cache
+        self._owns_publisher = owns_publisher and publisher is None
+        self.closed = False
+
+    @property
+    def bus(self) -> MessageBus:
+        """The one message bus: units of work dispatch to it after commit, the relay replays
+        its durable handlers, the cache's invalidation is subscribed to it."""
+        return self.db.bus
+
+    @property
+    def publisher(self) -> Publisher:
+        """The broker named by the broker settings (built on first use, then reused)."""
+        if self._publisher is None:
+            self._publisher = build_publisher(settings=self.settings)
+        return self._publisher
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work on this runtime's database (the factory services are given)."""
+        return UnitOfWork(self.db)
+
+    def relay(self, **options: Any) -> Relay:
+        """A relay on this database publishing through this runtime's publisher (which the
+        runtime, not the relay, closes). ``options`` are Relay's keyword arguments."""
+        return Relay(self.db, self.publisher, **options)
+
+    async def close(self) -> None:
+        """Unsubscribe the cache, then close what was built here: cache, publisher, engine
+        (the engine last, so a cache or publisher closing never finds the pool gone).
+        Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self.cache.unsubscribe(self.bus)
+        try:
+            if self._owns_cache:
+                await self.cache.close()
+            if self._owns_publisher and self._publisher is not None:
+                try:
+                    await self._publisher.close()
+                except Exception:
+                    log.warning("closing the publisher failed", exc_info=True)
+        finally:
+            if self._owns_db:
+                await self.db.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    database: Database | None = None,
+    cache: Cache | None = None,
+    publisher: Publisher | None = None,
+) -> QuLab:
+    """Build QuLab once for ``settings`` (the process settings by default).
+
+    The database gets ``engine`` if given (else one built from ``settings.database``); the cache
+    is ``cache`` or the one ``settings.cache`` names (Redis, or the in-process store), and is
+    subscribed to the database's bus so every commit invalidates what it changed. Nothing
+    connects yet: engines, Redis clients and brokers open connections on first use. Call it
+    on the event loop that will use the pieces (async clients belong to the loop they run on).
+    """
+    settings = settings or get_settings()
+    if database is not None and engine is not None:
+        raise ValueError("pass either engine= or database=, not both")
+    db = database or Database(settings, engine=engine)
+    built_cache = cache or build_cache(settings)
+    built_cache.subscribe(db.bus)
+    return QuLab(
+        settings,
+        db,
+        built_cache,
+        publisher=publisher,
+        owns_db=database is None,
+        owns_cache=cache is None,
+        owns_publisher=publisher is None,
+    )

@@ -1,0 +1,65 @@
+"""The embedded broker as a source: a cursor over the process's memory broker.
+
+The memory broker keeps the last N messages of this process, so a consumer reading it runs in
+the same process as the relay (the lab, ``qulab consume --broker memory://``). Nothing is
+acknowledged to it; messages that fell off the end before being read are counted as missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from qulab.core.consumers.delivery import Delivery, decode_payload
+from qulab.core.consumers.source import Lag
+from qulab.core.outbox.memory import MemoryBroker
+
+
+class MemorySource:
+    def __init__(self, broker: MemoryBroker, *, aggregate_types: Sequence[str]) -> None:
+        self.broker = broker
+        self.aggregate_types = set(aggregate_types)
+        self.position = 0  # how many of the broker's messages (ever) this source has seen
+        self.missed = 0
+
+    @property
+    def description(self) -> str:
+        return self.broker.description
+
+    async def start(self) -> None:
+        return None
+
+    async def fetch(self, limit: int, wait: float) -> list[Delivery]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        # The memory broker signals nothing, so an empty source looks again every 50 ms.
+        while self.broker.total <= self.position and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(min(0.05, wait))
+        kept = self.broker.messages()
+        first = self.broker.total - len(kept)  # the position of kept[0]
+        if first > self.position:
+            self.missed += first - self.position
+            self.position = first
+        batch = kept[self.position - first : self.position - first + limit]
+        self.position += len(batch)
+        return [
+            Delivery(
+                event_id=m.message.id,
+                type=m.message.type,
+                aggregate_type=m.message.aggregate_type,
+                aggregate_id=m.message.aggregate_id,
+                occurred_at=m.message.occurred_at,
+                payload=decode_payload(m.message.payload_json),
+            )
+            for m in batch
+            if m.message.aggregate_type in self.aggregate_types
+        ]
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        return None
+
+    async def lag(self) -> Lag:
+        return Lag(max(0, self.broker.total - self.position), 0)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,181 @@
+"""NATS JetStream source: a durable pull consumer on each aggregate type's stream.
+
+The durable consumer is named after the group, so every process of the group pulls from the
+same consumer and shares the work. A message not acknowledged within ``ack_wait`` seconds (its
+consumer died) is delivered again. The streams are created if the relay has not yet done so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js import errors as js_errors
+
+from qulab.core.consumers.delivery import Delivery, decode_payload, parse_time
+from qulab.core.consumers.source import Lag
+from qulab.core.errors import BrokerUnavailable, InvalidInput, QulabError
+from qulab.core.outbox.nats import (
+    MSG_ID,
+    OUTAGE_ERRORS,
+    connect,
+    ensure_stream,
+    jetstream_name,
+    subject_root,
+)
+from qulab.core.urls import redact_text, redact_url
+
+log = logging.getLogger(__name__)
+
+ERRORS = (*OUTAGE_ERRORS, nats.errors.Error)
+_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def durable_name(group: str) -> str:
+    return _NOT_IN_NAME.sub("_", group)
+
+
+class NatsSource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        group: str,
+        aggregate_types: Sequence[str],
+        prefix: str = "",
+        ack_wait: float = 30.0,
+        timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.durable = durable_name(group)
+        self.aggregate_types = tuple(aggregate_types)
+        self.prefix = prefix
+        self.ack_wait = ack_wait
+        self.timeout = timeout
+        self._where = redact_url(url)
+        self._client: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._subs: list[Any] = []
+        self.skipped = 0
+
+    @property
+    def description(self) -> str:
+        streams = ", ".join(jetstream_name(k, self.prefix) for k in self.aggregate_types)
+        return f"{self._where} JetStream {streams} consumer {self.durable}"
+
+    def _unavailable(self, error: BaseException) -> BrokerUnavailable:
+        text = redact_text(str(error).strip() or type(error).__name__, self.url)
+        return BrokerUnavailable(f"NATS at {self._where}: {text}")
+
+    async def _jetstream(self) -> JetStreamContext:
+        if self._js is not None and self._client is not None and self._client.is_connected:
+            return self._js
+        await self.close()
+        self._client = await connect(self.url, self.timeout)
+        self._js = self._client.jetstream(timeout=self.timeout)
+        return self._js
+
+    async def start(self) -> None:
+        if self._subs and self._client is not None and self._client.is_connected:
+            return
+        try:
+            js = await self._jetstream()
+            config = api.ConsumerConfig(
+                durable_name=self.durable,
+                ack_policy=api.AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                deliver_policy=api.DeliverPolicy.ALL,
+            )
+            self._subs = []
+            for kind in self.aggregate_types:
+                stream = await ensure_stream(js, kind, self.prefix)
+                self._subs.append(
+                    await js.pull_subscribe(
+                        subject_root(kind, self.prefix) + ".>",
+                        durable=self.durable,
+                        stream=stream,
+                        config=config,
+                    )
+                )
+        except ERRORS as error:
+            await self.close()
+            raise self._unavailable(error) from error
+
+    async def fetch(self, limit: int, wait: float) -> list[Delivery]:
+        await self.start()
+
+        async def pull(sub: Any) -> list[Any]:
+            try:
+                return list(await sub.fetch(batch=limit, timeout=wait))
+            except (js_errors.FetchTimeoutError, TimeoutError):
+                return []
+
+        try:
+            pulled = await asyncio.gather(*(pull(sub) for sub in self._subs))
+        except ERRORS as error:
+            await self.close()
+            raise self._unavailable(error) from error
+        deliveries: list[Delivery] = []
+        for message in (m for batch in pulled for m in batch):
+            try:
+                deliveries.append(_decode(message))
+            except QulabError as error:
+                log.warning("dropping malformed message on %s: %s", message.subject, error)
+                self.skipped += 1
+                await message.ack()
+        return deliveries
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        try:
+            for delivery in deliveries:
+                await delivery.token.ack()
+        except ERRORS as error:
+            await self.close()
+            raise self._unavailable(error) from error
+
+    async def lag(self) -> Lag:
+        undelivered = unacked = 0
+        try:
+            js = await self._jetstream()
+            for kind in self.aggregate_types:
+                try:
+                    info = await js.consumer_info(jetstream_name(kind, self.prefix), self.durable)
+                except js_errors.NotFoundError:
+                    continue
+                undelivered += int(info.num_pending or 0)
+                unacked += int(info.num_ack_pending or 0)
+        except ERRORS as error:
+            await self.close()
+            raise self._unavailable(error) from error
+        return Lag(undelivered, unacked)
+
+    async def close(self) -> None:
+        client, self._client, self._js, self._subs = self._client, None, None, []
+        if client is not None and not client.is_closed:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+def _decode(message: Any) -> Delivery:
+    headers = message.headers or {}
+    event_id = headers.get(MSG_ID, "")
+    if not event_id:
+        raise InvalidInput(MSG_ID, "the message carries no event id")
+    metadata = message.metadata
+    return Delivery(
+        event_id=event_id,
+        type=headers.get("Qulab-Type", ""),
+        aggregate_type=headers.get("Qulab-Aggregate-Type", ""),
+        aggregate_id=headers.get("Qulab-Aggregate-Id", ""),
+        occurred_at=parse_time(headers.get("Qulab-Occurred-At")),
+        payload=decode_payload(message.data),
+        token=message,
+        redelivered=bool(metadata.num_delivered and metadata.num_delivered > 1),
+    )

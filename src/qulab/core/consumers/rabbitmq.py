@@ -1,0 +1,161 @@
+"""RabbitMQ source: a durable queue ``{exchange}.{group}`` bound to the outbox exchange.
+
+The queue is bound with ``#`` (every event type), so every event the relay publishes has a
+queue to reach once a consumer group exists. Messages are acknowledged one by one after the
+commit; ``prefetch`` bounds how many may be unacknowledged at once. A channel that closes
+(a consumer killed, a connection lost) hands its unacknowledged messages back to the queue,
+and RabbitMQ delivers them again marked ``redelivered``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+from aiormq import exceptions as amqp_errors
+
+from qulab.core.consumers.delivery import Delivery, decode_payload, parse_time
+from qulab.core.consumers.source import Lag
+from qulab.core.errors import BrokerUnavailable, InvalidInput, QulabError
+from qulab.core.urls import redact_text, redact_url
+
+log = logging.getLogger(__name__)
+
+ERRORS = (
+    amqp_errors.AMQPError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+def queue_name(exchange: str, group: str) -> str:
+    return f"{exchange}.{group}"
+
+
+class RabbitMQSource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        group: str,
+        exchange: str = "qulab.outbox",
+        prefetch: int = 100,
+        timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.queue_name = queue_name(exchange, group)
+        self.prefetch = prefetch
+        self.timeout = timeout
+        self._where = redact_url(url)
+        self._connection: Any = None
+        self._channel: Any = None
+        self._queue: Any = None
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+        self.skipped = 0
+
+    @property
+    def description(self) -> str:
+        return f"{self._where} queue {self.queue_name} on exchange {self.exchange_name}"
+
+    def _unavailable(self, error: BaseException) -> BrokerUnavailable:
+        detail = redact_text(repr(error), self.url)
+        return BrokerUnavailable(f"RabbitMQ at {self._where}: {detail}")
+
+    async def start(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            return
+        await self.close()
+        try:
+            self._connection = await aio_pika.connect(self.url, timeout=self.timeout)
+            self._channel = await self._connection.channel()
+            await self._channel.set_qos(prefetch_count=self.prefetch)
+            exchange = await self._channel.declare_exchange(
+                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            self._queue = await self._channel.declare_queue(self.queue_name, durable=True)
+            await self._queue.bind(exchange, routing_key="#")
+            self._inbox = asyncio.Queue()
+            await self._queue.consume(self._inbox.put)
+        except ERRORS as error:
+            await self.close()
+            raise self._unavailable(error) from error
+
+    async def fetch(self, limit: int, wait: float) -> list[Delivery]:
+        await self.start()
+        messages: list[Any] = []
+        with contextlib.suppress(TimeoutError):
+            messages.append(await asyncio.wait_for(self._inbox.get(), wait))
+        while len(messages) < limit and not self._inbox.empty():
+            messages.append(self._inbox.get_nowait())
+        if self._channel is None or self._channel.is_closed:
+            await self.close()
+            raise BrokerUnavailable(f"RabbitMQ at {self._where}: channel closed")
+        deliveries: list[Delivery] = []
+        for message in messages:
+            try:
+                deliveries.append(_decode(message))
+            except QulabError as error:
+                log.warning("dropping malformed message %s: %s", message.message_id, error)
+                self.skipped += 1
+                await message.ack()
+        return deliveries
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        try:
+            for delivery in deliveries:
+                await delivery.token.ack()
+        except (*ERRORS, aio_pika.exceptions.MessageProcessError) as error:
+            await self.close()
+            raise self._unavailable(error) from error
+
+    async def lag(self) -> Lag:
+        try:
+            connection = await aio_pika.connect(self.url, timeout=self.timeout)
+        except ERRORS as error:
+            raise self._unavailable(error) from error
+        try:
+            channel = await connection.channel()
+            try:
+                queue = await channel.declare_queue(self.queue_name, passive=True)
+            except amqp_errors.ChannelNotFoundEntity:
+                return Lag(None, None)
+            ready = queue.declaration_result.message_count
+            return Lag(None if ready is None else int(ready), None)
+        finally:
+            with contextlib.suppress(*ERRORS):
+                await connection.close()
+
+    async def close(self) -> None:
+        connection = self._connection
+        self._connection = self._channel = self._queue = None
+        if connection is not None and not connection.is_closed:
+            with contextlib.suppress(*ERRORS):
+                await connection.close()
+
+
+def _decode(message: Any) -> Delivery:
+    headers = message.headers or {}
+    event_id = message.message_id
+    if not event_id:
+        raise InvalidInput("message_id", "the message carries no event id")
+    return Delivery(
+        event_id=str(event_id),
+        type=str(message.type or message.routing_key or ""),
+        aggregate_type=_header(headers, "aggregate_type"),
+        aggregate_id=_header(headers, "aggregate_id"),
+        occurred_at=parse_time(_header(headers, "occurred_at")),
+        payload=decode_payload(message.body),
+        token=message,
+        redelivered=bool(message.redelivered),
+    )
+
+
+def _header(headers: dict[str, Any], name: str) -> str:
+    value = headers.get(name, "")
+    return value.decode() if isinstance(value, bytes) else str(value)

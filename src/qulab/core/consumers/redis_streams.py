@@ -1,0 +1,163 @@
+"""Redis Streams source: a consumer group on each aggregate type's stream.
+
+Members of one group share the work; each process is its own member (``host-pid``). New
+entries come with ``XREADGROUP … >``; an entry a member read but never acknowledged (it
+crashed) is taken over with ``XAUTOCLAIM`` once it has been pending longer than
+``claim_idle`` seconds. ``XACK`` follows the commit. The group starts at the beginning of the
+stream (id 0), so events published before the first consumer started are not skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from qulab.core.consumers.delivery import Delivery, from_fields
+from qulab.core.consumers.source import Lag
+from qulab.core.errors import BrokerUnavailable, QulabError
+from qulab.core.outbox.redis_streams import stream_name
+from qulab.core.urls import redact_text, redact_url
+
+log = logging.getLogger(__name__)
+
+ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
+
+class RedisStreamsSource:
+    def __init__(
+        self,
+        url: str,
+        *,
+        group: str,
+        member: str,
+        aggregate_types: Sequence[str],
+        prefix: str = "",
+        claim_idle: float = 30.0,
+        timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.group = group
+        self.member = member
+        self.streams = [stream_name(kind, prefix) for kind in aggregate_types]
+        self.claim_idle = claim_idle
+        self.client = Redis.from_url(url, socket_connect_timeout=timeout)
+        self._where = redact_url(url)
+        self._next_claim = 0.0
+        self.skipped = 0  # malformed entries acknowledged and dropped
+
+    @property
+    def description(self) -> str:
+        return f"{self._where} streams {', '.join(self.streams)} group {self.group}"
+
+    def _unavailable(self, error: BaseException) -> BrokerUnavailable:
+        return BrokerUnavailable(f"Redis at {self._where}: {redact_text(str(error), self.url)}")
+
+    async def start(self) -> None:
+        for stream in self.streams:
+            try:
+                await self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except redis_errors.ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise self._unavailable(error) from error
+            except ERRORS as error:
+                raise self._unavailable(error) from error
+
+    async def fetch(self, limit: int, wait: float) -> list[Delivery]:
+        try:
+            claimed = await self._claim_abandoned(limit)
+            if claimed:
+                return claimed
+            reply = await self.client.xreadgroup(
+                self.group,
+                self.member,
+                dict.fromkeys(self.streams, ">"),
+                count=limit,
+                block=max(1, int(wait * 1000)),
+            )
+        except ERRORS as error:
+            raise self._unavailable(error) from error
+        deliveries: list[Delivery] = []
+        rows: list[Any] = list(reply or [])
+        for stream, entries in rows:
+            deliveries += await self._decode(_text(stream), entries, redelivered=False)
+        return deliveries
+
+    async def _claim_abandoned(self, limit: int) -> list[Delivery]:
+        """Entries other members left pending longer than ``claim_idle`` (checked at most
+        twice per ``claim_idle``)."""
+        now = time.monotonic()
+        if now < self._next_claim:
+            return []
+        self._next_claim = now + self.claim_idle / 2
+        deliveries: list[Delivery] = []
+        for stream in self.streams:
+            reply = await self.client.xautoclaim(
+                stream,
+                self.group,
+                self.member,
+                min_idle_time=int(self.claim_idle * 1000),
+                start_id="0-0",
+                count=limit,
+            )
+            entries = [entry for entry in reply[1] if entry and entry[1]]
+            deliveries += await self._decode(stream, entries, redelivered=True)
+        if deliveries:
+            self._next_claim = now  # there may be more: look again at the next fetch
+            log.info("claimed %d entries left pending by another consumer", len(deliveries))
+        return deliveries
+
+    async def _decode(self, stream: str, entries: Any, *, redelivered: bool) -> list[Delivery]:
+        decoded: list[Delivery] = []
+        for entry_id, raw in entries:
+            fields = {_text(k): _text(v) for k, v in (raw or {}).items()}
+            try:
+                decoded.append(from_fields(fields, (stream, entry_id), redelivered))
+            except QulabError as error:
+                log.warning("dropping malformed entry %s on %s: %s", _text(entry_id), stream, error)
+                self.skipped += 1
+                await self.client.xack(stream, self.group, entry_id)
+        return decoded
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        by_stream: dict[str, list[Any]] = {}
+        for delivery in deliveries:
+            stream, entry_id = delivery.token
+            by_stream.setdefault(stream, []).append(entry_id)
+        try:
+            for stream, ids in by_stream.items():
+                await self.client.xack(stream, self.group, *ids)
+        except ERRORS as error:
+            raise self._unavailable(error) from error
+
+    async def lag(self) -> Lag:
+        undelivered = unacked = 0
+        known = True
+        try:
+            for stream in self.streams:
+                try:
+                    groups = await self.client.xinfo_groups(stream)
+                except redis_errors.ResponseError:  # no such stream yet: nothing waits there
+                    continue
+                mine = [g for g in groups if _text(g.get("name")) == self.group]
+                if not mine:
+                    undelivered += int(await self.client.xlen(stream))
+                    continue
+                if mine[0].get("lag") is None:
+                    known = False
+                undelivered += int(mine[0].get("lag") or 0)
+                unacked += int(mine[0].get("pending") or 0)
+        except ERRORS as error:
+            raise self._unavailable(error) from error
+        return Lag(undelivered if known else None, unacked)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

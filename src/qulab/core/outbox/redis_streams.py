@@ -1,0 +1,99 @@
+"""``redis://``: one stream per aggregate type, ``{prefix}outbox.event.{aggregate_type}``.
+
+A batch is one pipelined round trip of XADDs (no MULTI: each entry stands alone). An error
+reply for one entry (say, the stream key holds a string) fails that message only; a server
+that refuses writes as a whole (out of memory, loading, read-only) is an outage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox.message import OutboxMessage
+from qulab.core.outbox.publisher import Failures
+from qulab.core.urls import redact_text, redact_url
+
+STREAM_TEMPLATE = "{prefix}outbox.event.{aggregate_type}"
+SERVER_WIDE_ERRORS = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY", "NOAUTH", "TRYAGAIN")
+
+
+def stream_name(aggregate_type: str, prefix: str = "") -> str:
+    return STREAM_TEMPLATE.format(prefix=prefix, aggregate_type=aggregate_type)
+
+
+class RedisStreamsPublisher:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "",
+        maxlen: int | None = None,
+        timeout: float = 5.0,
+        client: Redis | None = None,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.maxlen = maxlen
+        # No per-read socket timeout: it costs a timer per reply, and the relay already bounds
+        # the whole batch (QULAB_RELAY_PUBLISH_TIMEOUT).
+        self.client = client or Redis.from_url(url, socket_connect_timeout=min(timeout, 2.0))
+        self._where = redact_url(url)
+
+    @property
+    def description(self) -> str:
+        return f"{self._where} streams {stream_name('<aggregate>', self.prefix)}"
+
+    def stream(self, aggregate_type: str) -> str:
+        return stream_name(aggregate_type, self.prefix)
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:
+        if not messages:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for message in messages:
+            fields: dict[Any, Any] = message.fields()
+            pipe.xadd(self.stream(message.aggregate_type), fields, maxlen=self.maxlen)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:
+            detail = redact_text(str(error), self.url)
+            raise BrokerUnavailable(f"Redis at {self._where}: {detail}") from error
+        failures: Failures = {}
+        for message, reply in zip(messages, replies, strict=True):
+            if isinstance(reply, Exception):
+                text = redact_text(str(reply), self.url)
+                if text.startswith(SERVER_WIDE_ERRORS):
+                    raise BrokerUnavailable(f"Redis at {self._where} refuses writes: {text}")
+                failures[message.id] = f"{type(reply).__name__}: {text}"
+        return failures
+
+    async def recent(self, aggregate_type: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        """The last ``count`` entries of one aggregate type's stream, newest first, as a consumer
+        would read them. Raises BrokerUnavailable (naming the server, never its password) when
+        Redis does not answer."""
+        try:
+            entries = await self.client.xrevrange(self.stream(aggregate_type), count=count)
+        except (redis_errors.RedisError, OSError, TimeoutError) as error:
+            raise BrokerUnavailable(f"{self.description}: {_reason(error, self.url)}") from error
+        return [
+            (_text(entry_id), {_text(k): _text(v) for k, v in (raw or {}).items()})
+            for entry_id, raw in entries or []
+        ]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _reason(error: BaseException, url: str) -> str:
+    """The first sentence of a client error ("Error 111 connecting to host:port")."""
+    text = redact_text(str(error).strip(), url) or type(error).__name__
+    return text.split(". ", 1)[0].rstrip(".")

@@ -1,0 +1,509 @@
+"""``OutboxRepository``: every statement on ``domain_events`` lives here.
+
+It works on whatever executes statements: the relay's ``AsyncConnection`` inside its own
+transaction, or an ``AsyncSession`` (the unit of work, the admin commands, the read-side views).
+Statements are Core on the table, so both give the same rows and no ORM identity map sits on the
+relay's hot path; reads return ``EventRow`` read models, never ORM instances. Like every
+repository it never commits.
+
+One rule for publishing: ``mark_as_published`` counts the successful publish as an attempt and
+clears any scheduled retry, whether the relay or a caller of the codelab's name marks the rows.
+
+The claim keeps ``status = 'pending'`` a literal so PostgreSQL and SQLite can use the partial index
+``ix_events_pending_sequence`` even with prepared statements, and walks it in sequence order.
+
+The ordered claim (PostgreSQL, ``claim_ordered``) walks ``ix_events_pending_txid`` in
+(txid, sequence) order and takes only events that are
+
+* behind the commit fence: written by a transaction older than every transaction still open
+  (``txid < xmin`` of the statement's snapshot), so no event that sorts before them can still
+  be committed;
+* in a partition the relay holds a live lease on (the lease rows stay ``FOR KEY SHARE`` locked
+  until the batch's transaction ends, so no other relay can take one over mid-batch);
+* not behind an event of their own aggregate that waits for a retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.types import String
+
+from qulab.core.outbox.message import OutboxMessage
+from qulab.platform.models import DomainEvent, EventStatus, utcnow
+
+events: Table = DomainEvent.__table__  # type: ignore[assignment]
+c = events.c
+PENDING: ColumnClause[str] = literal_column("'pending'")
+MAX_ERROR = 2000
+
+_claim = (
+    select(
+        c.id,
+        c.event_type,
+        c.aggregate_type,
+        c.aggregate_id,
+        c.created_at,
+        cast(c.payload, Text),
+        c.sequence,
+        c.attempts,
+    )
+    .where(c.status == PENDING)
+    .where(or_(c.next_attempt_at.is_(None), c.next_attempt_at <= bindparam("now")))
+    .order_by(c.sequence)
+    .limit(bindparam("limit"))
+)
+CLAIM_LOCKED = _claim.with_for_update(skip_locked=True)
+CLAIM_PLAIN = _claim
+
+_published_values = {
+    "status": EventStatus.PUBLISHED.value,
+    "published_at": bindparam("now"),
+    "updated_at": bindparam("now"),
+    "attempts": c.attempts + 1,
+    "next_attempt_at": None,
+}
+MARK_PUBLISHED_PG = (
+    update(events)
+    .where(c.id == any_(bindparam("ids", type_=ARRAY(String(36)))))
+    .values(_published_values)
+)
+MARK_PUBLISHED_OTHER = (
+    update(events).where(c.id.in_(bindparam("ids", expanding=True))).values(_published_values)
+)
+# An aggregate's partition is its id hashed by PostgreSQL, 0 .. partitions - 1: computed, not
+# stored, so every relay and ``partition_of`` agree without a column to keep in step.
+#
+# The fence (``below``): the oldest transaction of the statement's snapshot still in progress,
+# leaving out those seen running in another database (transaction ids are cluster-wide, so a
+# long transaction next door would otherwise hold every relay back); with none, the snapshot's
+# xmax. Every transaction with a lower id has ended or writes elsewhere, and one that starts
+# writing later gets a higher id. A transaction whose database cannot be seen (it just began,
+# a prepared one, stats hidden from this role) counts as this database's: the fence only ever
+# errs on the side of waiting.
+CLAIM_ORDERED = text(
+    """
+WITH fence AS MATERIALIZED (
+    SELECT coalesce(
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+         WHERE NOT EXISTS (
+             SELECT 1 FROM pg_stat_activity AS a
+             WHERE a.backend_xid = ((x::text::bigint % 4294967296)::text)::xid
+               AND a.datname <> current_database())),
+        (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
+    ) AS below
+), mine AS MATERIALIZED (
+    SELECT coalesce(array_agg(partition), '{}') AS held FROM (
+        SELECT partition FROM outbox_leases
+        WHERE owner = :owner AND expires_at > now()
+        FOR KEY SHARE
+    ) AS leased
+)
+SELECT e.id, e.event_type, e.aggregate_type, e.aggregate_id, e.created_at, e.payload::text,
+       e.sequence, e.attempts
+FROM domain_events AS e
+WHERE e.status = 'pending'
+  AND e.txid < (SELECT below FROM fence)
+  AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= :now)
+  AND mod(hashtext(e.aggregate_id)::bigint + 2147483648, :partitions)::integer
+      = ANY((SELECT held FROM mine)::integer[])
+  AND NOT EXISTS (
+      SELECT 1 FROM domain_events AS b
+      WHERE b.status = 'pending' AND b.next_attempt_at IS NOT NULL
+        AND b.aggregate_id = e.aggregate_id
+        AND b.next_attempt_at > :now
+        AND (b.txid, b.sequence) < (e.txid, e.sequence)
+  )
+ORDER BY e.txid, e.sequence
+LIMIT :limit
+FOR UPDATE OF e
+"""
+)
+# A restored database may hold transaction ids this cluster never handed out (they are at or
+# beyond the snapshot's xmax): no transaction of this cluster wrote those rows, so they are old.
+# A row that gets a new id after this statement's snapshot is invisible to it, so this cannot
+# touch an event of a transaction still running.
+REPAIR_FUTURE_TXIDS = text(
+    """
+UPDATE domain_events SET txid = 0
+WHERE status = 'pending' AND txid >= (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
+"""
+)
+FENCED = text(
+    """
+WITH fence AS MATERIALIZED (
+    SELECT coalesce(
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+         WHERE NOT EXISTS (
+             SELECT 1 FROM pg_stat_activity AS a
+             WHERE a.backend_xid = ((x::text::bigint % 4294967296)::text)::xid
+               AND a.datname <> current_database())),
+        (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
+    ) AS below
+)
+SELECT EXISTS (
+    SELECT 1 FROM domain_events WHERE status = 'pending' AND txid >= (SELECT below FROM fence)
+)
+"""
+)
+# The oldest pending event per partition among the ``cap`` oldest pending events (bounded on
+# the (status, created_at) index however long the backlog; a partition whose events all lie
+# beyond the cap is absent, i.e. reported as not lagging behind those that are).
+OLDEST_PENDING_BY_PARTITION = text(
+    """
+SELECT mod(hashtext(oldest.aggregate_id)::bigint + 2147483648, :partitions)::integer AS part,
+       min(oldest.created_at)
+FROM (
+    SELECT aggregate_id, created_at FROM domain_events
+    WHERE status = 'pending' ORDER BY created_at LIMIT :cap
+) AS oldest
+GROUP BY part
+"""
+)
+
+PARTITION_OF_AGGREGATE = text(
+    "SELECT mod(hashtext(CAST(:aggregate_id AS text))::bigint + 2147483648, :partitions)"
+)
+
+RECORD_FAILURE = (
+    update(events)
+    .where(c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_ROW_COLUMNS = (
+    c.id,
+    c.event_type,
+    c.aggregate_type,
+    c.aggregate_id,
+    c.payload,
+    c.status,
+    c.attempts,
+    c.last_error,
+    c.sequence,
+    c.created_at,
+    c.updated_at,
+    c.published_at,
+    c.next_attempt_at,
+)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One outbox row as callers see it (a read model, detached from any session)."""
+
+    id: str
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    last_error: str | None
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox: pending and dead-lettered counts (each stopping at a cap) and
+    the creation time of the oldest pending event (None when none waits)."""
+
+    pending: int
+    failed: int
+    oldest_pending_at: datetime | None
+
+
+def _capped_count(status: str, cap: int) -> Any:
+    """``count(*)`` of the rows in ``status``, reading at most ``cap`` index entries."""
+    rows = select(literal(1)).where(c.status == status).limit(cap).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+
+def _event_row(row: Row[Any]) -> EventRow:
+    return EventRow(**row._mapping)
+
+
+class OutboxRepository:
+    """The outbox table: write, claim, mark, fail, replay, purge, count and list events."""
+
+    def __init__(self, executor: AsyncConnection | AsyncSession) -> None:
+        self.executor = executor
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def add(self, event: DomainEvent) -> DomainEvent:
+        """Add and flush an event in the session's transaction (needs an ``AsyncSession``)."""
+        if not isinstance(self.executor, AsyncSession):
+            raise TypeError("OutboxRepository.add needs an AsyncSession")
+        self.executor.add(event)
+        await self.executor.flush()
+        return event
+
+    # -- the relay ---------------------------------------------------------------------------
+
+    async def claim(self, limit: int, now: datetime, *, lock: bool) -> list[OutboxMessage]:
+        """Up to ``limit`` due pending events, oldest sequence first. With ``lock`` (PostgreSQL)
+        the rows stay locked until the transaction ends and other relays skip them."""
+        statement = CLAIM_LOCKED if lock else CLAIM_PLAIN
+        rows = (await self.executor.execute(statement, {"now": now, "limit": limit})).all()
+        return _messages(rows)
+
+    async def claim_ordered(
+        self, owner: str, partitions: int, limit: int, now: datetime
+    ) -> list[OutboxMessage]:
+        """PostgreSQL: up to ``limit`` events behind the commit fence, in the partitions
+        ``owner`` leases, not held back by a retrying event of their aggregate, in (txid,
+        sequence) order. Rows and leases stay locked until the transaction ends."""
+        rows = (
+            await self.executor.execute(
+                CLAIM_ORDERED,
+                {"owner": owner, "partitions": partitions, "limit": limit, "now": now},
+            )
+        ).all()
+        return _messages(rows)
+
+    async def repair_future_txids(self) -> int:
+        """PostgreSQL: pending events whose transaction id this cluster never handed out (a
+        restore from another cluster) count as old (txid 0). Returns how many changed."""
+        result = await self.executor.execute(REPAIR_FUTURE_TXIDS)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def fenced(self) -> bool:
+        """PostgreSQL: whether committed pending events wait behind the commit fence."""
+        return bool((await self.executor.execute(FENCED)).scalar_one())
+
+    async def partition_of(self, aggregate_id: str, partitions: int) -> int:
+        """PostgreSQL: the partition an aggregate's events belong to."""
+        found = await self.executor.execute(
+            PARTITION_OF_AGGREGATE, {"aggregate_id": aggregate_id, "partitions": partitions}
+        )
+        return int(found.scalar_one())
+
+    async def mark_as_published(
+        self, event_ids: Sequence[str], published_at: datetime | None = None
+    ) -> int:
+        """Mark events published at ``published_at`` (now by default): the publish counts as an
+        attempt and any scheduled retry is cleared. Returns how many rows changed."""
+        if not event_ids:
+            return 0
+        statement = MARK_PUBLISHED_PG if self._dialect() == "postgresql" else MARK_PUBLISHED_OTHER
+        result = await self.executor.execute(
+            statement, {"ids": list(event_ids), "now": published_at or utcnow()}
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def record_failures(self, failures: list[dict[str, Any]]) -> None:
+        """Each dict: b_id, b_status, b_attempts, b_error, b_next, b_now (one executemany)."""
+        if failures:
+            for failure in failures:
+                failure["b_error"] = str(failure["b_error"])[:MAX_ERROR]
+            await self.executor.execute(RECORD_FAILURE, failures)
+
+    # -- operating ---------------------------------------------------------------------------
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Events per status, every status present (zero when none)."""
+        grouped = await self.executor.execute(select(c.status, func.count()).group_by(c.status))
+        counts = {status.value: 0 for status in EventStatus}
+        counts.update({status: int(n) for status, n in grouped.all()})
+        return counts
+
+    async def oldest_pending_at(self) -> datetime | None:
+        oldest = (
+            await self.executor.execute(
+                select(func.min(c.created_at)).where(c.status == EventStatus.PENDING.value)
+            )
+        ).scalar_one_or_none()
+        return _aware(oldest)
+
+    async def backlog(self, cap: int) -> Backlog:
+        """Pending and failed counts (up to ``cap`` each) and the oldest pending event's time,
+        in one statement on the ``(status, created_at)`` index: its cost is bounded by ``cap``,
+        however many events the outbox holds."""
+        oldest = select(func.min(c.created_at)).where(c.status == EventStatus.PENDING.value)
+        statement = select(
+            _capped_count(EventStatus.PENDING.value, cap),
+            _capped_count(EventStatus.FAILED.value, cap),
+            oldest.scalar_subquery(),
+        )
+        pending, failed, first = (await self.executor.execute(statement)).one()
+        return Backlog(int(pending), int(failed), _aware(first))
+
+    async def oldest_pending_by_partition(self, partitions: int, cap: int) -> dict[int, datetime]:
+        """PostgreSQL: when the oldest pending event of each partition was written (partitions
+        with nothing pending are absent), looking at no more than ``cap`` pending events."""
+        rows = await self.executor.execute(
+            OLDEST_PENDING_BY_PARTITION, {"partitions": partitions, "cap": cap}
+        )
+        return {int(part): moment for part, first in rows if (moment := _aware(first))}
+
+    async def newest_published_at(self) -> datetime | None:
+        """When a relay last marked an event published (None: never)."""
+        return _aware(
+            (await self.executor.execute(select(func.max(c.published_at)))).scalar_one_or_none()
+        )
+
+    async def retrying_count(self) -> int:
+        """Pending events that have failed at least once and wait for another try."""
+        statement = select(func.count()).where(
+            c.status == EventStatus.PENDING.value, c.attempts > 0
+        )
+        return int((await self.executor.execute(statement)).scalar_one())
+
+    async def recent_failures(self, limit: int) -> list[EventRow]:
+        """Dead-lettered events and pending ones with a recorded error, latest change first."""
+        failing = (c.status == EventStatus.FAILED.value) | (
+            (c.status == EventStatus.PENDING.value) & c.last_error.is_not(None)
+        )
+        return await self._rows(_listing(failing).order_by(c.updated_at.desc(), c.id).limit(limit))
+
+    async def positions(self) -> dict[str, tuple[str, str, int, str]]:
+        """Every event: (aggregate type, aggregate id, sequence, status), for checks that compare
+        the outbox with what a broker holds."""
+        rows = await self.executor.execute(
+            select(c.id, c.aggregate_type, c.aggregate_id, c.sequence, c.status)
+        )
+        return {str(i): (str(t), str(a), int(n), str(s)) for i, t, a, n, s in rows.all()}
+
+    async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
+        found = await self.executor.execute(select(c.id).where(c.id.in_(list(event_ids))))
+        return set(found.scalars())
+
+    async def replay(self, event_ids: Sequence[str] | None, now: datetime) -> int:
+        """Back to ``pending`` with a fresh attempt count: the given ids, or every dead-lettered
+        event when ``event_ids`` is None. Returns how many rows changed."""
+        where = (
+            c.status == EventStatus.FAILED.value if event_ids is None else c.id.in_(list(event_ids))
+        )
+        result = await self.executor.execute(
+            update(events)
+            .where(where)
+            .values(
+                status=EventStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=None,
+                published_at=None,
+                updated_at=now,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def purge_published_page(self, cutoff: datetime, page_size: int) -> int:
+        """Delete up to ``page_size`` events published before ``cutoff``; returns how many."""
+        page = (
+            select(c.id)
+            .where(c.status == EventStatus.PUBLISHED.value, c.published_at < cutoff)
+            .limit(page_size)
+            .scalar_subquery()
+        )
+        result = await self.executor.execute(delete(events).where(c.id.in_(page)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- listings ----------------------------------------------------------------------------
+
+    async def get_pending_events(self, limit: int = 100) -> list[EventRow]:
+        """Pending events in the order the relay publishes them (sequence)."""
+        return await self._rows(
+            _listing(c.status == EventStatus.PENDING.value).order_by(c.sequence).limit(limit)
+        )
+
+    async def published(self, limit: int) -> list[EventRow]:
+        """The most recently published events first."""
+        statement = _listing(c.status == EventStatus.PUBLISHED.value)
+        return await self._rows(
+            statement.order_by(c.published_at.desc(), c.sequence.desc()).limit(limit)
+        )
+
+    async def failed(self, limit: int) -> list[EventRow]:
+        """Dead-lettered events, the latest to give up first."""
+        statement = _listing(c.status == EventStatus.FAILED.value)
+        return await self._rows(statement.order_by(c.updated_at.desc()).limit(limit))
+
+    async def for_aggregate(
+        self, aggregate_type: str, aggregate_id: str, event_type: str
+    ) -> EventRow | None:
+        """The first event of ``event_type`` recorded for one aggregate."""
+        statement = _listing(
+            (c.aggregate_type == aggregate_type)
+            & (c.aggregate_id == aggregate_id)
+            & (c.event_type == event_type)
+        )
+        found = await self._rows(statement.order_by(c.sequence).limit(1))
+        return found[0] if found else None
+
+    async def aggregate_types(self) -> list[str]:
+        """The aggregate types the outbox holds events for, sorted."""
+        found = await self.executor.execute(select(c.aggregate_type).distinct())
+        return sorted(found.scalars())
+
+    async def _rows(self, statement: Select[Any]) -> list[EventRow]:
+        return [_event_row(row) for row in (await self.executor.execute(statement)).all()]
+
+    def _dialect(self) -> str:
+        if isinstance(self.executor, AsyncConnection):
+            return self.executor.dialect.name
+        return self.executor.get_bind().dialect.name
+
+
+def _listing(where: ColumnElement[bool]) -> Select[Any]:
+    return select(*_ROW_COLUMNS).where(where)
+
+
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """A UTC datetime from what ``min(created_at)`` returns (SQLite hands back naive text)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=utcnow().tzinfo)
+    return moment
+
+
+def _messages(rows: Sequence[Any]) -> list[OutboxMessage]:
+    """Claimed rows (id, type, aggregate type and id, created_at, payload text, sequence,
+    attempts) as messages to publish."""
+    return [
+        OutboxMessage(
+            id=row[0],
+            type=row[1],
+            aggregate_type=row[2],
+            aggregate_id=row[3],
+            occurred_at=row[4],
+            payload_json=row[5],
+            sequence=row[6],
+            attempts=row[7],
+        )
+        for row in rows
+    ]

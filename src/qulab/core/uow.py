@@ -1,0 +1,109 @@
+"""The unit of work: owns one session and its transaction.
+
+It rolls back unless ``commit()`` was called. Services ``record`` typed events on it; commit
+writes their ``domain_events`` rows in the same transaction as the change (with one NOTIFY on
+PostgreSQL, delivered by the commit itself), and only once the commit has succeeded hands the
+events to the database's message bus (cache invalidation and any other handler).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qulab.core.db import Database
+from qulab.core.outbox.notify import notify_outbox
+from qulab.core.outbox.repository import OutboxRepository
+from qulab.platform.events import Event
+from qulab.platform.models import DomainEvent, new_id
+from qulab.platform.repositories import (
+    AssessmentRepository,
+    ScoreRepository,
+    UserRepository,
+)
+
+log = logging.getLogger(__name__)
+
+
+class UnitOfWork:
+    session: AsyncSession
+    users: UserRepository
+    scores: ScoreRepository
+    assessments: AssessmentRepository
+    events: OutboxRepository
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.recorded: list[Event] = []
+        self.rows: list[DomainEvent] = []
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self.session = self.db.session()
+        self.users = UserRepository(self.session)
+        self.scores = ScoreRepository(self.session)
+        self.assessments = AssessmentRepository(self.session)
+        self.events = OutboxRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self.committed:
+                await self.session.rollback()
+        finally:
+            # Leaving the session closes it and is the database boundary: a driver or pool
+            # failure raised in the unit comes out as QuLab's error.
+            await self.session.__aexit__(exc_type, exc, tb)
+
+    def record(self, event: Event) -> DomainEvent:
+        """Record a domain event: its row is written in this unit's transaction, or not at all,
+        and the bus hears of it only after the commit."""
+        row = DomainEvent(
+            id=new_id(),
+            event_type=event.event_type,
+            aggregate_type=event.aggregate,
+            aggregate_id=event.aggregate_id,
+            payload=event.payload(),
+        )
+        self.session.add(row)
+        self.recorded.append(event)
+        self.rows.append(row)
+        return row
+
+    async def commit(self) -> None:
+        await self.session.flush()
+        if self.rows and self.db.dialect == "postgresql" and self.db.settings.outbox_notify:
+            # Wakes listening relays; PostgreSQL delivers it when (and only if) this commits.
+            # NOTIFY serialises committing transactions on one lock: QULAB_OUTBOX_NOTIFY=false
+            # leaves the relays to poll instead.
+            await notify_outbox(self.session, self.db.settings.outbox_channel)
+        await self.session.commit()
+        self.committed = True
+        events, self.recorded, self.rows = self.recorded, [], []
+        await self.db.bus.dispatch(events)
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self.recorded.clear()
+        self.rows.clear()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+"""What a service takes: a zero-argument callable returning a fresh, unentered unit of work.
+
+Services open one unit per call, so they depend on this factory rather than on a Database;
+tests pass a factory of fakes."""
+
+
+def uow_factory(db: Database) -> UnitOfWorkFactory:
+    """The factory of real units of work on ``db``."""
+    return lambda: UnitOfWork(db)

@@ -1,0 +1,62 @@
+"""A scratch database: created empty for one run, migrated, and removed afterwards.
+
+On PostgreSQL it is a new database on the server the settings name (``qulab_scratch_<hex>``),
+dropped with ``FORCE`` at the end; on SQLite a file in a temporary directory. The name is
+generated here, never taken from input, so it can be spelled into the DDL.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from qulab.core.config import Settings
+from qulab.core.db import Database
+from qulab.core.errors import ServiceUnavailable
+from qulab.core.urls import redact_text
+from qulab.platform import migrate
+
+
+@asynccontextmanager
+async def scratch_database(settings: Settings, label: str = "scratch") -> AsyncIterator[str]:
+    """The URL of a fresh, migrated database beside the one ``settings`` name."""
+    if settings.is_sqlite:
+        with tempfile.TemporaryDirectory(prefix=f"qulab_{label}_") as folder:
+            url = f"sqlite+aiosqlite:///{Path(folder) / 'scratch.db'}"
+            await _migrate(settings, url)
+            yield url
+        return
+    name = f"qulab_{label}_{secrets.token_hex(6)}"
+    base = make_url(settings.database_url)
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        try:
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        except (OSError, SQLAlchemyError) as error:
+            detail = redact_text(str(error).splitlines()[0], settings.database_url)
+            raise ServiceUnavailable(f"cannot create a scratch database: {detail}") from error
+        url = base.set(database=name).render_as_string(hide_password=False)
+        try:
+            await _migrate(settings, url)
+            yield url
+        finally:
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.dispose()
+
+
+async def _migrate(settings: Settings, url: str) -> None:
+    db = Database(settings.model_copy(update={"database_url": url}))
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.dispose()

@@ -1,3 +1,0 @@
-"""Services: the use cases (users, scoring, assessments, seeding), each taking a validated
-command and a unit-of-work factory; they sit above the adapters and below the lab.
-"""
