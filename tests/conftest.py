@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from qulab.core.bootstrap import QuLab, bootstrap
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
-from qulab.platform.models import Base
+from qulab.platform.models import METADATA
 from tests import services
 from tests.cache_support import RedisServer
 
@@ -59,13 +59,17 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
     return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'qulab.db'}")
 
 
+def _tables() -> list[Table]:
+    return [table for metadata in METADATA for table in metadata.sorted_tables]
+
+
 async def _empty_tables(db: Database) -> None:
     async with db.engine.begin() as conn:
         if db.dialect == "postgresql":
-            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            names = ", ".join(t.name for t in _tables())
             await conn.execute(text(f"TRUNCATE {names} CASCADE"))
         else:
-            for table in reversed(Base.metadata.sorted_tables):
+            for table in reversed(_tables()):
                 await conn.execute(table.delete())
 
 

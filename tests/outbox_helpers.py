@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import select
 
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent, new_id
 from qulab.core.outbox.memory import MemoryBroker
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures
 from qulab.core.uow import UnitOfWork
 from qulab.platform.events import OpaqueEvent
-from qulab.platform.models import DomainEvent, new_id
 
 
 async def emit_events(

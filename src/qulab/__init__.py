@@ -36,18 +36,11 @@ if TYPE_CHECKING:
         ServiceUnavailable,
         UserError,
     )
+    from qulab.core.models import DomainEvent, EventStatus
     from qulab.core.outbox import build_publisher, event_publisher, publish_pending
     from qulab.core.uow import UnitOfWork
     from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
-    from qulab.platform.models import (
-        AIRScore,
-        Assessment,
-        Base,
-        DomainEvent,
-        EventStatus,
-        EventType,
-        User,
-    )
+    from qulab.platform.models import AIRScore, Assessment, Base, EventType, User
     from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
     from qulab.platform.services.scoring import calculate_and_store_airscore
     from qulab.seed_names import DomainEventRepository
@@ -113,10 +106,10 @@ _HOMES = {
     "ConfigurationError": "qulab.core.errors",
     "ConflictError": "qulab.core.errors",
     "Database": "qulab.core.db",
-    "DomainEvent": "qulab.platform.models",
+    "DomainEvent": "qulab.core.models",
     "DomainEventRepository": "qulab.seed_names",
     "DuplicateEmailError": "qulab.core.errors",
-    "EventStatus": "qulab.platform.models",
+    "EventStatus": "qulab.core.models",
     "EventType": "qulab.platform.models",
     "InvalidInput": "qulab.core.errors",
     "NotFound": "qulab.core.errors",

@@ -7,6 +7,7 @@ import inspect
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from qulab.core import models as core_models
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.platform import models
@@ -30,7 +31,7 @@ def test_model_source_is_read_from_the_code(sqlite_url: str) -> None:
     at = go_to(open_lab(), DATA_MODELS)
     no_exception(at)
     shown = [block.value.strip() for block in at.code]
-    for cls in (models.User, models.Assessment, models.AIRScore, models.DomainEvent):
+    for cls in (models.User, models.Assessment, models.AIRScore, core_models.DomainEvent):
         assert inspect.getsource(cls).strip() in shown
     assert 'lazy="raise_on_sql"' in shown[0]
 
@@ -39,8 +40,9 @@ def test_er_diagram_is_generated_from_the_metadata(sqlite_url: str) -> None:
     at = go_to(open_lab(), DATA_MODELS)
     spec = at.get("graphviz_chart")[0].proto.spec
     assert spec.startswith("digraph er {")
-    for table in models.Base.metadata.sorted_tables:
-        assert f"  {table.name} [label=<" in spec
+    for metadata in models.METADATA:
+        for table in metadata.sorted_tables:
+            assert f"  {table.name} [label=<" in spec
     assert "users:id_out:e -> air_scores:user_id:w" in spec
     assert "users:id_out:e -> assessments:user_id:w" in spec
     assert "ix_events_status_created (status, created_at)" in spec

@@ -19,11 +19,11 @@ from streamlit.testing.v1 import AppTest
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.core.outbox.guard import RelayGuard
 from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.sections.eventing import OUTAGE_KEY
-from qulab.platform.models import DomainEvent
 from tests import services
 from tests.app.helpers import go_to, no_exception, open_lab, query, restart_server, texts
 

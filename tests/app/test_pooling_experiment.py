@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.entrypoints.app.demo_data import POOL_MARKER, POOL_USERS
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
-from qulab.platform.models import DomainEvent
 from qulab.platform.services import seeding
 from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_count
 

@@ -8,6 +8,7 @@ import threading
 from sqlalchemy import select
 
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.entrypoints.app.navigation import (
     CACHING,
     CONNECTIVITY,
@@ -17,7 +18,6 @@ from qulab.entrypoints.app.navigation import (
 )
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
-from qulab.platform.models import DomainEvent
 from tests.app.helpers import (
     go_to,
     no_exception,

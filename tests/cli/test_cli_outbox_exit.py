@@ -10,7 +10,7 @@ import pytest
 
 from qulab.core.config import Settings, get_settings
 from qulab.core.db import Database
-from qulab.platform.models import EventStatus
+from qulab.core.models import EventStatus
 from tests.cli.conftest import Invoke
 from tests.outbox_helpers import all_events, emit_events
 from tests.services import free_port

@@ -11,7 +11,7 @@ import pytest
 
 from qulab.core.config import Settings, get_settings
 from qulab.core.db import Database
-from qulab.platform.models import EventStatus
+from qulab.core.models import EventStatus
 from tests import services
 from tests.cli.conftest import Invoke
 from tests.outbox_helpers import all_events, emit_events

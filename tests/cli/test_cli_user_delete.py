@@ -11,9 +11,10 @@ from sqlalchemy import func, select, text
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate
-from qulab.platform.models import AIRScore, DomainEvent, User
+from qulab.platform.models import AIRScore, User
 from qulab.platform.repositories import UserRepository
 from qulab.platform.services import scoring
 from tests.cli.conftest import Invoke

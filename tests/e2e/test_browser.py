@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.lab import DEMO_USERS
-from qulab.platform.models import DomainEvent, User
+from qulab.platform.models import User
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run

@@ -11,9 +11,10 @@ from sqlalchemy.engine import Connection
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.lab import create_sample_airscore
 from qulab.platform import migrate
-from qulab.platform.models import AIRScore, Assessment, DomainEvent
+from qulab.platform.models import AIRScore, Assessment
 from tests.outbox_helpers import emit_events
 from tests.service_calls import create_user
 

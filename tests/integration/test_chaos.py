@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 from sqlalchemy import update
 
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.lab.chaos_check import verify
-from qulab.platform.models import DomainEvent
 from tests import services
 from tests.consumer_support import ROOT
 from tests.outbox_helpers import emit_events

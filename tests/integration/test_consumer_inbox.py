@@ -17,8 +17,8 @@ from qulab.core.consumers import (
     projection_differences,
 )
 from qulab.core.db import Database
+from qulab.core.models import InboxEntry, new_id
 from qulab.core.outbox import MemoryBroker, OutboxMessage, publish_pending
-from qulab.platform.models import InboxEntry, new_id
 from tests.consumer_support import consume_all, scored_users, summaries
 
 

@@ -14,10 +14,11 @@ from sqlalchemy import func, select
 
 from qulab.core.cache import Cache, Outcome, read_latest_score_cached, read_user_cached
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent
 from qulab.core.outbox import MemoryBroker, Relay, publish_pending
 from qulab.core.uow import UnitOfWork
 from qulab.platform.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
-from qulab.platform.models import DomainEvent, User
+from qulab.platform.models import User
 from qulab.platform.services import seeding
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache

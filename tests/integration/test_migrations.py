@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
-from qulab.platform.models import Base
+from qulab.platform.models import METADATA
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 
 def _diff(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, list(METADATA)))
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -58,6 +58,8 @@ async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(
         assert await migrate.current_revision(db) is None
         await migrate.upgrade(db)
         async with db.engine.connect() as conn:
-            assert await conn.run_sync(_tables) == set(Base.metadata.tables)
+            assert await conn.run_sync(_tables) == {
+                name for metadata in METADATA for name in metadata.tables
+            }
     finally:
         await db.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput, NotFound
+from qulab.core.models import DomainEvent, utcnow
 from qulab.core.outbox import (
     MemoryBroker,
     RetryPolicy,
@@ -19,7 +20,6 @@ from qulab.core.outbox import (
     replay,
 )
 from qulab.entrypoints.cli import main
-from qulab.platform.models import DomainEvent, utcnow
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 
 ONE_SHOT = RetryPolicy(max_attempts=1)

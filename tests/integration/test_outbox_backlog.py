@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from qulab.core.db import Database
+from qulab.core.models import EventStatus
 from qulab.core.outbox import MemoryBroker, RetryPolicy, publish_pending
 from qulab.core.outbox.repository import OutboxRepository
-from qulab.platform.models import EventStatus
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 
 NO_RETRY = RetryPolicy(max_attempts=1, base=1, cap=1, jitter=0)

@@ -13,9 +13,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from qulab.core.db import Database
+from qulab.core.models import EventStatus
 from qulab.core.outbox import stream_name
 from qulab.core.outbox.leases import lease_table
-from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 

@@ -12,13 +12,13 @@ import pytest
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import EventStatus
 from qulab.core.outbox import Relay
 from qulab.core.outbox.memory import MemoryBroker
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.notify import PgListener
 from qulab.core.outbox.publisher import Failures
 from qulab.platform import migrate
-from qulab.platform.models import EventStatus
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.pg_fakes import silent_postgres
 from tests.relay_process import read_line_containing, start_relay, stop

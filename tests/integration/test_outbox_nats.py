@@ -14,9 +14,9 @@ import nats
 import pytest
 
 from qulab.core.db import Database
+from qulab.core.models import EventStatus
 from qulab.core.outbox import NatsPublisher, OutboxMessage, Relay, RetryPolicy, publish_pending
 from qulab.core.outbox.nats import jetstream_name
-from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 

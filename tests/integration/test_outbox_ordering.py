@@ -13,6 +13,7 @@ from sqlalchemy import text, update
 
 from qulab.core.db import Database
 from qulab.core.errors import ConfigurationError
+from qulab.core.models import DomainEvent, EventStatus, new_id, utcnow
 from qulab.core.outbox import Relay, replay
 from qulab.core.outbox.leases import Leases
 from qulab.core.outbox.memory import MemoryBroker
@@ -21,7 +22,6 @@ from qulab.core.outbox.repository import CLAIM_ORDERED
 from qulab.core.outbox.retry import RetryPolicy
 from qulab.core.uow import UnitOfWork
 from qulab.platform.events import OpaqueEvent
-from qulab.platform.models import DomainEvent, EventStatus, new_id, utcnow
 from tests import services
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, txids
 

@@ -19,12 +19,12 @@ from sqlalchemy import select
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent, EventStatus, new_id
 from qulab.core.outbox import stream_name
 from qulab.core.outbox.leases import lease_table
 from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate
 from qulab.platform.events import OpaqueEvent
-from qulab.platform.models import DomainEvent, EventStatus, new_id
 from tests import services
 from tests.outbox_helpers import all_events, wait_for
 from tests.relay_process import start_relay, stop

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 import aio_pika
 
 from qulab.core.db import Database
+from qulab.core.models import new_id
 from qulab.core.outbox import RabbitMQPublisher, publish_pending, replay
 from qulab.core.outbox.retry import RetryPolicy
 from qulab.core.uow import UnitOfWork
 from qulab.platform.events import OpaqueEvent
-from qulab.platform.models import new_id
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 

@@ -10,8 +10,8 @@ import aio_pika
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import EventStatus
 from qulab.platform import migrate
-from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.relay_process import read_line_containing, start_relay, stop

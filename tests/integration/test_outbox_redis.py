@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.models import EventStatus
 from qulab.core.outbox import (
     RedisStreamsPublisher,
     Relay,
@@ -22,7 +23,6 @@ from qulab.core.outbox import (
     publish_pending,
     stream_name,
 )
-from qulab.platform.models import EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 from tests.service_calls import create_user
@@ -242,8 +242,8 @@ async def test_claim_query_walks_the_pending_index_on_postgresql(db: Database) -
             text("UPDATE domain_events SET status = 'pending' WHERE sequence % 100 = 0")
         )
         await conn.execute(text("ANALYZE domain_events"))
+    from qulab.core.models import utcnow
     from qulab.core.outbox import repository
-    from qulab.platform.models import utcnow
 
     compiled = repository.CLAIM_LOCKED.compile(
         dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True}

@@ -9,6 +9,7 @@ import pytest
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.errors import RelayAlreadyRunning
+from qulab.core.models import DomainEvent, EventStatus
 from qulab.core.outbox import (
     MemoryBroker,
     OutageSwitch,
@@ -17,7 +18,6 @@ from qulab.core.outbox import (
     event_publisher,
     publish_pending,
 )
-from qulab.platform.models import DomainEvent, EventStatus
 from qulab.seed_names import DomainEventRepository
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
 

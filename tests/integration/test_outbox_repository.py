@@ -8,8 +8,8 @@ import pytest
 
 import qulab
 from qulab.core.db import Database
+from qulab.core.models import DomainEvent, EventStatus
 from qulab.core.outbox import MemoryBroker, RetryPolicy, publish_pending
-from qulab.platform.models import DomainEvent, EventStatus
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 
 ONE_RETRY = RetryPolicy(max_attempts=5, base=30, cap=30, jitter=0)

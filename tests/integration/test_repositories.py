@@ -10,10 +10,11 @@ from sqlalchemy.exc import InvalidRequestError
 
 from qulab.core.db import Database
 from qulab.core.errors import DuplicateEmailError, NotFound
+from qulab.core.models import DomainEvent
 from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
 from qulab.platform.events import Event, UserCreated, UserUpdated
-from qulab.platform.models import AIRScore, Assessment, DomainEvent, User
+from qulab.platform.models import AIRScore, Assessment, User
 from qulab.platform.repositories import ScoreRepository, UserRepository
 from qulab.platform.schemas import UserCreate
 from tests.service_calls import create_user, delete_user, update_user

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from qulab.core.db import Database
 from qulab.core.errors import ConflictError, InvalidInput, NotFound
+from qulab.core.models import DomainEvent, EventStatus
 from qulab.core.outbox import MemoryBroker, publish_pending
 from qulab.core.uow import UnitOfWork
 from qulab.platform import airscore
 from qulab.platform.events import Event
-from qulab.platform.models import AIRScore, DomainEvent, EventStatus, EventType
+from qulab.platform.models import AIRScore, EventType
 from qulab.platform.schemas import CalculateScore, parse
 from qulab.platform.services.scoring import calculate_and_store_airscore, calculate_score
 from tests.outbox_helpers import all_events

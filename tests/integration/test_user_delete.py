@@ -16,11 +16,12 @@ from qulab.core.cache import Outcome, read_latest_score_cached, read_user_cached
 from qulab.core.config import Settings
 from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import ConflictError, NotFound
+from qulab.core.models import DomainEvent, EventStatus
 from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore
 from qulab.platform import migrate
 from qulab.platform.events import UserDeleted
-from qulab.platform.models import AIRScore, Assessment, DomainEvent, EventStatus, User
+from qulab.platform.models import AIRScore, Assessment, User
 from qulab.platform.repositories import AssessmentRepository, UserRepository
 from qulab.platform.schemas import UserRead
 from qulab.platform.services import scoring

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
+from qulab.core.models import DomainEvent
 from qulab.lab import create_sample_airscore
-from qulab.platform.models import AIRScore, DomainEvent, User
+from qulab.platform.models import AIRScore, User
 from tests.service_calls import create_user, delete_user, update_user
 
 VALID: dict[str, Any] = {"email": "valid@example.com", "name": "Valid Name"}

@@ -9,8 +9,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from qulab.core.errors import DuplicateEmailError, NotFound
+from qulab.core.models import new_id, utcnow
 from qulab.platform.events import Event
-from qulab.platform.models import AIRScore, Assessment, AssessmentStatus, User, new_id, utcnow
+from qulab.platform.models import AIRScore, Assessment, AssessmentStatus, User
 from qulab.platform.schemas import UserCreate, UserUpdate
 
 

@@ -34,20 +34,13 @@ STILL_TO_CUT = {
     ("qulab.core.cache.repository", "qulab.platform.schemas"),
     ("qulab.core.consumers", "qulab.lab.broker_log"),
     ("qulab.core.consumers", "qulab.platform.projection"),
-    ("qulab.core.consumers.inbox", "qulab.platform.models"),
-    ("qulab.core.consumers.runner", "qulab.platform.models"),
     ("qulab.core.health.database", "qulab.platform"),
-    ("qulab.core.health.relay", "qulab.platform.models"),
     ("qulab.core.metrics.consumer", "qulab.platform.models"),
     ("qulab.core.metrics.outbox", "qulab.platform.models"),
-    ("qulab.core.outbox.admin", "qulab.platform.models"),
     ("qulab.core.outbox.admin", "qulab.platform.schemas"),
     ("qulab.core.outbox.relay", "qulab.platform.events"),
-    ("qulab.core.outbox.relay", "qulab.platform.models"),
-    ("qulab.core.outbox.repository", "qulab.platform.models"),
-    ("qulab.core.uow", "qulab.platform.repositories"),
     ("qulab.core.uow", "qulab.platform.events"),
-    ("qulab.core.uow", "qulab.platform.models"),
+    ("qulab.core.uow", "qulab.platform.repositories"),
 }
 
 

@@ -31,12 +31,12 @@ from qulab.core.consumers import (
 )
 from qulab.core.db import Database
 from qulab.core.errors import NotFound, ServiceUnavailable
+from qulab.core.models import EventStatus
 from qulab.core.outbox.repository import OutboxRepository
 from qulab.core.uow import uow_factory
 from qulab.core.urls import redact_url
 from qulab.lab.chaos_check import ChaosReport, verify
 from qulab.lab.scratch import scratch_database
-from qulab.platform.models import EventStatus
 from qulab.platform.schemas import CalculateScore, DeleteUser, UpdateUser, UserCreate, parse
 from qulab.platform.services import scoring, users
 

@@ -32,8 +32,9 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import InvalidInput
+from qulab.core.models import new_id, utcnow
 from qulab.core.uow import UnitOfWork
-from qulab.platform.models import Assessment, AssessmentStatus, User, new_id, utcnow
+from qulab.platform.models import Assessment, AssessmentStatus, User
 from qulab.platform.repositories import users_statement
 from qulab.platform.services import seeding
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.platform.models import LabProgress, utcnow
+from qulab.core.models import utcnow
+from qulab.platform.models import LabProgress
 
 
 class ProgressRepository:

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qulab.core.consumers.delivery import Delivery
 from qulab.core.consumers.inbox import dialect_insert
 from qulab.core.db import Database
+from qulab.core.models import utcnow
 from qulab.platform.events import SCORE_AGGREGATE, USER_AGGREGATE, USERS_REMOVED
-from qulab.platform.models import AIRScore, EventType, UserScoreSummary, utcnow
+from qulab.platform.models import AIRScore, EventType, UserScoreSummary
 
 SUMMARY: Table = UserScoreSummary.__table__  # type: ignore[assignment]
 SCORES: Table = AIRScore.__table__  # type: ignore[assignment]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.core.consumers.delivery import Delivery
 from qulab.core.db import Database
-from qulab.platform.models import InboxEntry, utcnow
+from qulab.core.models import InboxEntry, utcnow
 
 INBOX: Table = InboxEntry.__table__  # type: ignore[assignment]
 

@@ -24,8 +24,8 @@ from qulab.core.consumers.inbox import apply_once
 from qulab.core.consumers.source import Source
 from qulab.core.db import Database
 from qulab.core.errors import BrokerUnavailable, QulabError, ServiceUnavailable
+from qulab.core.models import utcnow
 from qulab.core.recorders import NO_CONSUMER_METRICS, ConsumerRecorder
-from qulab.platform.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from qulab.core.db import Database
 from qulab.core.health.check import Check, Status
+from qulab.core.models import utcnow
 from qulab.core.outbox.leases import lease_table
 from qulab.core.outbox.repository import OutboxRepository
-from qulab.platform.models import utcnow
 
 # A pending event older than this, with no relay publishing meanwhile, means none is running.
 STALE_PENDING_SECONDS = 60.0

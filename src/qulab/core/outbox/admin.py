@@ -13,9 +13,9 @@ from typing import Any
 
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput, NotFound
+from qulab.core.models import utcnow
 from qulab.core.outbox.leases import LeaseInfo, lease_table
 from qulab.core.outbox.repository import OutboxRepository
-from qulab.platform.models import utcnow
 from qulab.platform.schemas import validate_id
 
 AGE = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")

@@ -53,8 +53,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import String
 
+from qulab.core.models import DomainEvent, EventStatus, utcnow
 from qulab.core.outbox.message import OutboxMessage
-from qulab.platform.models import DomainEvent, EventStatus, utcnow
 
 events: Table = DomainEvent.__table__  # type: ignore[assignment]
 c = events.c

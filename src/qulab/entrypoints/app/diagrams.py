@@ -164,17 +164,18 @@ def _table_label(table: Table) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{body}</TABLE>>'
 
 
-def er_dot(metadata: MetaData) -> str:
+def er_dot(*metadata: MetaData) -> str:
     """An entity-relationship diagram generated from the tables, columns and foreign keys."""
+    tables = [table for each in metadata for table in each.sorted_tables]
     lines = [
         "digraph er {",
         "  rankdir=LR;",
         f"  node [shape=plain, {_FONT}, fontsize=11];",
         f'  edge [{_FONT}, fontsize=10, color="#5b6b82", arrowhead=crow, arrowtail=tee, dir=both];',
     ]
-    for table in metadata.sorted_tables:
+    for table in tables:
         lines.append(f"  {table.name} [label={_table_label(table)}];")
-    for table in metadata.sorted_tables:
+    for table in tables:
         for fk in sorted(table.foreign_keys, key=lambda key: key.parent.name):
             target = fk.column
             lines.append(

@@ -32,11 +32,11 @@ from qulab.core.consumers import (
     build_source,
 )
 from qulab.core.db import Database
+from qulab.core.models import utcnow
 from qulab.core.outbox import MemoryBroker
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
-from qulab.platform.models import utcnow
 
 log = logging.getLogger(__name__)
 

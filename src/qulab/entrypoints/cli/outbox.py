@@ -173,8 +173,8 @@ def _is_memory_broker(url: str | None) -> bool:
 async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None]:
     """One pass and, after an outage, how many events still wait (None: the database is
     unreachable too)."""
+    from qulab.core.models import EventStatus
     from qulab.core.outbox import PassResult, outbox_status
-    from qulab.platform.models import EventStatus
 
     worker.log_outages = False
     try:

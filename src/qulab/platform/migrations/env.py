@@ -9,10 +9,10 @@ from sqlalchemy.engine import Connection
 
 from qulab.core.config import get_settings
 from qulab.core.db import make_engine
-from qulab.platform.models import Base
+from qulab.platform.models import METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = list(METADATA)
 
 
 def _configure(connection: Connection) -> None:

@@ -16,9 +16,10 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
+from qulab.core.models import new_id, utcnow
 from qulab.core.uow import UnitOfWork
 from qulab.platform.events import UsersRemoved
-from qulab.platform.models import AIRScore, Assessment, User, new_id, utcnow
+from qulab.platform.models import AIRScore, Assessment, User
 
 BATCH = 1000
 OCCUPATIONS = ("SW_ENG", "DATA_SCI", "PM", "DESIGN", "OPS", "ANALYST")

@@ -6,6 +6,7 @@ import inspect
 
 import streamlit as st
 
+from qulab.core import models as core_models
 from qulab.core.uow import uow_factory
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
@@ -24,8 +25,8 @@ MODEL_CLASSES: tuple[tuple[type, str], ...] = (
     (models.User, "profiles; owns assessments and scores (deleted with the user)."),
     (models.Assessment, "one assessment session of a user."),
     (models.AIRScore, "an AI-readiness score with its components and confidence interval."),
-    (models.DomainEvent, "the outbox: events written in the same transaction as the change."),
-    (models.TimestampMixin, "created/updated timestamps, timezone-aware UTC."),
+    (core_models.DomainEvent, "the outbox: events written in the same transaction as the change."),
+    (core_models.TimestampMixin, "created/updated timestamps, timezone-aware UTC."),
 )
 
 
@@ -55,7 +56,10 @@ def _intro() -> None:
 
 def _model_sources() -> None:
     st.subheader("The models, as written in the code")
-    st.caption(f"Read live from `{inspect.getsourcefile(models)}`.")
+    st.caption(
+        f"Read live from `{inspect.getsourcefile(models)}` and, for the outbox table the core "
+        f"provides, `{inspect.getsourcefile(core_models)}`."
+    )
     tabs = st.tabs([cls.__name__ for cls, _ in MODEL_CLASSES])
     for tab, (cls, summary) in zip(tabs, MODEL_CLASSES, strict=True):
         with tab:
@@ -66,10 +70,11 @@ def _model_sources() -> None:
 def _er_diagram() -> None:
     st.subheader("Entity-relationship diagram")
     st.caption(
-        "Generated from `Base.metadata`: PK primary key, FK foreign key, UQ unique, IX indexed, "
+        "Generated from the metadata (the core's tables and the platform's `Base.metadata`): "
+        "PK primary key, FK foreign key, UQ unique, IX indexed, "
         "NULL nullable."
     )
-    st.graphviz_chart(er_dot(models.Base.metadata), width="stretch")
+    st.graphviz_chart(er_dot(*models.METADATA), width="stretch")
 
 
 def _create_user_form(context: LabContext) -> None:
