@@ -20,24 +20,18 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark, time_rounds
-from qulab.core.bootstrap import bootstrap
-from qulab.core.cache import (
-    Cache,
-    CacheBackend,
-    CachedUserRepository,
-    CircuitBreaker,
-    MemoryBackend,
-    RedisBackend,
-)
+from qulab.core.cache import Cache, CacheBackend, CircuitBreaker, MemoryBackend, RedisBackend
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.metrics import Metrics
-from qulab.core.uow import uow_factory
 from qulab.lab import create_sample_airscore
 from qulab.platform import migrate
+from qulab.platform.application import bootstrap
+from qulab.platform.cache import CachedUserRepository, families, invalidate_user, user_family
 from qulab.platform.repositories import UserRepository
 from qulab.platform.schemas import UserCreate, UserRead
 from qulab.platform.services.users import create_user
+from qulab.platform.uow import uow_factory
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -62,6 +56,7 @@ async def _admin(url: str, sql: str) -> None:
 def _cache(backend: CacheBackend, prefix: str, metrics: Metrics | None = None) -> Cache:
     return Cache(
         backend,
+        families=families(Settings()),
         prefix=prefix,
         breaker=CircuitBreaker(f"bench {backend.kind}"),
         metrics=None if metrics is None else metrics.cache,
@@ -133,7 +128,7 @@ async def _measure(
     )
     await redis_repo.fetch_user(user.id)
     await memory_repo.fetch_user(user.id)
-    key = redis_cache.key(redis_cache.users, user.id)
+    key = redis_cache.key(user_family(redis_cache), user.id)
     client = redis_backend.client()
 
     async def redis_hit() -> None:
@@ -255,7 +250,7 @@ async def _mixed_workload(db: Database, cache: Cache, reads: int) -> Table:
         repo = CachedUserRepository(session, cache)
         for i in range(reads):
             if i % 10 == 9:
-                await cache.invalidate_user(rng.choice(ids))
+                await invalidate_user(cache, rng.choice(ids))
             await repo.fetch_user(rng.choice(ids))
     stats = (await cache.stats()).families["user"]
 

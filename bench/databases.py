@@ -14,11 +14,11 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.harness import BenchConfig
-from qulab.core.bootstrap import bootstrap
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.urls import redact_text, redact_url
 from qulab.platform import migrate
+from qulab.platform.application import bootstrap
 
 
 def raw_dsn(url: str) -> str:

@@ -25,13 +25,13 @@ import asyncpg
 from redis.asyncio import Redis
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
-from qulab.core.bootstrap import bootstrap
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.outbox import RedisStreamsPublisher, stream_name
-from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate
+from qulab.platform.application import bootstrap
 from qulab.platform.events import Event
+from qulab.platform.uow import PlatformUnitOfWork
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -294,7 +294,7 @@ async def _produce(db: Database, rate: int, seconds: float) -> dict[str, float]:
             delay = start + i / rate - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            async with UnitOfWork(db) as uow:
+            async with PlatformUnitOfWork(db) as uow:
                 row = uow.record(BenchEvent(str(uuid.uuid4()), i))
                 await uow.commit()
             committed[row.id] = time.time()

@@ -16,7 +16,9 @@ import orjson
 from redis.asyncio.connection import AbstractConnection
 
 from qulab.core.cache import Cache, CircuitBreaker, MemoryBackend, RedisBackend
+from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.platform.cache import families, invalidate_user, user_family
 from qulab.platform.repositories import UserRepository
 from qulab.platform.schemas import UserRead
 
@@ -64,17 +66,22 @@ class QuLabContender:
     def __init__(self, name: str, loader: Loader, prefix: str, redis_url: str | None) -> None:
         self.name = name
         backend = MemoryBackend() if redis_url is None else RedisBackend(redis_url)
-        self.cache = Cache(backend, prefix=prefix, breaker=CircuitBreaker(f"bench {name}"))
+        self.cache = Cache(
+            backend,
+            families=families(Settings()),
+            prefix=prefix,
+            breaker=CircuitBreaker(f"bench {name}"),
+        )
         self.loader = loader
 
     async def read(self, user_id: str) -> UserRead | None:
         loader = self.loader
         return (
-            await self.cache.read_through(self.cache.users, user_id, lambda: loader(user_id))
+            await self.cache.read_through(user_family(self.cache), user_id, lambda: loader(user_id))
         ).value
 
     async def forget(self, user_id: str) -> None:
-        await self.cache.invalidate_user(user_id)
+        await invalidate_user(self.cache, user_id)
 
     async def close(self) -> None:
         await self.cache.close()

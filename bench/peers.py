@@ -29,14 +29,14 @@ from bench.peer_contenders import (
     counting_commands,
     missing_peers,
 )
-from qulab.core.bootstrap import bootstrap
 from qulab.core.cache import RedisBackend
 from qulab.core.config import Settings
 from qulab.core.db import Database
-from qulab.core.uow import uow_factory
 from qulab.platform import migrate
+from qulab.platform.application import bootstrap
 from qulab.platform.schemas import UpdateUser, UserCreate, UserRead
 from qulab.platform.services.users import create_user, update_user
+from qulab.platform.uow import uow_factory
 
 HERD = 200
 TITLE = "Read-through cache against its peers: cashews and aiocache on the same Redis"

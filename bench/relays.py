@@ -42,11 +42,11 @@ from bench.outbox import (
     _plain,
     _urls,
 )
-from qulab.core.bootstrap import bootstrap
 from qulab.core.config import Settings
 from qulab.core.outbox import stream_name
-from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate
+from qulab.platform.application import bootstrap
+from qulab.platform.uow import PlatformUnitOfWork
 
 AGGREGATE = "Bench"
 LEASE_SECONDS = 3  # relays beat every second: leases are shared out soon after they start
@@ -293,7 +293,7 @@ async def _latency(
                 delay = start + i / rate - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                async with UnitOfWork(lab.db) as uow:
+                async with PlatformUnitOfWork(lab.db) as uow:
                     row = uow.record(BenchEvent(str(uuid.uuid4()), i))
                     await uow.commit()
                 committed[row.id] = time.time()
@@ -349,7 +349,7 @@ async def _produce(url: str, notify: bool, writers: int, seconds: float) -> floa
         async def writer() -> None:
             nonlocal done
             while time.perf_counter() < end:
-                async with UnitOfWork(lab.db) as uow:
+                async with PlatformUnitOfWork(lab.db) as uow:
                     uow.record(BenchEvent(str(uuid.uuid4()), done))
                     await uow.commit()
                 done += 1

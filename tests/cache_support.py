@@ -19,8 +19,13 @@ from qulab.core.cache import (
     MemoryBackend,
     RedisBackend,
 )
+from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.platform.cache import families
 from tests import services
+
+FAMILIES = families(Settings())
+"""The platform's cache families at the default TTLs, for caches the tests build themselves."""
 
 
 def new_prefix() -> str:
@@ -33,7 +38,7 @@ def make_cache(kind: str, prefix: str, url: str | None = None, **options: object
     else:
         backend = MemoryBackend(1000)
     options.setdefault("breaker", CircuitBreaker("test cache"))
-    return Cache(backend, prefix=prefix, **options)  # type: ignore[arg-type]
+    return Cache(backend, families=FAMILIES, prefix=prefix, **options)  # type: ignore[arg-type]
 
 
 @asynccontextmanager

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Table, text
 
-from qulab.core.bootstrap import QuLab, bootstrap
+from qulab.core.bootstrap import QuLab
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
+from qulab.platform.application import bootstrap
 from qulab.platform.models import METADATA
 from tests import services
 from tests.cache_support import RedisServer

@@ -10,14 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from qulab.core.config import load_settings
-from qulab.core.consumers import (
-    Consumer,
-    Delivery,
-    ScoreSummaryProjection,
-    apply_once,
-    build_source,
-)
+from qulab.core.consumers import Consumer, Delivery, apply_once, build_source
 from qulab.core.db import Database
+from qulab.platform.projection import ScoreSummaryProjection
 
 
 class DiesBeforeAck(Consumer):

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from qulab.core.consumers import Consumer, ConsumeResult, ScoreSummaryProjection, Source
+from qulab.core.consumers import Consumer, ConsumeResult, Source
 from qulab.core.db import Database
 from qulab.platform.models import UserScoreSummary
+from qulab.platform.projection import ScoreSummaryProjection
 from qulab.platform.services.scoring import calculate_and_store_airscore
 from tests.service_calls import create_user, delete_user
 

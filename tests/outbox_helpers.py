@@ -13,8 +13,8 @@ from qulab.core.models import DomainEvent, new_id
 from qulab.core.outbox.memory import MemoryBroker
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures
-from qulab.core.uow import UnitOfWork
 from qulab.platform.events import OpaqueEvent
+from qulab.platform.uow import PlatformUnitOfWork
 
 
 async def emit_events(
@@ -23,7 +23,7 @@ async def emit_events(
     """Commit ``count`` events (``per_transaction`` per unit of work); returns their ids."""
     ids: list[str] = []
     while len(ids) < count:
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             for _ in range(min(per_transaction, count - len(ids))):
                 event = uow.record(
                     OpaqueEvent("test.happened", aggregate_type, new_id(), {"n": len(ids)})

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from qulab.core.db import Database
-from qulab.core.uow import uow_factory
 from qulab.platform.schemas import (
     AssessmentRead,
     CompleteAssessment,
@@ -18,6 +17,7 @@ from qulab.platform.schemas import (
     parse,
 )
 from qulab.platform.services import assessments, users
+from qulab.platform.uow import uow_factory
 
 
 async def create_user(db: Database, **fields: Any) -> UserRead:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from qulab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from qulab.core.bootstrap import QuLab, bootstrap
-    from qulab.core.cache import Cache, CachedUserRepository, build_cache
+    from qulab.core.bootstrap import QuLab
+    from qulab.core.cache import Cache, build_cache
     from qulab.core.config import Settings, get_settings, load_settings
     from qulab.core.db import (
         Database,
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from qulab.core.outbox import build_publisher, event_publisher, publish_pending
     from qulab.core.uow import UnitOfWork
     from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+    from qulab.platform.application import bootstrap
+    from qulab.platform.cache import CachedUserRepository
     from qulab.platform.models import AIRScore, Assessment, Base, EventType, User
     from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
     from qulab.platform.services.scoring import calculate_and_store_airscore
@@ -100,9 +102,9 @@ _HOMES = {
     "BrokerUnavailable": "qulab.core.errors",
     "Cache": "qulab.core.cache",
     "QuLab": "qulab.core.bootstrap",
-    "bootstrap": "qulab.core.bootstrap",
+    "bootstrap": "qulab.platform.application",
     "CacheUnavailable": "qulab.core.errors",
-    "CachedUserRepository": "qulab.core.cache",
+    "CachedUserRepository": "qulab.platform.cache",
     "ConfigurationError": "qulab.core.errors",
     "ConflictError": "qulab.core.errors",
     "Database": "qulab.core.db",

@@ -16,7 +16,7 @@ seed name                                                       implementation
 ``get_all_users_with_scores_eager``
 ``CachedUserRepository.get_by_id_cached /``                     ``.value`` of ``fetch_user`` /
 ``get_latest_score_cached``                                     ``fetch_latest_score``
-``CachedUserRepository.invalidate_user_cache``                  ``qulab.core.cache.repository``
+``CachedUserRepository.invalidate_user_cache``                  ``qulab.platform.cache``
 ``DomainEventRepository.add / get_pending_events /``            ``qulab.core.outbox.repository``
 ``mark_as_published``                                           (``OutboxRepository``)
 ``calculate_and_store_airscore``                                ``qulab.platform.services.scoring``
@@ -30,10 +30,10 @@ row marked either way looks the same: published, one more attempt, no retry sche
 
 from __future__ import annotations
 
-from qulab.core.cache.repository import CachedUserRepository
 from qulab.core.outbox.relay import event_publisher
 from qulab.core.outbox.repository import OutboxRepository
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+from qulab.platform.cache import CachedUserRepository
 from qulab.platform.repositories import UserRepository
 from qulab.platform.services.scoring import calculate_and_store_airscore
 

@@ -14,10 +14,10 @@ from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from qulab.core.bootstrap import bootstrap
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.entrypoints.app.navigation import PageSpec
+from qulab.platform.application import bootstrap
 from qulab.platform.models import User
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,16 +10,16 @@ from collections.abc import Callable, Iterator
 import pytest
 import streamlit as st
 
-from qulab.core.cache import read_user_cached
 from qulab.core.config import Settings
 from qulab.core.errors import ConfigurationError
 from qulab.core.recorders import NoCacheMetrics
-from qulab.core.uow import uow_factory
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.relay_control import relay_controller
 from qulab.platform import migrate
+from qulab.platform.cache import read_user_cached
 from qulab.platform.schemas import UserCreate
 from qulab.platform.services.users import create_user
+from qulab.platform.uow import uow_factory
 from tests import services
 from tests.app.helpers import open_lab
 from tests.metrics_support import Exposition, scrape

@@ -12,7 +12,6 @@ import pytest
 from redis.asyncio import Redis
 from streamlit.testing.v1 import AppTest
 
-from qulab.core.consumers import projection_differences
 from qulab.core.db import Database
 from qulab.core.outbox import memory_broker
 from qulab.entrypoints.app.break_it_view import BREAK_IT_LABEL
@@ -20,6 +19,7 @@ from qulab.entrypoints.app.event_watch_view import DELAY_KEY
 from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING
 from qulab.entrypoints.app.outbox_lab_view import LAB_MODE_KEY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
+from qulab.platform.projection import projection_differences
 from tests import services
 from tests.app.helpers import go_to, no_exception, open_lab, query, shown, texts
 

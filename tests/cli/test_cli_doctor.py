@@ -19,6 +19,7 @@ from qulab.core.health import Status, check_nats, check_rabbitmq, run_checks
 from qulab.core.health.check import Check, bounded
 from qulab.core.health.relay import check_relay, relay_activity
 from qulab.core.outbox import MemoryBroker, Relay, publish_pending
+from qulab.platform.migrate import MIGRATIONS
 from tests import services
 from tests.cli.conftest import Invoke
 from tests.outbox_helpers import emit_events, wait_for
@@ -253,7 +254,7 @@ async def test_a_service_that_never_answers_is_down_within_the_limit(silent_serv
 
 async def test_a_misconfigured_settings_object_still_gets_every_line(tmp_path: Any) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'none.db'}")
-    checks = await run_checks(settings, 1)
+    checks = await run_checks(settings, MIGRATIONS, 1)
     assert [check.component for check in checks] == COMPONENTS
     assert not (tmp_path / "none.db").exists()  # looking created nothing
 

@@ -81,10 +81,10 @@ def test_top_level_help_lists_every_command() -> None:
 
 
 def test_consume_help_names_every_consumer() -> None:
-    from qulab.core.consumers import CONSUMERS
     from qulab.entrypoints.cli.consume import CONSUMER_NAMES
+    from qulab.platform.application import PLATFORM
 
-    assert tuple(CONSUMERS) == CONSUMER_NAMES
+    assert tuple(PLATFORM.consumers) == CONSUMER_NAMES
 
 
 def test_cache_compare_help_shows_the_strategies_and_workload_defaults() -> None:

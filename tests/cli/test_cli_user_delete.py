@@ -12,11 +12,11 @@ from sqlalchemy import func, select, text
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.models import DomainEvent
-from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate
 from qulab.platform.models import AIRScore, User
 from qulab.platform.repositories import UserRepository
 from qulab.platform.services import scoring
+from qulab.platform.uow import PlatformUnitOfWork
 from tests.cli.conftest import Invoke
 from tests.service_calls import create_user, delete_user
 
@@ -101,7 +101,9 @@ def test_a_score_for_a_user_deleted_meanwhile_exits_2_with_one_line(
     read = scoring._inputs_for
     calls = 0
 
-    async def read_then_delete_on_the_second(uow: UnitOfWork, user: str) -> scoring.ScoringInputs:
+    async def read_then_delete_on_the_second(
+        uow: PlatformUnitOfWork, user: str
+    ) -> scoring.ScoringInputs:
         nonlocal calls
         calls += 1
         inputs = await read(uow, user)

@@ -12,13 +12,15 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from qulab.core.bootstrap import QuLab, bootstrap
-from qulab.core.cache import Outcome, build_cache, read_user_cached
+from qulab.core.bootstrap import QuLab
+from qulab.core.cache import Outcome, build_cache
 from qulab.core.config import Settings
 from qulab.core.db import Database, make_engine
 from qulab.core.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.core.outbox.redis_streams import stream_name
 from qulab.platform import migrate
+from qulab.platform.application import bootstrap
+from qulab.platform.cache import families, read_user_cached
 from qulab.platform.events import USER_AGGREGATE, UserUpdated
 from qulab.platform.schemas import UserUpdate
 from tests import services
@@ -74,7 +76,7 @@ async def test_a_commit_through_the_runtime_invalidates_a_cached_user(runtime: Q
 
 
 async def test_an_injected_cache_is_subscribed_but_left_open(settings: Settings) -> None:
-    cache = build_cache(settings)
+    cache = build_cache(settings, families(settings))
     lab = bootstrap(settings, cache=cache)
     assert lab.cache is cache
     assert cache.invalidate_events in lab.bus.handlers()

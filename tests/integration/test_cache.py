@@ -10,20 +10,20 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.core.cache import (
-    Cache,
-    CachedUserRepository,
-    Outcome,
-    read_latest_score_cached,
-    read_user_cached,
-)
+from qulab.core.cache import Cache, Outcome
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
-from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore
+from qulab.platform.cache import (
+    CachedUserRepository,
+    read_latest_score_cached,
+    read_user_cached,
+    user_family,
+)
 from qulab.platform.events import UserUpdated
 from qulab.platform.repositories import ScoreRepository, UserRepository
 from qulab.platform.schemas import ScoreRead, UserRead
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 from tests.cache_support import (
     delete_prefix,
@@ -112,7 +112,7 @@ async def test_rolled_back_update_invalidates_nothing(db: Database, cache: Cache
     assert entry_before is not None
 
     with pytest.raises(RuntimeError, match="abandon"):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             changed = await uow.users.get(user.id)
             changed.name = "Rolled back"
             await uow.session.flush()
@@ -156,7 +156,7 @@ async def test_stale_set_race_never_leaves_a_stale_entry(db: Database, cache: Ca
 
     async with db.session() as session:
         slow_load = paused_loader(session, user.id, loaded, resume)
-        reader = asyncio.create_task(cache.read_through(cache.users, user.id, slow_load))
+        reader = asyncio.create_task(cache.read_through(user_family(cache), user.id, slow_load))
         await loaded.wait()
         await update_user(db, user.id, name="New")  # commits, then invalidates
         resume.set()
@@ -178,7 +178,7 @@ async def test_invalidation_during_a_flight_makes_later_readers_load_afresh(
 
     async with db.session() as session:
         slow_load = paused_loader(session, user.id, loaded, resume)
-        first = asyncio.create_task(cache.read_through(cache.users, user.id, slow_load))
+        first = asyncio.create_task(cache.read_through(user_family(cache), user.id, slow_load))
         await loaded.wait()
         await update_user(db, user.id, name="New")
         later = await read_user_cached(db, cache, user.id)  # must not join the old flight
@@ -219,7 +219,7 @@ async def test_corrupt_or_foreign_value_is_a_miss_and_is_repaired(
     db: Database, cache: Cache, bad: bytes
 ) -> None:
     user = await create_user(db, email="bad@example.com", name="Bad")
-    await cache.backend.set(cache.key(cache.users, user.id), bad, 60)
+    await cache.backend.set(cache.key(user_family(cache), user.id), bad, 60)
 
     result = await read_user_cached(db, cache, user.id)
     assert result.outcome is Outcome.MISS

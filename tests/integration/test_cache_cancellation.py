@@ -10,6 +10,7 @@ import pytest
 
 from qulab.core.cache import Cache
 from qulab.core.db import Database
+from qulab.platform.cache import user_family
 from qulab.platform.schemas import UserRead
 from tests import services
 from tests.cache_support import subscribed_cache
@@ -45,10 +46,11 @@ async def test_a_follower_that_gives_up_leaves_the_others_their_shared_load(
 ) -> None:
     user = await create_user(db, email="quit@example.com", name="Quit")
     load = HeldLoad(user)
-    first = asyncio.create_task(cache.read_through(cache.users, user.id, load))
+    first = asyncio.create_task(cache.read_through(user_family(cache), user.id, load))
     await load.started.wait()
     followers = [
-        asyncio.create_task(cache.read_through(cache.users, user.id, load)) for _ in range(10)
+        asyncio.create_task(cache.read_through(user_family(cache), user.id, load))
+        for _ in range(10)
     ]
     while (await cache.stats()).families["user"].coalesced < 10:
         await asyncio.sleep(0)
@@ -67,10 +69,11 @@ async def test_followers_of_a_cancelled_load_load_for_themselves(
 ) -> None:
     user = await create_user(db, email="gone@example.com", name="Gone")
     load = HeldLoad(user)
-    first = asyncio.create_task(cache.read_through(cache.users, user.id, load))
+    first = asyncio.create_task(cache.read_through(user_family(cache), user.id, load))
     await load.started.wait()
     followers = [
-        asyncio.create_task(cache.read_through(cache.users, user.id, load)) for _ in range(10)
+        asyncio.create_task(cache.read_through(user_family(cache), user.id, load))
+        for _ in range(10)
     ]
     while (await cache.stats()).families["user"].coalesced < 10:
         await asyncio.sleep(0)

@@ -8,9 +8,10 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from qulab.core.cache import Cache, CircuitBreaker, Outcome, RedisBackend, read_user_cached
+from qulab.core.cache import Cache, CircuitBreaker, Outcome, RedisBackend
 from qulab.core.db import Database
-from tests.cache_support import ManualClock, RedisServer, new_prefix
+from qulab.platform.cache import read_user_cached
+from tests.cache_support import FAMILIES, ManualClock, RedisServer, new_prefix
 from tests.service_calls import create_user
 from tests.tcp_proxy import TcpProxy
 
@@ -22,7 +23,7 @@ async def test_a_redis_that_stops_answering_is_cut_off_and_the_database_answers(
     clock = ManualClock()
     breaker = CircuitBreaker("test", failure_threshold=1, reset_seconds=30, clock=clock)
     backend = RedisBackend(f"redis://127.0.0.1:{proxy.port}/0", socket_timeout=0.2)
-    cache = Cache(backend, prefix=new_prefix(), breaker=breaker)
+    cache = Cache(backend, prefix=new_prefix(), breaker=breaker, families=FAMILIES)
     try:
         user = await create_user(db, email="stall@example.com", name="Stall")
         assert (await read_user_cached(db, cache, user.id)).outcome is Outcome.MISS
@@ -47,7 +48,7 @@ async def test_concurrent_reads_share_at_most_max_connections(
     db: Database, redis_server: RedisServer
 ) -> None:
     backend = RedisBackend(redis_server.url, socket_timeout=5.0, max_connections=2)
-    cache = Cache(backend, prefix=new_prefix())
+    cache = Cache(backend, prefix=new_prefix(), families=FAMILIES)
     observer = aioredis.from_url(redis_server.url)
     try:
         users = [await create_user(db, email=f"c{i}@example.com", name=f"C{i}") for i in range(30)]
@@ -66,7 +67,9 @@ async def test_concurrent_reads_share_at_most_max_connections(
 async def test_a_connection_the_server_dropped_while_idle_is_replaced_without_a_failure(
     db: Database, redis_server: RedisServer
 ) -> None:
-    cache = Cache(RedisBackend(redis_server.url, socket_timeout=5.0), prefix=new_prefix())
+    cache = Cache(
+        RedisBackend(redis_server.url, socket_timeout=5.0), prefix=new_prefix(), families=FAMILIES
+    )
     admin = aioredis.from_url(redis_server.url)
     try:
         user = await create_user(db, email="kill@example.com", name="Kill")

@@ -7,23 +7,23 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from qulab.core.cache import (
-    Cache,
-    CircuitBreaker,
-    Outcome,
-    RedisBackend,
-    read_user_cached,
-)
+from qulab.core.cache import Cache, CircuitBreaker, Outcome, RedisBackend
 from qulab.core.cache.core import RETRY_TASK_NAME
 from qulab.core.db import Database
+from qulab.platform.cache import invalidate_user, read_user_cached
 from tests import services
-from tests.cache_support import ManualClock, RedisServer, all_keys, new_prefix
+from tests.cache_support import FAMILIES, ManualClock, RedisServer, all_keys, new_prefix
 from tests.service_calls import create_user, update_user
 
 
 def breaker_cache(url: str, clock: ManualClock, threshold: int = 2) -> Cache:
     breaker = CircuitBreaker("test", failure_threshold=threshold, reset_seconds=30, clock=clock)
-    return Cache(RedisBackend(url, socket_timeout=0.5), prefix=new_prefix(), breaker=breaker)
+    return Cache(
+        RedisBackend(url, socket_timeout=0.5),
+        prefix=new_prefix(),
+        breaker=breaker,
+        families=FAMILIES,
+    )
 
 
 async def test_unreachable_redis_from_the_start_serves_the_database_and_opens_the_breaker(
@@ -136,10 +136,12 @@ async def test_a_deferred_invalidation_reaches_redis_while_the_writer_stays_idle
     reset = 1.0
     prefix = new_prefix()
     breaker = CircuitBreaker("writer", failure_threshold=1, reset_seconds=reset)
-    writer = Cache(RedisBackend(redis_server.url), prefix=prefix, breaker=breaker)
+    writer = Cache(
+        RedisBackend(redis_server.url), prefix=prefix, breaker=breaker, families=FAMILIES
+    )
     writer.subscribe(db.bus)
     user = await create_user(db, email="idle@example.com", name="Before")
-    first_reader = Cache(RedisBackend(redis_server.url), prefix=prefix)
+    first_reader = Cache(RedisBackend(redis_server.url), prefix=prefix, families=FAMILIES)
     try:
         await read_user_cached(db, first_reader, user.id)
         assert (await read_user_cached(db, first_reader, user.id)).outcome is Outcome.HIT
@@ -155,7 +157,7 @@ async def test_a_deferred_invalidation_reaches_redis_while_the_writer_stays_idle
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + reset + 1
-        reader = Cache(RedisBackend(redis_server.url), prefix=prefix)
+        reader = Cache(RedisBackend(redis_server.url), prefix=prefix, families=FAMILIES)
         try:
             seen = await read_user_cached(db, reader, user.id)
             while loop.time() < deadline and (seen.value and seen.value.name) == "Before":
@@ -179,10 +181,15 @@ async def test_the_retry_task_runs_only_while_invalidations_are_pending_and_stop
 ) -> None:
     url = f"redis://127.0.0.1:{services.free_port()}/0"
     breaker = CircuitBreaker("test", failure_threshold=1, reset_seconds=0.05)
-    cache = Cache(RedisBackend(url, socket_timeout=0.5), prefix=new_prefix(), breaker=breaker)
+    cache = Cache(
+        RedisBackend(url, socket_timeout=0.5),
+        prefix=new_prefix(),
+        breaker=breaker,
+        families=FAMILIES,
+    )
     assert retry_tasks() == []
-    await cache.invalidate_user("00000000-0000-4000-8000-000000000002")
-    await cache.invalidate_user("00000000-0000-4000-8000-000000000003")
+    await invalidate_user(cache, "00000000-0000-4000-8000-000000000002")
+    await invalidate_user(cache, "00000000-0000-4000-8000-000000000003")
     try:
         (task,) = retry_tasks()  # one task, however many invalidations wait
         deadline = asyncio.get_running_loop().time() + 5

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from qulab.core.cache import Cache, Outcome, RedisBackend, read_user_cached
+from qulab.core.cache import Cache, Outcome, RedisBackend
 from qulab.core.db import Database
-from tests.cache_support import RedisServer, new_prefix
+from qulab.platform.cache import read_user_cached
+from tests.cache_support import FAMILIES, RedisServer, new_prefix
 from tests.service_calls import create_user
 
 # The counting itself, and what a new connection says when it opens.
@@ -56,7 +57,9 @@ class CommandCounter:
 
 @pytest.fixture
 async def private_cache(redis_server: RedisServer) -> AsyncIterator[tuple[Cache, CommandCounter]]:
-    cache = Cache(RedisBackend(redis_server.url, socket_timeout=5.0), prefix=new_prefix())
+    cache = Cache(
+        RedisBackend(redis_server.url, socket_timeout=5.0), prefix=new_prefix(), families=FAMILIES
+    )
     counter = CommandCounter(redis_server.url)
     try:
         yield cache, counter

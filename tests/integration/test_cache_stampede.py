@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from qulab.core.cache import Cache, Outcome, read_user_cached
+from qulab.core.cache import Cache, Outcome
 from qulab.core.db import Database
+from qulab.platform.cache import read_user_cached, user_family
 from qulab.platform.repositories import UserRepository
 from qulab.platform.schemas import UserRead
 from tests import services
@@ -57,7 +58,7 @@ def readers(
     cache: Cache, user_id: str, load: Callable[[], Awaitable[UserRead | None]], n: int
 ) -> list[asyncio.Task[str | None]]:
     async def read() -> str | None:
-        result = await cache.read_through(cache.users, user_id, load)
+        result = await cache.read_through(user_family(cache), user_id, load)
         return None if result.value is None else result.value.name
 
     return [asyncio.create_task(read()) for _ in range(n)]

@@ -14,16 +14,10 @@ import pytest
 from redis.asyncio import Redis
 
 from qulab.core.config import Settings
-from qulab.core.consumers import (
-    Consumer,
-    RabbitMQSource,
-    ScoreSummaryProjection,
-    build_source,
-    inbox_counts,
-    projection_differences,
-)
+from qulab.core.consumers import Consumer, RabbitMQSource, build_source, inbox_counts
 from qulab.core.db import Database
 from qulab.core.outbox import build_publisher, publish_pending, stream_name
+from qulab.platform.projection import ScoreSummaryProjection, projection_differences
 from tests import services
 from tests.consumer_support import run_dying_consumer, scored_users, summaries
 from tests.outbox_helpers import wait_for

@@ -3,10 +3,11 @@ recorder is the one ``qulab consume --metrics-port`` serves, scraped over HTTP."
 
 from __future__ import annotations
 
-from qulab.core.consumers import Consumer, MemorySource, ScoreSummaryProjection
+from qulab.core.consumers import Consumer, MemorySource
 from qulab.core.db import Database
 from qulab.core.metrics import Metrics, serve_metrics
 from qulab.core.outbox import MemoryBroker, publish_pending
+from qulab.platform.projection import ScoreSummaryProjection
 from tests import services
 from tests.consumer_support import scored_users
 from tests.metrics_support import scrape

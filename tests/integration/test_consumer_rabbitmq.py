@@ -8,16 +8,10 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 
-from qulab.core.consumers import (
-    Consumer,
-    RabbitMQSource,
-    ScoreSummaryProjection,
-    apply_once,
-    inbox_counts,
-    projection_differences,
-)
+from qulab.core.consumers import Consumer, RabbitMQSource, apply_once, inbox_counts
 from qulab.core.db import Database
 from qulab.core.outbox import RabbitMQPublisher, publish_pending
+from qulab.platform.projection import ScoreSummaryProjection, projection_differences
 from tests import services
 from tests.consumer_support import scored_users
 

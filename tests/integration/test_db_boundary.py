@@ -12,8 +12,8 @@ from sqlalchemy import insert, text
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.errors import SchemaMissing, ServiceUnavailable
-from qulab.core.uow import UnitOfWork
 from qulab.platform.models import User
+from qulab.platform.uow import PlatformUnitOfWork
 
 MISSING = text("SELECT id FROM no_such_table_here")
 
@@ -43,7 +43,7 @@ async def test_a_transaction_block_raises_schema_missing_and_commits_nothing(
 
 async def test_a_unit_of_work_raises_schema_missing(db: Database) -> None:
     with pytest.raises(SchemaMissing):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             await uow.session.execute(MISSING)
 
 

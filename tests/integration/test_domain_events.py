@@ -12,14 +12,15 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 import pytest
 from sqlalchemy import func, select
 
-from qulab.core.cache import Cache, Outcome, read_latest_score_cached, read_user_cached
+from qulab.core.cache import Cache, Outcome
 from qulab.core.db import Database
 from qulab.core.models import DomainEvent
 from qulab.core.outbox import MemoryBroker, Relay, publish_pending
-from qulab.core.uow import UnitOfWork
+from qulab.platform.cache import read_latest_score_cached, read_user_cached
 from qulab.platform.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
 from qulab.platform.models import User
 from qulab.platform.services import seeding
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
@@ -132,10 +133,10 @@ async def test_a_rolled_back_unit_dispatches_nothing_and_writes_no_event(db: Dat
 
     db.bus.subscribe(Event, handler)
     with pytest.raises(RuntimeError, match="abandon"):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             uow.record(UsersRemoved("r-1", ("u-1",), "test"))
             raise RuntimeError("abandon")
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         uow.record(UsersRemoved("r-2", ("u-2",), "test"))
         await uow.rollback()
     assert ran == []
@@ -241,7 +242,7 @@ async def test_the_relay_replays_only_what_it_published_and_skips_unusable_paylo
     try:
         user = await create_user(db, email="replay@example.com", name="Replay")
         await update_user(db, user.id, name="Replayed")
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             poison = uow.record(UsersRemoved("r-poison", ("u-x",), "rejected by the broker"))
             odd = uow.record(
                 OpaqueEvent("score.calculated", "AIRScore", "s-odd", {"air_score": "x"})

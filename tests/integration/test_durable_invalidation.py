@@ -16,11 +16,12 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from qulab.core.cache import Cache, Outcome, read_user_cached
+from qulab.core.cache import Cache, Outcome
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.outbox import MemoryBroker, Relay
 from qulab.entrypoints.cli._common import open_db
+from qulab.platform.cache import read_user_cached
 from tests.cache_support import RedisServer, make_cache, new_prefix
 from tests.service_calls import create_user
 

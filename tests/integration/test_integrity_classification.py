@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from qulab.core.db import Database
 from qulab.core.errors import ConflictError, DuplicateEmailError
-from qulab.core.uow import UnitOfWork
 from qulab.platform.models import User
 from qulab.platform.schemas import UserCreate, parse
+from qulab.platform.uow import PlatformUnitOfWork
 
 TAKEN_ID = "email-already-used-as-an-id"
 
@@ -17,11 +17,11 @@ TAKEN_ID = "email-already-used-as-an-id"
 async def test_a_taken_id_mentioning_email_is_a_conflict_not_a_duplicate_email(
     db: Database,
 ) -> None:
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         await uow.users.add(User(id=TAKEN_ID, email="first@example.com", name="First"))
         await uow.commit()
     with pytest.raises(ConflictError) as caught:
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             await uow.users.add(User(id=TAKEN_ID, email="second@example.com", name="Second"))
     assert not isinstance(caught.value, DuplicateEmailError)
     assert str(caught.value).startswith("user could not be created: ")
@@ -31,11 +31,11 @@ async def test_a_taken_id_mentioning_email_is_a_conflict_not_a_duplicate_email(
 
 
 async def test_a_taken_email_is_a_duplicate_email_and_nothing_is_written(db: Database) -> None:
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         await uow.users.add(User(email="same@example.com", name="One"))
         await uow.commit()
     with pytest.raises(DuplicateEmailError, match=r"same@example\.com already exists"):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             await uow.users.add(parse(UserCreate, email="SAME@example.com", name="Two"))
     async with db.reading() as session:
         assert (await session.execute(select(func.count(User.id)))).scalar_one() == 1

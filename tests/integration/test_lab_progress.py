@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from qulab.core.db import Database
-from qulab.core.uow import uow_factory
 from qulab.lab import checks, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database
 from qulab.platform.models import LabProgress
+from qulab.platform.uow import uow_factory
 
 
 async def _rows(db: Database) -> list[tuple[str, str, str, bool, int]]:

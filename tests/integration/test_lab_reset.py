@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from qulab.core.cache import Outcome, read_user_cached
+from qulab.core.cache import Outcome
 from qulab.core.db import Database
 from qulab.core.errors import UserError
 from qulab.lab import DEMO_USERS, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database
 from qulab.platform import migrate
+from qulab.platform.cache import read_user_cached
 from qulab.platform.models import User
 from tests.cache_support import make_cache, new_prefix
 from tests.service_calls import create_user

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from qulab.core.cache import Cache, CircuitBreaker, RedisBackend, read_latest_score_cached
-from qulab.core.cache.repository import read_user_cached
+from qulab.core.cache import Cache, CircuitBreaker, RedisBackend
 from qulab.core.db import Database
 from qulab.core.metrics import Metrics
 from qulab.core.recorders import NoCacheMetrics
 from qulab.lab import create_sample_airscore
+from qulab.platform.cache import invalidate_user, read_latest_score_cached, read_user_cached
 from tests import services
-from tests.cache_support import RedisServer, make_cache, new_prefix, subscribed_cache
+from tests.cache_support import FAMILIES, RedisServer, make_cache, new_prefix, subscribed_cache
 from tests.metrics_support import read_registry
 from tests.service_calls import create_user, update_user
 
@@ -64,6 +64,7 @@ async def test_an_outage_shows_as_bypasses_errors_and_an_open_breaker(
         RedisBackend(redis_server.url, socket_timeout=0.5),
         prefix=new_prefix(),
         breaker=CircuitBreaker("test cache", failure_threshold=2, reset_seconds=60),
+        families=FAMILIES,
     )
     metrics = Metrics()
     metrics.watch(cache=cache)
@@ -73,7 +74,7 @@ async def test_an_outage_shows_as_bypasses_errors_and_an_open_breaker(
         redis_server.stop()
         for _ in range(3):
             assert (await read_user_cached(db, cache, user.id)).outcome == "BYPASS"
-        await cache.invalidate_user(user.id)
+        await invalidate_user(cache, user.id)
         seen = read_registry(metrics.registry)
     finally:
         await cache.close()

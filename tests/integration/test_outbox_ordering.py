@@ -20,8 +20,8 @@ from qulab.core.outbox.memory import MemoryBroker
 from qulab.core.outbox.ordered import OrderedLane
 from qulab.core.outbox.repository import CLAIM_ORDERED
 from qulab.core.outbox.retry import RetryPolicy
-from qulab.core.uow import UnitOfWork
 from qulab.platform.events import OpaqueEvent
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, txids
 
@@ -33,7 +33,7 @@ DEAD_AT_ONCE = RetryPolicy(max_attempts=1)
 
 async def record(db: Database, *aggregates: str) -> list[str]:
     """One event per aggregate named, in one transaction; returns the event ids."""
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         rows = [
             uow.record(OpaqueEvent("test.happened", "Test", aggregate, {"n": n}))
             for n, aggregate in enumerate(aggregates)

@@ -22,9 +22,9 @@ from qulab.core.db import Database
 from qulab.core.models import DomainEvent, EventStatus, new_id
 from qulab.core.outbox import stream_name
 from qulab.core.outbox.leases import lease_table
-from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate
 from qulab.platform.events import OpaqueEvent
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 from tests.outbox_helpers import all_events, wait_for
 from tests.relay_process import start_relay, stop
@@ -121,7 +121,7 @@ async def emit_on(db: Database, aggregates: list[str], rounds: int) -> list[str]
     """``rounds`` events per aggregate, one transaction per round; returns the ids."""
     ids: list[str] = []
     for n in range(rounds):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             for aggregate in aggregates:
                 ids.append(uow.record(OpaqueEvent("test.happened", "Test", aggregate, {"n": n})).id)
             await uow.commit()

@@ -12,8 +12,8 @@ from qulab.core.db import Database
 from qulab.core.models import new_id
 from qulab.core.outbox import RabbitMQPublisher, publish_pending, replay
 from qulab.core.outbox.retry import RetryPolicy
-from qulab.core.uow import UnitOfWork
 from qulab.platform.events import OpaqueEvent
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 from tests.outbox_helpers import all_events, emit_events, wait_for
 
@@ -81,7 +81,7 @@ async def test_unreachable_rabbitmq_is_an_outage_not_a_dead_letter(db: Database)
 
 async def _emit_typed(db: Database, types: list[str]) -> list[str]:
     """One committed event per entry of ``types`` (the routing keys); returns their ids."""
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         ids = [
             uow.record(OpaqueEvent(kind, "Test", new_id(), {"n": n})).id
             for n, kind in enumerate(types)

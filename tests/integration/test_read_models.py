@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.core.cache import Cache, read_latest_score_cached, read_user_cached
+from qulab.core.cache import Cache
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
 from qulab.lab import create_sample_airscore
 from qulab.platform import read_models, views
+from qulab.platform.cache import read_latest_score_cached, read_user_cached
 from qulab.platform.models import User
 from qulab.platform.repositories import ScoreRepository, UserRepository
 from qulab.platform.schemas import ScoreRead, UserRead

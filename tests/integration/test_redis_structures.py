@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from qulab.core.cache import read_user_cached
 from qulab.core.cache.backends import MemoryBackend
 from qulab.core.db import Database
 from qulab.core.outbox import RedisStreamsPublisher, memory_broker, publish_pending
 from qulab.lab.redis_structures import memory_view, redis_view
+from qulab.platform.cache import invalidate_user, read_user_cached
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix
 from tests.service_calls import create_user
@@ -41,7 +41,7 @@ async def test_cache_entries_generations_streams_groups_and_channel_on_real_redi
     listener = client.pubsub()
     try:
         await read_user_cached(db, cache, user.id)  # miss: stores user:{id}
-        await cache.invalidate_user(user.id)  # bumps gen:user:{id}
+        await invalidate_user(cache, user.id)  # bumps gen:user:{id}
         await read_user_cached(db, cache, user.id)  # stored again
         await cache.flush_stats()
         sender = RedisStreamsPublisher(services.REDIS_URL, prefix=stream_prefix, timeout=2.0)
@@ -109,7 +109,7 @@ async def test_the_embedded_default_says_which_redis_structure_each_thing_would_
     user = await create_user(db, email="grace@example.com", name="Grace")
     broker = memory_broker(services.unique_name("structures"))
     await read_user_cached(db, cache, user.id)
-    await cache.invalidate_user(user.id)
+    await invalidate_user(cache, user.id)
     await read_user_cached(db, cache, user.id)
     result = await publish_pending(db, broker)
 

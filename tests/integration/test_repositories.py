@@ -11,12 +11,12 @@ from sqlalchemy.exc import InvalidRequestError
 from qulab.core.db import Database
 from qulab.core.errors import DuplicateEmailError, NotFound
 from qulab.core.models import DomainEvent
-from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
 from qulab.platform.events import Event, UserCreated, UserUpdated
 from qulab.platform.models import AIRScore, Assessment, User
 from qulab.platform.repositories import ScoreRepository, UserRepository
 from qulab.platform.schemas import UserCreate
+from qulab.platform.uow import PlatformUnitOfWork
 from tests.service_calls import create_user, delete_user, update_user
 
 
@@ -68,7 +68,7 @@ async def test_delete_cascades_to_assessments_and_scores(db: Database) -> None:
     for _ in range(3):
         await create_sample_airscore(user.id, db=db)
     await create_sample_airscore(other.id, db=db)
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         await uow.assessments.add(user.id, "fluency")
         await uow.commit()
     await delete_user(db, user.id)
@@ -93,7 +93,7 @@ async def test_unknown_id_raises_not_found_and_get_by_id_returns_none(db: Databa
 async def test_eager_load_of_50_users_with_3_scores_runs_exactly_two_statements(
     db: Database,
 ) -> None:
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         for i in range(50):
             user = await uow.users.add(UserCreate(email=f"u{i}@example.com", name=f"U{i}"))
             for _ in range(3):
@@ -130,10 +130,10 @@ async def test_latest_score_is_the_newest(db: Database) -> None:
 
 
 async def test_uow_rolls_back_unless_committed(db: Database) -> None:
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         await uow.users.add(UserCreate(email="nc@example.com", name="No Commit"))
     with pytest.raises(RuntimeError):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             await uow.users.add(UserCreate(email="boom@example.com", name="Boom"))
             raise RuntimeError("boom")
     assert await count(db, User) == 0
@@ -146,11 +146,11 @@ async def test_bus_handlers_run_only_after_a_commit(db: Database) -> None:
         ran.append(f"committed:{await count(db, User)}")
 
     db.bus.subscribe(Event, handler)
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         user = await uow.users.add(UserCreate(email="h1@example.com", name="H1"))
         uow.record(UserCreated(user.id, user.email, user.name))
     assert ran == []
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         user = await uow.users.add(UserCreate(email="h2@example.com", name="H2"))
         uow.record(UserCreated(user.id, user.email, user.name))
         await uow.commit()
@@ -176,7 +176,7 @@ async def test_bus_handlers_learn_the_changed_users_only_after_commit(db: Databa
     user = await create_user(db, email="cl@example.com", name="Cl")
     await update_user(db, user.id, name="Cl 2")
     score_user = await create_sample_airscore(user.id, db=db)
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         uow.record(UserUpdated(user.id, {}))  # rolled back: listeners never hear of it
     assert score_user.user_id == user.id
     assert seen == [set(), {user.id}, {user.id}]
@@ -184,7 +184,7 @@ async def test_bus_handlers_learn_the_changed_users_only_after_commit(db: Databa
 
 async def test_create_stores_a_user_as_given_and_does_not_validate_it_again(db: Database) -> None:
     """Input is validated once, where the command is built; the repository trusts it."""
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         user = await uow.users.create(User(email="Kept.As@Given.example", name=" Kept "))
         await uow.commit()
     async with db.session() as session:

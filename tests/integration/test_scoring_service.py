@@ -11,12 +11,12 @@ from qulab.core.db import Database
 from qulab.core.errors import ConflictError, InvalidInput, NotFound
 from qulab.core.models import DomainEvent, EventStatus
 from qulab.core.outbox import MemoryBroker, publish_pending
-from qulab.core.uow import UnitOfWork
 from qulab.platform import airscore
 from qulab.platform.events import Event
 from qulab.platform.models import AIRScore, EventType
 from qulab.platform.schemas import CalculateScore, parse
 from qulab.platform.services.scoring import calculate_and_store_airscore, calculate_score
+from qulab.platform.uow import PlatformUnitOfWork
 from tests.outbox_helpers import all_events
 from tests.service_calls import complete_assessment, create_user, start_assessment
 
@@ -63,7 +63,7 @@ async def test_failure_between_insert_and_commit_leaves_neither_score_nor_event(
 ) -> None:
     user_id = await _user(db)
 
-    class FailingAfterFlush(UnitOfWork):
+    class FailingAfterFlush(PlatformUnitOfWork):
         async def commit(self) -> None:
             await self.session.flush()  # the score and the event rows are written...
             raise RuntimeError("injected failure before commit")  # ...and never committed

@@ -12,20 +12,21 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from qulab.core.cache import Outcome, read_latest_score_cached, read_user_cached
+from qulab.core.cache import Outcome
 from qulab.core.config import Settings
 from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import ConflictError, NotFound
 from qulab.core.models import DomainEvent, EventStatus
-from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore
 from qulab.platform import migrate
+from qulab.platform.cache import read_latest_score_cached, read_user_cached
 from qulab.platform.events import UserDeleted
 from qulab.platform.models import AIRScore, Assessment, User
 from qulab.platform.repositories import AssessmentRepository, UserRepository
 from qulab.platform.schemas import UserRead
 from qulab.platform.services import scoring
 from qulab.platform.services.scoring import calculate_and_store_airscore
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import service_calls as assessments
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry
@@ -61,7 +62,7 @@ async def events_of(db: Database, event_type: str) -> list[DomainEvent]:
 async def test_the_delete_is_one_statement_and_the_database_cascades(db: Database) -> None:
     gone = await user_with_history(db, "gone@example.com")
     stay = await user_with_history(db, "stay@example.com", scores=2)
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         async with count_session_statements(uow.session) as counter:
             await uow.users.delete(gone.id)
         await uow.commit()
@@ -138,7 +139,7 @@ async def test_a_delete_that_rolls_back_leaves_the_user_and_writes_no_event(
         raise RuntimeError("the transaction is abandoned")
 
     with pytest.raises(RuntimeError):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             await uow.users.delete(user.id)
             uow.record(UserDeleted(user.id, user.email, user.name))
             monkeypatch.setattr(uow.session, "commit", fail_to_commit)
@@ -179,7 +180,7 @@ def delete_the_user_after_reading_it(db: Database, monkeypatch: pytest.MonkeyPat
     read = scoring._inputs_for
     deleted: list[str] = []
 
-    async def read_then_delete(uow: UnitOfWork, user_id: str) -> scoring.ScoringInputs:
+    async def read_then_delete(uow: PlatformUnitOfWork, user_id: str) -> scoring.ScoringInputs:
         inputs = await read(uow, user_id)
         await delete_user(db, user_id)
         deleted.append(user_id)
@@ -205,7 +206,7 @@ async def test_a_score_for_a_user_deleted_meanwhile_is_not_found_and_writes_noth
 
 async def test_an_assessment_for_a_user_deleted_meanwhile_is_not_found(db: Database) -> None:
     user = await create_user(db, email="gone-mid-start@example.com", name="Gone")
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         await uow.users.get(user.id)
         await delete_user(db, user.id)
         with pytest.raises(NotFound, match=f"user {user.id} not found"):
@@ -310,7 +311,7 @@ async def test_a_score_conflicting_with_a_stored_one_is_a_one_line_conflict(
 ) -> None:
     user = await create_user(db, email="twice@example.com", name="Twice")
     first = await create_sample_airscore(user.id, db=db)
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         with pytest.raises(ConflictError) as caught:
             await uow.scores.add(
                 AIRScore(

@@ -3,15 +3,17 @@ even when closing the cache fails."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from qulab.core.bootstrap import QuLab
+from qulab.core.bootstrap import Application, QuLab
 from qulab.core.bus import MessageBus
 from qulab.core.cache import Cache
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.migrate import Migrations
 from qulab.core.outbox import Publisher
 
 
@@ -35,10 +37,13 @@ class _Closing:
         self.log.append(f"unsubscribe {self.name}")
 
 
+APPLICATION = Application("test", Migrations(Path(".")))
+
+
 def _lab(log: list[str], *, cache_fails: bool = False) -> QuLab:
     db, cache = _Closing("engine", log), _Closing("cache", log, fails=cache_fails)
     publisher = _Closing("publisher", log)
-    lab = QuLab(Settings(), cast(Database, db), cast(Cache, cache))
+    lab = QuLab(APPLICATION, Settings(), cast(Database, db), cast(Cache, cache))
     lab._publisher = cast(Publisher, publisher)  # as if built on first use
     return lab
 
@@ -66,7 +71,10 @@ async def test_an_unused_publisher_is_never_built(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("qulab.core.bootstrap.build_publisher", refuse)
     log: list[str] = []
     lab = QuLab(
-        Settings(), cast(Database, _Closing("engine", log)), cast(Cache, _Closing("c", log))
+        APPLICATION,
+        Settings(),
+        cast(Database, _Closing("engine", log)),
+        cast(Cache, _Closing("c", log)),
     )
     await lab.close()
     assert log == ["unsubscribe c", "c", "engine"]

@@ -1,29 +1,73 @@
-"""``bootstrap(settings)``: the one place QuLab's pieces are built and wired together.
+"""``bootstrap(application, settings)``: the one place the core's pieces are built and wired.
 
-The CLI, the lab app, the benchmarks and the test fixtures all start here, so the database,
-the cache subscribed to its bus, and the publisher are assembled the same way everywhere.
-Tests inject a piece instead of having it built (``engine=``, ``database=``, ``cache=``,
-``publisher=``): what is injected stays the caller's to close; what was built here is closed
-by ``QuLab.close()``.
+An application describes itself once (``Application``: its cache families, its unit of work,
+its consumers, its migrations, its own bus handlers); the CLI, the lab app, the benchmarks and
+the test fixtures all start here, so the database, the cache subscribed to its bus, and the
+publisher are assembled the same way everywhere. ``subscriptions`` is the handler table: who
+hears what after a commit. Tests inject a piece instead of having it built (``engine=``,
+``database=``, ``cache=``, ``publisher=``): what is injected stays the caller's to close; what
+was built here is closed by ``QuLab.close()``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from qulab.core.bus import MessageBus
-from qulab.core.cache import Cache, build_cache
+from qulab.core.bus import Handler, MessageBus
+from qulab.core.cache import Cache, Family, build_cache
 from qulab.core.config import Settings, get_settings
+from qulab.core.consumers import Handler as ConsumerHandler
 from qulab.core.db import Database
+from qulab.core.migrate import Migrations
 from qulab.core.outbox import Publisher, build_publisher
 from qulab.core.outbox.relay import Relay
 from qulab.core.uow import UnitOfWork
+from qulab.platform.events import Event
 
 log = logging.getLogger(__name__)
+
+
+def _no_families(settings: Settings) -> Sequence[Family[Any]]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Application:
+    """What an application brings to the core, declared once.
+
+    ``families`` builds its cache key families from the settings (their TTLs are settings);
+    ``unit_of_work`` opens a unit with its repositories; ``consumers`` are the projections
+    ``qulab consume`` can run, by name; ``handlers`` are bus subscriptions of its own beyond
+    the cache's invalidation, as (event class, handler, durable) rows.
+    """
+
+    name: str
+    migrations: Migrations
+    unit_of_work: Callable[[Database], UnitOfWork] = UnitOfWork
+    families: Callable[[Settings], Sequence[Family[Any]]] = _no_families
+    consumers: Mapping[str, Callable[[], ConsumerHandler]] = field(default_factory=dict)
+    handlers: Sequence[tuple[type[Event], Handler, bool]] = ()
+
+
+def _subscribe(application: Application, bus: MessageBus, cache: Cache) -> None:
+    """The handler table: who hears what after each commit. The cache first: every event, to
+    invalidate what it makes stale (durable when the cache is shared, so the relay repairs what
+    a writer could not deliver); then the application's own handlers."""
+    cache.subscribe(bus)
+    for event_type, handler, durable in application.handlers:
+        bus.subscribe(event_type, handler, durable=durable)
+
+
+def _unsubscribe(application: Application, bus: MessageBus, cache: Cache) -> None:
+    cache.unsubscribe(bus)
+    for _, handler, _ in application.handlers:
+        bus.unsubscribe(handler)
 
 
 class QuLab:
@@ -36,6 +80,7 @@ class QuLab:
 
     def __init__(
         self,
+        application: Application,
         settings: Settings,
         db: Database,
         cache: Cache,
@@ -45,6 +90,7 @@ class QuLab:
         owns_cache: bool = True,
         owns_publisher: bool = True,
     ) -> None:
+        self.application = application
         self.settings = settings
         self.db = db
         self.cache = cache
@@ -69,7 +115,7 @@ class QuLab:
 
     def uow(self) -> UnitOfWork:
         """A new unit of work on this runtime's database (the factory services are given)."""
-        return UnitOfWork(self.db)
+        return self.application.unit_of_work(self.db)
 
     def relay(self, **options: Any) -> Relay:
         """A relay on this database publishing through this runtime's publisher (which the
@@ -83,7 +129,7 @@ class QuLab:
         if self.closed:
             return
         self.closed = True
-        self.cache.unsubscribe(self.bus)
+        _unsubscribe(self.application, self.bus, self.cache)
         try:
             if self._owns_cache:
                 await self.cache.close()
@@ -109,6 +155,7 @@ class QuLab:
 
 
 def bootstrap(
+    application: Application,
     settings: Settings | None = None,
     *,
     engine: AsyncEngine | None = None,
@@ -116,11 +163,12 @@ def bootstrap(
     cache: Cache | None = None,
     publisher: Publisher | None = None,
 ) -> QuLab:
-    """Build QuLab once for ``settings`` (the process settings by default).
+    """Build ``application``'s runtime once for ``settings`` (the process settings by default).
 
     The database gets ``engine`` if given (else one built from ``settings.database``); the cache
-    is ``cache`` or the one ``settings.cache`` names (Redis, or the in-process store), and is
-    subscribed to the database's bus so every commit invalidates what it changed. Nothing
+    is ``cache`` or the one ``settings.cache`` names (Redis, or the in-process store) holding
+    the application's families; the handler table is subscribed to the database's bus, so every
+    commit invalidates what it changed. Nothing
     connects yet: engines, Redis clients and brokers open connections on first use. Call it
     on the event loop that will use the pieces (async clients belong to the loop they run on).
     """
@@ -128,9 +176,10 @@ def bootstrap(
     if database is not None and engine is not None:
         raise ValueError("pass either engine= or database=, not both")
     db = database or Database(settings, engine=engine)
-    built_cache = cache or build_cache(settings)
-    built_cache.subscribe(db.bus)
+    built_cache = cache or build_cache(settings, application.families(settings))
+    _subscribe(application, db.bus, built_cache)
     return QuLab(
+        application,
         settings,
         db,
         built_cache,

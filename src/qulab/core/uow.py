@@ -1,6 +1,7 @@
 """The unit of work: owns one session and its transaction.
 
-It rolls back unless ``commit()`` was called. Services ``record`` typed events on it; commit
+It rolls back unless ``commit()`` was called. An application subclasses it to attach its
+repositories to the session (``open_repositories``). Services ``record`` typed events on it; commit
 writes their ``domain_events`` rows in the same transaction as the change (with one NOTIFY on
 PostgreSQL, delivered by the commit itself), and only once the commit has succeeded hands the
 events to the database's message bus (cache invalidation and any other handler).
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,20 +21,12 @@ from qulab.core.models import DomainEvent, new_id
 from qulab.core.outbox.notify import notify_outbox
 from qulab.core.outbox.repository import OutboxRepository
 from qulab.platform.events import Event
-from qulab.platform.repositories import (
-    AssessmentRepository,
-    ScoreRepository,
-    UserRepository,
-)
 
 log = logging.getLogger(__name__)
 
 
 class UnitOfWork:
     session: AsyncSession
-    users: UserRepository
-    scores: ScoreRepository
-    assessments: AssessmentRepository
     events: OutboxRepository
 
     def __init__(self, db: Database) -> None:
@@ -44,11 +37,12 @@ class UnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.session = self.db.session()
-        self.users = UserRepository(self.session)
-        self.scores = ScoreRepository(self.session)
-        self.assessments = AssessmentRepository(self.session)
         self.events = OutboxRepository(self.session)
+        self.open_repositories(self.session)
         return self
+
+    def open_repositories(self, session: AsyncSession) -> None:
+        """Attach an application's repositories to this unit's session (none in the core)."""
 
     async def __aexit__(
         self,
@@ -97,13 +91,10 @@ class UnitOfWork:
         self.rows.clear()
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+U_co = TypeVar("U_co", bound=UnitOfWork, covariant=True)
+
+UnitOfWorkFactory = Callable[[], U_co]
 """What a service takes: a zero-argument callable returning a fresh, unentered unit of work.
 
 Services open one unit per call, so they depend on this factory rather than on a Database;
 tests pass a factory of fakes."""
-
-
-def uow_factory(db: Database) -> UnitOfWorkFactory:
-    """The factory of real units of work on ``db``."""
-    return lambda: UnitOfWork(db)

@@ -23,22 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qulab.core.config import Settings
-from qulab.core.consumers import (
-    BrokerNamespace,
-    ScoreSummaryProjection,
-    broker_namespace,
-    inbox_counts,
-)
+from qulab.core.consumers import inbox_counts
 from qulab.core.db import Database
 from qulab.core.errors import NotFound, ServiceUnavailable
 from qulab.core.models import EventStatus
 from qulab.core.outbox.repository import OutboxRepository
-from qulab.core.uow import uow_factory
 from qulab.core.urls import redact_url
+from qulab.lab.broker_log import BrokerNamespace, broker_namespace
 from qulab.lab.chaos_check import ChaosReport, verify
 from qulab.lab.scratch import scratch_database
+from qulab.platform.projection import ScoreSummaryProjection
 from qulab.platform.schemas import CalculateScore, DeleteUser, UpdateUser, UserCreate, parse
 from qulab.platform.services import scoring, users
+from qulab.platform.uow import uow_factory
 
 CONSUMER = ScoreSummaryProjection.name
 READY = {"relay": "relaying to ", "consumer": "consuming "}

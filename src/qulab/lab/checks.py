@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from qulab.core.uow import UnitOfWorkFactory
 from qulab.lab.progress import ProgressRepository
+from qulab.platform.uow import UnitOfWorkFactory
 
 LOCAL_LEARNER = "local"
 """The learner key when nobody is signed in: progress belongs to this installation."""

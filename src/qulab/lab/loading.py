@@ -33,10 +33,10 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import InvalidInput
 from qulab.core.models import new_id, utcnow
-from qulab.core.uow import UnitOfWork
 from qulab.platform.models import Assessment, AssessmentStatus, User
 from qulab.platform.repositories import users_statement
 from qulab.platform.services import seeding
+from qulab.platform.uow import PlatformUnitOfWork
 
 RAISE = "raise"
 LAZY = "lazyload"
@@ -201,7 +201,7 @@ async def ensure_exercise_rows(db: Database, users: int) -> bool:
     present = await seeding.count_seeded(db, APPLY_MARKER)
     if not wrote and await _assessment_count(db, where) == present * APPLY_ASSESSMENTS:
         return False
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         ids = (await uow.session.execute(select(User.id).where(where))).scalars().all()
         await uow.session.execute(
             delete(Assessment).where(Assessment.user_id.in_(select(User.id).where(where)))

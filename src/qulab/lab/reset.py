@@ -12,12 +12,12 @@ from sqlalchemy import true
 
 from qulab.core.db import Database
 from qulab.core.errors import UserError
-from qulab.core.uow import UnitOfWork
 from qulab.lab.progress import ProgressRepository
 from qulab.lab.setup import SetupResult, run_db_setup_and_create_user
 from qulab.platform import migrate
 from qulab.platform.models import LabProgress
 from qulab.platform.services.seeding import remove_users
+from qulab.platform.uow import PlatformUnitOfWork
 
 
 async def reset_database(db: Database, *, keep_progress: bool = True) -> SetupResult:
@@ -33,7 +33,7 @@ async def reset_database(db: Database, *, keep_progress: bool = True) -> SetupRe
         )
     kept: Sequence[LabProgress] = ()
     if await migrate.is_up_to_date(db):
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             if keep_progress:
                 kept = await ProgressRepository(uow.session).list_all()
             await remove_users(uow, true(), "database reset")
@@ -41,7 +41,7 @@ async def reset_database(db: Database, *, keep_progress: bool = True) -> SetupRe
     await migrate.downgrade(db, "base")
     result = await run_db_setup_and_create_user(db)
     if kept:
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             await ProgressRepository(uow.session).restore(kept)
             await uow.commit()
     return result

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core.db import Database
-from qulab.core.uow import UnitOfWorkFactory, uow_factory
 from qulab.platform import migrate
 from qulab.platform.events import ScoreCalculated
 from qulab.platform.repositories import ScoreRepository, UserRepository
 from qulab.platform.schemas import CalculateScore, ScoreRead, UserCreate, UserRead, parse
 from qulab.platform.services.seeding import sample_score
 from qulab.platform.services.users import create_user
+from qulab.platform.uow import UnitOfWorkFactory, uow_factory
 
 DEMO_USERS = (
     ("alex.smith@innovateai.com", "Alex Smith", "SW_ENG", "Masters", 8.0),

@@ -2,11 +2,14 @@
 
 from qulab.core.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
 from qulab.core.cache.breaker import BreakerState, CircuitBreaker
-from qulab.core.cache.core import Cache, CacheResult, CacheStatus, Family, Outcome, build_cache
-from qulab.core.cache.repository import (
-    CachedUserRepository,
-    read_latest_score_cached,
-    read_user_cached,
+from qulab.core.cache.core import (
+    Cache,
+    CacheResult,
+    CacheStatus,
+    Family,
+    Outcome,
+    Stale,
+    build_cache,
 )
 from qulab.core.cache.stats import FamilyStats, StatsSnapshot, average_access_time
 from qulab.core.errors import CacheUnavailable
@@ -18,7 +21,6 @@ __all__ = [
     "CacheResult",
     "CacheStatus",
     "CacheUnavailable",
-    "CachedUserRepository",
     "CircuitBreaker",
     "Family",
     "FamilyStats",
@@ -26,9 +28,8 @@ __all__ = [
     "MemoryBackend",
     "Outcome",
     "RedisBackend",
+    "Stale",
     "StatsSnapshot",
     "average_access_time",
     "build_cache",
-    "read_latest_score_cached",
-    "read_user_cached",
 ]

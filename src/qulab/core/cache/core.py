@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from time import perf_counter
 from typing import Any, Generic, TypeVar
@@ -36,7 +36,6 @@ from qulab.core.config import Settings
 from qulab.core.errors import CacheUnavailable
 from qulab.core.recorders import NO_CACHE_METRICS, CacheRecorder
 from qulab.platform.events import Event
-from qulab.platform.schemas import ScoreRead, UserRead
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +51,30 @@ class Outcome(StrEnum):
     BYPASS = "BYPASS"  # the cache was unavailable; the database answered
 
 
+Stale = Callable[[Any], Iterable[str]]
+"""Given an event, the idents of a family's entries it makes stale."""
+
+
 @dataclass(frozen=True)
 class Family(Generic[M]):
-    """A kind of cached value: ``user:{id}`` or ``latest_airscore:{user_id}``."""
+    """A kind of cached value, stored under ``{prefix}{name}:{ident}``: a frozen read model,
+    how long an entry lives, and which events make which entries stale.
+
+    ``invalidated_by`` maps an event class (its subclasses match too) to a function naming the
+    idents that event invalidates; after each commit, and again after the relay publishes, the
+    cache invalidates them all in one round.
+    """
 
     name: str
     model: type[M]
     ttl: float
+    invalidated_by: Mapping[type[Event], Stale] = field(default_factory=dict)
+
+    def stale(self, event: Event) -> Iterable[str]:
+        """The idents of this family ``event`` makes stale (none when no class matches)."""
+        for kind, idents in self.invalidated_by.items():
+            if isinstance(event, kind):
+                yield from idents(event)
 
 
 @dataclass(frozen=True)
@@ -90,9 +106,8 @@ class Cache:
         self,
         backend: CacheBackend,
         *,
+        families: Sequence[Family[Any]] = (),
         prefix: str = "qulab:",
-        user_ttl: float = 3600,
-        score_ttl: float = 300,
         jitter: float = 0.1,
         negative_ttl: float = 0,
         breaker: CircuitBreaker | None = None,
@@ -108,11 +123,12 @@ class Cache:
         self.breaker = breaker or CircuitBreaker(f"cache {backend.kind}")
         # Where reads, errors and invalidations are reported for metrics (nowhere by default).
         self.metrics: CacheRecorder = metrics or NO_CACHE_METRICS
-        self.users: Family[UserRead] = Family("user", UserRead, user_ttl)
-        self.scores: Family[ScoreRead] = Family("latest_airscore", ScoreRead, score_ttl)
-        self.families: tuple[Family[Any], ...] = (self.users, self.scores)
+        names = [family.name for family in families]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two cache families share a name: {sorted(names)}")
+        self.families: tuple[Family[Any], ...] = tuple(families)
         # Generations must outlive every value written under them (see backends).
-        self.generation_ttl = max(86_400.0, 4 * max(user_ttl, score_ttl))
+        self.generation_ttl = max(86_400.0, 4 * max((f.ttl for f in families), default=0.0))
         self._rng = rng or random.Random()
         self._recorders = {family.name: FamilyRecorder() for family in self.families}
         self._flights: dict[str, dict[bytes | None, Shared[Any]]] = {}
@@ -124,18 +140,37 @@ class Cache:
 
     # -- keys ---------------------------------------------------------------------------------
 
+    def family(self, name: str, model: type[M]) -> Family[M]:
+        """The declared family ``name``, whose values are ``model`` read models."""
+        for family in self.families:
+            if family.name == name:
+                if family.model is not model:
+                    raise TypeError(f"cache family {name!r} holds {family.model.__name__}")
+                return family
+        raise KeyError(f"no cache family {name!r} is declared (known: {self._names()})")
+
+    def _names(self) -> str:
+        return ", ".join(family.name for family in self.families) or "none"
+
     def key(self, family: Family[Any], ident: str) -> str:
         return f"{self.prefix}{family.name}:{ident}"
 
     def generation_key(self, key: str) -> str:
         return f"{self.prefix}gen:{key.removeprefix(self.prefix)}"
 
-    def user_keys(self, user_id: str) -> list[str]:
-        return [self.key(family, user_id) for family in self.families]
+    def keys_of(self, ident: str) -> list[str]:
+        """The key of ``ident`` in every family (for families keyed by the same ids)."""
+        return [self.key(family, ident) for family in self.families]
+
+    def _recorder(self, name: str) -> FamilyRecorder:
+        recorder = self._recorders.get(name)
+        if recorder is None:
+            # A family used without being declared: counted from its first use.
+            recorder = self._recorders[name] = FamilyRecorder()
+        return recorder
 
     def _family_of(self, key: str) -> str:
-        name = key.removeprefix(self.prefix).removeprefix("gen:").partition(":")[0]
-        return name if name in self._recorders else self.users.name
+        return key.removeprefix(self.prefix).removeprefix("gen:").partition(":")[0]
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -154,7 +189,7 @@ class Cache:
             shared = await reading.wait_next()
             # The shared lookup was cancelled: look up alone.
             found = await self._lookup(key, gen_key) if shared is ABANDONED else shared
-        recorder = self._recorders[family.name]
+        recorder = self._recorder(family.name)
         generation = None
         if found is not None:
             raw = found.value
@@ -281,7 +316,7 @@ class Cache:
             running = flights.get(generation)
             if running is None:
                 break
-            self._recorders[family.name].count("coalesced")
+            self._recorder(family.name).count("coalesced")
             result: M | Abandoned | None = await running.wait()
             if result is not ABANDONED:
                 return result
@@ -331,7 +366,7 @@ class Cache:
         try:
             if too_large:
                 # Not cached; drop whatever is there so no reader keeps fetching an oversize entry.
-                self._recorders[family.name].count("too_large")
+                self._recorder(family.name).count("too_large")
                 await self.backend.delete([key])
                 stored = False
             else:
@@ -341,7 +376,7 @@ class Cache:
             return
         self.breaker.record_success()
         if stored:
-            self._recorders[family.name].count("sets")
+            self._recorder(family.name).count("sets")
         elif not too_large:
             log.debug("not storing %s: invalidated while it was loaded", key)
 
@@ -352,20 +387,21 @@ class Cache:
         """Keys whose invalidation has not reached the backend yet (it was unreachable)."""
         return frozenset(self._pending_invalidation)
 
-    async def invalidate_user(self, user_id: str) -> None:
-        await self.invalidate_users([user_id])
+    async def invalidate(self, family: Family[Any], idents: Iterable[str]) -> None:
+        """Invalidate these entries of ``family`` (see ``invalidate_keys``)."""
+        await self.invalidate_keys(self.key(family, ident) for ident in sorted(set(idents)))
 
-    async def invalidate_users(self, user_ids: Iterable[str]) -> None:
-        """Bump the generations of every key of these users and drop the entries. When the
-        backend is unreachable the keys are remembered and invalidated before the next read
-        that reaches it."""
-        keys = [key for user_id in sorted(set(user_ids)) for key in self.user_keys(user_id)]
+    async def invalidate_keys(self, keys: Iterable[str]) -> None:
+        """Bump the generations of these keys and drop the entries. When the backend is
+        unreachable the keys are remembered and invalidated before the next read that reaches
+        it."""
+        keys = list(dict.fromkeys(keys))
         if not keys:
             return
         for key in keys:
             self._flights.pop(key, None)
             self._decoded.pop(key, None)
-            self._recorders[self._family_of(key)].count("invalidations")
+            self._recorder(self._family_of(key)).count("invalidations")
         self._pending_invalidation.update(keys)
         if self.breaker.allow():
             try:
@@ -418,9 +454,14 @@ class Cache:
         self._pending_invalidation.difference_update(keys)
 
     async def invalidate_events(self, events: Sequence[Event]) -> None:
-        """The bus handler: invalidate every user these events affect, in one round. It is
-        idempotent (a generation bump), so the relay may apply it again to what it publishes."""
-        await self.invalidate_users(user for event in events for user in event.affected_users)
+        """The bus handler: invalidate every entry these events make stale, as each family
+        declares, in one round. It is idempotent (a generation bump), so the relay may apply it
+        again to what it publishes."""
+        await self.invalidate_keys(
+            self.key(family, ident)
+            for family in self.families
+            for ident in sorted({i for event in events for i in family.stale(event)})
+        )
 
     def subscribe(self, bus: MessageBus) -> None:
         """Invalidate after every commit on ``bus`` (never on rollback). A shared cache is also
@@ -435,7 +476,7 @@ class Cache:
 
     def _failed(self, key: str, error: CacheUnavailable) -> None:
         family = self._family_of(key)
-        self._recorders[family].count("errors")
+        self._recorder(family).count("errors")
         self.metrics.error(family)
         self.breaker.record_failure(error)
         log.debug("cache call failed: %s", error)
@@ -549,8 +590,9 @@ class _Reading:
         return await self.next.wait()
 
 
-def build_cache(settings: Settings) -> Cache:
-    """Redis when ``QULAB_REDIS_URL`` is set, the in-process store otherwise."""
+def build_cache(settings: Settings, families: Sequence[Family[Any]] = ()) -> Cache:
+    """A cache of ``families``: on Redis when ``QULAB_REDIS_URL`` is set, the in-process store
+    otherwise."""
     config = settings.cache
     backend: CacheBackend
     if config.redis_url:
@@ -563,9 +605,8 @@ def build_cache(settings: Settings) -> Cache:
         backend = MemoryBackend(config.max_entries, max_value_bytes=config.max_value_bytes)
     return Cache(
         backend,
+        families=families,
         prefix=config.prefix,
-        user_ttl=config.user_ttl,
-        score_ttl=config.score_ttl,
         jitter=config.ttl_jitter,
         negative_ttl=config.negative_ttl,
         breaker=CircuitBreaker(

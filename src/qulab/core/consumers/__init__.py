@@ -1,4 +1,4 @@
-"""Consumers with an inbox: broker sources, the consumer loop and the score-summary projection."""
+"""Consumers with an inbox: a source per broker, the consumer loop, the inbox and its counts."""
 
 from qulab.core.consumers.delivery import Delivery
 from qulab.core.consumers.factory import build_source
@@ -10,21 +10,8 @@ from qulab.core.consumers.redis_streams import RedisStreamsSource
 from qulab.core.consumers.runner import Consumer, ConsumeResult, Handler
 from qulab.core.consumers.source import Lag, Source
 from qulab.core.consumers.status import ConsumerStatus, consumer_status
-from qulab.lab.broker_log import BrokerNamespace, broker_namespace
-from qulab.platform.projection import (
-    ScoreSummaryProjection,
-    excess_effects,
-    projection_differences,
-)
-
-CONSUMERS: dict[str, type[ScoreSummaryProjection]] = {
-    ScoreSummaryProjection.name: ScoreSummaryProjection
-}
-"""The consumers ``qulab consume NAME`` can run, by name."""
 
 __all__ = [
-    "CONSUMERS",
-    "BrokerNamespace",
     "ConsumeResult",
     "Consumer",
     "ConsumerStatus",
@@ -35,14 +22,10 @@ __all__ = [
     "NatsSource",
     "RabbitMQSource",
     "RedisStreamsSource",
-    "ScoreSummaryProjection",
     "Source",
     "applied_ids",
     "apply_once",
-    "broker_namespace",
     "build_source",
     "consumer_status",
-    "excess_effects",
     "inbox_counts",
-    "projection_differences",
 ]

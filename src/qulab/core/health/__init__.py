@@ -19,6 +19,7 @@ from qulab.core.health.database import (
     missing_sqlite_file,
 )
 from qulab.core.health.relay import RelayActivity, check_relay, relay_activity
+from qulab.core.migrate import Migrations
 
 __all__ = [
     "Check",
@@ -36,10 +37,13 @@ DEFAULT_TIMEOUT = 3.0
 AFTER_THE_DATABASE = ("schema", "relay", "clock")
 
 
-async def run_checks(settings: Settings, within: float = DEFAULT_TIMEOUT) -> list[Check]:
-    """Every component's line, in a fixed order: database, schema, cache, broker, relay, clock."""
+async def run_checks(
+    settings: Settings, migrations: Migrations, within: float = DEFAULT_TIMEOUT
+) -> list[Check]:
+    """Every component's line, in a fixed order: database, schema (against ``migrations``'
+    head), cache, broker, relay, clock."""
     database, cache, broker = await asyncio.gather(
-        _database_checks(settings, within),
+        _database_checks(settings, migrations, within),
         bounded("cache", check_cache(settings.cache), within),
         bounded("broker", check_broker(settings.broker, within), within),
     )
@@ -47,7 +51,9 @@ async def run_checks(settings: Settings, within: float = DEFAULT_TIMEOUT) -> lis
     return [reach, schema, cache, broker, relay, clock]
 
 
-async def _database_checks(settings: Settings, within: float) -> list[Check]:
+async def _database_checks(
+    settings: Settings, migrations: Migrations, within: float
+) -> list[Check]:
     missing = missing_sqlite_file(settings.database_url)
     if missing is not None:
         detail = f"SQLite {missing} does not exist yet: run `qulab setup`"
@@ -57,7 +63,7 @@ async def _database_checks(settings: Settings, within: float) -> list[Check]:
         reach = await bounded("database", check_reachable(db), within)
         if reach.status is not Status.OK:
             return _then_skipped(reach, "the database cannot be reached")
-        schema = await bounded("schema", check_schema(db), within)
+        schema = await bounded("schema", check_schema(db, migrations), within)
         if schema.status is Status.MISCONFIGURED:
             relay = Check("relay", Status.SKIPPED, "no schema")
         else:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from qulab.core.db import Database
 from qulab.core.health.check import Check, Status
-from qulab.platform import migrate
+from qulab.core.migrate import Migrations, current_revision
 
 # Beyond this the database's timestamps (created_at, published_at, leases) and this machine's
 # disagree enough to mislead an age or a lag.
@@ -36,9 +36,9 @@ async def check_reachable(db: Database) -> Check:
     return Check("database", Status.OK, f"{db.description}: reachable ({server} {version})")
 
 
-async def check_schema(db: Database) -> Check:
-    current = await migrate.current_revision(db)
-    head = migrate.head_revision()
+async def check_schema(db: Database, migrations: Migrations) -> Check:
+    current = await current_revision(db)
+    head = migrations.head()
     if current == head:
         return Check("schema", Status.OK, f"at the head revision {head}")
     if current is None:

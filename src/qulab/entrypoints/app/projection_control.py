@@ -27,7 +27,6 @@ from qulab.core.consumers import (
     Delivery,
     Lag,
     MemorySource,
-    ScoreSummaryProjection,
     Source,
     build_source,
 )
@@ -37,6 +36,7 @@ from qulab.core.outbox import MemoryBroker
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
+from qulab.platform.projection import ScoreSummaryProjection
 
 log = logging.getLogger(__name__)
 

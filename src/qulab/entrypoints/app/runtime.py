@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from qulab.core.bootstrap import QuLab, bootstrap
+from qulab.core.bootstrap import QuLab
 from qulab.core.config import Settings, load_settings
 from qulab.core.db import Database
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
+from qulab.platform.application import bootstrap
 
 T = TypeVar("T")
 

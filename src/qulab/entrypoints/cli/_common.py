@@ -71,7 +71,7 @@ async def open_lab(
     current: Settings | None = None, *, cache: Cache | None = None
 ) -> AsyncIterator[QuLab]:
     """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
-    from qulab.core.bootstrap import bootstrap
+    from qulab.platform.application import bootstrap
 
     async with bootstrap(current or settings(), cache=cache) as lab:
         yield lab

@@ -111,16 +111,17 @@ def invalidate(
     json: JSON = False,
 ) -> None:
     """Drop a user's cached entries (``user:{id}`` and ``latest_airscore:{id}``)."""
+    from qulab.platform.cache import invalidate_user, user_keys
     from qulab.platform.schemas import validate_id
 
     user_id = validate_id(user_id, "user_id")
 
     async def _go() -> list[str]:
         async with open_cache() as cache:
-            await cache.invalidate_user(user_id)
+            await invalidate_user(cache, user_id)
             if cache.pending_invalidations:
                 raise ServiceUnavailable(f"cache unreachable at {cache.backend.address}")
-            return cache.user_keys(user_id)
+            return user_keys(cache, user_id)
 
     keys = run(_go)
     if json:

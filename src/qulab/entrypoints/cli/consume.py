@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from qulab.core.outbox import Relay
 
 STATUS = "status"
-# Named here so --help needs no import of the consumers (tests check it matches CONSUMERS).
+# Named here so --help needs no import of the consumers (a test checks the platform's list).
 CONSUMER_NAMES = ("score-summary",)
 
 
@@ -89,9 +89,10 @@ def _outage_line(outage: str) -> str:
 async def _consume(
     name: str, broker: str | None, group: str, once: bool, metrics: Metrics | None
 ) -> ConsumeResult:
-    from qulab.core.consumers import CONSUMERS, Consumer, build_source
+    from qulab.core.consumers import Consumer, build_source
+    from qulab.platform.application import PLATFORM
 
-    handler = CONSUMERS[name]()
+    handler = PLATFORM.consumers[name]()
     async with open_lab() as lab:
         if metrics is not None:
             metrics.watch(db=lab.db, cache=lab.cache)
@@ -160,7 +161,8 @@ async def _run_until_signal(
 
 
 def _status(broker: str | None, json: bool) -> None:
-    from qulab.core.consumers import CONSUMERS, build_source, consumer_status
+    from qulab.core.consumers import build_source, consumer_status
+    from qulab.platform.application import PLATFORM
 
     async def _go() -> list[ConsumerStatus]:
         async with open_lab() as lab:
@@ -170,9 +172,9 @@ def _status(broker: str | None, json: bool) -> None:
             if url is not None and not url.startswith("memory://"):
                 sources = {
                     name: build_source(
-                        url, settings, group=name, aggregate_types=kind.aggregate_types
+                        url, settings, group=name, aggregate_types=kind().aggregate_types
                     )
-                    for name, kind in CONSUMERS.items()
+                    for name, kind in PLATFORM.consumers.items()
                 }
             try:
                 return await consumer_status(lab.db, sources)

@@ -30,13 +30,14 @@ def doctor(
     """Check the database, schema, cache, broker, relay and clock skew, one line each."""
     from qulab.core.config import load_settings
     from qulab.core.health import Check, Status, exit_code, run_checks
+    from qulab.platform.migrate import MIGRATIONS
 
     try:
         current = load_settings()
     except ConfigurationError as error:
         checks = [Check("settings", Status.MISCONFIGURED, str(error))]
     else:
-        checks = run(lambda: run_checks(current, timeout))
+        checks = run(lambda: run_checks(current, MIGRATIONS, timeout))
     if json:
         print_json([check.as_dict() for check in checks])
     else:

@@ -27,9 +27,9 @@ def add(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Calculate and store a user's AI-R score; each one commits a score.calculated event."""
-    from qulab.core.uow import uow_factory
     from qulab.platform.schemas import CalculateScore, parse
     from qulab.platform.services.scoring import calculate_score
+    from qulab.platform.uow import uow_factory
 
     async def _go() -> list[ScoreRead]:
         command = parse(CalculateScore, user_id=user_id, occupation_code=occupation)

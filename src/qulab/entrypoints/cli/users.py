@@ -43,9 +43,9 @@ def create(
     json: JSON = False,
 ) -> None:
     """Create a user and print the new id."""
-    from qulab.core.uow import uow_factory
     from qulab.platform.schemas import UserCreate, parse
     from qulab.platform.services import users as service
+    from qulab.platform.uow import uow_factory
 
     async def _go() -> UserRead:
         async with open_db() as db:
@@ -74,8 +74,8 @@ def show(
     json: JSON = False,
 ) -> None:
     """Show one user and their latest score, read through the cache (says HIT or MISS)."""
-    from qulab.core.cache import CachedUserRepository
     from qulab.core.errors import NotFound
+    from qulab.platform.cache import CachedUserRepository
 
     async def _go() -> tuple[CacheResult[UserRead], CacheResult[ScoreRead]]:
         async with open_cache() as cache, open_db(cache=cache) as db, db.session() as session:
@@ -150,9 +150,9 @@ def update(
     )
     if not changes:
         raise typer.BadParameter("give at least one of --name, --occupation, --education, --years")
-    from qulab.core.uow import uow_factory
     from qulab.platform.schemas import UpdateUser, parse
     from qulab.platform.services import users as service
+    from qulab.platform.uow import uow_factory
 
     async def _go() -> UserRead:
         async with open_db() as db:
@@ -171,9 +171,9 @@ def delete(
     user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
 ) -> None:
     """Delete a user with their assessments and scores."""
-    from qulab.core.uow import uow_factory
     from qulab.platform.schemas import DeleteUser, parse
     from qulab.platform.services import users as service
+    from qulab.platform.uow import uow_factory
 
     async def _go() -> None:
         async with open_db() as db:

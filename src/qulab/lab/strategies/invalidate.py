@@ -20,10 +20,8 @@ class Invalidate:
 
     def __init__(self, backend: CacheBackend, rows: ScratchRows, prefix: str, ttl: float) -> None:
         self.rows = rows
-        self.cache = Cache(backend, prefix=prefix, user_ttl=ttl, score_ttl=ttl, jitter=0)
-        # The cache keeps statistics per family name; the rows use the ``user`` slot under
-        # this strategy's own prefix.
-        self.family: Family[RowRead] = Family(self.cache.users.name, RowRead, ttl)
+        self.family: Family[RowRead] = Family("row", RowRead, ttl)
+        self.cache = Cache(backend, families=(self.family,), prefix=prefix, jitter=0)
         # One invalidation at a time: while one is in flight, Cache.invalidate_users counts the
         # other's keys as not delivered and warns that the cache is unreachable.
         self._invalidating = asyncio.Lock()
@@ -35,13 +33,13 @@ class Invalidate:
     async def write(self, ident: str, version: int) -> None:
         await self.rows.write(ident, version)
         async with self._invalidating:
-            await self.cache.invalidate_user(ident)
+            await self.cache.invalidate(self.family, [ident])
 
     async def expire(self, ident: str) -> None:
         """Drop the entry through the cache's own invalidation: a bare delete would leave the
         just-finished load's flight lingering, and readers would share it without a load."""
         async with self._invalidating:
-            await self.cache.invalidate_user(ident)
+            await self.cache.invalidate(self.family, [ident])
 
     async def close(self) -> None:
         await self.cache.close()

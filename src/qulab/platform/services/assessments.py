@@ -4,10 +4,10 @@ in the same transaction. Inputs arrive validated (``StartAssessment``, ``Complet
 from __future__ import annotations
 
 from qulab.core.errors import ConflictError
-from qulab.core.uow import UnitOfWorkFactory
 from qulab.platform.events import AssessmentCompleted
 from qulab.platform.models import AssessmentStatus
 from qulab.platform.schemas import AssessmentRead, CompleteAssessment, StartAssessment
+from qulab.platform.uow import UnitOfWorkFactory
 
 
 async def start_assessment(command: StartAssessment, uow: UnitOfWorkFactory) -> AssessmentRead:

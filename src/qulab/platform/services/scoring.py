@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from qulab.core.db import Database
-from qulab.core.uow import UnitOfWork, UnitOfWorkFactory, uow_factory
 from qulab.platform.airscore import (
     DEFAULT_PARAMETERS,
     ScoringInputs,
@@ -20,9 +19,10 @@ from qulab.platform.airscore import (
 from qulab.platform.events import ScoreCalculated
 from qulab.platform.models import AIRScore, AssessmentStatus
 from qulab.platform.schemas import CalculateScore, ScoreRead, parse
+from qulab.platform.uow import PlatformUnitOfWork, UnitOfWorkFactory, uow_factory
 
 
-async def _inputs_for(uow: UnitOfWork, user_id: str) -> ScoringInputs:
+async def _inputs_for(uow: PlatformUnitOfWork, user_id: str) -> ScoringInputs:
     user = await uow.users.get(user_id)
     completed = [
         a

@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
 from qulab.core.models import new_id, utcnow
-from qulab.core.uow import UnitOfWork
 from qulab.platform.events import UsersRemoved
 from qulab.platform.models import AIRScore, Assessment, User
+from qulab.platform.uow import PlatformUnitOfWork
 
 BATCH = 1000
 OCCUPATIONS = ("SW_ENG", "DATA_SCI", "PM", "DESIGN", "OPS", "ANALYST")
@@ -111,7 +111,7 @@ async def seed(
                     }
                     | {"id": new_id(), "created_at": now, "updated_at": now}
                 )
-        async with UnitOfWork(db) as uow:
+        async with PlatformUnitOfWork(db) as uow:
             # New ids: nothing can be cached under them, so these inserts record no event.
             await uow.session.execute(insert(User), user_rows)
             if score_rows:
@@ -143,13 +143,13 @@ async def clear_seeded(db: Database, marker: str = "demo") -> int:
     """Remove the users seeded under ``marker`` with their scores and assessments, recording
     one ``users.removed`` event (so every cache forgets them)."""
     domain = marker_domain(marker)
-    async with UnitOfWork(db) as uow:
+    async with PlatformUnitOfWork(db) as uow:
         removed = await remove_users(uow, User.email.like(f"%{domain}"), f"cleared seed {marker}")
         await uow.commit()
     return removed
 
 
-async def remove_users(uow: UnitOfWork, where: ColumnElement[bool], reason: str) -> int:
+async def remove_users(uow: PlatformUnitOfWork, where: ColumnElement[bool], reason: str) -> int:
     """Delete the users matching ``where`` with their scores and assessments inside ``uow``,
     and record UsersRemoved naming exactly the deleted users: one event per
     ``REMOVAL_IDS_PER_EVENT`` of them, none when nobody matched."""

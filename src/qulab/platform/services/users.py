@@ -6,9 +6,9 @@ Reads (``get_user``, ``list_users``) live on the read side, :mod:`qulab.platform
 
 from __future__ import annotations
 
-from qulab.core.uow import UnitOfWorkFactory
 from qulab.platform.events import UserCreated, UserDeleted, UserUpdated
 from qulab.platform.schemas import DeleteUser, UpdateUser, UserCreate, UserRead
+from qulab.platform.uow import UnitOfWorkFactory
 
 
 async def create_user(command: UserCreate, uow: UnitOfWorkFactory) -> UserRead:

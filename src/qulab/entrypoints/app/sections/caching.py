@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qulab.core.cache import (
-    Cache,
-    CachedUserRepository,
-)
+from qulab.core.cache import Cache
 from qulab.core.db import Database
-from qulab.core.uow import uow_factory
 from qulab.entrypoints.app.cache_burst_view import (
     clear_history,
     render_access_times,
@@ -25,8 +21,10 @@ from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.redis_view import render_redis_view
 from qulab.entrypoints.app.strategies_view import render_strategies
+from qulab.platform.cache import CachedUserRepository, user_family, user_keys
 from qulab.platform.schemas import UpdateUser, parse
 from qulab.platform.services.users import update_user
+from qulab.platform.uow import uow_factory
 
 INVALIDATE_LABEL = "Invalidate Cache for this User"
 UPDATE_LABEL = "Update name"
@@ -78,7 +76,7 @@ def _invalidation(db: Database, cache: Cache, demo: CacheDemo) -> None:
                 icon=":material/cloud_off:",
             )
         else:
-            keys = ", ".join(f"`{key}`" for key in cache.user_keys(user_id))
+            keys = ", ".join(f"`{key}`" for key in user_keys(cache, user_id))
             st.success(
                 f"Cache invalidated for user ID {user_id}: {keys}.",
                 icon=":material/delete_sweep:",
@@ -98,7 +96,7 @@ def _invalidation(db: Database, cache: Cache, demo: CacheDemo) -> None:
         if updated is not None:
             st.success(
                 f"Name updated to '{literal(updated.name)}' and committed; the commit invalidated "
-                f"`{cache.key(cache.users, user_id)}`, so the next fetch is a MISS with the "
+                f"`{cache.key(user_family(cache), user_id)}`, so the next fetch is a MISS with the "
                 "new name.",
                 icon=":material/edit:",
             )

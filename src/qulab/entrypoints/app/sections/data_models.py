@@ -7,7 +7,6 @@ import inspect
 import streamlit as st
 
 from qulab.core import models as core_models
-from qulab.core.uow import uow_factory
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data_view import demo_users_caption, render_demo_data
@@ -19,6 +18,7 @@ from qulab.entrypoints.app.state import CREATED_USER_ID
 from qulab.platform import models
 from qulab.platform.schemas import UserCreate, parse
 from qulab.platform.services.users import create_user
+from qulab.platform.uow import uow_factory
 from qulab.platform.views import find_user, user_count
 
 MODEL_CLASSES: tuple[tuple[type, str], ...] = (

@@ -1,4 +1,8 @@
-"""``CachedUserRepository``: the read-through repository of the codelab, on the real cache.
+"""The platform's cached reads: its two key families and ``CachedUserRepository``.
+
+``user:{id}`` holds a user and ``latest_airscore:{user_id}`` a user's newest score; both are
+keyed by the user's id, and an event that names users in ``affected_users`` makes both stale.
+``CachedUserRepository`` is the read-through repository of the codelab, on the real cache.
 
 It returns read models (never ORM instances) and remembers how the last read was served
 (``last_result``: HIT, MISS or BYPASS and its time) so callers can show what the cache did.
@@ -10,19 +14,53 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.core.cache.core import Cache, CacheResult
+from qulab.core.cache import Cache, CacheResult, Family
+from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import read_models
-from qulab.platform.repositories import ScoreRepository, UserRepository
+from qulab.platform.events import Event
 from qulab.platform.schemas import ScoreRead, UserRead, validate_id
+
+USER = "user"
+LATEST_SCORE = "latest_airscore"
+
+
+def _affected_users(event: Event) -> tuple[str, ...]:
+    return event.affected_users
+
+
+def families(settings: Settings) -> tuple[Family[UserRead], Family[ScoreRead]]:
+    """The platform's key families, with the TTLs ``settings`` give them."""
+    stale = {Event: _affected_users}
+    return (
+        Family(USER, UserRead, settings.cache.user_ttl, stale),
+        Family(LATEST_SCORE, ScoreRead, settings.cache.score_ttl, stale),
+    )
+
+
+def user_family(cache: Cache) -> Family[UserRead]:
+    return cache.family(USER, UserRead)
+
+
+def score_family(cache: Cache) -> Family[ScoreRead]:
+    return cache.family(LATEST_SCORE, ScoreRead)
+
+
+def user_keys(cache: Cache, user_id: str) -> list[str]:
+    """Every cache key that holds something of ``user_id``'s."""
+    return cache.keys_of(user_id)
+
+
+async def invalidate_user(cache: Cache, user_id: str) -> None:
+    """Drop every cached entry of ``user_id`` now (a commit through the unit of work does this
+    by itself)."""
+    await cache.invalidate_keys(cache.keys_of(user_id))
 
 
 class CachedUserRepository:
     def __init__(self, session: AsyncSession, cache: Cache) -> None:
         self.session = session
         self.cache = cache
-        self.users = UserRepository(session)
-        self.scores = ScoreRepository(session)
         self.last_result: CacheResult[UserRead] | CacheResult[ScoreRead] | None = None
 
     async def fetch_user(self, user_id: str) -> CacheResult[UserRead]:
@@ -31,7 +69,7 @@ class CachedUserRepository:
         async def load() -> UserRead | None:
             return await read_models.user_by_id(await self.session.connection(), user_id)
 
-        result = await self.cache.read_through(self.cache.users, user_id, load)
+        result = await self.cache.read_through(user_family(self.cache), user_id, load)
         self.last_result = result
         return result
 
@@ -41,7 +79,7 @@ class CachedUserRepository:
         async def load() -> ScoreRead | None:
             return await read_models.latest_score(await self.session.connection(), user_id)
 
-        result = await self.cache.read_through(self.cache.scores, user_id, load)
+        result = await self.cache.read_through(score_family(self.cache), user_id, load)
         self.last_result = result
         return result
 
@@ -56,7 +94,7 @@ class CachedUserRepository:
     async def invalidate_user_cache(self, user_id: str) -> None:
         """Drop the user's cached entries now (writes through the unit of work do this by
         themselves after they commit)."""
-        await self.cache.invalidate_user(validate_id(user_id, "user_id"))
+        await invalidate_user(self.cache, validate_id(user_id, "user_id"))
 
 
 async def read_user_cached(db: Database, cache: Cache, user_id: str) -> CacheResult[UserRead]:
