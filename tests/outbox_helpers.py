@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from qulab.core.db import Database
-from qulab.core.models import DomainEvent, new_id
+from qulab.core.ids import new_id
+from qulab.core.models import DomainEvent
 from qulab.core.outbox.memory import MemoryBroker
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures

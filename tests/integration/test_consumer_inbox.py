@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from qulab.core.consumers import Delivery, MemorySource, apply_once, inbox_counts
 from qulab.core.db import Database
-from qulab.core.models import InboxEntry, new_id
+from qulab.core.ids import new_id
+from qulab.core.models import InboxEntry
 from qulab.core.outbox import MemoryBroker, OutboxMessage, publish_pending
 from qulab.platform.projection import ScoreSummaryProjection, projection_differences
 from tests.consumer_support import consume_all, scored_users, summaries

@@ -13,7 +13,8 @@ from sqlalchemy import text, update
 
 from qulab.core.db import Database
 from qulab.core.errors import ConfigurationError
-from qulab.core.models import DomainEvent, EventStatus, new_id, utcnow
+from qulab.core.ids import new_id
+from qulab.core.models import DomainEvent, EventStatus, utcnow
 from qulab.core.outbox import Relay, replay
 from qulab.core.outbox.leases import Leases
 from qulab.core.outbox.memory import MemoryBroker

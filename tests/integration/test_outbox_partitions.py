@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
-from qulab.core.models import DomainEvent, EventStatus, new_id
+from qulab.core.ids import new_id
+from qulab.core.models import DomainEvent, EventStatus
 from qulab.core.outbox import stream_name
 from qulab.core.outbox.leases import lease_table
 from qulab.platform import migrate

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import aio_pika
 
 from qulab.core.db import Database
-from qulab.core.models import new_id
+from qulab.core.ids import new_id
 from qulab.core.outbox import RabbitMQPublisher, publish_pending, replay
 from qulab.core.outbox.retry import RetryPolicy
 from qulab.platform.events import OpaqueEvent

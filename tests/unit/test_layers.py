@@ -31,7 +31,6 @@ STILL_TO_CUT = {
     ("qulab.core.cache.core", "qulab.platform.events"),
     ("qulab.core.metrics.consumer", "qulab.platform.models"),
     ("qulab.core.metrics.outbox", "qulab.platform.models"),
-    ("qulab.core.outbox.admin", "qulab.platform.schemas"),
     ("qulab.core.outbox.relay", "qulab.platform.events"),
     ("qulab.core.uow", "qulab.platform.events"),
 }

@@ -8,7 +8,6 @@ helpers here (UTC timestamps, string ids) are what an application's models may s
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -31,13 +30,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from qulab.core.ids import new_id
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class UTCDateTime(TypeDecorator[datetime]):

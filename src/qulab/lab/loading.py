@@ -32,7 +32,8 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import InvalidInput
-from qulab.core.models import new_id, utcnow
+from qulab.core.ids import new_id
+from qulab.core.models import utcnow
 from qulab.platform.models import Assessment, AssessmentStatus, User
 from qulab.platform.repositories import users_statement
 from qulab.platform.services import seeding

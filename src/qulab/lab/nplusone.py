@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import InvalidInput, NotFound
+from qulab.core.ids import validate_id
 from qulab.platform.models import AIRScore, User
 from qulab.platform.repositories import ScoreRepository, UserRepository, users_statement
-from qulab.platform.schemas import ScoreRead, UserRead, UserWithScores, validate_id
+from qulab.platform.schemas import ScoreRead, UserRead, UserWithScores
 
 PER_ROW = "per-row"
 EAGER = "eager"

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from qulab.core.db import Database, is_sqlite_memory
 from qulab.core.errors import InvalidInput
+from qulab.core.ids import validate_id
 from qulab.lab.driver_floor import floor_reader
 from qulab.platform import read_models
 from qulab.platform.repositories import UserRepository
-from qulab.platform.schemas import validate_id
 
 FLOOR = "driver"
 CORE = "core"

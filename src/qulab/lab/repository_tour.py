@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import InvalidInput
-from qulab.core.models import new_id
+from qulab.core.ids import new_id
 from qulab.platform.models import Assessment, User
 from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
 from qulab.platform.schemas import UserCreate, UserUpdate

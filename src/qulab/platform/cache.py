@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qulab.core.cache import Cache, CacheResult, Family
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.ids import validate_id
 from qulab.platform import read_models
 from qulab.platform.events import Event
-from qulab.platform.schemas import ScoreRead, UserRead, validate_id
+from qulab.platform.schemas import ScoreRead, UserRead
 
 USER = "user"
 LATEST_SCORE = "latest_airscore"

@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from qulab.core.models import TimestampMixin, UTCDateTime, metadata, new_id, utcnow
+from qulab.core.ids import new_id
+from qulab.core.models import TimestampMixin, UTCDateTime, metadata, utcnow
 
 
 class Base(AsyncAttrs, DeclarativeBase):

@@ -12,8 +12,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.core.db import Database
+from qulab.core.ids import validate_id
 from qulab.platform.models import AIRScore, User
-from qulab.platform.schemas import ScoreRead, UserRead, validate_id
+from qulab.platform.schemas import ScoreRead, UserRead
 
 _users = User.__table__
 _scores = AIRScore.__table__

@@ -17,13 +17,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from qulab.core.db_errors import IntegrityFailure, Violation, classify_integrity
 from qulab.core.errors import ConflictError, DuplicateEmailError, NotFound
+from qulab.core.ids import validate_id
 from qulab.platform.models import (
     AIRScore,
     Assessment,
     AssessmentStatus,
     User,
 )
-from qulab.platform.schemas import UserCreate, UserUpdate, validate_id
+from qulab.platform.schemas import UserCreate, UserUpdate
 
 
 def _constraint(failure: IntegrityFailure) -> str:

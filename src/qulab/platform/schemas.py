@@ -7,8 +7,6 @@ what the cache stores (as JSON) and what the CLI and app show; they never carry 
 from __future__ import annotations
 
 import math
-import re
-import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -16,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 
 from qulab.core.control_chars import describe, first_unsafe
 from qulab.core.errors import InvalidInput
+from qulab.core.ids import validate_id
 
 EMAIL_MAX = 255
 NAME_MAX = 255
@@ -196,21 +195,6 @@ def parse(model: type[M], **values: Any) -> M:
         field = ".".join(str(part) for part in first["loc"]) or "input"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidInput(field, message) from None
-
-
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def validate_id(value: object, field: str = "id") -> str:
-    """Return ``value`` as a canonical UUID string, or raise InvalidInput naming ``field``."""
-    if not isinstance(value, str):
-        raise InvalidInput(field, "must be a UUID string")
-    if _CANONICAL_UUID.fullmatch(value):
-        return value  # already what str(uuid.UUID(value)) would give, at a fraction of the cost
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise InvalidInput(field, f"{value!r} is not a valid UUID") from None
 
 
 def validate_occupation(value: object, field: str = "occupation_code") -> str:

@@ -15,12 +15,13 @@ from sqlalchemy import ColumnElement
 
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput, NotFound
+from qulab.core.ids import validate_id
 from qulab.core.outbox.repository import EventRow, OutboxRepository
 from qulab.platform import read_models
 from qulab.platform.events import SCORE_AGGREGATE
 from qulab.platform.models import EventType
 from qulab.platform.repositories import ScoreRepository, UserRepository, users_statement
-from qulab.platform.schemas import ScoreRead, UserRead, validate_id
+from qulab.platform.schemas import ScoreRead, UserRead
 
 MAX_LIST_LIMIT = 1000
 # The largest OFFSET both SQLite and PostgreSQL accept (a signed 64-bit integer).

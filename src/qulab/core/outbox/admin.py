@@ -13,10 +13,10 @@ from typing import Any
 
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput, NotFound
+from qulab.core.ids import validate_id
 from qulab.core.models import utcnow
 from qulab.core.outbox.leases import LeaseInfo, lease_table
 from qulab.core.outbox.repository import OutboxRepository
-from qulab.platform.schemas import validate_id
 
 AGE = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -111,8 +111,8 @@ def invalidate(
     json: JSON = False,
 ) -> None:
     """Drop a user's cached entries (``user:{id}`` and ``latest_airscore:{id}``)."""
+    from qulab.core.ids import validate_id
     from qulab.platform.cache import invalidate_user, user_keys
-    from qulab.platform.schemas import validate_id
 
     user_id = validate_id(user_id, "user_id")
 

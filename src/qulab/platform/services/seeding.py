@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
-from qulab.core.models import new_id, utcnow
+from qulab.core.ids import new_id
+from qulab.core.models import utcnow
 from qulab.platform.events import UsersRemoved
 from qulab.platform.models import AIRScore, Assessment, User
 from qulab.platform.uow import PlatformUnitOfWork
