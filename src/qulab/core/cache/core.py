@@ -34,8 +34,9 @@ from qulab.core.cache.sharing import ABANDONED, Abandoned, Shared
 from qulab.core.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.core.config import Settings
 from qulab.core.errors import CacheUnavailable
+from qulab.core.events import Event
 from qulab.core.recorders import NO_CACHE_METRICS, CacheRecorder
-from qulab.platform.events import Event
+from qulab.platform.events import affected_users
 from qulab.platform.schemas import ScoreRead, UserRead
 
 log = logging.getLogger(__name__)
@@ -420,7 +421,7 @@ class Cache:
     async def invalidate_events(self, events: Sequence[Event]) -> None:
         """The bus handler: invalidate every user these events affect, in one round. It is
         idempotent (a generation bump), so the relay may apply it again to what it publishes."""
-        await self.invalidate_users(user for event in events for user in event.affected_users)
+        await self.invalidate_users(user for event in events for user in affected_users(event))
 
     def subscribe(self, bus: MessageBus) -> None:
         """Invalidate after every commit on ``bus`` (never on rollback). A shared cache is also
