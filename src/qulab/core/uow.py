@@ -16,9 +16,9 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core.db import Database
+from qulab.core.events import Event
 from qulab.core.outbox.notify import notify_outbox
 from qulab.core.outbox.repository import OutboxRepository
-from qulab.platform.events import Event
 from qulab.platform.models import DomainEvent, new_id
 from qulab.platform.repositories import (
     AssessmentRepository,
