@@ -34,13 +34,13 @@ from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
 from bench.outbox import (
     RAW_CLAIM,
     RAW_MARK,
-    BenchEvent,
     _clear_streams,
     _create_database,
     _drop_database,
     _load_backlog,
     _plain,
     _urls,
+    bench_event,
 )
 from qulab.core.config import Settings
 from qulab.core.outbox import stream_name
@@ -294,7 +294,7 @@ async def _latency(
                 if delay > 0:
                     await asyncio.sleep(delay)
                 async with PlatformUnitOfWork(lab.db) as uow:
-                    row = uow.record(BenchEvent(str(uuid.uuid4()), i))
+                    row = uow.record(bench_event(str(uuid.uuid4()), i))
                     await uow.commit()
                 committed[row.id] = time.time()
 
@@ -350,7 +350,7 @@ async def _produce(url: str, notify: bool, writers: int, seconds: float) -> floa
             nonlocal done
             while time.perf_counter() < end:
                 async with PlatformUnitOfWork(lab.db) as uow:
-                    uow.record(BenchEvent(str(uuid.uuid4()), done))
+                    uow.record(bench_event(str(uuid.uuid4()), done))
                     await uow.commit()
                 done += 1
 

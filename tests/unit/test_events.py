@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pytest
 
 from qulab.platform.events import (
@@ -14,6 +17,7 @@ from qulab.platform.events import (
     UserDeleted,
     UsersRemoved,
     UserUpdated,
+    affected_users,
     from_wire,
 )
 
@@ -110,4 +114,34 @@ def test_an_unknown_type_reads_back_as_an_opaque_event_affecting_nobody() -> Non
         "Bench",
         "b-1",
     )
-    assert event.payload() == {"i": 3} and event.affected_users == ()
+    assert event.payload() == {"i": 3} and affected_users(event) == ()
+
+
+@pytest.mark.parametrize(("event", "payload"), [(example[0], example[4]) for example in EXAMPLES])
+def test_each_event_reads_back_from_its_payload_as_json_stores_it(
+    event: Event, payload: dict[str, object]
+) -> None:
+    stored = json.loads(json.dumps(event.payload()))
+    assert list(stored) == list(payload)  # the order of the stored JSON text, too
+    assert from_wire(event.event_type, event.aggregate, event.aggregate_id, stored) == event
+    assert affected_users(event) == event.affected_users
+
+
+@pytest.mark.parametrize("kind", sorted(EVENT_TYPES.values(), key=str), ids=lambda k: k.wire_type)
+def test_a_payload_holds_the_fields_of_its_class_and_the_key_unless_declared_out(
+    kind: type[Event],
+) -> None:
+    [event] = [example[0] for example in EXAMPLES if type(example[0]) is kind]
+    fields = [f.name for f in dataclasses.fields(kind)]
+    expected = fields if kind.key_in_payload else [n for n in fields if n != kind.key_field]
+    assert list(event.payload()) == expected
+
+
+def test_missing_fields_read_as_the_aggregate_id_for_the_key_and_neutral_values_otherwise() -> None:
+    assert from_wire("user.updated", "User", "u-7", {}) == UserUpdated("u-7", {})
+    assert from_wire("score.calculated", "AIRScore", "s-7", {}) == ScoreCalculated(
+        "", "s-7", "", 0.0, 0.0, 0.0, ""
+    )
+    assert from_wire("users.removed", "User", "r-7", {"user_ids": "u-1"}) == UsersRemoved(
+        "r-7", (), ""
+    )

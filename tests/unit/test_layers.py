@@ -23,17 +23,6 @@ STDLIB_ONLY = {"qulab._startup", "qulab._lazy"}
 # and seed_names, whose aliases point across layers by design. Nothing inside a layer uses them.
 TOP = {"qulab", "qulab.__main__", "qulab.seed_names"}
 ENTRY_POINT_ONLY = {"streamlit", "typer"}
-# Imports from the core into the platform or the lab that are still to be cut: each line goes
-# when its module becomes generic. A line that no longer matches anything fails the test too.
-STILL_TO_CUT = {
-    ("qulab.core.bootstrap", "qulab.platform.events"),
-    ("qulab.core.bus", "qulab.platform.events"),
-    ("qulab.core.cache.core", "qulab.platform.events"),
-    ("qulab.core.metrics.consumer", "qulab.platform.models"),
-    ("qulab.core.metrics.outbox", "qulab.platform.models"),
-    ("qulab.core.outbox.relay", "qulab.platform.events"),
-    ("qulab.core.uow", "qulab.platform.events"),
-}
 
 
 def _rank(module: str) -> int | None:
@@ -100,8 +89,6 @@ def violations(module: str, source: str, *, is_package: bool = False) -> list[st
             continue
         target_rank = _rank(home)
         if target_rank is not None and rank is not None and target_rank > rank:
-            if (module, home) in STILL_TO_CUT:
-                continue
             found.append(f"{module} imports {target}: {_label(target_rank)} is above it")
     return found
 
@@ -128,15 +115,6 @@ def test_every_import_in_qulab_points_down() -> None:
         )
     ]
     assert offenders == []
-
-
-def test_every_import_still_to_cut_is_still_there() -> None:
-    seen = set()
-    for module, path in _modules():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for target in _targets(module, tree, path.name == "__init__.py"):
-            seen.add((module, _home(target)))
-    assert STILL_TO_CUT - seen == set()
 
 
 def test_every_module_lives_in_a_layer() -> None:

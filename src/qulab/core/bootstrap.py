@@ -24,11 +24,11 @@ from qulab.core.cache import Cache, Family, build_cache
 from qulab.core.config import Settings, get_settings
 from qulab.core.consumers import Handler as ConsumerHandler
 from qulab.core.db import Database
+from qulab.core.events import Event
 from qulab.core.migrate import Migrations
 from qulab.core.outbox import Publisher, build_publisher
 from qulab.core.outbox.relay import Relay
 from qulab.core.uow import UnitOfWork
-from qulab.platform.events import Event
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from qulab.platform.events import Event
+from qulab.core.events import Event
 
 log = logging.getLogger(__name__)
 

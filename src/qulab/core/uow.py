@@ -17,11 +17,11 @@ from typing import Self, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core.db import Database
+from qulab.core.events import Event
 from qulab.core.ids import new_id
 from qulab.core.models import DomainEvent
 from qulab.core.outbox.notify import notify_outbox
 from qulab.core.outbox.repository import OutboxRepository
-from qulab.platform.events import Event
 
 log = logging.getLogger(__name__)
 

@@ -14,25 +14,22 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.core.cache import Cache, CacheResult, Family
+from qulab.core.cache import Cache, CacheResult, Family, Stale
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.events import Event
 from qulab.core.ids import validate_id
 from qulab.platform import read_models
-from qulab.platform.events import Event
+from qulab.platform.events import PlatformEvent, affected_users
 from qulab.platform.schemas import ScoreRead, UserRead
 
 USER = "user"
 LATEST_SCORE = "latest_airscore"
 
 
-def _affected_users(event: Event) -> tuple[str, ...]:
-    return event.affected_users
-
-
 def families(settings: Settings) -> tuple[Family[UserRead], Family[ScoreRead]]:
     """The platform's key families, with the TTLs ``settings`` give them."""
-    stale = {Event: _affected_users}
+    stale: dict[type[Event], Stale] = {PlatformEvent: affected_users}
     return (
         Family(USER, UserRead, settings.cache.user_ttl, stale),
         Family(LATEST_SCORE, ScoreRead, settings.cache.score_ttl, stale),

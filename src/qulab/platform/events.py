@@ -1,18 +1,38 @@
-"""Typed domain events: what a service records on the unit of work.
+"""The platform's domain events: what its services record on the unit of work.
 
-Each event knows its wire form (the ``type``, aggregate and JSON payload stored in
-``domain_events`` and sent by the relay) and which users' cached entries it makes stale. The
-registry turns a wire row back into the typed event, so the relay can apply the same handlers
-to what it published.
+Each class declares its wire form on the core's ``Event`` (the wire type, aggregate and key
+field; the payload and its reading are derived from the fields) and, with ``affects=``, the
+fields naming the users whose cached user and latest-score entries it makes stale. Which users
+an event touches is the platform's idea: the core knows only events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Unpack
 
+from qulab.core.events import EVENT_TYPES, Declaration, Event, OpaqueEvent, from_wire
 from qulab.platform.models import EventType
+
+__all__ = [
+    "ASSESSMENT_AGGREGATE",
+    "EVENT_TYPES",
+    "SCORE_AGGREGATE",
+    "USERS_REMOVED",
+    "USER_AGGREGATE",
+    "AssessmentCompleted",
+    "Event",
+    "OpaqueEvent",
+    "PlatformEvent",
+    "ScoreCalculated",
+    "UserCreated",
+    "UserDeleted",
+    "UserUpdated",
+    "UsersRemoved",
+    "affected_users",
+    "from_wire",
+]
 
 USER_AGGREGATE = "User"
 SCORE_AGGREGATE = "AIRScore"
@@ -21,121 +41,76 @@ USERS_REMOVED = "users.removed"
 
 
 @dataclass(frozen=True)
-class Event:
-    """Base of every domain event. Subclasses set ``wire_type`` and ``aggregate_type`` and
-    map their fields to and from the payload."""
+class PlatformEvent(Event):
+    """An event of the platform: ``affects=`` names the fields holding a user id (``str``) or
+    user ids (``tuple[str, ...]``) whose cached entries the event makes stale."""
 
-    wire_type: ClassVar[str] = ""
-    aggregate_type: ClassVar[str] = ""
+    user_fields: ClassVar[tuple[str, ...]] = ()
 
-    @property
-    def event_type(self) -> str:
-        return self.wire_type
-
-    @property
-    def aggregate(self) -> str:
-        return self.aggregate_type
-
-    @property
-    def aggregate_id(self) -> str:
-        raise NotImplementedError
-
-    def payload(self) -> dict[str, Any]:
-        raise NotImplementedError
+    def __init_subclass__(
+        cls, *, affects: str | tuple[str, ...] | None = None, **declared: Unpack[Declaration]
+    ) -> None:
+        super().__init_subclass__(**declared)
+        if affects is not None:
+            cls.user_fields = (affects,) if isinstance(affects, str) else affects
 
     @property
     def affected_users(self) -> tuple[str, ...]:
         """Users whose cached user and latest-score entries this event makes stale."""
-        return ()
+        users: list[str] = []
+        for name in self.user_fields:
+            value = getattr(self, name)
+            users.extend([value] if isinstance(value, str) else value)
+        return tuple(users)
 
-    @classmethod
-    def from_wire(cls, aggregate_id: str, payload: Mapping[str, Any]) -> Self:
-        raise NotImplementedError
+
+def affected_users(event: Event) -> tuple[str, ...]:
+    """The users any event makes stale: none for an event that is not the platform's."""
+    return event.affected_users if isinstance(event, PlatformEvent) else ()
 
 
 @dataclass(frozen=True)
-class UserCreated(Event):
-    wire_type: ClassVar[str] = EventType.USER_CREATED.value
-    aggregate_type: ClassVar[str] = USER_AGGREGATE
+class UserCreated(
+    PlatformEvent, type=EventType.USER_CREATED, aggregate=USER_AGGREGATE, key="user_id"
+):
     user_id: str
     email: str
     name: str
 
-    @property
-    def aggregate_id(self) -> str:
-        return self.user_id
-
-    def payload(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "email": self.email, "name": self.name}
-
-    @classmethod
-    def from_wire(cls, aggregate_id: str, payload: Mapping[str, Any]) -> Self:
-        return cls(
-            str(payload.get("user_id", aggregate_id)),
-            str(payload.get("email", "")),
-            str(payload.get("name", "")),
-        )
-
 
 @dataclass(frozen=True)
-class UserUpdated(Event):
-    wire_type: ClassVar[str] = EventType.USER_UPDATED.value
-    aggregate_type: ClassVar[str] = USER_AGGREGATE
+class UserUpdated(
+    PlatformEvent,
+    type=EventType.USER_UPDATED,
+    aggregate=USER_AGGREGATE,
+    key="user_id",
+    affects="user_id",
+):
     user_id: str
     changes: Mapping[str, Any]
 
-    @property
-    def aggregate_id(self) -> str:
-        return self.user_id
-
-    def payload(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "changes": dict(self.changes)}
-
-    @property
-    def affected_users(self) -> tuple[str, ...]:
-        return (self.user_id,)
-
-    @classmethod
-    def from_wire(cls, aggregate_id: str, payload: Mapping[str, Any]) -> Self:
-        changes = payload.get("changes")
-        return cls(
-            str(payload.get("user_id", aggregate_id)),
-            dict(changes) if isinstance(changes, Mapping) else {},
-        )
-
 
 @dataclass(frozen=True)
-class UserDeleted(Event):
-    wire_type: ClassVar[str] = EventType.USER_DELETED.value
-    aggregate_type: ClassVar[str] = USER_AGGREGATE
+class UserDeleted(
+    PlatformEvent,
+    type=EventType.USER_DELETED,
+    aggregate=USER_AGGREGATE,
+    key="user_id",
+    affects="user_id",
+):
     user_id: str
     email: str
     name: str
 
-    @property
-    def aggregate_id(self) -> str:
-        return self.user_id
-
-    def payload(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "email": self.email, "name": self.name}
-
-    @property
-    def affected_users(self) -> tuple[str, ...]:
-        return (self.user_id,)
-
-    @classmethod
-    def from_wire(cls, aggregate_id: str, payload: Mapping[str, Any]) -> Self:
-        return cls(
-            str(payload.get("user_id", aggregate_id)),
-            str(payload.get("email", "")),
-            str(payload.get("name", "")),
-        )
-
 
 @dataclass(frozen=True)
-class ScoreCalculated(Event):
-    wire_type: ClassVar[str] = EventType.SCORE_CALCULATED.value
-    aggregate_type: ClassVar[str] = SCORE_AGGREGATE
+class ScoreCalculated(
+    PlatformEvent,
+    type=EventType.SCORE_CALCULATED,
+    aggregate=SCORE_AGGREGATE,
+    key="score_id",
+    affects="user_id",
+):
     user_id: str
     score_id: str
     occupation_code: str
@@ -144,149 +119,39 @@ class ScoreCalculated(Event):
     ci_upper: float
     parameter_version: str
 
-    @property
-    def aggregate_id(self) -> str:
-        return self.score_id
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "user_id": self.user_id,
-            "score_id": self.score_id,
-            "occupation_code": self.occupation_code,
-            "air_score": self.air_score,
-            "ci_lower": self.ci_lower,
-            "ci_upper": self.ci_upper,
-            "parameter_version": self.parameter_version,
-        }
-
-    @property
-    def affected_users(self) -> tuple[str, ...]:
-        return (self.user_id,)
-
-    @classmethod
-    def from_wire(cls, aggregate_id: str, payload: Mapping[str, Any]) -> Self:
-        return cls(
-            user_id=str(payload.get("user_id", "")),
-            score_id=str(payload.get("score_id", aggregate_id)),
-            occupation_code=str(payload.get("occupation_code", "")),
-            air_score=float(payload.get("air_score", 0.0)),
-            ci_lower=float(payload.get("ci_lower", 0.0)),
-            ci_upper=float(payload.get("ci_upper", 0.0)),
-            parameter_version=str(payload.get("parameter_version", "")),
-        )
-
 
 @dataclass(frozen=True)
-class AssessmentCompleted(Event):
-    wire_type: ClassVar[str] = EventType.ASSESSMENT_COMPLETED.value
-    aggregate_type: ClassVar[str] = ASSESSMENT_AGGREGATE
+class AssessmentCompleted(
+    PlatformEvent,
+    type=EventType.ASSESSMENT_COMPLETED,
+    aggregate=ASSESSMENT_AGGREGATE,
+    key="assessment_id",
+    affects="user_id",
+):
     assessment_id: str
     user_id: str
     component: str
     ability: float
     items_administered: int
 
-    @property
-    def aggregate_id(self) -> str:
-        return self.assessment_id
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "assessment_id": self.assessment_id,
-            "user_id": self.user_id,
-            "component": self.component,
-            "ability": self.ability,
-            "items_administered": self.items_administered,
-        }
-
-    @property
-    def affected_users(self) -> tuple[str, ...]:
-        return (self.user_id,)
-
-    @classmethod
-    def from_wire(cls, aggregate_id: str, payload: Mapping[str, Any]) -> Self:
-        return cls(
-            assessment_id=str(payload.get("assessment_id", aggregate_id)),
-            user_id=str(payload.get("user_id", "")),
-            component=str(payload.get("component", "")),
-            ability=float(payload.get("ability", 0.0)),
-            items_administered=int(payload.get("items_administered", 0)),
-        )
-
 
 @dataclass(frozen=True)
-class UsersRemoved(Event):
+class UsersRemoved(
+    PlatformEvent,
+    type=USERS_REMOVED,
+    aggregate=USER_AGGREGATE,
+    key="removal_id",
+    key_in_payload=False,
+    affects="user_ids",
+):
     """Many users removed at once (clearing seeded data, starting over): one event, not one
-    per user. ``removal_id`` identifies the removal (it is the aggregate id)."""
+    per user. ``removal_id`` identifies the removal (it is the aggregate id, not in the
+    payload); ``count`` is derived from ``user_ids`` and travels for consumers' convenience."""
 
-    wire_type: ClassVar[str] = USERS_REMOVED
-    aggregate_type: ClassVar[str] = USER_AGGREGATE
     removal_id: str
     user_ids: tuple[str, ...]
+    count: int = field(init=False)
     reason: str
 
-    @property
-    def aggregate_id(self) -> str:
-        return self.removal_id
-
-    def payload(self) -> dict[str, Any]:
-        return {"user_ids": list(self.user_ids), "count": len(self.user_ids), "reason": self.reason}
-
-    @property
-    def affected_users(self) -> tuple[str, ...]:
-        return self.user_ids
-
-    @classmethod
-    def from_wire(cls, aggregate_id: str, payload: Mapping[str, Any]) -> Self:
-        ids = payload.get("user_ids")
-        user_ids = tuple(str(i) for i in ids) if isinstance(ids, list) else ()
-        return cls(aggregate_id, user_ids, str(payload.get("reason", "")))
-
-
-@dataclass(frozen=True)
-class OpaqueEvent(Event):
-    """An event QuLab's own handlers know nothing about (benchmark and test traffic, types
-    written by other producers): carried on the wire as given, affecting no cached entry."""
-
-    type: str
-    aggregate_kind: str
-    aggregate_key: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def event_type(self) -> str:
-        return self.type
-
-    @property
-    def aggregate(self) -> str:
-        return self.aggregate_kind
-
-    @property
-    def aggregate_id(self) -> str:
-        return self.aggregate_key
-
-    def payload(self) -> dict[str, Any]:
-        return dict(self.data)
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    kind.wire_type: kind
-    for kind in (
-        UserCreated,
-        UserUpdated,
-        UserDeleted,
-        ScoreCalculated,
-        AssessmentCompleted,
-        UsersRemoved,
-    )
-}
-
-
-def from_wire(
-    event_type: str, aggregate_type: str, aggregate_id: str, payload: Mapping[str, Any]
-) -> Event:
-    """The typed event for a stored or published row; an unknown type is an OpaqueEvent."""
-    kind = EVENT_TYPES.get(event_type)
-    if kind is None:
-        return OpaqueEvent(event_type, aggregate_type, aggregate_id, dict(payload))
-    return kind.from_wire(aggregate_id, payload)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "count", len(self.user_ids))

@@ -34,8 +34,8 @@ from qulab.core.cache.sharing import ABANDONED, Abandoned, Shared
 from qulab.core.cache.stats import FamilyRecorder, StatsSnapshot, summarise
 from qulab.core.config import Settings
 from qulab.core.errors import CacheUnavailable
+from qulab.core.events import Event
 from qulab.core.recorders import NO_CACHE_METRICS, CacheRecorder
-from qulab.platform.events import Event
 
 log = logging.getLogger(__name__)
 

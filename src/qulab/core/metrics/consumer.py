@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from qulab.core.events import EVENT_TYPES
 from qulab.core.metrics.labels import BoundedLabels
 from qulab.core.recorders import ALL_PARTITIONS
-from qulab.platform.models import EventType
 
 
 class ConsumerFamilies:
     """The consumer metric families of one registry, shared by every consumer it serves."""
 
     def __init__(self, registry: CollectorRegistry, max_event_types: int) -> None:
-        self.types = BoundedLabels(max_event_types, known=(t.value for t in EventType))
+        self.types = BoundedLabels(max_event_types, known=tuple(EVENT_TYPES))
         self.processed = Counter(
             "qulab_consumer_processed",
             "Events a consumer applied (effects and inbox row committed), by event type.",

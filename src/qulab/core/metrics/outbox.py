@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from qulab.core.events import EVENT_TYPES
 from qulab.core.metrics.labels import BoundedLabels
-from qulab.platform.models import EventType
 
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -35,7 +35,7 @@ class RelayMetrics(Collector):
     wants_backlog = True
 
     def __init__(self, registry: CollectorRegistry, max_event_types: int) -> None:
-        self._types = BoundedLabels(max_event_types, known=(t.value for t in EventType))
+        self._types = BoundedLabels(max_event_types, known=tuple(EVENT_TYPES))
 
         def by_type(name: str, documentation: str) -> Counter:
             counter = Counter(name, documentation, ["event_type"], registry=registry)

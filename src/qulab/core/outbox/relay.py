@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.core.db import Database
 from qulab.core.errors import BrokerUnavailable, ServiceUnavailable
+from qulab.core.events import Event, from_wire
 from qulab.core.models import EventStatus, utcnow
 from qulab.core.outbox.factory import build_publisher
 from qulab.core.outbox.guard import RelayGuard
@@ -47,7 +48,6 @@ from qulab.core.outbox.publisher import Failures, Publisher
 from qulab.core.outbox.repository import OutboxRepository
 from qulab.core.outbox.retry import RetryPolicy
 from qulab.core.recorders import ALL_PARTITIONS, NO_RELAY_METRICS, RelayRecorder
-from qulab.platform.events import Event, from_wire
 
 log = logging.getLogger(__name__)
 
