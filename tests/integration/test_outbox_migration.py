@@ -10,13 +10,13 @@ from sqlalchemy.engine import Connection
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
-from qulab.platform.models import Base
+from qulab.platform.models import METADATA
 from tests.outbox_helpers import all_events, emit_events
 
 
 def _diff(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, list(METADATA)))
 
 
 def _columns(connection: Connection) -> set[str]:
