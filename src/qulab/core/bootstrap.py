@@ -23,7 +23,7 @@ from qulab.core.bus import Handler, MessageBus
 from qulab.core.cache import Cache, Family, build_cache
 from qulab.core.config import Settings, get_settings
 from qulab.core.consumers import Handler as ConsumerHandler
-from qulab.core.db import Database
+from qulab.core.db import Database, make_engine
 from qulab.core.events import Event
 from qulab.core.migrate import Migrations
 from qulab.core.outbox import Publisher, build_publisher
@@ -152,6 +152,20 @@ class QuLab:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def open_database(settings: Settings, *, null_pool: bool = False) -> Database:
+    """A database of its own for ``settings``, outside any runtime (a scratch database, a pool
+    experiment, a health check): the caller disposes it. ``null_pool`` opens a connection per
+    checkout instead of pooling them."""
+    engine = make_engine(settings, null_pool=True) if null_pool else None
+    return Database(settings, engine=engine)
+
+
+def open_publisher(settings: Settings, url: str | None = None) -> Publisher:
+    """A publisher of its own to ``url`` (the configured broker by default): the caller
+    closes it."""
+    return build_publisher(url, settings)
 
 
 def bootstrap(

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from qulab.core.config import get_settings
-from qulab.core.db import Database, make_engine
+from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
 
 
@@ -92,17 +92,20 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
             context.run_migrations()
 
     async def run_async() -> None:
+        # Imported here: the bootstrap module imports this one.
+        from qulab.core.bootstrap import open_database
+
         url = config.get_main_option("sqlalchemy.url")
         settings = get_settings()
         if url:
             settings = settings.model_copy(update={"database_url": url})
-        engine = make_engine(settings, null_pool=True)
+        db = open_database(settings, null_pool=True)
         try:
-            async with engine.connect() as connection:
+            async with db.engine.connect() as connection:
                 await connection.run_sync(configure)
                 await connection.commit()
         finally:
-            await engine.dispose()
+            await db.dispose()
 
     if context.is_offline_mode():
         context.configure(

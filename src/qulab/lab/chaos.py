@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qulab.core.bootstrap import open_database
 from qulab.core.config import Settings
 from qulab.core.consumers import inbox_counts
 from qulab.core.db import Database
@@ -246,7 +247,9 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
     aggregate_types = ScoreSummaryProjection.aggregate_types
     namespace = broker_namespace(plan.broker, aggregate_types, "chaos")
     async with scratch_database(settings, "chaos") as url:
-        db = Database(settings.model_copy(update={"database_url": url, "broker_url": plan.broker}))
+        db = open_database(
+            settings.model_copy(update={"database_url": url, "broker_url": plan.broker})
+        )
         try:
             await namespace.prepare(CONSUMER)
             with tempfile.TemporaryDirectory(prefix="qulab_chaos_") as folder:

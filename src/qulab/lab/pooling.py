@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import event
 
+from qulab.core.bootstrap import open_database
 from qulab.core.config import Settings
-from qulab.core.db import Database, make_engine
+from qulab.core.db import Database
 from qulab.core.errors import InvalidInput, PoolExhausted
 from qulab.platform.repositories import ScoreRepository, UserRepository
 
@@ -198,7 +199,7 @@ async def run_load(
 
 def pooled_and_unpooled(settings: Settings) -> tuple[Database, Database]:
     """The configured pooled database and the same database with a connection per checkout."""
-    return Database(settings), Database(settings, engine=make_engine(settings, null_pool=True))
+    return open_database(settings), open_database(settings, null_pool=True)
 
 
 async def compare_pooling(
@@ -296,7 +297,7 @@ async def demonstrate_pool_exhaustion(
     limited = settings.model_copy(
         update={"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     )
-    db = Database(limited)
+    db = open_database(limited)
     release = asyncio.Event()
     expected_failures = max(0, holders - pool_size - max_overflow)
     try:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+from qulab.core.bootstrap import open_database
 from qulab.core.config import Settings
-from qulab.core.db import Database
 from qulab.core.health.broker import check_broker, check_cache, check_nats, check_rabbitmq
 from qulab.core.health.check import Check, Status, bounded, exit_code
 from qulab.core.health.database import (
@@ -58,7 +58,7 @@ async def _database_checks(
     if missing is not None:
         detail = f"SQLite {missing} does not exist yet: run `qulab setup`"
         return _then_skipped(Check("database", Status.MISCONFIGURED, detail), "no database")
-    db = Database(settings)
+    db = open_database(settings)
     try:
         reach = await bounded("database", check_reachable(db), within)
         if reach.status is not Status.OK:

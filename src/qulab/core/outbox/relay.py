@@ -39,7 +39,6 @@ from qulab.core.db import Database
 from qulab.core.errors import BrokerUnavailable, ServiceUnavailable
 from qulab.core.events import Event, from_wire
 from qulab.core.models import EventStatus, utcnow
-from qulab.core.outbox.factory import build_publisher
 from qulab.core.outbox.guard import RelayGuard
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.notify import PgListener, asyncpg_dsn
@@ -106,8 +105,9 @@ class Relay:
     def __init__(
         self,
         db: Database,
-        publisher: Publisher | None = None,
+        publisher: Publisher,
         *,
+        owns_publisher: bool = False,
         batch_size: int | None = None,
         interval: float | None = None,
         policy: RetryPolicy | None = None,
@@ -118,8 +118,8 @@ class Relay:
     ) -> None:
         settings = db.settings
         self.db = db
-        self._owns_publisher = publisher is None
-        self.publisher = publisher or build_publisher(settings=settings)
+        self._owns_publisher = owns_publisher
+        self.publisher = publisher
         self.batch_size = batch_size or settings.relay.batch_size
         self.interval = interval or settings.relay.interval
         self.policy = policy or RetryPolicy.from_settings(settings)
@@ -562,6 +562,16 @@ def _typed(message: OutboxMessage) -> Event | None:
         return None
 
 
+def _publisher_for(db: Database, publisher: Publisher | None) -> tuple[Publisher, bool]:
+    """``publisher``, or one of their own to the configured broker (and True: theirs to close).
+    The bootstrap module assembles it (imported here: it imports this module)."""
+    if publisher is not None:
+        return publisher, False
+    from qulab.core.bootstrap import open_publisher
+
+    return open_publisher(db.settings), True
+
+
 async def publish_pending(
     db: Database,
     publisher: Publisher | None = None,
@@ -571,11 +581,14 @@ async def publish_pending(
     max_batches: int | None = None,
 ) -> PassResult:
     """One pass: publish everything that is due now, then return what happened."""
-    relay = Relay(db, publisher, batch_size=batch_size, policy=policy, listen=False)
+    publisher, owned = _publisher_for(db, publisher)
+    relay = Relay(
+        db, publisher, owns_publisher=owned, batch_size=batch_size, policy=policy, listen=False
+    )
     try:
         return await relay.publish_pending(max_batches)
     finally:
-        if relay._owns_publisher:
+        if owned:
             await relay.publisher.close()
 
 
@@ -589,7 +602,10 @@ async def event_publisher(
 ) -> PassResult:
     """The relay loop under its codelab name: every ``interval_seconds`` (or on NOTIFY),
     publish pending events ``max_events`` at a time, until ``stop`` is set."""
-    relay = Relay(db, publisher, batch_size=max_events, interval=interval_seconds)
+    publisher, owned = _publisher_for(db, publisher)
+    relay = Relay(
+        db, publisher, owns_publisher=owned, batch_size=max_events, interval=interval_seconds
+    )
     if stop is None:
         return await relay.run()
 

@@ -123,12 +123,13 @@ async def _consume(
 def _embedded(broker: str | None, lab: QuLab) -> Relay | None:
     """With the embedded broker, nothing but this process can publish to it: a relay runs
     here too."""
-    from qulab.core.outbox import Relay, build_publisher
+    from qulab.core.bootstrap import open_publisher
+    from qulab.core.outbox import Relay
 
     url = broker if broker is not None else lab.db.settings.broker.url
     if url is not None and not url.startswith("memory://"):
         return None
-    return Relay(lab.db, build_publisher(url, lab.db.settings))
+    return Relay(lab.db, open_publisher(lab.db.settings, url), owns_publisher=True)
 
 
 async def _run_until_signal(

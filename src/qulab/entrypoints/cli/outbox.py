@@ -115,7 +115,8 @@ def relay(
     import asyncio
     import signal
 
-    from qulab.core.outbox import Relay, build_publisher
+    from qulab.core.bootstrap import open_publisher
+    from qulab.core.outbox import Relay
 
     async def _go() -> tuple[PassResult, int | None]:
         with serving_metrics(metrics_port, metrics_host) as metrics:
@@ -125,7 +126,7 @@ def relay(
         async with open_lab() as lab:
             db = lab.db
             own = broker is not None  # --broker: a publisher of its own, closed here
-            publisher = build_publisher(broker, db.settings) if own else lab.publisher
+            publisher = open_publisher(db.settings, broker) if own else lab.publisher
             if metrics is not None:
                 metrics.watch(db=db, cache=lab.cache)
             worker = Relay(
