@@ -10,6 +10,7 @@ the entry points.
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,45 @@ def violations(module: str, source: str, *, is_package: bool = False) -> list[st
     return found
 
 
+SURFACES = (
+    "qulab.core",
+    "qulab.core.cache",
+    "qulab.core.consumers",
+    "qulab.core.health",
+    "qulab.core.metrics",
+    "qulab.core.outbox",
+    "qulab.platform",
+)
+"""The public surfaces of the layers below the lab: each package lists its names in __all__."""
+
+
+def _public(surface: str) -> set[str]:
+    return set(importlib.import_module(surface).__all__)
+
+
+def past_the_surface(module: str, source: str) -> list[str]:
+    """The imports by which the lab or an entry point (``module``) reaches the core or the
+    platform other than through a public surface's listed names."""
+    if not module.startswith(("qulab.lab", "qulab.entrypoints")):
+        return []
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            pairs = [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            pairs = [(node.module, alias.name) for alias in node.names]
+        else:
+            continue
+        for target, name in pairs:
+            if not target.startswith(("qulab.core", "qulab.platform")):
+                continue
+            if target not in SURFACES:
+                found.append(f"{module} imports {target}: past the public surface")
+            elif name is not None and name not in _public(target):
+                found.append(f"{module} imports {target}.{name}: not a public name")
+    return found
+
+
 def _modules() -> list[tuple[str, Path]]:
     modules = []
     for path in sorted(SRC.rglob("*.py")):
@@ -115,6 +155,44 @@ def test_every_import_in_qulab_points_down() -> None:
         )
     ]
     assert offenders == []
+
+
+def test_the_lab_and_the_entry_points_use_only_public_names() -> None:
+    offenders = [
+        line
+        for module, path in _modules()
+        for line in past_the_surface(module, path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        (
+            "qulab.lab.chaos",
+            "from qulab.core.db import Database",
+            ["qulab.lab.chaos imports qulab.core.db: past the public surface"],
+        ),
+        (
+            "qulab.entrypoints.cli.users",
+            "import qulab.platform.services.users",
+            [
+                "qulab.entrypoints.cli.users imports qulab.platform.services.users: "
+                "past the public surface"
+            ],
+        ),
+        (
+            "qulab.lab.checks",
+            "from qulab.core import Database, _lazy_helper",
+            ["qulab.lab.checks imports qulab.core._lazy_helper: not a public name"],
+        ),
+        ("qulab.lab.checks", "from qulab.platform import bootstrap, create_user", []),
+        ("qulab.platform.views", "from qulab.core.db import Database", []),
+    ],
+)
+def test_reaching_past_a_surface_is_reported(module: str, source: str, expected: list[str]) -> None:
+    assert past_the_surface(module, source) == expected
 
 
 def test_every_module_lives_in_a_layer() -> None:

@@ -31,7 +31,7 @@ from qulab.lab.setup import (
     create_sample_airscore,
     run_db_setup_and_create_user,
 )
-from qulab.platform.services.seeding import sample_score
+from qulab.platform import sample_score
 
 __all__ = [
     "DEMO_USERS",

@@ -19,11 +19,9 @@ import nats
 from nats.js import errors as js_errors
 from redis.asyncio import Redis
 
-from qulab.core.consumers.rabbitmq import RabbitMQSource, queue_name
-from qulab.core.errors import BrokerUnavailable, ConfigurationError
-from qulab.core.outbox.nats import MSG_ID, jetstream_name
-from qulab.core.outbox.redis_streams import stream_name
-from qulab.core.urls import redact_text, redact_url
+from qulab.core import BrokerUnavailable, ConfigurationError, redact_text, redact_url, stream_name
+from qulab.core.consumers import RabbitMQSource, queue_name
+from qulab.core.outbox import MSG_ID, jetstream_name
 
 AUDIT = "audit"
 

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from qulab.core import InvalidInput
 from qulab.core.cache import CacheResult, Outcome
-from qulab.core.errors import InvalidInput
 
 BURST_SIZE = 20
 MAX_BURST = 200

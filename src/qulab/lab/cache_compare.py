@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.lab.strategies import (
     ScratchRows,
     Strategy,

@@ -22,21 +22,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qulab.core.bootstrap import open_database
-from qulab.core.config import Settings
+from qulab.core import (
+    Database,
+    EventStatus,
+    NotFound,
+    OutboxRepository,
+    ServiceUnavailable,
+    Settings,
+    open_database,
+    redact_url,
+)
 from qulab.core.consumers import inbox_counts
-from qulab.core.db import Database
-from qulab.core.errors import NotFound, ServiceUnavailable
-from qulab.core.models import EventStatus
-from qulab.core.outbox.repository import OutboxRepository
-from qulab.core.urls import redact_url
 from qulab.lab.broker_log import BrokerNamespace, broker_namespace
 from qulab.lab.chaos_check import ChaosReport, verify
 from qulab.lab.scratch import scratch_database
-from qulab.platform.projection import ScoreSummaryProjection
-from qulab.platform.schemas import CalculateScore, DeleteUser, UpdateUser, UserCreate, parse
-from qulab.platform.services import scoring, users
-from qulab.platform.uow import uow_factory
+from qulab.platform import (
+    CalculateScore,
+    DeleteUser,
+    ScoreSummaryProjection,
+    UpdateUser,
+    UserCreate,
+    calculate_score,
+    create_user,
+    delete_user,
+    parse,
+    uow_factory,
+    update_user,
+)
 
 CONSUMER = ScoreSummaryProjection.name
 READY = {"relay": "relaying to ", "consumer": "consuming "}
@@ -177,17 +189,17 @@ async def _produce(db: Database, plan: ChaosPlan, rng: random.Random, progress: 
                 education_level="bachelor",
                 years_experience=float(rng.randint(0, 30)),
             )
-            live.append((await users.create_user(create, factory)).id)
+            live.append((await create_user(create, factory)).id)
         elif choice < 0.22 and len(live) > 3:
             user_id = live.pop(rng.randrange(len(live)))
-            await users.delete_user(parse(DeleteUser, user_id=user_id), factory)
+            await delete_user(parse(DeleteUser, user_id=user_id), factory)
         elif choice < 0.40:  # several events per user aggregate, so their order can be checked
             update = parse(UpdateUser, user_id=rng.choice(live), name=f"Chaos {progress.produced}")
-            await users.update_user(update, factory)
+            await update_user(update, factory)
         else:
             command = parse(CalculateScore, user_id=rng.choice(live), occupation_code="SW_ENG")
             with contextlib.suppress(NotFound):
-                await scoring.calculate_score(command, factory)
+                await calculate_score(command, factory)
         progress.produced += 1
         ahead = started + progress.produced / plan.rate - loop.time()
         if ahead > 0:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from qulab.core import Database, OutboxRepository
 from qulab.core.consumers import applied_ids
-from qulab.core.db import Database
-from qulab.core.outbox.repository import OutboxRepository
-from qulab.platform.projection import excess_effects, projection_differences
+from qulab.platform import excess_effects, projection_differences
 
 Position = tuple[str, int]  # (aggregate key, commit sequence)
 

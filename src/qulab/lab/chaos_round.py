@@ -7,7 +7,7 @@ broker lives inside one process) and, for more than one relay, PostgreSQL.
 
 from __future__ import annotations
 
-from qulab.core.config import Settings
+from qulab.core import Settings
 from qulab.lab.chaos import ChaosPlan
 
 REACHABLE_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "nats://", "tls://")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from qulab.lab.progress import ProgressRepository
-from qulab.platform.uow import UnitOfWorkFactory
+from qulab.platform import UnitOfWorkFactory
 
 LOCAL_LEARNER = "local"
 """The learner key when nobody is signed in: progress belongs to this installation."""

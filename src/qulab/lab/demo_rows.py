@@ -3,7 +3,7 @@
 The lab seeds its bulk data under markers (the users' emails end in
 ``@<marker>.seed.qulab.test``), so those rows can be counted apart from the rows a learner
 created and removed without touching them. Removal goes through the unit of work
-(``seeding.clear_seeded``), which records a ``users.removed`` event so every cache forgets them.
+(``clear_seeded``), which records a ``users.removed`` event so every cache forgets them.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from qulab.core.db import Database
-from qulab.platform.models import AIRScore, Assessment, User
-from qulab.platform.services import seeding
+from qulab.core import Database
+from qulab.platform import AIRScore, Assessment, User, clear_seeded, seeded_users
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class DemoInventory:
 
 
 async def marker_rows(db: Database, marker: str) -> MarkerRows:
-    seeded = select(User.id).where(seeding.seeded_users(marker))
+    seeded = select(User.id).where(seeded_users(marker))
     async with db.reading() as session:
         users = await session.scalar(select(func.count()).select_from(seeded.subquery()))
         scores = await session.scalar(
@@ -69,5 +68,5 @@ async def remove_demo_rows(db: Database, markers: Sequence[str]) -> DemoInventor
     unit of work per marker; returns what was there before."""
     before = await demo_inventory(db, markers)
     for marker in markers:
-        await seeding.clear_seeded(db, marker)
+        await clear_seeded(db, marker)
     return before

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from qulab.core.db import Database
+from qulab.core import Database
 
 FloorRead = Callable[[str], Awaitable[Any]]
 

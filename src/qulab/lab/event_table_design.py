@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from qulab.core.errors import InvalidInput
+from qulab.core import InvalidInput
 
 TABLE_NAME = "design_events"
 PENDING_WHERE = "status = 'pending'"

@@ -33,7 +33,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.lab.event_table_design import REFERENCE, Design, build_table, claim_statement
 
 log = logging.getLogger(__name__)

@@ -30,14 +30,17 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from qulab.core.db import Database, count_session_statements
-from qulab.core.errors import InvalidInput
-from qulab.core.ids import new_id
-from qulab.core.models import utcnow
-from qulab.platform.models import Assessment, AssessmentStatus, User
-from qulab.platform.repositories import users_statement
-from qulab.platform.services import seeding
-from qulab.platform.uow import PlatformUnitOfWork
+from qulab.core import Database, InvalidInput, count_session_statements, new_id, utcnow
+from qulab.platform import (
+    Assessment,
+    AssessmentStatus,
+    PlatformUnitOfWork,
+    User,
+    count_seeded,
+    ensure_seeded,
+    seeded_users,
+    users_statement,
+)
 
 RAISE = "raise"
 LAZY = "lazyload"
@@ -168,7 +171,7 @@ async def run_exercise(
         raise InvalidInput("users", f"must be between 1 and {MAX_USERS}")
     if repeats < 1:
         raise InvalidInput("repeats", "must be 1 or more")
-    chosen = where if where is not None else seeding.seeded_users(APPLY_MARKER)
+    chosen = where if where is not None else seeded_users(APPLY_MARKER)
     try:
         await _timed(db, choice, users, chosen)
         measured = [await _timed(db, choice, users, chosen) for _ in range(repeats)]
@@ -197,9 +200,9 @@ async def _assessment_count(db: Database, where: ColumnElement[bool]) -> int:
 async def ensure_exercise_rows(db: Database, users: int) -> bool:
     """At least ``users`` users under APPLY_MARKER, each with APPLY_SCORES scores and
     APPLY_ASSESSMENTS assessments (the newest one in progress). Returns whether it wrote."""
-    where = seeding.seeded_users(APPLY_MARKER)
-    wrote = await seeding.ensure_seeded(db, users, APPLY_SCORES, marker=APPLY_MARKER)
-    present = await seeding.count_seeded(db, APPLY_MARKER)
+    where = seeded_users(APPLY_MARKER)
+    wrote = await ensure_seeded(db, users, APPLY_SCORES, marker=APPLY_MARKER)
+    present = await count_seeded(db, APPLY_MARKER)
     if not wrote and await _assessment_count(db, where) == present * APPLY_ASSESSMENTS:
         return False
     async with PlatformUnitOfWork(db) as uow:

@@ -18,12 +18,17 @@ from dataclasses import dataclass, replace
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.core.db import Database, count_session_statements
-from qulab.core.errors import InvalidInput, NotFound
-from qulab.core.ids import validate_id
-from qulab.platform.models import AIRScore, User
-from qulab.platform.repositories import ScoreRepository, UserRepository, users_statement
-from qulab.platform.schemas import ScoreRead, UserRead, UserWithScores
+from qulab.core import Database, InvalidInput, NotFound, count_session_statements, validate_id
+from qulab.platform import (
+    AIRScore,
+    ScoreRead,
+    ScoreRepository,
+    User,
+    UserRead,
+    UserRepository,
+    UserWithScores,
+    users_statement,
+)
 
 PER_ROW = "per-row"
 EAGER = "eager"

@@ -13,12 +13,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from qulab.core.db import Database, is_sqlite_memory
-from qulab.core.errors import InvalidInput
-from qulab.core.ids import validate_id
+from qulab.core import Database, InvalidInput, is_sqlite_memory, validate_id
 from qulab.lab.driver_floor import floor_reader
-from qulab.platform import read_models
-from qulab.platform.repositories import UserRepository
+from qulab.platform import UserRepository, read_user
 
 FLOOR = "driver"
 CORE = "core"
@@ -113,7 +110,7 @@ def qulab_contenders(db: Database, floor: Read | None) -> list[Contender]:
     found = [] if floor is None else [Contender(FLOOR, "bare driver (fetch one row)", floor)]
     return [
         *found,
-        Contender(CORE, "Core select into UserRead", lambda i: read_models.read_user(db, i)),
+        Contender(CORE, "Core select into UserRead", lambda i: read_user(db, i)),
         Contender(ORM, "ORM entity via UserRepository.get_by_id", orm),
     ]
 

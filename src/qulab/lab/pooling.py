@@ -20,11 +20,8 @@ from typing import Any
 
 from sqlalchemy import event
 
-from qulab.core.bootstrap import open_database
-from qulab.core.config import Settings
-from qulab.core.db import Database
-from qulab.core.errors import InvalidInput, PoolExhausted
-from qulab.platform.repositories import ScoreRepository, UserRepository
+from qulab.core import Database, InvalidInput, PoolExhausted, Settings, open_database
+from qulab.platform import ScoreRepository, UserRepository
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.core.models import utcnow
-from qulab.platform.models import LabProgress
+from qulab.core import utcnow
+from qulab.platform import LabProgress
 
 
 class ProgressRepository:

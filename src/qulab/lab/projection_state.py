@@ -12,9 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import false, select
 
+from qulab.core import Database
 from qulab.core.consumers import inbox_counts
-from qulab.core.db import Database
-from qulab.platform.projection import SUMMARY, ScoreSummaryProjection, projection_differences
+from qulab.platform import SUMMARY, ScoreSummaryProjection, projection_differences
 
 SUMMARY_ROWS = 20
 

@@ -16,11 +16,8 @@ from fnmatch import fnmatchcase
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from qulab.core.cache.backends import MemoryBackend
-from qulab.core.errors import CacheUnavailable
+from qulab.core import CacheUnavailable, MemoryBackend, redact_url, stream_name
 from qulab.core.outbox import MemoryBroker, Publisher
-from qulab.core.outbox.redis_streams import stream_name
-from qulab.core.urls import redact_url
 
 DEFAULT_LIMIT = 200
 SCAN_COUNT = 100

@@ -23,7 +23,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from qulab.platform.models import AIRScore, Assessment, Base, User
+from qulab.platform import AIRScore, Assessment, Base, User
 
 DIALECTS = ("sqlite", "postgresql")
 

@@ -16,13 +16,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.core.db import Database, count_session_statements
-from qulab.core.errors import InvalidInput
-from qulab.core.ids import new_id
-from qulab.platform.models import Assessment, User
-from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
-from qulab.platform.schemas import UserCreate, UserUpdate
-from qulab.platform.services.seeding import sample_score
+from qulab.core import Database, InvalidInput, count_session_statements, new_id
+from qulab.platform import (
+    Assessment,
+    AssessmentRepository,
+    ScoreRepository,
+    User,
+    UserCreate,
+    UserRepository,
+    UserUpdate,
+    sample_score,
+)
 
 Call = Callable[[AsyncSession, "Subjects"], Awaitable[Any]]
 

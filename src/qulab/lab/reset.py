@@ -10,14 +10,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import true
 
-from qulab.core.db import Database
-from qulab.core.errors import UserError
+from qulab.core import Database, UserError
 from qulab.lab.progress import ProgressRepository
 from qulab.lab.setup import SetupResult, run_db_setup_and_create_user
-from qulab.platform import migrate
-from qulab.platform.models import LabProgress
-from qulab.platform.services.seeding import remove_users
-from qulab.platform.uow import PlatformUnitOfWork
+from qulab.platform import MIGRATIONS, LabProgress, PlatformUnitOfWork, remove_users
 
 
 async def reset_database(db: Database, *, keep_progress: bool = True) -> SetupResult:
@@ -32,13 +28,13 @@ async def reset_database(db: Database, *, keep_progress: bool = True) -> SetupRe
             f"resetting is offered only for the embedded SQLite database, not {db.description}"
         )
     kept: Sequence[LabProgress] = ()
-    if await migrate.is_up_to_date(db):
+    if await MIGRATIONS.is_up_to_date(db):
         async with PlatformUnitOfWork(db) as uow:
             if keep_progress:
                 kept = await ProgressRepository(uow.session).list_all()
             await remove_users(uow, true(), "database reset")
             await uow.commit()
-    await migrate.downgrade(db, "base")
+    await MIGRATIONS.downgrade(db, "base")
     result = await run_db_setup_and_create_user(db)
     if kept:
         async with PlatformUnitOfWork(db) as uow:

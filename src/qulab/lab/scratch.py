@@ -17,11 +17,8 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from qulab.core.bootstrap import open_database
-from qulab.core.config import Settings
-from qulab.core.errors import ServiceUnavailable
-from qulab.core.urls import redact_text
-from qulab.platform import migrate
+from qulab.core import ServiceUnavailable, Settings, open_database, redact_text
+from qulab.platform import MIGRATIONS
 
 
 @asynccontextmanager
@@ -57,6 +54,6 @@ async def scratch_database(settings: Settings, label: str = "scratch") -> AsyncI
 async def _migrate(settings: Settings, url: str) -> None:
     db = open_database(settings.model_copy(update={"database_url": url}))
     try:
-        await migrate.upgrade(db)
+        await MIGRATIONS.upgrade(db)
     finally:
         await db.dispose()

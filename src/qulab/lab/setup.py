@@ -6,14 +6,22 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qulab.core.db import Database
-from qulab.platform import migrate
-from qulab.platform.events import ScoreCalculated
-from qulab.platform.repositories import ScoreRepository, UserRepository
-from qulab.platform.schemas import CalculateScore, ScoreRead, UserCreate, UserRead, parse
-from qulab.platform.services.seeding import sample_score
-from qulab.platform.services.users import create_user
-from qulab.platform.uow import UnitOfWorkFactory, uow_factory
+from qulab.core import Database, current_revision
+from qulab.platform import (
+    MIGRATIONS,
+    CalculateScore,
+    ScoreCalculated,
+    ScoreRead,
+    ScoreRepository,
+    UnitOfWorkFactory,
+    UserCreate,
+    UserRead,
+    UserRepository,
+    create_user,
+    parse,
+    sample_score,
+    uow_factory,
+)
 
 DEMO_USERS = (
     ("alex.smith@innovateai.com", "Alex Smith", "SW_ENG", "Masters", 8.0),
@@ -35,7 +43,7 @@ async def run_db_setup_and_create_user(db: Database) -> SetupResult:
 
     Idempotent: on a second run nothing is created and the same two users are returned.
     """
-    await migrate.upgrade(db)
+    await MIGRATIONS.upgrade(db)
     created: list[str] = []
     found: list[UserRead] = []
     for email, name, occupation, education, years in DEMO_USERS:
@@ -60,7 +68,7 @@ async def run_db_setup_and_create_user(db: Database) -> SetupResult:
         jane=found[1],
         created=tuple(created),
         database=db.description,
-        revision=await migrate.current_revision(db),
+        revision=await current_revision(db),
     )
 
 

@@ -14,7 +14,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from qulab.core.errors import InvalidInput
+from qulab.core import InvalidInput
 
 Kind = Literal["read", "write"]
 

@@ -1,5 +1,6 @@
 """The read-through cache: Redis or in-process, invalidated after commit, measured."""
 
+from qulab.core.cache import codec
 from qulab.core.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
 from qulab.core.cache.breaker import BreakerState, CircuitBreaker
 from qulab.core.cache.core import (
@@ -32,4 +33,5 @@ __all__ = [
     "StatsSnapshot",
     "average_access_time",
     "build_cache",
+    "codec",
 ]

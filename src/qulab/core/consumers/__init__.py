@@ -5,7 +5,7 @@ from qulab.core.consumers.factory import build_source
 from qulab.core.consumers.inbox import applied_ids, apply_once, inbox_counts
 from qulab.core.consumers.memory import MemorySource
 from qulab.core.consumers.nats import NatsSource
-from qulab.core.consumers.rabbitmq import RabbitMQSource
+from qulab.core.consumers.rabbitmq import RabbitMQSource, queue_name
 from qulab.core.consumers.redis_streams import RedisStreamsSource
 from qulab.core.consumers.runner import Consumer, ConsumeResult, Handler
 from qulab.core.consumers.source import Lag, Source
@@ -28,4 +28,5 @@ __all__ = [
     "build_source",
     "consumer_status",
     "inbox_counts",
+    "queue_name",
 ]

@@ -25,10 +25,12 @@ from qulab.core.outbox.retry import RetryPolicy
 from qulab.core.outbox.stdout import StdoutPublisher
 
 if TYPE_CHECKING:
-    from qulab.core.outbox.nats import NatsPublisher
+    from qulab.core.outbox.nats import MSG_ID, NatsPublisher, jetstream_name
     from qulab.core.outbox.rabbitmq import RabbitMQPublisher
 
 _LAZY = {
+    "MSG_ID": "qulab.core.outbox.nats",
+    "jetstream_name": "qulab.core.outbox.nats",
     "NatsPublisher": "qulab.core.outbox.nats",
     "RabbitMQPublisher": "qulab.core.outbox.rabbitmq",
 }
@@ -37,6 +39,7 @@ _LAZY = {
 __getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = [
+    "MSG_ID",
     "MemoryBroker",
     "NatsPublisher",
     "OutageSwitch",
@@ -51,6 +54,7 @@ __all__ = [
     "StdoutPublisher",
     "build_publisher",
     "event_publisher",
+    "jetstream_name",
     "memory_broker",
     "outbox_status",
     "parse_age",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.literal import literal

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
-from qulab.core.config import Settings
+from qulab.core import Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.literal import literal
 from qulab.lab.chaos import Progress, run_chaos

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from qulab.core.bootstrap import QuLab
-from qulab.core.config import Settings
+from qulab.core import QuLab, Settings
 from qulab.core.outbox import (
     MemoryBroker,
     OutageSwitch,

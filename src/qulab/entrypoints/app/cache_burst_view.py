@@ -12,11 +12,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from qulab.core import Database
 from qulab.core.cache import Cache, Outcome
-from qulab.core.db import Database
 from qulab.entrypoints.app.feedback import attempt
 from qulab.lab.cache_burst import BURST_SIZE, AccessTimes, Burst, Sample, access_times, fetch_burst
-from qulab.platform.cache import read_latest_score_cached, read_user_cached
+from qulab.platform import read_latest_score_cached, read_user_cached
 
 FETCH_USER_LABEL = f"Fetch User (Cached) x{BURST_SIZE}"
 FETCH_SCORE_LABEL = f"Fetch Latest AIRScore (Cached) x{BURST_SIZE}"

@@ -9,9 +9,8 @@ unsubscribed and closed with it.
 
 from __future__ import annotations
 
+from qulab.core import Database, Settings
 from qulab.core.cache import Cache, CacheStatus
-from qulab.core.config import Settings
-from qulab.core.db import Database
 from qulab.entrypoints.app import runtime
 
 STATUS_TIMEOUT = 5.0

@@ -13,13 +13,13 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, explain
 from qulab.entrypoints.app.schema import schema_status
 from qulab.lab import checks
-from qulab.platform.uow import uow_factory
+from qulab.platform import uow_factory
 
 log = logging.getLogger(__name__)
 

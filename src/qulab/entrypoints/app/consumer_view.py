@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.core.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.entrypoints.app.broker import LabBroker
-from qulab.platform.views import aggregate_types
+from qulab.platform import aggregate_types
 
 CONSUMER_ROWS = 10
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from qulab.core.config import Settings
-from qulab.core.db import Database
-from qulab.core.errors import ConfigurationError
+from qulab.core import ConfigurationError, Database, Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.feedback import friendly_message
 

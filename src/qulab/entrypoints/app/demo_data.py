@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.lab import DEMO_USERS, Comparison, compare_all_users, create_sample_airscore
 from qulab.lab.loading import APPLY_MARKER
-from qulab.platform import views
-from qulab.platform.schemas import ScoreRead, UserRead
-from qulab.platform.services import seeding
+from qulab.platform import (
+    ScoreRead,
+    UserRead,
+    ensure_seeded,
+    get_user,
+    seeded_users,
+    user_ids,
+    user_with_latest_score,
+    users_by_email,
+)
 
 POOL_MARKER = "labpool"
 POOL_USERS = 20
@@ -31,20 +38,20 @@ SAMPLE_SCORES = 3
 
 async def pool_request_users(db: Database) -> list[str]:
     """The ids the pooling experiment's requests read (seeded under POOL_MARKER if absent)."""
-    await seeding.ensure_seeded(db, POOL_USERS, POOL_SCORES, marker=POOL_MARKER)
-    return await views.user_ids(db, POOL_USERS, where=seeding.seeded_users(POOL_MARKER))
+    await ensure_seeded(db, POOL_USERS, POOL_SCORES, marker=POOL_MARKER)
+    return await user_ids(db, POOL_USERS, where=seeded_users(POOL_MARKER))
 
 
 async def demo_users(db: Database) -> dict[str, UserRead | None]:
     """Alex and Jane (by email, as created by the setup step), or None where absent."""
-    return await views.users_by_email(db, [email for email, *_ in DEMO_USERS])
+    return await users_by_email(db, [email for email, *_ in DEMO_USERS])
 
 
 async def add_sample_scores(
     db: Database, user_id: str, count: int = SAMPLE_SCORES
 ) -> tuple[UserRead, list[ScoreRead]]:
     """``count`` sample scores for the user, each committed in its own unit of work."""
-    user = await views.get_user(db, user_id)
+    user = await get_user(db, user_id)
     occupation = user.occupation_code or DEFAULT_OCCUPATION
     scores = [await create_sample_airscore(user.id, occupation, db=db) for _ in range(count)]
     return user, scores
@@ -65,8 +72,8 @@ async def nplusone_scaling(db: Database, sizes: list[int]) -> tuple[list[Scaling
     returns the points and whether anything was seeded now.
     """
     largest = max(sizes)
-    seeded = await seeding.ensure_seeded(db, largest, NPLUSONE_SCORES, marker=NPLUSONE_MARKER)
-    where = seeding.seeded_users(NPLUSONE_MARKER)
+    seeded = await ensure_seeded(db, largest, NPLUSONE_SCORES, marker=NPLUSONE_MARKER)
+    where = seeded_users(NPLUSONE_MARKER)
     points = [ScalingPoint(size, await compare_all_users(db, size, where=where)) for size in sizes]
     return points, seeded
 
@@ -88,7 +95,7 @@ class CacheDemo:
 
 async def prepare_cache_demo(db: Database) -> CacheDemo | None:
     """Alex with a latest score, or None when the sample users do not exist yet."""
-    found = await views.user_with_latest_score(db, DEMO_USERS[0][0])
+    found = await user_with_latest_score(db, DEMO_USERS[0][0])
     if found is None:
         return None
     user = found.user

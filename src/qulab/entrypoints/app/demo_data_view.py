@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.entrypoints.app.demo_data import LAB_MARKERS
 from qulab.entrypoints.app.feedback import attempt
 from qulab.lab.demo_rows import DemoInventory, demo_inventory, remove_demo_rows

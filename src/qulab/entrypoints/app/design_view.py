@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qulab.core.errors import InvalidInput
+from qulab.core import InvalidInput
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.literal import literal

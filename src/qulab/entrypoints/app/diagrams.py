@@ -6,7 +6,7 @@ from html import escape
 
 from sqlalchemy import Column, MetaData, Table
 
-from qulab.core.config import Settings
+from qulab.core import Settings
 
 _FONT = 'fontname="Helvetica"'
 

@@ -11,11 +11,10 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.core.db import Database
-from qulab.core.outbox.repository import EventRow
+from qulab.core import Database, EventRow
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.relay_control import MAX_PUBLISH_DELAY, RelayController
-from qulab.platform.views import OutboxTables, outbox_tables
+from qulab.platform import OutboxTables, outbox_tables
 
 DELAY_KEY = "eventing_publish_delay"
 DELAY_LABEL = "Publisher delay (seconds)"

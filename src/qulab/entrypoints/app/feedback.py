@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from qulab.core.db import Database
-from qulab.core.errors import (
+from qulab.core import (
     BrokerUnavailable,
     ConfigurationError,
+    Database,
     DuplicateEmailError,
     InvalidInput,
     NotFound,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from qulab.core.control_chars import visible
+from qulab.core import visible
 
 _OPENS_SYNTAX = re.compile(r"([\\`*_\[\]<>!&~$:|{}#])")
 _LEADING_BLOCK_MARKER = re.compile(r"^(\s*)([-+=]|\d+[.)])")

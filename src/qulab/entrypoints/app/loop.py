@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from qulab.core.errors import LoopStopped, OperationTimedOut
+from qulab.core import LoopStopped, OperationTimedOut
 
 T = TypeVar("T")
 Closer = Callable[[], Awaitable[None]]

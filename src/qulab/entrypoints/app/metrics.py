@@ -12,7 +12,7 @@ import logging
 
 import streamlit as st
 
-from qulab.core.config import Settings
+from qulab.core import Settings
 from qulab.core.metrics import Metrics, MetricsServer, serve_metrics
 
 log = logging.getLogger(__name__)

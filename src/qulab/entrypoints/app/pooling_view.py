@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qulab.core.db import Database, is_sqlite_memory
-from qulab.core.errors import PoolExhausted
+from qulab.core import Database, PoolExhausted, is_sqlite_memory
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.demo_data import POOL_MARKER, POOL_USERS, pool_request_users

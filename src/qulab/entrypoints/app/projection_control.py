@@ -20,7 +20,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.core.config import Settings
+from qulab.core import Database, Settings, utcnow
 from qulab.core.consumers import (
     Consumer,
     ConsumeResult,
@@ -30,13 +30,11 @@ from qulab.core.consumers import (
     Source,
     build_source,
 )
-from qulab.core.db import Database
-from qulab.core.models import utcnow
 from qulab.core.outbox import MemoryBroker
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
-from qulab.platform.projection import ScoreSummaryProjection
+from qulab.platform import ScoreSummaryProjection
 
 log = logging.getLogger(__name__)
 

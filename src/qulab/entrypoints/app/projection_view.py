@@ -8,9 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.core.config import Settings
-from qulab.core.db import Database
-from qulab.core.errors import ConfigurationError
+from qulab.core import ConfigurationError, Database, Settings
 from qulab.entrypoints.app.feedback import attempt, friendly_message
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.projection_control import (

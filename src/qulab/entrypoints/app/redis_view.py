@@ -11,8 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qulab.core.cache.backends import MemoryBackend
-from qulab.core.config import Settings
+from qulab.core import MemoryBackend, Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import lab_broker
 from qulab.entrypoints.app.context import lab_context

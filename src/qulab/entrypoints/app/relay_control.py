@@ -18,12 +18,15 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.core.config import Settings
-from qulab.core.db import Database
-from qulab.core.errors import ConflictError, PublisherAlreadyRunning
-from qulab.core.models import utcnow
+from qulab.core import (
+    ConflictError,
+    Database,
+    PublisherAlreadyRunning,
+    RelayRecorder,
+    Settings,
+    utcnow,
+)
 from qulab.core.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
-from qulab.core.recorders import RelayRecorder
 from qulab.entrypoints.app import cache_resource, runtime
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread

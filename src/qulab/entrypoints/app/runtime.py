@@ -14,12 +14,10 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from qulab.core.bootstrap import QuLab
-from qulab.core.config import Settings, load_settings
-from qulab.core.db import Database
+from qulab.core import Database, QuLab, Settings, load_settings
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
-from qulab.platform.application import bootstrap
+from qulab.platform import bootstrap
 
 T = TypeVar("T")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from qulab.core.db import Database
-from qulab.platform import migrate
+from qulab.core import Database, current_revision
+from qulab.platform import MIGRATIONS
 
 
 class SchemaState(StrEnum):
@@ -28,8 +28,8 @@ class SchemaStatus:
 
 async def schema_status(db: Database) -> SchemaStatus:
     """Compare the database's Alembic revision with the code's; raises ServiceUnavailable."""
-    head = migrate.head_revision()
-    current = await migrate.current_revision(db)
+    head = MIGRATIONS.head()
+    current = await current_revision(db)
     if current is None:
         state = SchemaState.MISSING
     elif current == head:

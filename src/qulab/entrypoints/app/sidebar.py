@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qulab.core.config import Settings
-from qulab.core.db import Database
-from qulab.core.urls import redact_url
+from qulab.core import Database, Settings, redact_url
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.cache_resource import status_line as cache_status_line
 from qulab.entrypoints.app.checks_view import progress_lines

@@ -9,8 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from qulab.core.config import Settings
-from qulab.core.db import Database
+from qulab.core import Database, Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.feedback import explain
 from qulab.lab.cache_compare import CacheComparison, compare_strategies

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.entrypoints.app.demo_data import demo_users
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.literal import label
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.state import CREATED_USER_ID
 from qulab.lab import DEMO_USERS
-from qulab.platform.views import find_user
+from qulab.platform import find_user
 
 OTHER = "Another user (enter an ID)"
 

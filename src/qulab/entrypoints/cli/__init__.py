@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from qulab._startup import release_sigint, release_sigterm
-from qulab.core.errors import ConfigurationError, QulabError, UserError
+from qulab.core import ConfigurationError, QulabError, UserError
 from qulab.entrypoints.cli import app as app_command
 from qulab.entrypoints.cli import bench as bench_commands
 from qulab.entrypoints.cli import cache as cache_commands

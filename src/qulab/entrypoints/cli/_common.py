@@ -20,13 +20,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qulab.core.control_chars import visible, visible_json
+from qulab.core import visible, visible_json
 
 if TYPE_CHECKING:
-    from qulab.core.bootstrap import QuLab
+    from qulab.core import Database, QuLab, Settings
     from qulab.core.cache import Cache
-    from qulab.core.config import Settings
-    from qulab.core.db import Database
 
 T = TypeVar("T")
 
@@ -51,7 +49,7 @@ JsonOption = Any  # typer option annotations live in the command modules
 
 
 def settings() -> Settings:
-    from qulab.core.config import get_settings
+    from qulab.core import get_settings
 
     return get_settings()
 
@@ -71,7 +69,7 @@ async def open_lab(
     current: Settings | None = None, *, cache: Cache | None = None
 ) -> AsyncIterator[QuLab]:
     """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
-    from qulab.platform.application import bootstrap
+    from qulab.platform import bootstrap
 
     async with bootstrap(current or settings(), cache=cache) as lab:
         yield lab

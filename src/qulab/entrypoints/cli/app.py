@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from qulab.core.errors import ConfigurationError
+from qulab.core import ConfigurationError
 from qulab.entrypoints.cli._common import out, settings
 
 SHUTDOWN_GRACE_SECONDS = 10.0

@@ -20,7 +20,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 import qulab
-from qulab.core.errors import InvalidInput, UserError
+from qulab.core import InvalidInput, UserError
 from qulab.entrypoints.cli._common import err, out, print_json, run
 
 

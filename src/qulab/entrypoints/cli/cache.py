@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from qulab.core.errors import ServiceUnavailable
+from qulab.core import ServiceUnavailable
 from qulab.entrypoints.cli._common import (
     open_cache,
     out,
@@ -111,8 +111,8 @@ def invalidate(
     json: JSON = False,
 ) -> None:
     """Drop a user's cached entries (``user:{id}`` and ``latest_airscore:{id}``)."""
-    from qulab.core.ids import validate_id
-    from qulab.platform.cache import invalidate_user, user_keys
+    from qulab.core import validate_id
+    from qulab.platform import invalidate_user, user_keys
 
     user_id = validate_id(user_id, "user_id")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qulab.core.errors import InvalidInput
+from qulab.core import InvalidInput
 from qulab.entrypoints.cli._common import err, out, print_json, print_record, run, settings
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qulab.core.errors import InvalidInput
+from qulab.core import InvalidInput
 from qulab.entrypoints.cli._common import err, open_lab, print_json, print_table, run
 from qulab.entrypoints.cli._metrics import (
     DEFAULT_METRICS_HOST,
@@ -19,7 +19,7 @@ from qulab.entrypoints.cli._metrics import (
 )
 
 if TYPE_CHECKING:
-    from qulab.core.bootstrap import QuLab
+    from qulab.core import QuLab
     from qulab.core.consumers import Consumer, ConsumeResult, ConsumerStatus, Source
     from qulab.core.metrics import Metrics
     from qulab.core.outbox import Relay
@@ -90,7 +90,7 @@ async def _consume(
     name: str, broker: str | None, group: str, once: bool, metrics: Metrics | None
 ) -> ConsumeResult:
     from qulab.core.consumers import Consumer, build_source
-    from qulab.platform.application import PLATFORM
+    from qulab.platform import PLATFORM
 
     handler = PLATFORM.consumers[name]()
     async with open_lab() as lab:
@@ -123,7 +123,7 @@ async def _consume(
 def _embedded(broker: str | None, lab: QuLab) -> Relay | None:
     """With the embedded broker, nothing but this process can publish to it: a relay runs
     here too."""
-    from qulab.core.bootstrap import open_publisher
+    from qulab.core import open_publisher
     from qulab.core.outbox import Relay
 
     url = broker if broker is not None else lab.db.settings.broker.url
@@ -163,7 +163,7 @@ async def _run_until_signal(
 
 def _status(broker: str | None, json: bool) -> None:
     from qulab.core.consumers import build_source, consumer_status
-    from qulab.platform.application import PLATFORM
+    from qulab.platform import PLATFORM
 
     async def _go() -> list[ConsumerStatus]:
         async with open_lab() as lab:

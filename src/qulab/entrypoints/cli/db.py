@@ -16,12 +16,13 @@ JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.
 
 
 def _migrate(action: str, revision: str, json: bool) -> None:
-    from qulab.platform import migrate
+    from qulab.core import current_revision
+    from qulab.platform import MIGRATIONS
 
     async def _go() -> dict[str, str | None]:
         async with open_db() as db:
-            await getattr(migrate, action)(db, revision)
-            return {"database": db.description, "revision": await migrate.current_revision(db)}
+            await getattr(MIGRATIONS, action)(db, revision)
+            return {"database": db.description, "revision": await current_revision(db)}
 
     result = run(_go)
     if json:
@@ -51,14 +52,15 @@ def downgrade(
 @app.command()
 def current(json: JSON = False) -> None:
     """Show the schema revision the database is at, and the latest one available."""
-    from qulab.platform import migrate
+    from qulab.core import current_revision
+    from qulab.platform import MIGRATIONS
 
     async def _go() -> dict[str, str | None]:
         async with open_db() as db:
             return {
                 "database": db.description,
-                "revision": await migrate.current_revision(db),
-                "head": migrate.head_revision(),
+                "revision": await current_revision(db),
+                "head": MIGRATIONS.head(),
             }
 
     result = run(_go)
@@ -81,12 +83,12 @@ def reset(
         raise typer.BadParameter(
             "this deletes every row; pass --yes to confirm", param_hint="--yes"
         )
-    from qulab.platform import migrate
+    from qulab.platform import MIGRATIONS
 
     async def _go() -> str:
         async with open_db() as db:
-            await migrate.downgrade(db, "base")
-            await migrate.upgrade(db, "head")
+            await MIGRATIONS.downgrade(db, "base")
+            await MIGRATIONS.upgrade(db, "head")
             return db.description
 
     out.print(f"{run(_go)}: reset to an empty schema")

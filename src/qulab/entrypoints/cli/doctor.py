@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qulab.core.errors import ConfigurationError
+from qulab.core import ConfigurationError
 from qulab.entrypoints.cli._common import cell, out, print_json, run
 
 if TYPE_CHECKING:
@@ -28,9 +28,9 @@ def doctor(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Check the database, schema, cache, broker, relay and clock skew, one line each."""
-    from qulab.core.config import load_settings
+    from qulab.core import load_settings
     from qulab.core.health import Check, Status, exit_code, run_checks
-    from qulab.platform.migrate import MIGRATIONS
+    from qulab.platform import MIGRATIONS
 
     try:
         current = load_settings()

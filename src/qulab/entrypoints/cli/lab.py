@@ -49,7 +49,7 @@ def as_dict(comparison: Comparison) -> dict[str, Any]:
 def _read_design(path: Path) -> Design:
     import json
 
-    from qulab.core.errors import InvalidInput
+    from qulab.core import InvalidInput
     from qulab.lab.event_table_design import design_from_dict
 
     try:

@@ -53,14 +53,13 @@ def nplusone(
     `qulab seed --clear --marker nplusone`.
     """
     from qulab.lab import compare_all_users
-    from qulab.platform import migrate
-    from qulab.platform.services import seeding
+    from qulab.platform import MIGRATIONS, ensure_seeded, seeded_users
 
     async def _go() -> tuple[Comparison, bool]:
         async with open_db() as db:
-            await migrate.upgrade(db)
-            seeded = await seeding.ensure_seeded(db, users, scores, marker=MARKER)
-            result = await compare_all_users(db, users, where=seeding.seeded_users(MARKER))
+            await MIGRATIONS.upgrade(db)
+            seeded = await ensure_seeded(db, users, scores, marker=MARKER)
+            result = await compare_all_users(db, users, where=seeded_users(MARKER))
             return result, seeded
 
     result, seeded = run(_go)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qulab._startup import release_sigterm, sigterm_received
-from qulab.core.errors import ConfigurationError, ServiceUnavailable, UserError
+from qulab.core import ConfigurationError, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
     err,
     open_db,
@@ -27,7 +27,7 @@ from qulab.entrypoints.cli._metrics import (
 )
 
 if TYPE_CHECKING:
-    from qulab.core.db import Database
+    from qulab.core import Database
     from qulab.core.metrics import Metrics
     from qulab.core.outbox import OutboxStatus, PassResult, Relay
 
@@ -115,7 +115,7 @@ def relay(
     import asyncio
     import signal
 
-    from qulab.core.bootstrap import open_publisher
+    from qulab.core import open_publisher
     from qulab.core.outbox import Relay
 
     async def _go() -> tuple[PassResult, int | None]:
@@ -174,7 +174,7 @@ def _is_memory_broker(url: str | None) -> bool:
 async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None]:
     """One pass and, after an outage, how many events still wait (None: the database is
     unreachable too)."""
-    from qulab.core.models import EventStatus
+    from qulab.core import EventStatus
     from qulab.core.outbox import PassResult, outbox_status
 
     worker.log_outages = False
@@ -192,7 +192,7 @@ async def _one_pass(db: Database, worker: Relay) -> tuple[PassResult, int | None
 
 
 def _outage_line(result: PassResult, pending: int | None) -> str:
-    from qulab.core.errors import BrokerUnavailable
+    from qulab.core import BrokerUnavailable
 
     waiting = "events stay pending" if pending is None else f"{pending} event(s) still pending"
     if result.outage and result.outage.startswith("database unreachable"):

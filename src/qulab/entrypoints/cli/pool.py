@@ -60,15 +60,13 @@ def exhaustion_dict(result: ExhaustionResult) -> dict[str, Any]:
 
 
 async def _user_ids() -> list[str]:
-    from qulab.platform import migrate
-    from qulab.platform.repositories import users_statement
-    from qulab.platform.services import seeding
+    from qulab.platform import MIGRATIONS, ensure_seeded, seeded_users, users_statement
 
     async with open_db() as db:
-        await migrate.upgrade(db)
-        await seeding.ensure_seeded(db, SEED_USERS, SEED_SCORES, marker=MARKER)
+        await MIGRATIONS.upgrade(db)
+        await ensure_seeded(db, SEED_USERS, SEED_SCORES, marker=MARKER)
         async with db.session() as session:
-            statement = users_statement(SEED_USERS, where=seeding.seeded_users(MARKER))
+            statement = users_statement(SEED_USERS, where=seeded_users(MARKER))
             return [user.id for user in (await session.execute(statement)).scalars()]
 
 
@@ -122,11 +120,11 @@ def pool(
 
 def _exhaust(json: bool) -> None:
     from qulab.lab import demonstrate_pool_exhaustion
-    from qulab.platform import migrate
+    from qulab.platform import MIGRATIONS
 
     async def _go() -> ExhaustionResult:
         async with open_db() as db:
-            await migrate.upgrade(db)
+            await MIGRATIONS.upgrade(db)
         return await demonstrate_pool_exhaustion(settings())
 
     data = exhaustion_dict(run(_go))

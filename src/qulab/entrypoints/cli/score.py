@@ -9,7 +9,7 @@ import typer
 from qulab.entrypoints.cli._common import open_db, out, print_json, print_table, run
 
 if TYPE_CHECKING:
-    from qulab.platform.schemas import ScoreRead
+    from qulab.platform import ScoreRead
 
 app = typer.Typer(help="Calculate AI-R scores.", no_args_is_help=True)
 
@@ -27,9 +27,7 @@ def add(
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Calculate and store a user's AI-R score; each one commits a score.calculated event."""
-    from qulab.platform.schemas import CalculateScore, parse
-    from qulab.platform.services.scoring import calculate_score
-    from qulab.platform.uow import uow_factory
+    from qulab.platform import CalculateScore, calculate_score, parse, uow_factory
 
     async def _go() -> list[ScoreRead]:
         command = parse(CalculateScore, user_id=user_id, occupation_code=occupation)

@@ -25,12 +25,12 @@ def seed(
     """Insert USERS demo users with SCORES scores each (or --clear them again)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from qulab.platform import migrate
-    from qulab.platform.services import seeding
+    from qulab.platform import MIGRATIONS, SeedResult, clear_seeded
+    from qulab.platform import seed as seed_users
 
     async def _clear() -> int:
         async with open_db() as db:
-            return await seeding.clear_seeded(db, marker)
+            return await clear_seeded(db, marker)
 
     if clear:
         removed = run(_clear)
@@ -40,9 +40,9 @@ def seed(
             out.print(f"removed {removed} seeded users (marker {marker})")
         return
 
-    async def _seed() -> seeding.SeedResult:
+    async def _seed() -> SeedResult:
         async with open_db() as db:
-            await migrate.upgrade(db)
+            await MIGRATIONS.upgrade(db)
             with Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
@@ -53,7 +53,7 @@ def seed(
                 disable=json or not err.is_terminal,
             ) as progress:
                 task = progress.add_task("seeding users", total=users)
-                return await seeding.seed(
+                return await seed_users(
                     db, users, scores, marker=marker, progress=lambda n: progress.advance(task, n)
                 )
 

@@ -18,8 +18,7 @@ from qulab.entrypoints.cli._common import (
 
 if TYPE_CHECKING:
     from qulab.core.cache import CacheResult
-    from qulab.platform.schemas import ScoreRead, UserRead
-    from qulab.platform.views import UserPage
+    from qulab.platform import ScoreRead, UserPage, UserRead
 
 app = typer.Typer(help="Manage users.", no_args_is_help=True)
 
@@ -43,9 +42,7 @@ def create(
     json: JSON = False,
 ) -> None:
     """Create a user and print the new id."""
-    from qulab.platform.schemas import UserCreate, parse
-    from qulab.platform.services import users as service
-    from qulab.platform.uow import uow_factory
+    from qulab.platform import UserCreate, create_user, parse, uow_factory
 
     async def _go() -> UserRead:
         async with open_db() as db:
@@ -59,7 +56,7 @@ def create(
                     years_experience=years,
                 ),
             )
-            return await service.create_user(command, uow_factory(db))
+            return await create_user(command, uow_factory(db))
 
     user = run(_go)
     if json:
@@ -74,8 +71,8 @@ def show(
     json: JSON = False,
 ) -> None:
     """Show one user and their latest score, read through the cache (says HIT or MISS)."""
-    from qulab.core.errors import NotFound
-    from qulab.platform.cache import CachedUserRepository
+    from qulab.core import NotFound
+    from qulab.platform import CachedUserRepository
 
     async def _go() -> tuple[CacheResult[UserRead], CacheResult[ScoreRead]]:
         async with open_cache() as cache, open_db(cache=cache) as db, db.session() as session:
@@ -118,11 +115,11 @@ def list_users(
     json: JSON = False,
 ) -> None:
     """List users, oldest first, and how many there are in all."""
-    from qulab.platform import views
+    from qulab.platform import list_users_page
 
     async def _go() -> UserPage:
         async with open_db() as db:
-            return await views.list_users_page(db, limit=limit, offset=offset)
+            return await list_users_page(db, limit=limit, offset=offset)
 
     page = run(_go)
     if json:
@@ -150,14 +147,12 @@ def update(
     )
     if not changes:
         raise typer.BadParameter("give at least one of --name, --occupation, --education, --years")
-    from qulab.platform.schemas import UpdateUser, parse
-    from qulab.platform.services import users as service
-    from qulab.platform.uow import uow_factory
+    from qulab.platform import UpdateUser, parse, uow_factory, update_user
 
     async def _go() -> UserRead:
         async with open_db() as db:
             command = parse(UpdateUser, user_id=user_id, **changes)
-            return await service.update_user(command, uow_factory(db))
+            return await update_user(command, uow_factory(db))
 
     user = run(_go)
     if json:
@@ -171,13 +166,11 @@ def delete(
     user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
 ) -> None:
     """Delete a user with their assessments and scores."""
-    from qulab.platform.schemas import DeleteUser, parse
-    from qulab.platform.services import users as service
-    from qulab.platform.uow import uow_factory
+    from qulab.platform import DeleteUser, delete_user, parse, uow_factory
 
     async def _go() -> None:
         async with open_db() as db:
-            await service.delete_user(parse(DeleteUser, user_id=user_id), uow_factory(db))
+            await delete_user(parse(DeleteUser, user_id=user_id), uow_factory(db))
 
     run(_go)
     out.print(f"deleted {user_id}")

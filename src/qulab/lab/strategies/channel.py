@@ -21,8 +21,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from qulab.core.errors import CacheUnavailable
-from qulab.core.urls import redact_url
+from qulab.core import CacheUnavailable, redact_url
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from qulab.core import CacheBackend, CacheUnavailable, RedisBackend
 from qulab.core.cache import codec
-from qulab.core.cache.backends import CacheBackend, RedisBackend
-from qulab.core.errors import CacheUnavailable
 from qulab.lab.strategies.rows import RowRead
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from qulab.core.cache.backends import CacheBackend
-from qulab.core.cache.core import Cache, Family, Outcome
+from qulab.core import Cache, CacheBackend, Family, Outcome
 from qulab.lab.strategies.base import Read
 from qulab.lab.strategies.rows import RowRead, ScratchRows
 

@@ -15,8 +15,8 @@ import random
 import time
 from collections.abc import Callable
 
+from qulab.core import CacheBackend
 from qulab.core.cache import codec
-from qulab.core.cache.backends import CacheBackend
 from qulab.lab.strategies.base import Read
 from qulab.lab.strategies.flight import SingleFlight
 from qulab.lab.strategies.rows import RowRead, ScratchRows

@@ -8,8 +8,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from qulab.core.cache.backends import CacheBackend, MemoryBackend, RedisBackend
-from qulab.core.errors import CacheUnavailable, InvalidInput
+from qulab.core import CacheBackend, CacheUnavailable, InvalidInput, MemoryBackend, RedisBackend
 from qulab.lab.strategies.base import Strategy
 from qulab.lab.strategies.channel import (
     InvalidationChannel,

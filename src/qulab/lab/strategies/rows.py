@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text, bindparam, select, update
 
-from qulab.core.db import Database
+from qulab.core import Database
 
 log = logging.getLogger(__name__)
 

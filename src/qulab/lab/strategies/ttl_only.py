@@ -7,8 +7,8 @@ database at once.
 
 from __future__ import annotations
 
+from qulab.core import CacheBackend
 from qulab.core.cache import codec
-from qulab.core.cache.backends import CacheBackend
 from qulab.lab.strategies.base import Read
 from qulab.lab.strategies.rows import RowRead, ScratchRows
 

@@ -23,8 +23,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from qulab.core import CacheBackend
 from qulab.core.cache import codec
-from qulab.core.cache.backends import CacheBackend
 from qulab.lab.strategies.channel import Invalidation, InvalidationChannel
 from qulab.lab.strategies.flight import SingleFlight
 

@@ -18,8 +18,7 @@ import asyncio
 import contextlib
 import logging
 
-from qulab.core.cache.backends import CacheBackend
-from qulab.core.errors import QulabError
+from qulab.core import CacheBackend, QulabError
 from qulab.lab.strategies.rows import PAYLOAD, RowRead, ScratchRows
 from qulab.lab.strategies.write_through import VersionedReads
 

@@ -7,7 +7,7 @@ value is refused. Misses are read through with single-flight and stored the same
 
 from __future__ import annotations
 
-from qulab.core.cache.backends import CacheBackend
+from qulab.core import CacheBackend
 from qulab.lab.strategies.base import Read
 from qulab.lab.strategies.entries import VersionedEntries
 from qulab.lab.strategies.flight import SingleFlight

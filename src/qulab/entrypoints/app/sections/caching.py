@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from qulab.core import Database
 from qulab.core.cache import Cache
-from qulab.core.db import Database
 from qulab.entrypoints.app.cache_burst_view import (
     clear_history,
     render_access_times,
@@ -21,10 +21,15 @@ from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.redis_view import render_redis_view
 from qulab.entrypoints.app.strategies_view import render_strategies
-from qulab.platform.cache import CachedUserRepository, user_family, user_keys
-from qulab.platform.schemas import UpdateUser, parse
-from qulab.platform.services.users import update_user
-from qulab.platform.uow import uow_factory
+from qulab.platform import (
+    CachedUserRepository,
+    UpdateUser,
+    parse,
+    uow_factory,
+    update_user,
+    user_family,
+    user_keys,
+)
 
 INVALIDATE_LABEL = "Invalidate Cache for this User"
 UPDATE_LABEL = "Update name"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qulab.core.config import Settings
-from qulab.core.db import Database, PoolStatus
+from qulab.core import Database, PoolStatus, Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context

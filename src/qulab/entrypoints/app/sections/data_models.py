@@ -6,7 +6,7 @@ import inspect
 
 import streamlit as st
 
-from qulab.core import models as core_models
+from qulab.core import DomainEvent, TimestampMixin
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data_view import demo_users_caption, render_demo_data
@@ -15,18 +15,25 @@ from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.relationships_view import render_relationships
 from qulab.entrypoints.app.state import CREATED_USER_ID
-from qulab.platform import models
-from qulab.platform.schemas import UserCreate, parse
-from qulab.platform.services.users import create_user
-from qulab.platform.uow import uow_factory
-from qulab.platform.views import find_user, user_count
+from qulab.platform import (
+    METADATA,
+    AIRScore,
+    Assessment,
+    User,
+    UserCreate,
+    create_user,
+    find_user,
+    parse,
+    uow_factory,
+    user_count,
+)
 
 MODEL_CLASSES: tuple[tuple[type, str], ...] = (
-    (models.User, "profiles; owns assessments and scores (deleted with the user)."),
-    (models.Assessment, "one assessment session of a user."),
-    (models.AIRScore, "an AI-readiness score with its components and confidence interval."),
-    (core_models.DomainEvent, "the outbox: events written in the same transaction as the change."),
-    (core_models.TimestampMixin, "created/updated timestamps, timezone-aware UTC."),
+    (User, "profiles; owns assessments and scores (deleted with the user)."),
+    (Assessment, "one assessment session of a user."),
+    (AIRScore, "an AI-readiness score with its components and confidence interval."),
+    (DomainEvent, "the outbox: events written in the same transaction as the change."),
+    (TimestampMixin, "created/updated timestamps, timezone-aware UTC."),
 )
 
 
@@ -57,8 +64,8 @@ def _intro() -> None:
 def _model_sources() -> None:
     st.subheader("The models, as written in the code")
     st.caption(
-        f"Read live from `{inspect.getsourcefile(models)}` and, for the outbox table the core "
-        f"provides, `{inspect.getsourcefile(core_models)}`."
+        f"Read live from `{inspect.getsourcefile(User)}` and, for the outbox table the core "
+        f"provides, `{inspect.getsourcefile(DomainEvent)}`."
     )
     tabs = st.tabs([cls.__name__ for cls, _ in MODEL_CLASSES])
     for tab, (cls, summary) in zip(tabs, MODEL_CLASSES, strict=True):
@@ -74,7 +81,7 @@ def _er_diagram() -> None:
         "PK primary key, FK foreign key, UQ unique, IX indexed, "
         "NULL nullable."
     )
-    st.graphviz_chart(er_dot(*models.METADATA), width="stretch")
+    st.graphviz_chart(er_dot(*METADATA), width="stretch")
 
 
 def _create_user_form(context: LabContext) -> None:

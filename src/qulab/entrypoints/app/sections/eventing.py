@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.core.errors import ConfigurationError, ConflictError, PublisherAlreadyRunning
+from qulab.core import ConfigurationError, ConflictError, EventRow, PublisherAlreadyRunning
 from qulab.core.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, lab_broker
@@ -27,10 +27,15 @@ from qulab.entrypoints.app.relay_control import (
     relay_controller,
 )
 from qulab.entrypoints.app.state import CREATED_USER_ID
-from qulab.platform.airscore import OCCUPATION_HR
-from qulab.platform.schemas import UserRead
-from qulab.platform.services.scoring import calculate_and_store_airscore
-from qulab.platform.views import EventRow, OutboxTables, find_user, outbox_tables, score_event
+from qulab.platform import (
+    OCCUPATION_HR,
+    OutboxTables,
+    UserRead,
+    calculate_and_store_airscore,
+    find_user,
+    outbox_tables,
+    score_event,
+)
 
 CALCULATE_LABEL = "Calculate & Store AIRScore (Creates Pending Event)"
 START_LABEL = "Start Event Publisher (Background)"

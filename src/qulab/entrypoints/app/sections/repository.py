@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from qulab.core.db import Database
+from qulab.core import Database
 from qulab.entrypoints.app.apply_view import render_apply
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
@@ -25,7 +25,7 @@ from qulab.entrypoints.app.orm_tax_view import render_orm_tax
 from qulab.entrypoints.app.user_choice import choose_user
 from qulab.lab import Comparison, StrategyRun
 from qulab.lab.nplusone import EAGER, PER_ROW, SINGLE_REPEATS, measure_single_users
-from qulab.platform.schemas import ScoreRead
+from qulab.platform import ScoreRead
 
 ADD_LABEL = f"Add {SAMPLE_SCORES} Sample Scores for User"
 PER_ROW_LABEL = "Fetch User & Scores (Per-row, N+1)"
