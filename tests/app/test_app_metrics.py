@@ -46,7 +46,7 @@ def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) 
     assert seen.value("qulab_cache_reads_total", family="user", outcome="miss") == 1
     assert seen.value("qulab_cache_reads_total", family="user", outcome="hit") == 1
     assert seen.value("qulab_db_pool_checked_out") == 0
-    assert seen.value("qulab_db_pool_size") == settings.pool_size
+    assert seen.value("qulab_db_pool_size") == settings.database.pool_size
     assert seen.value("qulab_cache_breaker_state", state="closed") == 1
     assert seen.has_family("process_resident_memory_bytes")
 

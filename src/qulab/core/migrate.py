@@ -106,7 +106,7 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
 
     if context.is_offline_mode():
         context.configure(
-            url=config.get_main_option("sqlalchemy.url") or get_settings().database_url,
+            url=config.get_main_option("sqlalchemy.url") or get_settings().database.url,
             target_metadata=list(target_metadata),
             literal_binds=True,
         )

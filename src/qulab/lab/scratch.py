@@ -27,21 +27,21 @@ from qulab.platform import migrate
 @asynccontextmanager
 async def scratch_database(settings: Settings, label: str = "scratch") -> AsyncIterator[str]:
     """The URL of a fresh, migrated database beside the one ``settings`` name."""
-    if settings.is_sqlite:
+    if settings.database.is_sqlite:
         with tempfile.TemporaryDirectory(prefix=f"qulab_{label}_") as folder:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'scratch.db'}"
             await _migrate(settings, url)
             yield url
         return
     name = f"qulab_{label}_{secrets.token_hex(6)}"
-    base = make_url(settings.database_url)
+    base = make_url(settings.database.url)
     admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
     try:
         try:
             async with admin.connect() as conn:
                 await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         except (OSError, SQLAlchemyError) as error:
-            detail = redact_text(str(error).splitlines()[0], settings.database_url)
+            detail = redact_text(str(error).splitlines()[0], settings.database.url)
             raise ServiceUnavailable(f"cannot create a scratch database: {detail}") from error
         url = base.set(database=name).render_as_string(hide_password=False)
         try:

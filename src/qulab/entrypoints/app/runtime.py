@@ -44,7 +44,7 @@ def settings() -> Settings:
 def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run ``coro`` on the app loop and wait for it; ``timeout`` defaults to QULAB_APP_TIMEOUT."""
     if timeout is None:
-        timeout = settings().app_timeout
+        timeout = settings().app.timeout
     return event_loop().run(coro, timeout)
 
 
