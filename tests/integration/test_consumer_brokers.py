@@ -69,7 +69,9 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
 
 def settings_for(db: Database, broker: Broker) -> Settings:
     fields = {k.removeprefix("QULAB_").lower(): v for k, v in broker.env.items()}
-    return Settings(database_url=db.settings.database.url, broker_url=broker.url, **fields)
+    return Settings().replace(
+        database_url=db.settings.database.url, broker_url=broker.url, **fields
+    )
 
 
 async def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect(

@@ -118,7 +118,7 @@ async def test_a_relay_loop_repairs_within_its_interval_and_a_second(
     readers = [make_cache("redis", prefix, url=redis_server.url) for _ in range(2)]
     try:
         user_id = await _commit_while_redis_is_down(db, redis_server, readers, env)
-        relay_settings = Settings(
+        relay_settings = Settings().replace(
             database_url=db.settings.database.url,
             redis_url=redis_server.url,
             cache_prefix=prefix,

@@ -27,7 +27,7 @@ EVENT = "test.happened"
 
 @pytest.fixture
 async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
-    database = Database(Settings(database_url=fresh_pg_url))
+    database = Database(Settings().replace(database_url=fresh_pg_url))
     await migrate.upgrade(database)
     try:
         yield database

@@ -31,7 +31,7 @@ async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
 
     The tests terminate every backend of the database many times a second, this observer's
     too, so it pings each connection on checkout instead of only idle ones."""
-    database = Database(Settings(database_url=fresh_pg_url, db_pre_ping_idle_seconds=0))
+    database = Database(Settings().replace(database_url=fresh_pg_url, db_pre_ping_idle_seconds=0))
     await migrate.upgrade(database)
     try:
         yield database

@@ -159,15 +159,15 @@ def test_a_group_reads_the_same_value_as_its_variable(
 
 
 def test_groups_are_read_only() -> None:
-    settings = Settings(pool_size=4)
+    settings = Settings().replace(pool_size=4)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.database.pool_size = 5  # type: ignore[misc]
     assert settings.database.pool_size == 4
 
 
 def test_database_group_knows_sqlite() -> None:
-    assert Settings(database_url="sqlite+aiosqlite:///:memory:").database.is_sqlite
-    assert not Settings(database_url="postgresql+asyncpg://h/db").database.is_sqlite
+    assert Settings().replace(database_url="sqlite+aiosqlite:///:memory:").database.is_sqlite
+    assert not Settings().replace(database_url="postgresql+asyncpg://h/db").database.is_sqlite
 
 
 def test_a_bad_variable_is_still_named_in_one_line(

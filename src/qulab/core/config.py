@@ -1,4 +1,9 @@
-"""Settings read from the environment (prefix ``QULAB_``) and an optional ``.env`` file."""
+"""Settings read from the environment (prefix ``QULAB_``) and an optional ``.env`` file.
+
+``Settings()`` reads them; ``settings.replace(database_url=..., pool_size=2)`` is a validated copy
+with some changed, each named as its variable without ``QULAB_``. Code and tests build settings
+with overrides that one way: ``Settings().replace(...)``.
+"""
 
 from __future__ import annotations
 
@@ -136,9 +141,17 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied, each keyed by its variable without ``QULAB_``
+        (``pool_size=2`` sets ``QULAB_POOL_SIZE``); raises ConfigurationError naming the
+        variable of a bad value, TypeError for a setting that does not exist."""
+        unknown = sorted(set(changes) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"no setting QULAB_{unknown[0].upper()}")
+        try:
+            return type(self).model_validate(self.model_dump() | changes)
+        except ValidationError as exc:
+            raise _one_line(exc) from None
 
     # Grouped, read-only views of the fields above (see qulab.core.settings_groups).
 
@@ -222,16 +235,21 @@ class Settings(BaseSettings):
         )
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build settings, turning a validation failure into one line naming the variable."""
+def _one_line(exc: ValidationError) -> ConfigurationError:
+    """The first problem of ``exc`` as one line naming its variable, passwords hidden."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    given = first.get("input")
+    shown = redact_url(given) if isinstance(given, str) else given
+    return ConfigurationError(f"QULAB_{field.upper()}: {first['msg']} (got {shown!r})")
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning a validation failure into one line naming the variable."""
     try:
-        return Settings(**overrides)
+        return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        given = first.get("input")
-        shown = redact_url(given) if isinstance(given, str) else given
-        raise ConfigurationError(f"QULAB_{field.upper()}: {first['msg']} (got {shown!r})") from None
+        raise _one_line(exc) from None
     except UnicodeDecodeError as exc:
         raise ConfigurationError(
             f".env: not UTF-8 text (byte {exc.start}); save it as UTF-8"

@@ -95,7 +95,7 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
         url = config.get_main_option("sqlalchemy.url")
         settings = get_settings()
         if url:
-            settings = settings.model_copy(update={"database_url": url})
+            settings = settings.replace(database_url=url)
         engine = make_engine(settings, null_pool=True)
         try:
             async with engine.connect() as connection:

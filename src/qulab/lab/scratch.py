@@ -55,7 +55,7 @@ async def scratch_database(settings: Settings, label: str = "scratch") -> AsyncI
 
 
 async def _migrate(settings: Settings, url: str) -> None:
-    db = Database(settings.model_copy(update={"database_url": url}))
+    db = Database(settings.replace(database_url=url))
     try:
         await migrate.upgrade(db)
     finally:
