@@ -43,3 +43,11 @@ def test_a_database_of_another_runtime_is_refused(sqlite_url: str) -> None:
     other = runtime.database(Settings().replace(database_url=sqlite_url, pool_size=3))
     with pytest.raises(ValueError, match="another runtime"):
         lab_cache(settings, other)
+
+
+def test_the_database_cache_and_broker_groups_key_the_runtime(sqlite_url: str) -> None:
+    settings = Settings().replace(database_url=sqlite_url)
+    lab = runtime.lab(settings)
+
+    assert runtime.lab(settings.replace(relay_batch_size=7, app_timeout=5)) is lab
+    assert runtime.lab(settings.replace(relay_publish_timeout=3)) is not lab

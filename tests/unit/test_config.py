@@ -122,10 +122,17 @@ def test_unusable_address_or_empty_prefix_is_one_line(
     assert message.startswith(f"QULAB_{name}:") and problem in message and "\n" not in message
 
 
+def _annotation(group: str, name: str) -> object:
+    model = Settings.model_fields[group].annotation
+    assert model is not None
+    return model.model_fields[name].annotation
+
+
+# Each float setting by its variable without QULAB_, lower-cased (``pool_timeout``).
 FLOAT_SETTINGS = sorted(
-    name
-    for name, field in Settings.model_fields.items()
-    if field.annotation in (float, float | None)
+    variable.removeprefix("QULAB_").lower()
+    for variable, (group, name) in Settings.variables().items()
+    if _annotation(group, name) in (float, float | None)
 )
 
 
