@@ -81,7 +81,7 @@ async def cache_benchmark(config: BenchConfig) -> Report:
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     db_url = f"{admin_url.rpartition('/')[0]}/{name}"
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
-    lab = bootstrap(Settings(database_url=db_url))
+    lab = bootstrap(Settings().replace(database_url=db_url))
     db = lab.db
     redis_backend = RedisBackend(_redis_url(config), socket_timeout=1.0)
     redis_cache, memory_cache = _cache(redis_backend, prefix), _cache(MemoryBackend(), prefix)

@@ -165,7 +165,7 @@ async def _drain_relay(url: str, redis_url: str, prefix: str) -> int:
 
 def _relay_settings(url: str, redis_url: str, prefix: str) -> Settings:
     """A relay process's settings: a small pool, Redis Streams under ``prefix``."""
-    return Settings(
+    return Settings().replace(
         database_url=url, pool_size=2, broker_url=redis_url, outbox_stream_prefix=prefix
     )
 
@@ -300,7 +300,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     ready, stop = ctx.Event(), ctx.Event()
     relay = ctx.Process(target=_latency_relay, args=(url, redis_url, prefix, ready, stop))
     relay.start()
-    lab = bootstrap(Settings(database_url=url, pool_size=8))
+    lab = bootstrap(Settings().replace(database_url=url, pool_size=8))
     db = lab.db
     try:
         await asyncio.to_thread(ready.wait, 60)
@@ -344,7 +344,7 @@ async def outbox_benchmark(config: BenchConfig) -> Report:
     cases.append(("raw", 1, "raw asyncpg loop, 1 process"))
     throughput: dict[str, list[float]] = {label: [] for _, _, label in cases}
     try:
-        async with bootstrap(Settings(database_url=url)) as lab:
+        async with bootstrap(Settings().replace(database_url=url)) as lab:
             await migrate.upgrade(lab.db)
         for _ in range(rounds):
             for kind, processes, label in cases:

@@ -96,7 +96,7 @@ async def peers_benchmark(config: BenchConfig) -> Report:
     admin_url = _postgres_url(config)
     name = f"qulab_bench_peers_{uuid.uuid4().hex[:8]}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
-    lab = bootstrap(Settings(database_url=f"{admin_url.rpartition('/')[0]}/{name}"))
+    lab = bootstrap(Settings().replace(database_url=f"{admin_url.rpartition('/')[0]}/{name}"))
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
     redis_url = _redis_url(config)
     loader = Loader(lab.db)

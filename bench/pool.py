@@ -126,7 +126,9 @@ async def pool(config: BenchConfig) -> Report:
         return report
     async with postgres_url(config) as url:
         ids = await _user_ids(url)
-        settings = Settings(database_url=url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+        settings = Settings().replace(
+            database_url=url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW
+        )
         rows = await measure(settings, ids, config)
     requests = QUICK_REQUESTS if config.quick else REQUESTS
     report.tables.append(_table(rows, requests))

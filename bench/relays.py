@@ -58,7 +58,7 @@ def peers_installed() -> bool:
 
 
 def _settings(url: str, redis_url: str, prefix: str, **more: Any) -> Settings:
-    return Settings(
+    return Settings().replace(
         database_url=url,
         pool_size=2,
         broker_url=redis_url,
@@ -281,7 +281,7 @@ async def _latency(
     go.set()
     await asyncio.sleep(3.0)  # leases shared out (heartbeats every lease/3)
     committed: dict[str, float] = {}
-    lab = bootstrap(Settings(database_url=url, pool_size=16))
+    lab = bootstrap(Settings().replace(database_url=url, pool_size=16))
     try:
         began = time.time()
         total = int(rate * seconds)
@@ -340,7 +340,7 @@ def _latency_relay(url: str, redis_url: str, prefix: str, go: Any, stop: Any, ou
 
 async def _produce(url: str, notify: bool, writers: int, seconds: float) -> float:
     """Events per second 16 writers commit, one event per unit of work."""
-    settings = Settings(database_url=url, pool_size=writers, outbox_notify=notify)
+    settings = Settings().replace(database_url=url, pool_size=writers, outbox_notify=notify)
     async with bootstrap(settings) as lab:
         await lab.db.ping()
         done = 0
@@ -383,7 +383,7 @@ async def relays_benchmark(config: BenchConfig) -> Report:
     rates: dict[str, list[float]] = {label: [] for _, _, label in [*big, *small]}
     producers: dict[str, list[float]] = {"NOTIFY on": [], "NOTIFY off": []}
     try:
-        async with bootstrap(Settings(database_url=url)) as lab:
+        async with bootstrap(Settings().replace(database_url=url)) as lab:
             await migrate.upgrade(lab.db)
         for _ in range(rounds):
             for kind, processes, label in big:

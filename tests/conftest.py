@@ -26,7 +26,7 @@ def pg_database_url() -> Iterator[str]:
     url = services.create_pg_database()
 
     async def _migrate() -> None:
-        async with bootstrap(Settings(database_url=url)) as lab:
+        async with bootstrap(Settings().replace(database_url=url)) as lab:
             await migrate.upgrade(lab.db)
 
     try:
@@ -56,8 +56,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     if backend == "postgresql":
         url = request.getfixturevalue("pg_database_url")
-        return Settings(database_url=url, pool_size=10, max_overflow=20)
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'qulab.db'}")
+        return Settings().replace(database_url=url, pool_size=10, max_overflow=20)
+    return Settings().replace(database_url=f"sqlite+aiosqlite:///{tmp_path / 'qulab.db'}")
 
 
 def _tables() -> list[Table]:

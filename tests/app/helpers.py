@@ -43,7 +43,7 @@ def query(url: str, work: Callable[[Database], Awaitable[Any]]) -> Any:
     """Run ``work(db)`` against ``url`` outside the app, on its own engine."""
 
     async def _go() -> Any:
-        async with bootstrap(Settings(database_url=url)) as lab:
+        async with bootstrap(Settings().replace(database_url=url)) as lab:
             return await work(lab.db)
 
     return asyncio.run(_go())

@@ -28,7 +28,7 @@ from tests.outbox_helpers import emit_events
 
 def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) -> None:
     port = services.free_port()
-    settings = Settings(database_url=sqlite_url, app_metrics_port=port)
+    settings = Settings().replace(database_url=sqlite_url, app_metrics_port=port)
     lab = runtime.lab(settings)
     assert runtime.lab(settings) is lab  # a second page run starts nothing new
 
@@ -46,7 +46,7 @@ def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) 
     assert seen.value("qulab_cache_reads_total", family="user", outcome="miss") == 1
     assert seen.value("qulab_cache_reads_total", family="user", outcome="hit") == 1
     assert seen.value("qulab_db_pool_checked_out") == 0
-    assert seen.value("qulab_db_pool_size") == settings.pool_size
+    assert seen.value("qulab_db_pool_size") == settings.database.pool_size
     assert seen.value("qulab_cache_breaker_state", state="closed") == 1
     assert seen.has_family("process_resident_memory_bytes")
 
@@ -68,7 +68,7 @@ def _scrape_until(url: str, done: Callable[[Exposition], bool], timeout: float =
 
 def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> None:
     port = services.free_port()
-    settings = Settings(database_url=sqlite_url, app_metrics_port=port)
+    settings = Settings().replace(database_url=sqlite_url, app_metrics_port=port)
     lab = runtime.lab(settings)
     runtime.run(migrate.upgrade(lab.db))
     controller = relay_controller(settings, lab.db)
@@ -91,7 +91,7 @@ def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> No
 
 
 def test_without_the_setting_the_app_serves_no_metrics(sqlite_url: str) -> None:
-    lab = runtime.lab(Settings(database_url=sqlite_url))
+    lab = runtime.lab(Settings().replace(database_url=sqlite_url))
     assert isinstance(lab.cache.metrics, NoCacheMetrics)
 
 
@@ -104,7 +104,7 @@ def taken_port() -> Iterator[int]:
 
 
 def test_a_metrics_port_in_use_is_a_configuration_error(sqlite_url: str, taken_port: int) -> None:
-    settings = Settings(database_url=sqlite_url, app_metrics_port=taken_port)
+    settings = Settings().replace(database_url=sqlite_url, app_metrics_port=taken_port)
     with pytest.raises(ConfigurationError) as raised:
         runtime.lab(settings)
     assert str(raised.value) == (

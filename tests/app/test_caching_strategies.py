@@ -19,7 +19,7 @@ from tests.app.helpers import go_to, no_exception, open_lab, texts
 
 def _tables(url: str) -> list[str]:
     async def _go() -> list[str]:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             async with db.engine.connect() as conn:
                 return await conn.run_sync(lambda sync: inspect(sync).get_table_names())

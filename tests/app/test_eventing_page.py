@@ -207,7 +207,7 @@ def test_a_second_relay_on_sqlite_gets_a_message_and_stop_releases_the_lock(
     sqlite_url: str,
 ) -> None:
     at = _initialised_lab()
-    other = RelayGuard(Database(Settings(database_url=sqlite_url)))
+    other = RelayGuard(Database(Settings().replace(database_url=sqlite_url)))
     other.acquire()  # another relay (say `qulab outbox relay`) holds this database's outbox
     try:
         at.button(key="eventing_start").click().run()
@@ -227,7 +227,7 @@ def test_a_second_relay_on_sqlite_gets_a_message_and_stop_releases_the_lock(
 
     at.button(key="eventing_stop").click().run()
     assert _metrics(at)["Publisher"] == "stopped"
-    again = RelayGuard(Database(Settings(database_url=sqlite_url)))
+    again = RelayGuard(Database(Settings().replace(database_url=sqlite_url)))
     again.acquire()  # free again
     again.release()
 
@@ -250,7 +250,7 @@ def test_a_running_publisher_is_stopped_when_the_runtime_is_torn_down(
     assert "qulab-app-loop" not in _threads()
     assert _threads() <= before | {"MainThread"}
     assert "Task was destroyed" not in caplog.text
-    lock = RelayGuard(Database(Settings(database_url=sqlite_url)))
+    lock = RelayGuard(Database(Settings().replace(database_url=sqlite_url)))
     lock.acquire()  # the relay gave the lock back
     lock.release()
 

@@ -16,7 +16,7 @@ def test_the_lab_relay_has_the_cache_handler_when_redis_is_configured(
 ) -> None:
     services.require_redis()
     monkeypatch.setenv("QULAB_CACHE_PREFIX", services.unique_name("qulab_test") + ":")
-    settings = Settings(database_url=sqlite_url, redis_url=services.REDIS_URL)
+    settings = Settings().replace(database_url=sqlite_url, redis_url=services.REDIS_URL)
     db = runtime.database(settings)
 
     relay_controller(settings, db)
@@ -26,7 +26,7 @@ def test_the_lab_relay_has_the_cache_handler_when_redis_is_configured(
 
 
 def test_without_redis_the_lab_relay_replays_nothing(sqlite_url: str) -> None:
-    settings = Settings(database_url=sqlite_url)
+    settings = Settings().replace(database_url=sqlite_url)
     db = runtime.database(settings)
 
     relay_controller(settings, db)

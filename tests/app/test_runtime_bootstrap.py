@@ -12,7 +12,7 @@ from qulab.entrypoints.app.cache_resource import lab_cache
 
 
 def test_database_cache_and_broker_come_from_one_runtime(sqlite_url: str) -> None:
-    settings = Settings(database_url=sqlite_url)
+    settings = Settings().replace(database_url=sqlite_url)
     lab = runtime.lab(settings)
 
     assert runtime.lab(settings) is lab
@@ -26,9 +26,9 @@ def test_new_cache_settings_build_a_new_runtime_and_close_the_old(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QULAB_CACHE_PREFIX", "first:")
-    first = runtime.lab(Settings(database_url=sqlite_url))
+    first = runtime.lab(Settings().replace(database_url=sqlite_url))
     monkeypatch.setenv("QULAB_CACHE_PREFIX", "second:")
-    second = runtime.lab(Settings(database_url=sqlite_url))
+    second = runtime.lab(Settings().replace(database_url=sqlite_url))
 
     assert second is not first
     assert second.cache.prefix == "second:"
@@ -39,7 +39,15 @@ def test_new_cache_settings_build_a_new_runtime_and_close_the_old(
 
 
 def test_a_database_of_another_runtime_is_refused(sqlite_url: str) -> None:
-    settings = Settings(database_url=sqlite_url)
-    other = runtime.database(Settings(database_url=sqlite_url, pool_size=3))
+    settings = Settings().replace(database_url=sqlite_url)
+    other = runtime.database(Settings().replace(database_url=sqlite_url, pool_size=3))
     with pytest.raises(ValueError, match="another runtime"):
         lab_cache(settings, other)
+
+
+def test_the_database_cache_and_broker_groups_key_the_runtime(sqlite_url: str) -> None:
+    settings = Settings().replace(database_url=sqlite_url)
+    lab = runtime.lab(settings)
+
+    assert runtime.lab(settings.replace(relay_batch_size=7, app_timeout=5)) is lab
+    assert runtime.lab(settings.replace(relay_publish_timeout=3)) is not lab

@@ -37,7 +37,7 @@ def redis_prefix(backend: str, monkeypatch: pytest.MonkeyPatch) -> str | None:
 
 def _tables(url: str) -> list[str]:
     async def _go() -> list[str]:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             async with db.engine.connect() as conn:
                 return await conn.run_sync(lambda sync: inspect(sync).get_table_names())

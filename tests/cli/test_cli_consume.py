@@ -31,7 +31,7 @@ def redis_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def _publish_scores(url: str, prefix: str, scores: list[int]) -> None:
     async def _go() -> None:
-        settings = Settings(
+        settings = Settings().replace(
             database_url=url, broker_url=services.REDIS_URL, outbox_stream_prefix=prefix
         )
         db = Database(settings)

@@ -253,7 +253,7 @@ async def test_a_service_that_never_answers_is_down_within_the_limit(silent_serv
 
 
 async def test_a_misconfigured_settings_object_still_gets_every_line(tmp_path: Any) -> None:
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'none.db'}")
+    settings = Settings().replace(database_url=f"sqlite+aiosqlite:///{tmp_path / 'none.db'}")
     checks = await run_checks(settings, MIGRATIONS, 1)
     assert [check.component for check in checks] == COMPONENTS
     assert not (tmp_path / "none.db").exists()  # looking created nothing

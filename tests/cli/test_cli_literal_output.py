@@ -28,7 +28,7 @@ def _insert_unvalidated(database_url: str, names: list[str]) -> list[str]:
     """Rows written straight to the table, as data from before validation would be."""
 
     async def _go() -> list[str]:
-        db = Database(Settings(database_url=database_url))
+        db = Database(Settings().replace(database_url=database_url))
         try:
             async with db.session_scope() as session:
                 users = [

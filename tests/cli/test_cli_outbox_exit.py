@@ -20,7 +20,7 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
 def _emit(url: str, count: int) -> list[str]:
     async def _go() -> list[str]:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             return await emit_events(db, count)
         finally:
@@ -31,7 +31,7 @@ def _emit(url: str, count: int) -> list[str]:
 
 def _statuses(url: str) -> set[str]:
     async def _go() -> set[str]:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             return {event.status for event in await all_events(db)}
         finally:

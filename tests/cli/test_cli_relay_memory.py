@@ -27,7 +27,7 @@ REFUSED = (
 
 def _emit(url: str, count: int) -> None:
     async def _go() -> None:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             await emit_events(db, count)
         finally:
@@ -38,7 +38,7 @@ def _emit(url: str, count: int) -> None:
 
 def _statuses(url: str) -> list[str]:
     async def _go() -> list[str]:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             return [event.status for event in await all_events(db)]
         finally:

@@ -22,7 +22,7 @@ from tests.service_calls import create_user, delete_user
 
 
 async def _prepare(url: str) -> str:
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     try:
         await migrate.upgrade(db)
         return (await create_user(db, email="raced@example.com", name="Raced")).id
@@ -31,7 +31,7 @@ async def _prepare(url: str) -> str:
 
 
 async def _rows(url: str, model: type) -> int:
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     try:
         async with db.session() as session:
             statement = select(func.count()).select_from(model)
@@ -41,7 +41,7 @@ async def _rows(url: str, model: type) -> int:
 
 
 async def _event_types(url: str) -> list[str]:
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     try:
         async with db.session() as session:
             result = await session.execute(
@@ -65,7 +65,7 @@ def test_delete_prints_the_id_and_records_a_user_deleted_event(
 
 async def _refer_to(url: str, user_id: str) -> None:
     """A table of the test's own that refers to the user without cascading."""
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     try:
         async with db.engine.begin() as conn:
             await conn.execute(
@@ -127,7 +127,7 @@ def test_an_update_of_a_user_deleted_meanwhile_exits_2_with_one_line(
 
     async def read_then_delete(self: UserRepository, user: str) -> User:
         found = await read(self, user)
-        other = Database(Settings(database_url=database_url))
+        other = Database(Settings().replace(database_url=database_url))
         try:
             await delete_user(other, user)
         finally:

@@ -94,7 +94,7 @@ def _users(url: str) -> dict[str, str]:
     """email -> id of every user row (on a thread: Playwright's sync API owns this one's loop)."""
 
     async def _read() -> dict[str, str]:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             async with db.session() as session:
                 rows = await session.execute(select(User.email, User.id))
@@ -108,7 +108,7 @@ def _users(url: str) -> dict[str, str]:
 
 def _event_status(url: str, event_id: str) -> str | None:
     async def _read() -> str | None:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             async with db.session() as session:
                 event = await session.get(DomainEvent, event_id)

@@ -115,7 +115,7 @@ async def test_postgres_redis_and_redis_streams_then_close_releases_everything(
 
 async def _assemble_use_and_close(url: str, redis_url: str) -> None:
     prefix = new_prefix()
-    settings = Settings(
+    settings = Settings().replace(
         database_url=url,
         redis_url=redis_url,
         broker_url=redis_url,

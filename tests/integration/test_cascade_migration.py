@@ -55,7 +55,7 @@ async def count(db: Database, model: type) -> int:
 
 
 async def test_at_head_the_user_keys_cascade_deletes(empty_url: str) -> None:
-    db = Database(Settings(database_url=empty_url))
+    db = Database(Settings().replace(database_url=empty_url))
     try:
         await migrate.upgrade(db)
         assert await user_keys(db) == {
@@ -68,7 +68,7 @@ async def test_at_head_the_user_keys_cascade_deletes(empty_url: str) -> None:
 async def test_downgrade_to_0002_restores_plain_keys_and_upgrade_keeps_every_row(
     empty_url: str,
 ) -> None:
-    db = Database(Settings(database_url=empty_url))
+    db = Database(Settings().replace(database_url=empty_url))
     try:
         await migrate.upgrade(db, "0002")
         user = await create_user(db, email="kept@example.com", name="Kept")

@@ -29,7 +29,7 @@ def user_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("QULAB_REDIS_URL", raising=False)
 
     async def _prepare() -> str:
-        db = Database(Settings(database_url=url))
+        db = Database(Settings().replace(database_url=url))
         try:
             await migrate.upgrade(db)
             return (await create_user(db, email="cli@example.com", name="Cli")).id

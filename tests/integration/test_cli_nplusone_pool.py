@@ -13,7 +13,7 @@ from qulab.entrypoints.cli import main
 @pytest.fixture
 def configured(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The CLI reads the parametrized test database from the environment."""
-    monkeypatch.setenv("QULAB_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("QULAB_DATABASE_URL", settings.database.url)
     get_settings.cache_clear()
     yield settings
     get_settings.cache_clear()

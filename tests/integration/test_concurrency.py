@@ -15,7 +15,9 @@ from tests.service_calls import create_user
 
 @pytest.fixture
 async def pg_db(pg_database_url: str) -> AsyncIterator[Database]:
-    database = Database(Settings(database_url=pg_database_url, pool_size=10, max_overflow=20))
+    database = Database(
+        Settings().replace(database_url=pg_database_url, pool_size=10, max_overflow=20)
+    )
     async with database.engine.begin() as conn:
         await conn.execute(text("TRUNCATE users, air_scores, assessments, domain_events CASCADE"))
     yield database
@@ -61,9 +63,7 @@ async def test_thirty_concurrent_sessions_complete_within_pool_and_overflow(db: 
 async def test_exhausted_pool_raises_a_clear_error_after_its_timeout(
     backend: str, settings: Settings
 ) -> None:
-    small = Database(
-        settings.model_copy(update={"pool_size": 2, "max_overflow": 0, "pool_timeout": 0.3})
-    )
+    small = Database(settings.replace(pool_size=2, max_overflow=0, pool_timeout=0.3))
     release = asyncio.Event()
 
     async def hold() -> None:

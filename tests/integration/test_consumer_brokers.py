@@ -69,7 +69,9 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
 
 def settings_for(db: Database, broker: Broker) -> Settings:
     fields = {k.removeprefix("QULAB_").lower(): v for k, v in broker.env.items()}
-    return Settings(database_url=db.settings.database_url, broker_url=broker.url, **fields)
+    return Settings().replace(
+        database_url=db.settings.database.url, broker_url=broker.url, **fields
+    )
 
 
 async def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect(
@@ -78,7 +80,7 @@ async def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect
     settings = settings_for(db, broker)
     handler = ScoreSummaryProjection()
     if broker.kind == "rabbitmq":  # the group's queue exists before anything is published
-        queue = RabbitMQSource(broker.url, group=GROUP, exchange=settings.outbox_exchange)
+        queue = RabbitMQSource(broker.url, group=GROUP, exchange=settings.broker.exchange)
         await queue.start()
         await queue.close()
     users = await scored_users(db, [3, 2])
@@ -88,7 +90,7 @@ async def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect
     finally:
         await publisher.close()
 
-    env = broker.env | {"QULAB_DATABASE_URL": settings.database_url, "QULAB_BROKER_URL": broker.url}
+    env = broker.env | {"QULAB_DATABASE_URL": settings.database.url, "QULAB_BROKER_URL": broker.url}
     code, said = await run_dying_consumer(GROUP, env)
     assert code == -9, said
     assert "dying before the ack" in said
@@ -96,7 +98,7 @@ async def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect
     assert applied >= 1 and duplicates == 0
 
     if broker.kind == "redis":
-        await _pending_in_group(settings.outbox_stream_prefix, applied)
+        await _pending_in_group(settings.broker.stream_prefix, applied)
     source = build_source(
         broker.url, settings, group=GROUP, aggregate_types=handler.aggregate_types
     )

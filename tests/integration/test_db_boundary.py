@@ -58,7 +58,7 @@ def silent_port() -> Iterator[int]:
 
 async def test_a_connection_to_a_silent_server_is_service_unavailable(silent_port: int) -> None:
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{silent_port}/none"
-    db = Database(Settings(database_url=url, db_connect_timeout=0.5))
+    db = Database(Settings().replace(database_url=url, db_connect_timeout=0.5))
     try:
         with pytest.raises(ServiceUnavailable, match="database unreachable"):
             async with db.connect() as conn:

@@ -20,7 +20,7 @@ from tests.service_calls import create_user
 @pytest.fixture
 def tiny_pool(settings: Settings) -> Database:
     """The test's database behind a pool of one connection that gives up after 0.2 s."""
-    narrow = settings.model_copy(update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2})
+    narrow = settings.replace(pool_size=1, max_overflow=0, pool_timeout=0.2)
     return Database(narrow)
 
 
@@ -50,7 +50,7 @@ def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 
 async def test_a_database_without_tables_raises_schema_missing(empty_url: str) -> None:
     url = empty_url
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     try:
         with pytest.raises(SchemaMissing, match="run `qulab db upgrade`"):
             await list_users(db)
@@ -62,7 +62,7 @@ async def test_a_database_without_tables_raises_schema_missing(empty_url: str) -
 async def test_statement_timeout_is_set_on_the_server_and_cancels_a_slow_statement(
     settings: Settings,
 ) -> None:
-    db = Database(settings.model_copy(update={"db_statement_timeout": 0.5}))
+    db = Database(settings.replace(db_statement_timeout=0.5))
     try:
         async with db.engine.connect() as conn:
             assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "500ms"
@@ -77,7 +77,7 @@ async def test_statement_timeout_is_set_on_the_server_and_cancels_a_slow_stateme
 async def test_a_connection_terminated_mid_statement_is_service_unavailable(
     fresh_pg_url: str,
 ) -> None:
-    db = Database(Settings(database_url=fresh_pg_url))
+    db = Database(Settings().replace(database_url=fresh_pg_url))
     admin = await asyncpg.connect(fresh_pg_url.replace("+asyncpg", ""), timeout=5)
     name = fresh_pg_url.rpartition("/")[2]
     sleeping = (
@@ -107,7 +107,9 @@ async def test_a_connection_terminated_mid_statement_is_service_unavailable(
 def test_an_unopenable_sqlite_file_fails_before_aiosqlite_starts_a_thread(tmp_path: Path) -> None:
     """aiosqlite's worker thread, once started for a file it cannot open, calls back into the
     event loop after the command has closed it ("Event loop is closed" on stderr)."""
-    db = Database(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'no' / 'x.db'}"))
+    db = Database(
+        Settings().replace(database_url=f"sqlite+aiosqlite:///{tmp_path / 'no' / 'x.db'}")
+    )
     started: set[str] = set()
 
     def record(*_: object) -> None:

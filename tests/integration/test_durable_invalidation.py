@@ -111,15 +111,15 @@ async def test_a_relay_loop_repairs_within_its_interval_and_a_second(
 ) -> None:
     prefix = new_prefix()
     env = {
-        "QULAB_DATABASE_URL": db.settings.database_url,
+        "QULAB_DATABASE_URL": db.settings.database.url,
         "QULAB_REDIS_URL": redis_server.url,
         "QULAB_CACHE_PREFIX": prefix,
     }
     readers = [make_cache("redis", prefix, url=redis_server.url) for _ in range(2)]
     try:
         user_id = await _commit_while_redis_is_down(db, redis_server, readers, env)
-        relay_settings = Settings(
-            database_url=db.settings.database_url,
+        relay_settings = Settings().replace(
+            database_url=db.settings.database.url,
             redis_url=redis_server.url,
             cache_prefix=prefix,
             relay_interval=RELAY_INTERVAL,
@@ -153,7 +153,7 @@ async def test_qulab_outbox_relay_once_repairs_the_stale_entry(
 ) -> None:
     prefix = new_prefix()
     env = {
-        "QULAB_DATABASE_URL": db.settings.database_url,
+        "QULAB_DATABASE_URL": db.settings.database.url,
         "QULAB_REDIS_URL": redis_server.url,
         "QULAB_CACHE_PREFIX": prefix,
     }

@@ -17,7 +17,7 @@ from tests.service_calls import create_user
 async def test_sqlite_file_connections_use_wal_busy_timeout_and_foreign_keys(
     tmp_path: Path,
 ) -> None:
-    db = Database(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"))
+    db = Database(Settings().replace(database_url=f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"))
     try:
         assert isinstance(db.engine.sync_engine.pool, AsyncAdaptedQueuePool)
         async with db.engine.connect() as conn:
@@ -30,7 +30,7 @@ async def test_sqlite_file_connections_use_wal_busy_timeout_and_foreign_keys(
 
 
 async def test_sqlite_memory_shares_one_connection_across_sessions() -> None:
-    db = Database(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    db = Database(Settings().replace(database_url="sqlite+aiosqlite:///:memory:"))
     try:
         assert isinstance(db.engine.sync_engine.pool, StaticPool)
         await migrate.upgrade(db)

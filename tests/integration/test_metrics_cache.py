@@ -98,8 +98,8 @@ async def test_pool_gauges_show_connections_checked_out(db: Database) -> None:
 
     assert during.value("qulab_db_pool_checked_out") == 1
     assert after.value("qulab_db_pool_checked_out") == 0
-    assert after.value("qulab_db_pool_size") == db.settings.pool_size
-    assert after.value("qulab_db_pool_max_overflow") == db.settings.max_overflow
+    assert after.value("qulab_db_pool_size") == db.settings.database.pool_size
+    assert after.value("qulab_db_pool_max_overflow") == db.settings.database.max_overflow
     assert after.value("qulab_db_pool_overflow") == 0
 
 

@@ -27,7 +27,7 @@ EVENT = "test.happened"
 
 @pytest.fixture
 async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
-    database = Database(Settings(database_url=fresh_pg_url))
+    database = Database(Settings().replace(database_url=fresh_pg_url))
     await migrate.upgrade(database)
     try:
         yield database
@@ -75,7 +75,7 @@ async def test_relay_metrics_follow_the_events_it_publishes_and_dead_letters(
     port = services.free_port()
     endpoint = f"http://127.0.0.1:{port}/metrics"
     relay = await start_relay(
-        pg_db.settings.database_url,
+        pg_db.settings.database.url,
         "--metrics-port",
         str(port),
         broker=services.REDIS_URL,
@@ -119,7 +119,7 @@ async def test_events_behind_a_down_broker_show_as_pending_lag_and_publish_failu
     endpoint = f"http://127.0.0.1:{port}/metrics"
     down = f"redis://127.0.0.1:{services.free_port()}/0"  # nothing listens there
     await emit_events(pg_db, 5, aggregate_type="Metric")
-    relay = await start_relay(pg_db.settings.database_url, "--metrics-port", str(port), broker=down)
+    relay = await start_relay(pg_db.settings.database.url, "--metrics-port", str(port), broker=down)
     seen: list[str] = []
     try:
         waiting = await _until(

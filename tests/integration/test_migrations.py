@@ -32,7 +32,7 @@ def _tables(connection: Connection) -> set[str]:
 
 
 async def test_upgrade_head_matches_the_models_exactly(empty_url: str) -> None:
-    db = Database(Settings(database_url=empty_url))
+    db = Database(Settings().replace(database_url=empty_url))
     try:
         await migrate.upgrade(db)
         async with db.engine.connect() as conn:
@@ -49,7 +49,7 @@ async def test_upgrade_head_matches_the_models_exactly(empty_url: str) -> None:
 async def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(
     empty_url: str,
 ) -> None:
-    db = Database(Settings(database_url=empty_url))
+    db = Database(Settings().replace(database_url=empty_url))
     try:
         await migrate.upgrade(db)
         await migrate.downgrade(db, "base")

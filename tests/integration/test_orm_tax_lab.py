@@ -60,7 +60,7 @@ async def test_out_of_range_sizes_are_refused(
 
 
 async def test_an_in_memory_database_has_no_floor_to_measure() -> None:
-    db = Database(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    db = Database(Settings().replace(database_url="sqlite+aiosqlite:///:memory:"))
     try:
         with pytest.raises(InvalidInput, match="in-memory SQLite"):
             await measure_orm_tax(db, "00000000-0000-4000-8000-000000000000")
@@ -70,7 +70,9 @@ async def test_an_in_memory_database_has_no_floor_to_measure() -> None:
 
 async def test_an_unreachable_floor_is_service_unavailable() -> None:
     port = services.free_port()
-    db = Database(Settings(database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/none"))
+    db = Database(
+        Settings().replace(database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/none")
+    )
     try:
         with pytest.raises(ServiceUnavailable, match="database unreachable"):
             async with floor_reader(db):

@@ -76,7 +76,7 @@ async def test_purge_deletes_only_old_published_events_in_pages(db: Database) ->
 async def test_cli_status_and_purge_speak_json(
     db: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("QULAB_DATABASE_URL", db.settings.database_url)
+    monkeypatch.setenv("QULAB_DATABASE_URL", db.settings.database.url)
     from qulab.core.config import get_settings
 
     get_settings.cache_clear()

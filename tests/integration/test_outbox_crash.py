@@ -60,7 +60,7 @@ STALLING_RELAY = textwrap.dedent(
 def _env(db: Database, prefix: str) -> dict[str, str]:
     return {
         **os.environ,
-        "QULAB_DATABASE_URL": db.settings.database_url,
+        "QULAB_DATABASE_URL": db.settings.database.url,
         "QULAB_BROKER_URL": services.REDIS_URL,
         "QULAB_OUTBOX_STREAM_PREFIX": prefix,
         "QULAB_RELAY_INTERVAL": "0.2",

@@ -31,7 +31,7 @@ async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
 
     The tests terminate every backend of the database many times a second, this observer's
     too, so it pings each connection on checkout instead of only idle ones."""
-    database = Database(Settings(database_url=fresh_pg_url, db_pre_ping_idle_seconds=0))
+    database = Database(Settings().replace(database_url=fresh_pg_url, db_pre_ping_idle_seconds=0))
     await migrate.upgrade(database)
     try:
         yield database
@@ -50,7 +50,7 @@ async def statuses(db: Database) -> set[str]:
 async def test_relay_survives_its_backends_being_terminated_while_it_drains(
     pg_db: Database,
 ) -> None:
-    url = pg_db.settings.database_url
+    url = pg_db.settings.database.url
     name = urlsplit(url).path.lstrip("/")
     ids = await emit_events(pg_db, 400)
     # One connection holds the table so the relay's claim is mid-statement when its backend is
@@ -98,7 +98,7 @@ async def test_relay_survives_its_backends_being_terminated_while_it_drains(
 async def test_relay_waiting_on_a_stalled_database_says_so_and_stops_on_sigterm(
     pg_db: Database,
 ) -> None:
-    url = pg_db.settings.database_url
+    url = pg_db.settings.database.url
     parts = urlsplit(url)
     proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
     proxied = url.replace(parts.netloc, f"{parts.username}@127.0.0.1:{proxy.port}")

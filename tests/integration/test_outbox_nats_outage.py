@@ -25,7 +25,7 @@ async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
 ) -> None:
     services.require_nats()
     url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     await migrate.upgrade(db)
     target = urlsplit(services.NATS_URL)
     proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 4222).start()
@@ -67,7 +67,7 @@ async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
 
 
 async def _events(url: str) -> list:
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     try:
         return await all_events(db)
     finally:

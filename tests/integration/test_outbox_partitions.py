@@ -36,7 +36,7 @@ PARTITIONS = 16
 
 @pytest.fixture
 async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
-    database = Database(Settings(database_url=fresh_pg_url))
+    database = Database(Settings().replace(database_url=fresh_pg_url))
     await migrate.upgrade(database)
     try:
         yield database
@@ -46,7 +46,7 @@ async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
 
 async def relay(db: Database, broker: str = "memory://", **settings: str) -> Process:
     process = await start_relay(
-        db.settings.database_url, broker=broker, relay_lease_seconds=LEASE, **settings
+        db.settings.database.url, broker=broker, relay_lease_seconds=LEASE, **settings
     )
     return process
 
@@ -192,7 +192,7 @@ async def test_four_relays_with_kills_keep_every_aggregate_in_order(pg_db: Datab
 
 async def qulab_status(db: Database, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
-    env["QULAB_DATABASE_URL"] = db.settings.database_url
+    env["QULAB_DATABASE_URL"] = db.settings.database.url
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

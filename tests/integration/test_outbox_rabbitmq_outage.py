@@ -23,7 +23,7 @@ async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
 ) -> None:
     services.require_rabbitmq()
     url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
-    db = Database(Settings(database_url=url))
+    db = Database(Settings().replace(database_url=url))
     await migrate.upgrade(db)
     amqp = urlsplit(services.AMQP_URL)
     proxy = await TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672).start()

@@ -182,7 +182,9 @@ async def test_four_relays_publish_2000_events_exactly_once(
     db: Database, redis_prefix: str
 ) -> None:
     ids = await emit_events(db, 2000)
-    databases = [Database(Settings(database_url=db.settings.database_url)) for _ in range(4)]
+    databases = [
+        Database(Settings().replace(database_url=db.settings.database.url)) for _ in range(4)
+    ]
     senders = [publisher(redis_prefix) for _ in range(4)]
     relays = [
         Relay(database, sender, batch_size=50, listen=False)

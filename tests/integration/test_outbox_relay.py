@@ -168,7 +168,10 @@ async def test_mark_as_published_sets_status_and_published_at(db: Database) -> N
 
 async def test_second_relay_on_sqlite_is_refused_with_a_clear_message(tmp_path: object) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/relay.db"
-    first_db, second_db = Database(Settings(database_url=url)), Database(Settings(database_url=url))
+    first_db, second_db = (
+        Database(Settings().replace(database_url=url)),
+        Database(Settings().replace(database_url=url)),
+    )
     from qulab.platform import migrate
 
     await migrate.upgrade(first_db)

@@ -23,7 +23,7 @@ async def test_every_request_succeeds_and_peak_stays_within_the_pool(
     db: Database, settings: Settings
 ) -> None:
     ids = await seeded_ids(db)
-    limited = settings.model_copy(update={"pool_size": 2, "max_overflow": 1})
+    limited = settings.replace(pool_size=2, max_overflow=1)
 
     result = await compare_pooling(limited, ids, concurrency=6, requests=30)
 
@@ -43,7 +43,7 @@ async def test_each_run_records_its_pool_moving_at_every_checkout_and_checkin(
     db: Database, settings: Settings
 ) -> None:
     ids = await seeded_ids(db)
-    limited = settings.model_copy(update={"pool_size": 2, "max_overflow": 1})
+    limited = settings.replace(pool_size=2, max_overflow=1)
 
     result = await compare_pooling(limited, ids, concurrency=6, requests=30)
 
@@ -61,7 +61,7 @@ async def test_load_run_reports_the_concurrency_it_reached(
     db: Database, settings: Settings
 ) -> None:
     ids = await seeded_ids(db)
-    pooled = Database(settings.model_copy(update={"pool_size": 4, "max_overflow": 0}))
+    pooled = Database(settings.replace(pool_size=4, max_overflow=0))
     try:
         run = await run_load(pooled, "pooled", ids, concurrency=4, requests=40)
     finally:
@@ -87,9 +87,7 @@ async def test_exhausted_pool_ends_in_pool_exhausted_for_each_extra_holder(
 
 
 async def test_waiting_on_a_full_pool_raises_pool_exhausted(settings: Settings) -> None:
-    db = Database(
-        settings.model_copy(update={"pool_size": 1, "max_overflow": 0, "pool_timeout": 0.2})
-    )
+    db = Database(settings.replace(pool_size=1, max_overflow=0, pool_timeout=0.2))
     try:
         async with db.session() as holder:
             await holder.connection()

@@ -24,7 +24,9 @@ def one_connection(pg_database_url: str) -> Callable[..., Database]:
 
     def build(**settings: object) -> Database:
         return Database(
-            Settings(database_url=pg_database_url, pool_size=1, max_overflow=0, **settings)
+            Settings().replace(
+                database_url=pg_database_url, pool_size=1, max_overflow=0, **settings
+            )
         )
 
     return build

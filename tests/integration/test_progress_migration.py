@@ -25,7 +25,7 @@ async def _tables(db: Database) -> set[str]:
 
 
 async def test_0006_adds_lab_progress_and_its_downgrade_removes_only_that(empty_url: str) -> None:
-    db = Database(Settings(database_url=empty_url))
+    db = Database(Settings().replace(database_url=empty_url))
     try:
         await migrate.upgrade(db, "0005")
         before = await _tables(db)

@@ -271,7 +271,7 @@ def private_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 async def private_db(private_url: str) -> AsyncIterator[Database]:
     """A migrated database of this test alone, so it may add a table of its own."""
     url = private_url
-    database = Database(Settings(database_url=url))
+    database = Database(Settings().replace(database_url=url))
     await migrate.upgrade(database)
     try:
         yield database

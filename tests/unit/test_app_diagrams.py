@@ -48,7 +48,7 @@ def test_er_diagram_marks_keys_and_the_composite_index() -> None:
 def test_architecture_shows_the_configured_services(
     overrides: dict[str, str], expected: list[str]
 ) -> None:
-    dot = architecture_dot(Settings(**overrides))
+    dot = architecture_dot(Settings().replace(**overrides))
     assert dot.startswith("digraph architecture {") and dot.endswith("}")
     for label in expected:
         assert label in dot

@@ -101,7 +101,7 @@ def test_an_engine_built_on_the_loop_reuses_its_pooled_connection(
     loop_thread: LoopThread, tmp_path: Path
 ) -> None:
     async def build() -> Database:
-        return Database(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
+        return Database(Settings().replace(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
 
     db = loop_thread.run(build(), timeout=5)
     loop_thread.add_closer(db.dispose)

@@ -17,9 +17,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_defaults_are_the_embedded_services() -> None:
     settings = load_settings()
-    assert settings.database_url == DEFAULT_DATABASE_URL
-    assert settings.redis_url is None and settings.broker_url is None
-    assert (settings.pool_size, settings.max_overflow) == (10, 20)
+    assert settings.database.url == DEFAULT_DATABASE_URL
+    assert settings.cache.redis_url is None and settings.broker.url is None
+    assert (settings.database.pool_size, settings.database.max_overflow) == (10, 20)
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,7 +27,11 @@ def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("QULAB_POOL_SIZE", "3")
     monkeypatch.setenv("QULAB_ECHO_SQL", "true")
     settings = load_settings()
-    assert settings.database_url.endswith("/d") and settings.pool_size == 3 and settings.echo_sql
+    assert (
+        settings.database.url.endswith("/d")
+        and settings.database.pool_size == 3
+        and settings.database.echo_sql
+    )
 
 
 def test_dotenv_file_is_honoured(tmp_path: Path) -> None:
@@ -35,12 +39,15 @@ def test_dotenv_file_is_honoured(tmp_path: Path) -> None:
         "QULAB_REDIS_URL=redis://127.0.0.1:6390/1\nQULAB_MAX_OVERFLOW=7\n"
     )
     settings = load_settings()
-    assert settings.redis_url == "redis://127.0.0.1:6390/1" and settings.max_overflow == 7
+    assert (
+        settings.cache.redis_url == "redis://127.0.0.1:6390/1"
+        and settings.database.max_overflow == 7
+    )
 
 
 def test_blank_service_urls_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QULAB_REDIS_URL", "  ")
-    assert load_settings().redis_url is None
+    assert load_settings().cache.redis_url is None
 
 
 @pytest.mark.parametrize(
@@ -115,10 +122,17 @@ def test_unusable_address_or_empty_prefix_is_one_line(
     assert message.startswith(f"QULAB_{name}:") and problem in message and "\n" not in message
 
 
+def _annotation(group: str, name: str) -> object:
+    model = Settings.model_fields[group].annotation
+    assert model is not None
+    return model.model_fields[name].annotation
+
+
+# Each float setting by its variable without QULAB_, lower-cased (``pool_timeout``).
 FLOAT_SETTINGS = sorted(
-    name
-    for name, field in Settings.model_fields.items()
-    if field.annotation in (float, float | None)
+    variable.removeprefix("QULAB_").lower()
+    for variable, (group, name) in Settings.variables().items()
+    if _annotation(group, name) in (float, float | None)
 )
 
 

@@ -17,7 +17,7 @@ SQLITE = "sqlite+aiosqlite:///lab.db"
 
 @pytest.mark.parametrize("broker", [None, "memory://", "stdout://"])
 def test_a_round_needs_a_broker_other_processes_reach(broker: str | None) -> None:
-    settings = Settings(database_url=SQLITE, broker_url=broker)
+    settings = Settings().replace(database_url=SQLITE, broker_url=broker)
     assert chaos_round_problem(settings) == BROKER_NEEDED
     assert "QULAB_BROKER_URL=redis://127.0.0.1:6379/0" in BROKER_NEEDED
     assert "guest" not in BROKER_NEEDED  # no credentials on screen
@@ -27,7 +27,7 @@ def test_a_round_needs_a_broker_other_processes_reach(broker: str | None) -> Non
     ("database", "relays"), [(SQLITE, 1), (PG, 2)], ids=["sqlite-one-relay", "postgresql-two"]
 )
 def test_the_round_is_small_and_runs_one_relay_on_sqlite(database: str, relays: int) -> None:
-    settings = Settings(database_url=database, broker_url="redis://127.0.0.1:6379/0")
+    settings = Settings().replace(database_url=database, broker_url="redis://127.0.0.1:6379/0")
     assert chaos_round_problem(settings) is None
     plan = chaos_round_plan(settings)
     assert (plan.relays, plan.consumers, plan.events, plan.kills) == (relays, 2, 100, 3)

@@ -102,7 +102,7 @@ async def test_stdout_lines_carry_control_characters_only_as_escapes() -> None:
 
 
 def test_factory_picks_the_broker_from_the_url() -> None:
-    settings = Settings(outbox_stream_prefix="p:", outbox_exchange="ex")
+    settings = Settings().replace(outbox_stream_prefix="p:", outbox_exchange="ex")
     assert build_publisher(None, settings) is memory_broker("default")
     assert build_publisher("memory://lab", settings) is memory_broker("lab")
     assert isinstance(build_publisher("stdout://", settings), StdoutPublisher)

@@ -1,77 +1,76 @@
-"""The grouped settings are views of the flat ``QULAB_*`` fields: same values, nothing left out."""
+"""Each setting is declared once, in its group, and read from its unchanged ``QULAB_*`` variable."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from qulab.core.config import Settings, load_settings
 from qulab.core.errors import ConfigurationError
 
-# group -> (group field, flat field); every flat field must appear here.
+# group -> (field, variable): the variable names users set, which do not change.
 GROUPS: dict[str, list[tuple[str, str]]] = {
     "database": [
-        ("url", "database_url"),
-        ("pool_size", "pool_size"),
-        ("max_overflow", "max_overflow"),
-        ("pool_timeout", "pool_timeout"),
-        ("pool_recycle", "pool_recycle"),
-        ("pool_pre_ping", "pool_pre_ping"),
-        ("pre_ping_idle_seconds", "db_pre_ping_idle_seconds"),
-        ("echo_sql", "echo_sql"),
-        ("sqlite_busy_timeout_ms", "sqlite_busy_timeout_ms"),
-        ("connect_timeout", "db_connect_timeout"),
-        ("statement_timeout", "db_statement_timeout"),
+        ("url", "QULAB_DATABASE_URL"),
+        ("pool_size", "QULAB_POOL_SIZE"),
+        ("max_overflow", "QULAB_MAX_OVERFLOW"),
+        ("pool_timeout", "QULAB_POOL_TIMEOUT"),
+        ("pool_recycle", "QULAB_POOL_RECYCLE"),
+        ("pool_pre_ping", "QULAB_POOL_PRE_PING"),
+        ("pre_ping_idle_seconds", "QULAB_DB_PRE_PING_IDLE_SECONDS"),
+        ("echo_sql", "QULAB_ECHO_SQL"),
+        ("sqlite_busy_timeout_ms", "QULAB_SQLITE_BUSY_TIMEOUT_MS"),
+        ("connect_timeout", "QULAB_DB_CONNECT_TIMEOUT"),
+        ("statement_timeout", "QULAB_DB_STATEMENT_TIMEOUT"),
     ],
     "cache": [
-        ("redis_url", "redis_url"),
-        ("prefix", "cache_prefix"),
-        ("user_ttl", "cache_user_ttl"),
-        ("score_ttl", "cache_score_ttl"),
-        ("ttl_jitter", "cache_ttl_jitter"),
-        ("max_entries", "cache_max_entries"),
-        ("max_value_bytes", "cache_max_value_bytes"),
-        ("negative_ttl", "cache_negative_ttl"),
-        ("socket_timeout", "cache_socket_timeout"),
-        ("breaker_failure_threshold", "breaker_failure_threshold"),
-        ("breaker_reset_seconds", "breaker_reset_seconds"),
+        ("redis_url", "QULAB_REDIS_URL"),
+        ("prefix", "QULAB_CACHE_PREFIX"),
+        ("user_ttl", "QULAB_CACHE_USER_TTL"),
+        ("score_ttl", "QULAB_CACHE_SCORE_TTL"),
+        ("ttl_jitter", "QULAB_CACHE_TTL_JITTER"),
+        ("max_entries", "QULAB_CACHE_MAX_ENTRIES"),
+        ("max_value_bytes", "QULAB_CACHE_MAX_VALUE_BYTES"),
+        ("negative_ttl", "QULAB_CACHE_NEGATIVE_TTL"),
+        ("socket_timeout", "QULAB_CACHE_SOCKET_TIMEOUT"),
+        ("breaker_failure_threshold", "QULAB_BREAKER_FAILURE_THRESHOLD"),
+        ("breaker_reset_seconds", "QULAB_BREAKER_RESET_SECONDS"),
     ],
     "broker": [
-        ("url", "broker_url"),
-        ("stream_prefix", "outbox_stream_prefix"),
-        ("stream_maxlen", "outbox_stream_maxlen"),
-        ("exchange", "outbox_exchange"),
-        ("memory_size", "memory_broker_size"),
-        ("publish_timeout", "relay_publish_timeout"),
+        ("url", "QULAB_BROKER_URL"),
+        ("stream_prefix", "QULAB_OUTBOX_STREAM_PREFIX"),
+        ("stream_maxlen", "QULAB_OUTBOX_STREAM_MAXLEN"),
+        ("exchange", "QULAB_OUTBOX_EXCHANGE"),
+        ("memory_size", "QULAB_MEMORY_BROKER_SIZE"),
+        ("publish_timeout", "QULAB_RELAY_PUBLISH_TIMEOUT"),
     ],
     "relay": [
-        ("interval", "relay_interval"),
-        ("batch_size", "relay_batch_size"),
-        ("max_attempts", "relay_max_attempts"),
-        ("backoff_base", "relay_backoff_base"),
-        ("backoff_max", "relay_backoff_max"),
-        ("backoff_jitter", "relay_backoff_jitter"),
-        ("publish_timeout", "relay_publish_timeout"),
-        ("channel", "outbox_channel"),
-        ("lease_seconds", "relay_lease_seconds"),
-        ("ordered", "relay_ordered"),
-        ("partitions", "outbox_partitions"),
-        ("notify", "outbox_notify"),
+        ("interval", "QULAB_RELAY_INTERVAL"),
+        ("batch_size", "QULAB_RELAY_BATCH_SIZE"),
+        ("max_attempts", "QULAB_RELAY_MAX_ATTEMPTS"),
+        ("backoff_base", "QULAB_RELAY_BACKOFF_BASE"),
+        ("backoff_max", "QULAB_RELAY_BACKOFF_MAX"),
+        ("backoff_jitter", "QULAB_RELAY_BACKOFF_JITTER"),
+        ("channel", "QULAB_OUTBOX_CHANNEL"),
+        ("lease_seconds", "QULAB_RELAY_LEASE_SECONDS"),
+        ("ordered", "QULAB_RELAY_ORDERED"),
+        ("partitions", "QULAB_OUTBOX_PARTITIONS"),
+        ("notify", "QULAB_OUTBOX_NOTIFY"),
     ],
     "consumer": [
-        ("batch_size", "consumer_batch_size"),
-        ("claim_idle", "consumer_claim_idle"),
-        ("ack_wait", "consumer_ack_wait"),
-        ("wait", "consumer_wait"),
+        ("batch_size", "QULAB_CONSUMER_BATCH_SIZE"),
+        ("claim_idle", "QULAB_CONSUMER_CLAIM_IDLE"),
+        ("ack_wait", "QULAB_CONSUMER_ACK_WAIT"),
+        ("wait", "QULAB_CONSUMER_WAIT"),
     ],
     "app": [
-        ("host", "app_host"),
-        ("port", "app_port"),
-        ("timeout", "app_timeout"),
-        ("metrics_port", "app_metrics_port"),
-        ("metrics_host", "app_metrics_host"),
+        ("host", "QULAB_APP_HOST"),
+        ("port", "QULAB_APP_PORT"),
+        ("timeout", "QULAB_APP_TIMEOUT"),
+        ("metrics_port", "QULAB_APP_METRICS_PORT"),
+        ("metrics_host", "QULAB_APP_METRICS_HOST"),
     ],
 }
 
@@ -128,54 +127,116 @@ ENVIRONMENT = {
 }
 
 
-def _pairs() -> list[tuple[str, str, str]]:
-    return [(group, name, flat) for group, fields in GROUPS.items() for name, flat in fields]
+def _places() -> list[tuple[str, str, str]]:
+    return [
+        (group, name, variable) for group, fields in GROUPS.items() for name, variable in fields
+    ]
 
 
-def test_every_flat_setting_belongs_to_a_group() -> None:
-    grouped = {flat for _, _, flat in _pairs()}
-    assert grouped == set(Settings.model_fields)
+@pytest.fixture(autouse=True)
+def no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No QULAB_* variable of the caller's environment and no .env of the checkout."""
+    for variable in Settings.variables():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_every_setting_is_declared_once_with_its_variable() -> None:
+    declared = {variable: (group, name) for group, name, variable in _places()}
+    assert Settings.variables() == declared
+    assert len(declared) == len(_places())  # no two settings share a variable
     for group, fields in GROUPS.items():
-        view = getattr(Settings(), group)
-        assert {f.name for f in dataclasses.fields(view)} == {name for name, _ in fields}
+        assert set(type(getattr(Settings(), group)).model_fields) == {name for name, _ in fields}
 
 
 def test_every_variable_of_the_environment_is_exercised() -> None:
-    assert set(ENVIRONMENT) == {f"QULAB_{flat.upper()}" for flat in Settings.model_fields}
+    assert set(ENVIRONMENT) == set(Settings.variables())
 
 
-@pytest.mark.parametrize(("group", "name", "flat"), _pairs())
-def test_a_group_reads_the_same_value_as_its_variable(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, group: str, name: str, flat: str
+@pytest.mark.parametrize(("group", "name", "variable"), _places())
+def test_a_variable_reaches_its_setting_and_no_other(
+    monkeypatch: pytest.MonkeyPatch, group: str, name: str, variable: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # no .env of the checkout
-    for variable, value in ENVIRONMENT.items():
-        monkeypatch.setenv(variable, value)
+    defaults = Settings().model_dump()
+    monkeypatch.setenv(variable, ENVIRONMENT[variable])
     settings = load_settings()
-    default = Settings.model_fields[flat].default
-    value = getattr(getattr(settings, group), name)
-    assert value == getattr(settings, flat)
-    assert value != default  # the variable, not the default, reached the group
+    changed = {
+        (part, field)
+        for part, values in settings.model_dump().items()
+        for field, value in values.items()
+        if value != defaults[part][field]
+    }
+    assert changed == {(group, name)}  # the variable, not the default, reached the group
+    key = variable.removeprefix("QULAB_").lower()
+    assert Settings().replace(**{key: ENVIRONMENT[variable]}) == settings
+
+
+def test_the_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("QULAB_POOL_SIZE=5\nQULAB_CACHE_USER_TTL=61\n")
+    monkeypatch.setenv("QULAB_POOL_SIZE", "6")
+    settings = load_settings()
+    assert (settings.database.pool_size, settings.cache.user_ttl) == (6, 61)
 
 
 def test_groups_are_read_only() -> None:
-    settings = Settings(pool_size=4)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    settings = Settings().replace(pool_size=4)
+    with pytest.raises(ValidationError, match="frozen"):
         settings.database.pool_size = 5  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.database = settings.database  # type: ignore[misc]
     assert settings.database.pool_size == 4
 
 
 def test_database_group_knows_sqlite() -> None:
-    assert Settings(database_url="sqlite+aiosqlite:///:memory:").database.is_sqlite
-    assert not Settings(database_url="postgresql+asyncpg://h/db").database.is_sqlite
+    assert Settings().replace(database_url="sqlite+aiosqlite:///:memory:").database.is_sqlite
+    assert not Settings().replace(database_url="postgresql+asyncpg://h/db").database.is_sqlite
 
 
-def test_a_bad_variable_is_still_named_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_a_bad_variable_is_still_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QULAB_POOL_SIZE", "0")
     with pytest.raises(ConfigurationError) as caught:
         load_settings()
     assert str(caught.value).startswith("QULAB_POOL_SIZE: ")
     assert "\n" not in str(caught.value)
+
+
+def test_replace_changes_the_named_settings_and_keeps_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QULAB_POOL_SIZE", "7")
+    settings = load_settings()
+    changed = settings.replace(max_overflow=3, relay_batch_size=9, outbox_channel="other")
+    assert (changed.database.pool_size, changed.database.max_overflow) == (7, 3)
+    assert (changed.relay.batch_size, changed.relay.channel) == (9, "other")
+    assert changed.cache == settings.cache
+    assert (settings.database.max_overflow, settings.relay.batch_size) == (20, 100)
+
+
+def test_replace_does_not_read_the_environment_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    monkeypatch.setenv("QULAB_POOL_SIZE", "9")
+    assert settings.replace(max_overflow=1).database.pool_size == 10
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "variable"),
+    [
+        ("pool_size", 0, "QULAB_POOL_SIZE"),
+        ("cache_user_ttl", "soon", "QULAB_CACHE_USER_TTL"),
+        ("relay_publish_timeout", float("inf"), "QULAB_RELAY_PUBLISH_TIMEOUT"),
+        ("redis_url", "http://u:S3cretPW@h/0", "QULAB_REDIS_URL"),
+    ],
+)
+def test_replace_names_the_variable_of_a_bad_value_in_one_line(
+    key: str, value: object, variable: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings().replace(**{key: value})
+    message = str(caught.value)
+    assert message.startswith(f"{variable}: ") and "\n" not in message
+    assert "S3cretPW" not in message
+
+
+def test_replace_refuses_a_setting_that_does_not_exist() -> None:
+    with pytest.raises(TypeError, match="QULAB_POOL_SIZES"):
+        Settings().replace(pool_sizes=3)

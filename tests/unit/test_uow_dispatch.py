@@ -49,7 +49,7 @@ class FakeSession:
 class FakeDatabase:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.settings = Settings(database_url="sqlite+aiosqlite:///:memory:")
+        self.settings = Settings().replace(database_url="sqlite+aiosqlite:///:memory:")
         self.bus = MessageBus()
         self.journal: list[str] = []
         self.sessions: list[FakeSession] = []

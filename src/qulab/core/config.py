@@ -1,237 +1,165 @@
-"""Settings read from the environment (prefix ``QULAB_``) and an optional ``.env`` file."""
+"""Settings read from the environment (``QULAB_*`` variables) and an optional ``.env`` file.
+
+Each setting is declared once, as a field of its group in ``qulab.core.settings_groups``
+(``settings.database.pool_size`` is ``QULAB_POOL_SIZE``); ``Settings`` holds the groups and
+reads every group's variables, the environment before ``.env``. ``Settings.variables()`` lists
+the variables.
+
+Overrides are built one way: ``Settings().replace(database_url=url, pool_size=2)`` reads the
+environment and changes the named settings, ``settings.replace(...)`` derives a copy. Each key
+is the variable without ``QULAB_``, lower-cased; a bad value is a ConfigurationError naming its
+variable in one line, as ``load_settings`` reports a bad variable.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from qulab.core.errors import ConfigurationError
+from qulab.core.settings_groups import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL
 from qulab.core.settings_groups import (
+    PREFIX,
     AppSettings,
     BrokerSettings,
     CacheSettings,
     ConsumerSettings,
     DatabaseSettings,
     RelaySettings,
+    SettingsGroup,
 )
-from qulab.core.urls import address_problem, redact_url
-
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./qulab.db"
+from qulab.core.urls import redact_url
 
 
 class Settings(BaseSettings):
-    """Everything QuLab can be configured with. Unset services fall back to embedded ones."""
+    """Everything QuLab can be configured with, by group. Unset services fall back to embedded
+    ones."""
 
     model_config = SettingsConfigDict(
-        env_prefix="QULAB_",
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="ignore",
-        allow_inf_nan=False,
+        extra="forbid",
+        frozen=True,
     )
 
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
-    broker_url: str | None = None
+    database: DatabaseSettings = DatabaseSettings()
+    cache: CacheSettings = CacheSettings()
+    broker: BrokerSettings = BrokerSettings()
+    relay: RelaySettings = RelaySettings()
+    consumer: ConsumerSettings = ConsumerSettings()
+    app: AppSettings = AppSettings()
 
-    pool_size: int = Field(default=10, ge=1, le=1000)
-    max_overflow: int = Field(default=20, ge=0, le=1000)
-    pool_timeout: float = Field(default=30.0, gt=0)
-    pool_recycle: int = Field(default=1800, ge=-1)
-    pool_pre_ping: bool = True
-    db_pre_ping_idle_seconds: float = Field(default=1.0, ge=0)
-    echo_sql: bool = False
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
-    db_connect_timeout: float = Field(default=5.0, gt=0)
-    db_statement_timeout: float = Field(default=30.0, ge=0)
-
-    cache_prefix: str = Field(default="qulab:", min_length=1)
-    cache_user_ttl: int = Field(default=3600, ge=1)
-    cache_score_ttl: int = Field(default=300, ge=1)
-    cache_ttl_jitter: float = Field(default=0.1, ge=0, le=0.5)
-    cache_max_entries: int = Field(default=10_000, ge=1)
-    cache_max_value_bytes: int = Field(default=1_048_576, ge=1)
-    cache_negative_ttl: int = Field(default=0, ge=0)
-    cache_socket_timeout: float = Field(default=0.25, gt=0)
-    breaker_failure_threshold: int = Field(default=3, ge=1)
-    breaker_reset_seconds: float = Field(default=5.0, gt=0)
-
-    relay_interval: float = Field(default=2.0, gt=0)
-    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
-    relay_max_attempts: int = Field(default=5, ge=1)
-    relay_backoff_base: float = Field(default=0.5, gt=0)
-    relay_backoff_max: float = Field(default=60.0, gt=0)
-    relay_backoff_jitter: float = Field(default=0.5, ge=0, le=1)
-    relay_publish_timeout: float = Field(default=10.0, gt=0)
-    relay_lease_seconds: float = Field(default=15.0, ge=1, le=3600)
-    relay_ordered: bool = True
-    outbox_partitions: int = Field(default=16, ge=1, le=4096)
-    outbox_notify: bool = True
-    outbox_channel: str = Field(default="qulab_outbox", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    outbox_stream_prefix: str = ""
-    outbox_stream_maxlen: int | None = Field(default=None, ge=1)
-    outbox_exchange: str = Field(default="qulab.outbox", min_length=1, max_length=255)
-    memory_broker_size: int = Field(default=1000, ge=1, le=1_000_000)
-
-    consumer_batch_size: int = Field(default=100, ge=1, le=10_000)
-    consumer_claim_idle: float = Field(default=30.0, gt=0)
-    consumer_ack_wait: float = Field(default=30.0, gt=0)
-    consumer_wait: float = Field(default=1.0, gt=0, le=60)
-
-    app_host: str = "127.0.0.1"
-    app_port: int = Field(default=8501, ge=1, le=65535)
-    app_timeout: float = Field(default=60.0, gt=0)
-    app_metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    app_metrics_host: str = Field(default="127.0.0.1", min_length=1)
-
-    @field_validator("database_url")
     @classmethod
-    def _known_database(cls, value: str) -> str:
-        allowed = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-        if not value.startswith(allowed):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _GroupVariables(settings_cls, env_settings),
+            _GroupVariables(settings_cls, dotenv_settings),
+        )
 
-    @field_validator("redis_url", "broker_url", "app_metrics_port", mode="before")
     @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+    def variables(cls) -> dict[str, tuple[str, str]]:
+        """Every ``QULAB_*`` variable and the (group, field) it sets."""
+        return dict(_VARIABLES)
 
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
-
-    @field_validator("broker_url")
-    @classmethod
-    def _broker_scheme(cls, value: str | None) -> str | None:
-        schemes = (
-            "memory://",
-            "stdout://",
-            "redis://",
-            "rediss://",
-            "amqp://",
-            "amqps://",
-            "nats://",
-            "tls://",
-        )
-        if value is not None and not value.startswith(schemes):
-            raise ValueError("must start with one of " + ", ".join(schemes))
-        return value
-
-    @field_validator("database_url", "redis_url", "broker_url")
-    @classmethod
-    def _usable_address(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        problem = address_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    # Grouped, read-only views of the fields above (see qulab.core.settings_groups).
-
-    @property
-    def database(self) -> DatabaseSettings:
-        return DatabaseSettings(
-            url=self.database_url,
-            pool_size=self.pool_size,
-            max_overflow=self.max_overflow,
-            pool_timeout=self.pool_timeout,
-            pool_recycle=self.pool_recycle,
-            pool_pre_ping=self.pool_pre_ping,
-            pre_ping_idle_seconds=self.db_pre_ping_idle_seconds,
-            echo_sql=self.echo_sql,
-            sqlite_busy_timeout_ms=self.sqlite_busy_timeout_ms,
-            connect_timeout=self.db_connect_timeout,
-            statement_timeout=self.db_statement_timeout,
-        )
-
-    @property
-    def cache(self) -> CacheSettings:
-        return CacheSettings(
-            redis_url=self.redis_url,
-            prefix=self.cache_prefix,
-            user_ttl=self.cache_user_ttl,
-            score_ttl=self.cache_score_ttl,
-            ttl_jitter=self.cache_ttl_jitter,
-            max_entries=self.cache_max_entries,
-            max_value_bytes=self.cache_max_value_bytes,
-            negative_ttl=self.cache_negative_ttl,
-            socket_timeout=self.cache_socket_timeout,
-            breaker_failure_threshold=self.breaker_failure_threshold,
-            breaker_reset_seconds=self.breaker_reset_seconds,
-        )
-
-    @property
-    def broker(self) -> BrokerSettings:
-        return BrokerSettings(
-            url=self.broker_url,
-            stream_prefix=self.outbox_stream_prefix,
-            stream_maxlen=self.outbox_stream_maxlen,
-            exchange=self.outbox_exchange,
-            memory_size=self.memory_broker_size,
-            publish_timeout=self.relay_publish_timeout,
-        )
-
-    @property
-    def relay(self) -> RelaySettings:
-        return RelaySettings(
-            interval=self.relay_interval,
-            batch_size=self.relay_batch_size,
-            max_attempts=self.relay_max_attempts,
-            backoff_base=self.relay_backoff_base,
-            backoff_max=self.relay_backoff_max,
-            backoff_jitter=self.relay_backoff_jitter,
-            publish_timeout=self.relay_publish_timeout,
-            channel=self.outbox_channel,
-            lease_seconds=self.relay_lease_seconds,
-            ordered=self.relay_ordered,
-            partitions=self.outbox_partitions,
-            notify=self.outbox_notify,
-        )
-
-    @property
-    def consumer(self) -> ConsumerSettings:
-        return ConsumerSettings(
-            batch_size=self.consumer_batch_size,
-            claim_idle=self.consumer_claim_idle,
-            ack_wait=self.consumer_ack_wait,
-            wait=self.consumer_wait,
-        )
-
-    @property
-    def app(self) -> AppSettings:
-        return AppSettings(
-            host=self.app_host,
-            port=self.app_port,
-            timeout=self.app_timeout,
-            metrics_port=self.app_metrics_port,
-            metrics_host=self.app_metrics_host,
-        )
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied, each keyed by its variable without ``QULAB_``
+        (``pool_size=2`` sets ``QULAB_POOL_SIZE``); raises ConfigurationError naming the
+        variable of a bad value, TypeError for a setting that does not exist."""
+        by_group: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            if key not in _BY_KEY:
+                raise TypeError(f"no setting {PREFIX}{key.upper()}")
+            group, name = _BY_KEY[key]
+            by_group.setdefault(group, {})[name] = value
+        groups: dict[str, SettingsGroup] = {}
+        for group, values in by_group.items():
+            current: SettingsGroup = getattr(self, group)
+            try:
+                groups[group] = type(current).model_validate(current.model_dump() | values)
+            except ValidationError as exc:
+                raise _one_line(exc, within=group) from None
+        return self.model_copy(update=groups)
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build settings, turning a validation failure into one line naming the variable."""
+def _groups() -> dict[str, type[SettingsGroup]]:
+    groups: dict[str, type[SettingsGroup]] = {}
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, SettingsGroup)):
+            raise TypeError(f"Settings.{name} is not a SettingsGroup")
+        groups[name] = model
+    return groups
+
+
+_VARIABLES: dict[str, tuple[str, str]] = {
+    variable: (group, name)
+    for group, model in _groups().items()
+    for name, variable in model.variables().items()
+}
+_BY_FIELD = {place: variable for variable, place in _VARIABLES.items()}
+_BY_KEY = {variable.removeprefix(PREFIX).lower(): place for variable, place in _VARIABLES.items()}
+
+
+class _GroupVariables(PydanticBaseSettingsSource):
+    """Every group's fields, from the variables pydantic-settings found in the environment or in
+    ``.env`` (``source``): one flat ``QULAB_*`` name per field, not one nested name per group."""
+
+    def __init__(self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        if not isinstance(source, EnvSettingsSource):
+            raise TypeError(f"expected the environment or .env source, got {source!r}")
+        self.found: Mapping[str, str | None] = source.env_vars
+        self.case_sensitive = source.case_sensitive
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads every group at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, dict[str, str]] = {}
+        for variable, (group, name) in _VARIABLES.items():
+            value = self.found.get(variable if self.case_sensitive else variable.lower())
+            if value is not None:
+                values.setdefault(group, {})[name] = value
+        return values
+
+
+def _one_line(exc: ValidationError, within: str | None = None) -> ConfigurationError:
+    """The first problem of ``exc`` as one line naming its variable, passwords hidden."""
+    first = exc.errors()[0]
+    loc = ((within,) if within else ()) + tuple(str(part) for part in first["loc"])
+    if len(loc) >= 2 and (loc[0], loc[1]) in _BY_FIELD:
+        variable = _BY_FIELD[(loc[0], loc[1])]
+    else:
+        variable = PREFIX + "_".join(loc[:2]).upper() if loc else "?"
+    given = first.get("input")
+    shown = redact_url(given) if isinstance(given, str) else given
+    return ConfigurationError(f"{variable}: {first['msg']} (got {shown!r})")
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning a validation failure into one line naming the variable."""
     try:
-        return Settings(**overrides)
+        return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        given = first.get("input")
-        shown = redact_url(given) if isinstance(given, str) else given
-        raise ConfigurationError(f"QULAB_{field.upper()}: {first['msg']} (got {shown!r})") from None
+        raise _one_line(exc) from None
     except UnicodeDecodeError as exc:
         raise ConfigurationError(
             f".env: not UTF-8 text (byte {exc.start}); save it as UTF-8"

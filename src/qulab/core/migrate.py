@@ -98,7 +98,7 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
         url = config.get_main_option("sqlalchemy.url")
         settings = get_settings()
         if url:
-            settings = settings.model_copy(update={"database_url": url})
+            settings = settings.replace(database_url=url)
         db = open_database(settings, null_pool=True)
         try:
             async with db.engine.connect() as connection:
@@ -109,7 +109,7 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
 
     if context.is_offline_mode():
         context.configure(
-            url=config.get_main_option("sqlalchemy.url") or get_settings().database_url,
+            url=config.get_main_option("sqlalchemy.url") or get_settings().database.url,
             target_metadata=list(target_metadata),
             literal_binds=True,
         )

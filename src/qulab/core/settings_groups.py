@@ -1,105 +1,201 @@
-"""Typed, read-only views of the settings, one per part of QuLab that consumes them.
+"""The settings, one group per part of QuLab that consumes them; each setting declared once.
 
-The flat ``Settings`` fields keep their ``QULAB_*`` variable names (and their one-line
-validation errors); each group here is built from them, so ``settings.database.pool_size`` is
-always the value of ``QULAB_POOL_SIZE``. Code that builds a piece reads only its own group.
+A setting is a field of its group, with its default and its validation. Its environment
+variable is the group's ``env_prefix`` followed by the field name, upper-cased
+(``QULAB_CACHE_`` + ``user_ttl`` is ``QULAB_CACHE_USER_TTL``), unless the field names its
+variable with ``validation_alias`` (``QULAB_REDIS_URL`` for ``cache.redis_url``): the rule
+pydantic-settings applies to a prefix and an alias. ``qulab.core.config.Settings`` holds one of
+each group and reads them from the environment; code that builds a piece reads only its group.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
+
+from qulab.core.urls import address_problem
+
+PREFIX = "QULAB_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./qulab.db"
+
+_DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_BROKER_SCHEMES = (
+    "memory://",
+    "stdout://",
+    "redis://",
+    "rediss://",
+    "amqp://",
+    "amqps://",
+    "nats://",
+    "tls://",
+)
 
 
-@dataclass(frozen=True)
-class DatabaseSettings:
+def _blank_is_unset(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+BlankIsUnset = BeforeValidator(_blank_is_unset)
+
+
+def _service_url(value: str, schemes: tuple[str, ...], expected: str) -> str:
+    """``value`` when it starts with one of ``schemes`` and names a usable address."""
+    if not value.startswith(schemes):
+        raise ValueError(f"must start with {expected}")
+    problem = address_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _variable(prefix: str, name: str, field: FieldInfo) -> str:
+    alias = field.validation_alias
+    return alias if isinstance(alias, str) else f"{prefix}{name}".upper()
+
+
+class SettingsGroup(BaseModel):
+    """A read-only group of settings; a value that is not finite is refused."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, validate_by_name=True
+    )
+
+    env_prefix: ClassVar[str] = PREFIX
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """The environment variable of each field, by field name."""
+        return {
+            name: _variable(cls.env_prefix, name, field) for name, field in cls.model_fields.items()
+        }
+
+
+class DatabaseSettings(SettingsGroup):
     """The engine and its pool (``QULAB_DATABASE_URL``, ``QULAB_POOL_*``, ``QULAB_DB_*``)."""
 
-    url: str
-    pool_size: int
-    max_overflow: int
-    pool_timeout: float
-    pool_recycle: int
-    pool_pre_ping: bool
-    pre_ping_idle_seconds: float
-    echo_sql: bool
-    sqlite_busy_timeout_ms: int
-    connect_timeout: float
-    statement_timeout: float
+    url: str = Field(DEFAULT_DATABASE_URL, validation_alias="QULAB_DATABASE_URL")
+    pool_size: int = Field(10, ge=1, le=1000)
+    max_overflow: int = Field(20, ge=0, le=1000)
+    pool_timeout: float = Field(30.0, gt=0)
+    pool_recycle: int = Field(1800, ge=-1)
+    pool_pre_ping: bool = True
+    pre_ping_idle_seconds: float = Field(
+        1.0, ge=0, validation_alias="QULAB_DB_PRE_PING_IDLE_SECONDS"
+    )
+    echo_sql: bool = False
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0)
+    connect_timeout: float = Field(5.0, gt=0, validation_alias="QULAB_DB_CONNECT_TIMEOUT")
+    statement_timeout: float = Field(30.0, ge=0, validation_alias="QULAB_DB_STATEMENT_TIMEOUT")
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        return _service_url(value, _DATABASE_SCHEMES, " or ".join(_DATABASE_SCHEMES))
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
 
 
-@dataclass(frozen=True)
-class CacheSettings:
+class CacheSettings(SettingsGroup):
     """The read-through cache and its breaker (``QULAB_REDIS_URL``, ``QULAB_CACHE_*``,
     ``QULAB_BREAKER_*``). No ``redis_url`` means the in-process store."""
 
-    redis_url: str | None
-    prefix: str
-    user_ttl: int
-    score_ttl: int
-    ttl_jitter: float
-    max_entries: int
-    max_value_bytes: int
-    negative_ttl: int
-    socket_timeout: float
-    breaker_failure_threshold: int
-    breaker_reset_seconds: float
+    env_prefix = "QULAB_CACHE_"
+
+    redis_url: Annotated[str | None, BlankIsUnset] = Field(None, validation_alias="QULAB_REDIS_URL")
+    prefix: str = Field("qulab:", min_length=1)
+    user_ttl: int = Field(3600, ge=1)
+    score_ttl: int = Field(300, ge=1)
+    ttl_jitter: float = Field(0.1, ge=0, le=0.5)
+    max_entries: int = Field(10_000, ge=1)
+    max_value_bytes: int = Field(1_048_576, ge=1)
+    negative_ttl: int = Field(0, ge=0)
+    socket_timeout: float = Field(0.25, gt=0)
+    breaker_failure_threshold: int = Field(
+        3, ge=1, validation_alias="QULAB_BREAKER_FAILURE_THRESHOLD"
+    )
+    breaker_reset_seconds: float = Field(5.0, gt=0, validation_alias="QULAB_BREAKER_RESET_SECONDS")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _service_url(value, _REDIS_SCHEMES, "redis://, rediss:// or unix://")
 
 
-@dataclass(frozen=True)
-class BrokerSettings:
-    """Where the relay publishes (``QULAB_BROKER_URL``, ``QULAB_OUTBOX_STREAM_*``,
-    ``QULAB_OUTBOX_EXCHANGE``, ``QULAB_MEMORY_BROKER_SIZE``). No ``url`` means memory://."""
+class BrokerSettings(SettingsGroup):
+    """Where the relay publishes, and how long a batch may take (``QULAB_BROKER_URL``,
+    ``QULAB_OUTBOX_STREAM_*``, ``QULAB_OUTBOX_EXCHANGE``, ``QULAB_MEMORY_BROKER_SIZE``,
+    ``QULAB_RELAY_PUBLISH_TIMEOUT``). No ``url`` means memory://."""
 
-    url: str | None
-    stream_prefix: str
-    stream_maxlen: int | None
-    exchange: str
-    memory_size: int
-    publish_timeout: float
+    env_prefix = "QULAB_OUTBOX_"
+
+    url: Annotated[str | None, BlankIsUnset] = Field(None, validation_alias="QULAB_BROKER_URL")
+    stream_prefix: str = ""
+    stream_maxlen: int | None = Field(None, ge=1)
+    exchange: str = Field("qulab.outbox", min_length=1, max_length=255)
+    memory_size: int = Field(1000, ge=1, le=1_000_000, validation_alias="QULAB_MEMORY_BROKER_SIZE")
+    publish_timeout: float = Field(10.0, gt=0, validation_alias="QULAB_RELAY_PUBLISH_TIMEOUT")
+
+    @field_validator("url")
+    @classmethod
+    def _broker(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _service_url(value, _BROKER_SCHEMES, "one of " + ", ".join(_BROKER_SCHEMES))
 
 
-@dataclass(frozen=True)
-class RelaySettings:
+class RelaySettings(SettingsGroup):
     """How the outbox relay paces, retries and shares the work (``QULAB_RELAY_*``,
     ``QULAB_OUTBOX_CHANNEL``, ``QULAB_OUTBOX_PARTITIONS``, ``QULAB_OUTBOX_NOTIFY``)."""
 
-    interval: float
-    batch_size: int
-    max_attempts: int
-    backoff_base: float
-    backoff_max: float
-    backoff_jitter: float
-    publish_timeout: float
-    channel: str
-    lease_seconds: float
-    ordered: bool
-    partitions: int
-    notify: bool
+    env_prefix = "QULAB_RELAY_"
+
+    interval: float = Field(2.0, gt=0)
+    batch_size: int = Field(100, ge=1, le=10_000)
+    max_attempts: int = Field(5, ge=1)
+    backoff_base: float = Field(0.5, gt=0)
+    backoff_max: float = Field(60.0, gt=0)
+    backoff_jitter: float = Field(0.5, ge=0, le=1)
+    channel: str = Field(
+        "qulab_outbox",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        validation_alias="QULAB_OUTBOX_CHANNEL",
+    )
+    lease_seconds: float = Field(15.0, ge=1, le=3600)
+    ordered: bool = True
+    partitions: int = Field(16, ge=1, le=4096, validation_alias="QULAB_OUTBOX_PARTITIONS")
+    notify: bool = Field(True, validation_alias="QULAB_OUTBOX_NOTIFY")
 
 
-@dataclass(frozen=True)
-class ConsumerSettings:
+class ConsumerSettings(SettingsGroup):
     """How ``qulab consume`` reads (``QULAB_CONSUMER_*``): deliveries per batch (and the
     RabbitMQ prefetch), how long a Redis entry stays pending before another member claims it,
     how long JetStream waits for an ack before delivering again, how long a fetch waits."""
 
-    batch_size: int
-    claim_idle: float
-    ack_wait: float
-    wait: float
+    env_prefix = "QULAB_CONSUMER_"
+
+    batch_size: int = Field(100, ge=1, le=10_000)
+    claim_idle: float = Field(30.0, gt=0)
+    ack_wait: float = Field(30.0, gt=0)
+    wait: float = Field(1.0, gt=0, le=60)
 
 
-@dataclass(frozen=True)
-class AppSettings:
+class AppSettings(SettingsGroup):
     """The lab app's server, how long a page waits, and the port of its Prometheus metrics
     (``QULAB_APP_*``; no ``metrics_port`` means no metrics server)."""
 
-    host: str
-    port: int
-    timeout: float
-    metrics_port: int | None
-    metrics_host: str
+    env_prefix = "QULAB_APP_"
+
+    host: str = "127.0.0.1"
+    port: int = Field(8501, ge=1, le=65535)
+    timeout: float = Field(60.0, gt=0)
+    metrics_port: Annotated[int | None, BlankIsUnset] = Field(None, ge=1, le=65535)
+    metrics_host: str = Field("127.0.0.1", min_length=1)

@@ -76,11 +76,11 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.flush()
-        if self.rows and self.db.dialect == "postgresql" and self.db.settings.outbox_notify:
+        if self.rows and self.db.dialect == "postgresql" and self.db.settings.relay.notify:
             # Wakes listening relays; PostgreSQL delivers it when (and only if) this commits.
             # NOTIFY serialises committing transactions on one lock: QULAB_OUTBOX_NOTIFY=false
             # leaves the relays to poll instead.
-            await notify_outbox(self.session, self.db.settings.outbox_channel)
+            await notify_outbox(self.session, self.db.settings.relay.channel)
         await self.session.commit()
         self.committed = True
         events, self.recorded, self.rows = self.recorded, [], []

@@ -259,9 +259,7 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
     aggregate_types = ScoreSummaryProjection.aggregate_types
     namespace = broker_namespace(plan.broker, aggregate_types, "chaos")
     async with scratch_database(settings, "chaos") as url:
-        db = open_database(
-            settings.model_copy(update={"database_url": url, "broker_url": plan.broker})
-        )
+        db = open_database(settings.replace(database_url=url, broker_url=plan.broker))
         try:
             await namespace.prepare(CONSUMER)
             with tempfile.TemporaryDirectory(prefix="qulab_chaos_") as folder:

@@ -27,7 +27,7 @@ BROKER_NEEDED = (
 
 def chaos_round_problem(settings: Settings) -> str | None:
     """Why a round cannot run with ``settings`` (None when it can)."""
-    url = settings.broker_url
+    url = settings.broker.url
     if url is None or not url.startswith(REACHABLE_SCHEMES):
         return BROKER_NEEDED
     return None
@@ -35,11 +35,11 @@ def chaos_round_problem(settings: Settings) -> str | None:
 
 def chaos_round_plan(settings: Settings, seed: int = 0) -> ChaosPlan:
     """The lab's small round: two relays on PostgreSQL (one on SQLite), two consumers."""
-    if settings.broker_url is None:
+    if settings.broker.url is None:
         raise ValueError("a chaos round needs a broker URL")
     return ChaosPlan(
-        broker=settings.broker_url,
-        relays=1 if settings.is_sqlite else 2,
+        broker=settings.broker.url,
+        relays=1 if settings.database.is_sqlite else 2,
         consumers=2,
         events=ROUND_EVENTS,
         kills=ROUND_KILLS,

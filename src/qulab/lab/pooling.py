@@ -291,8 +291,8 @@ async def demonstrate_pool_exhaustion(
         raise InvalidInput("pool_size", "must be at least 1 (and max_overflow at least 0)")
     if pool_timeout <= 0:
         raise InvalidInput("pool_timeout", "must be greater than 0")
-    limited = settings.model_copy(
-        update={"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    limited = settings.replace(
+        pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
     )
     db = open_database(limited)
     release = asyncio.Event()

@@ -24,21 +24,21 @@ from qulab.platform import MIGRATIONS
 @asynccontextmanager
 async def scratch_database(settings: Settings, label: str = "scratch") -> AsyncIterator[str]:
     """The URL of a fresh, migrated database beside the one ``settings`` name."""
-    if settings.is_sqlite:
+    if settings.database.is_sqlite:
         with tempfile.TemporaryDirectory(prefix=f"qulab_{label}_") as folder:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'scratch.db'}"
             await _migrate(settings, url)
             yield url
         return
     name = f"qulab_{label}_{secrets.token_hex(6)}"
-    base = make_url(settings.database_url)
+    base = make_url(settings.database.url)
     admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
     try:
         try:
             async with admin.connect() as conn:
                 await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         except (OSError, SQLAlchemyError) as error:
-            detail = redact_text(str(error).splitlines()[0], settings.database_url)
+            detail = redact_text(str(error).splitlines()[0], settings.database.url)
             raise ServiceUnavailable(f"cannot create a scratch database: {detail}") from error
         url = base.set(database=name).render_as_string(hide_password=False)
         try:
@@ -52,7 +52,7 @@ async def scratch_database(settings: Settings, label: str = "scratch") -> AsyncI
 
 
 async def _migrate(settings: Settings, url: str) -> None:
-    db = open_database(settings.model_copy(update={"database_url": url}))
+    db = open_database(settings.replace(database_url=url))
     try:
         await MIGRATIONS.upgrade(db)
     finally:

@@ -54,7 +54,7 @@ async def run_checks(
 async def _database_checks(
     settings: Settings, migrations: Migrations, within: float
 ) -> list[Check]:
-    missing = missing_sqlite_file(settings.database_url)
+    missing = missing_sqlite_file(settings.database.url)
     if missing is not None:
         detail = f"SQLite {missing} does not exist yet: run `qulab setup`"
         return _then_skipped(Check("database", Status.MISCONFIGURED, detail), "no database")

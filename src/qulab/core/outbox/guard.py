@@ -38,7 +38,7 @@ class RelayGuard:
     def acquire(self) -> None:
         if not self.needed or self.held:
             return
-        if is_sqlite_memory(self.db.settings.database_url):
+        if is_sqlite_memory(self.db.settings.database.url):
             self._acquire_memory()
             return
         path = self.lock_path()

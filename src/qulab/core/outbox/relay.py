@@ -123,7 +123,7 @@ class Relay:
         self.batch_size = batch_size or settings.relay.batch_size
         self.interval = interval or settings.relay.interval
         self.policy = policy or RetryPolicy.from_settings(settings)
-        self.publish_timeout = publish_timeout or settings.relay.publish_timeout
+        self.publish_timeout = publish_timeout or settings.broker.publish_timeout
         self.listen = listen and db.dialect == "postgresql"
         self.metrics: RelayRecorder = metrics or NO_RELAY_METRICS
         self._backlog_read_at: float | None = None
@@ -464,7 +464,7 @@ class Relay:
                     asyncpg_dsn(self.db.engine.url),
                     self.db.settings.relay.channel,
                     self._wake,
-                    timeout=self.db.settings.db_connect_timeout,
+                    timeout=self.db.settings.database.connect_timeout,
                 )
             try:
                 while not self.stopping:

@@ -25,14 +25,8 @@ from qulab.entrypoints.app.loop import LoopThread
 
 RELEASE_TIMEOUT = 10.0
 
-BROKER_FIELDS = {
-    "broker_url",
-    "outbox_stream_prefix",
-    "outbox_stream_maxlen",
-    "outbox_exchange",
-    "memory_broker_size",
-    "relay_publish_timeout",
-}
+# The publisher is built from the broker group alone.
+BROKER_GROUPS = {"broker"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +77,7 @@ def _broker(key: str, lab_id: int, _lab: QuLab, _loop: LoopThread) -> LabBroker:
 
 
 def broker_key(settings: Settings) -> str:
-    return settings.model_dump_json(include=BROKER_FIELDS)
+    return settings.model_dump_json(include=BROKER_GROUPS)
 
 
 def lab_broker(settings: Settings) -> LabBroker:

@@ -18,15 +18,15 @@ def _quote(text: str) -> str:
 
 
 def database_label(settings: Settings) -> str:
-    return "SQLite file\n(aiosqlite)" if settings.is_sqlite else "PostgreSQL\n(asyncpg)"
+    return "SQLite file\n(aiosqlite)" if settings.database.is_sqlite else "PostgreSQL\n(asyncpg)"
 
 
 def cache_label(settings: Settings) -> str:
-    return "Redis" if settings.redis_url else "in-process cache\n(TTL / LRU)"
+    return "Redis" if settings.cache.redis_url else "in-process cache\n(TTL / LRU)"
 
 
 def broker_label(settings: Settings) -> str:
-    url = settings.broker_url or "memory://"
+    url = settings.broker.url or "memory://"
     if url.startswith(("redis://", "rediss://")):
         return "Redis Streams"
     if url.startswith(("amqp://", "amqps://")):

@@ -201,7 +201,7 @@ def render_pool_exhaustion(context: LabContext) -> None:
         "one and keep it, the others wait for the timeout and then fail with a clear error "
         "instead of hanging. Nothing is written."
     )
-    if is_sqlite_memory(settings.database_url):
+    if is_sqlite_memory(settings.database.url):
         st.info(
             "An in-memory SQLite database shares one connection and has no pool to exhaust: "
             "point QULAB_DATABASE_URL at a SQLite file or PostgreSQL to run this."

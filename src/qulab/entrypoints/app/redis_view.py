@@ -23,9 +23,11 @@ SUBHEADER = "Remember: what is in Redis"
 
 
 def _view(settings: Settings) -> StoreView:
-    if settings.redis_url:
+    if settings.cache.redis_url:
         return runtime.run(
-            redis_view(settings.redis_url, settings.cache_prefix, settings.outbox_stream_prefix)
+            redis_view(
+                settings.cache.redis_url, settings.cache.prefix, settings.broker.stream_prefix
+            )
         )
     lab = runtime.lab(settings)
     backend = lab.cache.backend
@@ -34,8 +36,8 @@ def _view(settings: Settings) -> StoreView:
     return memory_view(
         backend,
         lab_broker(settings).inner,
-        settings.cache_prefix,
-        settings.outbox_stream_prefix,
+        settings.cache.prefix,
+        settings.broker.stream_prefix,
     )
 
 

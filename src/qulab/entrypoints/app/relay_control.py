@@ -263,7 +263,7 @@ def relay_controller(settings: Settings, db: Database) -> RelayController:
     configured the lab's cache is subscribed to ``db``'s bus first, so the relay repairs the
     invalidations of every batch it publishes. With the app's metrics on, the relay reports
     to them."""
-    if settings.redis_url:
+    if settings.cache.redis_url:
         cache_resource.lab_cache(settings, db)
     loop = runtime.event_loop()
     broker = lab_broker(settings)

@@ -42,7 +42,7 @@ def settings() -> Settings:
 def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run ``coro`` on the app loop and wait for it; ``timeout`` defaults to QULAB_APP_TIMEOUT."""
     if timeout is None:
-        timeout = settings().app_timeout
+        timeout = settings().app.timeout
     return event_loop().run(coro, timeout)
 
 
@@ -69,38 +69,9 @@ def _lab(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> _Bou
     return _BoundLab(lab, _loop)
 
 
-# What the runtime is built from: the database, cache and broker settings. Changing one of
-# them builds a new runtime (engine, cache subscribed to its bus, publisher) and closes the old.
-_RUNTIME_FIELDS = {
-    "database_url",
-    "pool_size",
-    "max_overflow",
-    "pool_timeout",
-    "pool_recycle",
-    "pool_pre_ping",
-    "db_pre_ping_idle_seconds",
-    "echo_sql",
-    "sqlite_busy_timeout_ms",
-    "db_connect_timeout",
-    "db_statement_timeout",
-    "redis_url",
-    "cache_prefix",
-    "cache_user_ttl",
-    "cache_score_ttl",
-    "cache_ttl_jitter",
-    "cache_max_entries",
-    "cache_max_value_bytes",
-    "cache_negative_ttl",
-    "cache_socket_timeout",
-    "breaker_failure_threshold",
-    "breaker_reset_seconds",
-    "broker_url",
-    "outbox_stream_prefix",
-    "outbox_stream_maxlen",
-    "outbox_exchange",
-    "memory_broker_size",
-    "relay_publish_timeout",
-}
+# What the runtime is built from: the database, cache and broker groups. Changing any of their
+# settings builds a new runtime (engine, cache subscribed to its bus, publisher) and closes the old.
+_RUNTIME_GROUPS = {"database", "cache", "broker"}
 
 
 def lab(current: Settings | None = None) -> QuLab:
@@ -109,7 +80,7 @@ def lab(current: Settings | None = None) -> QuLab:
     With ``QULAB_APP_METRICS_PORT`` set, the process's metrics report on this runtime."""
     current = current or settings()
     loop = event_loop()
-    key = current.model_dump_json(include=_RUNTIME_FIELDS)
+    key = current.model_dump_json(include=_RUNTIME_GROUPS)
     built = _lab(key, id(loop), loop, current).lab
     metrics = app_metrics(current)
     if metrics is not None:

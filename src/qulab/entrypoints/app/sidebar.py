@@ -14,14 +14,14 @@ from qulab.entrypoints.app.schema import SchemaState, schema_status
 
 
 def cache_line(settings: Settings) -> str:
-    if settings.redis_url:
-        return f"Redis `{redact_url(settings.redis_url)}`"
+    if settings.cache.redis_url:
+        return f"Redis `{redact_url(settings.cache.redis_url)}`"
     return "in-process (set QULAB_REDIS_URL for Redis)"
 
 
 def broker_line(settings: Settings) -> str:
-    if settings.broker_url and not settings.broker_url.startswith("memory://"):
-        return f"`{redact_url(settings.broker_url)}`"
+    if settings.broker.url and not settings.broker.url.startswith("memory://"):
+        return f"`{redact_url(settings.broker.url)}`"
     return "in-memory (set QULAB_BROKER_URL for Redis Streams or RabbitMQ)"
 
 

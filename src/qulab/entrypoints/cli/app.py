@@ -55,8 +55,8 @@ def run_app(
     current = settings()
     if importlib.util.find_spec("streamlit") is None:
         raise ConfigurationError("the lab app needs Streamlit: pip install -e '.[app]'")
-    host = host or current.app_host
-    port = port or current.app_port
+    host = host or current.app.host
+    port = port or current.app.port
     out.print(f"QuLab lab on http://{host}:{port}  (Ctrl+C stops it)")
     if host not in ("127.0.0.1", "localhost", "::1"):
         out.print(f"note: listening on {host}, reachable from other machines")

@@ -47,13 +47,13 @@ def chaos(
     the broker, duplicate deliveries (allowed), duplicate effects, projection = air_scores.
     Exit 0 when the check passes, 1 when it does not."""
     current = settings()
-    url = broker if broker is not None else current.broker_url
+    url = broker if broker is not None else current.broker.url
     if url is None or not url.startswith(REACHABLE):
         raise InvalidInput(
             "--broker",
             "the chaos check needs a broker other processes reach (redis://, amqp://, nats://)",
         )
-    if relays > 1 and current.is_sqlite:
+    if relays > 1 and current.database.is_sqlite:
         raise InvalidInput("--relays", "SQLite runs one relay; use PostgreSQL for more")
     from qulab.lab.chaos import ChaosPlan, run_chaos
 

@@ -110,7 +110,7 @@ def relay(
     """
     if once and metrics_port is not None:
         raise ConfigurationError("--metrics-port serves a running relay; drop --once")
-    if not yes and _is_memory_broker(broker if broker is not None else settings().broker_url):
+    if not yes and _is_memory_broker(broker if broker is not None else settings().broker.url):
         raise UserError(MEMORY_BROKER_REFUSED)
     import asyncio
     import signal

@@ -103,7 +103,7 @@ def _setup_section(context: LabContext) -> None:
         result = attempt(db, lambda: run_db_setup_and_create_user(db))
         if result is not None:
             _report_setup(result, reset=False)
-    if context.settings.is_sqlite:
+    if context.settings.database.is_sqlite:
         _reset_controls(db)
     _sample_users(db)
 
@@ -161,11 +161,11 @@ def _pool_metrics(status: PoolStatus) -> None:
 
 
 def _pre_ping_text(settings: Settings) -> str:
-    if not settings.pool_pre_ping:
+    if not settings.database.pool_pre_ping:
         return "pre-ping off"
     return (
         "pre-ping on for connections idle longer than "
-        f"QULAB_DB_PRE_PING_IDLE_SECONDS={settings.db_pre_ping_idle_seconds:g} s"
+        f"QULAB_DB_PRE_PING_IDLE_SECONDS={settings.database.pre_ping_idle_seconds:g} s"
     )
 
 
@@ -173,10 +173,10 @@ def _pool_section(context: LabContext) -> None:
     db, settings = context.db, context.settings
     st.subheader("Connection pool (live)")
     st.markdown(
-        f"Configured with QULAB_POOL_SIZE={settings.pool_size}, "
-        f"QULAB_MAX_OVERFLOW={settings.max_overflow}, "
-        f"QULAB_POOL_TIMEOUT={settings.pool_timeout:g}, "
-        f"QULAB_POOL_RECYCLE={settings.pool_recycle}, "
+        f"Configured with QULAB_POOL_SIZE={settings.database.pool_size}, "
+        f"QULAB_MAX_OVERFLOW={settings.database.max_overflow}, "
+        f"QULAB_POOL_TIMEOUT={settings.database.pool_timeout:g}, "
+        f"QULAB_POOL_RECYCLE={settings.database.pool_recycle}, "
         f"{_pre_ping_text(settings)}. "
         "The engine opens connections lazily, so a fresh server shows none idle until the "
         "first query."

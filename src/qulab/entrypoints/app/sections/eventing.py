@@ -174,7 +174,7 @@ def _start(controller: RelayController) -> None:
         _flash(
             "success",
             "Event publisher started in the background; it polls every "
-            f"{controller.db.settings.relay_interval:g} s.",
+            f"{controller.db.settings.relay.interval:g} s.",
         )
     else:
         _flash("info", "The event publisher is already running.")
