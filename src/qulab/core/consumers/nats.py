@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -19,11 +18,17 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 from nats.js import errors as js_errors
 
-from qulab.core.consumers.delivery import Delivery, decode_payload, parse_time
+from qulab.core.consumers.delivery import (
+    Decoder,
+    Delivery,
+    ack_each,
+    ack_message,
+    from_fields,
+)
 from qulab.core.consumers.source import Lag
-from qulab.core.errors import BrokerUnavailable, InvalidInput, QulabError
+from qulab.core.errors import BrokerUnavailable
 from qulab.core.outbox.nats import (
-    MSG_ID,
+    HEADERS,
     OUTAGE_ERRORS,
     connect,
     ensure_stream,
@@ -31,8 +36,6 @@ from qulab.core.outbox.nats import (
     subject_root,
 )
 from qulab.core.urls import redact_text, redact_url
-
-log = logging.getLogger(__name__)
 
 ERRORS = (*OUTAGE_ERRORS, nats.errors.Error)
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -63,7 +66,7 @@ class NatsSource:
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._subs: list[Any] = []
-        self.skipped = 0
+        self.decode = Decoder(_delivery, _subject, ack_message)
 
     @property
     def description(self) -> str:
@@ -122,20 +125,11 @@ class NatsSource:
         except ERRORS as error:
             await self.close()
             raise self._unavailable(error) from error
-        deliveries: list[Delivery] = []
-        for message in (m for batch in pulled for m in batch):
-            try:
-                deliveries.append(_decode(message))
-            except QulabError as error:
-                log.warning("dropping malformed message on %s: %s", message.subject, error)
-                self.skipped += 1
-                await message.ack()
-        return deliveries
+        return await self.decode(m for batch in pulled for m in batch)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         try:
-            for delivery in deliveries:
-                await delivery.token.ack()
+            await ack_each(deliveries)
         except ERRORS as error:
             await self.close()
             raise self._unavailable(error) from error
@@ -163,19 +157,13 @@ class NatsSource:
                 await client.close()
 
 
-def _decode(message: Any) -> Delivery:
+def _delivery(message: Any) -> Delivery:
     headers = message.headers or {}
-    event_id = headers.get(MSG_ID, "")
-    if not event_id:
-        raise InvalidInput(MSG_ID, "the message carries no event id")
-    metadata = message.metadata
-    return Delivery(
-        event_id=event_id,
-        type=headers.get("Qulab-Type", ""),
-        aggregate_type=headers.get("Qulab-Aggregate-Type", ""),
-        aggregate_id=headers.get("Qulab-Aggregate-Id", ""),
-        occurred_at=parse_time(headers.get("Qulab-Occurred-At")),
-        payload=decode_payload(message.data),
-        token=message,
-        redelivered=bool(metadata.num_delivered and metadata.num_delivered > 1),
-    )
+    fields = {name: headers.get(header) for name, header in HEADERS.items()}
+    delivered = message.metadata.num_delivered
+    redelivered = bool(delivered and delivered > 1)
+    return from_fields(fields | {"payload": message.data}, message, redelivered)
+
+
+def _subject(message: Any) -> str:
+    return f"on {message.subject}"

@@ -29,6 +29,15 @@ from qulab.core.outbox.publisher import Failures
 from qulab.core.urls import redact_text, redact_url
 
 MSG_ID = "Nats-Msg-Id"
+# The header each message field travels in (the event id as the server's deduplication id; the
+# payload is the body).
+HEADERS = {
+    "id": MSG_ID,
+    "type": "Qulab-Type",
+    "aggregate_type": "Qulab-Aggregate-Type",
+    "aggregate_id": "Qulab-Aggregate-Id",
+    "occurred_at": "Qulab-Occurred-At",
+}
 DUPLICATE_WINDOW = 120.0  # seconds the server remembers a message id
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -59,13 +68,8 @@ def jetstream_name(aggregate_type: str, prefix: str = "") -> str:
 
 
 def headers(message: OutboxMessage) -> dict[str, str]:
-    return {
-        MSG_ID: message.id,
-        "Qulab-Type": message.type,
-        "Qulab-Aggregate-Type": message.aggregate_type,
-        "Qulab-Aggregate-Id": message.aggregate_id,
-        "Qulab-Occurred-At": message.occurred_at.isoformat(),
-    }
+    fields = message.fields()
+    return {header: fields[name] for name, header in HEADERS.items()}
 
 
 async def connect(url: str, connect_timeout: float) -> Client:
