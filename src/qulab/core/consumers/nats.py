@@ -8,14 +8,11 @@ consumer died) is delivered again. The streams are created if the relay has not 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import nats
-from nats.aio.client import Client
-from nats.js import JetStreamContext, api
+from nats.js import api
 from nats.js import errors as js_errors
 
 from qulab.core.consumers.delivery import (
@@ -30,19 +27,19 @@ from qulab.core.errors import BrokerUnavailable
 from qulab.core.outbox.nats import (
     HEADERS,
     OUTAGE_ERRORS,
-    connect,
+    JetStream,
     ensure_stream,
     jetstream_name,
+    jetstream_safe,
     subject_root,
 )
 from qulab.core.urls import redact_text, redact_url
 
 ERRORS = (*OUTAGE_ERRORS, nats.errors.Error)
-_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def durable_name(group: str) -> str:
-    return _NOT_IN_NAME.sub("_", group)
+    return jetstream_safe(group)
 
 
 class NatsSource:
@@ -63,8 +60,7 @@ class NatsSource:
         self.ack_wait = ack_wait
         self.timeout = timeout
         self._where = redact_url(url)
-        self._client: Client | None = None
-        self._js: JetStreamContext | None = None
+        self._jetstream = JetStream(url, timeout)
         self._subs: list[Any] = []
         self.decode = Decoder(_delivery, _subject, ack_message)
 
@@ -77,19 +73,11 @@ class NatsSource:
         text = redact_text(str(error).strip() or type(error).__name__, self.url)
         return BrokerUnavailable(f"NATS at {self._where}: {text}")
 
-    async def _jetstream(self) -> JetStreamContext:
-        if self._js is not None and self._client is not None and self._client.is_connected:
-            return self._js
-        await self.close()
-        self._client = await connect(self.url, self.timeout)
-        self._js = self._client.jetstream(timeout=self.timeout)
-        return self._js
-
     async def start(self) -> None:
-        if self._subs and self._client is not None and self._client.is_connected:
+        if self._subs and self._jetstream.connected:
             return
         try:
-            js = await self._jetstream()
+            js = await self._jetstream.context()
             config = api.ConsumerConfig(
                 durable_name=self.durable,
                 ack_policy=api.AckPolicy.EXPLICIT,
@@ -137,7 +125,7 @@ class NatsSource:
     async def lag(self) -> Lag:
         undelivered = unacked = 0
         try:
-            js = await self._jetstream()
+            js = await self._jetstream.context()
             for kind in self.aggregate_types:
                 try:
                     info = await js.consumer_info(jetstream_name(kind, self.prefix), self.durable)
@@ -151,10 +139,8 @@ class NatsSource:
         return Lag(undelivered, unacked)
 
     async def close(self) -> None:
-        client, self._client, self._js, self._subs = self._client, None, None, []
-        if client is not None and not client.is_closed:
-            with contextlib.suppress(Exception):
-                await client.close()
+        self._subs = []
+        await self._jetstream.close()
 
 
 def _delivery(message: Any) -> Delivery:
