@@ -10,7 +10,6 @@ server, or ``qulab outbox relay``) is refused at once, and gives it back when th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -61,19 +60,18 @@ class LabRelay(Relay):
         policy: RetryPolicy,
         metrics: RelayRecorder | None = None,
     ) -> None:
-        super().__init__(db, publisher, policy=policy, metrics=metrics)
+        super().__init__(db, publisher, policy=policy, metrics=metrics, before_publish=self._hold)
         self.passes = 0
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
         self.last_pass_at: datetime | None = None
         self.publish_delay = 0.0
 
-    async def before_publish(self, messages: list[OutboxMessage]) -> None:
+    async def _hold(self, messages: list[OutboxMessage]) -> None:
         delay = self.publish_delay
         if delay > 0 and not self.stopping:
             log.info("holding %d claimed events %.1f s before publishing", len(messages), delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+            await self.pause(delay)
 
     def _failed(self, error: str) -> None:
         self.last_error = error
