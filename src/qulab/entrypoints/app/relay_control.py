@@ -9,9 +9,7 @@ server, or ``qulab outbox relay``) is refused at once, and gives it back when th
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +21,7 @@ from qulab.core.errors import ConflictError, PublisherAlreadyRunning
 from qulab.core.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
 from qulab.core.recorders import RelayRecorder
 from qulab.entrypoints.app import cache_resource, runtime
+from qulab.entrypoints.app.background import BackgroundTask, Work
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
@@ -118,14 +117,11 @@ class RelayController:
     ) -> None:
         self.db = db
         self.broker = broker
-        self.loop = loop
         self.metrics = metrics
-        self._lock = threading.Lock()
+        self.task: BackgroundTask[PassResult] = BackgroundTask(
+            loop, name="qulab-lab-relay", label="the lab's event publisher", timeout=RELEASE_TIMEOUT
+        )
         self._relay: LabRelay | None = None
-        self._task: asyncio.Task[PassResult] | None = None
-        self._started_at: datetime | None = None
-        self._stopped_at: datetime | None = None
-        self._crash: str | None = None
         self._publish_delay = 0.0
 
     @property
@@ -142,19 +138,14 @@ class RelayController:
 
     @property
     def running(self) -> bool:
-        task = self._task
-        return task is not None and not task.done()
+        return self.task.running
 
     def start(self) -> bool:
         """Start the relay; False when it already runs here. Raises PublisherAlreadyRunning
         when another relay holds this SQLite database's outbox."""
-        with self._lock:
-            if self.running:
-                return False
-            self._task = self.loop.run(self._start(), RELEASE_TIMEOUT)
-            return True
+        return self.task.start(self._relay_work)
 
-    async def _start(self) -> asyncio.Task[PassResult]:
+    def _relay_work(self) -> Work[PassResult]:
         policy = lab_retry_policy(self.db.settings)
         relay = LabRelay(self.db, self.broker.switch, policy, self.metrics)
         relay.publish_delay = self._publish_delay
@@ -163,59 +154,27 @@ class RelayController:
         except ConflictError as error:
             raise PublisherAlreadyRunning(str(error)) from None
         self._relay = relay
-        self._started_at, self._stopped_at, self._crash = utcnow(), None, None
-        task = asyncio.create_task(self._run(relay), name="qulab-lab-relay")
-        task.add_done_callback(_retrieve)
-        return task
 
-    async def _run(self, relay: LabRelay) -> PassResult:
-        try:
-            return await relay.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.exception("the lab's event publisher stopped on an error")
-            self._crash = f"{type(error).__name__}: {error}"
-            raise
-        finally:
+        async def release() -> None:
             relay.guard.release()
-            self._stopped_at = utcnow()
+
+        return Work(relay.run, relay.stop, release)
 
     def stop(self, timeout: float = RELEASE_TIMEOUT) -> bool:
         """Ask the relay to stop after its current batch and wait for it; False if not running."""
-        with self._lock:
-            if not self.running or not self.loop.running:
-                return False
-            self.loop.run(self._stop(), timeout)
-            return True
-
-    async def _stop(self) -> None:
-        relay, task = self._relay, self._task
-        if relay is None or task is None:
-            return
-        relay.stop()
-        done, _ = await asyncio.wait({task}, timeout=RELEASE_TIMEOUT - 1)
-        if not done:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        # A task cancelled before its first step never ran _run's finally.
-        relay.guard.release()
-
-    async def close(self) -> None:
-        """On the loop, at shutdown: stop the relay and release the lock."""
-        await self._stop()
+        return self.task.stop(timeout)
 
     def status(self) -> RelayStatus:
         relay = self._relay
-        last_error = self._crash or (relay.last_error if relay else None)
+        last_error = self.task.crash or (relay.last_error if relay else None)
         return RelayStatus(
             running=self.running,
             passes=relay.passes if relay else 0,
             published=relay.totals.published if relay else 0,
             retried=relay.totals.retried if relay else 0,
             dead=relay.totals.dead if relay else 0,
-            started_at=self._started_at,
-            stopped_at=self._stopped_at,
+            started_at=self.task.started_at,
+            stopped_at=self.task.stopped_at,
             last_pass_at=relay.last_pass_at if relay else None,
             last_error=last_error,
             last_error_at=relay.last_error_at if relay else None,
@@ -223,19 +182,8 @@ class RelayController:
         )
 
 
-def _retrieve(task: asyncio.Task[PassResult]) -> None:
-    """Mark a crashed relay's exception as seen (_run logged it and keeps it for the panel)."""
-    if not task.cancelled():
-        task.exception()
-
-
 def _release(controller: RelayController) -> None:
-    controller.loop.remove_closer(controller.close)
-    if controller.loop.running:
-        try:
-            controller.loop.run(controller.close(), RELEASE_TIMEOUT)
-        except Exception:
-            log.warning("stopping the lab's event publisher failed", exc_info=True)
+    controller.task.release()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
@@ -249,7 +197,7 @@ def _controller(
 ) -> RelayController:
     controller = RelayController(_db, _broker, _loop, _metrics)
     # Closers run newest first: the relay stops before the engine and broker are closed.
-    _loop.add_closer(controller.close)
+    _loop.add_closer(controller.task.close)
     return controller
 
 
