@@ -30,7 +30,6 @@ STILL_TO_CUT = {
     ("qulab.core.cache.core", "qulab.platform.events"),
     ("qulab.core.cache.core", "qulab.platform.schemas"),
     ("qulab.core.cache.repository", "qulab.platform"),
-    ("qulab.core.cache.repository", "qulab.platform.repositories"),
     ("qulab.core.cache.repository", "qulab.platform.schemas"),
     ("qulab.core.consumers", "qulab.lab.broker_log"),
     ("qulab.core.consumers", "qulab.platform.projection"),

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qulab.core.cache.core import Cache, CacheResult
 from qulab.core.db import Database
 from qulab.platform import read_models
-from qulab.platform.repositories import ScoreRepository, UserRepository
 from qulab.platform.schemas import ScoreRead, UserRead, validate_id
 
 
@@ -21,8 +20,6 @@ class CachedUserRepository:
     def __init__(self, session: AsyncSession, cache: Cache) -> None:
         self.session = session
         self.cache = cache
-        self.users = UserRepository(session)
-        self.scores = ScoreRepository(session)
         self.last_result: CacheResult[UserRead] | CacheResult[ScoreRead] | None = None
 
     async def fetch_user(self, user_id: str) -> CacheResult[UserRead]:

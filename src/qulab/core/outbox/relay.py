@@ -128,7 +128,6 @@ class Relay:
         self.interval = interval or settings.relay.interval
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.publish_timeout = publish_timeout or settings.relay.publish_timeout
-        self.listen = listen and db.dialect == "postgresql"
         self.metrics: RelayRecorder = metrics or NO_RELAY_METRICS
         self._backlog_read_at: float | None = None
         self.listen = listen and db.dialect == "postgresql" and settings.relay.notify

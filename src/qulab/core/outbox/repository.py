@@ -99,8 +99,8 @@ MARK_PUBLISHED_OTHER = (
 
 def _partition(aggregate_id: str) -> str:
     """SQL for the partition of the SQL expression ``aggregate_id``: the id hashed by
-    PostgreSQL, 0 .. ``:partitions`` - 1. Computed, not stored, so every relay and
-    ``partition_of`` agree without a column to keep in step."""
+    PostgreSQL, 0 .. ``:partitions`` - 1. Computed, not stored, so the claim and the lag per
+    partition agree without a column to keep in step."""
     return f"mod(hashtext({aggregate_id})::bigint + 2147483648, :partitions)"
 
 
@@ -180,8 +180,6 @@ FROM (
 GROUP BY part
 """  # noqa: S608
 )
-
-PARTITION_OF_AGGREGATE = text(f"SELECT {_partition('CAST(:aggregate_id AS text)')}")
 
 RECORD_FAILURE = (
     update(events)
@@ -298,13 +296,6 @@ class OutboxRepository:
     async def fenced(self) -> bool:
         """PostgreSQL: whether committed pending events wait behind the commit fence."""
         return bool((await self.executor.execute(FENCED)).scalar_one())
-
-    async def partition_of(self, aggregate_id: str, partitions: int) -> int:
-        """PostgreSQL: the partition an aggregate's events belong to."""
-        found = await self.executor.execute(
-            PARTITION_OF_AGGREGATE, {"aggregate_id": aggregate_id, "partitions": partitions}
-        )
-        return int(found.scalar_one())
 
     async def mark_as_published(
         self, event_ids: Sequence[str], published_at: datetime | None = None
