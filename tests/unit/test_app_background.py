@@ -111,3 +111,12 @@ def test_what_building_the_work_raises_reaches_the_caller_and_starts_nothing(
     with pytest.raises(PermissionError, match="another relay"):
         task.start(refuse)
     assert not task.started and not task.running
+
+
+def test_stopping_the_loop_stops_the_work_first(loop_thread: LoopThread) -> None:
+    task: BackgroundTask[str] = BackgroundTask(loop_thread, name="t", label="w", timeout=5)
+    worker = Worker()
+    assert task.start(worker.work)
+    loop_thread.stop()
+    assert (worker.finished, task.crash) == (1, None)
+    assert task.stopped_at is not None

@@ -37,7 +37,9 @@ class BackgroundTask(Generic[R]):
     """Runs one piece of :class:`Work` at a time as a task on ``loop``; thread-safe.
 
     ``label`` names the work in the log ("the lab's event publisher"); ``timeout`` bounds how
-    long starting and stopping it may take."""
+    long starting and stopping it may take. Its closer is registered on the loop at once:
+    closers run newest first, so the loop stops the work before it closes what the work uses
+    (made earlier)."""
 
     def __init__(self, loop: LoopThread, *, name: str, label: str, timeout: float) -> None:
         self.loop = loop
@@ -51,6 +53,7 @@ class BackgroundTask(Generic[R]):
         self._task: asyncio.Task[R] | None = None
         self._work: Work[R] | None = None
         self._finished = True
+        loop.add_closer(self.close)
 
     @property
     def running(self) -> bool:

@@ -141,9 +141,7 @@ def _controller(
     _settings: Settings,
     _broker: LabBroker,
 ) -> ProjectionController:
-    controller = ProjectionController(_db, lab_source(_settings, _broker), _loop)
-    _loop.add_closer(controller.task.close)
-    return controller
+    return ProjectionController(_db, lab_source(_settings, _broker), _loop)
 
 
 def projection_controller(settings: Settings, db: Database) -> ProjectionController:

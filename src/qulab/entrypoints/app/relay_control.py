@@ -195,10 +195,7 @@ def _controller(
     _broker: LabBroker,
     _metrics: RelayRecorder | None,
 ) -> RelayController:
-    controller = RelayController(_db, _broker, _loop, _metrics)
-    # Closers run newest first: the relay stops before the engine and broker are closed.
-    _loop.add_closer(controller.task.close)
-    return controller
+    return RelayController(_db, _broker, _loop, _metrics)
 
 
 def relay_controller(settings: Settings, db: Database) -> RelayController:
