@@ -26,15 +26,6 @@ from qulab.entrypoints.app.loop import LoopThread
 
 RELEASE_TIMEOUT = 10.0
 
-BROKER_FIELDS = {
-    "broker_url",
-    "outbox_stream_prefix",
-    "outbox_stream_maxlen",
-    "outbox_exchange",
-    "memory_broker_size",
-    "relay_publish_timeout",
-}
-
 
 @dataclass(frozen=True)
 class LabBroker:
@@ -84,7 +75,7 @@ def _broker(key: str, lab_id: int, _lab: QuLab, _loop: LoopThread) -> LabBroker:
 
 
 def broker_key(settings: Settings) -> str:
-    return settings.model_dump_json(include=BROKER_FIELDS)
+    return settings.model_dump_json(include=runtime.BROKER_FIELDS)
 
 
 def lab_broker(settings: Settings) -> LabBroker:

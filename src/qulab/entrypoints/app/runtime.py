@@ -70,9 +70,18 @@ def _lab(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> _Bou
     return _BoundLab(lab, _loop)
 
 
+# The settings the broker (the runtime's publisher) is built from.
+BROKER_FIELDS = {
+    "broker_url",
+    "outbox_stream_prefix",
+    "outbox_stream_maxlen",
+    "outbox_exchange",
+    "memory_broker_size",
+    "relay_publish_timeout",
+}
 # What the runtime is built from: the database, cache and broker settings. Changing one of
 # them builds a new runtime (engine, cache subscribed to its bus, publisher) and closes the old.
-_RUNTIME_FIELDS = {
+_RUNTIME_FIELDS = BROKER_FIELDS | {
     "database_url",
     "pool_size",
     "max_overflow",
@@ -95,12 +104,6 @@ _RUNTIME_FIELDS = {
     "cache_socket_timeout",
     "breaker_failure_threshold",
     "breaker_reset_seconds",
-    "broker_url",
-    "outbox_stream_prefix",
-    "outbox_stream_maxlen",
-    "outbox_exchange",
-    "memory_broker_size",
-    "relay_publish_timeout",
 }
 
 
