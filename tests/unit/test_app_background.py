@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 
-from qulab.entrypoints.app.background import BackgroundTask, Work
+from qulab.entrypoints.app.background import BackgroundTask, Work, release
 from qulab.entrypoints.app.loop import LoopThread
 
 
@@ -120,3 +121,12 @@ def test_stopping_the_loop_stops_the_work_first(loop_thread: LoopThread) -> None
     loop_thread.stop()
     assert (worker.finished, task.crash) == (1, None)
     assert task.stopped_at is not None
+
+
+def test_a_released_controller_s_work_is_stopped(loop_thread: LoopThread) -> None:
+    task: BackgroundTask[str] = BackgroundTask(loop_thread, name="t", label="w", timeout=5)
+    worker = Worker()
+    assert task.start(worker.work)
+    release(SimpleNamespace(task=task))
+    assert not task.running
+    assert worker.finished == 1

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.platform.models import utcnow
@@ -133,6 +133,18 @@ class BackgroundTask(Generic[R]):
                 self.loop.run(self.close(), self.timeout)
             except Exception:
                 log.warning("stopping %s failed", self.label, exc_info=True)
+
+
+class Runs(Protocol):
+    """Anything that runs a background task (the app's relay and consumer controllers)."""
+
+    @property
+    def task(self) -> BackgroundTask[Any]: ...
+
+
+def release(owner: Runs) -> None:
+    """``st.cache_resource``'s ``on_release`` for what runs a background task: stop it."""
+    owner.task.release()
 
 
 def _retrieve(task: asyncio.Task[R]) -> None:

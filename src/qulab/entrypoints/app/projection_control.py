@@ -31,7 +31,7 @@ from qulab.core.consumers import (
 from qulab.core.db import Database
 from qulab.core.outbox import MemoryBroker
 from qulab.entrypoints.app import runtime
-from qulab.entrypoints.app.background import BackgroundTask, Work
+from qulab.entrypoints.app.background import BackgroundTask, Work, release
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.platform.models import utcnow
@@ -128,11 +128,7 @@ class ProjectionController:
         self.task.start(lambda: work, restart=False)
 
 
-def _release(controller: ProjectionController) -> None:
-    controller.task.release()
-
-
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=release)
 def _controller(
     key: str,
     loop_id: int,

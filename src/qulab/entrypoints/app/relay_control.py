@@ -21,7 +21,7 @@ from qulab.core.errors import ConflictError, PublisherAlreadyRunning
 from qulab.core.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
 from qulab.core.recorders import RelayRecorder
 from qulab.entrypoints.app import cache_resource, runtime
-from qulab.entrypoints.app.background import BackgroundTask, Work
+from qulab.entrypoints.app.background import BackgroundTask, Work, release
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
@@ -182,11 +182,7 @@ class RelayController:
         )
 
 
-def _release(controller: RelayController) -> None:
-    controller.task.release()
-
-
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=release)
 def _controller(
     key: str,
     loop_id: int,
