@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -83,14 +83,7 @@ class PassResult:
         self.outage = other.outage or self.outage
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "claimed": self.claimed,
-            "published": self.published,
-            "retried": self.retried,
-            "dead": self.dead,
-            "batches": self.batches,
-            "outage": self.outage,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
