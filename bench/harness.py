@@ -156,19 +156,6 @@ async def time_rounds(
     return samples
 
 
-async def measure_rounds(
-    operation: Callable[[], Awaitable[float]], rounds: int, warmup: int = 1
-) -> list[float]:
-    """Like ``time_rounds`` for operations that time themselves and return the seconds.
-
-    Used when only part of an operation is the thing measured (e.g. a query, without the
-    connection checkout before it).
-    """
-    for _ in range(warmup):
-        await operation()
-    return [await operation() for _ in range(rounds)]
-
-
 def machine() -> dict[str, Any]:
     return {
         "python": platform.python_version(),

@@ -17,6 +17,8 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +58,49 @@ UPDATE domain_events SET status = 'published', published_at = $1, updated_at = $
     attempts = attempts + 1, next_attempt_at = NULL
 WHERE id = ANY($2::varchar[])
 """
+
+
+@asynccontextmanager
+async def raw_clients(url: str, redis_url: str) -> AsyncIterator[tuple[Any, Redis]]:
+    """The floor's two plain clients: one asyncpg connection and a Redis client, both
+    connected before the clock starts, both closed afterwards."""
+    conn = await asyncpg.connect(_plain(url))
+    client = Redis.from_url(redis_url)
+    try:
+        await client.ping()
+        yield conn, client
+    finally:
+        await client.aclose()
+        await conn.close()
+
+
+async def drain_raw(conn: Any, client: Redis, stream: str, batch: int) -> int:
+    """The floor a relay is measured against: claim ``batch`` pending events (SKIP LOCKED),
+    XADD them in one pipeline and mark them published, in one transaction, until none is
+    pending. Returns how many were published."""
+    published = 0
+    while True:
+        async with conn.transaction():
+            now = datetime.now(UTC)
+            rows = await conn.fetch(RAW_CLAIM, now, batch)
+            if not rows:
+                return published
+            pipe = client.pipeline(transaction=False)
+            for row in rows:
+                pipe.xadd(
+                    stream,
+                    {
+                        "id": row[0],
+                        "type": row[1],
+                        "aggregate_type": row[2],
+                        "aggregate_id": row[3],
+                        "occurred_at": row[4].isoformat(),
+                        "payload": row[5],
+                    },
+                )
+            await pipe.execute()
+            await conn.execute(RAW_MARK, now, [row[0] for row in rows])
+            published += len(rows)
 
 
 def _urls(config: BenchConfig) -> tuple[str, str]:
@@ -171,41 +216,9 @@ def _relay_settings(url: str, redis_url: str, prefix: str) -> Settings:
 
 
 async def _drain_raw(url: str, redis_url: str, prefix: str) -> int:
-    conn = await asyncpg.connect(_plain(url))
-    client = Redis.from_url(redis_url)
     stream = stream_name(AGGREGATE, prefix)
-
-    async def drain() -> Any:
-        published = 0
-        while True:
-            async with conn.transaction():
-                now = datetime.now(UTC)
-                rows = await conn.fetch(RAW_CLAIM, now, BATCH)
-                if not rows:
-                    return published
-                pipe = client.pipeline(transaction=False)
-                for row in rows:
-                    pipe.xadd(
-                        stream,
-                        {
-                            "id": row[0],
-                            "type": row[1],
-                            "aggregate_type": row[2],
-                            "aggregate_id": row[3],
-                            "occurred_at": row[4].isoformat(),
-                            "payload": row[5],
-                        },
-                    )
-                await pipe.execute()
-                await conn.execute(RAW_MARK, now, [row[0] for row in rows])
-                published += len(rows)
-
-    await client.ping()
-    try:
-        return await _timed(drain)
-    finally:
-        await client.aclose()
-        await conn.close()
+    async with raw_clients(url, redis_url) as (conn, client):
+        return await _timed(lambda: drain_raw(conn, client, stream, BATCH))
 
 
 _GO: Any = None

@@ -32,8 +32,7 @@ from redis.asyncio import Redis
 
 from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
 from bench.outbox import (
-    RAW_CLAIM,
-    RAW_MARK,
+    AGGREGATE,
     _clear_streams,
     _create_database,
     _drop_database,
@@ -41,6 +40,8 @@ from bench.outbox import (
     _plain,
     _urls,
     bench_event,
+    drain_raw,
+    raw_clients,
 )
 from qulab.core.config import Settings
 from qulab.core.outbox import stream_name
@@ -48,7 +49,6 @@ from qulab.platform import migrate
 from qulab.platform.application import bootstrap
 from qulab.platform.uow import PlatformUnitOfWork
 
-AGGREGATE = "Bench"
 LEASE_SECONDS = 3  # relays beat every second: leases are shared out soon after they start
 PGQ_ENTRYPOINT = "qulab_outbox_bench"
 
@@ -92,35 +92,9 @@ async def _relay_loop(
 
 
 async def _raw_loop(url: str, redis_url: str, prefix: str, batch: int, go: Any) -> None:
-    conn = await asyncpg.connect(_plain(url))
-    client = Redis.from_url(redis_url)
-    stream = stream_name(AGGREGATE, prefix)
-    await client.ping()
-    await asyncio.to_thread(go.wait)
-    try:
-        while True:
-            async with conn.transaction():
-                rows = await conn.fetch(RAW_CLAIM, _now(), batch)
-                if not rows:
-                    return
-                pipe = client.pipeline(transaction=False)
-                for row in rows:
-                    pipe.xadd(
-                        stream,
-                        {
-                            "id": row[0],
-                            "type": row[1],
-                            "aggregate_type": row[2],
-                            "aggregate_id": row[3],
-                            "occurred_at": row[4].isoformat(),
-                            "payload": row[5],
-                        },
-                    )
-                await pipe.execute()
-                await conn.execute(RAW_MARK, _now(), [row[0] for row in rows])
-    finally:
-        await client.aclose()
-        await conn.close()
+    async with raw_clients(url, redis_url) as (conn, client):
+        await asyncio.to_thread(go.wait)
+        await drain_raw(conn, client, stream_name(AGGREGATE, prefix), batch)
 
 
 async def _pgqueuer_loop(url: str, redis_url: str, prefix: str, batch: int, go: Any) -> None:
@@ -145,12 +119,6 @@ async def _pgqueuer_loop(url: str, redis_url: str, prefix: str, batch: int, go: 
     finally:
         await client.aclose()
         await conn.close()
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def _worker(kind: str, args: tuple[Any, ...], go: Any, stop: Any, out: Any) -> None:

@@ -319,7 +319,6 @@ EXPORTED = {
         "CalculateScore",
         "CompleteAssessment",
         "DeleteUser",
-        "EventRead",
         "EventType",
         "LabProgress",
         "OutboxTables",

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aiosqlite
@@ -223,15 +223,7 @@ class PoolStatus:
     timeout: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "size": self.size,
-            "checked_in": self.checked_in,
-            "checked_out": self.checked_out,
-            "overflow": self.overflow,
-            "max_overflow": self.max_overflow,
-            "timeout": self.timeout,
-        }
+        return asdict(self)
 
 
 def pool_status(engine: AsyncEngine) -> PoolStatus:

@@ -85,7 +85,6 @@ class _Worker:
     index: int
     log: Path
     process: asyncio.subprocess.Process | None = None
-    starts: int = 0
 
 
 @dataclass
@@ -102,7 +101,6 @@ class _Fleet:
         return [sys.executable, "-m", "qulab", "consume", CONSUMER]
 
     async def start(self, worker: _Worker) -> None:
-        worker.starts += 1
         with worker.log.open("ab") as log:
             worker.process = await asyncio.create_subprocess_exec(
                 *self.command(worker.role),

@@ -253,14 +253,3 @@ class AssessmentRead(_ReadModel):
     items_administered: int
     created_at: datetime
     updated_at: datetime
-
-
-class EventRead(_ReadModel):
-    id: str
-    event_type: str
-    aggregate_type: str
-    aggregate_id: str
-    payload: dict[str, Any]
-    status: str
-    created_at: datetime
-    published_at: datetime | None

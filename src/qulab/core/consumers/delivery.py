@@ -1,19 +1,27 @@
-"""What a broker source hands to a consumer: one event as received, and how to acknowledge it.
+"""What a broker source hands to a consumer: one event as received, and how it is decoded.
 
-Every broker carries the same event fields (see the outbox message); each source decodes its
-own wire form into a :class:`Delivery`. ``token`` is the source's handle for the ack (a stream
-entry id, an AMQP message, a JetStream message) and means nothing to anyone else.
+Every broker carries the same event fields (the outbox message's ``fields()``), each in its own
+wire form: a source gathers them from its messages and :func:`from_fields` makes the
+:class:`Delivery`, the same way for all. ``token`` is the source's handle for the ack (a stream
+entry, an AMQP message, a JetStream message) and means nothing to anyone else. A
+:class:`Decoder` is the one place a message that cannot be decoded is dropped.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
-from qulab.core.errors import InvalidInput
+from qulab.core.errors import InvalidInput, QulabError
+
+log = logging.getLogger(__name__)
+
+Raw = TypeVar("Raw")
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,11 @@ class Delivery:
     payload: dict[str, Any]
     token: Any = field(default=None, compare=False, repr=False)
     redelivered: bool = False
+
+
+def as_text(value: object) -> str:
+    """A field as text: broker clients hand back bytes (UTF-8) or str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def decode_payload(raw: bytes | str) -> dict[str, Any]:
@@ -48,18 +61,72 @@ def parse_time(value: str | None) -> datetime | None:
         raise InvalidInput("occurred_at", f"not an ISO time: {value!r}") from error
 
 
-def from_fields(fields: dict[str, str], token: Any = None, redelivered: bool = False) -> Delivery:
-    """A delivery from the outbox's message fields (a Redis stream entry, a JSON line)."""
-    event_id = fields.get("id", "")
+def from_fields(
+    fields: Mapping[str, object], token: Any = None, redelivered: bool = False
+) -> Delivery:
+    """A delivery from the outbox's message fields (``id``, ``type``, ``aggregate_type``,
+    ``aggregate_id``, ``occurred_at``, ``payload``), text or bytes, whatever carried them.
+    A message without an event id, with a time that is not ISO or a payload that is not a JSON
+    object is malformed (InvalidInput)."""
+
+    def text(name: str) -> str:
+        value = fields.get(name)
+        return "" if value is None else as_text(value)
+
+    event_id = text("id")
     if not event_id:
         raise InvalidInput("id", "the message carries no event id")
+    payload = fields.get("payload", "{}")
     return Delivery(
         event_id=event_id,
-        type=fields.get("type", ""),
-        aggregate_type=fields.get("aggregate_type", ""),
-        aggregate_id=fields.get("aggregate_id", ""),
-        occurred_at=parse_time(fields.get("occurred_at")),
-        payload=decode_payload(fields.get("payload", "{}")),
+        type=text("type"),
+        aggregate_type=text("aggregate_type"),
+        aggregate_id=text("aggregate_id"),
+        occurred_at=parse_time(text("occurred_at")),
+        payload=decode_payload(payload if isinstance(payload, bytes | str) else as_text(payload)),
         token=token,
         redelivered=redelivered,
     )
+
+
+class Decoder(Generic[Raw]):
+    """A source's raw messages in, deliveries out. A message that cannot be decoded would fail
+    the same way at every redelivery, so it is logged, acknowledged (``drop``) so that it never
+    comes back, and counted in ``skipped``: a poison message does not hold up the rest. A source
+    with nothing to acknowledge (the memory broker's cursor has moved past it) passes no
+    ``drop``."""
+
+    def __init__(
+        self,
+        decode: Callable[[Raw], Delivery],
+        describe: Callable[[Raw], str],
+        drop: Callable[[Raw], Awaitable[object]] | None = None,
+    ) -> None:
+        self.decode = decode
+        self.drop = drop
+        self.describe = describe
+        self.skipped = 0
+
+    async def __call__(self, messages: Iterable[Raw]) -> list[Delivery]:
+        deliveries: list[Delivery] = []
+        for message in messages:
+            try:
+                deliveries.append(self.decode(message))
+            except QulabError as error:
+                log.warning("dropping malformed message %s: %s", self.describe(message), error)
+                self.skipped += 1
+                if self.drop is not None:
+                    await self.drop(message)
+        return deliveries
+
+
+async def ack_message(message: Any) -> None:
+    """Acknowledge a broker's own message object (an AMQP or a JetStream message)."""
+    await message.ack()
+
+
+async def ack_each(deliveries: Sequence[Delivery]) -> None:
+    """Acknowledge deliveries whose token is the broker's message object, one by one, in the
+    order they were applied."""
+    for delivery in deliveries:
+        await ack_message(delivery.token)

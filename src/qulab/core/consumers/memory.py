@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from qulab.core.consumers.delivery import Delivery, decode_payload
+from qulab.core.consumers.delivery import Decoder, Delivery, from_fields
 from qulab.core.consumers.source import Lag
-from qulab.core.outbox.memory import MemoryBroker
+from qulab.core.outbox.memory import Delivered, MemoryBroker
 
 
 class MemorySource:
@@ -21,6 +21,7 @@ class MemorySource:
         self.aggregate_types = set(aggregate_types)
         self.position = 0  # how many of the broker's messages (ever) this source has seen
         self.missed = 0
+        self.decode = Decoder(_delivery, _message_id)
 
     @property
     def description(self) -> str:
@@ -42,18 +43,9 @@ class MemorySource:
             self.position = first
         batch = kept[self.position - first : self.position - first + limit]
         self.position += len(batch)
-        return [
-            Delivery(
-                event_id=m.message.id,
-                type=m.message.type,
-                aggregate_type=m.message.aggregate_type,
-                aggregate_id=m.message.aggregate_id,
-                occurred_at=m.message.occurred_at,
-                payload=decode_payload(m.message.payload_json),
-            )
-            for m in batch
-            if m.message.aggregate_type in self.aggregate_types
-        ]
+        return await self.decode(
+            m for m in batch if m.message.aggregate_type in self.aggregate_types
+        )
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         return None
@@ -63,3 +55,11 @@ class MemorySource:
 
     async def close(self) -> None:
         return None
+
+
+def _delivery(delivered: Delivered) -> Delivery:
+    return from_fields(delivered.message.fields())
+
+
+def _message_id(delivered: Delivered) -> str:
+    return delivered.message.id

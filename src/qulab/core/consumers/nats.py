@@ -8,38 +8,38 @@ consumer died) is delivered again. The streams are created if the relay has not 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import nats
-from nats.aio.client import Client
-from nats.js import JetStreamContext, api
+from nats.js import api
 from nats.js import errors as js_errors
 
-from qulab.core.consumers.delivery import Delivery, decode_payload, parse_time
+from qulab.core.consumers.delivery import (
+    Decoder,
+    Delivery,
+    ack_each,
+    ack_message,
+    from_fields,
+)
 from qulab.core.consumers.source import Lag
-from qulab.core.errors import BrokerUnavailable, InvalidInput, QulabError
+from qulab.core.errors import BrokerUnavailable
 from qulab.core.outbox.nats import (
-    MSG_ID,
+    HEADERS,
     OUTAGE_ERRORS,
-    connect,
+    JetStream,
     ensure_stream,
     jetstream_name,
+    jetstream_safe,
     subject_root,
 )
 from qulab.core.urls import redact_text, redact_url
 
-log = logging.getLogger(__name__)
-
 ERRORS = (*OUTAGE_ERRORS, nats.errors.Error)
-_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def durable_name(group: str) -> str:
-    return _NOT_IN_NAME.sub("_", group)
+    return jetstream_safe(group)
 
 
 class NatsSource:
@@ -60,10 +60,9 @@ class NatsSource:
         self.ack_wait = ack_wait
         self.timeout = timeout
         self._where = redact_url(url)
-        self._client: Client | None = None
-        self._js: JetStreamContext | None = None
+        self._jetstream = JetStream(url, timeout)
         self._subs: list[Any] = []
-        self.skipped = 0
+        self.decode = Decoder(_delivery, _subject, ack_message)
 
     @property
     def description(self) -> str:
@@ -74,19 +73,11 @@ class NatsSource:
         text = redact_text(str(error).strip() or type(error).__name__, self.url)
         return BrokerUnavailable(f"NATS at {self._where}: {text}")
 
-    async def _jetstream(self) -> JetStreamContext:
-        if self._js is not None and self._client is not None and self._client.is_connected:
-            return self._js
-        await self.close()
-        self._client = await connect(self.url, self.timeout)
-        self._js = self._client.jetstream(timeout=self.timeout)
-        return self._js
-
     async def start(self) -> None:
-        if self._subs and self._client is not None and self._client.is_connected:
+        if self._subs and self._jetstream.connected:
             return
         try:
-            js = await self._jetstream()
+            js = await self._jetstream.context()
             config = api.ConsumerConfig(
                 durable_name=self.durable,
                 ack_policy=api.AckPolicy.EXPLICIT,
@@ -122,20 +113,11 @@ class NatsSource:
         except ERRORS as error:
             await self.close()
             raise self._unavailable(error) from error
-        deliveries: list[Delivery] = []
-        for message in (m for batch in pulled for m in batch):
-            try:
-                deliveries.append(_decode(message))
-            except QulabError as error:
-                log.warning("dropping malformed message on %s: %s", message.subject, error)
-                self.skipped += 1
-                await message.ack()
-        return deliveries
+        return await self.decode(m for batch in pulled for m in batch)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         try:
-            for delivery in deliveries:
-                await delivery.token.ack()
+            await ack_each(deliveries)
         except ERRORS as error:
             await self.close()
             raise self._unavailable(error) from error
@@ -143,7 +125,7 @@ class NatsSource:
     async def lag(self) -> Lag:
         undelivered = unacked = 0
         try:
-            js = await self._jetstream()
+            js = await self._jetstream.context()
             for kind in self.aggregate_types:
                 try:
                     info = await js.consumer_info(jetstream_name(kind, self.prefix), self.durable)
@@ -157,25 +139,17 @@ class NatsSource:
         return Lag(undelivered, unacked)
 
     async def close(self) -> None:
-        client, self._client, self._js, self._subs = self._client, None, None, []
-        if client is not None and not client.is_closed:
-            with contextlib.suppress(Exception):
-                await client.close()
+        self._subs = []
+        await self._jetstream.close()
 
 
-def _decode(message: Any) -> Delivery:
+def _delivery(message: Any) -> Delivery:
     headers = message.headers or {}
-    event_id = headers.get(MSG_ID, "")
-    if not event_id:
-        raise InvalidInput(MSG_ID, "the message carries no event id")
-    metadata = message.metadata
-    return Delivery(
-        event_id=event_id,
-        type=headers.get("Qulab-Type", ""),
-        aggregate_type=headers.get("Qulab-Aggregate-Type", ""),
-        aggregate_id=headers.get("Qulab-Aggregate-Id", ""),
-        occurred_at=parse_time(headers.get("Qulab-Occurred-At")),
-        payload=decode_payload(message.data),
-        token=message,
-        redelivered=bool(metadata.num_delivered and metadata.num_delivered > 1),
-    )
+    fields = {name: headers.get(header) for name, header in HEADERS.items()}
+    delivered = message.metadata.num_delivered
+    redelivered = bool(delivered and delivered > 1)
+    return from_fields(fields | {"payload": message.data}, message, redelivered)
+
+
+def _subject(message: Any) -> str:
+    return f"on {message.subject}"

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
 from aiormq import exceptions as amqp_errors
 
-from qulab.core.consumers.delivery import Delivery, decode_payload, parse_time
+from qulab.core.consumers.delivery import (
+    Decoder,
+    Delivery,
+    ack_each,
+    ack_message,
+    from_fields,
+)
 from qulab.core.consumers.source import Lag
-from qulab.core.errors import BrokerUnavailable, InvalidInput, QulabError
+from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox.rabbitmq import HEADERS
 from qulab.core.urls import redact_text, redact_url
-
-log = logging.getLogger(__name__)
 
 ERRORS = (
     amqp_errors.AMQPError,
@@ -57,7 +61,7 @@ class RabbitMQSource:
         self._channel: Any = None
         self._queue: Any = None
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
-        self.skipped = 0
+        self.decode = Decoder(_delivery, _message_id, ack_message)
 
     @property
     def description(self) -> str:
@@ -96,20 +100,11 @@ class RabbitMQSource:
         if self._channel is None or self._channel.is_closed:
             await self.close()
             raise BrokerUnavailable(f"RabbitMQ at {self._where}: channel closed")
-        deliveries: list[Delivery] = []
-        for message in messages:
-            try:
-                deliveries.append(_decode(message))
-            except QulabError as error:
-                log.warning("dropping malformed message %s: %s", message.message_id, error)
-                self.skipped += 1
-                await message.ack()
-        return deliveries
+        return await self.decode(messages)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         try:
-            for delivery in deliveries:
-                await delivery.token.ack()
+            await ack_each(deliveries)
         except (*ERRORS, aio_pika.exceptions.MessageProcessError) as error:
             await self.close()
             raise self._unavailable(error) from error
@@ -139,23 +134,13 @@ class RabbitMQSource:
                 await connection.close()
 
 
-def _decode(message: Any) -> Delivery:
+def _delivery(message: Any) -> Delivery:
+    """The event id is the AMQP message id, the type the message type (or its routing key)."""
     headers = message.headers or {}
-    event_id = message.message_id
-    if not event_id:
-        raise InvalidInput("message_id", "the message carries no event id")
-    return Delivery(
-        event_id=str(event_id),
-        type=str(message.type or message.routing_key or ""),
-        aggregate_type=_header(headers, "aggregate_type"),
-        aggregate_id=_header(headers, "aggregate_id"),
-        occurred_at=parse_time(_header(headers, "occurred_at")),
-        payload=decode_payload(message.body),
-        token=message,
-        redelivered=bool(message.redelivered),
-    )
+    fields = {name: headers.get(name) for name in HEADERS}
+    fields |= {"id": message.message_id, "type": message.type or message.routing_key}
+    return from_fields(fields | {"payload": message.body}, message, bool(message.redelivered))
 
 
-def _header(headers: dict[str, Any], name: str) -> str:
-    value = headers.get(name, "")
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _message_id(message: Any) -> str:
+    return str(message.message_id)

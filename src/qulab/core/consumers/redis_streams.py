@@ -12,20 +12,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from qulab.core.consumers.delivery import Delivery, from_fields
+from qulab.core.consumers.delivery import Decoder, Delivery, as_text, from_fields
 from qulab.core.consumers.source import Lag
-from qulab.core.errors import BrokerUnavailable, QulabError
+from qulab.core.errors import BrokerUnavailable
 from qulab.core.outbox.redis_streams import stream_name
 from qulab.core.urls import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
 ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
+
+class Entry(NamedTuple):
+    """One stream entry as read: its stream, its id, its raw fields."""
+
+    stream: str
+    entry_id: Any
+    fields: Any
+    redelivered: bool
+
+    def delivery(self) -> Delivery:
+        fields = {as_text(k): v for k, v in (self.fields or {}).items()}
+        return from_fields(fields, (self.stream, self.entry_id), self.redelivered)
+
+    def describe(self) -> str:
+        return f"entry {as_text(self.entry_id)} on {self.stream}"
 
 
 class RedisStreamsSource:
@@ -48,7 +64,7 @@ class RedisStreamsSource:
         self.client = Redis.from_url(url, socket_connect_timeout=timeout)
         self._where = redact_url(url)
         self._next_claim = 0.0
-        self.skipped = 0  # malformed entries acknowledged and dropped
+        self.decode = Decoder(Entry.delivery, Entry.describe, self._drop)
 
     @property
     def description(self) -> str:
@@ -84,7 +100,9 @@ class RedisStreamsSource:
         deliveries: list[Delivery] = []
         rows: list[Any] = list(reply or [])
         for stream, entries in rows:
-            deliveries += await self._decode(_text(stream), entries, redelivered=False)
+            deliveries += await self.decode(
+                Entry(as_text(stream), entry_id, raw, False) for entry_id, raw in entries
+            )
         return deliveries
 
     async def _claim_abandoned(self, limit: int) -> list[Delivery]:
@@ -105,23 +123,14 @@ class RedisStreamsSource:
                 count=limit,
             )
             entries = [entry for entry in reply[1] if entry and entry[1]]
-            deliveries += await self._decode(stream, entries, redelivered=True)
+            deliveries += await self.decode(Entry(stream, id_, raw, True) for id_, raw in entries)
         if deliveries:
             self._next_claim = now  # there may be more: look again at the next fetch
             log.info("claimed %d entries left pending by another consumer", len(deliveries))
         return deliveries
 
-    async def _decode(self, stream: str, entries: Any, *, redelivered: bool) -> list[Delivery]:
-        decoded: list[Delivery] = []
-        for entry_id, raw in entries:
-            fields = {_text(k): _text(v) for k, v in (raw or {}).items()}
-            try:
-                decoded.append(from_fields(fields, (stream, entry_id), redelivered))
-            except QulabError as error:
-                log.warning("dropping malformed entry %s on %s: %s", _text(entry_id), stream, error)
-                self.skipped += 1
-                await self.client.xack(stream, self.group, entry_id)
-        return decoded
+    async def _drop(self, entry: Entry) -> None:
+        await self.client.xack(entry.stream, self.group, entry.entry_id)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         by_stream: dict[str, list[Any]] = {}
@@ -143,7 +152,7 @@ class RedisStreamsSource:
                     groups = await self.client.xinfo_groups(stream)
                 except redis_errors.ResponseError:  # no such stream yet: nothing waits there
                     continue
-                mine = [g for g in groups if _text(g.get("name")) == self.group]
+                mine = [g for g in groups if as_text(g.get("name")) == self.group]
                 if not mine:
                     undelivered += int(await self.client.xlen(stream))
                     continue
@@ -157,7 +166,3 @@ class RedisStreamsSource:
 
     async def close(self) -> None:
         await self.client.aclose()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

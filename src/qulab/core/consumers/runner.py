@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC
 from typing import Protocol
 
@@ -51,13 +51,7 @@ class ConsumeResult:
     outage: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "processed": self.processed,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "batches": self.batches,
-            "outage": self.outage,
-        }
+        return asdict(self)
 
 
 class Consumer:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,16 +59,7 @@ class OutboxStatus:
     unheld: list[int] = field(default_factory=list)  # partitions no live relay holds
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "counts": self.counts,
-            "oldest_pending_at": self.oldest_pending_at,
-            "lag_seconds": self.lag_seconds,
-            "retrying": self.retrying,
-            "recent_failures": [vars(failure) for failure in self.recent_failures],
-            "partitions": self.partitions,
-            "relays": [vars(holding) for holding in self.relays],
-            "unheld": self.unheld,
-        }
+        return asdict(self)
 
 
 def _holdings(leases: list[LeaseInfo]) -> tuple[list[RelayHolding], list[int]]:

@@ -29,6 +29,15 @@ from qulab.core.outbox.publisher import Failures
 from qulab.core.urls import redact_text, redact_url
 
 MSG_ID = "Nats-Msg-Id"
+# The header each message field travels in (the event id as the server's deduplication id; the
+# payload is the body).
+HEADERS = {
+    "id": MSG_ID,
+    "type": "Qulab-Type",
+    "aggregate_type": "Qulab-Aggregate-Type",
+    "aggregate_id": "Qulab-Aggregate-Id",
+    "occurred_at": "Qulab-Occurred-At",
+}
 DUPLICATE_WINDOW = 120.0  # seconds the server remembers a message id
 _NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -55,17 +64,17 @@ def subject(message: OutboxMessage, prefix: str = "") -> str:
 
 def jetstream_name(aggregate_type: str, prefix: str = "") -> str:
     """The stream of one aggregate type (``QULAB_OUTBOX_STREAM_PREFIX`` first)."""
-    return _NOT_IN_NAME.sub("_", f"{prefix}OUTBOX_{aggregate_type}")
+    return jetstream_safe(f"{prefix}OUTBOX_{aggregate_type}")
+
+
+def jetstream_safe(name: str) -> str:
+    """``name`` with the characters a stream or consumer name may not hold as ``_``."""
+    return _NOT_IN_NAME.sub("_", name)
 
 
 def headers(message: OutboxMessage) -> dict[str, str]:
-    return {
-        MSG_ID: message.id,
-        "Qulab-Type": message.type,
-        "Qulab-Aggregate-Type": message.aggregate_type,
-        "Qulab-Aggregate-Id": message.aggregate_id,
-        "Qulab-Occurred-At": message.occurred_at.isoformat(),
-    }
+    fields = message.fields()
+    return {header: fields[name] for name, header in HEADERS.items()}
 
 
 async def connect(url: str, connect_timeout: float) -> Client:
@@ -100,27 +109,47 @@ async def ensure_stream(js: JetStreamContext, aggregate_type: str, prefix: str) 
     return name
 
 
+class JetStream:
+    """One connection and its JetStream context, made on first use and again once it dropped
+    (the publisher's and the consumer's)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._client: Client | None = None
+        self._js: JetStreamContext | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.is_connected
+
+    async def context(self) -> JetStreamContext:
+        if self._js is not None and self.connected:
+            return self._js
+        await self.close()
+        self._client = await connect(self.url, self.timeout)
+        self._js = self._client.jetstream(timeout=self.timeout)
+        return self._js
+
+    async def close(self) -> None:
+        client, self._client, self._js = self._client, None, None
+        if client is not None and not client.is_closed:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
 class NatsPublisher:
     def __init__(self, url: str, *, prefix: str = "", timeout: float = 5.0) -> None:
         self.url = url
         self.prefix = prefix
         self.timeout = timeout
         self._where = redact_url(url)
-        self._client: Client | None = None
-        self._js: JetStreamContext | None = None
+        self._jetstream = JetStream(url, timeout)
         self._streams: set[str] = set()
 
     @property
     def description(self) -> str:
         return f"{self._where} JetStream streams {jetstream_name('', self.prefix)}<aggregate_type>"
-
-    async def _ready(self) -> JetStreamContext:
-        if self._js is not None and self._client is not None and self._client.is_connected:
-            return self._js
-        await self.close()
-        self._client = await connect(self.url, self.timeout)
-        self._js = self._client.jetstream(timeout=self.timeout)
-        return self._js
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:
         if not messages:
@@ -128,7 +157,7 @@ class NatsPublisher:
         try:
             # Anything going wrong before a message is sent (connecting, the streams) is the
             # broker's state, not the events' fault.
-            js = await self._ready()
+            js = await self._jetstream.context()
             for kind in {m.aggregate_type for m in messages} - self._streams:
                 await ensure_stream(js, kind, self.prefix)
                 self._streams.add(kind)
@@ -161,8 +190,5 @@ class NatsPublisher:
         return redact_text(text, self.url)
 
     async def close(self) -> None:
-        client, self._client, self._js = self._client, None, None
         self._streams.clear()
-        if client is not None and not client.is_closed:
-            with contextlib.suppress(Exception):
-                await client.close()
+        await self._jetstream.close()

@@ -25,6 +25,9 @@ from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures
 from qulab.core.urls import redact_text, redact_url
 
+# The message fields that travel as headers (the id, type and payload have properties of their
+# own: message_id, type, body).
+HEADERS = ("aggregate_type", "aggregate_id", "occurred_at")
 OUTAGE_ERRORS = (
     amqp_errors.AMQPConnectionError,
     amqp_errors.ChannelInvalidStateError,
@@ -62,6 +65,7 @@ class RabbitMQPublisher:
         return self._exchange
 
     def _message(self, message: OutboxMessage) -> aio_pika.Message:
+        fields = message.fields()
         return aio_pika.Message(
             body=message.payload_json.encode(),
             message_id=message.id,
@@ -69,11 +73,7 @@ class RabbitMQPublisher:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             timestamp=message.occurred_at,
-            headers={
-                "aggregate_type": message.aggregate_type,
-                "aggregate_id": message.aggregate_id,
-                "occurred_at": message.occurred_at.isoformat(),
-            },
+            headers={name: fields[name] for name in HEADERS},
         )
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:

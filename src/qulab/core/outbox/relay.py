@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,6 +58,9 @@ BACKLOG_COUNT_CAP = 1_000_000  # the backlog gauges stop counting here (the quer
 PARTITION_LAG_CAP = 10_000  # pending events looked at for the per-partition lag
 FENCE_RETRY = 0.02  # seconds before looking again at events waiting behind the commit fence
 
+# Called with each claimed batch just before it is published (to trace or hold it).
+BatchHook = Callable[[list[OutboxMessage]], Awaitable[None]]
+
 
 @dataclass
 class PassResult:
@@ -79,14 +82,7 @@ class PassResult:
         self.outage = other.outage or self.outage
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "claimed": self.claimed,
-            "published": self.published,
-            "retried": self.retried,
-            "dead": self.dead,
-            "batches": self.batches,
-            "outage": self.outage,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -115,6 +111,7 @@ class Relay:
         listen: bool = True,
         metrics: RelayRecorder | None = None,
         ordered: bool | None = None,
+        before_publish: BatchHook | None = None,
     ) -> None:
         settings = db.settings
         self.db = db
@@ -124,7 +121,6 @@ class Relay:
         self.interval = interval or settings.relay.interval
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.publish_timeout = publish_timeout or settings.broker.publish_timeout
-        self.listen = listen and db.dialect == "postgresql"
         self.metrics: RelayRecorder = metrics or NO_RELAY_METRICS
         self._backlog_read_at: float | None = None
         self.listen = listen and db.dialect == "postgresql" and settings.relay.notify
@@ -140,6 +136,7 @@ class Relay:
             if self.ordered
             else None
         )
+        self.before_publish = before_publish
         self.totals = PassResult()
         self.last_outage: str | None = None
         self._guard = RelayGuard(db)
@@ -163,6 +160,10 @@ class Relay:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when stop() is asked for meanwhile."""
+        await self._sleep(seconds, wakeable=False)
 
     def wake(self) -> None:
         """Run a pass now instead of at the next poll (NOTIFY does this on PostgreSQL)."""
@@ -259,7 +260,8 @@ class Relay:
         attempted); an outage or the timeout ends the batch."""
         self._steps += 1  # the claim answered
         self._waiting_on = "the broker"
-        await self.before_publish(messages)
+        if self.before_publish is not None:
+            await self.before_publish(messages)
         clock = asyncio.get_running_loop().time
         deadline = clock() + self.publish_timeout
         started = time.perf_counter()
@@ -372,13 +374,9 @@ class Relay:
         if self._repairs:
             await asyncio.wait(set(self._repairs), timeout=REPAIR_WAIT)
 
-    async def before_publish(self, messages: list[OutboxMessage]) -> None:
-        """Called with each claimed batch just before it is published; does nothing here (a
-        subclass may hold the batch, as the lab does to let a learner watch it pending)."""
-        return None
-
     async def _send(self, messages: list[OutboxMessage]) -> _Sent:
-        await self.before_publish(messages)
+        if self.before_publish is not None:
+            await self.before_publish(messages)
         self._steps += 1  # the claim answered
         self._waiting_on = "the broker"
         started = time.perf_counter()

@@ -95,29 +95,39 @@ MARK_PUBLISHED_PG = (
 MARK_PUBLISHED_OTHER = (
     update(events).where(c.id.in_(bindparam("ids", expanding=True))).values(_published_values)
 )
-# An aggregate's partition is its id hashed by PostgreSQL, 0 .. partitions - 1: computed, not
-# stored, so every relay and ``partition_of`` agree without a column to keep in step.
-#
-# The fence (``below``): the oldest transaction of the statement's snapshot still in progress,
-# leaving out those seen running in another database (transaction ids are cluster-wide, so a
-# long transaction next door would otherwise hold every relay back); with none, the snapshot's
-# xmax. Every transaction with a lower id has ended or writes elsewhere, and one that starts
-# writing later gets a higher id. A transaction whose database cannot be seen (it just began,
-# a prepared one, stats hidden from this role) counts as this database's: the fence only ever
-# errs on the side of waiting.
-CLAIM_ORDERED = text(
-    """
-WITH fence AS MATERIALIZED (
+
+
+def _partition(aggregate_id: str) -> str:
+    """SQL for the partition of the SQL expression ``aggregate_id``: the id hashed by
+    PostgreSQL, 0 .. ``:partitions`` - 1. Computed, not stored, so the claim and the lag per
+    partition agree without a column to keep in step."""
+    return f"mod(hashtext({aggregate_id})::bigint + 2147483648, :partitions)"
+
+
+# The newest transaction id this statement's snapshot knows of, plus one.
+_SNAPSHOT_XMAX = "(pg_snapshot_xmax(pg_current_snapshot())::text)::bigint"
+# The commit fence, a CTE ``fence(below)``: the oldest transaction of the statement's snapshot
+# still in progress, leaving out those seen running in another database (transaction ids are
+# cluster-wide, so a long transaction next door would otherwise hold every relay back); with
+# none, the snapshot's xmax. Every transaction with a lower id has ended or writes elsewhere,
+# and one that starts writing later gets a higher id. A transaction whose database cannot be
+# seen (it just began, a prepared one, stats hidden from this role) counts as this database's:
+# the fence only ever errs on the side of waiting.
+# The statements below are put together from these constants only, never from input.
+_FENCE = f"""fence AS MATERIALIZED (
     SELECT coalesce(
         (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
          WHERE NOT EXISTS (
              SELECT 1 FROM pg_stat_activity AS a
              WHERE a.backend_xid = ((x::text::bigint % 4294967296)::text)::xid
                AND a.datname <> current_database())),
-        (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
+        {_SNAPSHOT_XMAX}
     ) AS below
-), mine AS MATERIALIZED (
-    SELECT coalesce(array_agg(partition), '{}') AS held FROM (
+)"""  # noqa: S608
+CLAIM_ORDERED = text(
+    f"""
+WITH {_FENCE}, mine AS MATERIALIZED (
+    SELECT coalesce(array_agg(partition), '{{}}') AS held FROM (
         SELECT partition FROM outbox_leases
         WHERE owner = :owner AND expires_at > now()
         FOR KEY SHARE
@@ -129,8 +139,7 @@ FROM domain_events AS e
 WHERE e.status = 'pending'
   AND e.txid < (SELECT below FROM fence)
   AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= :now)
-  AND mod(hashtext(e.aggregate_id)::bigint + 2147483648, :partitions)::integer
-      = ANY((SELECT held FROM mine)::integer[])
+  AND {_partition("e.aggregate_id")}::integer = ANY((SELECT held FROM mine)::integer[])
   AND NOT EXISTS (
       SELECT 1 FROM domain_events AS b
       WHERE b.status = 'pending' AND b.next_attempt_at IS NOT NULL
@@ -141,52 +150,35 @@ WHERE e.status = 'pending'
 ORDER BY e.txid, e.sequence
 LIMIT :limit
 FOR UPDATE OF e
-"""
+"""  # noqa: S608
 )
 # A restored database may hold transaction ids this cluster never handed out (they are at or
 # beyond the snapshot's xmax): no transaction of this cluster wrote those rows, so they are old.
 # A row that gets a new id after this statement's snapshot is invisible to it, so this cannot
 # touch an event of a transaction still running.
 REPAIR_FUTURE_TXIDS = text(
-    """
-UPDATE domain_events SET txid = 0
-WHERE status = 'pending' AND txid >= (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
-"""
+    f"UPDATE domain_events SET txid = 0 WHERE status = 'pending' AND txid >= {_SNAPSHOT_XMAX}"  # noqa: S608
 )
 FENCED = text(
-    """
-WITH fence AS MATERIALIZED (
-    SELECT coalesce(
-        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-         WHERE NOT EXISTS (
-             SELECT 1 FROM pg_stat_activity AS a
-             WHERE a.backend_xid = ((x::text::bigint % 4294967296)::text)::xid
-               AND a.datname <> current_database())),
-        (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint
-    ) AS below
-)
+    f"""
+WITH {_FENCE}
 SELECT EXISTS (
     SELECT 1 FROM domain_events WHERE status = 'pending' AND txid >= (SELECT below FROM fence)
 )
-"""
+"""  # noqa: S608
 )
 # The oldest pending event per partition among the ``cap`` oldest pending events (bounded on
 # the (status, created_at) index however long the backlog; a partition whose events all lie
 # beyond the cap is absent, i.e. reported as not lagging behind those that are).
 OLDEST_PENDING_BY_PARTITION = text(
-    """
-SELECT mod(hashtext(oldest.aggregate_id)::bigint + 2147483648, :partitions)::integer AS part,
-       min(oldest.created_at)
+    f"""
+SELECT {_partition("oldest.aggregate_id")}::integer AS part, min(oldest.created_at)
 FROM (
     SELECT aggregate_id, created_at FROM domain_events
     WHERE status = 'pending' ORDER BY created_at LIMIT :cap
 ) AS oldest
 GROUP BY part
-"""
-)
-
-PARTITION_OF_AGGREGATE = text(
-    "SELECT mod(hashtext(CAST(:aggregate_id AS text))::bigint + 2147483648, :partitions)"
+"""  # noqa: S608
 )
 
 RECORD_FAILURE = (
@@ -304,13 +296,6 @@ class OutboxRepository:
     async def fenced(self) -> bool:
         """PostgreSQL: whether committed pending events wait behind the commit fence."""
         return bool((await self.executor.execute(FENCED)).scalar_one())
-
-    async def partition_of(self, aggregate_id: str, partitions: int) -> int:
-        """PostgreSQL: the partition an aggregate's events belong to."""
-        found = await self.executor.execute(
-            PARTITION_OF_AGGREGATE, {"aggregate_id": aggregate_id, "partitions": partitions}
-        )
-        return int(found.scalar_one())
 
     async def mark_as_published(
         self, event_ids: Sequence[str], published_at: datetime | None = None

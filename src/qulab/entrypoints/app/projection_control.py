@@ -10,9 +10,6 @@ received, oldest first, for the page.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,11 +29,10 @@ from qulab.core.consumers import (
 )
 from qulab.core.outbox import MemoryBroker
 from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.background import BackgroundTask, Work, release
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.platform import ScoreSummaryProjection
-
-log = logging.getLogger(__name__)
 
 LAB_GROUP = "qulab-lab"
 KEPT_DELIVERIES = 20
@@ -99,17 +95,22 @@ class ProjectionController:
 
     def __init__(self, db: Database, source: Source, loop: LoopThread) -> None:
         self.db = db
-        self.loop = loop
         self.source = RecordingSource(source)
         self.consumer = Consumer(db, self.source, ScoreSummaryProjection(), wait=FETCH_WAIT)
-        self._lock = threading.Lock()
-        self._task: asyncio.Task[ConsumeResult] | None = None
-        self.crash: str | None = None
+        self.task: BackgroundTask[ConsumeResult] = BackgroundTask(
+            loop,
+            name="qulab-lab-consumer",
+            label="the lab's score-summary consumer",
+            timeout=RELEASE_TIMEOUT,
+        )
 
     @property
     def running(self) -> bool:
-        task = self._task
-        return task is not None and not task.done()
+        return self.task.running
+
+    @property
+    def crash(self) -> str | None:
+        return self.task.crash
 
     @property
     def totals(self) -> ConsumeResult:
@@ -120,54 +121,12 @@ class ProjectionController:
         return list(self.source.received)
 
     def ensure_started(self) -> None:
-        with self._lock:
-            if self._task is None:
-                self._task = self.loop.run(self._start(), RELEASE_TIMEOUT)
-
-    async def _start(self) -> asyncio.Task[ConsumeResult]:
-        task = asyncio.create_task(self._run(), name="qulab-lab-consumer")
-        task.add_done_callback(_retrieve)
-        return task
-
-    async def _run(self) -> ConsumeResult:
-        try:
-            return await self.consumer.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.exception("the lab's score-summary consumer stopped on an error")
-            self.crash = f"{type(error).__name__}: {error}"
-            raise
-        finally:
-            await self.source.close()
-
-    async def close(self) -> None:
-        """On the loop, at shutdown: stop the consumer after its current batch."""
-        task = self._task
-        if task is None:
-            return
-        self.consumer.stop()
-        done, _ = await asyncio.wait({task}, timeout=RELEASE_TIMEOUT - 1)
-        if not done:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        """Start the consumer unless it was started before (a crash stays on the page)."""
+        work = Work(self.consumer.run, self.consumer.stop, self.source.close)
+        self.task.start(lambda: work, restart=False)
 
 
-def _retrieve(task: asyncio.Task[ConsumeResult]) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
-def _release(controller: ProjectionController) -> None:
-    controller.loop.remove_closer(controller.close)
-    if controller.loop.running:
-        try:
-            controller.loop.run(controller.close(), RELEASE_TIMEOUT)
-        except Exception:
-            log.warning("stopping the lab's consumer failed", exc_info=True)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=release)
 def _controller(
     key: str,
     loop_id: int,
@@ -176,9 +135,7 @@ def _controller(
     _settings: Settings,
     _broker: LabBroker,
 ) -> ProjectionController:
-    controller = ProjectionController(_db, lab_source(_settings, _broker), _loop)
-    _loop.add_closer(controller.close)
-    return controller
+    return ProjectionController(_db, lab_source(_settings, _broker), _loop)
 
 
 def projection_controller(settings: Settings, db: Database) -> ProjectionController:

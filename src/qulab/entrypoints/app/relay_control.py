@@ -9,10 +9,7 @@ server, or ``qulab outbox relay``) is refused at once, and gives it back when th
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +25,7 @@ from qulab.core import (
 )
 from qulab.core.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
 from qulab.entrypoints.app import cache_resource, runtime
+from qulab.entrypoints.app.background import BackgroundTask, Work, release
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
@@ -64,19 +62,18 @@ class LabRelay(Relay):
         policy: RetryPolicy,
         metrics: RelayRecorder | None = None,
     ) -> None:
-        super().__init__(db, publisher, policy=policy, metrics=metrics)
+        super().__init__(db, publisher, policy=policy, metrics=metrics, before_publish=self._hold)
         self.passes = 0
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
         self.last_pass_at: datetime | None = None
         self.publish_delay = 0.0
 
-    async def before_publish(self, messages: list[OutboxMessage]) -> None:
+    async def _hold(self, messages: list[OutboxMessage]) -> None:
         delay = self.publish_delay
         if delay > 0 and not self.stopping:
             log.info("holding %d claimed events %.1f s before publishing", len(messages), delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+            await self.pause(delay)
 
     def _failed(self, error: str) -> None:
         self.last_error = error
@@ -123,14 +120,11 @@ class RelayController:
     ) -> None:
         self.db = db
         self.broker = broker
-        self.loop = loop
         self.metrics = metrics
-        self._lock = threading.Lock()
+        self.task: BackgroundTask[PassResult] = BackgroundTask(
+            loop, name="qulab-lab-relay", label="the lab's event publisher", timeout=RELEASE_TIMEOUT
+        )
         self._relay: LabRelay | None = None
-        self._task: asyncio.Task[PassResult] | None = None
-        self._started_at: datetime | None = None
-        self._stopped_at: datetime | None = None
-        self._crash: str | None = None
         self._publish_delay = 0.0
 
     @property
@@ -147,19 +141,14 @@ class RelayController:
 
     @property
     def running(self) -> bool:
-        task = self._task
-        return task is not None and not task.done()
+        return self.task.running
 
     def start(self) -> bool:
         """Start the relay; False when it already runs here. Raises PublisherAlreadyRunning
         when another relay holds this SQLite database's outbox."""
-        with self._lock:
-            if self.running:
-                return False
-            self._task = self.loop.run(self._start(), RELEASE_TIMEOUT)
-            return True
+        return self.task.start(self._relay_work)
 
-    async def _start(self) -> asyncio.Task[PassResult]:
+    def _relay_work(self) -> Work[PassResult]:
         policy = lab_retry_policy(self.db.settings)
         relay = LabRelay(self.db, self.broker.switch, policy, self.metrics)
         relay.publish_delay = self._publish_delay
@@ -168,59 +157,27 @@ class RelayController:
         except ConflictError as error:
             raise PublisherAlreadyRunning(str(error)) from None
         self._relay = relay
-        self._started_at, self._stopped_at, self._crash = utcnow(), None, None
-        task = asyncio.create_task(self._run(relay), name="qulab-lab-relay")
-        task.add_done_callback(_retrieve)
-        return task
 
-    async def _run(self, relay: LabRelay) -> PassResult:
-        try:
-            return await relay.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.exception("the lab's event publisher stopped on an error")
-            self._crash = f"{type(error).__name__}: {error}"
-            raise
-        finally:
+        async def release() -> None:
             relay.guard.release()
-            self._stopped_at = utcnow()
+
+        return Work(relay.run, relay.stop, release)
 
     def stop(self, timeout: float = RELEASE_TIMEOUT) -> bool:
         """Ask the relay to stop after its current batch and wait for it; False if not running."""
-        with self._lock:
-            if not self.running or not self.loop.running:
-                return False
-            self.loop.run(self._stop(), timeout)
-            return True
-
-    async def _stop(self) -> None:
-        relay, task = self._relay, self._task
-        if relay is None or task is None:
-            return
-        relay.stop()
-        done, _ = await asyncio.wait({task}, timeout=RELEASE_TIMEOUT - 1)
-        if not done:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        # A task cancelled before its first step never ran _run's finally.
-        relay.guard.release()
-
-    async def close(self) -> None:
-        """On the loop, at shutdown: stop the relay and release the lock."""
-        await self._stop()
+        return self.task.stop(timeout)
 
     def status(self) -> RelayStatus:
         relay = self._relay
-        last_error = self._crash or (relay.last_error if relay else None)
+        last_error = self.task.crash or (relay.last_error if relay else None)
         return RelayStatus(
             running=self.running,
             passes=relay.passes if relay else 0,
             published=relay.totals.published if relay else 0,
             retried=relay.totals.retried if relay else 0,
             dead=relay.totals.dead if relay else 0,
-            started_at=self._started_at,
-            stopped_at=self._stopped_at,
+            started_at=self.task.started_at,
+            stopped_at=self.task.stopped_at,
             last_pass_at=relay.last_pass_at if relay else None,
             last_error=last_error,
             last_error_at=relay.last_error_at if relay else None,
@@ -228,22 +185,7 @@ class RelayController:
         )
 
 
-def _retrieve(task: asyncio.Task[PassResult]) -> None:
-    """Mark a crashed relay's exception as seen (_run logged it and keeps it for the panel)."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _release(controller: RelayController) -> None:
-    controller.loop.remove_closer(controller.close)
-    if controller.loop.running:
-        try:
-            controller.loop.run(controller.close(), RELEASE_TIMEOUT)
-        except Exception:
-            log.warning("stopping the lab's event publisher failed", exc_info=True)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=release)
 def _controller(
     key: str,
     loop_id: int,
@@ -252,10 +194,7 @@ def _controller(
     _broker: LabBroker,
     _metrics: RelayRecorder | None,
 ) -> RelayController:
-    controller = RelayController(_db, _broker, _loop, _metrics)
-    # Closers run newest first: the relay stops before the engine and broker are closed.
-    _loop.add_closer(controller.close)
-    return controller
+    return RelayController(_db, _broker, _loop, _metrics)
 
 
 def relay_controller(settings: Settings, db: Database) -> RelayController:

@@ -45,8 +45,6 @@ class _LiteralConsole(Console):
 out: Console = _LiteralConsole()
 err: Console = _LiteralConsole(stderr=True)
 
-JsonOption = Any  # typer option annotations live in the command modules
-
 
 def settings() -> Settings:
     from qulab.core import get_settings
