@@ -1,12 +1,16 @@
-"""QuLab: an async data layer for an AI-readiness platform, and a lab that measures it.
+"""QuLab: an async data layer any application can adopt, the AI-R platform on it, and a lab
+that measures both.
 
-Importing ``qulab`` is cheap: each public name is loaded from its module on first use, so that
-``python -m qulab`` can take charge of SIGTERM before SQLAlchemy, Redis and the brokers load.
+The names here are the codelab's and the platform's most used ones; ``qulab.core`` and
+``qulab.platform`` list their whole public surfaces. ``qulab.__version__`` is the installed
+package's version. Importing ``qulab`` is cheap: each public name is loaded from its module on
+first use, so that ``python -m qulab`` can take charge of SIGTERM before SQLAlchemy, Redis and
+the brokers load.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qulab._lazy import lazy_attributes
 
@@ -142,8 +146,17 @@ _HOMES = {
 }
 
 
-__getattr__ = lazy_attributes(__name__, _HOMES, globals())
+_public = lazy_attributes(__name__, _HOMES, globals())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        found = globals()["__version__"] = version("qulab")
+        return found
+    return _public(name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | {"__version__"})

@@ -420,3 +420,12 @@ def test_every_exported_name_is_importable(package: str) -> None:
     module = importlib.import_module(package)
     missing = [name for name in EXPORTED[package] if not hasattr(module, name)]
     assert missing == []
+
+
+def test_the_version_is_the_installed_packages() -> None:
+    import importlib.metadata
+
+    import qulab
+
+    assert qulab.__version__ == importlib.metadata.version("qulab")
+    assert "__version__" in dir(qulab)

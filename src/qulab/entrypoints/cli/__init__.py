@@ -54,9 +54,9 @@ app = typer.Typer(
 
 def _show_version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
+        import qulab
 
-        out.print(f"qulab {version('qulab')}")
+        out.print(f"qulab {qulab.__version__}")
         raise typer.Exit(0)
 
 
