@@ -10,11 +10,11 @@ from qulab.core.errors import (
     DuplicateEmailError,
     InvalidInput,
     NotFound,
-    OperationTimedOut,
     PoolExhausted,
     SchemaMissing,
     ServiceUnavailable,
 )
+from qulab.entrypoints.app.errors import OperationTimedOut
 from qulab.entrypoints.app.feedback import SCHEMA_MISSING, friendly_message, schema_message
 from qulab.entrypoints.app.schema import SchemaState, SchemaStatus
 

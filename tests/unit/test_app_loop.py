@@ -11,7 +11,7 @@ import pytest
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
-from qulab.core.errors import LoopStopped, OperationTimedOut
+from qulab.entrypoints.app.errors import LoopStopped, OperationTimedOut
 from qulab.entrypoints.app.loop import LoopThread
 
 

@@ -1,4 +1,5 @@
-"""The hierarchy drawn in ``qulab.core.errors``'s docstring is the real one, and complete."""
+"""The hierarchies drawn in the errors modules' docstrings are the real ones, and complete: the
+core's tree in ``qulab.core.errors``, the lab app's branches in ``qulab.entrypoints.app.errors``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import importlib
 import inspect
 import pkgutil
 import re
+from types import ModuleType
 
 import qulab
 from qulab.core import errors
+from qulab.entrypoints.app import errors as app_errors
 
 SKIPPED = (
     "qulab.platform.migrations",
@@ -18,9 +21,12 @@ SKIPPED = (
 BRANCH = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Za-z]+)$")
 
 
-def drawn_tree() -> dict[str, str | None]:
+ERROR_MODULES = (errors, app_errors)
+
+
+def drawn_tree(module: ModuleType = errors) -> dict[str, str | None]:
     """Each class named in the docstring's tree, with the class drawn as its parent."""
-    doc = errors.__doc__ or ""
+    doc = module.__doc__ or ""
     block = doc.split("::", 1)[1].strip("\n").split("\n\n", 1)[0]
     parents: dict[str, str | None] = {}
     stack: list[tuple[int, str]] = []
@@ -35,13 +41,13 @@ def drawn_tree() -> dict[str, str | None]:
     return parents
 
 
-def defined_errors() -> dict[str, type[BaseException]]:
+def defined_errors(module: ModuleType = errors) -> dict[str, type[BaseException]]:
     return {
         name: value
-        for name, value in vars(errors).items()
+        for name, value in vars(module).items()
         if isinstance(value, type)
         and issubclass(value, BaseException)
-        and value.__module__ == errors.__name__
+        and value.__module__ == module.__name__
     }
 
 
@@ -58,10 +64,23 @@ def test_docstring_tree_matches_the_class_hierarchy() -> None:
 def test_every_qulab_exception_is_defined_in_errors() -> None:
     elsewhere = []
     for info in pkgutil.walk_packages(qulab.__path__, "qulab."):
-        if info.name == errors.__name__ or info.name.startswith(SKIPPED):
+        if info.name in {m.__name__ for m in ERROR_MODULES} or info.name.startswith(SKIPPED):
             continue
         module = importlib.import_module(info.name)
         for name, value in inspect.getmembers(module, inspect.isclass):
             if issubclass(value, BaseException) and value.__module__ == info.name:
                 elsewhere.append(f"{info.name}.{name}")
     assert elsewhere == []
+
+
+def test_the_apps_branches_hang_from_the_cores_tree() -> None:
+    tree = drawn_tree(app_errors)
+    classes = defined_errors(app_errors)
+    roots = [name for name, parent in tree.items() if parent is None]
+    assert sorted(tree) == sorted([*classes, *roots])
+    for root in roots:
+        assert isinstance(getattr(errors, root), type), f"{root} is not one of the core's errors"
+    for name, parent in tree.items():
+        if parent is not None:
+            base = classes[name].__bases__[0]
+            assert base is getattr(errors, parent, None) or base is classes.get(parent)

@@ -1,8 +1,10 @@
 """One error hierarchy. Every message is meant to be shown to a person as it is.
 
-Every exception QuLab raises on purpose is defined here. Driver, broker and cache-client errors
-become these at their adapters (``db_errors`` for the database, the publishers for brokers, the
-cache backends for Redis), so code above the adapters only ever sees this tree::
+Every exception the core raises on purpose is defined here; the layers above derive theirs from
+these branches (the lab app's are in ``qulab.entrypoints.app.errors``). Driver, broker and
+cache-client errors become these at their adapters (``db_errors`` for the database, the
+publishers for brokers, the cache backends for Redis), so code above the adapters only ever sees
+this tree::
 
     QulabError
     ├── UserError
@@ -10,16 +12,13 @@ cache backends for Redis), so code above the adapters only ever sees this tree::
     │   ├── NotFound
     │   ├── DuplicateEmailError
     │   └── ConflictError
-    │       ├── RelayAlreadyRunning
-    │       └── PublisherAlreadyRunning
+    │       └── RelayAlreadyRunning
     ├── ConfigurationError
     │   └── SchemaMissing
     ├── ServiceUnavailable
     │   ├── PoolExhausted
     │   ├── BrokerUnavailable
-    │   ├── CacheUnavailable
-    │   ├── OperationTimedOut
-    │   └── LoopStopped
+    │   └── CacheUnavailable
     └── UnusableEntry
 
 ``UserError`` and ``ConfigurationError`` are the caller's to fix (the CLI exits 2);
@@ -87,24 +86,8 @@ class RelayAlreadyRunning(ConflictError):
     """A second outbox relay was started where only one may run (SQLite)."""
 
 
-class PublisherAlreadyRunning(ConflictError):
-    """Another relay holds the outbox of this (SQLite) database, as seen from the lab app."""
-
-
 class CacheUnavailable(ServiceUnavailable):
     """The cache backend could not be reached (the caller falls back to the database)."""
-
-
-class OperationTimedOut(ServiceUnavailable):
-    """Work submitted to the app's loop thread did not finish in time (it has been cancelled)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        super().__init__(f"the operation did not finish within {seconds:g} s and was cancelled")
-
-
-class LoopStopped(ServiceUnavailable):
-    """Work was submitted after the app's loop thread stopped."""
 
 
 class UnusableEntry(QulabError):

@@ -15,13 +15,13 @@ from qulab.core import (
     DuplicateEmailError,
     InvalidInput,
     NotFound,
-    OperationTimedOut,
     PoolExhausted,
     SchemaMissing,
     ServiceUnavailable,
     UserError,
 )
 from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.errors import OperationTimedOut
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.schema import SchemaState, SchemaStatus, schema_status

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from qulab.core import LoopStopped, OperationTimedOut
+from qulab.entrypoints.app.errors import LoopStopped, OperationTimedOut
 
 T = TypeVar("T")
 Closer = Callable[[], Awaitable[None]]

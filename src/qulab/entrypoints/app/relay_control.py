@@ -15,18 +15,12 @@ from datetime import datetime
 
 import streamlit as st
 
-from qulab.core import (
-    ConflictError,
-    Database,
-    PublisherAlreadyRunning,
-    RelayRecorder,
-    Settings,
-    utcnow,
-)
+from qulab.core import ConflictError, Database, RelayRecorder, Settings, utcnow
 from qulab.core.outbox import OutboxMessage, PassResult, Publisher, Relay, RetryPolicy
 from qulab.entrypoints.app import cache_resource, runtime
 from qulab.entrypoints.app.background import BackgroundTask, Work, release
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
+from qulab.entrypoints.app.errors import PublisherAlreadyRunning
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
 

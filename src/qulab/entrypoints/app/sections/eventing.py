@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.core import ConfigurationError, ConflictError, EventRow, PublisherAlreadyRunning
+from qulab.core import ConfigurationError, ConflictError, EventRow
 from qulab.core.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, lab_broker
@@ -16,6 +16,7 @@ from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.consumer_view import ConsumedMessage, consumer_view
 from qulab.entrypoints.app.context import LabContext, lab_context
 from qulab.entrypoints.app.demo_data import demo_users
+from qulab.entrypoints.app.errors import PublisherAlreadyRunning
 from qulab.entrypoints.app.feedback import attempt, explain, friendly_message, require_schema
 from qulab.entrypoints.app.literal import label
 from qulab.entrypoints.app.outbox_diagram import outbox_flow_dot
