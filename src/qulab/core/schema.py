@@ -58,7 +58,7 @@ def _operations(op: Operations | None) -> Operations:
 def create_core_tables(op: Operations | None = None) -> None:
     """Create the core's four tables, their indexes and (SQLite) the sequence trigger."""
     op = _operations(op)
-    postgres = op.get_bind().dialect.name == "postgresql"
+    postgres = op.get_context().dialect.name == "postgresql"
     if postgres:
         sequence = sa.Column("sequence", sa.BigInteger(), sa.Identity(), nullable=False)
         txid_default = sa.text(TXID_DEFAULT)
