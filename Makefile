@@ -26,13 +26,13 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff format --check src tests bench requirements
-	$(BIN)/ruff check src tests bench requirements
-	$(BIN)/mypy src bench requirements/lock.py
+	$(BIN)/ruff format --check src tests bench examples requirements
+	$(BIN)/ruff check src tests bench examples requirements
+	$(BIN)/mypy src bench examples requirements/lock.py
 
 format: venv
-	$(BIN)/ruff format src tests bench requirements
-	$(BIN)/ruff check --fix src tests bench requirements
+	$(BIN)/ruff format src tests bench examples requirements
+	$(BIN)/ruff check --fix src tests bench examples requirements
 
 bench: venv
 	$(BIN)/qulab bench all

@@ -13,8 +13,9 @@ by SQLSTATE on PostgreSQL, by SQLite's error name, then by exception type:
 Anything else (a bug, a constraint violation) is returned unchanged.
 
 Integrity errors are not translated here: what a violated constraint means belongs to the
-repository that wrote the row. ``classify_integrity`` tells it which constraint failed, by
-SQLSTATE and constraint name on PostgreSQL and by SQLite's extended code and column list.
+repository that wrote the row (``qulab.core.repository``). ``classify_integrity`` tells it which
+constraint failed, by SQLSTATE and constraint name on PostgreSQL and by SQLite's extended code
+and column list.
 
 ``translated()`` is the boundary every database failure passes through: ``Database`` wraps its
 sessions and connections in it, so code above the adapters never calls the translator.
@@ -98,6 +99,13 @@ class IntegrityFailure:
     constraint: str | None
     columns: tuple[str, ...]
     detail: str
+
+    @property
+    def reason(self) -> str:
+        """The violated constraint, named when the driver says which, in one line."""
+        if self.constraint:
+            return f"constraint {self.constraint} was violated"
+        return self.detail or "a constraint was violated"
 
     def is_unique(self, table: str, column: str) -> bool:
         """A uniqueness violation on ``table.column`` (its unique index or constraint)."""

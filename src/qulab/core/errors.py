@@ -10,8 +10,9 @@ this tree::
     ├── UserError
     │   ├── InvalidInput
     │   ├── NotFound
-    │   ├── DuplicateEmailError
     │   └── ConflictError
+    │       ├── DuplicateError
+    │       │   └── DuplicateEmailError
     │       └── RelayAlreadyRunning
     ├── ConfigurationError
     │   └── SchemaMissing
@@ -52,14 +53,18 @@ class NotFound(UserError):
         super().__init__(f"{kind} {ident} not found")
 
 
-class DuplicateEmailError(UserError):
+class ConflictError(UserError):
+    """A write conflicts with data already present, or with the rows that refer to it."""
+
+
+class DuplicateError(ConflictError):
+    """A row was refused because one with the same unique value already exists."""
+
+
+class DuplicateEmailError(DuplicateError):
     def __init__(self, email: str) -> None:
         self.email = email
         super().__init__(f"email: a user with email {email} already exists")
-
-
-class ConflictError(UserError):
-    """A write conflicts with data already present (other than a duplicate email)."""
 
 
 class ConfigurationError(QulabError):

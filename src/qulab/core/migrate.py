@@ -4,7 +4,7 @@ second event loop), and the Alembic environment an application's ``env.py`` dele
 An application names its migrations folder once (``Migrations(path)``); ``upgrade``,
 ``downgrade``, ``current_revision`` and ``is_up_to_date`` then run on any ``Database``. Its
 ``env.py`` is two lines: ``from qulab.core.migrate import run_environment`` and
-``run_environment([Base.metadata, qulab.core.metadata])``.
+``run_environment([Base.metadata, qulab.core.models.metadata])``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The core's tables: the outbox (``domain_events``), the ordered relays' leases and the inbox.
 
 They live on the core's own ``MetaData`` (``metadata``), apart from any application's models, so
-an application's Alembic environment lists both (``target_metadata = [Base.metadata,
-qulab.core.metadata]``) and creates these tables with ``qulab.core.schema``'s helpers. The
-helpers here (UTC timestamps, string ids) are what an application's models may share.
+an application's Alembic environment lists both (``run_environment([Base.metadata,
+qulab.core.models.metadata])``) and its first migration creates these tables with
+``qulab.core.schema.create_core_tables()``. The helpers here (UTC timestamps, string ids) are
+what an application's models may share.
 """
 
 from __future__ import annotations

@@ -75,7 +75,9 @@ STOPS: tuple[TourStop, ...] = (
         UserRepository.get_by_email,
         lambda s, t: UserRepository(s).get_by_email(t.email),
     ),
-    TourStop("UserRepository.list", UserRepository.list, lambda s, t: UserRepository(s).list(5)),
+    TourStop(
+        "UserRepository.list", UserRepository.list, lambda s, t: UserRepository(s).list(limit=5)
+    ),
     TourStop("UserRepository.count", UserRepository.count, lambda s, t: UserRepository(s).count()),
     TourStop(
         "UserRepository.add",
@@ -149,7 +151,8 @@ STOP_NAMES: tuple[str, ...] = tuple(stop.name for stop in STOPS)
 
 
 def method_source(name: str) -> str:
-    """The method's source as written in ``qulab.platform.repositories``."""
+    """The method's source as written: in ``qulab.platform.repositories``, or in the core's
+    ``Repository`` base for a verb the platform inherits."""
     return inspect.getsource(_stop(name).method)
 
 

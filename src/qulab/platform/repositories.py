@@ -1,23 +1,29 @@
-"""Repositories: data access by name. They flush, never commit; the unit of work commits.
+"""Repositories: data access by name, on the core's ``Repository`` base. They flush, never
+commit; the unit of work commits.
 
 Lookups that may miss return ``None`` (``get_one_or_none``); lookups that must hit raise NotFound
 (``get``). Ids are validated before any SQL runs, so a malformed id never reaches the database.
-The outbox table has its own repository, ``qulab.core.outbox.repository.OutboxRepository``.
+The verbs the platform shares with the base (``get``, ``count``, ``delete``, adding a score) are
+the base's; a refused write is translated there, once, and ``refused`` below gives the
+platform's constraints their meaning: a taken email, a user deleted while a score or an
+assessment was written for them. A user's scores and assessments are listed by user
+(``list(user_id)``) and an assessment is started from a user and a component: those verbs mean
+something else here than the base's. The outbox table has its own repository,
+``qulab.core.outbox.repository.OutboxRepository``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
-from qulab.core.db_errors import IntegrityFailure, Violation, classify_integrity
-from qulab.core.errors import ConflictError, DuplicateEmailError, NotFound
+from qulab.core.db_errors import IntegrityFailure, Violation
+from qulab.core.errors import ConflictError, DuplicateEmailError, NotFound, UserError
 from qulab.core.ids import validate_id
+from qulab.core.repository import Ordering, Repository, Write
 from qulab.platform.models import (
     AIRScore,
     Assessment,
@@ -27,34 +33,12 @@ from qulab.platform.models import (
 from qulab.platform.schemas import UserCreate, UserUpdate
 
 
-def _constraint(failure: IntegrityFailure) -> str:
-    """The violated constraint, named when the driver says which, in one line."""
-    if failure.constraint:
-        return f"constraint {failure.constraint} was violated"
-    return failure.detail or "a constraint was violated"
-
-
-async def _flush_for_user(session: AsyncSession, user_id: str, what: str) -> None:
-    """Flush a row that belongs to a user. The user deleted meanwhile (its foreign key fails)
-    is NotFound; any other integrity failure is a one-line ConflictError."""
-    try:
-        await session.flush()
-    except IntegrityError as error:
-        failure = classify_integrity(error)
-        if failure.violation is Violation.FOREIGN_KEY:
-            raise NotFound("user", user_id) from None
-        raise ConflictError(
-            f"{what} for user {user_id} could not be stored: {_constraint(failure)}"
-        ) from None
-
-
-async def _flush_update(session: AsyncSession, kind: str, ident: str) -> None:
-    """Flush an update of a row read earlier in this transaction. A row deleted meanwhile (its
-    UPDATE matches nothing) is NotFound, as if it had been gone at the read."""
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise NotFound(kind, ident) from None
+def _refused_for_user(failure: IntegrityFailure, what: str, user_id: str) -> UserError:
+    """A row that belongs to a user was refused. The user deleted meanwhile (its foreign key
+    fails) is NotFound; any other integrity failure is a one-line ConflictError."""
+    if failure.violation is Violation.FOREIGN_KEY:
+        return NotFound("user", user_id)
+    return ConflictError(f"{what} for user {user_id} could not be stored: {failure.reason}")
 
 
 def users_statement(
@@ -69,27 +53,26 @@ def users_statement(
     return statement
 
 
-class UserRepository:
+class UserRepository(Repository[User]):
     """Users and the reads the lab needs around them."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    model = User
+    kind = "user"
+    id_field = "user_id"
+    default_order = (User.created_at, User.id)
 
-    async def get_one_or_none(self, user_id: str) -> User | None:
-        user_id = validate_id(user_id, "user_id")
-        return await self.session.get(User, user_id)
-
-    async def get(self, user_id: str) -> User:
-        user = await self.get_one_or_none(user_id)
-        if user is None:
-            raise NotFound("user", user_id)
-        return user
+    async def get_one_or_none(self, user_id: str | None = None, /, **filters: Any) -> User | None:
+        """The user with this id (the codelab's ``get_by_id``), or the one whose columns equal
+        ``filters``; None when there is none."""
+        if user_id is not None:
+            filters["id"] = user_id
+        return await super().get_one_or_none(**filters)
 
     async def get_by_email(self, email: str) -> User | None:
         result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
         return result.scalar_one_or_none()
 
-    async def add(self, user: User | UserCreate) -> User:
+    async def add(self, user: User | UserCreate, /) -> User:
         """Add and flush a validated user; a taken email raises DuplicateEmailError.
 
         ``user`` is a ``UserCreate`` (validated where it was built) or a ``User`` made from
@@ -97,64 +80,42 @@ class UserRepository:
         """
         if isinstance(user, UserCreate):
             user = User(**user.model_dump())
-        self.session.add(user)
-        try:
-            await self.session.flush()
-        except IntegrityError as error:
-            failure = classify_integrity(error)
-            if failure.is_unique("users", "email"):
-                raise DuplicateEmailError(user.email) from None
-            raise ConflictError(f"user could not be created: {_constraint(failure)}") from None
-        return user
+        return await super().add(user)
 
-    async def update(self, user_id: str, changes: UserUpdate) -> User:
-        user = await self.get(user_id)
-        values = changes.changes()
-        for key, value in values.items():
-            setattr(user, key, value)
-        if values:
-            await _flush_update(self.session, "user", user_id)
-        return user
+    async def update(
+        self,
+        user_id: str,
+        changes: UserUpdate | Mapping[str, Any] | None = None,
+        /,
+        **values: Any,
+    ) -> User:
+        """Apply the fields a ``UserUpdate`` sets (or the given columns); a user deleted since
+        it was read is NotFound."""
+        if isinstance(changes, UserUpdate):
+            changes = changes.changes()
+        return await super().update(user_id, changes, **values)
 
-    async def delete(self, user_id: str) -> User:
-        """Delete a user in one statement and return the deleted row.
+    async def list(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Ordering | Sequence[Ordering] | None = None,
+        limit: int | None = 50,
+        offset: int | None = 0,
+    ) -> Sequence[User]:
+        """Users oldest first (ties broken by id), 50 at a time unless told otherwise."""
+        return await super().list(*where, order_by=order_by, limit=limit, offset=offset)
 
-        The database deletes their assessments and scores with it (ON DELETE CASCADE), rows
-        committed by concurrent writers included. An unknown id raises NotFound; a delete that
-        another reference blocks raises ConflictError. Nothing is loaded first.
-        """
-        user_id = validate_id(user_id, "user_id")
-        try:
-            user = await self._delete_row(user_id)
-        except IntegrityError as error:
-            failure = classify_integrity(error)
-            referenced = failure.violation is Violation.FOREIGN_KEY
-            reason = "other rows still refer to it" if referenced else ""
-            detail = f"{reason} ({_constraint(failure)})" if reason else _constraint(failure)
-            raise ConflictError(f"user {user_id} could not be deleted: {detail}") from None
-        if user is None:
-            raise NotFound("user", user_id)
-        return user
-
-    async def _delete_row(self, user_id: str) -> User | None:
-        statement = delete(User).where(User.id == user_id)
-        if self.session.get_bind().dialect.delete_returning:
-            result = await self.session.execute(statement.returning(User))
-            return result.scalar_one_or_none()
-        # SQLite before 3.35 has no RETURNING: read the row, then delete it. If another writer
-        # deleted it in between, this DELETE matches nothing and the user is NotFound.
-        user = await self.session.get(User, user_id)
-        deleted = await self.session.execute(statement.execution_options(synchronize_session=False))
-        return user if getattr(deleted, "rowcount", 0) == 1 else None
-
-    async def list(self, limit: int = 50, offset: int = 0) -> Sequence[User]:
-        result = await self.session.execute(
-            select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
-        )
-        return result.scalars().all()
-
-    async def count(self) -> int:
-        return int((await self.session.execute(select(func.count(User.id)))).scalar_one())
+    def refused(
+        self,
+        failure: IntegrityFailure,
+        write: Write,
+        *,
+        row: User | None = None,
+        ident: Any = None,
+    ) -> UserError:
+        if row is not None and failure.is_unique("users", "email"):
+            return DuplicateEmailError(row.email)
+        return super().refused(failure, write, row=row, ident=ident)
 
     async def get_latest_score(self, user_id: str) -> AIRScore | None:
         """Seed name (see ``qulab.seed_names``) of ``ScoreRepository.get_latest_or_none``."""
@@ -185,15 +146,25 @@ class UserRepository:
     create = add
 
 
-class ScoreRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ScoreRepository(Repository[AIRScore]):
+    """AI-R scores; ``add`` is the base's, refused as a score of a user."""
 
-    async def add(self, score: AIRScore) -> AIRScore:
-        """Add and flush; a user deleted meanwhile raises NotFound, nothing is kept."""
-        self.session.add(score)
-        await _flush_for_user(self.session, score.user_id, "score")
-        return score
+    model = AIRScore
+    kind = "score"
+    id_field = "score_id"
+    default_order = (AIRScore.created_at, AIRScore.id)
+
+    def refused(
+        self,
+        failure: IntegrityFailure,
+        write: Write,
+        *,
+        row: AIRScore | None = None,
+        ident: Any = None,
+    ) -> UserError:
+        if write == "created" and row is not None:
+            return _refused_for_user(failure, "score", row.user_id)
+        return super().refused(failure, write, row=row, ident=ident)
 
     async def get_latest_or_none(self, user_id: str) -> AIRScore | None:
         """The user's newest score (the highest id breaks a tie in time), or None."""
@@ -205,43 +176,45 @@ class ScoreRepository:
         )
         return result.scalar_one_or_none()
 
-    async def list(self, user_id: str) -> Sequence[AIRScore]:
-        result = await self.session.execute(
-            select(AIRScore)
-            .where(AIRScore.user_id == validate_id(user_id, "user_id"))
-            .order_by(AIRScore.created_at, AIRScore.id)
-        )
-        return result.scalars().all()
+    async def list(self, user_id: str) -> Sequence[AIRScore]:  # type: ignore[override]
+        """One user's scores, oldest first (the platform's ``list``: by user)."""
+        return await super().list(AIRScore.user_id == validate_id(user_id, "user_id"))
 
 
-class AssessmentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class AssessmentRepository(Repository[Assessment]):
+    model = Assessment
+    kind = "assessment"
+    id_field = "assessment_id"
+    default_order = (Assessment.created_at, Assessment.id)
 
-    async def add(self, user_id: str, component: str) -> Assessment:
+    async def add(self, user_id: str, component: str) -> Assessment:  # type: ignore[override]
+        """Start an assessment of ``component`` for a user (the platform's ``add``: from a user
+        and a component); a user deleted meanwhile raises NotFound."""
         assessment = Assessment(user_id=validate_id(user_id, "user_id"), component=component)
-        self.session.add(assessment)
-        await _flush_for_user(self.session, assessment.user_id, "assessment")
-        return assessment
+        return await super().add(assessment)
 
-    async def get(self, assessment_id: str) -> Assessment:
-        found = await self.session.get(Assessment, validate_id(assessment_id, "assessment_id"))
-        if found is None:
-            raise NotFound("assessment", assessment_id)
-        return found
+    def refused(
+        self,
+        failure: IntegrityFailure,
+        write: Write,
+        *,
+        row: Assessment | None = None,
+        ident: Any = None,
+    ) -> UserError:
+        if write == "created" and row is not None:
+            return _refused_for_user(failure, "assessment", row.user_id)
+        return super().refused(failure, write, row=row, ident=ident)
 
-    async def list(self, user_id: str) -> Sequence[Assessment]:
-        result = await self.session.execute(
-            select(Assessment)
-            .where(Assessment.user_id == validate_id(user_id, "user_id"))
-            .order_by(Assessment.created_at, Assessment.id)
-        )
-        return result.scalars().all()
+    async def list(self, user_id: str) -> Sequence[Assessment]:  # type: ignore[override]
+        """One user's assessments, oldest first (the platform's ``list``: by user)."""
+        return await super().list(Assessment.user_id == validate_id(user_id, "user_id"))
 
     async def complete(self, assessment_id: str, ability: float, items: int) -> Assessment:
-        assessment = await self.get(assessment_id)
-        assessment.status = AssessmentStatus.COMPLETED.value
-        assessment.current_ability = ability
-        assessment.items_administered = items
-        await _flush_update(self.session, "assessment", assessment_id)
-        return assessment
+        """Record the final ability and item count; an assessment removed meanwhile (with its
+        user) is NotFound."""
+        return await self.update(
+            assessment_id,
+            status=AssessmentStatus.COMPLETED.value,
+            current_ability=ability,
+            items_administered=items,
+        )

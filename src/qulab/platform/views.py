@@ -92,7 +92,9 @@ async def list_users_page(db: Database, limit: int = 50, offset: int = 0) -> Use
     _check_page(limit, offset)
     async with db.reading() as session:
         repository = UserRepository(session)
-        users = [UserRead.model_validate(u) for u in await repository.list(limit, offset)]
+        users = [
+            UserRead.model_validate(u) for u in await repository.list(limit=limit, offset=offset)
+        ]
         if len(users) < limit and (users or offset == 0):
             total = offset + len(users)
         else:
