@@ -12,8 +12,7 @@ from pathlib import Path
 from examples.shop.projection import SalesProjection
 from examples.shop.uow import ShopUnitOfWork
 from examples.shop.views import families
-from qulab.core.bootstrap import Application
-from qulab.core.migrate import Migrations
+from qulab.core import Application, Migrations
 
 SHOP = Application(
     name="shop",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qulab.core.events import Event
+from qulab.core import Event
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from qulab.core.ids import new_id
-from qulab.core.models import TimestampMixin, UTCDateTime
+from qulab.core import TimestampMixin, UTCDateTime, new_id
 
 
 class Base(AsyncAttrs, DeclarativeBase):

@@ -15,11 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from examples.shop.events import OrderPlaced
 from examples.shop.models import ProductSales
-from qulab.core.bootstrap import QuLab
-from qulab.core.consumers import Consumer, Delivery, build_source
-from qulab.core.consumers.inbox import dialect_insert
-from qulab.core.events import from_wire
-from qulab.core.models import utcnow
+from qulab.core import Consumer, Delivery, QuLab, build_source, dialect_insert, from_wire, utcnow
 
 SALES = cast(Table, ProductSales.__table__)  # the table under the model, for Core statements
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from examples.shop.models import Order, Product
-from qulab.core.db_errors import IntegrityFailure
-from qulab.core.errors import DuplicateError, UserError
-from qulab.core.repository import Repository, Write
+from qulab.core import DuplicateError, IntegrityFailure, Repository, UserError, Write
 
 
 class ProductRepository(Repository[Product]):

@@ -7,7 +7,7 @@ from examples.shop.events import OrderPlaced, PriceChanged, ProductAdded
 from examples.shop.models import Order, Product
 from examples.shop.uow import ShopUnits
 from examples.shop.views import ProductView
-from qulab.core.errors import ConflictError, InvalidInput
+from qulab.core import ConflictError, InvalidInput
 
 
 def _at_least(field: str, value: int, least: int) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examples.shop.repositories import OrderRepository, ProductRepository
-from qulab.core.db import Database
-from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
+from qulab.core import Database, UnitOfWork, UnitOfWorkFactory
 
 
 class ShopUnitOfWork(UnitOfWork):

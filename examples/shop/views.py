@@ -11,10 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from examples.shop.events import OrderPlaced, PriceChanged
 from examples.shop.repositories import ProductRepository
-from qulab.core.bootstrap import QuLab
-from qulab.core.cache import CacheResult, Family
-from qulab.core.config import Settings
-from qulab.core.ids import validate_id
+from qulab.core import CacheResult, Family, QuLab, Settings, validate_id
 
 PRODUCT = "product"
 PRODUCT_TTL = 600.0  # seconds

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
         CacheUnavailable,
         ConfigurationError,
         ConflictError,
-        DuplicateEmailError,
         InvalidInput,
         NotFound,
         PoolExhausted,
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
     from qulab.platform.application import bootstrap
     from qulab.platform.cache import CachedUserRepository
+    from qulab.platform.errors import DuplicateEmailError
     from qulab.platform.models import AIRScore, Assessment, Base, EventType, User
     from qulab.platform.repositories import AssessmentRepository, ScoreRepository, UserRepository
     from qulab.platform.services.scoring import calculate_and_store_airscore
@@ -114,7 +114,7 @@ _HOMES = {
     "Database": "qulab.core.db",
     "DomainEvent": "qulab.core.models",
     "DomainEventRepository": "qulab.seed_names",
-    "DuplicateEmailError": "qulab.core.errors",
+    "DuplicateEmailError": "qulab.platform.errors",
     "EventStatus": "qulab.core.models",
     "EventType": "qulab.platform.models",
     "InvalidInput": "qulab.core.errors",

@@ -8,7 +8,8 @@ from sqlalchemy import func, select, text
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
-from qulab.core.errors import DuplicateEmailError, PoolExhausted
+from qulab.core.errors import PoolExhausted
+from qulab.platform.errors import DuplicateEmailError
 from qulab.platform.models import User
 from tests.service_calls import create_user
 

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from qulab.core.db import Database
-from qulab.core.errors import ConflictError, DuplicateEmailError
+from qulab.core.errors import ConflictError
+from qulab.platform.errors import DuplicateEmailError
 from qulab.platform.models import User
 from qulab.platform.schemas import UserCreate, parse
 from qulab.platform.uow import PlatformUnitOfWork

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import InvalidRequestError
 
 from qulab.core.db import Database
-from qulab.core.errors import DuplicateEmailError, NotFound
+from qulab.core.errors import NotFound
 from qulab.core.models import DomainEvent
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
+from qulab.platform.errors import DuplicateEmailError
 from qulab.platform.events import Event, UserCreated, UserUpdated
 from qulab.platform.models import AIRScore, Assessment, User
 from qulab.platform.repositories import ScoreRepository, UserRepository

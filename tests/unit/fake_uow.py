@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from qulab.core.errors import DuplicateEmailError, NotFound
+from qulab.core.errors import NotFound
 from qulab.core.ids import new_id
 from qulab.core.models import utcnow
+from qulab.platform.errors import DuplicateEmailError
 from qulab.platform.events import Event
 from qulab.platform.models import AIRScore, Assessment, AssessmentStatus, User
 from qulab.platform.schemas import UserCreate, UserUpdate

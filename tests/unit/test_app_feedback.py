@@ -7,7 +7,6 @@ import pytest
 from qulab.core.errors import (
     BrokerUnavailable,
     ConfigurationError,
-    DuplicateEmailError,
     InvalidInput,
     NotFound,
     PoolExhausted,
@@ -17,6 +16,7 @@ from qulab.core.errors import (
 from qulab.entrypoints.app.errors import OperationTimedOut
 from qulab.entrypoints.app.feedback import SCHEMA_MISSING, friendly_message, schema_message
 from qulab.entrypoints.app.schema import SchemaState, SchemaStatus
+from qulab.platform.errors import DuplicateEmailError
 
 MISSING = SchemaStatus(SchemaState.MISSING, None, "0002")
 OUTDATED = SchemaStatus(SchemaState.OUTDATED, "0001", "0002")

@@ -6,9 +6,10 @@ import html
 
 import pytest
 
-from qulab.core.errors import DuplicateEmailError, InvalidInput
+from qulab.core.errors import InvalidInput
 from qulab.entrypoints.app.feedback import friendly_message
 from qulab.entrypoints.app.literal import label, literal
+from qulab.platform.errors import DuplicateEmailError
 from tests.app.helpers import markdown_html
 
 HOSTILE = [

@@ -9,9 +9,12 @@ import pkgutil
 import re
 from types import ModuleType
 
+import pytest
+
 import qulab
 from qulab.core import errors
 from qulab.entrypoints.app import errors as app_errors
+from qulab.platform import errors as platform_errors
 
 SKIPPED = (
     "qulab.platform.migrations",
@@ -21,7 +24,7 @@ SKIPPED = (
 BRANCH = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Za-z]+)$")
 
 
-ERROR_MODULES = (errors, app_errors)
+ERROR_MODULES = (errors, platform_errors, app_errors)
 
 
 def drawn_tree(module: ModuleType = errors) -> dict[str, str | None]:
@@ -73,9 +76,10 @@ def test_every_qulab_exception_is_defined_in_errors() -> None:
     assert elsewhere == []
 
 
-def test_the_apps_branches_hang_from_the_cores_tree() -> None:
-    tree = drawn_tree(app_errors)
-    classes = defined_errors(app_errors)
+@pytest.mark.parametrize("module", [platform_errors, app_errors], ids=lambda m: m.__name__)
+def test_each_layers_branches_hang_from_the_cores_tree(module: ModuleType) -> None:
+    tree = drawn_tree(module)
+    classes = defined_errors(module)
     roots = [name for name, parent in tree.items() if parent is None]
     assert sorted(tree) == sorted([*classes, *roots])
     for root in roots:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.core.errors import DuplicateEmailError, InvalidInput, NotFound
+from qulab.core.errors import InvalidInput, NotFound
+from qulab.platform.errors import DuplicateEmailError
 from qulab.platform.events import UserCreated, UserDeleted, UserUpdated
 from qulab.platform.schemas import DeleteUser, UpdateUser, UserCreate, parse
 from qulab.platform.services.users import create_user, delete_user, update_user

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from examples.shop.models import Base
-from qulab.core.migrate import run_environment
-from qulab.core.models import metadata
+from qulab.core import metadata, run_environment
 
 run_environment([Base.metadata, metadata])

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         apply_once,
         build_source,
         consumer_status,
+        dialect_insert,
         inbox_counts,
     )
     from qulab.core.control_chars import visible, visible_json
@@ -56,12 +57,13 @@ if TYPE_CHECKING:
         count_statements,
         is_sqlite_memory,
     )
+    from qulab.core.db_errors import IntegrityFailure
     from qulab.core.errors import (
         BrokerUnavailable,
         CacheUnavailable,
         ConfigurationError,
         ConflictError,
-        DuplicateEmailError,
+        DuplicateError,
         InvalidInput,
         NotFound,
         PoolExhausted,
@@ -108,7 +110,9 @@ if TYPE_CHECKING:
     )
     from qulab.core.outbox.repository import EventRow, OutboxRepository
     from qulab.core.recorders import RelayRecorder
-    from qulab.core.uow import UnitOfWork
+    from qulab.core.repository import Repository, Write
+    from qulab.core.schema import create_core_tables, drop_core_tables
+    from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
     from qulab.core.urls import redact_text, redact_url
 
 __all__ = [
@@ -131,13 +135,14 @@ __all__ = [
     "Database",
     "Delivery",
     "DomainEvent",
-    "DuplicateEmailError",
+    "DuplicateError",
     "Event",
     "EventRow",
     "EventStatus",
     "Family",
     "Handler",
     "InboxEntry",
+    "IntegrityFailure",
     "InvalidInput",
     "Lag",
     "MemoryBackend",
@@ -166,6 +171,7 @@ __all__ = [
     "Relay",
     "RelayAlreadyRunning",
     "RelayRecorder",
+    "Repository",
     "RetryPolicy",
     "SchemaMissing",
     "ServiceUnavailable",
@@ -178,7 +184,9 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "UnitOfWork",
+    "UnitOfWorkFactory",
     "UserError",
+    "Write",
     "applied_ids",
     "apply_once",
     "bootstrap",
@@ -187,7 +195,10 @@ __all__ = [
     "consumer_status",
     "count_session_statements",
     "count_statements",
+    "create_core_tables",
     "current_revision",
+    "dialect_insert",
+    "drop_core_tables",
     "event_publisher",
     "exit_code",
     "from_wire",
@@ -251,6 +262,7 @@ _HOMES = {
     "apply_once": "qulab.core.consumers",
     "build_source": "qulab.core.consumers",
     "consumer_status": "qulab.core.consumers",
+    "dialect_insert": "qulab.core.consumers",
     "inbox_counts": "qulab.core.consumers",
     "visible": "qulab.core.control_chars",
     "visible_json": "qulab.core.control_chars",
@@ -260,17 +272,15 @@ _HOMES = {
     "count_session_statements": "qulab.core.db",
     "count_statements": "qulab.core.db",
     "is_sqlite_memory": "qulab.core.db",
+    "IntegrityFailure": "qulab.core.db_errors",
     "BrokerUnavailable": "qulab.core.errors",
     "CacheUnavailable": "qulab.core.errors",
     "ConfigurationError": "qulab.core.errors",
     "ConflictError": "qulab.core.errors",
-    "DuplicateEmailError": "qulab.core.errors",
+    "DuplicateError": "qulab.core.errors",
     "InvalidInput": "qulab.core.errors",
-    "LoopStopped": "qulab.entrypoints.app.errors",
     "NotFound": "qulab.core.errors",
-    "OperationTimedOut": "qulab.entrypoints.app.errors",
     "PoolExhausted": "qulab.core.errors",
-    "PublisherAlreadyRunning": "qulab.entrypoints.app.errors",
     "QulabError": "qulab.core.errors",
     "RelayAlreadyRunning": "qulab.core.errors",
     "SchemaMissing": "qulab.core.errors",
@@ -321,7 +331,12 @@ _HOMES = {
     "EventRow": "qulab.core.outbox.repository",
     "OutboxRepository": "qulab.core.outbox.repository",
     "RelayRecorder": "qulab.core.recorders",
+    "Repository": "qulab.core.repository",
+    "Write": "qulab.core.repository",
+    "create_core_tables": "qulab.core.schema",
+    "drop_core_tables": "qulab.core.schema",
     "UnitOfWork": "qulab.core.uow",
+    "UnitOfWorkFactory": "qulab.core.uow",
     "redact_text": "qulab.core.urls",
     "redact_url": "qulab.core.urls",
 }

@@ -1,7 +1,8 @@
 """One error hierarchy. Every message is meant to be shown to a person as it is.
 
 Every exception the core raises on purpose is defined here; the layers above derive theirs from
-these branches (the lab app's are in ``qulab.entrypoints.app.errors``). Driver, broker and
+these branches (the platform's are in ``qulab.platform.errors``, the lab app's in
+``qulab.entrypoints.app.errors``). Driver, broker and
 cache-client errors become these at their adapters (``db_errors`` for the database, the
 publishers for brokers, the cache backends for Redis), so code above the adapters only ever sees
 this tree::
@@ -12,7 +13,6 @@ this tree::
     │   ├── NotFound
     │   └── ConflictError
     │       ├── DuplicateError
-    │       │   └── DuplicateEmailError
     │       └── RelayAlreadyRunning
     ├── ConfigurationError
     │   └── SchemaMissing
@@ -59,12 +59,6 @@ class ConflictError(UserError):
 
 class DuplicateError(ConflictError):
     """A row was refused because one with the same unique value already exists."""
-
-
-class DuplicateEmailError(DuplicateError):
-    def __init__(self, email: str) -> None:
-        self.email = email
-        super().__init__(f"email: a user with email {email} already exists")
 
 
 class ConfigurationError(QulabError):

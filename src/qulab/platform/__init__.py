@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         user_family,
         user_keys,
     )
+    from qulab.platform.errors import DuplicateEmailError
     from qulab.platform.events import (
         AssessmentCompleted,
         PlatformEvent,
@@ -140,6 +141,7 @@ __all__ = [
     "CalculateScore",
     "CompleteAssessment",
     "DeleteUser",
+    "DuplicateEmailError",
     "EventType",
     "LabProgress",
     "OutboxTables",
@@ -237,6 +239,7 @@ _HOMES = {
     "score_family": "qulab.platform.cache",
     "user_family": "qulab.platform.cache",
     "user_keys": "qulab.platform.cache",
+    "DuplicateEmailError": "qulab.platform.errors",
     "AssessmentCompleted": "qulab.platform.events",
     "PlatformEvent": "qulab.platform.events",
     "ScoreCalculated": "qulab.platform.events",

@@ -21,9 +21,10 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import selectinload
 
 from qulab.core.db_errors import IntegrityFailure, Violation
-from qulab.core.errors import ConflictError, DuplicateEmailError, NotFound, UserError
+from qulab.core.errors import ConflictError, NotFound, UserError
 from qulab.core.ids import validate_id
 from qulab.core.repository import Ordering, Repository, Write
+from qulab.platform.errors import DuplicateEmailError
 from qulab.platform.models import (
     AIRScore,
     Assessment,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from qulab.core.schema import create_core_tables, drop_core_tables
+from qulab.core import create_core_tables, drop_core_tables
 
 revision: str = "0001"
 down_revision: str | None = None

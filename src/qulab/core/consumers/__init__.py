@@ -2,7 +2,7 @@
 
 from qulab.core.consumers.delivery import Delivery
 from qulab.core.consumers.factory import build_source
-from qulab.core.consumers.inbox import applied_ids, apply_once, inbox_counts
+from qulab.core.consumers.inbox import applied_ids, apply_once, dialect_insert, inbox_counts
 from qulab.core.consumers.memory import MemorySource
 from qulab.core.consumers.nats import NatsSource
 from qulab.core.consumers.rabbitmq import RabbitMQSource, queue_name
@@ -27,6 +27,7 @@ __all__ = [
     "apply_once",
     "build_source",
     "consumer_status",
+    "dialect_insert",
     "inbox_counts",
     "queue_name",
 ]

@@ -12,7 +12,6 @@ from qulab.core import (
     BrokerUnavailable,
     ConfigurationError,
     Database,
-    DuplicateEmailError,
     InvalidInput,
     NotFound,
     PoolExhausted,
@@ -25,6 +24,7 @@ from qulab.entrypoints.app.errors import OperationTimedOut
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.schema import SchemaState, SchemaStatus, schema_status
+from qulab.platform import DuplicateEmailError
 
 T = TypeVar("T")
 
