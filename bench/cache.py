@@ -81,8 +81,8 @@ async def cache_benchmark(config: BenchConfig) -> Report:
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     db_url = f"{admin_url.rpartition('/')[0]}/{name}"
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
-    lab = bootstrap(Settings().replace(database_url=db_url))
-    db = lab.db
+    runtime = bootstrap(Settings().replace(database_url=db_url))
+    db = runtime.db
     redis_backend = RedisBackend(_redis_url(config), socket_timeout=1.0)
     redis_cache, memory_cache = _cache(redis_backend, prefix), _cache(MemoryBackend(), prefix)
     try:
@@ -92,7 +92,7 @@ async def cache_benchmark(config: BenchConfig) -> Report:
         await _delete_prefix(redis_backend, prefix)
         await redis_cache.close()
         await memory_cache.close()
-        await lab.close()
+        await runtime.close()
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

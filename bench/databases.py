@@ -73,6 +73,6 @@ async def sqlite_url(config: BenchConfig) -> AsyncIterator[str]:
 async def migrated(url: str, **settings: Any) -> AsyncIterator[Database]:
     """A Database on ``url`` (assembled by ``bootstrap``) with the schema at head, closed
     afterwards."""
-    async with bootstrap(Settings().replace(database_url=url, **settings)) as lab:
-        await migrate.upgrade(lab.db)
-        yield lab.db
+    async with bootstrap(Settings().replace(database_url=url, **settings)) as runtime:
+        await migrate.upgrade(runtime.db)
+        yield runtime.db

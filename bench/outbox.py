@@ -199,11 +199,11 @@ async def _clear_streams(redis_url: str, prefix: str) -> None:
 
 
 async def _drain_relay(url: str, redis_url: str, prefix: str) -> int:
-    async with bootstrap(_relay_settings(url, redis_url, prefix)) as lab:
-        relay = lab.relay(batch_size=BATCH, listen=False)
-        publisher = lab.publisher
+    async with bootstrap(_relay_settings(url, redis_url, prefix)) as runtime:
+        relay = runtime.relay(batch_size=BATCH, listen=False)
+        publisher = runtime.publisher
         assert isinstance(publisher, RedisStreamsPublisher)
-        await lab.db.ping()  # connect before the clock starts, like the raw loop
+        await runtime.db.ping()  # connect before the clock starts, like the raw loop
         await publisher.client.ping()
         return await _timed(lambda: relay.publish_pending())
 
@@ -269,8 +269,8 @@ def _drain_with(kind: str, processes: int, url: str, redis_url: str, prefix: str
 
 def _latency_relay(url: str, redis_url: str, prefix: str, ready: Any, stop: Any) -> None:
     async def main() -> None:
-        lab = bootstrap(_relay_settings(url, redis_url, prefix))
-        relay = lab.relay(batch_size=BATCH, interval=2.0)
+        runtime = bootstrap(_relay_settings(url, redis_url, prefix))
+        relay = runtime.relay(batch_size=BATCH, interval=2.0)
         task = asyncio.create_task(relay.run())
         while not relay.listening:  # noqa: ASYNC110 (a property, not an event)
             await asyncio.sleep(0.01)
@@ -278,7 +278,7 @@ def _latency_relay(url: str, redis_url: str, prefix: str, ready: Any, stop: Any)
         await asyncio.to_thread(stop.wait)
         relay.stop()
         await task
-        await lab.close()
+        await runtime.close()
 
     asyncio.run(main())
 
@@ -313,8 +313,8 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     ready, stop = ctx.Event(), ctx.Event()
     relay = ctx.Process(target=_latency_relay, args=(url, redis_url, prefix, ready, stop))
     relay.start()
-    lab = bootstrap(Settings().replace(database_url=url, pool_size=8))
-    db = lab.db
+    runtime = bootstrap(Settings().replace(database_url=url, pool_size=8))
+    db = runtime.db
     try:
         await asyncio.to_thread(ready.wait, 60)
         began = time.time()
@@ -330,7 +330,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     finally:
         stop.set()
         relay.join(30)
-        await lab.close()
+        await runtime.close()
     latencies = []
     for entry_id, fields in entries or []:
         if not fields:
@@ -357,8 +357,8 @@ async def outbox_benchmark(config: BenchConfig) -> Report:
     cases.append(("raw", 1, "raw asyncpg loop, 1 process"))
     throughput: dict[str, list[float]] = {label: [] for _, _, label in cases}
     try:
-        async with bootstrap(Settings().replace(database_url=url)) as lab:
-            await migrate.upgrade(lab.db)
+        async with bootstrap(Settings().replace(database_url=url)) as runtime:
+            await migrate.upgrade(runtime.db)
         for _ in range(rounds):
             for kind, processes, label in cases:
                 await _load_backlog(url, backlog)

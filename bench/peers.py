@@ -96,22 +96,22 @@ async def peers_benchmark(config: BenchConfig) -> Report:
     admin_url = _postgres_url(config)
     name = f"qulab_bench_peers_{uuid.uuid4().hex[:8]}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
-    lab = bootstrap(Settings().replace(database_url=f"{admin_url.rpartition('/')[0]}/{name}"))
+    runtime = bootstrap(Settings().replace(database_url=f"{admin_url.rpartition('/')[0]}/{name}"))
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
     redis_url = _redis_url(config)
-    loader = Loader(lab.db)
+    loader = Loader(runtime.db)
     on_redis = [make(n, loader, f"{prefix}{n}:", redis_url) for n, make in FACTORIES.items()]
     in_process = [make(n, loader, f"{prefix}{n}:", None) for n, make in FACTORIES.items()]
     plain = aioredis.Redis.from_url(redis_url)
     try:
-        await migrate.upgrade(lab.db)
-        return await _measure(config, lab.db, loader, on_redis, in_process, plain, prefix)
+        await migrate.upgrade(runtime.db)
+        return await _measure(config, runtime.db, loader, on_redis, in_process, plain, prefix)
     finally:
         for contender in on_redis + in_process:
             await contender.close()
         await _delete_prefix(RedisBackend(redis_url), prefix)
         await plain.aclose()
-        await lab.close()
+        await runtime.close()
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

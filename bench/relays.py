@@ -81,9 +81,9 @@ async def _relay_loop(
         outbox_notify=False,
         relay_lease_seconds=LEASE_SECONDS,
     )
-    async with bootstrap(settings) as lab:
-        relay = lab.relay(batch_size=batch, interval=0.02, listen=False)
-        await lab.db.ping()
+    async with bootstrap(settings) as runtime:
+        relay = runtime.relay(batch_size=batch, interval=0.02, listen=False)
+        await runtime.db.ping()
         await asyncio.to_thread(go.wait)
         task = asyncio.create_task(relay.run())
         await asyncio.to_thread(stop.wait)
@@ -249,7 +249,7 @@ async def _latency(
     go.set()
     await asyncio.sleep(3.0)  # leases shared out (heartbeats every lease/3)
     committed: dict[str, float] = {}
-    lab = bootstrap(Settings().replace(database_url=url, pool_size=16))
+    runtime = bootstrap(Settings().replace(database_url=url, pool_size=16))
     try:
         began = time.time()
         total = int(rate * seconds)
@@ -261,7 +261,7 @@ async def _latency(
                 delay = start + i / rate - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                async with PlatformUnitOfWork(lab.db) as uow:
+                async with PlatformUnitOfWork(runtime.db) as uow:
                     row = uow.record(bench_event(str(uuid.uuid4()), i))
                     await uow.commit()
                 committed[row.id] = time.time()
@@ -279,7 +279,7 @@ async def _latency(
         stop.set()
         for relay in relays:
             relay.join(30)
-        await lab.close()
+        await runtime.close()
     latencies = []
     for entry_id, fields in entries or []:
         if not fields:
@@ -294,8 +294,8 @@ async def _latency(
 def _latency_relay(url: str, redis_url: str, prefix: str, go: Any, stop: Any, out: Any) -> None:
     async def main() -> None:
         settings = _settings(url, redis_url, prefix, relay_lease_seconds=3)
-        async with bootstrap(settings) as lab:
-            relay = lab.relay(batch_size=100, interval=1.0)
+        async with bootstrap(settings) as runtime:
+            relay = runtime.relay(batch_size=100, interval=1.0)
             out.put("ready")
             await asyncio.to_thread(go.wait)
             task = asyncio.create_task(relay.run())
@@ -309,15 +309,15 @@ def _latency_relay(url: str, redis_url: str, prefix: str, go: Any, stop: Any, ou
 async def _produce(url: str, notify: bool, writers: int, seconds: float) -> float:
     """Events per second 16 writers commit, one event per unit of work."""
     settings = Settings().replace(database_url=url, pool_size=writers, outbox_notify=notify)
-    async with bootstrap(settings) as lab:
-        await lab.db.ping()
+    async with bootstrap(settings) as runtime:
+        await runtime.db.ping()
         done = 0
         end = time.perf_counter() + seconds
 
         async def writer() -> None:
             nonlocal done
             while time.perf_counter() < end:
-                async with PlatformUnitOfWork(lab.db) as uow:
+                async with PlatformUnitOfWork(runtime.db) as uow:
                     uow.record(bench_event(str(uuid.uuid4()), done))
                     await uow.commit()
                 done += 1
@@ -351,8 +351,8 @@ async def relays_benchmark(config: BenchConfig) -> Report:
     rates: dict[str, list[float]] = {label: [] for _, _, label in [*big, *small]}
     producers: dict[str, list[float]] = {"NOTIFY on": [], "NOTIFY off": []}
     try:
-        async with bootstrap(Settings().replace(database_url=url)) as lab:
-            await migrate.upgrade(lab.db)
+        async with bootstrap(Settings().replace(database_url=url)) as runtime:
+            await migrate.upgrade(runtime.db)
         for _ in range(rounds):
             for kind, processes, label in big:
                 late = processes > 1  # relays running before the backlog arrives

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Table, text
 
-from qulab.core.bootstrap import QuLab
+from qulab.core.bootstrap import Runtime
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
@@ -26,8 +26,8 @@ def pg_database_url() -> Iterator[str]:
     url = services.create_pg_database()
 
     async def _migrate() -> None:
-        async with bootstrap(Settings().replace(database_url=url)) as lab:
-            await migrate.upgrade(lab.db)
+        async with bootstrap(Settings().replace(database_url=url)) as rt:
+            await migrate.upgrade(rt.db)
 
     try:
         asyncio.run(_migrate())
@@ -75,27 +75,27 @@ async def _empty_tables(db: Database) -> None:
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[QuLab]:
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """QuLab built by ``bootstrap`` on a migrated, empty database of the parametrized backend
     (in-process cache, memory broker unless the test's settings say otherwise)."""
-    lab = bootstrap(settings)
-    database = lab.db
+    rt = bootstrap(settings)
+    database = rt.db
     if database.dialect == "sqlite":
         await migrate.upgrade(database)
     else:
         await _empty_tables(database)
     try:
-        yield lab
+        yield rt
     finally:
         try:
             if database.dialect == "postgresql":
                 await _empty_tables(database)
         finally:
-            await lab.close()
+            await rt.close()
 
 
 @pytest.fixture
-def db(runtime: QuLab) -> Database:
+def db(runtime: Runtime) -> Database:
     """A migrated, empty database on the parametrized backend (the runtime's)."""
     return runtime.db
 

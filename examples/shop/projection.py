@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from examples.shop.events import OrderPlaced
 from examples.shop.models import ProductSales
-from qulab.core import Consumer, Delivery, QuLab, build_source, dialect_insert, from_wire, utcnow
+from qulab.core import Consumer, Delivery, Runtime, build_source, dialect_insert, from_wire, utcnow
 
 SALES = cast(Table, ProductSales.__table__)  # the table under the model, for Core statements
 
@@ -51,7 +51,7 @@ class SalesProjection:
         )
 
 
-def sales_consumer(shop: QuLab, *, wait: float = 1.0) -> Consumer:
+def sales_consumer(shop: Runtime, *, wait: float = 1.0) -> Consumer:
     """The sales projection reading the broker the settings name, as its own consumer group.
     Close its source when done (``await consumer.source.close()``)."""
     handler = SalesProjection()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from examples.shop.events import OrderPlaced, PriceChanged
 from examples.shop.repositories import ProductRepository
-from qulab.core import CacheResult, Family, QuLab, Settings, validate_id
+from qulab.core import CacheResult, Family, Runtime, Settings, validate_id
 
 PRODUCT = "product"
 PRODUCT_TTL = 600.0  # seconds
@@ -37,7 +37,7 @@ def families(settings: Settings) -> tuple[Family[ProductView]]:
     return (Family(PRODUCT, ProductView, PRODUCT_TTL, invalidated_by=stale),)
 
 
-async def read_product(shop: QuLab, product_id: str) -> CacheResult[ProductView]:
+async def read_product(shop: Runtime, product_id: str) -> CacheResult[ProductView]:
     """The product from the cache, or loaded once from the database and cached (``value`` is
     None for an unknown id; ``outcome`` says HIT, MISS or BYPASS)."""
     product_id = validate_id(product_id, "product_id")

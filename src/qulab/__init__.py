@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from qulab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from qulab.core.bootstrap import QuLab
+    from qulab.core.bootstrap import Runtime
     from qulab.core.cache import Cache, build_cache
     from qulab.core.config import Settings, get_settings, load_settings
     from qulab.core.db import (
@@ -72,9 +72,9 @@ __all__ = [
     "NotFound",
     "PoolExhausted",
     "PoolStatus",
-    "QuLab",
     "QulabError",
     "RelayAlreadyRunning",
+    "Runtime",
     "SchemaMissing",
     "ScoreRepository",
     "ServiceUnavailable",
@@ -105,7 +105,7 @@ _HOMES = {
     "Base": "qulab.platform.models",
     "BrokerUnavailable": "qulab.core.errors",
     "Cache": "qulab.core.cache",
-    "QuLab": "qulab.core.bootstrap",
+    "Runtime": "qulab.core.bootstrap",
     "bootstrap": "qulab.platform.application",
     "CacheUnavailable": "qulab.core.errors",
     "CachedUserRepository": "qulab.platform.cache",

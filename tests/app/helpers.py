@@ -25,7 +25,7 @@ APP_SCRIPT = ROOT / "app.py"
 RUN_TIMEOUT = 60.0
 
 
-def open_lab() -> AppTest:
+def open_runtime() -> AppTest:
     """A new browser session on the lab (the Introduction page)."""
     return AppTest.from_file(str(APP_SCRIPT), default_timeout=RUN_TIMEOUT).run()
 
@@ -43,8 +43,8 @@ def query(url: str, work: Callable[[Database], Awaitable[Any]]) -> Any:
     """Run ``work(db)`` against ``url`` outside the app, on its own engine."""
 
     async def _go() -> Any:
-        async with bootstrap(Settings().replace(database_url=url)) as lab:
-            return await work(lab.db)
+        async with bootstrap(Settings().replace(database_url=url)) as runtime:
+            return await work(runtime.db)
 
     return asyncio.run(_go())
 

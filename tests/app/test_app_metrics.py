@@ -21,7 +21,7 @@ from qulab.platform.schemas import UserCreate
 from qulab.platform.services.users import create_user
 from qulab.platform.uow import uow_factory
 from tests import services
-from tests.app.helpers import open_lab
+from tests.app.helpers import open_runtime
 from tests.metrics_support import Exposition, scrape
 from tests.outbox_helpers import emit_events
 
@@ -29,16 +29,16 @@ from tests.outbox_helpers import emit_events
 def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) -> None:
     port = services.free_port()
     settings = Settings().replace(database_url=sqlite_url, app_metrics_port=port)
-    lab = runtime.lab(settings)
-    assert runtime.lab(settings) is lab  # a second page run starts nothing new
+    app_runtime = runtime.current(settings)
+    assert runtime.current(settings) is app_runtime  # a second page run starts nothing new
 
     async def read_twice() -> None:
-        await migrate.upgrade(lab.db)
+        await migrate.upgrade(app_runtime.db)
         user = await create_user(
-            UserCreate(email="app@example.com", name="App"), uow_factory(lab.db)
+            UserCreate(email="app@example.com", name="App"), uow_factory(app_runtime.db)
         )
-        await read_user_cached(lab.db, lab.cache, user.id)
-        await read_user_cached(lab.db, lab.cache, user.id)
+        await read_user_cached(app_runtime.db, app_runtime.cache, user.id)
+        await read_user_cached(app_runtime.db, app_runtime.cache, user.id)
 
     runtime.run(read_twice())
     seen = scrape(f"http://127.0.0.1:{port}/metrics")
@@ -69,12 +69,12 @@ def _scrape_until(url: str, done: Callable[[Exposition], bool], timeout: float =
 def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> None:
     port = services.free_port()
     settings = Settings().replace(database_url=sqlite_url, app_metrics_port=port)
-    lab = runtime.lab(settings)
-    runtime.run(migrate.upgrade(lab.db))
-    controller = relay_controller(settings, lab.db)
+    app_runtime = runtime.current(settings)
+    runtime.run(migrate.upgrade(app_runtime.db))
+    controller = relay_controller(settings, app_runtime.db)
     assert controller.start()
     try:
-        runtime.run(emit_events(lab.db, 3))
+        runtime.run(emit_events(app_runtime.db, 3))
         seen = _scrape_until(
             f"http://127.0.0.1:{port}/metrics",
             lambda s: (
@@ -91,8 +91,8 @@ def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> No
 
 
 def test_without_the_setting_the_app_serves_no_metrics(sqlite_url: str) -> None:
-    lab = runtime.lab(Settings().replace(database_url=sqlite_url))
-    assert isinstance(lab.cache.metrics, NoCacheMetrics)
+    app_runtime = runtime.current(Settings().replace(database_url=sqlite_url))
+    assert isinstance(app_runtime.cache.metrics, NoCacheMetrics)
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def taken_port() -> Iterator[int]:
 def test_a_metrics_port_in_use_is_a_configuration_error(sqlite_url: str, taken_port: int) -> None:
     settings = Settings().replace(database_url=sqlite_url, app_metrics_port=taken_port)
     with pytest.raises(ConfigurationError) as raised:
-        runtime.lab(settings)
+        runtime.current(settings)
     assert str(raised.value) == (
         f"QULAB_APP_METRICS_PORT: 127.0.0.1:{taken_port} is already in use; choose a free port"
     )
@@ -117,7 +117,7 @@ def test_the_lab_shows_a_metrics_port_in_use_as_a_configuration_error(
 ) -> None:
     monkeypatch.setenv("QULAB_APP_METRICS_PORT", str(taken_port))
 
-    at = open_lab()
+    at = open_runtime()
 
     assert not at.exception
     assert [str(e.value) for e in at.error] == [

@@ -8,11 +8,11 @@ from qulab.entrypoints.app.navigation import CONNECTIVITY, REPOSITORY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab.loading import APPLY_MARKER
 from qulab.platform.services import seeding
-from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_count
+from tests.app.helpers import go_to, no_exception, open_runtime, query, texts, user_count
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return go_to(at, REPOSITORY)

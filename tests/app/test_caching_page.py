@@ -26,7 +26,7 @@ from tests import services
 from tests.app.helpers import (
     go_to,
     no_exception,
-    open_lab,
+    open_runtime,
     query,
     restart_server,
     texts,
@@ -55,7 +55,7 @@ def cache_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return go_to(at, CACHING)
@@ -250,7 +250,7 @@ def test_a_rename_to_a_blank_name_is_refused_and_changes_nothing(sqlite_url: str
 
 
 def test_page_asks_for_the_database_first(sqlite_url: str) -> None:
-    at = go_to(open_lab(), CACHING)
+    at = go_to(open_runtime(), CACHING)
     no_exception(at)
     assert any("initialise the database on page 2" in w for w in texts(at.warning))
     assert "fetch_user_cached" not in [button.key for button in at.button]
@@ -262,7 +262,7 @@ def test_after_a_server_restart_redis_still_holds_the_entry_and_memory_starts_em
     at = _initialised()
     assert _outcome(_click(at, "fetch_user_cached")) == "MISS"
     restart_server()
-    again = go_to(open_lab(), CACHING)
+    again = go_to(open_runtime(), CACHING)
     no_exception(again)
     expected = "MISS" if cache_kind == "memory" else "HIT"
     assert _outcome(_click(again, "fetch_user_cached")) == expected

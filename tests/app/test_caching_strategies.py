@@ -14,7 +14,7 @@ from qulab.core.db import Database
 from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.strategies_view import KILL_LABEL, RUN_LABEL
-from tests.app.helpers import go_to, no_exception, open_lab, texts
+from tests.app.helpers import go_to, no_exception, open_runtime, texts
 
 
 def _tables(url: str) -> list[str]:
@@ -30,7 +30,7 @@ def _tables(url: str) -> list[str]:
 
 
 def _caching_page() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return go_to(at, CACHING)

@@ -13,7 +13,7 @@ from qulab.platform import migrate
 from tests.app.helpers import (
     go_to,
     no_exception,
-    open_lab,
+    open_runtime,
     restart_server,
     texts,
     user_count,
@@ -39,7 +39,7 @@ def _shown_ids(at: AppTest) -> dict[str, str]:
 
 
 def test_initialise_creates_the_schema_and_shows_alex_and_jane_ids(lab_url: str) -> None:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     no_exception(at)
     assert texts(at.warning) == [
         f"The database is not initialised yet: click “{SETUP_LABEL}” above."
@@ -58,7 +58,7 @@ def test_initialise_creates_the_schema_and_shows_alex_and_jane_ids(lab_url: str)
 
 
 def test_initialising_again_changes_nothing(lab_url: str) -> None:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     _setup_button(at).click().run()
     before = user_emails(lab_url)
     _setup_button(at).click().run()
@@ -70,12 +70,12 @@ def test_initialising_again_changes_nothing(lab_url: str) -> None:
 def test_sample_user_ids_are_read_from_the_database_after_a_server_restart(
     lab_url: str,
 ) -> None:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     _setup_button(at).click().run()
     shown = _shown_ids(at)
 
     restart_server()
-    again = go_to(open_lab(), CONNECTIVITY)
+    again = go_to(open_runtime(), CONNECTIVITY)
     no_exception(again)
     assert _shown_ids(again) == shown
     assert "The database is initialised and ready." in texts(again.success)
@@ -84,7 +84,7 @@ def test_sample_user_ids_are_read_from_the_database_after_a_server_restart(
 
 
 def test_reset_needs_confirmation_and_leaves_only_fresh_sample_users(sqlite_url: str) -> None:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     _setup_button(at).click().run()
     old = _shown_ids(at)
     go_to(at, DATA_MODELS)
@@ -110,7 +110,7 @@ def test_reset_needs_confirmation_and_leaves_only_fresh_sample_users(sqlite_url:
 
 
 def test_reset_is_not_offered_on_postgresql(lab_url: str) -> None:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     labels = [button.label for button in at.button]
     if lab_url.startswith("sqlite"):
         assert "Reset database" in labels
@@ -124,7 +124,7 @@ def test_live_pool_statistics_follow_the_configured_pool(
 ) -> None:
     monkeypatch.setenv("QULAB_POOL_SIZE", "3")
     monkeypatch.setenv("QULAB_MAX_OVERFLOW", "2")
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     _setup_button(at).click().run()
     metrics = {metric.label: metric.value for metric in at.metric}
     assert metrics["Pool size"] == "3"
@@ -144,7 +144,7 @@ def test_unreachable_database_gets_a_message_saying_what_to_check(
     monkeypatch.setenv(
         "QULAB_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere"
     )
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     no_exception(at)
     _setup_button(at).click().run()
     no_exception(at)

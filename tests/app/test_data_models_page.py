@@ -11,7 +11,7 @@ from qulab.core import models as core_models
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.platform import models
-from tests.app.helpers import go_to, no_exception, open_lab, texts, user_count, user_emails
+from tests.app.helpers import go_to, no_exception, open_runtime, texts, user_count, user_emails
 
 
 def _initialise(at: AppTest) -> None:
@@ -28,7 +28,7 @@ def _submit(at: AppTest, **fields: str) -> AppTest:
 
 
 def test_model_source_is_read_from_the_code(sqlite_url: str) -> None:
-    at = go_to(open_lab(), DATA_MODELS)
+    at = go_to(open_runtime(), DATA_MODELS)
     no_exception(at)
     shown = [block.value.strip() for block in at.code]
     for cls in (models.User, models.Assessment, models.AIRScore, core_models.DomainEvent):
@@ -37,7 +37,7 @@ def test_model_source_is_read_from_the_code(sqlite_url: str) -> None:
 
 
 def test_er_diagram_is_generated_from_the_metadata(sqlite_url: str) -> None:
-    at = go_to(open_lab(), DATA_MODELS)
+    at = go_to(open_runtime(), DATA_MODELS)
     spec = at.get("graphviz_chart")[0].proto.spec
     assert spec.startswith("digraph er {")
     for metadata in models.METADATA:
@@ -51,7 +51,7 @@ def test_er_diagram_is_generated_from_the_metadata(sqlite_url: str) -> None:
 def test_before_initialisation_the_form_is_replaced_by_a_pointer_to_page_2(
     sqlite_url: str,
 ) -> None:
-    at = go_to(open_lab(), DATA_MODELS)
+    at = go_to(open_runtime(), DATA_MODELS)
     no_exception(at)
     assert texts(at.warning) == [
         "The database has no QuLab tables yet: initialise the database on page 2 "
@@ -62,7 +62,7 @@ def test_before_initialisation_the_form_is_replaced_by_a_pointer_to_page_2(
 
 
 def test_create_user_shows_the_new_id_and_remembers_it(lab_url: str) -> None:
-    at = open_lab()
+    at = open_runtime()
     _initialise(at)
     assert at.metric[0].value == "2"
 
@@ -92,7 +92,7 @@ def test_create_user_shows_the_new_id_and_remembers_it(lab_url: str) -> None:
 
 
 def test_duplicate_email_is_rejected_and_nothing_is_written(lab_url: str) -> None:
-    at = open_lab()
+    at = open_runtime()
     _initialise(at)
     _submit(at, email="sam@example.com", name="Sam")
     before = user_emails(lab_url)
@@ -128,7 +128,7 @@ def test_duplicate_email_is_rejected_and_nothing_is_written(lab_url: str) -> Non
 def test_each_invalid_input_gets_a_clear_error_and_writes_nothing(
     sqlite_url: str, fields: dict[str, str], expected: str
 ) -> None:
-    at = open_lab()
+    at = open_runtime()
     _initialise(at)
     _submit(at, **fields)
     no_exception(at)

@@ -12,11 +12,11 @@ from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab.loading import APPLY_MARKER, ensure_exercise_rows
 from qulab.platform.models import AIRScore, Assessment
 from qulab.platform.services import seeding
-from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_emails
+from tests.app.helpers import go_to, no_exception, open_runtime, query, texts, user_emails
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return at

@@ -7,11 +7,11 @@ from streamlit.testing.v1 import AppTest
 
 from qulab.entrypoints.app.design_view import GRADE_COLUMNS, LEFT_OUT, SUBMIT_LABEL
 from qulab.entrypoints.app.navigation import DESIGN
-from tests.app.helpers import go_to, no_exception, open_lab, texts
+from tests.app.helpers import go_to, no_exception, open_runtime, texts
 
 
 def _page() -> AppTest:
-    at = go_to(open_lab(), DESIGN)
+    at = go_to(open_runtime(), DESIGN)
     no_exception(at)
     return at
 

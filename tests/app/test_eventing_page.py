@@ -25,14 +25,14 @@ from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.sections.eventing import OUTAGE_KEY
 from tests import services
-from tests.app.helpers import go_to, no_exception, open_lab, query, restart_server, texts
+from tests.app.helpers import go_to, no_exception, open_runtime, query, restart_server, texts
 
 EVENT_ID = re.compile(r"DomainEvent \(ID: `([0-9a-f-]{36})`")
 WAIT_SECONDS = 30.0
 
 
 def _initialised_lab() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return go_to(at, EVENTING)
@@ -255,7 +255,7 @@ def test_a_running_publisher_is_stopped_when_the_runtime_is_torn_down(
     lock.release()
 
     # After the restart the page starts stopped and works.
-    again = go_to(open_lab(), EVENTING)
+    again = go_to(open_runtime(), EVENTING)
     no_exception(again)
     assert _metrics(again)["Publisher"] == "stopped"
 

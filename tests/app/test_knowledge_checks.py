@@ -13,11 +13,11 @@ from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, PAGES, REPOS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import checks
 from qulab.platform.models import LabProgress
-from tests.app.helpers import go_to, no_exception, open_lab, query, restart_server, texts
+from tests.app.helpers import go_to, no_exception, open_runtime, query, restart_server, texts
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return at
@@ -75,7 +75,7 @@ def test_progress_is_stored_per_page_and_survives_a_restart(lab_url: str) -> Non
     assert "- Introduction: 2/4" in "\n".join(texts(at.sidebar.markdown))
 
     restart_server()
-    again = open_lab()
+    again = open_runtime()
     no_exception(again)
     assert _progress_line(again) == "**Knowledge checks:** 2/28"
 
@@ -83,7 +83,7 @@ def test_progress_is_stored_per_page_and_survives_a_restart(lab_url: str) -> Non
 def test_before_the_database_is_initialised_answers_are_graded_but_not_kept(
     sqlite_url: str,
 ) -> None:
-    at = open_lab()
+    at = open_runtime()
     first = checks.questions("introduction")[0]
     assert any("not kept" in caption for caption in texts(at.caption))
     _answer(at, first.id, first.answer)

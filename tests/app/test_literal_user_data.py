@@ -10,7 +10,7 @@ from qulab.core.db import Database
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS, EVENTING, REPOSITORY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.platform.models import User
-from tests.app.helpers import go_to, markdown_html, no_exception, open_lab, query, shown
+from tests.app.helpers import go_to, markdown_html, no_exception, open_runtime, query, shown
 
 NAME = "[click](http://example.com) ![x](http://e/x.png) **bold**"
 EMAIL = "md@example.com"
@@ -37,7 +37,7 @@ def _assert_nothing_rendered_from_the_name(at: AppTest) -> None:
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return at

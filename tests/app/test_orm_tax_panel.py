@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from qulab.entrypoints.app.navigation import CONNECTIVITY, REPOSITORY
 from qulab.entrypoints.app.orm_tax_view import READS, ROUNDS, RUN_LABEL
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
-from tests.app.helpers import go_to, no_exception, open_lab, texts
+from tests.app.helpers import go_to, no_exception, open_runtime, texts
 
 RUNGS = [
     "bare driver (fetch one row)",
@@ -18,7 +18,7 @@ RUNGS = [
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return go_to(at, REPOSITORY)

@@ -21,7 +21,7 @@ from qulab.entrypoints.app.outbox_lab_view import LAB_MODE_KEY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.platform.projection import projection_differences
 from tests import services
-from tests.app.helpers import go_to, no_exception, open_lab, query, shown, texts
+from tests.app.helpers import go_to, no_exception, open_runtime, query, shown, texts
 
 EVENT_ID = re.compile(r"DomainEvent \(ID: `([0-9a-f-]{36})`")
 WAIT_SECONDS = 30.0
@@ -35,7 +35,7 @@ def empty_memory_broker() -> None:
 
 
 def _lab_mode() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     at = go_to(at, EVENTING)

@@ -13,14 +13,14 @@ from qulab.entrypoints.app.demo_data import POOL_MARKER, POOL_USERS
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.platform.services import seeding
-from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_count
+from tests.app.helpers import go_to, no_exception, open_runtime, query, texts, user_count
 
 K = 4
 REQUESTS = 40
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return at
@@ -109,7 +109,7 @@ def test_pool_exhaustion_shows_which_holders_timed_out_and_why(lab_url: str) -> 
 
 
 def test_experiments_ask_for_the_database_first(sqlite_url: str) -> None:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     no_exception(at)
     assert "run_pooling" not in [button.key for button in at.button]
     assert any(info.startswith("Initialise the database above first") for info in texts(at.info))

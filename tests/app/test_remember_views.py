@@ -17,14 +17,14 @@ from qulab.entrypoints.app.relationships_view import SUBHEADER as RELATIONSHIPS_
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
 from tests import services
-from tests.app.helpers import go_to, no_exception, open_lab, user_emails
+from tests.app.helpers import go_to, no_exception, open_runtime, user_emails
 from tests.cache_support import delete_prefix, new_prefix
 
 ALEX_EMAIL = DEMO_USERS[0][0]
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return at
@@ -43,7 +43,7 @@ def _channels(at: AppTest) -> pd.DataFrame:
 def test_page_1_shows_the_four_relationship_types_for_the_configured_database(
     lab_url: str,
 ) -> None:
-    at = go_to(open_lab(), DATA_MODELS)
+    at = go_to(open_runtime(), DATA_MODELS)
     no_exception(at)
     assert RELATIONSHIPS_SUBHEADER in [sub.value for sub in at.subheader]
     assert [tab.label for tab in at.tabs][-4:] == [

@@ -15,13 +15,13 @@ from qulab.lab import DEMO_USERS
 from qulab.lab.nplusone import SINGLE_REPEATS
 from qulab.platform.models import AIRScore
 from qulab.platform.services import seeding
-from tests.app.helpers import go_to, no_exception, open_lab, query, texts, user_emails
+from tests.app.helpers import go_to, no_exception, open_runtime, query, texts, user_emails
 
 ALEX_EMAIL = DEMO_USERS[0][0]
 
 
 def _initialised() -> AppTest:
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
     return go_to(at, REPOSITORY)
@@ -188,7 +188,7 @@ def test_a_bad_or_unknown_user_id_gets_a_clear_message_and_writes_nothing(
 
 
 def test_page_asks_for_the_database_first(sqlite_url: str) -> None:
-    at = go_to(open_lab(), REPOSITORY)
+    at = go_to(open_runtime(), REPOSITORY)
     no_exception(at)
     assert any("initialise the database on page 2" in w for w in texts(at.warning))
     assert "add_scores" not in [button.key for button in at.button]

@@ -13,22 +13,22 @@ from qulab.entrypoints.app.cache_resource import lab_cache
 
 def test_database_cache_and_broker_come_from_one_runtime(sqlite_url: str) -> None:
     settings = Settings().replace(database_url=sqlite_url)
-    lab = runtime.lab(settings)
+    app_runtime = runtime.current(settings)
 
-    assert runtime.lab(settings) is lab
-    assert runtime.database(settings) is lab.db
-    assert lab_cache(settings, lab.db) is lab.cache
-    assert lab_broker(settings).inner is lab.publisher
-    assert lab.cache.invalidate_events in lab.bus.handlers()
+    assert runtime.current(settings) is app_runtime
+    assert runtime.database(settings) is app_runtime.db
+    assert lab_cache(settings, app_runtime.db) is app_runtime.cache
+    assert lab_broker(settings).inner is app_runtime.publisher
+    assert app_runtime.cache.invalidate_events in app_runtime.bus.handlers()
 
 
 def test_new_cache_settings_build_a_new_runtime_and_close_the_old(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QULAB_CACHE_PREFIX", "first:")
-    first = runtime.lab(Settings().replace(database_url=sqlite_url))
+    first = runtime.current(Settings().replace(database_url=sqlite_url))
     monkeypatch.setenv("QULAB_CACHE_PREFIX", "second:")
-    second = runtime.lab(Settings().replace(database_url=sqlite_url))
+    second = runtime.current(Settings().replace(database_url=sqlite_url))
 
     assert second is not first
     assert second.cache.prefix == "second:"
@@ -47,7 +47,7 @@ def test_a_database_of_another_runtime_is_refused(sqlite_url: str) -> None:
 
 def test_the_database_cache_and_broker_groups_key_the_runtime(sqlite_url: str) -> None:
     settings = Settings().replace(database_url=sqlite_url)
-    lab = runtime.lab(settings)
+    app_runtime = runtime.current(settings)
 
-    assert runtime.lab(settings.replace(relay_batch_size=7, app_timeout=5)) is lab
-    assert runtime.lab(settings.replace(relay_publish_timeout=3)) is not lab
+    assert runtime.current(settings.replace(relay_batch_size=7, app_timeout=5)) is app_runtime
+    assert runtime.current(settings.replace(relay_publish_timeout=3)) is not app_runtime

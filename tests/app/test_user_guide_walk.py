@@ -21,7 +21,7 @@ from qulab.lab import DEMO_USERS
 from tests.app.helpers import (
     go_to,
     no_exception,
-    open_lab,
+    open_runtime,
     query,
     restart_server,
     texts,
@@ -48,7 +48,7 @@ def _app_loops() -> list[threading.Thread]:
 
 
 def test_initialise_then_create_then_duplicate_then_invalid_inputs(lab_url: str) -> None:
-    at = open_lab()
+    at = open_runtime()
     no_exception(at)
 
     # Page 2: initialise; Alex's and Jane's ids are shown and are the rows in the database.
@@ -98,7 +98,7 @@ def test_initialise_then_create_then_duplicate_then_invalid_inputs(lab_url: str)
     assert len(_app_loops()) == 1
     restart_server()
     assert _app_loops() == []
-    again = go_to(open_lab(), DATA_MODELS)
+    again = go_to(open_runtime(), DATA_MODELS)
     no_exception(again)
     assert again.metric[0].value == "3"
     assert len(_app_loops()) == 1
@@ -107,7 +107,7 @@ def test_initialise_then_create_then_duplicate_then_invalid_inputs(lab_url: str)
 def test_the_whole_user_guide_in_one_session(lab_url: str) -> None:
     """initialise -> create a user -> duplicate email -> add scores -> per-row vs eager ->
     cache miss, hit, invalidate, miss -> score + pending event -> relay -> published."""
-    at = go_to(open_lab(), CONNECTIVITY)
+    at = go_to(open_runtime(), CONNECTIVITY)
     next(b for b in at.button if b.label == SETUP_LABEL).click().run()
     no_exception(at)
 

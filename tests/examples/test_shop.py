@@ -29,7 +29,7 @@ from examples.shop.repositories import ProductRepository
 from examples.shop.services import add_product, change_price, place_order
 from examples.shop.uow import shop_units
 from examples.shop.views import read_product
-from qulab.core.bootstrap import QuLab, bootstrap
+from qulab.core.bootstrap import Runtime, bootstrap
 from qulab.core.cache import Outcome
 from qulab.core.config import Settings
 from qulab.core.consumers import applied_ids
@@ -84,7 +84,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture
-async def shop(stack: Stack) -> AsyncIterator[QuLab]:
+async def shop(stack: Stack) -> AsyncIterator[Runtime]:
     """The shop's runtime on a database its own migrations brought to head."""
     runtime = bootstrap(SHOP, stack.settings)
     try:
@@ -96,7 +96,7 @@ async def shop(stack: Stack) -> AsyncIterator[QuLab]:
             await services.delete_redis_prefix(stack.prefix)
 
 
-async def cached_entry(stack: Stack, shop: QuLab, key: str) -> bytes | None:
+async def cached_entry(stack: Stack, shop: Runtime, key: str) -> bytes | None:
     """The raw cache entry: read with a client of its own on Redis."""
     if not stack.redis:
         return await shop.cache.backend.get(key)
@@ -117,19 +117,19 @@ async def stream_entries(stack: Stack, aggregate_type: str) -> list[dict[bytes, 
         await client.aclose()
 
 
-async def events(shop: QuLab) -> list[DomainEvent]:
+async def events(shop: Runtime) -> list[DomainEvent]:
     async with shop.db.session() as session:
         query = select(DomainEvent).order_by(DomainEvent.sequence)
         return list((await session.execute(query)).scalars())
 
 
-async def sales(shop: QuLab) -> dict[str, tuple[int, int, int]]:
+async def sales(shop: Runtime) -> dict[str, tuple[int, int, int]]:
     async with shop.db.session() as session:
         rows = (await session.execute(select(ProductSales))).scalars()
         return {r.product_id: (r.orders, r.units, r.revenue_cents) for r in rows}
 
 
-async def sales_from_orders(shop: QuLab) -> dict[str, tuple[int, int, int]]:
+async def sales_from_orders(shop: Runtime) -> dict[str, tuple[int, int, int]]:
     """What the projection should say, computed from the orders table itself."""
     query = select(
         Order.product_id, func.count(), func.sum(Order.quantity), func.sum(Order.total_cents)
@@ -145,7 +145,7 @@ def schema_diff(connection: Connection) -> list[Any]:
 
 
 async def test_the_shop_migrations_build_exactly_its_models_and_the_core_tables(
-    shop: QuLab,
+    shop: Runtime,
 ) -> None:
     async with shop.db.connect() as conn:
         assert await conn.run_sync(schema_diff) == []
@@ -156,7 +156,7 @@ async def test_the_shop_migrations_build_exactly_its_models_and_the_core_tables(
 
 
 async def test_the_shop_writes_caches_relays_and_projects_each_event_once(
-    shop: QuLab, stack: Stack
+    shop: Runtime, stack: Stack
 ) -> None:
     assert await SHOP.migrations.is_up_to_date(shop.db)
     uow = shop_units(shop.db)
@@ -231,7 +231,7 @@ async def test_the_shop_writes_caches_relays_and_projects_each_event_once(
         await consumer.source.close()
 
 
-async def test_a_taken_sku_is_a_duplicate_and_writes_nothing(shop: QuLab) -> None:
+async def test_a_taken_sku_is_a_duplicate_and_writes_nothing(shop: Runtime) -> None:
     uow = shop_units(shop.db)
     await add_product(uow, sku="MUG-1", name="Mug", price_cents=800)
     with pytest.raises(DuplicateError, match=r"^sku: a product with SKU MUG-1 already exists$"):
@@ -241,7 +241,7 @@ async def test_a_taken_sku_is_a_duplicate_and_writes_nothing(shop: QuLab) -> Non
     assert [e.event_type for e in await events(shop)] == ["shop.product_added"]
 
 
-async def test_an_order_beyond_the_stock_is_refused_and_writes_nothing(shop: QuLab) -> None:
+async def test_an_order_beyond_the_stock_is_refused_and_writes_nothing(shop: Runtime) -> None:
     uow = shop_units(shop.db)
     pen = await add_product(uow, sku="PEN-1", name="Pen", price_cents=150, stock=1)
     with pytest.raises(ConflictError, match=r"1 in stock, 2 asked"):

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from qulab.core.bootstrap import QuLab
+from qulab.core.bootstrap import Runtime
 from qulab.core.cache import Outcome, build_cache
 from qulab.core.config import Settings
 from qulab.core.db import Database, make_engine
@@ -43,17 +43,17 @@ def _other_tasks() -> set[asyncio.Task[object]]:
     return {task for task in asyncio.all_tasks() if task is not current and not task.done()}
 
 
-async def _rename(lab: QuLab, user_id: str, name: str) -> None:
+async def _rename(rt: Runtime, user_id: str, name: str) -> None:
     """A commit through the runtime's unit of work, recording what it changed."""
     changes = UserUpdate(name=name)
-    async with lab.uow() as uow:
+    async with rt.uow() as uow:
         await uow.users.update(user_id, changes)
         uow.record(UserUpdated(user_id, changes.changes()))
         await uow.commit()
 
 
 async def test_default_settings_build_memory_cache_and_memory_broker(
-    runtime: QuLab, backend: str
+    runtime: Runtime, backend: str
 ) -> None:
     assert runtime.db.dialect == backend
     assert runtime.cache.backend.kind == "memory"
@@ -62,7 +62,7 @@ async def test_default_settings_build_memory_cache_and_memory_broker(
     assert runtime.bus is runtime.db.bus
 
 
-async def test_a_commit_through_the_runtime_invalidates_a_cached_user(runtime: QuLab) -> None:
+async def test_a_commit_through_the_runtime_invalidates_a_cached_user(runtime: Runtime) -> None:
     user = await create_user(runtime.db, email="boot@example.com", name="Before")
     first = await read_user_cached(runtime.db, runtime.cache, user.id)
     again = await read_user_cached(runtime.db, runtime.cache, user.id)
@@ -77,12 +77,12 @@ async def test_a_commit_through_the_runtime_invalidates_a_cached_user(runtime: Q
 
 async def test_an_injected_cache_is_subscribed_but_left_open(settings: Settings) -> None:
     cache = build_cache(settings, families(settings))
-    lab = bootstrap(settings, cache=cache)
-    assert lab.cache is cache
-    assert cache.invalidate_events in lab.bus.handlers()
-    await lab.close()
-    assert cache.invalidate_events not in lab.bus.handlers()
-    await lab.close()  # idempotent
+    rt = bootstrap(settings, cache=cache)
+    assert rt.cache is cache
+    assert cache.invalidate_events in rt.bus.handlers()
+    await rt.close()
+    assert cache.invalidate_events not in rt.bus.handlers()
+    await rt.close()  # idempotent
     await cache.close()
 
 
@@ -123,22 +123,22 @@ async def _assemble_use_and_close(url: str, redis_url: str) -> None:
         outbox_stream_prefix=prefix,
     )
     before = _other_tasks()
-    lab = bootstrap(settings)
-    assert lab.db.dialect == "postgresql"
-    assert lab.cache.backend.kind == "redis" and lab.cache.backend.shared
-    assert isinstance(lab.publisher, RedisStreamsPublisher)
+    rt = bootstrap(settings)
+    assert rt.db.dialect == "postgresql"
+    assert rt.cache.backend.kind == "redis" and rt.cache.backend.shared
+    assert isinstance(rt.publisher, RedisStreamsPublisher)
     # A shared cache is repaired by the relay: its invalidation is a durable handler.
-    assert lab.bus.handlers(durable_only=True) == [lab.cache.invalidate_events]
+    assert rt.bus.handlers(durable_only=True) == [rt.cache.invalidate_events]
 
-    await migrate.upgrade(lab.db)
-    user = await create_user(lab.db, email="pg@example.com", name="Before")
-    assert (await read_user_cached(lab.db, lab.cache, user.id)).outcome == Outcome.MISS
-    await _rename(lab, user.id, "After")
-    fresh = await read_user_cached(lab.db, lab.cache, user.id)
+    await migrate.upgrade(rt.db)
+    user = await create_user(rt.db, email="pg@example.com", name="Before")
+    assert (await read_user_cached(rt.db, rt.cache, user.id)).outcome == Outcome.MISS
+    await _rename(rt, user.id, "After")
+    fresh = await read_user_cached(rt.db, rt.cache, user.id)
     assert fresh.outcome == Outcome.MISS and fresh.value is not None
     assert fresh.value.name == "After"
 
-    relay = lab.relay(listen=False)
+    relay = rt.relay(listen=False)
     result = await relay.publish_pending()
     assert result.published == 2
     client = aioredis.from_url(redis_url)
@@ -150,7 +150,7 @@ async def _assemble_use_and_close(url: str, redis_url: str) -> None:
 
     assert await _pg_connections(url) >= 1
     assert await _redis_clients(redis_url) >= 1
-    await lab.close()
+    await rt.close()
 
     async def no_pg() -> bool:
         return await _pg_connections(url) == 0
@@ -165,26 +165,26 @@ async def _assemble_use_and_close(url: str, redis_url: str) -> None:
 
 async def test_an_injected_database_is_used_and_not_disposed(db: Database) -> None:
     pool = db.engine.sync_engine.pool
-    lab = bootstrap(db.settings, database=db)
-    assert lab.db is db and lab.uow().db is db
-    await lab.close()
+    rt = bootstrap(db.settings, database=db)
+    assert rt.db is db and rt.uow().db is db
+    await rt.close()
     assert db.engine.sync_engine.pool is pool  # dispose() would have replaced it
     async with db.reading() as session:
         assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
 
 
 async def test_close_disposes_a_database_it_built(settings: Settings) -> None:
-    lab = bootstrap(settings)
-    pool = lab.db.engine.sync_engine.pool
-    await lab.close()
-    assert lab.db.engine.sync_engine.pool is not pool
+    rt = bootstrap(settings)
+    pool = rt.db.engine.sync_engine.pool
+    await rt.close()
+    assert rt.db.engine.sync_engine.pool is not pool
 
 
 async def test_an_injected_engine_backs_the_database(settings: Settings) -> None:
     engine = make_engine(settings, null_pool=True)
-    async with bootstrap(settings, engine=engine) as lab:
-        assert lab.db.engine is engine
-        assert lab.db.pool_status().kind == "NullPool"
+    async with bootstrap(settings, engine=engine) as rt:
+        assert rt.db.engine is engine
+        assert rt.db.pool_status().kind == "NullPool"
 
 
 def test_engine_and_database_together_are_refused(settings: Settings) -> None:
@@ -195,6 +195,6 @@ def test_engine_and_database_together_are_refused(settings: Settings) -> None:
 
 async def test_an_injected_publisher_is_the_relays_and_stays_open(settings: Settings) -> None:
     publisher = MemoryBroker("bootstrap-injected", 10)
-    async with bootstrap(settings, publisher=publisher) as lab:
-        assert lab.publisher is publisher
-        assert lab.relay(listen=False).publisher is publisher
+    async with bootstrap(settings, publisher=publisher) as rt:
+        assert rt.publisher is publisher
+        assert rt.relay(listen=False).publisher is publisher

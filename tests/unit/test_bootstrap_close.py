@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from qulab.core.bootstrap import Application, QuLab
+from qulab.core.bootstrap import Application, Runtime
 from qulab.core.bus import MessageBus
 from qulab.core.cache import Cache
 from qulab.core.config import Settings
@@ -40,27 +40,27 @@ class _Closing:
 APPLICATION = Application("test", Migrations(Path(".")))
 
 
-def _lab(log: list[str], *, cache_fails: bool = False) -> QuLab:
+def _lab(log: list[str], *, cache_fails: bool = False) -> Runtime:
     db, cache = _Closing("engine", log), _Closing("cache", log, fails=cache_fails)
     publisher = _Closing("publisher", log)
-    lab = QuLab(APPLICATION, Settings(), cast(Database, db), cast(Cache, cache))
-    lab._publisher = cast(Publisher, publisher)  # as if built on first use
-    return lab
+    runtime = Runtime(APPLICATION, Settings(), cast(Database, db), cast(Cache, cache))
+    runtime._publisher = cast(Publisher, publisher)  # as if built on first use
+    return runtime
 
 
 async def test_close_runs_in_order_once() -> None:
     log: list[str] = []
-    lab = _lab(log)
-    await lab.close()
-    await lab.close()
+    runtime = _lab(log)
+    await runtime.close()
+    await runtime.close()
     assert log == ["unsubscribe cache", "cache", "publisher", "engine"]
 
 
 async def test_the_engine_is_disposed_even_when_the_cache_fails_to_close() -> None:
     log: list[str] = []
-    lab = _lab(log, cache_fails=True)
+    runtime = _lab(log, cache_fails=True)
     with pytest.raises(RuntimeError, match="cache would not close"):
-        await lab.close()
+        await runtime.close()
     assert log[-1] == "engine"
 
 
@@ -70,11 +70,11 @@ async def test_an_unused_publisher_is_never_built(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr("qulab.core.bootstrap.build_publisher", refuse)
     log: list[str] = []
-    lab = QuLab(
+    runtime = Runtime(
         APPLICATION,
         Settings(),
         cast(Database, _Closing("engine", log)),
         cast(Cache, _Closing("c", log)),
     )
-    await lab.close()
+    await runtime.close()
     assert log == ["unsubscribe c", "c", "engine"]

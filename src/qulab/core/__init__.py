@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from qulab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from qulab.core.bootstrap import Application, QuLab, bootstrap, open_database, open_publisher
+    from qulab.core.bootstrap import Application, Runtime, bootstrap, open_database, open_publisher
     from qulab.core.bus import MessageBus
     from qulab.core.cache import (
         Cache,
@@ -165,7 +165,6 @@ __all__ = [
     "PoolExhausted",
     "PoolStatus",
     "Publisher",
-    "QuLab",
     "QulabError",
     "RedisBackend",
     "Relay",
@@ -173,6 +172,7 @@ __all__ = [
     "RelayRecorder",
     "Repository",
     "RetryPolicy",
+    "Runtime",
     "SchemaMissing",
     "ServiceUnavailable",
     "Settings",
@@ -230,7 +230,7 @@ __all__ = [
 
 _HOMES = {
     "Application": "qulab.core.bootstrap",
-    "QuLab": "qulab.core.bootstrap",
+    "Runtime": "qulab.core.bootstrap",
     "bootstrap": "qulab.core.bootstrap",
     "open_database": "qulab.core.bootstrap",
     "open_publisher": "qulab.core.bootstrap",

@@ -70,7 +70,7 @@ def _unsubscribe(application: Application, bus: MessageBus, cache: Cache) -> Non
         bus.unsubscribe(handler)
 
 
-class QuLab:
+class Runtime:
     """The assembled runtime: settings, database, bus, cache and (built on first use) the
     publisher. Use it as ``async with bootstrap() as lab:`` or call ``await lab.close()``.
 
@@ -176,7 +176,7 @@ def bootstrap(
     database: Database | None = None,
     cache: Cache | None = None,
     publisher: Publisher | None = None,
-) -> QuLab:
+) -> Runtime:
     """Build ``application``'s runtime once for ``settings`` (the process settings by default).
 
     The database gets ``engine`` if given (else one built from ``settings.database``); the cache
@@ -192,7 +192,7 @@ def bootstrap(
     db = database or Database(settings, engine=engine)
     built_cache = cache or build_cache(settings, application.families(settings))
     _subscribe(application, db.bus, built_cache)
-    return QuLab(
+    return Runtime(
         application,
         settings,
         db,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from qulab.core.bootstrap import Application, QuLab
+from qulab.core.bootstrap import Application, Runtime
 from qulab.core.bootstrap import bootstrap as assemble
 from qulab.core.cache import Cache
 from qulab.core.config import Settings
@@ -36,7 +36,7 @@ def bootstrap(
     database: Database | None = None,
     cache: Cache | None = None,
     publisher: Publisher | None = None,
-) -> QuLab:
+) -> Runtime:
     """The platform's runtime for ``settings`` (see ``qulab.core.bootstrap.bootstrap``)."""
     return assemble(
         PLATFORM, settings, engine=engine, database=database, cache=cache, publisher=publisher

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from qulab.core import QuLab, Settings
+from qulab.core import Runtime, Settings
 from qulab.core.outbox import (
     MemoryBroker,
     OutageSwitch,
@@ -67,7 +67,7 @@ class LabBroker:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _broker(key: str, lab_id: int, _lab: QuLab, _loop: LoopThread) -> LabBroker:
+def _broker(key: str, lab_id: int, _lab: Runtime, _loop: LoopThread) -> LabBroker:
     async def build() -> OutageSwitch:
         # On the loop: the runtime builds its publisher on first use, and a Redis client
         # belongs to the loop it first runs on.
@@ -83,5 +83,5 @@ def broker_key(settings: Settings) -> str:
 def lab_broker(settings: Settings) -> LabBroker:
     """The process-wide broker for ``settings``: the runtime's publisher behind the outage
     switch (raises ConfigurationError when misconfigured). The runtime closes the publisher."""
-    lab = runtime.lab(settings)
-    return _broker(broker_key(settings), id(lab), lab, runtime.event_loop())
+    app_runtime = runtime.current(settings)
+    return _broker(broker_key(settings), id(app_runtime), app_runtime, runtime.event_loop())

@@ -1,6 +1,6 @@
 """The app's read-through cache: one per server process, built on the app loop.
 
-It is the cache of the app's runtime (``qulab.entrypoints.app.runtime.lab``, built by
+It is the cache of the app's runtime (``qulab.entrypoints.app.runtime.current``, built by
 ``bootstrap``), subscribed to the database's bus, so every unit of work that commits a change to
 a user (page 1's form, page 3's sample scores, page 4's rename, clearing seeded users)
 invalidates that user's entries after the commit. New settings build a new runtime; the old cache is
@@ -20,10 +20,10 @@ def lab_cache(settings: Settings, db: Database) -> Cache:
     """The cache of the runtime built for ``settings`` (``db`` is that runtime's database),
     subscribed to its bus by ``bootstrap``: invalidation after commit, and by the relay after
     each published batch."""
-    lab = runtime.lab(settings)
-    if lab.db is not db:
+    app_runtime = runtime.current(settings)
+    if app_runtime.db is not db:
         raise ValueError("lab_cache() was given a database of another runtime")
-    return lab.cache
+    return app_runtime.cache
 
 
 def cache_status(settings: Settings, db: Database) -> CacheStatus:

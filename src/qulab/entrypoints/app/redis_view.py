@@ -29,8 +29,8 @@ def _view(settings: Settings) -> StoreView:
                 settings.cache.redis_url, settings.cache.prefix, settings.broker.stream_prefix
             )
         )
-    lab = runtime.lab(settings)
-    backend = lab.cache.backend
+    app_runtime = runtime.current(settings)
+    backend = app_runtime.cache.backend
     if not isinstance(backend, MemoryBackend):
         raise TypeError(f"an in-process view needs the memory backend, not {backend.kind}")
     return memory_view(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from qulab.core import Database, QuLab, Settings, load_settings
+from qulab.core import Database, Runtime, Settings, load_settings
 from qulab.entrypoints.app.loop import LoopThread
 from qulab.entrypoints.app.metrics import app_metrics
 from qulab.platform import bootstrap
@@ -47,26 +47,26 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 
 
 @dataclass(frozen=True)
-class _BoundLab:
-    lab: QuLab
+class _Bound:
+    runtime: Runtime
     loop: LoopThread
 
 
-def _release_lab(bound: _BoundLab) -> None:
-    bound.loop.remove_closer(bound.lab.close)
+def _release(bound: _Bound) -> None:
+    bound.loop.remove_closer(bound.runtime.close)
     if bound.loop.running:
-        bound.loop.run(bound.lab.close(), RELEASE_TIMEOUT)
+        bound.loop.run(bound.runtime.close(), RELEASE_TIMEOUT)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release_lab)
-def _lab(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> _BoundLab:
-    async def build() -> QuLab:
+@st.cache_resource(show_spinner=False, max_entries=4, on_release=_release)
+def _build(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> _Bound:
+    async def build() -> Runtime:
         # On the loop: engines and Redis clients belong to the loop they first run on.
         return bootstrap(_settings)
 
-    lab = _loop.run(build(), RELEASE_TIMEOUT)
-    _loop.add_closer(lab.close)
-    return _BoundLab(lab, _loop)
+    built = _loop.run(build(), RELEASE_TIMEOUT)
+    _loop.add_closer(built.close)
+    return _Bound(built, _loop)
 
 
 # What the runtime is built from: the database, cache and broker groups. Changing any of their
@@ -74,20 +74,20 @@ def _lab(key: str, loop_id: int, _loop: LoopThread, _settings: Settings) -> _Bou
 _RUNTIME_GROUPS = {"database", "cache", "broker"}
 
 
-def lab(current: Settings | None = None) -> QuLab:
-    """QuLab for the current settings, assembled once by ``bootstrap`` on the app loop and
-    shared by every session: the database, the cache subscribed to its bus, the publisher.
-    With ``QULAB_APP_METRICS_PORT`` set, the process's metrics report on this runtime."""
-    current = current or settings()
+def current(given: Settings | None = None) -> Runtime:
+    """The platform's runtime for the current settings, assembled once by ``bootstrap`` on the
+    app loop and shared by every session: the database, the cache subscribed to its bus, the
+    publisher. With ``QULAB_APP_METRICS_PORT`` set, the process's metrics report on it."""
+    given = given or settings()
     loop = event_loop()
-    key = current.model_dump_json(include=_RUNTIME_GROUPS)
-    built = _lab(key, id(loop), loop, current).lab
-    metrics = app_metrics(current)
+    key = given.model_dump_json(include=_RUNTIME_GROUPS)
+    built = _build(key, id(loop), loop, given).runtime
+    metrics = app_metrics(given)
     if metrics is not None:
         metrics.watch(db=built.db, cache=built.cache)
     return built
 
 
-def database(current: Settings | None = None) -> Database:
+def database(given: Settings | None = None) -> Database:
     """The Database (engine and pool) of the current runtime."""
-    return lab(current).db
+    return current(given).db

@@ -23,7 +23,7 @@ from rich.text import Text
 from qulab.core import visible, visible_json
 
 if TYPE_CHECKING:
-    from qulab.core import Database, QuLab, Settings
+    from qulab.core import Database, Runtime, Settings
     from qulab.core.cache import Cache
 
 T = TypeVar("T")
@@ -63,20 +63,20 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 @asynccontextmanager
-async def open_lab(
+async def open_runtime(
     current: Settings | None = None, *, cache: Cache | None = None
-) -> AsyncIterator[QuLab]:
+) -> AsyncIterator[Runtime]:
     """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
     from qulab.platform import bootstrap
 
-    async with bootstrap(current or settings(), cache=cache) as lab:
-        yield lab
+    async with bootstrap(current or settings(), cache=cache) as runtime:
+        yield runtime
 
 
 @asynccontextmanager
 async def open_cache(current: Settings | None = None) -> AsyncIterator[Cache]:
-    async with open_lab(current) as lab:
-        yield lab.cache
+    async with open_runtime(current) as runtime:
+        yield runtime.cache
 
 
 @asynccontextmanager
@@ -86,8 +86,8 @@ async def open_db(
     """The database, with the cache subscribed to its bus so that every commit (and every
     batch a relay publishes) invalidates what it changed: ``cache`` if given, else the one the
     settings name (a shared Redis cache, or an in-process one that dies with the command)."""
-    async with open_lab(current, cache=cache) as lab:
-        yield lab.db
+    async with open_runtime(current, cache=cache) as runtime:
+        yield runtime.db
 
 
 def _default(value: Any) -> Any:

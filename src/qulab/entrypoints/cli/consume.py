@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qulab.core import InvalidInput
-from qulab.entrypoints.cli._common import err, open_lab, print_json, print_table, run
+from qulab.entrypoints.cli._common import err, open_runtime, print_json, print_table, run
 from qulab.entrypoints.cli._metrics import (
     DEFAULT_METRICS_HOST,
     MetricsHost,
@@ -19,7 +19,7 @@ from qulab.entrypoints.cli._metrics import (
 )
 
 if TYPE_CHECKING:
-    from qulab.core import QuLab
+    from qulab.core import Runtime
     from qulab.core.consumers import Consumer, ConsumeResult, ConsumerStatus, Source
     from qulab.core.metrics import Metrics
     from qulab.core.outbox import Relay
@@ -93,23 +93,23 @@ async def _consume(
     from qulab.platform import PLATFORM
 
     handler = PLATFORM.consumers[name]()
-    async with open_lab() as lab:
+    async with open_runtime() as runtime:
         if metrics is not None:
-            metrics.watch(db=lab.db, cache=lab.cache)
-        await lab.db.ping()  # a database that is down is exit 1 even with nothing to consume
-        settings = lab.db.settings
+            metrics.watch(db=runtime.db, cache=runtime.cache)
+        await runtime.db.ping()  # a database that is down is exit 1 even with nothing to consume
+        settings = runtime.db.settings
         source = build_source(
             broker, settings, group=group, aggregate_types=handler.aggregate_types
         )
         worker = Consumer(
-            lab.db,
+            runtime.db,
             source,
             handler,
             batch_size=settings.consumer.batch_size,
             wait=settings.consumer.wait,
             metrics=None if metrics is None else metrics.consumer(name),
         )
-        embedded = _embedded(broker, lab)
+        embedded = _embedded(broker, runtime)
         try:
             if once:
                 if embedded is not None:
@@ -120,16 +120,16 @@ async def _consume(
             await source.close()
 
 
-def _embedded(broker: str | None, lab: QuLab) -> Relay | None:
+def _embedded(broker: str | None, runtime: Runtime) -> Relay | None:
     """With the embedded broker, nothing but this process can publish to it: a relay runs
     here too."""
     from qulab.core import open_publisher
     from qulab.core.outbox import Relay
 
-    url = broker if broker is not None else lab.db.settings.broker.url
+    url = broker if broker is not None else runtime.db.settings.broker.url
     if url is not None and not url.startswith("memory://"):
         return None
-    return Relay(lab.db, open_publisher(lab.db.settings, url), owns_publisher=True)
+    return Relay(runtime.db, open_publisher(runtime.db.settings, url), owns_publisher=True)
 
 
 async def _run_until_signal(
@@ -166,8 +166,8 @@ def _status(broker: str | None, json: bool) -> None:
     from qulab.platform import PLATFORM
 
     async def _go() -> list[ConsumerStatus]:
-        async with open_lab() as lab:
-            settings = lab.db.settings
+        async with open_runtime() as runtime:
+            settings = runtime.db.settings
             url = broker if broker is not None else settings.broker.url
             sources: dict[str, Source] = {}
             if url is not None and not url.startswith("memory://"):
@@ -178,7 +178,7 @@ def _status(broker: str | None, json: bool) -> None:
                     for name, kind in PLATFORM.consumers.items()
                 }
             try:
-                return await consumer_status(lab.db, sources)
+                return await consumer_status(runtime.db, sources)
             finally:
                 for source in sources.values():
                     await source.close()

@@ -11,7 +11,7 @@ from qulab.core import ConfigurationError, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
     err,
     open_db,
-    open_lab,
+    open_runtime,
     out,
     print_json,
     print_record,
@@ -123,12 +123,12 @@ def relay(
             return await _relay(metrics)
 
     async def _relay(metrics: Metrics | None) -> tuple[PassResult, int | None]:
-        async with open_lab() as lab:
-            db = lab.db
+        async with open_runtime() as runtime:
+            db = runtime.db
             own = broker is not None  # --broker: a publisher of its own, closed here
-            publisher = open_publisher(db.settings, broker) if own else lab.publisher
+            publisher = open_publisher(db.settings, broker) if own else runtime.publisher
             if metrics is not None:
-                metrics.watch(db=db, cache=lab.cache)
+                metrics.watch(db=db, cache=runtime.cache)
             worker = Relay(
                 db,
                 publisher,
