@@ -1,5 +1,9 @@
 """An in-memory unit of work for service unit tests: fake repositories over dictionaries, the
-events a service records, and whether it committed. Nothing is kept unless ``commit`` runs."""
+events a service records, and whether it committed. Nothing is kept unless ``commit`` runs.
+
+``FakeUnitOfWork`` implements the platform's ``Work`` protocol, the same one the real unit of
+work does, so a factory of fakes is a ``UnitOfWorkFactory`` (checked by the type checker and by
+tests/unit/test_fake_uow.py)."""
 
 from __future__ import annotations
 
@@ -149,7 +153,7 @@ class FakeFactory:
         self.store = store or Store()
         self.units: list[FakeUnitOfWork] = []
 
-    def __call__(self) -> Any:
+    def __call__(self) -> FakeUnitOfWork:
         unit = FakeUnitOfWork(self.store)
         self.units.append(unit)
         return unit

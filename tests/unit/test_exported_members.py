@@ -353,6 +353,7 @@ EXPORTED = {
         "UserWithLatestScore",
         "UserWithScores",
         "UsersRemoved",
+        "Work",
         "affected_users",
         "aggregate_types",
         "bootstrap",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from qulab.core import UnitOfWork, UnitOfWorkFactory
 from qulab.lab.progress import ProgressRepository
-from qulab.platform import UnitOfWorkFactory
 
 LOCAL_LEARNER = "local"
 """The learner key when nobody is signed in: progress belongs to this installation."""
@@ -504,7 +504,7 @@ def grade(asked: Question, choice: str) -> bool:
 
 
 async def answer(
-    uow: UnitOfWorkFactory, asked: Question, choice: str, learner: str = LOCAL_LEARNER
+    uow: UnitOfWorkFactory[UnitOfWork], asked: Question, choice: str, learner: str = LOCAL_LEARNER
 ) -> Grade:
     """Grade ``choice`` and record the attempt; a question once right stays right."""
     correct = grade(asked, choice)
@@ -515,7 +515,7 @@ async def answer(
     return Grade(asked.id, correct, asked.explanation, attempts)
 
 
-async def progress(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> Progress:
+async def progress(uow: UnitOfWorkFactory[UnitOfWork], learner: str = LOCAL_LEARNER) -> Progress:
     """Right answers per page against the number of questions (unknown rows are ignored)."""
     async with uow() as unit:
         rows = [
@@ -533,7 +533,9 @@ async def progress(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> Prog
     )
 
 
-async def answered(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> dict[str, bool]:
+async def answered(
+    uow: UnitOfWorkFactory[UnitOfWork], learner: str = LOCAL_LEARNER
+) -> dict[str, bool]:
     """question id -> answered correctly, for every question ``learner`` has attempted."""
     async with uow() as unit:
         return {
@@ -542,7 +544,7 @@ async def answered(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> dict
         }
 
 
-async def clear_progress(uow: UnitOfWorkFactory, learner: str = LOCAL_LEARNER) -> int:
+async def clear_progress(uow: UnitOfWorkFactory[UnitOfWork], learner: str = LOCAL_LEARNER) -> int:
     async with uow() as unit:
         removed = await ProgressRepository(unit.session).clear(learner)
         await unit.commit()

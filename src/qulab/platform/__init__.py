@@ -101,7 +101,7 @@ if TYPE_CHECKING:
         seeded_users,
     )
     from qulab.platform.services.users import create_user, delete_user, update_user
-    from qulab.platform.uow import PlatformUnitOfWork, UnitOfWorkFactory, uow_factory
+    from qulab.platform.uow import PlatformUnitOfWork, UnitOfWorkFactory, Work, uow_factory
     from qulab.platform.views import (
         OutboxTables,
         UserPage,
@@ -170,6 +170,7 @@ __all__ = [
     "UserWithLatestScore",
     "UserWithScores",
     "UsersRemoved",
+    "Work",
     "affected_users",
     "aggregate_types",
     "bootstrap",
@@ -302,6 +303,7 @@ _HOMES = {
     "update_user": "qulab.platform.services.users",
     "PlatformUnitOfWork": "qulab.platform.uow",
     "UnitOfWorkFactory": "qulab.platform.uow",
+    "Work": "qulab.platform.uow",
     "uow_factory": "qulab.platform.uow",
     "OutboxTables": "qulab.platform.views",
     "UserPage": "qulab.platform.views",

@@ -19,10 +19,10 @@ from qulab.platform.airscore import (
 from qulab.platform.events import ScoreCalculated
 from qulab.platform.models import AIRScore, AssessmentStatus
 from qulab.platform.schemas import CalculateScore, ScoreRead, parse
-from qulab.platform.uow import PlatformUnitOfWork, UnitOfWorkFactory, uow_factory
+from qulab.platform.uow import UnitOfWorkFactory, Work, uow_factory
 
 
-async def _inputs_for(uow: PlatformUnitOfWork, user_id: str) -> ScoringInputs:
+async def _inputs_for(uow: Work, user_id: str) -> ScoringInputs:
     user = await uow.users.get(user_id)
     completed = [
         a
