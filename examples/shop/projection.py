@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from examples.shop.events import OrderPlaced
 from examples.shop.models import ProductSales
-from qulab.core import Consumer, Delivery, Runtime, build_source, dialect_insert, from_wire, utcnow
+from qulab.core import Consumer, Delivery, Runtime, dialect_insert, from_wire, utcnow
 
 SALES = cast(Table, ProductSales.__table__)  # the table under the model, for Core statements
 
@@ -54,8 +54,4 @@ class SalesProjection:
 def sales_consumer(shop: Runtime, *, wait: float = 1.0) -> Consumer:
     """The sales projection reading the broker the settings name, as its own consumer group.
     Close its source when done (``await consumer.source.close()``)."""
-    handler = SalesProjection()
-    source = build_source(
-        None, shop.settings, group=handler.name, aggregate_types=handler.aggregate_types
-    )
-    return Consumer(shop.db, source, handler, wait=wait)
+    return shop.consumer(SalesProjection.name, wait=wait)

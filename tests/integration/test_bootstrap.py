@@ -16,6 +16,7 @@ from qulab.core.bootstrap import Runtime
 from qulab.core.cache import Outcome, build_cache
 from qulab.core.config import Settings
 from qulab.core.db import Database, make_engine
+from qulab.core.errors import InvalidInput
 from qulab.core.outbox import MemoryBroker, RedisStreamsPublisher
 from qulab.core.outbox.redis_streams import stream_name
 from qulab.platform import migrate
@@ -198,3 +199,19 @@ async def test_an_injected_publisher_is_the_relays_and_stays_open(settings: Sett
     async with bootstrap(settings, publisher=publisher) as rt:
         assert rt.publisher is publisher
         assert rt.relay(listen=False).publisher is publisher
+
+
+async def test_a_runtime_builds_its_applications_consumer_by_name(runtime: Runtime) -> None:
+    consumer = runtime.consumer("score-summary", broker="memory://consumer-by-name")
+    try:
+        assert consumer.name == "score-summary"
+        assert consumer.handler.aggregate_types == ("User", "AIRScore")
+        result = await consumer.run_once()
+        assert result.processed == 0 and result.outage is None
+    finally:
+        await consumer.source.close()
+
+
+def test_an_unknown_consumer_is_refused_naming_the_known_ones(runtime: Runtime) -> None:
+    with pytest.raises(InvalidInput, match=r"'bogus' \(known: score-summary\)"):
+        runtime.consumer("bogus")

@@ -22,12 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from qulab.core.bus import Handler, MessageBus
 from qulab.core.cache import Cache, Family, build_cache
 from qulab.core.config import Settings, get_settings
+from qulab.core.consumers import Consumer, build_source
 from qulab.core.consumers import Handler as ConsumerHandler
 from qulab.core.db import Database, make_engine
+from qulab.core.errors import InvalidInput
 from qulab.core.events import Event
 from qulab.core.migrate import Migrations
 from qulab.core.outbox import Publisher, build_publisher
 from qulab.core.outbox.relay import Relay
+from qulab.core.recorders import ConsumerRecorder
 from qulab.core.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -121,6 +124,39 @@ class Runtime:
         """A relay on this database publishing through this runtime's publisher (which the
         runtime, not the relay, closes). ``options`` are Relay's keyword arguments."""
         return Relay(self.db, self.publisher, **options)
+
+    def consumer(
+        self,
+        name: str,
+        *,
+        broker: str | None = None,
+        group: str | None = None,
+        wait: float | None = None,
+        metrics: ConsumerRecorder | None = None,
+    ) -> Consumer:
+        """The application's consumer ``name`` reading ``broker`` (the configured one by
+        default) as consumer group ``group`` (its name by default), with the consumer settings.
+        Its source is the caller's to close (``await consumer.source.close()``)."""
+        factory = self.application.consumers.get(name)
+        if factory is None:
+            known = ", ".join(sorted(self.application.consumers)) or "none"
+            raise InvalidInput("consumer", f"no consumer named {name!r} (known: {known})")
+        handler = factory()
+        source = build_source(
+            broker,
+            self.settings,
+            group=group or handler.name,
+            aggregate_types=handler.aggregate_types,
+        )
+        config = self.settings.consumer
+        return Consumer(
+            self.db,
+            source,
+            handler,
+            batch_size=config.batch_size,
+            wait=config.wait if wait is None else wait,
+            metrics=metrics,
+        )
 
     async def close(self) -> None:
         """Unsubscribe the cache, then close what was built here: cache, publisher, engine

@@ -89,26 +89,17 @@ def _outage_line(outage: str) -> str:
 async def _consume(
     name: str, broker: str | None, group: str, once: bool, metrics: Metrics | None
 ) -> ConsumeResult:
-    from qulab.core.consumers import Consumer, build_source
-    from qulab.platform import PLATFORM
-
-    handler = PLATFORM.consumers[name]()
     async with open_runtime() as runtime:
         if metrics is not None:
             metrics.watch(db=runtime.db, cache=runtime.cache)
         await runtime.db.ping()  # a database that is down is exit 1 even with nothing to consume
-        settings = runtime.db.settings
-        source = build_source(
-            broker, settings, group=group, aggregate_types=handler.aggregate_types
-        )
-        worker = Consumer(
-            runtime.db,
-            source,
-            handler,
-            batch_size=settings.consumer.batch_size,
-            wait=settings.consumer.wait,
+        worker = runtime.consumer(
+            name,
+            broker=broker,
+            group=group,
             metrics=None if metrics is None else metrics.consumer(name),
         )
+        source = worker.source
         embedded = _embedded(broker, runtime)
         try:
             if once:
