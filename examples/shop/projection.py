@@ -1,9 +1,10 @@
 """The consumer ``shop-sales``: per product, the orders, units and revenue of ``order_placed``
 events, applied exactly once.
 
-The consumer loop hands each delivery to ``apply`` inside the inbox's transaction: the inbox row
-(consumer, event id) and this upsert commit together, so an event delivered twice is counted
-once. The upsert adds in SQL, so any number of consumers can apply events side by side.
+The consumer loop hands each delivery to the method registered for its event (``@handles``)
+inside the inbox's transaction: the inbox row (consumer, event id) and this upsert commit
+together, so an event delivered twice is counted once. The upsert adds in SQL, so any number
+of consumers can apply events side by side.
 """
 
 from __future__ import annotations
@@ -15,21 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from examples.shop.events import OrderPlaced
 from examples.shop.models import ProductSales
-from qulab.core import Consumer, Delivery, Runtime, dialect_insert, from_wire, utcnow
+from qulab.core import Consumer, Delivery, Runtime, dialect_insert, utcnow
+from qulab.core.consumers import Projection, handles
 
 SALES = cast(Table, ProductSales.__table__)  # the table under the model, for Core statements
 
 
-class SalesProjection:
-    name: str = "shop-sales"
+class SalesProjection(Projection):
+    """Reads the Order stream; an event it has no method for is only recorded in the inbox."""
+
+    name = "shop-sales"
     aggregate_types: tuple[str, ...] = ("Order",)
 
-    async def apply(self, conn: AsyncConnection, delivery: Delivery) -> None:
-        event = from_wire(
-            delivery.type, delivery.aggregate_type, delivery.aggregate_id, delivery.payload
-        )
-        if not isinstance(event, OrderPlaced):
-            return  # another event of the Order stream: recorded in the inbox, nothing else
+    @handles(OrderPlaced)
+    async def placed(self, conn: AsyncConnection, event: OrderPlaced, delivery: Delivery) -> None:
         insert = dialect_insert(conn, SALES).values(
             product_id=event.product_id,
             orders=1,

@@ -16,39 +16,47 @@ from typing import Any
 from sqlalchemy import Table, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qulab.core.consumers.delivery import Delivery
-from qulab.core.consumers.inbox import dialect_insert
+from qulab.core.consumers import Delivery, Projection, dialect_insert, handles
 from qulab.core.db import Database
 from qulab.core.models import utcnow
-from qulab.platform.events import SCORE_AGGREGATE, USER_AGGREGATE, USERS_REMOVED
-from qulab.platform.models import AIRScore, EventType, UserScoreSummary
+from qulab.platform.events import (
+    SCORE_AGGREGATE,
+    USER_AGGREGATE,
+    ScoreCalculated,
+    UserDeleted,
+    UsersRemoved,
+)
+from qulab.platform.models import AIRScore, UserScoreSummary
 
 SUMMARY: Table = UserScoreSummary.__table__  # type: ignore[assignment]
 SCORES: Table = AIRScore.__table__  # type: ignore[assignment]
 
 
-class ScoreSummaryProjection:
-    """The consumer ``score-summary``: what it reads and how it applies one event."""
+class ScoreSummaryProjection(Projection):
+    """The consumer ``score-summary``: what it reads and how it applies each event."""
 
-    name: str = "score-summary"
+    name = "score-summary"
     aggregate_types: tuple[str, ...] = (USER_AGGREGATE, SCORE_AGGREGATE)
 
-    async def apply(self, conn: AsyncConnection, delivery: Delivery) -> None:
-        if delivery.type == EventType.SCORE_CALCULATED.value:
-            await _add_score(conn, delivery)
-        elif delivery.type == EventType.USER_DELETED.value:
-            await _tombstone(
-                conn, str(delivery.payload.get("user_id", delivery.aggregate_id)), delivery
-            )
-        elif delivery.type == USERS_REMOVED:
-            for user_id in delivery.payload.get("user_ids") or []:
-                await _tombstone(conn, str(user_id), delivery)
+    @handles(ScoreCalculated)
+    async def scored(
+        self, conn: AsyncConnection, event: ScoreCalculated, delivery: Delivery
+    ) -> None:
+        await _add_score(conn, event, delivery)
+
+    @handles(UserDeleted)
+    async def deleted(self, conn: AsyncConnection, event: UserDeleted, delivery: Delivery) -> None:
+        await _tombstone(conn, event.user_id, delivery)
+
+    @handles(UsersRemoved)
+    async def removed(self, conn: AsyncConnection, event: UsersRemoved, delivery: Delivery) -> None:
+        for user_id in event.user_ids:
+            await _tombstone(conn, user_id, delivery)
 
 
-async def _add_score(conn: AsyncConnection, delivery: Delivery) -> None:
-    payload = delivery.payload
-    user_id = str(payload.get("user_id", ""))
-    score = float(payload.get("air_score", 0.0))
+async def _add_score(conn: AsyncConnection, event: ScoreCalculated, delivery: Delivery) -> None:
+    user_id = event.user_id
+    score = event.air_score
     if not user_id or not math.isfinite(score):
         return
     now = utcnow()
@@ -58,7 +66,7 @@ async def _add_score(conn: AsyncConnection, delivery: Delivery) -> None:
         score_total=score,
         mean_score=score,
         latest_score=score,
-        latest_score_id=str(payload.get("score_id", delivery.aggregate_id)),
+        latest_score_id=event.score_id,
         latest_at=delivery.occurred_at or now,
         last_event_id=delivery.event_id,
         deleted=False,

@@ -5,6 +5,7 @@ from qulab.core.consumers.factory import build_source
 from qulab.core.consumers.inbox import applied_ids, apply_once, dialect_insert, inbox_counts
 from qulab.core.consumers.memory import MemorySource
 from qulab.core.consumers.nats import NatsSource
+from qulab.core.consumers.projection import Projection, handles
 from qulab.core.consumers.rabbitmq import RabbitMQSource, queue_name
 from qulab.core.consumers.redis_streams import RedisStreamsSource
 from qulab.core.consumers.runner import Consumer, ConsumeResult, Handler
@@ -20,6 +21,7 @@ __all__ = [
     "Lag",
     "MemorySource",
     "NatsSource",
+    "Projection",
     "RabbitMQSource",
     "RedisStreamsSource",
     "Source",
@@ -28,6 +30,7 @@ __all__ = [
     "build_source",
     "consumer_status",
     "dialect_insert",
+    "handles",
     "inbox_counts",
     "queue_name",
 ]
