@@ -4,7 +4,7 @@ A consumer (``qulab consume …``) calls ``serve_consumer_metrics(name, port)`` 
 then reports through ``.recorder`` as it works::
 
     served = serve_consumer_metrics("projections", port)   # ConfigurationError if taken
-    served.metrics.watch(db=lab.db, cache=lab.cache)       # its pool and cache too
+    served.metrics.watch(db=runtime.db, cache=runtime.cache)  # its pool and cache too
     served.recorder.processed(event.type)                  # effects and inbox row committed
     served.recorder.duplicate(event.type)                  # id already in the inbox: skipped
     served.recorder.lag(now - event.occurred_at, source=stream)
