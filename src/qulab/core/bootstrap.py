@@ -3,10 +3,11 @@
 An application describes itself once (``Application``: its cache families, its unit of work,
 its consumers, its migrations, its own bus handlers); the CLI, the lab app, the benchmarks and
 the test fixtures all start here, so the database, the cache subscribed to its bus, and the
-publisher are assembled the same way everywhere. ``subscriptions`` is the handler table: who
+publisher are assembled the same way everywhere. ``_subscribe`` is the handler table: who
 hears what after a commit. Tests inject a piece instead of having it built (``engine=``,
 ``database=``, ``cache=``, ``publisher=``): what is injected stays the caller's to close; what
-was built here is closed by ``QuLab.close()``.
+was built here is closed by ``Runtime.close()``. ``open_database`` and ``open_publisher`` serve
+what runs outside a runtime (a scratch database, a second broker).
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def _unsubscribe(application: Application, bus: MessageBus, cache: Cache) -> Non
 
 class Runtime:
     """The assembled runtime: settings, database, bus, cache and (built on first use) the
-    publisher. Use it as ``async with bootstrap() as lab:`` or call ``await lab.close()``.
+    publisher. Use it as ``async with bootstrap(app) as runtime:`` or call
+    ``await runtime.close()``.
 
     The publisher is built lazily, once: only the relay and the outbox commands publish, and a
     command that never does should not fail on a broker it does not use.
