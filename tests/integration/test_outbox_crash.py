@@ -92,20 +92,20 @@ async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
     ids = await emit_events(db, 300)
     env = _env(db, prefix)
     try:
-        relay = subprocess.Popen(
+        with subprocess.Popen(
             [sys.executable, str(script), "100"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        try:
-            line = relay.stdout.readline() if relay.stdout else ""
-            assert line.strip() == "published 100", relay.stderr.read() if relay.stderr else ""
-            os.kill(relay.pid, signal.SIGKILL)
-        finally:
-            relay.kill()
-            relay.wait(10)
+        ) as relay:
+            try:
+                line = relay.stdout.readline() if relay.stdout else ""
+                assert line.strip() == "published 100", relay.stderr.read() if relay.stderr else ""
+                os.kill(relay.pid, signal.SIGKILL)
+            finally:
+                relay.kill()
+                relay.wait(10)
         assert relay.returncode == -signal.SIGKILL
 
         # The killed batch is on the stream but was never marked: still pending.
@@ -140,18 +140,18 @@ async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
 async def test_relay_command_exits_zero_on_sigterm(db: Database) -> None:
     env = _env(db, services.unique_name("qulab_test") + ":")
     env["QULAB_BROKER_URL"] = "memory://"
-    relay = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "qulab", "outbox", "relay", "--yes"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        banner = relay.stderr.readline() if relay.stderr else ""
-        assert banner.startswith("relaying to memory://")
-        relay.send_signal(signal.SIGTERM)
-        assert relay.wait(20) == 0
-    finally:
-        relay.kill()
-        relay.wait(10)
+    ) as relay:
+        try:
+            banner = relay.stderr.readline() if relay.stderr else ""
+            assert banner.startswith("relaying to memory://")
+            relay.send_signal(signal.SIGTERM)
+            assert relay.wait(20) == 0
+        finally:
+            relay.kill()
+            relay.wait(10)
