@@ -21,7 +21,8 @@ from qulab.core.health.relay import check_relay, relay_activity
 from qulab.core.outbox import MemoryBroker, Relay, publish_pending
 from tests import services
 from tests.cli.conftest import Invoke
-from tests.outbox_helpers import emit_events, wait_for
+from tests.outbox_helpers import emit_events
+from tests.waiting import eventually
 
 PASSWORD = "s3cret-pw"
 COMPONENTS = ["database", "schema", "cache", "broker", "relay", "clock"]
@@ -200,7 +201,7 @@ async def test_on_postgresql_a_running_relay_is_seen_by_its_leases(db: Database)
         async def leased() -> bool:
             return (await relay_activity(db)).live_relays == 1
 
-        await wait_for(leased, timeout=30)
+        await eventually(leased, "one live relay lease", timeout=30)
         await emit_events(db, 1)
         seen = await check_relay(db, stale_after=3600)
         assert seen.status is Status.OK

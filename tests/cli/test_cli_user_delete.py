@@ -18,6 +18,7 @@ from qulab.platform.repositories import UserRepository
 from qulab.platform.services import scoring
 from tests.cli.conftest import Invoke
 from tests.service_calls import create_user, delete_user
+from tests.waiting import eventually
 
 
 async def _prepare(url: str) -> str:
@@ -171,10 +172,14 @@ async def test_user_delete_while_score_add_runs_both_exit_cleanly(database_url: 
     env = _environment(database_url)
     scorer = await _qulab(env, "score", "add", user_id, "--count", "20000")
     try:
-        async with asyncio.timeout(60):
-            while await _rows(database_url, AIRScore) < 20:
-                assert scorer.returncode is None, "score add ended before the delete"
-                await asyncio.sleep(0.1)
+
+        async def scores_added() -> bool:
+            if await _rows(database_url, AIRScore) >= 20:
+                return True
+            assert scorer.returncode is None, "score add ended before the delete"
+            return False
+
+        await eventually(scores_added, "score add to write 20 scores", timeout=60, interval=0.1)
         deleted = await _finish(await _qulab(env, "user", "delete", user_id), 60)
         assert deleted == (0, f"deleted {user_id}\n", "")
         scored = await _finish(scorer, 60)

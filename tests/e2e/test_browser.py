@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from qulab.platform.models import DomainEvent, User
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -322,10 +322,12 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
                 UUID, page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}")).inner_text()
             )[-1]
             assert later != event_id
-            deadline = time.monotonic() + WAIT_MS / 1000
-            while _event_status(database_url, later) != "published":
-                assert time.monotonic() < deadline, "the background publisher did not publish"
-                page.wait_for_timeout(200)
+            wait_until(
+                lambda: _event_status(database_url, later) == "published",
+                "the background publisher to publish",
+                timeout=WAIT_MS / 1000,
+                interval=0.2,
+            )
             page.get_by_role("button", name="Refresh Event Status Now").click()
             settle(page)
             capture(page, "12-eventing-background-publisher.png")

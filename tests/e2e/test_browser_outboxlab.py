@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, UUID, WAIT_MS, _event_status
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -111,10 +111,12 @@ def test_lab_mode_on_the_outbox_page_in_chromium(
             watch = page.get_by_text(re.compile(f"Event {event_id} .*: pending since"))
             expect(watch).to_be_visible(timeout=WAIT_MS)
             capture(page, "01-lab-event-pending.png")
-            deadline = time.monotonic() + WAIT_MS / 1000
-            while _event_status(database_url, event_id) != "published":
-                assert time.monotonic() < deadline, "the delayed publisher did not publish"
-                page.wait_for_timeout(200)
+            wait_until(
+                lambda: _event_status(database_url, event_id) == "published",
+                "the delayed publisher to publish",
+                timeout=WAIT_MS / 1000,
+                interval=0.2,
+            )
             expect(
                 page.get_by_text(re.compile(f"Event {event_id} .*: published at"))
             ).to_be_visible(timeout=WAIT_MS)

@@ -14,6 +14,7 @@ from qulab.platform.schemas import UserRead
 from tests import services
 from tests.cache_support import subscribed_cache
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -40,6 +41,10 @@ class HeldLoad:
         return self.value
 
 
+async def _coalesced(cache: Cache, followers: int) -> bool:
+    return (await cache.stats()).families["user"].coalesced >= followers
+
+
 async def test_a_follower_that_gives_up_leaves_the_others_their_shared_load(
     db: Database, cache: Cache
 ) -> None:
@@ -50,8 +55,7 @@ async def test_a_follower_that_gives_up_leaves_the_others_their_shared_load(
     followers = [
         asyncio.create_task(cache.read_through(cache.users, user.id, load)) for _ in range(10)
     ]
-    while (await cache.stats()).families["user"].coalesced < 10:
-        await asyncio.sleep(0)
+    await eventually(lambda: _coalesced(cache, 10), "10 followers on the load", interval=0)
 
     followers[0].cancel()
     load.release.set()
@@ -72,8 +76,7 @@ async def test_followers_of_a_cancelled_load_load_for_themselves(
     followers = [
         asyncio.create_task(cache.read_through(cache.users, user.id, load)) for _ in range(10)
     ]
-    while (await cache.stats()).families["user"].coalesced < 10:
-        await asyncio.sleep(0)
+    await eventually(lambda: _coalesced(cache, 10), "10 followers on the load", interval=0)
 
     first.cancel()
     results = await asyncio.gather(*followers)

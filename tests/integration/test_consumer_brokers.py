@@ -26,7 +26,7 @@ from qulab.core.db import Database
 from qulab.core.outbox import build_publisher, publish_pending, stream_name
 from tests import services
 from tests.consumer_support import run_dying_consumer, scored_users, summaries
-from tests.outbox_helpers import wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 
@@ -114,12 +114,17 @@ async def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect
             counts = (await inbox_counts(db)).get(GROUP, (0, 0))
             return counts == (7, applied)
 
-        await wait_for(everything_applied_and_redelivered, timeout=30, interval=0.1)
+        await eventually(
+            everything_applied_and_redelivered,
+            "7 events applied and the unacknowledged ones redelivered",
+            timeout=30,
+            interval=0.1,
+        )
 
         async def nothing_waits() -> bool:
             return (await source.lag()).total == 0
 
-        await wait_for(nothing_waits, timeout=15, interval=0.1)
+        await eventually(nothing_waits, "no lag on the source", timeout=15, interval=0.1)
     finally:
         consumer.stop()
         await asyncio.wait_for(task, 10)

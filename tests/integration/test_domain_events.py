@@ -21,8 +21,9 @@ from qulab.platform.models import DomainEvent, User
 from qulab.platform.services import seeding
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
-from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
+from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 from tests.service_calls import create_user, update_user
+from tests.waiting import eventually
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -213,7 +214,7 @@ async def test_a_cache_outage_during_the_relays_invalidation_does_not_stop_publi
 
         running = asyncio.create_task(relay.run())
         try:
-            await wait_for(all_sent, timeout=30)
+            await eventually(all_sent, "every event to reach the broker", timeout=30)
         finally:
             relay.stop()
             async with asyncio.timeout(30):

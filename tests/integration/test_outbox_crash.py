@@ -17,7 +17,8 @@ from qulab.core.outbox import stream_name
 from qulab.core.outbox.leases import lease_table
 from qulab.platform.models import EventStatus
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
+from tests.waiting import eventually
 
 # The real relay, with a publisher that stalls right after the batch reached Redis, before
 # the relay could mark it: the test kills the process there.
@@ -77,7 +78,7 @@ async def _leases_expired(db: Database) -> None:
         async with db.connect() as conn:
             return not any(lease.live for lease in await lease_table(conn))
 
-    await wait_for(expired, timeout=30, interval=0.1)
+    await eventually(expired, "the killed relay's leases to expire", timeout=30, interval=0.1)
 
 
 async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(

@@ -18,7 +18,8 @@ from qulab.core.outbox import NatsPublisher, OutboxMessage, Relay, RetryPolicy, 
 from qulab.core.outbox.nats import jetstream_name
 from qulab.platform.models import EventStatus
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.nats
 
@@ -136,7 +137,7 @@ async def _start(command: list[str], url: str) -> subprocess.Popen[bytes]:
         finally:
             await client.close()
 
-    await wait_for(up, timeout=20, interval=0.1)
+    await eventually(up, "nats-server to answer with JetStream", timeout=20, interval=0.1)
     return process
 
 
@@ -157,7 +158,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
             events = await all_events(db)
             return all(e.attempts >= 1 and e.last_error for e in events)
 
-        await wait_for(recorded_failures, timeout=20)
+        await eventually(recorded_failures, "a failed attempt recorded on every event", timeout=20)
         assert all(e.status == EventStatus.PENDING.value for e in await all_events(db))
         assert not task.done()
 
@@ -166,7 +167,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
         async def all_published() -> bool:
             return all(e.status == EventStatus.PUBLISHED.value for e in await all_events(db))
 
-        await wait_for(all_published, timeout=30)
+        await eventually(all_published, "every event to be published", timeout=30)
         stored = await stream_messages("qt_", "Test", url)
         assert sorted(m.headers["Nats-Msg-Id"] for m in stored) == sorted(ids)
     finally:

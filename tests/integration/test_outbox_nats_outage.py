@@ -13,9 +13,10 @@ from qulab.core.db import Database
 from qulab.platform import migrate
 from qulab.platform.models import EventStatus
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
 from tests.relay_process import read_line_containing, start_relay, stop
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.nats
 
@@ -44,7 +45,7 @@ async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
         async def published() -> bool:
             return await statuses() == {EventStatus.PUBLISHED.value}
 
-        await wait_for(published, timeout=30)
+        await eventually(published, "every event to be published", timeout=30)
         proxy.cut()
         await emit_events(db, 3)
         await read_line_containing(relay, "broker unavailable, events stay pending", seen)

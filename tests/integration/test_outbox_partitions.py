@@ -26,8 +26,9 @@ from qulab.platform import migrate
 from qulab.platform.events import OpaqueEvent
 from qulab.platform.models import DomainEvent, EventStatus, new_id
 from tests import services
-from tests.outbox_helpers import all_events, wait_for
+from tests.outbox_helpers import all_events
 from tests.relay_process import start_relay, stop
+from tests.waiting import eventually
 
 LEASE = "2"  # seconds; a heartbeat every 2/3 s
 PARTITIONS = 16
@@ -65,13 +66,15 @@ async def holdings(db: Database) -> dict[int, int]:
 
 
 async def holding(db: Database, expected: dict[int, int], timeout: float = 30) -> None:
-    async def reached() -> bool:
-        return await holdings(db) == expected
+    seen: list[dict[int, int]] = [{}]
 
-    try:
-        await wait_for(reached, timeout=timeout, interval=0.1)
-    except TimeoutError:
-        raise AssertionError(f"leases {await holdings(db)}, expected {expected}") from None
+    async def reached() -> bool:
+        seen[0] = await holdings(db)
+        return seen[0] == expected
+
+    await eventually(
+        reached, lambda: f"leases {expected} (held: {seen[0]})", timeout=timeout, interval=0.1
+    )
 
 
 async def test_a_joining_relay_gets_half_and_a_leaving_one_gives_its_share_back(
@@ -112,7 +115,7 @@ async def test_a_killed_relays_partitions_are_taken_over_once_its_leases_expire(
             statuses = {e.id: e.status for e in await all_events(pg_db)}
             return all(statuses[i] == EventStatus.PUBLISHED.value for i in ids)
 
-        await wait_for(published, timeout=20)
+        await eventually(published, "the new events to be published", timeout=20)
     finally:
         assert await stop(survivor, seen) == 0, "".join(seen)
 
@@ -177,7 +180,7 @@ async def test_four_relays_with_kills_keep_every_aggregate_in_order(pg_db: Datab
         async def all_published() -> bool:
             return {e.status for e in await all_events(pg_db)} == {EventStatus.PUBLISHED.value}
 
-        await wait_for(all_published, timeout=90, interval=0.2)
+        await eventually(all_published, "every event to be published", timeout=90, interval=0.2)
         entries = [fields for _, fields in await client.xrange(stream)]
         assert {entry["id"] for entry in entries} == set(ids)
         assert inversions(await expected_orders(pg_db), entries) == 0

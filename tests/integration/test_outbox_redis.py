@@ -24,8 +24,9 @@ from qulab.core.outbox import (
 )
 from qulab.platform.models import EventStatus
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.1, jitter=0.5)
 
@@ -129,7 +130,7 @@ async def _start(command: list[str], url: str) -> subprocess.Popen[bytes]:
             return False
 
     try:
-        await wait_for(up)
+        await eventually(up, "redis-server to answer PING")
     finally:
         await client.aclose()
     return process
@@ -152,7 +153,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
             events = await all_events(db)
             return all(e.attempts >= 1 and e.last_error for e in events)
 
-        await wait_for(recorded_failures)
+        await eventually(recorded_failures, "a failed attempt recorded on every event")
         assert all(e.status == EventStatus.PENDING.value for e in await all_events(db))
         assert not task.done()
 
@@ -161,7 +162,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
         async def all_published() -> bool:
             return all(e.status == EventStatus.PUBLISHED.value for e in await all_events(db))
 
-        await wait_for(all_published, timeout=20)
+        await eventually(all_published, "every event to be published", timeout=20)
         client = Redis.from_url(url, decode_responses=True)
         entries = await client.xrange(stream_name("Test", "qulab_test:"))
         await client.aclose()
@@ -211,7 +212,7 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
     relay = Relay(db, sender, interval=30)
     task = asyncio.create_task(relay.run())
     try:
-        await wait_for(lambda: _true(relay.listening))
+        await eventually(lambda: relay.listening, "the relay to LISTEN")
         await asyncio.sleep(0.1)  # the first pass has run; the relay now sleeps for 30 s
         [event_id] = await emit_events(db, 1)
         loop = asyncio.get_running_loop()
@@ -221,16 +222,12 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
             return [e["id"] for e in await stream_entries(redis_prefix, "Test")] == [event_id]
 
         # Without NOTIFY the event would wait for the 30 s poll.
-        await wait_for(on_stream, timeout=5, interval=0.01)
+        await eventually(on_stream, "the event on its stream", timeout=5, interval=0.01)
         assert loop.time() - committed < 30
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
         await sender.close()
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import asyncpg
@@ -12,6 +11,7 @@ from sqlalchemy import text
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.errors import ServiceUnavailable
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -47,9 +47,11 @@ async def _backend_pid(db: Database) -> int:
 async def _terminate(admin: asyncpg.Connection, pid: int) -> None:
     """Kill the backend on the server and wait until it is gone."""
     assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-    async with asyncio.timeout(10):
-        while await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
-            await asyncio.sleep(0.01)
+
+    async def gone() -> bool:
+        return not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+
+    await eventually(gone, f"backend {pid} to be gone", timeout=10, interval=0.01)
 
 
 async def test_a_connection_reused_within_the_idle_window_is_not_pinged(

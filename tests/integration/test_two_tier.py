@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +25,7 @@ from qulab.lab.strategies import (
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -49,14 +50,6 @@ async def factory(db: Database, redis_url: str | None) -> AsyncIterator[Strategy
         await made.clear()
 
 
-async def until(condition: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    """Wait for ``condition`` (checked every millisecond), failing after ``seconds``."""
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.001)
-    assert condition(), what
-
-
 async def test_an_invalidation_by_one_client_drops_the_other_clients_l1_copy(
     factory: StrategyFactory,
 ) -> None:
@@ -70,7 +63,11 @@ async def test_an_invalidation_by_one_client_drops_the_other_clients_l1_copy(
         from_l1 = await second.get("r0", lambda: rows.load("r0"))
         await rows.write("r0", 1)
         await first.invalidate("r0")
-        await until(lambda: second.key("r0") not in second.local_keys(), "L1 copy dropped")
+        await eventually(
+            lambda: second.key("r0") not in second.local_keys(),
+            "the L1 copy to be dropped",
+            interval=0.001,
+        )
         after = await second.get("r0", lambda: rows.load("r0"))
     finally:
         await first.close()
@@ -102,7 +99,11 @@ async def test_a_fill_that_began_before_an_invalidation_it_hears_later_stays_out
         await gate.wait()  # the reader holds version 0, not stored yet
         await rows.write("r0", 1)
         await writer.invalidate("r0")
-        await until(lambda: reader.dropped == 0 and len(reader.latencies) == 1, "heard")
+        await eventually(
+            lambda: reader.dropped == 0 and len(reader.latencies) == 1,
+            "the invalidation to be heard",
+            interval=0.001,
+        )
         release.set()
         served = await pending
         again = await reader.get("r0", lambda: rows.load("r0"))
@@ -140,14 +141,16 @@ async def test_l1_is_emptied_when_the_channel_drops_and_again_when_it_is_back(
         await second.get("r1", lambda: rows.load("r1"))
         assert sorted(second.local_keys()) == [second.key("r0"), second.key("r1")]
         proxy.cut()
-        await until(lambda: not second.channel.connected, "the channel noticed the cut")
+        await eventually(
+            lambda: not second.channel.connected, "the channel to notice the cut", interval=0.001
+        )
         assert second.local_keys() == []
         during = await second.get("r1", lambda: rows.load("r1"))  # served by L2, not kept
         assert during.tier is Tier.L2 and second.local_keys() == []
         await rows.write("r0", 1)
         await first.invalidate("r0")  # the second client never hears this one
         proxy.heal()
-        await until(lambda: second.channel.connected, "the channel is back")
+        await eventually(lambda: second.channel.connected, "the channel to be back", interval=0.001)
         after = await second.get("r0", lambda: rows.load("r0"))
     finally:
         await first.close()

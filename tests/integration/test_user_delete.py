@@ -28,8 +28,8 @@ from qulab.platform.services.scoring import calculate_and_store_airscore
 from tests import service_calls as assessments
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry
-from tests.outbox_helpers import wait_for
 from tests.service_calls import create_user, delete_user, update_user
+from tests.waiting import eventually
 
 
 async def rows(db: Database, model: type, user_id: str | None = None) -> int:
@@ -355,7 +355,7 @@ async def test_scores_racing_a_delete_end_as_not_found_and_leave_no_orphans(
         return await rows(db, AIRScore, user.id) >= 20
 
     try:
-        await wait_for(some_scores_were_added, timeout=60)
+        await eventually(some_scores_were_added, "the writers to add 20 scores", timeout=60)
         await delete_user(db, user.id)
         async with asyncio.timeout(120):
             outcomes = await asyncio.gather(*writers)
