@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +19,7 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("QULAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("QULAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 NATS_URL = os.environ.get("QULAB_TEST_NATS_URL", "nats://127.0.0.1:4222")
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def unavailable(service: str, reason: str) -> None:

@@ -259,11 +259,10 @@ def test_a_running_publisher_is_stopped_when_the_runtime_is_torn_down(
 
 
 def test_messages_go_to_the_redis_stream_and_are_read_back_with_xrevrange(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_app_test") + ":"
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
     stream = f"{prefix}outbox.event.AIRScore"
     try:

@@ -164,11 +164,10 @@ def test_the_projection_converges_to_air_scores(lab_url: str) -> None:
 
 
 def test_the_lab_consumer_reads_redis_streams_as_a_group_of_its_own(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_app_lab") + ":"
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
     try:
         at = _lab_mode()
@@ -208,12 +207,11 @@ def test_break_it_on_the_embedded_broker_says_what_to_configure(sqlite_url: str)
 
 
 def test_break_it_runs_a_small_round_on_postgresql_and_redis(
-    fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch
+    fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_app_chaos") + ":"
     monkeypatch.setenv("QULAB_DATABASE_URL", fresh_pg_url)
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
     try:
         at = _lab_mode()

@@ -31,9 +31,6 @@ from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -58,27 +55,27 @@ class Stack:
     settings: dict[str, str]
 
 
-@pytest.fixture(params=["embedded", "services"])
+@pytest.fixture(params=["embedded", "postgresql+redis"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     """The embedded default (SQLite, in-process cache, in-memory broker), or PostgreSQL with a
     Redis cache and Redis Streams, each under names of this test's own, removed afterwards."""
     if request.param == "embedded":
         yield Stack("embedded", f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}", {})
         return
-    services.require_redis()
+    redis_url = str(request.getfixturevalue("redis_url"))
     database_url = str(request.getfixturevalue("fresh_pg_url"))
     prefix = services.unique_name("qulab_e2e")
     yield Stack(
         "services",
         database_url,
         {
-            "QULAB_REDIS_URL": services.REDIS_URL,
+            "QULAB_REDIS_URL": redis_url,
             "QULAB_CACHE_PREFIX": f"{prefix}:",
-            "QULAB_BROKER_URL": services.REDIS_URL,
+            "QULAB_BROKER_URL": redis_url,
             "QULAB_OUTBOX_STREAM_PREFIX": f"{prefix}.",
         },
     )
-    asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+    asyncio.run(delete_prefix(redis_url, prefix))
 
 
 @pytest.fixture
@@ -120,10 +117,8 @@ def _event_status(url: str, event_id: str) -> str | None:
 
 
 def test_a_new_user_walks_the_first_pages_in_chromium(
-    tmp_path: Path, stack: Stack, screenshots: Path
+    chromium: Path, tmp_path: Path, stack: Stack, screenshots: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        services.unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import Page, expect, sync_playwright
 
     database_url = stack.database_url
@@ -155,7 +150,7 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
         running(streamlit_run(port), port, env, tmp_path / "server.log") as (base_url, _),
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(base_url, wait_until="domcontentloaded")

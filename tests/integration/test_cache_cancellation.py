@@ -11,7 +11,6 @@ import pytest
 from qulab.core.cache import Cache
 from qulab.core.db import Database
 from qulab.platform.schemas import UserRead
-from tests import services
 from tests.cache_support import subscribed_cache
 from tests.service_calls import create_user
 from tests.waiting import eventually
@@ -20,7 +19,7 @@ from tests.waiting import eventually
 @pytest.fixture(params=["memory", "redis"])
 async def cache(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Cache]:
     if request.param == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     async with subscribed_cache(str(request.param), db) as cache:
         yield cache
 

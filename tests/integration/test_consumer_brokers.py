@@ -45,32 +45,32 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     kind = str(request.param)
     tag = services.unique_name("qt")
     if kind == "redis":
-        services.require_redis()
+        url = str(request.getfixturevalue("redis_url"))
         prefix = tag + ":"
         yield Broker(
             kind,
-            services.REDIS_URL,
+            url,
             {"QULAB_OUTBOX_STREAM_PREFIX": prefix, "QULAB_CONSUMER_CLAIM_IDLE": "0.3"},
         )
-        await services.delete_redis_prefix(prefix)
+        await services.delete_redis_prefix(prefix, url)
     elif kind == "rabbitmq":
-        services.require_rabbitmq()
+        url = str(request.getfixturevalue("amqp_url"))
         exchange = tag + ".outbox"
-        yield Broker(kind, services.AMQP_URL, {"QULAB_OUTBOX_EXCHANGE": exchange})
-        connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+        yield Broker(kind, url, {"QULAB_OUTBOX_EXCHANGE": exchange})
+        connection = await aio_pika.connect(url, timeout=5)
         async with connection:
             channel = await connection.channel()
             await channel.queue_delete(f"{exchange}.{GROUP}")
             await channel.exchange_delete(exchange)
     else:
-        services.require_nats()
+        url = str(request.getfixturevalue("nats_url"))
         prefix = tag + "_"
         yield Broker(
             kind,
-            services.NATS_URL,
+            url,
             {"QULAB_OUTBOX_STREAM_PREFIX": prefix, "QULAB_CONSUMER_ACK_WAIT": "1"},
         )
-        await services.delete_nats_streams(prefix)
+        await services.delete_nats_streams(prefix, url)
 
 
 def settings_for(db: Database, broker: Broker) -> Settings:

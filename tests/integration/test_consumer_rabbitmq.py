@@ -21,17 +21,14 @@ from qulab.core.outbox import RabbitMQPublisher, publish_pending
 from tests import services
 from tests.consumer_support import scored_users
 
-pytestmark = pytest.mark.rabbitmq
-
 GROUP = "score-summary"
 
 
 @pytest.fixture
-async def exchange() -> AsyncIterator[str]:
-    services.require_rabbitmq()
+async def exchange(amqp_url: str) -> AsyncIterator[str]:
     name = services.unique_name("qt") + ".outbox"
     yield name
-    connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+    connection = await aio_pika.connect(amqp_url, timeout=5)
     async with connection:
         channel = await connection.channel()
         await channel.queue_delete(f"{name}.{GROUP}")

@@ -37,9 +37,8 @@ async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def stream_prefix() -> AsyncIterator[str]:
+async def stream_prefix(redis_url: str) -> AsyncIterator[str]:
     """A stream prefix of this test; every key under it is deleted afterwards."""
-    services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
     yield prefix
     await services.delete_redis_prefix(prefix)

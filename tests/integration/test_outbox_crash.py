@@ -82,12 +82,11 @@ async def _leases_expired(db: Database) -> None:
 
 
 async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
-    db: Database, tmp_path: Path
+    db: Database, tmp_path: Path, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
     stream = stream_name("Test", prefix)
-    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True)
     script = tmp_path / "stalling_relay.py"
     script.write_text(STALLING_RELAY)
     ids = await emit_events(db, 300)

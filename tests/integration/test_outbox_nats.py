@@ -21,15 +21,12 @@ from tests import services
 from tests.outbox_helpers import all_events, emit_events
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.nats
-
 FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.1, jitter=0.5)
 
 
 @pytest.fixture
-async def nats_prefix() -> AsyncIterator[str]:
+async def nats_prefix(nats_url: str) -> AsyncIterator[str]:
     """A subject and stream prefix of this test; its streams are deleted afterwards."""
-    services.require_nats()
     prefix = services.unique_name("qt") + "_"
     yield prefix
     await services.delete_nats_streams(prefix)
@@ -110,9 +107,8 @@ async def test_unreachable_nats_is_an_outage_named_without_its_password(db: Data
 
 
 @pytest.fixture
-def own_nats(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+def own_nats(tmp_path: Path, nats_url: str) -> Iterator[tuple[str, list[str]]]:
     """A nats-server of this test on a free port: (url, the command that starts it)."""
-    services.require_nats()
     binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
     if not Path(binary).exists():
         services.unavailable("nats-server", "binary not found")

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
@@ -18,17 +16,15 @@ from tests.relay_process import read_line_containing, start_relay, stop
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.nats
-
 
 async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
     tmp_path: Path,
+    nats_url: str,
 ) -> None:
-    services.require_nats()
     url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
     db = Database(Settings(database_url=url))
     await migrate.upgrade(db)
-    target = urlsplit(services.NATS_URL)
+    target = urlsplit(nats_url)
     proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 4222).start()
     prefix = services.unique_name("qt") + "_"
     relay = await start_relay(

@@ -158,14 +158,15 @@ def inversions(expected: dict[str, list[str]], entries: list[dict[str, str]]) ->
     return count
 
 
-async def test_four_relays_with_kills_keep_every_aggregate_in_order(pg_db: Database) -> None:
-    services.require_redis()
+async def test_four_relays_with_kills_keep_every_aggregate_in_order(
+    pg_db: Database, redis_url: str
+) -> None:
     prefix = services.unique_name("qulab_test") + ":"
     stream = stream_name("Test", prefix)
-    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True)
     aggregates = [new_id() for _ in range(40)]
     settings = {"outbox_stream_prefix": prefix, "relay_batch_size": "20"}
-    relays = [await relay(pg_db, services.REDIS_URL, **settings) for _ in range(4)]
+    relays = [await relay(pg_db, redis_url, **settings) for _ in range(4)]
     seen: list[str] = []
     try:
         ids: list[str] = []
@@ -175,7 +176,7 @@ async def test_four_relays_with_kills_keep_every_aggregate_in_order(pg_db: Datab
             victim = relays[wave % len(relays)]
             victim.send_signal(signal.SIGKILL)
             await victim.wait()
-            relays[wave % len(relays)] = await relay(pg_db, services.REDIS_URL, **settings)
+            relays[wave % len(relays)] = await relay(pg_db, redis_url, **settings)
 
         async def all_published() -> bool:
             return {e.status for e in await all_events(pg_db)} == {EventStatus.PUBLISHED.value}

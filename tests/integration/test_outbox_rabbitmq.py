@@ -23,12 +23,12 @@ ONE_SHOT = RetryPolicy(max_attempts=1)
 
 async def test_consumer_receives_every_message_with_the_event_id_as_message_id(
     db: Database,
+    amqp_url: str,
 ) -> None:
-    services.require_rabbitmq()
     exchange_name = services.unique_name("qulab_test_exchange")
     ids = await emit_events(db, 30, aggregate_type="AIRScore")
-    connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
-    sender = RabbitMQPublisher(services.AMQP_URL, exchange=exchange_name)
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    sender = RabbitMQPublisher(amqp_url, exchange=exchange_name)
     try:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(
@@ -104,10 +104,9 @@ async def _drain(queue: aio_pika.abc.AbstractQueue, count: int) -> list[str]:
 
 
 @asynccontextmanager
-async def _rabbitmq(exchange_name: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+async def _rabbitmq(url: str, exchange_name: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
     """A channel for the test's own queues; the exchange is deleted afterwards."""
-    services.require_rabbitmq()
-    connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+    connection = await aio_pika.connect(url, timeout=5)
     try:
         channel = await connection.channel()
         try:
@@ -119,12 +118,12 @@ async def _rabbitmq(exchange_name: str) -> AsyncIterator[aio_pika.abc.AbstractCh
 
 
 async def test_with_no_queue_bound_events_stay_pending_then_arrive_once_one_is(
-    db: Database,
+    db: Database, amqp_url: str
 ) -> None:
     exchange_name = services.unique_name("qulab_test_exchange")
     ids = await emit_events(db, 5)
-    sender = RabbitMQPublisher(services.AMQP_URL, exchange=exchange_name)
-    async with _rabbitmq(exchange_name) as channel:
+    sender = RabbitMQPublisher(amqp_url, exchange=exchange_name)
+    async with _rabbitmq(amqp_url, exchange_name) as channel:
         try:
             first = await publish_pending(db, sender, policy=FAST)
             assert (first.published, first.retried, first.dead) == (0, 5, 0)
@@ -159,13 +158,13 @@ async def test_with_no_queue_bound_events_stay_pending_then_arrive_once_one_is(
 
 
 async def test_only_the_unroutable_messages_of_a_batch_wait_and_then_dead_letter(
-    db: Database,
+    db: Database, amqp_url: str
 ) -> None:
     exchange_name = services.unique_name("qulab_test_exchange")
     types = ["user.created", "score.calculated", "user.updated", "score.calculated"]
     ids = await _emit_typed(db, types)
-    sender = RabbitMQPublisher(services.AMQP_URL, exchange=exchange_name)
-    async with _rabbitmq(exchange_name) as channel:
+    sender = RabbitMQPublisher(amqp_url, exchange=exchange_name)
+    async with _rabbitmq(amqp_url, exchange_name) as channel:
         try:
             exchange = await channel.declare_exchange(
                 exchange_name, aio_pika.ExchangeType.TOPIC, durable=True

@@ -21,19 +21,19 @@ from tests.waiting import eventually
 
 async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
     tmp_path: Path,
+    amqp_url: str,
 ) -> None:
-    services.require_rabbitmq()
     url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
     db = Database(Settings(database_url=url))
     await migrate.upgrade(db)
-    amqp = urlsplit(services.AMQP_URL)
+    amqp = urlsplit(amqp_url)
     proxy = await TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672).start()
-    broker = services.AMQP_URL.replace(
+    broker = amqp_url.replace(
         amqp.netloc, f"{amqp.netloc.rpartition('@')[0]}@127.0.0.1:{proxy.port}"
     )
     exchange = services.unique_name("qulab_test_exchange")
     # A bound queue: an event nobody receives is not published (mandatory publishing).
-    consumer = await aio_pika.connect(services.AMQP_URL, timeout=5)
+    consumer = await aio_pika.connect(amqp_url, timeout=5)
     channel = await consumer.channel()
     declared = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
     queue = await channel.declare_queue(exclusive=True)

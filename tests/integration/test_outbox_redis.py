@@ -32,9 +32,8 @@ FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.1, jitter=0.5)
 
 
 @pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
     """A stream prefix of this test; every key under it is deleted afterwards."""
-    services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
     yield prefix
     await services.delete_redis_prefix(prefix)
@@ -105,9 +104,8 @@ async def test_redis_rejecting_one_stream_dead_letters_only_its_events(
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+def own_redis(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, list[str]]]:
     """A Redis server of this test on a free port: (url, the command that starts it)."""
-    services.require_redis()
     binary = shutil.which("redis-server")
     if binary is None:
         services.unavailable("redis-server", "binary not found")

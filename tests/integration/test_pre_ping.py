@@ -13,8 +13,6 @@ from qulab.core.db import Database
 from qulab.core.errors import ServiceUnavailable
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.postgres
-
 READS = 5
 
 

@@ -27,21 +27,27 @@ from tests.cache_support import delete_prefix, new_prefix
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
+# PostgreSQL runs with Redis (hence the mark), SQLite with the in-process cache.
+WITH_REDIS = pytest.param("postgresql", marks=pytest.mark.redis)
+
+
+@pytest.fixture(params=["sqlite", WITH_REDIS])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 @pytest.fixture
-def redis_url(backend: str) -> str | None:
-    if backend == "postgresql":
-        services.require_redis()
-        return services.REDIS_URL
-    return None
+def l2_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """Redis for the shared tier on PostgreSQL; none (in process) on SQLite."""
+    return str(request.getfixturevalue("redis_url")) if backend == "postgresql" else None
 
 
 @pytest.fixture
-async def factory(db: Database, redis_url: str | None) -> AsyncIterator[StrategyFactory]:
+async def factory(db: Database, l2_url: str | None) -> AsyncIterator[StrategyFactory]:
     rows = ScratchRows(db, 3)
     await rows.create()
     made = StrategyFactory(
-        rows, redis_url=redis_url, prefix=new_prefix(), ttl=60, rng=random.Random(1)
+        rows, redis_url=l2_url, prefix=new_prefix(), ttl=60, rng=random.Random(1)
     )
     try:
         yield made
@@ -115,7 +121,7 @@ async def test_a_fill_that_began_before_an_invalidation_it_hears_later_stays_out
     assert again.value is not None and (again.value.version, again.tier) == (1, Tier.DATABASE)
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("backend", [WITH_REDIS])
 async def test_l1_is_emptied_when_the_channel_drops_and_again_when_it_is_back(
     factory: StrategyFactory,
 ) -> None:
@@ -188,20 +194,19 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-async def test_another_process_drops_its_l1_copy_when_this_one_invalidates() -> None:
-    services.require_redis()
+async def test_another_process_drops_its_l1_copy_when_this_one_invalidates(redis_url: str) -> None:
     prefix = new_prefix()
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         CHILD,
-        services.REDIS_URL,
+        redis_url,
         prefix,
         stdout=asyncio.subprocess.PIPE,
     )
     here = TwoTierCache(
-        RedisBackend(services.REDIS_URL),
-        RedisChannel(services.REDIS_URL, f"{prefix}invalidations"),
+        RedisBackend(redis_url),
+        RedisChannel(redis_url, f"{prefix}invalidations"),
         RowRead,
         prefix=prefix,
         ttl=60,
@@ -220,6 +225,6 @@ async def test_another_process_drops_its_l1_copy_when_this_one_invalidates() -> 
             child.kill()
             await child.wait()
         await here.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
     assert dropped[0] == "dropped" and dropped[1] == "[]"
     assert float(dropped[2]) >= 0  # send-to-receipt latency, as the other process measured it

@@ -148,9 +148,11 @@ async def test_a_delete_that_rolls_back_leaves_the_user_and_writes_no_event(
 
 
 @pytest.mark.parametrize("cache_kind", ["memory", "redis"])
-async def test_the_delete_drops_the_users_cache_entries(db: Database, cache_kind: str) -> None:
+async def test_the_delete_drops_the_users_cache_entries(
+    db: Database, cache_kind: str, request: pytest.FixtureRequest
+) -> None:
     if cache_kind == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     prefix = new_prefix()
     cache = make_cache(cache_kind, prefix)
     cache.subscribe(db.bus)
