@@ -28,7 +28,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff format --check src tests bench requirements
 	$(BIN)/ruff check src tests bench requirements
-	$(BIN)/mypy src bench requirements/lock.py
+	$(BIN)/mypy src tests bench requirements/lock.py
 
 format: venv
 	$(BIN)/ruff format src tests bench requirements

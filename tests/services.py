@@ -127,6 +127,21 @@ async def delete_nats_streams(prefix: str, url: str = NATS_URL) -> int:
         await client.close()
 
 
+async def read_stream(stream: str, url: str = REDIS_URL) -> list[tuple[str, dict[str, str]]]:
+    """XRANGE of a whole Redis stream, decoded: (entry id, fields), oldest first."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(url, decode_responses=True)
+    try:
+        entries = await client.xrange(stream) or []
+        return [
+            (str(entry_id), {str(key): str(value) for key, value in (fields or {}).items()})
+            for entry_id, fields in entries
+        ]
+    finally:
+        await client.aclose()
+
+
 async def delete_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:
     """Remove the keys under a test's own prefix, and only those."""
     from redis import asyncio as aioredis

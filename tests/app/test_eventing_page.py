@@ -286,7 +286,7 @@ def test_messages_go_to_the_redis_stream_and_are_read_back_with_xrevrange(
 async def _xrange(stream: str) -> list[Any]:
     client = Redis.from_url(services.REDIS_URL)
     try:
-        return list(await client.xrange(stream))
+        return list(await client.xrange(stream) or [])
     finally:
         await client.aclose()
 

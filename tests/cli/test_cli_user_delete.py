@@ -13,6 +13,7 @@ from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate
+from qulab.platform.airscore import ScoringInputs
 from qulab.platform.models import AIRScore, DomainEvent, User
 from qulab.platform.repositories import UserRepository
 from qulab.platform.services import scoring
@@ -101,7 +102,7 @@ def test_a_score_for_a_user_deleted_meanwhile_exits_2_with_one_line(
     read = scoring._inputs_for
     calls = 0
 
-    async def read_then_delete_on_the_second(uow: UnitOfWork, user: str) -> scoring.ScoringInputs:
+    async def read_then_delete_on_the_second(uow: UnitOfWork, user: str) -> ScoringInputs:
         nonlocal calls
         calls += 1
         inputs = await read(uow, user)

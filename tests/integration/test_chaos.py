@@ -87,11 +87,11 @@ async def _assert_removed(kind: str, url: str, database: str, namespace: str) ->
             with pytest.raises(aio_pika.exceptions.ChannelClosed):
                 await channel.declare_exchange(namespace, passive=True)
     else:
-        client = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
+        nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
         try:
-            names = [info.config.name for info in await client.jetstream().streams_info()]
+            names = [info.config.name for info in await nc.jetstream().streams_info()]
         finally:
-            await client.close()
+            await nc.close()
         assert not [name for name in names if name and name.startswith(namespace)]
 
 

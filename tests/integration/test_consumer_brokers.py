@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 import pytest
@@ -74,7 +75,7 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
 
 
 def settings_for(db: Database, broker: Broker) -> Settings:
-    fields = {k.removeprefix("QULAB_").lower(): v for k, v in broker.env.items()}
+    fields: dict[str, Any] = {k.removeprefix("QULAB_").lower(): v for k, v in broker.env.items()}
     return Settings(database_url=db.settings.database_url, broker_url=broker.url, **fields)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from qulab.core.consumers import (
     Consumer,
+    Delivery,
     RabbitMQSource,
     ScoreSummaryProjection,
     apply_once,
@@ -47,7 +48,7 @@ async def test_unacknowledged_messages_come_back_after_the_channel_closes(
     finally:
         await sender.close()
 
-    taken = []
+    taken: list[Delivery] = []
     while len(taken) < 5:
         taken += await first.fetch(5, wait=5)
     projection = ScoreSummaryProjection()
@@ -59,7 +60,7 @@ async def test_unacknowledged_messages_come_back_after_the_channel_closes(
     second = RabbitMQSource(services.AMQP_URL, group=GROUP, exchange=exchange)
     consumer = Consumer(db, second, projection, wait=2)
     try:
-        again = []
+        again: list[Delivery] = []
         while len(again) < 5:
             batch = await second.fetch(5, wait=5)
             assert batch, "RabbitMQ did not deliver the unacknowledged messages again"

@@ -125,5 +125,5 @@ def test_an_unopenable_sqlite_file_fails_before_aiosqlite_starts_a_thread(tmp_pa
         with pytest.raises(ConfigurationError, match="cannot open the SQLite file"):
             asyncio.run(read())
     finally:
-        threading.settrace(None)  # type: ignore[arg-type]
+        threading.settrace(None)
     assert not {name for name in started if "connection_worker" in name}

@@ -57,7 +57,8 @@ def _qulab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 async def _raw(url: str, key: str) -> bytes | None:
     client = aioredis.from_url(url)
     try:
-        value: bytes | None = await client.get(key)
+        value = await client.get(key)
+        assert not isinstance(value, str)  # not decoded: the stored bytes
         return value
     finally:
         await client.aclose()

@@ -124,7 +124,7 @@ async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
 
         events = await all_events(db)
         assert {e.status for e in events} == {EventStatus.PUBLISHED.value}
-        entries = [fields for _, fields in await client.xrange(stream)]
+        entries = [fields for _, fields in await services.read_stream(stream, redis_url)]
         seen = Counter(entry["id"] for entry in entries)
         assert set(seen) == set(ids)
         duplicated = {event_id for event_id, n in seen.items() if n > 1}

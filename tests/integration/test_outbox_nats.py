@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -32,7 +33,9 @@ async def nats_prefix(nats_url: str) -> AsyncIterator[str]:
     await services.delete_nats_streams(prefix)
 
 
-async def stream_messages(prefix: str, aggregate_type: str, url: str = services.NATS_URL) -> list:
+async def stream_messages(
+    prefix: str, aggregate_type: str, url: str = services.NATS_URL
+) -> list[Any]:
     """Every message stored in one aggregate type's stream, in stream order."""
     client = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
     try:

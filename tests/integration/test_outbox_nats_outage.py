@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
-from qulab.platform.models import EventStatus
+from qulab.platform.models import DomainEvent, EventStatus
 from tests import services
 from tests.outbox_helpers import all_events, emit_events
 from tests.relay_process import read_line_containing, start_relay, stop
@@ -63,7 +63,7 @@ async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
     assert len(pending) == 3
 
 
-async def _events(url: str) -> list:
+async def _events(url: str) -> list[DomainEvent]:
     db = Database(Settings(database_url=url))
     try:
         return await all_events(db)

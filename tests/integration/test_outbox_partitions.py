@@ -182,7 +182,7 @@ async def test_four_relays_with_kills_keep_every_aggregate_in_order(
             return {e.status for e in await all_events(pg_db)} == {EventStatus.PUBLISHED.value}
 
         await eventually(all_published, "every event to be published", timeout=90, interval=0.2)
-        entries = [fields for _, fields in await client.xrange(stream)]
+        entries = [fields for _, fields in await services.read_stream(stream, redis_url)]
         assert {entry["id"] for entry in entries} == set(ids)
         assert inversions(await expected_orders(pg_db), entries) == 0
     finally:

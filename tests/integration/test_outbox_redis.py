@@ -44,12 +44,7 @@ def publisher(prefix: str, url: str = services.REDIS_URL) -> RedisStreamsPublish
 
 
 async def stream_entries(prefix: str, aggregate_type: str) -> list[dict[str, str]]:
-    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
-    try:
-        entries = await client.xrange(stream_name(aggregate_type, prefix))
-        return [fields for _, fields in entries]
-    finally:
-        await client.aclose()
+    return [fields for _, fields in await services.read_stream(stream_name(aggregate_type, prefix))]
 
 
 async def test_events_land_on_their_aggregate_stream_with_the_documented_fields(
@@ -161,9 +156,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
             return all(e.status == EventStatus.PUBLISHED.value for e in await all_events(db))
 
         await eventually(all_published, "every event to be published", timeout=20)
-        client = Redis.from_url(url, decode_responses=True)
-        entries = await client.xrange(stream_name("Test", "qulab_test:"))
-        await client.aclose()
+        entries = await services.read_stream(stream_name("Test", "qulab_test:"), url)
         assert sorted(fields["id"] for _, fields in entries) == sorted(ids)
     finally:
         relay.stop()

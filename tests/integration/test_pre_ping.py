@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -20,7 +21,7 @@ READS = 5
 def one_connection(pg_database_url: str) -> Callable[..., Database]:
     """A Database on the test run's PostgreSQL with a pool of exactly one connection."""
 
-    def build(**settings: object) -> Database:
+    def build(**settings: Any) -> Database:
         return Database(
             Settings(database_url=pg_database_url, pool_size=1, max_overflow=0, **settings)
         )

@@ -19,6 +19,7 @@ from qulab.core.errors import ConflictError, NotFound
 from qulab.core.uow import UnitOfWork
 from qulab.lab import create_sample_airscore
 from qulab.platform import migrate
+from qulab.platform.airscore import ScoringInputs
 from qulab.platform.events import UserDeleted
 from qulab.platform.models import AIRScore, Assessment, DomainEvent, EventStatus, User
 from qulab.platform.repositories import AssessmentRepository, UserRepository
@@ -180,7 +181,7 @@ def delete_the_user_after_reading_it(db: Database, monkeypatch: pytest.MonkeyPat
     read = scoring._inputs_for
     deleted: list[str] = []
 
-    async def read_then_delete(uow: UnitOfWork, user_id: str) -> scoring.ScoringInputs:
+    async def read_then_delete(uow: UnitOfWork, user_id: str) -> ScoringInputs:
         inputs = await read(uow, user_id)
         await delete_user(db, user_id)
         deleted.append(user_id)
