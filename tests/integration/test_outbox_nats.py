@@ -111,7 +111,8 @@ async def test_unreachable_nats_is_an_outage_named_without_its_password(db: Data
 
 @pytest.fixture
 def own_nats(tmp_path: Path, nats_url: str) -> Iterator[tuple[str, list[str]]]:
-    """A nats-server of this test on a free port: (url, the command that starts it)."""
+    """A nats-server of this test on a free port: (url, the command that starts it). It asks
+    for ``nats_url`` to run only where NATS does, and be marked so."""
     binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
     if not Path(binary).exists():
         services.unavailable("nats-server", "binary not found")

@@ -100,7 +100,8 @@ async def test_redis_rejecting_one_stream_dead_letters_only_its_events(
 
 @pytest.fixture
 def own_redis(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, list[str]]]:
-    """A Redis server of this test on a free port: (url, the command that starts it)."""
+    """A Redis server of this test on a free port: (url, the command that starts it). It asks
+    for ``redis_url`` to run only where Redis does, and be marked so."""
     binary = shutil.which("redis-server")
     if binary is None:
         services.unavailable("redis-server", "binary not found")
