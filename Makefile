@@ -28,7 +28,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff format --check src tests bench examples requirements
 	$(BIN)/ruff check src tests bench examples requirements
-	$(BIN)/mypy src bench examples requirements/lock.py
+	$(BIN)/mypy src tests bench examples requirements/lock.py
 
 format: venv
 	$(BIN)/ruff format src tests bench examples requirements

@@ -109,7 +109,9 @@ async def peers_benchmark(config: BenchConfig) -> Report:
     finally:
         for contender in on_redis + in_process:
             await contender.close()
-        await _delete_prefix(RedisBackend(redis_url), prefix)
+        cleanup = RedisBackend(redis_url)
+        await _delete_prefix(cleanup, prefix)
+        await cleanup.close()
         await plain.aclose()
         await runtime.close()
         await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

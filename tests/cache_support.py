@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform.cache import families
 from tests import services
+from tests.waiting import wait_until
 
 FAMILIES = families(Settings())
 """The platform's cache families at the default TTLs, for caches the tests build themselves."""
@@ -102,14 +101,11 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        wait_until(
+            lambda: services.port_open(self.url, self.port),
+            f"redis-server to listen on port {self.port}",
+            interval=0.05,
+        )
 
     def stop(self) -> None:
         if self.process is not None:

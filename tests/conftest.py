@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -18,11 +18,113 @@ from qulab.platform.models import METADATA
 from tests import services
 from tests.cache_support import RedisServer
 
+# -- the services a test needs, as marks ------------------------------------------------------
+#
+# A test needs a service when it uses the service's fixture, directly or through others, or
+# when a fixture that picks a service by its parameter runs with a parameter naming one
+# (backend="postgresql", cache_kind="redis", stack="postgresql+redis"): such a fixture asks
+# for the service with request.getfixturevalue, which collection cannot see. A parameter that
+# brings a second service says so itself, with pytest.param(..., marks=...). After its run, a
+# test is held to its marks: it used every service it is marked for, and no other.
+
+SERVICE_FIXTURES = {
+    "postgres_url": "postgres",
+    "redis_url": "redis",
+    "redis_server": "redis",
+    "amqp_url": "rabbitmq",
+    "nats_url": "nats",
+    "chromium": "browser",
+}
+SERVICE_CHOOSERS = {"backend", "lab_url", "cache_kind", "cache", "watched", "broker", "stack"}
+SERVICE_NAMES = {"postgresql": "postgres", "redis": "redis", "rabbitmq": "rabbitmq", "nats": "nats"}
+SERVICE_MARKS = frozenset(SERVICE_FIXTURES.values())
+
+_CALL_PASSED = pytest.StashKey[bool]()
+
+
+def used_services(fixturenames: Iterable[str]) -> set[str]:
+    return {SERVICE_FIXTURES[name] for name in fixturenames if name in SERVICE_FIXTURES}
+
+
+def chosen_services(params: Mapping[str, object]) -> set[str]:
+    names = [str(params[name]).split("+") for name in SERVICE_CHOOSERS if name in params]
+    return {SERVICE_NAMES[name] for each in names for name in each if name in SERVICE_NAMES}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needed = used_services(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            needed |= chosen_services(callspec.params)
+        for service in sorted(needed):
+            item.add_marker(service)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = report.passed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _marks_match_the_services_used(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    used = used_services(request.fixturenames)  # with those asked for while it ran
+    marked = {mark.name for mark in request.node.iter_markers() if mark.name in SERVICE_MARKS}
+    if used - marked:
+        pytest.fail(
+            f"used {sorted(used - marked)} unmarked: see SERVICE_FIXTURES in tests/conftest.py"
+        )
+    if marked - used and request.node.stash.get(_CALL_PASSED, False):
+        pytest.fail(f"marked {sorted(marked - used)} but did not use it")
+
 
 @pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
-    """A PostgreSQL database of this test run, migrated to head, dropped at the end."""
+def postgres_url() -> str:
+    """The PostgreSQL server's maintenance database (tests create databases of their own)."""
     services.require_postgres()
+    return services.POSTGRES_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The shared Redis server (tests keep to keys under prefixes of their own)."""
+    services.require_redis()
+    return services.REDIS_URL
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    """The RabbitMQ server (tests declare exchanges and queues of their own)."""
+    services.require_rabbitmq()
+    return services.AMQP_URL
+
+
+@pytest.fixture
+def nats_url() -> str:
+    """The NATS server with JetStream (tests create streams of their own)."""
+    services.require_nats()
+    return services.NATS_URL
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """The Chromium binary the browser tests drive."""
+    if not services.CHROMIUM.exists():
+        services.unavailable(
+            "Chromium", f"{services.CHROMIUM} is missing (apt-get install chromium)"
+        )
+    return services.CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def pg_database_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database of this test run, migrated to head, dropped at the end."""
     url = services.create_pg_database()
 
     async def _migrate() -> None:
@@ -37,9 +139,8 @@ def pg_database_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
+def fresh_pg_url(postgres_url: str) -> Iterator[str]:
     """An empty PostgreSQL database for one test (no schema), dropped afterwards."""
-    services.require_postgres()
     url = services.create_pg_database("qulab_test_empty")
     try:
         yield url

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -46,15 +44,6 @@ async def txids(db: Database) -> dict[str, int]:
     async with db.connect() as conn:
         rows = await conn.execute(select(table.c.id, table.c.txid))
         return {event_id: txid for event_id, txid in rows.all()}
-
-
-async def wait_for(
-    condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
-) -> None:
-    """Poll an async ``condition`` until it is truthy; fail the test after ``timeout``."""
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(interval)
 
 
 class RejectingPublisher:

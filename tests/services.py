@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +19,7 @@ POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("QULAB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("QULAB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 NATS_URL = os.environ.get("QULAB_TEST_NATS_URL", "nats://127.0.0.1:4222")
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def unavailable(service: str, reason: str) -> None:
@@ -123,6 +125,21 @@ async def delete_nats_streams(prefix: str, url: str = NATS_URL) -> int:
         return len(mine)
     finally:
         await client.close()
+
+
+async def read_stream(stream: str, url: str = REDIS_URL) -> list[tuple[str, dict[str, str]]]:
+    """XRANGE of a whole Redis stream, decoded: (entry id, fields), oldest first."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(url, decode_responses=True)
+    try:
+        entries = await client.xrange(stream) or []
+        return [
+            (str(entry_id), {str(key): str(value) for key, value in (fields or {}).items()})
+            for entry_id, fields in entries
+        ]
+    finally:
+        await client.aclose()
 
 
 async def delete_redis_prefix(prefix: str, url: str = REDIS_URL) -> int:

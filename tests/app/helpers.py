@@ -58,7 +58,7 @@ _MARKDOWN = MarkdownIt("commonmark").enable(["strikethrough", "table"])
 
 def markdown_html(source: str) -> str:
     """``source`` rendered as CommonMark (what the browser builds from an element's body)."""
-    return _MARKDOWN.render(source)
+    return str(_MARKDOWN.render(source))
 
 
 def shown(elements: Any) -> list[str]:

@@ -4,8 +4,7 @@ by the runtime every page goes through, once per server process, stopped with it
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import streamlit as st
@@ -24,6 +23,7 @@ from tests import services
 from tests.app.helpers import open_runtime
 from tests.metrics_support import Exposition, scrape
 from tests.outbox_helpers import emit_events
+from tests.waiting import wait_until
 
 
 def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) -> None:
@@ -57,15 +57,6 @@ def test_the_app_serves_metrics_of_its_runtime_on_its_own_port(sqlite_url: str) 
         again.listen()
 
 
-def _scrape_until(url: str, done: Callable[[Exposition], bool], timeout: float = 20) -> Exposition:
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = scrape(url)
-        if done(seen) or time.monotonic() > deadline:
-            return seen
-        time.sleep(0.1)
-
-
 def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> None:
     port = services.free_port()
     settings = Settings().replace(database_url=sqlite_url, app_metrics_port=port)
@@ -75,13 +66,15 @@ def test_the_labs_background_publisher_reports_the_outbox(sqlite_url: str) -> No
     assert controller.start()
     try:
         runtime.run(emit_events(app_runtime.db, 3))
-        seen = _scrape_until(
-            f"http://127.0.0.1:{port}/metrics",
-            lambda s: (
-                s.value("qulab_outbox_published_total", event_type="test.happened") == 3
-                and s.value("qulab_outbox_pending_events") == 0
-            ),
-        )
+
+        def all_published() -> Exposition | None:
+            seen = scrape(f"http://127.0.0.1:{port}/metrics")
+            published = seen.value("qulab_outbox_published_total", event_type="test.happened")
+            return (
+                seen if published == 3 and seen.value("qulab_outbox_pending_events") == 0 else None
+            )
+
+        seen = wait_until(all_published, "/metrics to report 3 events published", timeout=20)
     finally:
         controller.stop()
 

@@ -43,15 +43,15 @@ def cache_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if request.param == "memory":
         yield "memory"
         return
-    services.require_redis()
+    redis_url = str(request.getfixturevalue("redis_url"))
     prefix = new_prefix()
-    monkeypatch.setenv("QULAB_REDIS_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_REDIS_URL", redis_url)
     monkeypatch.setenv("QULAB_CACHE_PREFIX", prefix)
     try:
         yield prefix
     finally:
         st.cache_resource.clear()  # closes the app's cache first: nothing is written after
-        asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+        asyncio.run(delete_prefix(redis_url, prefix))
 
 
 def _initialised() -> AppTest:

@@ -8,8 +8,6 @@ import gc
 import logging
 import re
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.sections.eventing import OUTAGE_KEY
 from tests import services
 from tests.app.helpers import go_to, no_exception, open_runtime, query, restart_server, texts
+from tests.waiting import wait_until
 
 EVENT_ID = re.compile(r"DomainEvent \(ID: `([0-9a-f-]{36})`")
 WAIT_SECONDS = 30.0
@@ -72,14 +71,6 @@ def _events(url: str) -> dict[str, DomainEvent]:
     return dict(query(url, _read))
 
 
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
-
-
 def _metrics(at: AppTest) -> dict[str, str]:
     return {metric.label: str(metric.value) for metric in at.metric}
 
@@ -96,7 +87,7 @@ def _publish_until_published(at: AppTest, url: str, event_id: str) -> None:
         no_exception(at)
         return _events(url)[event_id].status == "published"
 
-    _wait_until(published, f"event {event_id} to be published by one pass")
+    wait_until(published, f"event {event_id} to be published by one pass", timeout=WAIT_SECONDS)
 
 
 def test_score_event_goes_pending_then_published_and_survives_an_outage(lab_url: str) -> None:
@@ -165,9 +156,10 @@ def test_background_publisher_publishes_until_stopped(lab_url: str) -> None:
 
     # The page stays usable while it runs: a new score, published by the relay on its own.
     event_id = _calculate(at)
-    _wait_until(
+    wait_until(
         lambda: _events(lab_url)[event_id].status == "published",
         "the background publisher to publish the event",
+        timeout=WAIT_SECONDS,
     )
     at.run()
     no_exception(at)
@@ -180,7 +172,9 @@ def test_background_publisher_publishes_until_stopped(lab_url: str) -> None:
     # An outage while it runs: the relay records the error and keeps the event pending...
     at.toggle(key=OUTAGE_KEY).set_value(True).run()
     during = _calculate(at)
-    _wait_until(lambda: _events(lab_url)[during].attempts >= 1, "a failed attempt")
+    wait_until(
+        lambda: _events(lab_url)[during].attempts >= 1, "a failed attempt", timeout=WAIT_SECONDS
+    )
     at.run()
     assert _events(lab_url)[during].status == "pending"
     assert any(
@@ -189,7 +183,11 @@ def test_background_publisher_publishes_until_stopped(lab_url: str) -> None:
     )
     # ...and drains the backlog by itself once the broker is back.
     at.toggle(key=OUTAGE_KEY).set_value(False).run()
-    _wait_until(lambda: _events(lab_url)[during].status == "published", "the backlog to drain")
+    wait_until(
+        lambda: _events(lab_url)[during].status == "published",
+        "the backlog to drain",
+        timeout=WAIT_SECONDS,
+    )
 
     at.button(key="eventing_stop").click().run()
     no_exception(at)
@@ -261,11 +259,10 @@ def test_a_running_publisher_is_stopped_when_the_runtime_is_torn_down(
 
 
 def test_messages_go_to_the_redis_stream_and_are_read_back_with_xrevrange(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_app_test") + ":"
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
     stream = f"{prefix}outbox.event.AIRScore"
     try:
@@ -289,7 +286,7 @@ def test_messages_go_to_the_redis_stream_and_are_read_back_with_xrevrange(
 async def _xrange(stream: str) -> list[Any]:
     client = Redis.from_url(services.REDIS_URL)
     try:
-        return list(await client.xrange(stream))
+        return list(await client.xrange(stream) or [])
     finally:
         await client.aclose()
 

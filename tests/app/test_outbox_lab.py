@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -22,6 +20,7 @@ from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.platform.projection import projection_differences
 from tests import services
 from tests.app.helpers import go_to, no_exception, open_runtime, query, shown, texts
+from tests.waiting import wait_until
 
 EVENT_ID = re.compile(r"DomainEvent \(ID: `([0-9a-f-]{36})`")
 WAIT_SECONDS = 30.0
@@ -51,14 +50,6 @@ def _calculate(at: AppTest) -> str:
     match = EVENT_ID.search(success)
     assert match, success
     return match.group(1)
-
-
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.1)
 
 
 def _watch_line(at: AppTest, event_id: str) -> str:
@@ -103,7 +94,11 @@ def test_with_a_publisher_delay_the_event_is_seen_pending_then_published(lab_url
     event_id = _calculate(at)
     assert "pending since" in _watch_line(at, event_id)
     # The relay claims the event and holds it for the delay before publishing it.
-    _wait_until(lambda: _status_of(lab_url, event_id)[0] == "published", "the event to publish")
+    wait_until(
+        lambda: _status_of(lab_url, event_id)[0] == "published",
+        "the event to publish",
+        timeout=WAIT_SECONDS,
+    )
     _, took = _status_of(lab_url, event_id)
     assert took >= 2.0  # it was held for the delay before publishing
     at.run()
@@ -114,7 +109,9 @@ def test_with_a_publisher_delay_the_event_is_seen_pending_then_published(lab_url
     # Back to no delay: the next event goes out with the relay's next poll.
     at.slider(key=DELAY_KEY).set_value(0.0).run()
     later = _calculate(at)
-    _wait_until(lambda: _status_of(lab_url, later)[0] == "published", "the next event")
+    wait_until(
+        lambda: _status_of(lab_url, later)[0] == "published", "the next event", timeout=WAIT_SECONDS
+    )
     at.button(key="eventing_stop").click().run()
     no_exception(at)
 
@@ -135,7 +132,7 @@ def test_the_projection_converges_to_air_scores(lab_url: str) -> None:
     def converged() -> bool:
         return not query(lab_url, projection_differences)
 
-    _wait_until(converged, "the lab's consumer to apply every published event")
+    wait_until(converged, "the lab's consumer to apply every published event", timeout=WAIT_SECONDS)
     at.run()
     no_exception(at)
     [verdict] = _verdicts(at)
@@ -159,7 +156,7 @@ def test_the_projection_converges_to_air_scores(lab_url: str) -> None:
         no_exception(at)
         return "1 duplicate deliveries skipped" in _verdicts(at)[0]
 
-    _wait_until(skipped, "the lab's consumer to skip the duplicate")
+    wait_until(skipped, "the lab's consumer to skip the duplicate", timeout=WAIT_SECONDS)
     [verdict] = _verdicts(at)
     assert verdict.startswith("matches air_scores: yes"), verdict
     delivered = next(f.value for f in at.dataframe if "event_id" in f.value.columns)
@@ -167,18 +164,21 @@ def test_the_projection_converges_to_air_scores(lab_url: str) -> None:
 
 
 def test_the_lab_consumer_reads_redis_streams_as_a_group_of_its_own(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_app_lab") + ":"
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
     try:
         at = _lab_mode()
         event_id = _calculate(at)
         at.button(key="eventing_one_pass").click().run()
         no_exception(at)
-        _wait_until(lambda: not query(sqlite_url, projection_differences), "the projection")
+        wait_until(
+            lambda: not query(sqlite_url, projection_differences),
+            "the projection",
+            timeout=WAIT_SECONDS,
+        )
         at.run()
         [verdict] = _verdicts(at)
         assert verdict.startswith("matches air_scores: yes"), verdict
@@ -207,12 +207,11 @@ def test_break_it_on_the_embedded_broker_says_what_to_configure(sqlite_url: str)
 
 
 def test_break_it_runs_a_small_round_on_postgresql_and_redis(
-    fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch
+    fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_app_chaos") + ":"
     monkeypatch.setenv("QULAB_DATABASE_URL", fresh_pg_url)
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
     try:
         at = _lab_mode()

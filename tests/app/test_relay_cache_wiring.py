@@ -12,11 +12,10 @@ from tests import services
 
 
 def test_the_lab_relay_has_the_cache_handler_when_redis_is_configured(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     monkeypatch.setenv("QULAB_CACHE_PREFIX", services.unique_name("qulab_test") + ":")
-    settings = Settings().replace(database_url=sqlite_url, redis_url=services.REDIS_URL)
+    settings = Settings().replace(database_url=sqlite_url, redis_url=redis_url)
     db = runtime.database(settings)
 
     relay_controller(settings, db)

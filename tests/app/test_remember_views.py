@@ -16,7 +16,6 @@ from qulab.entrypoints.app.redis_view import SUBHEADER as REDIS_SUBHEADER
 from qulab.entrypoints.app.relationships_view import SUBHEADER as RELATIONSHIPS_SUBHEADER
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
-from tests import services
 from tests.app.helpers import go_to, no_exception, open_runtime, user_emails
 from tests.cache_support import delete_prefix, new_prefix
 
@@ -74,16 +73,15 @@ def test_page_4_on_the_default_shows_the_in_process_entries_as_redis_structures(
 
 
 @pytest.fixture
-def redis_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    services.require_redis()
+def redis_prefix(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[str]:
     prefix = new_prefix()
-    monkeypatch.setenv("QULAB_REDIS_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_REDIS_URL", redis_url)
     monkeypatch.setenv("QULAB_CACHE_PREFIX", prefix)
     try:
         yield prefix
     finally:
         st.cache_resource.clear()
-        asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+        asyncio.run(delete_prefix(redis_url, prefix))
 
 
 def test_page_4_on_redis_lists_the_keys_a_cached_read_made_and_only_qulabs(

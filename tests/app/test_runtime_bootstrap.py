@@ -33,7 +33,7 @@ def test_new_cache_settings_build_a_new_runtime_and_close_the_old(
     assert second is not first
     assert second.cache.prefix == "second:"
     assert not first.closed  # still cached (up to four runtimes)
-    runtime._lab.clear()
+    runtime._build.clear()
     assert first.closed and second.closed
     assert first.cache.invalidate_events not in first.bus.handlers()
 

@@ -35,9 +35,10 @@ EVENT_ID = re.compile(r"DomainEvent \(ID: `([0-9a-f-]{36})`")
 def event_status(url: str, event_id: str) -> str | None:
     async def _read(db: Database) -> str | None:
         async with db.session() as session:
-            return await session.scalar(
+            status: str | None = await session.scalar(
                 select(DomainEvent.status).where(DomainEvent.id == event_id)
             )
+            return status
 
     result = query(url, _read)
     return None if result is None else str(result)

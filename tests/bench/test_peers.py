@@ -9,7 +9,6 @@ import pytest
 from bench.harness import BenchConfig, run
 
 from bench import peer_contenders, peers
-from tests import services
 
 # The peers call redis-py methods it has deprecated (close, setex): their business, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
@@ -31,12 +30,12 @@ def test_peers_are_looked_up_by_their_import_names() -> None:
     assert peer_contenders.missing_peers() == expected
 
 
-async def test_with_the_peers_every_contender_is_measured_side_by_side() -> None:
+async def test_with_the_peers_every_contender_is_measured_side_by_side(
+    postgres_url: str, redis_url: str
+) -> None:
     if peer_contenders.missing_peers():
         pytest.skip("the optional peers are not installed (pip install -e '.[peers]')")
-    services.require_postgres()
-    services.require_redis()
-    config = BenchConfig.smoke(postgres_url=services.POSTGRES_URL, redis_url=services.REDIS_URL)
+    config = BenchConfig.smoke(postgres_url=postgres_url, redis_url=redis_url)
 
     [report] = await run(["peers"], config)
 

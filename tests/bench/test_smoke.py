@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from bench.harness import BenchConfig, resolve, run, write_results
 
-from tests import services
-
 
 def test_all_expands_to_every_registered_benchmark_and_unknown_names_are_refused() -> None:
     names = resolve(["all"])
@@ -20,9 +18,9 @@ def test_all_expands_to_every_registered_benchmark_and_unknown_names_are_refused
 
 async def test_nplusone_and_pool_benchmarks_produce_tables_targets_and_results(
     tmp_path: Path,
+    postgres_url: str,
 ) -> None:
-    services.require_postgres()
-    config = BenchConfig.smoke(postgres_url=services.POSTGRES_URL, sqlite_dir=tmp_path)
+    config = BenchConfig.smoke(postgres_url=postgres_url, sqlite_dir=tmp_path)
 
     reports = {report.name: report for report in await run(["nplusone", "pool"], config)}
 
@@ -58,14 +56,12 @@ async def test_nplusone_and_pool_benchmarks_produce_tables_targets_and_results(
 
 async def test_cache_strategies_benchmark_covers_the_grid_and_renders_its_document(
     tmp_path: Path,
+    postgres_url: str,
+    redis_url: str,
 ) -> None:
-    services.require_postgres()
-    services.require_redis()
     from bench.cache_strategies import write_doc
 
-    config = BenchConfig.smoke(
-        postgres_url=services.POSTGRES_URL, redis_url=services.REDIS_URL, sqlite_dir=tmp_path
-    )
+    config = BenchConfig.smoke(postgres_url=postgres_url, redis_url=redis_url, sqlite_dir=tmp_path)
     (report,) = await run(["cache-strategies"], config)
     postgres, sqlite, propagation = report.tables
     for table in (postgres, sqlite):
@@ -91,9 +87,10 @@ ORM_TAX_RUNGS = [
 ]
 
 
-async def test_orm_tax_ladder_has_every_rung_on_both_databases(tmp_path: Path) -> None:
-    services.require_postgres()
-    config = BenchConfig.smoke(postgres_url=services.POSTGRES_URL, sqlite_dir=tmp_path)
+async def test_orm_tax_ladder_has_every_rung_on_both_databases(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = BenchConfig.smoke(postgres_url=postgres_url, sqlite_dir=tmp_path)
 
     [report] = await run(["orm_tax"], config)
 

@@ -22,15 +22,26 @@ FIELDS = {
 }
 
 
+# PostgreSQL runs with Redis (hence the mark), SQLite with the in-process cache.
+WITH_REDIS = pytest.param("postgresql", marks=pytest.mark.redis)
+
+
+@pytest.fixture(params=["sqlite", WITH_REDIS])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def redis_prefix(backend: str, monkeypatch: pytest.MonkeyPatch) -> str | None:
+def redis_prefix(
+    backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> str | None:
     """PostgreSQL runs with Redis under a prefix of its own, SQLite with the in-process cache."""
     if backend != "postgresql":
         monkeypatch.delenv("QULAB_REDIS_URL", raising=False)
         return None
-    services.require_redis()
+    redis_url = str(request.getfixturevalue("redis_url"))
     prefix = new_prefix()
-    monkeypatch.setenv("QULAB_REDIS_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_REDIS_URL", redis_url)
     monkeypatch.setenv("QULAB_CACHE_PREFIX", prefix)
     return prefix
 

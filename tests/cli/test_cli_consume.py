@@ -19,11 +19,10 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
 
 @pytest.fixture
-def redis_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    services.require_redis()
+def redis_prefix(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[str]:
     prefix = services.unique_name("qt") + ":"
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     get_settings.cache_clear()
     yield prefix
     asyncio.run(services.delete_redis_prefix(prefix))

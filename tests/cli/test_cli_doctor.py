@@ -22,7 +22,8 @@ from qulab.core.outbox import MemoryBroker, Relay, publish_pending
 from qulab.platform.migrate import MIGRATIONS
 from tests import services
 from tests.cli.conftest import Invoke
-from tests.outbox_helpers import emit_events, wait_for
+from tests.outbox_helpers import emit_events
+from tests.waiting import eventually
 
 PASSWORD = "s3cret-pw"
 COMPONENTS = ["database", "schema", "cache", "broker", "relay", "clock"]
@@ -39,13 +40,12 @@ def _lines(out: str) -> dict[str, tuple[str, str]]:
 
 
 @pytest.fixture
-def exchange() -> Iterator[str]:
+def exchange(amqp_url: str) -> Iterator[str]:
     """A durable topic exchange of this test's own on the real RabbitMQ, deleted afterwards."""
-    services.require_rabbitmq()
     name = services.unique_name("qulab_test")
 
     async def _declare(delete: bool) -> None:
-        connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+        connection = await aio_pika.connect(amqp_url, timeout=5)
         try:
             channel = await connection.channel()
             if delete:
@@ -64,11 +64,10 @@ def exchange() -> Iterator[str]:
 
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_every_service_up_is_exit_0_with_one_line_each(
-    qulab: Invoke, monkeypatch: pytest.MonkeyPatch, exchange: str
+    qulab: Invoke, monkeypatch: pytest.MonkeyPatch, exchange: str, redis_url: str
 ) -> None:
-    services.require_redis()
     amqp = services.AMQP_URL.replace("guest:guest@", f"guest:{PASSWORD}@")
-    monkeypatch.setenv("QULAB_REDIS_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_REDIS_URL", redis_url)
     monkeypatch.setenv("QULAB_BROKER_URL", services.AMQP_URL)
     monkeypatch.setenv("QULAB_OUTBOX_EXCHANGE", exchange)
     get_settings.cache_clear()
@@ -201,7 +200,7 @@ async def test_on_postgresql_a_running_relay_is_seen_by_its_leases(db: Database)
         async def leased() -> bool:
             return (await relay_activity(db)).live_relays == 1
 
-        await wait_for(leased, timeout=30)
+        await eventually(leased, "one live relay lease", timeout=30)
         await emit_events(db, 1)
         seen = await check_relay(db, stale_after=3600)
         assert seen.status is Status.OK
@@ -216,9 +215,8 @@ async def test_on_postgresql_a_running_relay_is_seen_by_its_leases(db: Database)
     assert gone.detail.startswith("no relay holds a lease: 0 relay(s) holding leases, 16 ")
 
 
+@pytest.mark.usefixtures("nats_url")
 async def test_nats_is_read_from_its_info_greeting() -> None:
-    if not services.port_open(NATS_URL, 4222):
-        services.unavailable("NATS", "nothing listens at 127.0.0.1:4222")
     found = await check_nats(NATS_URL.replace("//", f"//u:{PASSWORD}@"), 3)
     assert found.status is Status.OK
     assert found.detail.startswith("NATS ") and "at nats://u:***@127.0.0.1:4222" in found.detail

@@ -23,8 +23,7 @@ async def _delete_exchange(name: str) -> None:
 
 
 @pytest.fixture
-def exchange(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    services.require_rabbitmq()
+def exchange(monkeypatch: pytest.MonkeyPatch, amqp_url: str) -> Iterator[str]:
     name = services.unique_name("qulab_test_exchange")
     monkeypatch.setenv("QULAB_OUTBOX_EXCHANGE", name)
     yield name

@@ -83,11 +83,10 @@ def test_yes_relays_to_the_memory_broker_anyway(pending: Invoke, database_url: s
 
 
 def test_a_configured_broker_is_used_without_asking(
-    pending: Invoke, database_url: str, monkeypatch: pytest.MonkeyPatch
+    pending: Invoke, database_url: str, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
-    monkeypatch.setenv("QULAB_BROKER_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_BROKER_URL", redis_url)
     monkeypatch.setenv("QULAB_OUTBOX_STREAM_PREFIX", prefix)
     get_settings.cache_clear()
     try:

@@ -13,12 +13,14 @@ from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.models import DomainEvent
 from qulab.platform import migrate
+from qulab.platform.airscore import ScoringInputs
 from qulab.platform.models import AIRScore, User
 from qulab.platform.repositories import UserRepository
 from qulab.platform.services import scoring
 from qulab.platform.uow import PlatformUnitOfWork
 from tests.cli.conftest import Invoke
 from tests.service_calls import create_user, delete_user
+from tests.waiting import eventually
 
 
 async def _prepare(url: str) -> str:
@@ -101,9 +103,7 @@ def test_a_score_for_a_user_deleted_meanwhile_exits_2_with_one_line(
     read = scoring._inputs_for
     calls = 0
 
-    async def read_then_delete_on_the_second(
-        uow: PlatformUnitOfWork, user: str
-    ) -> scoring.ScoringInputs:
+    async def read_then_delete_on_the_second(uow: PlatformUnitOfWork, user: str) -> ScoringInputs:
         nonlocal calls
         calls += 1
         inputs = await read(uow, user)
@@ -174,10 +174,14 @@ async def test_user_delete_while_score_add_runs_both_exit_cleanly(database_url: 
     env = _environment(database_url)
     scorer = await _qulab(env, "score", "add", user_id, "--count", "20000")
     try:
-        async with asyncio.timeout(60):
-            while await _rows(database_url, AIRScore) < 20:
-                assert scorer.returncode is None, "score add ended before the delete"
-                await asyncio.sleep(0.1)
+
+        async def scores_added() -> bool:
+            if await _rows(database_url, AIRScore) >= 20:
+                return True
+            assert scorer.returncode is None, "score add ended before the delete"
+            return False
+
+        await eventually(scores_added, "score add to write 20 scores", timeout=60, interval=0.1)
         deleted = await _finish(await _qulab(env, "user", "delete", user_id), 60)
         assert deleted == (0, f"deleted {user_id}\n", "")
         scored = await _finish(scorer, 60)

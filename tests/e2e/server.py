@@ -6,11 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60.0
@@ -59,14 +60,21 @@ def running(
         process = subprocess.Popen(
             command, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT
         )
+
+        def healthy() -> bool:
+            if _healthy(base_url):
+                return True
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+            return False
+
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not _healthy(base_url):
-                if process.poll() is not None:
-                    raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
-                time.sleep(0.25)
+            wait_until(
+                healthy,
+                lambda: f"the server to answer /_stcore/health; its log:\n{log_path.read_text()}",
+                timeout=STARTUP_SECONDS,
+                interval=0.25,
+            )
             yield base_url, process
         finally:
             if process.poll() is None:

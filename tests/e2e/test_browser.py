@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,10 +30,8 @@ from qulab.platform.models import User
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.waiting import wait_until
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -59,27 +56,27 @@ class Stack:
     settings: dict[str, str]
 
 
-@pytest.fixture(params=["embedded", "services"])
+@pytest.fixture(params=["embedded", "postgresql+redis"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     """The embedded default (SQLite, in-process cache, in-memory broker), or PostgreSQL with a
     Redis cache and Redis Streams, each under names of this test's own, removed afterwards."""
     if request.param == "embedded":
         yield Stack("embedded", f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}", {})
         return
-    services.require_redis()
+    redis_url = str(request.getfixturevalue("redis_url"))
     database_url = str(request.getfixturevalue("fresh_pg_url"))
     prefix = services.unique_name("qulab_e2e")
     yield Stack(
         "services",
         database_url,
         {
-            "QULAB_REDIS_URL": services.REDIS_URL,
+            "QULAB_REDIS_URL": redis_url,
             "QULAB_CACHE_PREFIX": f"{prefix}:",
-            "QULAB_BROKER_URL": services.REDIS_URL,
+            "QULAB_BROKER_URL": redis_url,
             "QULAB_OUTBOX_STREAM_PREFIX": f"{prefix}.",
         },
     )
-    asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+    asyncio.run(delete_prefix(redis_url, prefix))
 
 
 @pytest.fixture
@@ -121,10 +118,8 @@ def _event_status(url: str, event_id: str) -> str | None:
 
 
 def test_a_new_user_walks_the_first_pages_in_chromium(
-    tmp_path: Path, stack: Stack, screenshots: Path
+    chromium: Path, tmp_path: Path, stack: Stack, screenshots: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        services.unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import Page, expect, sync_playwright
 
     database_url = stack.database_url
@@ -156,7 +151,7 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
         running(streamlit_run(port), port, env, tmp_path / "server.log") as (base_url, _),
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(base_url, wait_until="domcontentloaded")
@@ -323,10 +318,12 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
                 UUID, page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}")).inner_text()
             )[-1]
             assert later != event_id
-            deadline = time.monotonic() + WAIT_MS / 1000
-            while _event_status(database_url, later) != "published":
-                assert time.monotonic() < deadline, "the background publisher did not publish"
-                page.wait_for_timeout(200)
+            wait_until(
+                lambda: _event_status(database_url, later) == "published",
+                "the background publisher to publish",
+                timeout=WAIT_MS / 1000,
+                interval=0.2,
+            )
             page.get_by_role("button", name="Refresh Event Status Now").click()
             settle(page)
             capture(page, "12-eventing-background-publisher.png")

@@ -20,9 +20,7 @@ import pytest
 
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Stack, _users, stack
-
-pytestmark = pytest.mark.browser
+from tests.e2e.test_browser import CHROMIUM_ARGS, WAIT_MS, Stack, _users, stack
 
 __all__ = ["stack"]  # the parametrized stack fixture, shared with the main walk
 
@@ -49,10 +47,8 @@ def apply_screenshots(stack: Stack) -> Iterator[Path]:
 
 
 def test_apply_and_measured_figures_walk_in_chromium(
-    tmp_path: Path, stack: Stack, apply_screenshots: Path
+    chromium: Path, tmp_path: Path, stack: Stack, apply_screenshots: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        services.unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import Page, expect, sync_playwright
 
     port = services.free_port()
@@ -100,7 +96,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
         running(streamlit_run(port), port, env, tmp_path / "server.log") as (base_url, _),
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": WIDTH, "height": 1000})
             page.goto(base_url, wait_until="domcontentloaded")

@@ -20,29 +20,27 @@ import pytest
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, Stack
-
-pytestmark = pytest.mark.browser
+from tests.e2e.test_browser import CHROMIUM_ARGS, Stack
 
 SCREENSHOTS = ROOT / "test-output" / "browser-design"
 WAIT_MS = 120_000
 PAGE_TITLE = "Create: design an event table"
 
 
-@pytest.fixture(params=["embedded", "services"])
+@pytest.fixture(params=["embedded", "postgresql+redis"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     if request.param == "embedded":
         yield Stack("embedded", f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}", {})
         return
-    services.require_redis()
+    redis_url = str(request.getfixturevalue("redis_url"))
     database_url = str(request.getfixturevalue("fresh_pg_url"))
     prefix = services.unique_name("qulab_e2e_design")
     yield Stack(
         "services",
         database_url,
-        {"QULAB_REDIS_URL": services.REDIS_URL, "QULAB_CACHE_PREFIX": f"{prefix}:"},
+        {"QULAB_REDIS_URL": redis_url, "QULAB_CACHE_PREFIX": f"{prefix}:"},
     )
-    asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+    asyncio.run(delete_prefix(redis_url, prefix))
 
 
 @pytest.fixture
@@ -54,10 +52,8 @@ def screenshots(stack: Stack) -> Iterator[Path]:
 
 
 def test_a_learner_designs_an_event_table_in_chromium(
-    tmp_path: Path, stack: Stack, screenshots: Path
+    chromium: Path, tmp_path: Path, stack: Stack, screenshots: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        services.unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import Page, expect, sync_playwright
 
     port = services.free_port()
@@ -84,7 +80,7 @@ def test_a_learner_designs_an_event_table_in_chromium(
         running(streamlit_run(port), port, env, tmp_path / "server.log") as (base_url, _),
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(base_url, wait_until="domcontentloaded")

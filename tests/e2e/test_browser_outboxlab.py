@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +20,14 @@ import pytest
 
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, UUID, WAIT_MS, _event_status
-
-pytestmark = pytest.mark.browser
+from tests.e2e.test_browser import CHROMIUM_ARGS, UUID, WAIT_MS, _event_status
+from tests.waiting import wait_until
 
 SCREENSHOTS = ROOT / "test-output" / "browser-outboxlab"
 ROUND_MS = 120_000
 
 
-@pytest.fixture(params=["embedded", "services"])
+@pytest.fixture(params=["embedded", "postgresql+redis"])
 def stack(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
@@ -38,21 +36,19 @@ def stack(
     if request.param == "embedded":
         yield "embedded", f"sqlite+aiosqlite:///{tmp_path / 'lab.db'}", {}
         return
-    services.require_redis()
+    redis_url = str(request.getfixturevalue("redis_url"))
     database_url = str(request.getfixturevalue("fresh_pg_url"))
     prefix = services.unique_name("qulab_e2e_outboxlab") + ":"
-    settings = {"QULAB_BROKER_URL": services.REDIS_URL, "QULAB_OUTBOX_STREAM_PREFIX": prefix}
+    settings = {"QULAB_BROKER_URL": redis_url, "QULAB_OUTBOX_STREAM_PREFIX": prefix}
     try:
         yield "services", database_url, settings
     finally:
-        asyncio.run(services.delete_redis_prefix(prefix))
+        asyncio.run(services.delete_redis_prefix(prefix, redis_url))
 
 
 def test_lab_mode_on_the_outbox_page_in_chromium(
-    tmp_path: Path, stack: tuple[str, str, dict[str, str]]
+    chromium: Path, tmp_path: Path, stack: tuple[str, str, dict[str, str]]
 ) -> None:
-    if not CHROMIUM.exists():
-        services.unavailable("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import Page, expect, sync_playwright
 
     name, database_url, settings = stack
@@ -81,7 +77,7 @@ def test_lab_mode_on_the_outbox_page_in_chromium(
         running(streamlit_run(port), port, env, tmp_path / "server.log") as (base_url, _),
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(base_url, wait_until="domcontentloaded")
@@ -111,10 +107,12 @@ def test_lab_mode_on_the_outbox_page_in_chromium(
             watch = page.get_by_text(re.compile(f"Event {event_id} .*: pending since"))
             expect(watch).to_be_visible(timeout=WAIT_MS)
             capture(page, "01-lab-event-pending.png")
-            deadline = time.monotonic() + WAIT_MS / 1000
-            while _event_status(database_url, event_id) != "published":
-                assert time.monotonic() < deadline, "the delayed publisher did not publish"
-                page.wait_for_timeout(200)
+            wait_until(
+                lambda: _event_status(database_url, event_id) == "published",
+                "the delayed publisher to publish",
+                timeout=WAIT_MS / 1000,
+                interval=0.2,
+            )
             expect(
                 page.get_by_text(re.compile(f"Event {event_id} .*: published at"))
             ).to_be_visible(timeout=WAIT_MS)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.e2e.server import lab_environment, running
 from tests.services import free_port
+from tests.waiting import wait_until
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -33,9 +33,7 @@ def test_qulab_app_serves_on_localhost_only_and_stops_with_its_launcher(tmp_path
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1, nothing else
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(30) == 0 or launcher.returncode == -signal.SIGTERM
-    deadline = time.monotonic() + 10
-    while _listening_addresses(port) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: not _listening_addresses(port), f"port {port} to be released", interval=0.2)
     assert _listening_addresses(port) == set()
     assert "QuLab lab on http://127.0.0.1:" in (tmp_path / "server.log").read_text()
 

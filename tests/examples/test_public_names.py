@@ -21,7 +21,7 @@ def private_uses(source: str) -> list[str]:
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            imported = [(alias.name, None) for alias in node.names]
+            imported: list[tuple[str, str | None]] = [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             imported = [(node.module, alias.name) for alias in node.names]
         else:

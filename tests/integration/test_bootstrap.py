@@ -4,8 +4,6 @@ and ``close()`` releases every connection it opened."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -24,19 +22,11 @@ from qulab.platform.application import bootstrap
 from qulab.platform.cache import families, read_user_cached
 from qulab.platform.events import USER_AGGREGATE, UserUpdated
 from qulab.platform.schemas import UserUpdate
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 from tests.cache_support import RedisServer, new_prefix
 from tests.service_calls import create_user
-
-DEADLINE = 10.0
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE} s: {what}")
-        await asyncio.sleep(0.05)
+from tests.waiting import eventually
 
 
 def _other_tasks() -> set[asyncio.Task[object]]:
@@ -48,6 +38,7 @@ async def _rename(rt: Runtime, user_id: str, name: str) -> None:
     """A commit through the runtime's unit of work, recording what it changed."""
     changes = UserUpdate(name=name)
     async with rt.uow() as uow:
+        assert isinstance(uow, PlatformUnitOfWork)
         await uow.users.update(user_id, changes)
         uow.record(UserUpdated(user_id, changes.changes()))
         await uow.commit()
@@ -144,7 +135,7 @@ async def _assemble_use_and_close(url: str, redis_url: str) -> None:
     assert result.published == 2
     client = aioredis.from_url(redis_url)
     try:
-        entries = await client.xrange(stream_name(USER_AGGREGATE, prefix))
+        entries = await client.xrange(stream_name(USER_AGGREGATE, prefix)) or []
     finally:
         await client.aclose()
     assert len(entries) == 2
@@ -159,8 +150,10 @@ async def _assemble_use_and_close(url: str, redis_url: str) -> None:
     async def no_redis() -> bool:
         return await _redis_clients(redis_url) == 0
 
-    await _eventually(no_pg, "the engine's connections closed")
-    await _eventually(no_redis, "the cache's and the publisher's Redis connections closed")
+    await eventually(no_pg, "the engine's connections to close", interval=0.05)
+    await eventually(
+        no_redis, "the cache's and the publisher's Redis connections to close", interval=0.05
+    )
     assert _other_tasks() <= before
 
 

@@ -38,7 +38,7 @@ from tests.service_calls import create_user, delete_user, update_user
 @pytest.fixture(params=["memory", "redis"])
 def cache_kind(request: pytest.FixtureRequest) -> str:
     if request.param == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     return str(request.param)
 
 
@@ -287,8 +287,9 @@ async def test_statistics_count_each_outcome_and_compute_the_formula(
     assert (cleared.hits, cleared.misses, cleared.requests, cleared.hit_ratio) == (0, 0, 0, None)
 
 
-async def test_statistics_are_shared_by_every_client_of_one_redis(db: Database) -> None:
-    services.require_redis()
+async def test_statistics_are_shared_by_every_client_of_one_redis(
+    db: Database, redis_url: str
+) -> None:
     prefix = new_prefix()
     first, second = make_cache("redis", prefix), make_cache("redis", prefix)
     try:
@@ -302,11 +303,12 @@ async def test_statistics_are_shared_by_every_client_of_one_redis(db: Database) 
     finally:
         await first.close()
         await second.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
 
 
-async def test_update_is_seen_by_a_second_client_sharing_the_redis(db: Database) -> None:
-    services.require_redis()
+async def test_update_is_seen_by_a_second_client_sharing_the_redis(
+    db: Database, redis_url: str
+) -> None:
     prefix = new_prefix()
     writer_side, reader_side = make_cache("redis", prefix), make_cache("redis", prefix)
     writer_side.subscribe(db.bus)
@@ -324,7 +326,7 @@ async def test_update_is_seen_by_a_second_client_sharing_the_redis(db: Database)
         writer_side.unsubscribe(db.bus)
         await writer_side.close()
         await reader_side.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
 
 
 async def test_malformed_id_is_rejected_before_the_cache_or_database(

@@ -24,7 +24,7 @@ HUGE = 48 * 1024 * 1024
 @pytest.fixture(params=["memory", "redis"])
 def cache_kind(request: pytest.FixtureRequest) -> str:
     if request.param == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     return str(request.param)
 
 
@@ -86,14 +86,11 @@ async def test_a_huge_value_at_one_key_is_a_miss_for_that_key_only_and_is_replac
 
 
 async def test_a_hash_at_one_users_key_is_a_miss_for_that_user_only_and_is_overwritten(
-    db: Database, raw: aioredis.Redis
+    db: Database, raw: aioredis.Redis, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = new_prefix()
     breaker = CircuitBreaker("test", failure_threshold=1)
-    cache = Cache(
-        RedisBackend(services.REDIS_URL), prefix=prefix, breaker=breaker, families=FAMILIES
-    )
+    cache = Cache(RedisBackend(redis_url), prefix=prefix, breaker=breaker, families=FAMILIES)
     try:
         good = await create_user(db, email="good@example.com", name="Good")
         odd = await create_user(db, email="odd@example.com", name="Odd")
@@ -114,15 +111,14 @@ async def test_a_hash_at_one_users_key_is_a_miss_for_that_user_only_and_is_overw
         assert str(cache.breaker.state) == "closed"
     finally:
         await cache.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
 
 
 async def test_a_broken_generation_key_is_replaced_by_the_next_load(
-    db: Database, raw: aioredis.Redis
+    db: Database, raw: aioredis.Redis, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = new_prefix()
-    cache = Cache(RedisBackend(services.REDIS_URL), prefix=prefix, families=FAMILIES)
+    cache = Cache(RedisBackend(redis_url), prefix=prefix, families=FAMILIES)
     cache.subscribe(db.bus)
     try:
         user = await create_user(db, email="gen@example.com", name="Gen")
@@ -142,15 +138,14 @@ async def test_a_broken_generation_key_is_replaced_by_the_next_load(
     finally:
         cache.unsubscribe(db.bus)
         await cache.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
 
 
 async def test_an_invalidation_replaces_a_generation_that_is_not_a_counter(
-    db: Database, raw: aioredis.Redis
+    db: Database, raw: aioredis.Redis, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = new_prefix()
-    cache = Cache(RedisBackend(services.REDIS_URL), prefix=prefix, families=FAMILIES)
+    cache = Cache(RedisBackend(redis_url), prefix=prefix, families=FAMILIES)
     try:
         user = await create_user(db, email="gen2@example.com", name="Gen")
         await read_user_cached(db, cache, user.id)
@@ -164,7 +159,7 @@ async def test_an_invalidation_replaces_a_generation_that_is_not_a_counter(
         assert await raw.exists(cache.key(user_family(cache), user.id)) == 0
     finally:
         await cache.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
 
 
 async def test_a_value_above_the_limit_is_not_stored_and_is_counted_too_large(

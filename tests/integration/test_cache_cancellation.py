@@ -12,15 +12,15 @@ from qulab.core.cache import Cache
 from qulab.core.db import Database
 from qulab.platform.cache import user_family
 from qulab.platform.schemas import UserRead
-from tests import services
 from tests.cache_support import subscribed_cache
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 
 @pytest.fixture(params=["memory", "redis"])
 async def cache(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Cache]:
     if request.param == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     async with subscribed_cache(str(request.param), db) as cache:
         yield cache
 
@@ -41,6 +41,10 @@ class HeldLoad:
         return self.value
 
 
+async def _coalesced(cache: Cache, followers: int) -> bool:
+    return (await cache.stats()).families["user"].coalesced >= followers
+
+
 async def test_a_follower_that_gives_up_leaves_the_others_their_shared_load(
     db: Database, cache: Cache
 ) -> None:
@@ -52,8 +56,7 @@ async def test_a_follower_that_gives_up_leaves_the_others_their_shared_load(
         asyncio.create_task(cache.read_through(user_family(cache), user.id, load))
         for _ in range(10)
     ]
-    while (await cache.stats()).families["user"].coalesced < 10:
-        await asyncio.sleep(0)
+    await eventually(lambda: _coalesced(cache, 10), "10 followers on the load", interval=0)
 
     followers[0].cancel()
     load.release.set()
@@ -75,8 +78,7 @@ async def test_followers_of_a_cancelled_load_load_for_themselves(
         asyncio.create_task(cache.read_through(user_family(cache), user.id, load))
         for _ in range(10)
     ]
-    while (await cache.stats()).families["user"].coalesced < 10:
-        await asyncio.sleep(0)
+    await eventually(lambda: _coalesced(cache, 10), "10 followers on the load", interval=0)
 
     first.cancel()
     results = await asyncio.gather(*followers)

@@ -7,13 +7,15 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from qulab.core.cache import Cache, CircuitBreaker, Outcome, RedisBackend
+from qulab.core.cache import Cache, CacheResult, CircuitBreaker, Outcome, RedisBackend
 from qulab.core.cache.core import RETRY_TASK_NAME
 from qulab.core.db import Database
 from qulab.platform.cache import invalidate_user, read_user_cached
+from qulab.platform.schemas import UserRead
 from tests import services
 from tests.cache_support import FAMILIES, ManualClock, RedisServer, all_keys, new_prefix
 from tests.service_calls import create_user, update_user
+from tests.waiting import eventually
 
 
 def breaker_cache(url: str, clock: ManualClock, threshold: int = 2) -> Cache:
@@ -155,14 +157,16 @@ async def test_a_deferred_invalidation_reaches_redis_while_the_writer_stays_idle
         assert writer.pending_invalidations
         redis_server.start()
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + reset + 1
         reader = Cache(RedisBackend(redis_server.url), prefix=prefix, families=FAMILIES)
-        try:
+
+        async def old_entry_gone() -> CacheResult[UserRead] | None:
             seen = await read_user_cached(db, reader, user.id)
-            while loop.time() < deadline and (seen.value and seen.value.name) == "Before":
-                await asyncio.sleep(0.05)
-                seen = await read_user_cached(db, reader, user.id)
+            return None if (seen.value and seen.value.name) == "Before" else seen
+
+        try:
+            seen = await eventually(
+                old_entry_gone, "the old entry to be gone", timeout=reset + 1, interval=0.05
+            )
             assert (seen.outcome, seen.value and seen.value.name) == (Outcome.MISS, "After")
         finally:
             await reader.close()
@@ -192,10 +196,10 @@ async def test_the_retry_task_runs_only_while_invalidations_are_pending_and_stop
     await invalidate_user(cache, "00000000-0000-4000-8000-000000000003")
     try:
         (task,) = retry_tasks()  # one task, however many invalidations wait
-        deadline = asyncio.get_running_loop().time() + 5
-        while cache.breaker.consecutive_failures < 3:  # it keeps retrying on the breaker's clock
-            assert asyncio.get_running_loop().time() < deadline, "no retry happened"
-            await asyncio.sleep(0.02)
+        # It keeps retrying on the breaker's clock.
+        await eventually(
+            lambda: cache.breaker.consecutive_failures >= 3, "three retries", timeout=5
+        )
         assert len(cache.pending_invalidations) == 4
     finally:
         await cache.close()

@@ -13,7 +13,6 @@ from qulab.core.db import Database
 from qulab.platform.cache import read_user_cached, user_family
 from qulab.platform.repositories import UserRepository
 from qulab.platform.schemas import UserRead
-from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
 from tests.service_calls import create_user, update_user
 
@@ -23,7 +22,7 @@ READERS = 200
 @pytest.fixture(params=["memory", "redis"])
 def cache_kind(request: pytest.FixtureRequest) -> str:
     if request.param == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     return str(request.param)
 
 
@@ -104,11 +103,11 @@ async def test_readers_arriving_after_an_invalidation_never_get_the_earlier_load
 
 async def test_an_invalidation_by_another_process_is_never_missed_by_later_readers(
     db: Database,
+    redis_url: str,
 ) -> None:
     """The same race across two clients of one Redis: this process's load is in flight when
     another process commits and invalidates. Readers here that start afterwards learn of it
     from Redis (the generation) and do not join the earlier load."""
-    services.require_redis()
     prefix = new_prefix()
     reader_side, writer_side = make_cache("redis", prefix), make_cache("redis", prefix)
     writer_side.subscribe(db.bus)
@@ -132,4 +131,4 @@ async def test_an_invalidation_by_another_process_is_never_missed_by_later_reade
         writer_side.unsubscribe(db.bus)
         await writer_side.close()
         await reader_side.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)

@@ -20,25 +20,29 @@ from qulab.lab.strategies import (
     WriteThrough,
 )
 from qulab.lab.workload import VersionOracle, Workload
-from tests import services
 from tests.cache_support import ManualClock, new_prefix
 
+# PostgreSQL runs with Redis (hence the mark), SQLite with the in-process cache.
+WITH_REDIS = pytest.param("postgresql", marks=pytest.mark.redis)
+
+
+@pytest.fixture(params=["sqlite", WITH_REDIS])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 @pytest.fixture
-def redis_url(backend: str) -> str | None:
-    """PostgreSQL runs with Redis, SQLite with the in-process cache."""
-    if backend == "postgresql":
-        services.require_redis()
-        return services.REDIS_URL
-    return None
+def l2_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """Redis for the shared tier on PostgreSQL; none (in process) on SQLite."""
+    return str(request.getfixturevalue("redis_url")) if backend == "postgresql" else None
 
 
 @pytest.fixture
-async def factory(db: Database, redis_url: str | None) -> AsyncIterator[StrategyFactory]:
+async def factory(db: Database, l2_url: str | None) -> AsyncIterator[StrategyFactory]:
     rows = ScratchRows(db, 5)
     await rows.create()
     made = StrategyFactory(
-        rows, redis_url=redis_url, prefix=new_prefix(), ttl=60, rng=random.Random(1)
+        rows, redis_url=l2_url, prefix=new_prefix(), ttl=60, rng=random.Random(1)
     )
     try:
         yield made
@@ -83,7 +87,7 @@ async def test_ttl_only_serves_the_old_version_until_the_entry_expires(
 
 @pytest.mark.parametrize("concurrency", [1, 8])
 async def test_one_writer_leaves_no_stale_read_but_ttl_only(
-    db: Database, redis_url: str | None, concurrency: int
+    db: Database, l2_url: str | None, concurrency: int
 ) -> None:
     """Writes and reads on one row, at concurrency 1 (a strict sequence) and 8: every strategy
     that acts after commit serves no version older than the last completed write."""
@@ -98,7 +102,7 @@ async def test_one_writer_leaves_no_stale_read_but_ttl_only(
         stampede_readers=0,
     )
     comparison = await compare_strategies(
-        db, list(STRATEGY_NAMES), workload, redis_url=redis_url, prefix=new_prefix()
+        db, list(STRATEGY_NAMES), workload, redis_url=l2_url, prefix=new_prefix()
     )
     stale = {result.strategy: result.stale_reads for result in comparison.results}
     assert stale["ttl-only"] > 0
@@ -109,18 +113,18 @@ async def test_one_writer_leaves_no_stale_read_but_ttl_only(
 
 
 async def test_every_strategy_but_ttl_only_costs_one_load_when_the_hot_key_expires(
-    db: Database, redis_url: str | None
+    db: Database, l2_url: str | None
 ) -> None:
     workload = Workload(keys=4, ops=20, concurrency=2, stampede_readers=200, seed=3)
     comparison = await compare_strategies(
-        db, list(STRATEGY_NAMES), workload, redis_url=redis_url, prefix=new_prefix()
+        db, list(STRATEGY_NAMES), workload, redis_url=l2_url, prefix=new_prefix()
     )
     loads = {result.strategy: result.stampede_loads for result in comparison.results}
     assert {name: n for name, n in loads.items() if name != "ttl-only"} == {
         name: 1 for name in STRATEGY_NAMES if name != "ttl-only"
     }
     assert loads["ttl-only"] > 1
-    if redis_url is None:  # in process nothing yields before the load: every reader misses
+    if l2_url is None:  # in process nothing yields before the load: every reader misses
         assert loads["ttl-only"] == 200
 
 

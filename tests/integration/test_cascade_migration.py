@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import ReflectedForeignKeyConstraint
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
@@ -28,7 +28,7 @@ def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
     return f"sqlite+aiosqlite:///{tmp_path / 'cascade.db'}"
 
 
-def _user_keys(connection: Connection) -> dict[str, list[dict[str, Any]]]:
+def _user_keys(connection: Connection) -> dict[str, list[ReflectedForeignKeyConstraint]]:
     inspector = inspect(connection)
     return {table: inspector.get_foreign_keys(table) for table in CHILDREN}
 

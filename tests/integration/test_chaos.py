@@ -25,11 +25,7 @@ from tests import services
 from tests.consumer_support import ROOT
 from tests.outbox_helpers import emit_events
 
-BROKERS = {
-    "redis": (services.require_redis, services.REDIS_URL),
-    "rabbitmq": (services.require_rabbitmq, services.AMQP_URL),
-    "nats": (services.require_nats, services.NATS_URL),
-}
+BROKER_URLS = {"redis": "redis_url", "rabbitmq": "amqp_url", "nats": "nats_url"}  # fixtures
 
 
 def chaos(
@@ -48,13 +44,13 @@ def chaos(
     )
 
 
-@pytest.mark.parametrize("kind", sorted(BROKERS))
-def test_a_small_chaos_run_loses_nothing_and_applies_nothing_twice(kind: str) -> None:
-    services.require_postgres()
-    require, url = BROKERS[kind]
-    require()
+@pytest.mark.parametrize("broker", sorted(BROKER_URLS))
+def test_a_small_chaos_run_loses_nothing_and_applies_nothing_twice(
+    broker: str, postgres_url: str, request: pytest.FixtureRequest
+) -> None:
+    url = str(request.getfixturevalue(BROKER_URLS[broker]))
     args = ["--relays", "1", "--consumers", "2", "--events", "200", "--kills", "4"]
-    result = chaos(*args, "--broker", url, "--seed", "7", "--json")
+    result = chaos(*args, "--broker", url, "--seed", "7", "--json", database_url=postgres_url)
 
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     report = json.loads(result.stdout)
@@ -65,7 +61,9 @@ def test_a_small_chaos_run_loses_nothing_and_applies_nothing_twice(kind: str) ->
     assert report["duplicate_deliveries"] >= 0
     assert "applied 200" in result.stderr  # the progress display
     assert "killed " in result.stderr
-    asyncio.run(_assert_removed(kind, url, report["scratch_database"], report["scratch_namespace"]))
+    asyncio.run(
+        _assert_removed(broker, url, report["scratch_database"], report["scratch_namespace"])
+    )
 
 
 async def _assert_removed(kind: str, url: str, database: str, namespace: str) -> None:
@@ -89,11 +87,11 @@ async def _assert_removed(kind: str, url: str, database: str, namespace: str) ->
             with pytest.raises(aio_pika.exceptions.ChannelClosed):
                 await channel.declare_exchange(namespace, passive=True)
     else:
-        client = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
+        nc = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
         try:
-            names = [info.config.name for info in await client.jetstream().streams_info()]
+            names = [info.config.name for info in await nc.jetstream().streams_info()]
         finally:
-            await client.close()
+            await nc.close()
         assert not [name for name in names if name and name.startswith(namespace)]
 
 

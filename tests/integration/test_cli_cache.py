@@ -42,14 +42,13 @@ def user_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    services.require_redis()
+def redis_prefix(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[str]:
     prefix = new_prefix()
-    monkeypatch.setenv("QULAB_REDIS_URL", services.REDIS_URL)
+    monkeypatch.setenv("QULAB_REDIS_URL", redis_url)
     monkeypatch.setenv("QULAB_CACHE_PREFIX", prefix)
     get_settings.cache_clear()
     yield prefix
-    asyncio.run(delete_prefix(services.REDIS_URL, prefix))
+    asyncio.run(delete_prefix(redis_url, prefix))
 
 
 def qulab(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

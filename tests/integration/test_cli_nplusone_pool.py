@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,9 @@ from qulab.entrypoints.cli import main
 
 
 @pytest.fixture
-def configured(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def configured(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
     """The CLI reads the parametrized test database from the environment."""
     monkeypatch.setenv("QULAB_DATABASE_URL", settings.database.url)
     get_settings.cache_clear()
@@ -19,9 +23,10 @@ def configured(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
     get_settings.cache_clear()
 
 
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     assert main([*argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    found: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return found
 
 
 def test_nplusone_json_carries_both_statement_counts_and_seeds_once(

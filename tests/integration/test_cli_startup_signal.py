@@ -8,12 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import qulab
+from tests.waiting import wait_until
 
 STATUS = Path("/proc/self/status")
 
@@ -45,12 +45,15 @@ def signal_as_soon_as_sigterm_is_handled(
         text=True,
         preexec_fn=_as_from_a_terminal,
     )
+
+    def sigterm_handled() -> bool:
+        if handles_sigterm(process.pid):
+            return True
+        assert process.poll() is None, "qulab exited before handling SIGTERM"
+        return False
+
     try:
-        deadline = time.monotonic() + 20
-        while not handles_sigterm(process.pid):
-            assert process.poll() is None, "qulab exited before handling SIGTERM"
-            assert time.monotonic() < deadline, "qulab never handled SIGTERM"
-            time.sleep(0.002)
+        wait_until(sigterm_handled, "qulab to handle SIGTERM", timeout=20, interval=0.002)
         process.send_signal(signum)
         _, err = process.communicate(timeout=30)
     finally:

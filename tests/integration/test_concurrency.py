@@ -12,6 +12,7 @@ from qulab.core.errors import PoolExhausted
 from qulab.platform.errors import DuplicateEmailError
 from qulab.platform.models import User
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -66,15 +67,18 @@ async def test_exhausted_pool_raises_a_clear_error_after_its_timeout(
 ) -> None:
     small = Database(settings.replace(pool_size=2, max_overflow=0, pool_timeout=0.3))
     release = asyncio.Event()
+    holding = 0
 
     async def hold() -> None:
+        nonlocal holding
         async with small.session() as session:
             await session.execute(text("SELECT 1"))
+            holding += 1
             await release.wait()
 
     holders = [asyncio.create_task(hold()) for _ in range(2)]
     try:
-        await asyncio.sleep(0.1)
+        await eventually(lambda: holding == 2, "both holders to check out a connection")
         with pytest.raises(PoolExhausted, match="pool"):
             async with small.session_scope() as session:
                 await session.execute(text("SELECT 1"))

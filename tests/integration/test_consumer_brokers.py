@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 import pytest
@@ -20,7 +21,7 @@ from qulab.core.outbox import build_publisher, publish_pending, stream_name
 from qulab.platform.projection import ScoreSummaryProjection, projection_differences
 from tests import services
 from tests.consumer_support import run_dying_consumer, scored_users, summaries
-from tests.outbox_helpers import wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 
@@ -39,36 +40,36 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     kind = str(request.param)
     tag = services.unique_name("qt")
     if kind == "redis":
-        services.require_redis()
+        url = str(request.getfixturevalue("redis_url"))
         prefix = tag + ":"
         yield Broker(
             kind,
-            services.REDIS_URL,
+            url,
             {"QULAB_OUTBOX_STREAM_PREFIX": prefix, "QULAB_CONSUMER_CLAIM_IDLE": "0.3"},
         )
-        await services.delete_redis_prefix(prefix)
+        await services.delete_redis_prefix(prefix, url)
     elif kind == "rabbitmq":
-        services.require_rabbitmq()
+        url = str(request.getfixturevalue("amqp_url"))
         exchange = tag + ".outbox"
-        yield Broker(kind, services.AMQP_URL, {"QULAB_OUTBOX_EXCHANGE": exchange})
-        connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+        yield Broker(kind, url, {"QULAB_OUTBOX_EXCHANGE": exchange})
+        connection = await aio_pika.connect(url, timeout=5)
         async with connection:
             channel = await connection.channel()
             await channel.queue_delete(f"{exchange}.{GROUP}")
             await channel.exchange_delete(exchange)
     else:
-        services.require_nats()
+        url = str(request.getfixturevalue("nats_url"))
         prefix = tag + "_"
         yield Broker(
             kind,
-            services.NATS_URL,
+            url,
             {"QULAB_OUTBOX_STREAM_PREFIX": prefix, "QULAB_CONSUMER_ACK_WAIT": "1"},
         )
-        await services.delete_nats_streams(prefix)
+        await services.delete_nats_streams(prefix, url)
 
 
 def settings_for(db: Database, broker: Broker) -> Settings:
-    fields = {k.removeprefix("QULAB_").lower(): v for k, v in broker.env.items()}
+    fields: dict[str, Any] = {k.removeprefix("QULAB_").lower(): v for k, v in broker.env.items()}
     return Settings().replace(
         database_url=db.settings.database.url, broker_url=broker.url, **fields
     )
@@ -110,12 +111,17 @@ async def test_a_consumer_killed_after_commit_before_ack_causes_no_double_effect
             counts = (await inbox_counts(db)).get(GROUP, (0, 0))
             return counts == (7, applied)
 
-        await wait_for(everything_applied_and_redelivered, timeout=30, interval=0.1)
+        await eventually(
+            everything_applied_and_redelivered,
+            "7 events applied and the unacknowledged ones redelivered",
+            timeout=30,
+            interval=0.1,
+        )
 
         async def nothing_waits() -> bool:
             return (await source.lag()).total == 0
 
-        await wait_for(nothing_waits, timeout=15, interval=0.1)
+        await eventually(nothing_waits, "no lag on the source", timeout=15, interval=0.1)
     finally:
         consumer.stop()
         await asyncio.wait_for(task, 10)

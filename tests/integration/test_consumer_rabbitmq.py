@@ -8,24 +8,21 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 
-from qulab.core.consumers import Consumer, RabbitMQSource, apply_once, inbox_counts
+from qulab.core.consumers import Consumer, Delivery, RabbitMQSource, apply_once, inbox_counts
 from qulab.core.db import Database
 from qulab.core.outbox import RabbitMQPublisher, publish_pending
 from qulab.platform.projection import ScoreSummaryProjection, projection_differences
 from tests import services
 from tests.consumer_support import scored_users
 
-pytestmark = pytest.mark.rabbitmq
-
 GROUP = "score-summary"
 
 
 @pytest.fixture
-async def exchange() -> AsyncIterator[str]:
-    services.require_rabbitmq()
+async def exchange(amqp_url: str) -> AsyncIterator[str]:
     name = services.unique_name("qt") + ".outbox"
     yield name
-    connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+    connection = await aio_pika.connect(amqp_url, timeout=5)
     async with connection:
         channel = await connection.channel()
         await channel.queue_delete(f"{name}.{GROUP}")
@@ -44,7 +41,7 @@ async def test_unacknowledged_messages_come_back_after_the_channel_closes(
     finally:
         await sender.close()
 
-    taken = []
+    taken: list[Delivery] = []
     while len(taken) < 5:
         taken += await first.fetch(5, wait=5)
     projection = ScoreSummaryProjection()
@@ -56,7 +53,7 @@ async def test_unacknowledged_messages_come_back_after_the_channel_closes(
     second = RabbitMQSource(services.AMQP_URL, group=GROUP, exchange=exchange)
     consumer = Consumer(db, second, projection, wait=2)
     try:
-        again = []
+        again: list[Delivery] = []
         while len(again) < 5:
             batch = await second.fetch(5, wait=5)
             assert batch, "RabbitMQ did not deliver the unacknowledged messages again"

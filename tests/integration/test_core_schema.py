@@ -19,18 +19,18 @@ from qulab.core.events import OpaqueEvent
 from qulab.core.migrate import Migrations
 from qulab.core.models import DomainEvent, metadata
 from qulab.core.schema import CORE_TABLES
-from qulab.core.uow import UnitOfWork
 from qulab.platform import migrate as platform
+from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 
 CORE_ONLY = Migrations(Path(__file__).parent / "core_schema")
 
 
-def _url(backend: str, tmp_path: Path, name: str) -> Iterator[str]:
+def _url(backend: str, tmp_path: Path, name: str, request: pytest.FixtureRequest) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / name}.db"
         return
-    services.require_postgres()
+    request.getfixturevalue("postgres_url")  # the server, or a skip (a failure in CI)
     url = services.create_pg_database(f"qulab_test_{name}")
     try:
         yield url
@@ -39,14 +39,14 @@ def _url(backend: str, tmp_path: Path, name: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def core_url(backend: str, tmp_path: Path) -> Iterator[str]:
+def core_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty database (SQLite file or PostgreSQL database of its own), dropped afterwards."""
-    yield from _url(backend, tmp_path, "core_schema")
+    yield from _url(backend, tmp_path, "core_schema", request)
 
 
 @pytest.fixture
-def platform_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    yield from _url(backend, tmp_path, "platform_schema")
+def platform_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from _url(backend, tmp_path, "platform_schema", request)
 
 
 async def _migrated(url: str, migrations: Migrations) -> Database:
@@ -57,7 +57,7 @@ async def _migrated(url: str, migrations: Migrations) -> Database:
 
 def _diff(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, [metadata]))
+    return list(compare_metadata(context, [metadata]))  # type: ignore[arg-type]  # a list, as Alembic's target_metadata
 
 
 def _described(connection: Connection) -> dict[str, Any]:
@@ -132,7 +132,7 @@ async def test_recorded_events_are_numbered_in_commit_order_with_their_transacti
     db = await _migrated(core_url, CORE_ONLY)
     try:
         for batch in (2, 1):
-            async with UnitOfWork(db) as unit:
+            async with PlatformUnitOfWork(db) as unit:
                 for n in range(batch):
                     unit.record(OpaqueEvent("thing.happened", "Thing", f"thing-{n}", {"n": n}))
                 await unit.commit()

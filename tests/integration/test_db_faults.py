@@ -15,6 +15,7 @@ from qulab.core.db import Database
 from qulab.core.errors import ConfigurationError, PoolExhausted, SchemaMissing, ServiceUnavailable
 from qulab.platform.views import get_user, list_users
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -85,9 +86,9 @@ async def test_a_connection_terminated_mid_statement_is_service_unavailable(
     )
 
     async def terminate_the_sleeper() -> None:
-        async with asyncio.timeout(10):
-            while not (rows := await admin.fetch(sleeping, name)):
-                await asyncio.sleep(0.02)
+        rows = await eventually(
+            lambda: admin.fetch(sleeping, name), "pg_sleep to be running", timeout=10
+        )
         await admin.execute("SELECT pg_terminate_backend($1)", rows[0]["pid"])
 
     killer = asyncio.create_task(terminate_the_sleeper())
@@ -126,5 +127,5 @@ def test_an_unopenable_sqlite_file_fails_before_aiosqlite_starts_a_thread(tmp_pa
         with pytest.raises(ConfigurationError, match="cannot open the SQLite file"):
             asyncio.run(read())
     finally:
-        threading.settrace(None)  # type: ignore[arg-type]
+        threading.settrace(None)
     assert not {name for name in started if "connection_worker" in name}

@@ -21,10 +21,10 @@ from qulab.platform.events import Event, OpaqueEvent, UsersRemoved, UserUpdated
 from qulab.platform.models import User
 from qulab.platform.services import seeding
 from qulab.platform.uow import PlatformUnitOfWork
-from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
-from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
+from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
 from tests.service_calls import create_user, update_user
+from tests.waiting import eventually
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -32,7 +32,7 @@ async def cache(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[C
     """A cache subscribed to ``db``'s bus, as the CLI and the app wire it."""
     kind = str(request.param)
     if kind == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     async with subscribed_cache(kind, db) as cache:
         yield cache
 
@@ -159,9 +159,8 @@ def silent_port() -> Iterator[int]:
 
 
 async def test_the_relay_repairs_an_invalidation_the_writer_could_not_deliver(
-    db: Database, silent_port: int
+    db: Database, silent_port: int, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = new_prefix()
     reader = make_cache("redis", prefix)
     writer_cache = make_cache("redis", prefix, url=f"redis://127.0.0.1:{silent_port}/0")
@@ -192,7 +191,7 @@ async def test_the_relay_repairs_an_invalidation_the_writer_could_not_deliver(
             await cache.close()
         await writer_db.dispose()
         await relay_db.dispose()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
 
 
 async def test_a_cache_outage_during_the_relays_invalidation_does_not_stop_publishing(
@@ -215,7 +214,7 @@ async def test_a_cache_outage_during_the_relays_invalidation_does_not_stop_publi
 
         running = asyncio.create_task(relay.run())
         try:
-            await wait_for(all_sent, timeout=30)
+            await eventually(all_sent, "every event to reach the broker", timeout=30)
         finally:
             relay.stop()
             async with asyncio.timeout(30):

@@ -16,14 +16,16 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from qulab.core.cache import Cache, Outcome
+from qulab.core.cache import Cache, CacheResult, Outcome
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.outbox import MemoryBroker, Relay
 from qulab.entrypoints.cli._common import open_db
 from qulab.platform.cache import read_user_cached
+from qulab.platform.schemas import UserRead
 from tests.cache_support import RedisServer, make_cache, new_prefix
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 RELAY_INTERVAL = 1.0
 READS_AFTER = 50
@@ -56,7 +58,8 @@ def _qulab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 async def _raw(url: str, key: str) -> bytes | None:
     client = aioredis.from_url(url)
     try:
-        value: bytes | None = await client.get(key)
+        value = await client.get(key)
+        assert not isinstance(value, str)  # not decoded: the stored bytes
         return value
     finally:
         await client.aclose()
@@ -65,12 +68,14 @@ async def _raw(url: str, key: str) -> bytes | None:
 async def _answered(db: Database, cache: Cache, user_id: str) -> str:
     """The name one reader is served by the cache (it waits out a reconnect, never counting a
     BYPASS, which would read the database and hide a stale entry)."""
-    while True:
+
+    async def served() -> CacheResult[UserRead] | None:
         result = await read_user_cached(db, cache, user_id)
-        if result.outcome is not Outcome.BYPASS:
-            assert result.value is not None
-            return result.value.name
-        await asyncio.sleep(0.02)
+        return None if result.outcome is Outcome.BYPASS else result
+
+    result = await eventually(served, "a read the cache serves (not a bypass)")
+    assert result.value is not None
+    return result.value.name
 
 
 async def _commit_while_redis_is_down(
@@ -128,11 +133,16 @@ async def test_a_relay_loop_repairs_within_its_interval_and_a_second(
             relay = Relay(relay_db, MemoryBroker(), listen=False)
             running = asyncio.create_task(relay.run())
             try:
-                async with asyncio.timeout(RELAY_INTERVAL + 1.0):
-                    while any(
-                        [await _answered(db, reader, user_id) != "After" for reader in readers]
-                    ):
-                        await asyncio.sleep(0.02)
+
+                async def every_reader_sees_after() -> bool:
+                    names = [await _answered(db, reader, user_id) for reader in readers]
+                    return names == ["After"] * len(readers)
+
+                await eventually(
+                    every_reader_sees_after,
+                    "every reader to be served the new name",
+                    timeout=RELAY_INTERVAL + 1.0,
+                )
                 await _no_stale_reads(db, readers, user_id)
             finally:
                 relay.stop()

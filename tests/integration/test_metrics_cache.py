@@ -13,7 +13,6 @@ from qulab.core.metrics import Metrics
 from qulab.core.recorders import NoCacheMetrics
 from qulab.lab import create_sample_airscore
 from qulab.platform.cache import invalidate_user, read_latest_score_cached, read_user_cached
-from tests import services
 from tests.cache_support import FAMILIES, RedisServer, make_cache, new_prefix, subscribed_cache
 from tests.metrics_support import read_registry
 from tests.service_calls import create_user, update_user
@@ -23,7 +22,7 @@ from tests.service_calls import create_user, update_user
 async def watched(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Metrics]:
     """Metrics of their own registry watching ``db`` and a cache subscribed to its bus."""
     if request.param == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     async with subscribed_cache(str(request.param), db) as cache:
         metrics = Metrics()
         metrics.watch(db=db, cache=cache)

@@ -19,8 +19,9 @@ from qulab.core.outbox import stream_name
 from qulab.platform import migrate
 from tests import services
 from tests.metrics_support import Exposition, scrape_async
-from tests.outbox_helpers import emit_events, wait_for
+from tests.outbox_helpers import emit_events
 from tests.relay_process import start_relay, stop
+from tests.waiting import eventually
 
 EVENT = "test.happened"
 
@@ -36,9 +37,8 @@ async def pg_db(fresh_pg_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def stream_prefix() -> AsyncIterator[str]:
+async def stream_prefix(redis_url: str) -> AsyncIterator[str]:
     """A stream prefix of this test; every key under it is deleted afterwards."""
-    services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
     yield prefix
     await services.delete_redis_prefix(prefix)
@@ -52,18 +52,14 @@ async def _stream_length(prefix: str, aggregate_type: str) -> int:
         await client.aclose()
 
 
-async def _until(
-    endpoint: str, done: Callable[[Exposition], bool], timeout: float = 30
-) -> Exposition:
+async def _until(endpoint: str, done: Callable[[Exposition], bool], what: str) -> Exposition:
     """Scrape until ``done(exposition)`` holds; return that scrape."""
-    last: list[Exposition] = []
 
-    async def check() -> bool:
-        last[:] = [await scrape_async(endpoint)]
-        return done(last[0])
+    async def scraped() -> Exposition | None:
+        seen = await scrape_async(endpoint)
+        return seen if done(seen) else None
 
-    await wait_for(check, timeout=timeout, interval=0.2)
-    return last[0]
+    return await eventually(scraped, f"{endpoint} to show {what}", timeout=30, interval=0.2)
 
 
 async def test_relay_metrics_follow_the_events_it_publishes_and_dead_letters(
@@ -84,7 +80,9 @@ async def test_relay_metrics_follow_the_events_it_publishes_and_dead_letters(
     )
     seen: list[str] = []
     try:
-        first = await _until(endpoint, lambda s: s.value("qulab_outbox_pending_events") == 0)
+        first = await _until(
+            endpoint, lambda s: s.value("qulab_outbox_pending_events") == 0, "nothing pending"
+        )
         assert first.value("qulab_outbox_published_total", event_type=EVENT) is None
         assert first.value("qulab_outbox_lag_seconds", partition="all") == 0
 
@@ -98,6 +96,7 @@ async def test_relay_metrics_follow_the_events_it_publishes_and_dead_letters(
                 and s.value("qulab_outbox_failed_events") == 3
                 and s.value("qulab_outbox_pending_events") == 0
             ),
+            "120 published, 3 dead-lettered and nothing pending",
         )
         assert done.value("qulab_outbox_dead_lettered_total", event_type=EVENT) == 3
         assert done.value("qulab_outbox_publish_failures_total", event_type=EVENT) == 3
@@ -128,6 +127,7 @@ async def test_events_behind_a_down_broker_show_as_pending_lag_and_publish_failu
                 s.value("qulab_outbox_pending_events") == 5
                 and (s.value("qulab_outbox_publish_failures_total", event_type=EVENT) or 0) >= 5
             ),
+            "5 pending after 5 failed attempts",
         )
         lag = waiting.value("qulab_outbox_lag_seconds", partition="all")
         assert lag is not None and lag > 0
@@ -141,7 +141,9 @@ async def test_events_behind_a_down_broker_show_as_pending_lag_and_publish_failu
         assert waiting.value("qulab_outbox_published_total", event_type=EVENT) is None
         assert waiting.value("qulab_outbox_dead_lettered_total", event_type=EVENT) is None
         later = await _until(
-            endpoint, lambda s: (s.value("qulab_outbox_lag_seconds", partition="all") or 0) > lag
+            endpoint,
+            lambda s: (s.value("qulab_outbox_lag_seconds", partition="all") or 0) > lag,
+            "the lag growing",
         )
         assert later.value("qulab_outbox_pending_events") == 5
     finally:

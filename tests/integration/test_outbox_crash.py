@@ -17,7 +17,8 @@ from qulab.core.models import EventStatus
 from qulab.core.outbox import stream_name
 from qulab.core.outbox.leases import lease_table
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
+from tests.waiting import eventually
 
 # The real relay, with a publisher that stalls right after the batch reached Redis, before
 # the relay could mark it: the test kills the process there.
@@ -77,35 +78,34 @@ async def _leases_expired(db: Database) -> None:
         async with db.connect() as conn:
             return not any(lease.live for lease in await lease_table(conn))
 
-    await wait_for(expired, timeout=30, interval=0.1)
+    await eventually(expired, "the killed relay's leases to expire", timeout=30, interval=0.1)
 
 
 async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
-    db: Database, tmp_path: Path
+    db: Database, tmp_path: Path, redis_url: str
 ) -> None:
-    services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
     stream = stream_name("Test", prefix)
-    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True)
     script = tmp_path / "stalling_relay.py"
     script.write_text(STALLING_RELAY)
     ids = await emit_events(db, 300)
     env = _env(db, prefix)
     try:
-        relay = subprocess.Popen(
+        with subprocess.Popen(
             [sys.executable, str(script), "100"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        try:
-            line = relay.stdout.readline() if relay.stdout else ""
-            assert line.strip() == "published 100", relay.stderr.read() if relay.stderr else ""
-            os.kill(relay.pid, signal.SIGKILL)
-        finally:
-            relay.kill()
-            relay.wait(10)
+        ) as relay:
+            try:
+                line = relay.stdout.readline() if relay.stdout else ""
+                assert line.strip() == "published 100", relay.stderr.read() if relay.stderr else ""
+                os.kill(relay.pid, signal.SIGKILL)
+            finally:
+                relay.kill()
+                relay.wait(10)
         assert relay.returncode == -signal.SIGKILL
 
         # The killed batch is on the stream but was never marked: still pending.
@@ -124,7 +124,7 @@ async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
 
         events = await all_events(db)
         assert {e.status for e in events} == {EventStatus.PUBLISHED.value}
-        entries = [fields for _, fields in await client.xrange(stream)]
+        entries = [fields for _, fields in await services.read_stream(stream, redis_url)]
         seen = Counter(entry["id"] for entry in entries)
         assert set(seen) == set(ids)
         duplicated = {event_id for event_id, n in seen.items() if n > 1}
@@ -140,18 +140,18 @@ async def test_relay_killed_mid_batch_then_restarted_publishes_every_event(
 async def test_relay_command_exits_zero_on_sigterm(db: Database) -> None:
     env = _env(db, services.unique_name("qulab_test") + ":")
     env["QULAB_BROKER_URL"] = "memory://"
-    relay = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "qulab", "outbox", "relay", "--yes"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        banner = relay.stderr.readline() if relay.stderr else ""
-        assert banner.startswith("relaying to memory://")
-        relay.send_signal(signal.SIGTERM)
-        assert relay.wait(20) == 0
-    finally:
-        relay.kill()
-        relay.wait(10)
+    ) as relay:
+        try:
+            banner = relay.stderr.readline() if relay.stderr else ""
+            assert banner.startswith("relaying to memory://")
+            relay.send_signal(signal.SIGTERM)
+            assert relay.wait(20) == 0
+        finally:
+            relay.kill()
+            relay.wait(10)

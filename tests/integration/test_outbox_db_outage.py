@@ -19,10 +19,11 @@ from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.notify import PgListener
 from qulab.core.outbox.publisher import Failures
 from qulab.platform import migrate
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
 from tests.pg_fakes import silent_postgres
 from tests.relay_process import read_line_containing, start_relay, stop
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ async def test_relay_survives_its_backends_being_terminated_while_it_drains(
         async def claim_blocked() -> bool:
             return bool(await admin.fetch(blocked, name))
 
-        await wait_for(claim_blocked, timeout=20)
+        await eventually(claim_blocked, "the relay's claim to wait on the lock", timeout=20)
         for row in await admin.fetch(blocked, name):
             await admin.execute("SELECT pg_terminate_backend($1)", row["pid"])
         await read_line_containing(
@@ -84,7 +85,9 @@ async def test_relay_survives_its_backends_being_terminated_while_it_drains(
                 await admin.execute("SELECT pg_terminate_backend($1)", row["pid"])
             return await statuses(pg_db) == {EventStatus.PUBLISHED.value}
 
-        await wait_for(drained_under_fire, timeout=60, interval=0.05)
+        await eventually(
+            drained_under_fire, "the relay to drain under fire", timeout=60, interval=0.05
+        )
         assert relay.returncode is None, "the relay exited"
         assert {e.id for e in await all_events(pg_db)} == set(ids)
     finally:
@@ -110,7 +113,7 @@ async def test_relay_waiting_on_a_stalled_database_says_so_and_stops_on_sigterm(
         async def published() -> bool:
             return await statuses(pg_db) == {EventStatus.PUBLISHED.value}
 
-        await wait_for(published, timeout=20)
+        await eventually(published, "every event to be published", timeout=20)
         proxy.stall()
         late = set(await emit_events(pg_db, 5))
         await read_line_containing(relay, "waiting for the database: no answer for", seen)
@@ -171,7 +174,7 @@ async def test_a_long_pass_that_makes_progress_is_not_reported_as_waiting(
         async def published() -> bool:
             return await statuses(db) == {EventStatus.PUBLISHED.value}
 
-        await wait_for(published, timeout=30)
+        await eventually(published, "every event to be published", timeout=30)
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)

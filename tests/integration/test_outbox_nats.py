@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -18,23 +19,23 @@ from qulab.core.models import EventStatus
 from qulab.core.outbox import NatsPublisher, OutboxMessage, Relay, RetryPolicy, publish_pending
 from qulab.core.outbox.nats import jetstream_name
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
-
-pytestmark = pytest.mark.nats
+from tests.outbox_helpers import all_events, emit_events
+from tests.waiting import eventually
 
 FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.1, jitter=0.5)
 
 
 @pytest.fixture
-async def nats_prefix() -> AsyncIterator[str]:
+async def nats_prefix(nats_url: str) -> AsyncIterator[str]:
     """A subject and stream prefix of this test; its streams are deleted afterwards."""
-    services.require_nats()
     prefix = services.unique_name("qt") + "_"
     yield prefix
     await services.delete_nats_streams(prefix)
 
 
-async def stream_messages(prefix: str, aggregate_type: str, url: str = services.NATS_URL) -> list:
+async def stream_messages(
+    prefix: str, aggregate_type: str, url: str = services.NATS_URL
+) -> list[Any]:
     """Every message stored in one aggregate type's stream, in stream order."""
     client = await nats.connect(url, connect_timeout=5, allow_reconnect=False)
     try:
@@ -109,9 +110,9 @@ async def test_unreachable_nats_is_an_outage_named_without_its_password(db: Data
 
 
 @pytest.fixture
-def own_nats(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    """A nats-server of this test on a free port: (url, the command that starts it)."""
-    services.require_nats()
+def own_nats(tmp_path: Path, nats_url: str) -> Iterator[tuple[str, list[str]]]:
+    """A nats-server of this test on a free port: (url, the command that starts it). It asks
+    for ``nats_url`` to run only where NATS does, and be marked so."""
     binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
     if not Path(binary).exists():
         services.unavailable("nats-server", "binary not found")
@@ -136,7 +137,7 @@ async def _start(command: list[str], url: str) -> subprocess.Popen[bytes]:
         finally:
             await client.close()
 
-    await wait_for(up, timeout=20, interval=0.1)
+    await eventually(up, "nats-server to answer with JetStream", timeout=20, interval=0.1)
     return process
 
 
@@ -157,7 +158,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
             events = await all_events(db)
             return all(e.attempts >= 1 and e.last_error for e in events)
 
-        await wait_for(recorded_failures, timeout=20)
+        await eventually(recorded_failures, "a failed attempt recorded on every event", timeout=20)
         assert all(e.status == EventStatus.PENDING.value for e in await all_events(db))
         assert not task.done()
 
@@ -166,7 +167,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
         async def all_published() -> bool:
             return all(e.status == EventStatus.PUBLISHED.value for e in await all_events(db))
 
-        await wait_for(all_published, timeout=30)
+        await eventually(all_published, "every event to be published", timeout=30)
         stored = await stream_messages("qt_", "Test", url)
         assert sorted(m.headers["Nats-Msg-Id"] for m in stored) == sorted(ids)
     finally:

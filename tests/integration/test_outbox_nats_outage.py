@@ -6,28 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
 from qulab.core.config import Settings
 from qulab.core.db import Database
-from qulab.core.models import EventStatus
+from qulab.core.models import DomainEvent, EventStatus
 from qulab.platform import migrate
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
 from tests.relay_process import read_line_containing, start_relay, stop
 from tests.tcp_proxy import TcpProxy
-
-pytestmark = pytest.mark.nats
+from tests.waiting import eventually
 
 
 async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
     tmp_path: Path,
+    nats_url: str,
 ) -> None:
-    services.require_nats()
     url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
     db = Database(Settings().replace(database_url=url))
     await migrate.upgrade(db)
-    target = urlsplit(services.NATS_URL)
+    target = urlsplit(nats_url)
     proxy = await TcpProxy(target.hostname or "127.0.0.1", target.port or 4222).start()
     prefix = services.unique_name("qt") + "_"
     relay = await start_relay(
@@ -44,7 +41,7 @@ async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
         async def published() -> bool:
             return await statuses() == {EventStatus.PUBLISHED.value}
 
-        await wait_for(published, timeout=30)
+        await eventually(published, "every event to be published", timeout=30)
         proxy.cut()
         await emit_events(db, 3)
         await read_line_containing(relay, "broker unavailable, events stay pending", seen)
@@ -66,7 +63,7 @@ async def test_a_dropped_nats_connection_is_one_relay_line_and_no_traceback(
     assert len(pending) == 3
 
 
-async def _events(url: str) -> list:
+async def _events(url: str) -> list[DomainEvent]:
     db = Database(Settings().replace(database_url=url))
     try:
         return await all_events(db)

@@ -27,8 +27,9 @@ from qulab.platform import migrate
 from qulab.platform.events import OpaqueEvent
 from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
-from tests.outbox_helpers import all_events, wait_for
+from tests.outbox_helpers import all_events
 from tests.relay_process import start_relay, stop
+from tests.waiting import eventually
 
 LEASE = "2"  # seconds; a heartbeat every 2/3 s
 PARTITIONS = 16
@@ -66,13 +67,15 @@ async def holdings(db: Database) -> dict[int, int]:
 
 
 async def holding(db: Database, expected: dict[int, int], timeout: float = 30) -> None:
-    async def reached() -> bool:
-        return await holdings(db) == expected
+    seen: list[dict[int, int]] = [{}]
 
-    try:
-        await wait_for(reached, timeout=timeout, interval=0.1)
-    except TimeoutError:
-        raise AssertionError(f"leases {await holdings(db)}, expected {expected}") from None
+    async def reached() -> bool:
+        seen[0] = await holdings(db)
+        return seen[0] == expected
+
+    await eventually(
+        reached, lambda: f"leases {expected} (held: {seen[0]})", timeout=timeout, interval=0.1
+    )
 
 
 async def test_a_joining_relay_gets_half_and_a_leaving_one_gives_its_share_back(
@@ -113,7 +116,7 @@ async def test_a_killed_relays_partitions_are_taken_over_once_its_leases_expire(
             statuses = {e.id: e.status for e in await all_events(pg_db)}
             return all(statuses[i] == EventStatus.PUBLISHED.value for i in ids)
 
-        await wait_for(published, timeout=20)
+        await eventually(published, "the new events to be published", timeout=20)
     finally:
         assert await stop(survivor, seen) == 0, "".join(seen)
 
@@ -156,14 +159,15 @@ def inversions(expected: dict[str, list[str]], entries: list[dict[str, str]]) ->
     return count
 
 
-async def test_four_relays_with_kills_keep_every_aggregate_in_order(pg_db: Database) -> None:
-    services.require_redis()
+async def test_four_relays_with_kills_keep_every_aggregate_in_order(
+    pg_db: Database, redis_url: str
+) -> None:
     prefix = services.unique_name("qulab_test") + ":"
     stream = stream_name("Test", prefix)
-    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True)
     aggregates = [new_id() for _ in range(40)]
     settings = {"outbox_stream_prefix": prefix, "relay_batch_size": "20"}
-    relays = [await relay(pg_db, services.REDIS_URL, **settings) for _ in range(4)]
+    relays = [await relay(pg_db, redis_url, **settings) for _ in range(4)]
     seen: list[str] = []
     try:
         ids: list[str] = []
@@ -173,13 +177,13 @@ async def test_four_relays_with_kills_keep_every_aggregate_in_order(pg_db: Datab
             victim = relays[wave % len(relays)]
             victim.send_signal(signal.SIGKILL)
             await victim.wait()
-            relays[wave % len(relays)] = await relay(pg_db, services.REDIS_URL, **settings)
+            relays[wave % len(relays)] = await relay(pg_db, redis_url, **settings)
 
         async def all_published() -> bool:
             return {e.status for e in await all_events(pg_db)} == {EventStatus.PUBLISHED.value}
 
-        await wait_for(all_published, timeout=90, interval=0.2)
-        entries = [fields for _, fields in await client.xrange(stream)]
+        await eventually(all_published, "every event to be published", timeout=90, interval=0.2)
+        entries = [fields for _, fields in await services.read_stream(stream, redis_url)]
         assert {entry["id"] for entry in entries} == set(ids)
         assert inversions(await expected_orders(pg_db), entries) == 0
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +14,8 @@ from qulab.core.outbox.retry import RetryPolicy
 from qulab.platform.events import OpaqueEvent
 from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
+from tests.waiting import eventually
 
 FAST = RetryPolicy(max_attempts=5, base=0.01, cap=0.05, jitter=0)
 ONE_SHOT = RetryPolicy(max_attempts=1)
@@ -23,12 +23,12 @@ ONE_SHOT = RetryPolicy(max_attempts=1)
 
 async def test_consumer_receives_every_message_with_the_event_id_as_message_id(
     db: Database,
+    amqp_url: str,
 ) -> None:
-    services.require_rabbitmq()
     exchange_name = services.unique_name("qulab_test_exchange")
     ids = await emit_events(db, 30, aggregate_type="AIRScore")
-    connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
-    sender = RabbitMQPublisher(services.AMQP_URL, exchange=exchange_name)
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    sender = RabbitMQPublisher(amqp_url, exchange=exchange_name)
     try:
         channel = await connection.channel()
         exchange = await channel.declare_exchange(
@@ -42,15 +42,7 @@ async def test_consumer_receives_every_message_with_the_event_id_as_message_id(
         result = await publish_pending(db, sender)
         assert result.published == 30
 
-        received: list[aio_pika.abc.AbstractIncomingMessage] = []
-        async with asyncio.timeout(10):
-            while len(received) < 30:
-                message = await queue.get(fail=False)
-                if message is None:
-                    await asyncio.sleep(0.05)
-                    continue
-                await message.ack()
-                received.append(message)
+        received = await _received(queue, 30)
         assert [m.message_id for m in received] == ids
         first = received[0]
         assert first.routing_key == "test.happened"
@@ -90,25 +82,31 @@ async def _emit_typed(db: Database, types: list[str]) -> list[str]:
     return ids
 
 
-async def _drain(queue: aio_pika.abc.AbstractQueue, count: int) -> list[str]:
-    """The message ids of the next ``count`` messages on ``queue`` (acked)."""
-    received: list[str] = []
-    async with asyncio.timeout(10):
-        while len(received) < count:
-            message = await queue.get(fail=False)
-            if message is None:
-                await asyncio.sleep(0.05)
-                continue
+async def _received(
+    queue: aio_pika.abc.AbstractQueue, count: int
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """The next ``count`` messages on ``queue`` (acked)."""
+    received: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def all_received() -> bool:
+        while len(received) < count and (message := await queue.get(fail=False)) is not None:
             await message.ack()
-            received.append(str(message.message_id))
+            received.append(message)
+        return len(received) == count
+
+    await eventually(all_received, f"{count} messages on {queue.name}", timeout=10, interval=0.05)
     return received
 
 
+async def _drain(queue: aio_pika.abc.AbstractQueue, count: int) -> list[str]:
+    """The message ids of the next ``count`` messages on ``queue`` (acked)."""
+    return [str(message.message_id) for message in await _received(queue, count)]
+
+
 @asynccontextmanager
-async def _rabbitmq(exchange_name: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
+async def _rabbitmq(url: str, exchange_name: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]:
     """A channel for the test's own queues; the exchange is deleted afterwards."""
-    services.require_rabbitmq()
-    connection = await aio_pika.connect(services.AMQP_URL, timeout=5)
+    connection = await aio_pika.connect(url, timeout=5)
     try:
         channel = await connection.channel()
         try:
@@ -120,12 +118,12 @@ async def _rabbitmq(exchange_name: str) -> AsyncIterator[aio_pika.abc.AbstractCh
 
 
 async def test_with_no_queue_bound_events_stay_pending_then_arrive_once_one_is(
-    db: Database,
+    db: Database, amqp_url: str
 ) -> None:
     exchange_name = services.unique_name("qulab_test_exchange")
     ids = await emit_events(db, 5)
-    sender = RabbitMQPublisher(services.AMQP_URL, exchange=exchange_name)
-    async with _rabbitmq(exchange_name) as channel:
+    sender = RabbitMQPublisher(amqp_url, exchange=exchange_name)
+    async with _rabbitmq(amqp_url, exchange_name) as channel:
         try:
             first = await publish_pending(db, sender, policy=FAST)
             assert (first.published, first.retried, first.dead) == (0, 5, 0)
@@ -152,7 +150,7 @@ async def test_with_no_queue_bound_events_stay_pending_then_arrive_once_one_is(
                 await publish_pending(db, sender, policy=FAST)
                 return all(e.status == "published" for e in await all_events(db))
 
-            await wait_for(all_published)
+            await eventually(all_published, "every event to be published")
             assert sorted(await _drain(queue, 5)) == sorted(ids)
             await queue.delete(if_unused=False, if_empty=False)
         finally:
@@ -160,13 +158,13 @@ async def test_with_no_queue_bound_events_stay_pending_then_arrive_once_one_is(
 
 
 async def test_only_the_unroutable_messages_of_a_batch_wait_and_then_dead_letter(
-    db: Database,
+    db: Database, amqp_url: str
 ) -> None:
     exchange_name = services.unique_name("qulab_test_exchange")
     types = ["user.created", "score.calculated", "user.updated", "score.calculated"]
     ids = await _emit_typed(db, types)
-    sender = RabbitMQPublisher(services.AMQP_URL, exchange=exchange_name)
-    async with _rabbitmq(exchange_name) as channel:
+    sender = RabbitMQPublisher(amqp_url, exchange=exchange_name)
+    async with _rabbitmq(amqp_url, exchange_name) as channel:
         try:
             exchange = await channel.declare_exchange(
                 exchange_name, aio_pika.ExchangeType.TOPIC, durable=True

@@ -13,26 +13,27 @@ from qulab.core.db import Database
 from qulab.core.models import EventStatus
 from qulab.platform import migrate
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
 from tests.relay_process import read_line_containing, start_relay, stop
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import eventually
 
 
 async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
     tmp_path: Path,
+    amqp_url: str,
 ) -> None:
-    services.require_rabbitmq()
     url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
     db = Database(Settings().replace(database_url=url))
     await migrate.upgrade(db)
-    amqp = urlsplit(services.AMQP_URL)
+    amqp = urlsplit(amqp_url)
     proxy = await TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672).start()
-    broker = services.AMQP_URL.replace(
+    broker = amqp_url.replace(
         amqp.netloc, f"{amqp.netloc.rpartition('@')[0]}@127.0.0.1:{proxy.port}"
     )
     exchange = services.unique_name("qulab_test_exchange")
     # A bound queue: an event nobody receives is not published (mandatory publishing).
-    consumer = await aio_pika.connect(services.AMQP_URL, timeout=5)
+    consumer = await aio_pika.connect(amqp_url, timeout=5)
     channel = await consumer.channel()
     declared = await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
     queue = await channel.declare_queue(exclusive=True)
@@ -49,7 +50,7 @@ async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
         async def published() -> bool:
             return await statuses() == {EventStatus.PUBLISHED.value}
 
-        await wait_for(published, timeout=30)
+        await eventually(published, "every event to be published", timeout=30)
         proxy.cut()
         await emit_events(db, 3)
         await read_line_containing(relay, "broker unavailable, events stay pending", seen)

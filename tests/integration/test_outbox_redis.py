@@ -24,16 +24,16 @@ from qulab.core.outbox import (
     stream_name,
 )
 from tests import services
-from tests.outbox_helpers import all_events, emit_events, wait_for
+from tests.outbox_helpers import all_events, emit_events
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.1, jitter=0.5)
 
 
 @pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
     """A stream prefix of this test; every key under it is deleted afterwards."""
-    services.require_redis()
     prefix = services.unique_name("qulab_test") + ":"
     yield prefix
     await services.delete_redis_prefix(prefix)
@@ -44,12 +44,7 @@ def publisher(prefix: str, url: str = services.REDIS_URL) -> RedisStreamsPublish
 
 
 async def stream_entries(prefix: str, aggregate_type: str) -> list[dict[str, str]]:
-    client = Redis.from_url(services.REDIS_URL, decode_responses=True)
-    try:
-        entries = await client.xrange(stream_name(aggregate_type, prefix))
-        return [fields for _, fields in entries]
-    finally:
-        await client.aclose()
+    return [fields for _, fields in await services.read_stream(stream_name(aggregate_type, prefix))]
 
 
 async def test_events_land_on_their_aggregate_stream_with_the_documented_fields(
@@ -104,9 +99,9 @@ async def test_redis_rejecting_one_stream_dead_letters_only_its_events(
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    """A Redis server of this test on a free port: (url, the command that starts it)."""
-    services.require_redis()
+def own_redis(tmp_path: Path, redis_url: str) -> Iterator[tuple[str, list[str]]]:
+    """A Redis server of this test on a free port: (url, the command that starts it). It asks
+    for ``redis_url`` to run only where Redis does, and be marked so."""
     binary = shutil.which("redis-server")
     if binary is None:
         services.unavailable("redis-server", "binary not found")
@@ -129,7 +124,7 @@ async def _start(command: list[str], url: str) -> subprocess.Popen[bytes]:
             return False
 
     try:
-        await wait_for(up)
+        await eventually(up, "redis-server to answer PING")
     finally:
         await client.aclose()
     return process
@@ -152,7 +147,7 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
             events = await all_events(db)
             return all(e.attempts >= 1 and e.last_error for e in events)
 
-        await wait_for(recorded_failures)
+        await eventually(recorded_failures, "a failed attempt recorded on every event")
         assert all(e.status == EventStatus.PENDING.value for e in await all_events(db))
         assert not task.done()
 
@@ -161,10 +156,8 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
         async def all_published() -> bool:
             return all(e.status == EventStatus.PUBLISHED.value for e in await all_events(db))
 
-        await wait_for(all_published, timeout=20)
-        client = Redis.from_url(url, decode_responses=True)
-        entries = await client.xrange(stream_name("Test", "qulab_test:"))
-        await client.aclose()
+        await eventually(all_published, "every event to be published", timeout=20)
+        entries = await services.read_stream(stream_name("Test", "qulab_test:"), url)
         assert sorted(fields["id"] for _, fields in entries) == sorted(ids)
     finally:
         relay.stop()
@@ -213,7 +206,7 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
     relay = Relay(db, sender, interval=30)
     task = asyncio.create_task(relay.run())
     try:
-        await wait_for(lambda: _true(relay.listening))
+        await eventually(lambda: relay.listening, "the relay to LISTEN")
         await asyncio.sleep(0.1)  # the first pass has run; the relay now sleeps for 30 s
         [event_id] = await emit_events(db, 1)
         loop = asyncio.get_running_loop()
@@ -223,16 +216,12 @@ async def test_notify_wakes_the_relay_long_before_its_poll_interval(
             return [e["id"] for e in await stream_entries(redis_prefix, "Test")] == [event_id]
 
         # Without NOTIFY the event would wait for the 30 s poll.
-        await wait_for(on_stream, timeout=5, interval=0.01)
+        await eventually(on_stream, "the event on its stream", timeout=5, interval=0.01)
         assert loop.time() - committed < 30
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
         await sender.close()
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

@@ -19,7 +19,8 @@ from qulab.core.outbox import (
     publish_pending,
 )
 from qulab.seed_names import DomainEventRepository
-from tests.outbox_helpers import RejectingPublisher, all_events, emit_events, wait_for
+from tests.outbox_helpers import RejectingPublisher, all_events, emit_events
+from tests.waiting import eventually
 
 FAST = RetryPolicy(max_attempts=3, base=0.01, cap=0.05, jitter=0.5)
 
@@ -105,7 +106,7 @@ async def test_broker_outage_keeps_events_pending_and_relay_running_until_it_end
             events = await all_events(db)
             return all(e.attempts >= 2 for e in events)
 
-        await wait_for(attempted_twice)
+        await eventually(attempted_twice, "two attempts at every event")
         events = await all_events(db)
         assert all(e.status == EventStatus.PENDING.value for e in events)
         assert all("simulated broker outage" in (e.last_error or "") for e in events)
@@ -117,7 +118,7 @@ async def test_broker_outage_keeps_events_pending_and_relay_running_until_it_end
         async def all_published() -> bool:
             return all(e.status == EventStatus.PUBLISHED.value for e in await all_events(db))
 
-        await wait_for(all_published)
+        await eventually(all_published, "every event to be published")
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
@@ -131,7 +132,7 @@ async def test_stopped_relay_returns_after_its_current_pass(db: Database) -> Non
     broker = MemoryBroker("t", 100)
     relay = Relay(db, broker, interval=30)
     task = asyncio.create_task(relay.run())
-    await wait_for(lambda: _published_count(broker, 3))
+    await eventually(lambda: _published_count(broker, 3), "3 messages on the broker")
     relay.stop()
     totals = await asyncio.wait_for(task, 5)
     assert totals.published == 3
@@ -148,7 +149,7 @@ async def test_event_publisher_loop_stops_when_asked(db: Database) -> None:
     task = asyncio.create_task(
         event_publisher(db, broker, interval_seconds=0.05, max_events=2, stop=stop)
     )
-    await wait_for(lambda: _published_count(broker, 4))
+    await eventually(lambda: _published_count(broker, 4), "4 messages on the broker")
     stop.set()
     totals = await asyncio.wait_for(task, 5)
     assert totals.published == 4 and totals.batches >= 2
@@ -178,7 +179,7 @@ async def test_second_relay_on_sqlite_is_refused_with_a_clear_message(tmp_path: 
     first = Relay(first_db, MemoryBroker("a", 10), interval=30)
     task = asyncio.create_task(first.run())
     try:
-        await asyncio.sleep(0.1)
+        await eventually(lambda: first.guard.held, "the first relay to hold the lock")
         with pytest.raises(RelayAlreadyRunning, match="SQLite supports a single relay"):
             await publish_pending(second_db, MemoryBroker("b", 10))
     finally:

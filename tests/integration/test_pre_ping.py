@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -12,8 +12,7 @@ from sqlalchemy import text
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.errors import ServiceUnavailable
-
-pytestmark = pytest.mark.postgres
+from tests.waiting import eventually
 
 READS = 5
 
@@ -22,7 +21,7 @@ READS = 5
 def one_connection(pg_database_url: str) -> Callable[..., Database]:
     """A Database on the test run's PostgreSQL with a pool of exactly one connection."""
 
-    def build(**settings: object) -> Database:
+    def build(**settings: Any) -> Database:
         return Database(
             Settings().replace(
                 database_url=pg_database_url, pool_size=1, max_overflow=0, **settings
@@ -49,9 +48,11 @@ async def _backend_pid(db: Database) -> int:
 async def _terminate(admin: asyncpg.Connection, pid: int) -> None:
     """Kill the backend on the server and wait until it is gone."""
     assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-    async with asyncio.timeout(10):
-        while await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
-            await asyncio.sleep(0.01)
+
+    async def gone() -> bool:
+        return not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
+
+    await eventually(gone, f"backend {pid} to be gone", timeout=10, interval=0.01)
 
 
 async def test_a_connection_reused_within_the_idle_window_is_not_pinged(

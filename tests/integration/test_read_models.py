@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.core.cache import Cache
 from qulab.core.db import Database
@@ -109,15 +110,20 @@ async def test_postgresql_reads_run_outside_a_transaction(db: Database) -> None:
 
     async with db.read_connection() as conn:
         assert await read_models.user_by_id(conn, user.id) == user
-        assert not (await conn.get_raw_connection()).driver_connection.is_in_transaction()
+        assert not await _driver_in_transaction(conn)
     async with db.reading() as session:
         assert await UserRepository(session).get(user.id) is not None
-        raw = await (await session.connection()).get_raw_connection()
-        assert not raw.driver_connection.is_in_transaction()
+        assert not await _driver_in_transaction(await session.connection())
     async with db.session() as session:
         assert await UserRepository(session).get(user.id) is not None
-        raw = await (await session.connection()).get_raw_connection()
-        assert raw.driver_connection.is_in_transaction()
+        assert await _driver_in_transaction(await session.connection())
+
+
+async def _driver_in_transaction(connection: AsyncConnection) -> bool:
+    """Whether asyncpg itself is in a transaction on this connection."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    return bool(driver.is_in_transaction())
 
 
 async def test_a_read_session_refuses_to_write_and_nothing_is_stored(db: Database) -> None:

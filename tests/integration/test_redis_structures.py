@@ -21,13 +21,12 @@ from tests.service_calls import create_user
 
 
 @pytest.fixture
-async def prefixes() -> AsyncIterator[tuple[str, str, str]]:
+async def prefixes(redis_url: str) -> AsyncIterator[tuple[str, str, str]]:
     """A cache prefix, a stream prefix and a prefix QuLab is not told about; all removed."""
-    services.require_redis()
     made = (new_prefix(), new_prefix(), new_prefix())
     yield made
     for prefix in made:
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

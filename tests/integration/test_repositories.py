@@ -13,7 +13,7 @@ from qulab.core.errors import NotFound
 from qulab.core.models import DomainEvent
 from qulab.lab import create_sample_airscore, run_db_setup_and_create_user
 from qulab.platform.errors import DuplicateEmailError
-from qulab.platform.events import Event, UserCreated, UserUpdated
+from qulab.platform.events import Event, UserCreated, UserUpdated, affected_users
 from qulab.platform.models import AIRScore, Assessment, User
 from qulab.platform.repositories import ScoreRepository, UserRepository
 from qulab.platform.schemas import UserCreate
@@ -171,7 +171,7 @@ async def test_bus_handlers_learn_the_changed_users_only_after_commit(db: Databa
     seen: list[set[str]] = []
 
     async def listener(events: Sequence[Event]) -> None:
-        seen.append({user for event in events for user in event.affected_users})
+        seen.append({user for event in events for user in affected_users(event)})
 
     db.bus.subscribe(Event, listener)
     user = await create_user(db, email="cl@example.com", name="Cl")

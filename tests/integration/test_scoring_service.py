@@ -12,7 +12,7 @@ from qulab.core.errors import ConflictError, InvalidInput, NotFound
 from qulab.core.models import DomainEvent, EventStatus
 from qulab.core.outbox import MemoryBroker, publish_pending
 from qulab.platform import airscore
-from qulab.platform.events import Event
+from qulab.platform.events import Event, affected_users
 from qulab.platform.models import AIRScore, EventType
 from qulab.platform.schemas import CalculateScore, parse
 from qulab.platform.services.scoring import calculate_and_store_airscore, calculate_score
@@ -137,7 +137,7 @@ async def test_bus_handlers_learn_the_scored_user(db: Database) -> None:
     seen: list[set[str]] = []
 
     async def handler(events: Sequence[Event]) -> None:
-        seen.append({user for event in events for user in event.affected_users})
+        seen.append({user for event in events for user in affected_users(event)})
 
     db.bus.subscribe(Event, handler)
     await calculate_and_store_airscore(db, user_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,36 +25,35 @@ from qulab.lab.strategies import (
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
 from tests.tcp_proxy import TcpProxy
+from tests.waiting import eventually
+
+# PostgreSQL runs with Redis (hence the mark), SQLite with the in-process cache.
+WITH_REDIS = pytest.param("postgresql", marks=pytest.mark.redis)
+
+
+@pytest.fixture(params=["sqlite", WITH_REDIS])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def redis_url(backend: str) -> str | None:
-    if backend == "postgresql":
-        services.require_redis()
-        return services.REDIS_URL
-    return None
+def l2_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """Redis for the shared tier on PostgreSQL; none (in process) on SQLite."""
+    return str(request.getfixturevalue("redis_url")) if backend == "postgresql" else None
 
 
 @pytest.fixture
-async def factory(db: Database, redis_url: str | None) -> AsyncIterator[StrategyFactory]:
+async def factory(db: Database, l2_url: str | None) -> AsyncIterator[StrategyFactory]:
     rows = ScratchRows(db, 3)
     await rows.create()
     made = StrategyFactory(
-        rows, redis_url=redis_url, prefix=new_prefix(), ttl=60, rng=random.Random(1)
+        rows, redis_url=l2_url, prefix=new_prefix(), ttl=60, rng=random.Random(1)
     )
     try:
         yield made
     finally:
         await rows.drop()
         await made.clear()
-
-
-async def until(condition: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    """Wait for ``condition`` (checked every millisecond), failing after ``seconds``."""
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.001)
-    assert condition(), what
 
 
 async def test_an_invalidation_by_one_client_drops_the_other_clients_l1_copy(
@@ -70,7 +69,11 @@ async def test_an_invalidation_by_one_client_drops_the_other_clients_l1_copy(
         from_l1 = await second.get("r0", lambda: rows.load("r0"))
         await rows.write("r0", 1)
         await first.invalidate("r0")
-        await until(lambda: second.key("r0") not in second.local_keys(), "L1 copy dropped")
+        await eventually(
+            lambda: second.key("r0") not in second.local_keys(),
+            "the L1 copy to be dropped",
+            interval=0.001,
+        )
         after = await second.get("r0", lambda: rows.load("r0"))
     finally:
         await first.close()
@@ -102,7 +105,11 @@ async def test_a_fill_that_began_before_an_invalidation_it_hears_later_stays_out
         await gate.wait()  # the reader holds version 0, not stored yet
         await rows.write("r0", 1)
         await writer.invalidate("r0")
-        await until(lambda: reader.dropped == 0 and len(reader.latencies) == 1, "heard")
+        await eventually(
+            lambda: reader.dropped == 0 and len(reader.latencies) == 1,
+            "the invalidation to be heard",
+            interval=0.001,
+        )
         release.set()
         served = await pending
         again = await reader.get("r0", lambda: rows.load("r0"))
@@ -114,7 +121,7 @@ async def test_a_fill_that_began_before_an_invalidation_it_hears_later_stays_out
     assert again.value is not None and (again.value.version, again.tier) == (1, Tier.DATABASE)
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("backend", [WITH_REDIS])
 async def test_l1_is_emptied_when_the_channel_drops_and_again_when_it_is_back(
     factory: StrategyFactory,
 ) -> None:
@@ -140,14 +147,16 @@ async def test_l1_is_emptied_when_the_channel_drops_and_again_when_it_is_back(
         await second.get("r1", lambda: rows.load("r1"))
         assert sorted(second.local_keys()) == [second.key("r0"), second.key("r1")]
         proxy.cut()
-        await until(lambda: not second.channel.connected, "the channel noticed the cut")
+        await eventually(
+            lambda: not second.channel.connected, "the channel to notice the cut", interval=0.001
+        )
         assert second.local_keys() == []
         during = await second.get("r1", lambda: rows.load("r1"))  # served by L2, not kept
         assert during.tier is Tier.L2 and second.local_keys() == []
         await rows.write("r0", 1)
         await first.invalidate("r0")  # the second client never hears this one
         proxy.heal()
-        await until(lambda: second.channel.connected, "the channel is back")
+        await eventually(lambda: second.channel.connected, "the channel to be back", interval=0.001)
         after = await second.get("r0", lambda: rows.load("r0"))
     finally:
         await first.close()
@@ -185,20 +194,19 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-async def test_another_process_drops_its_l1_copy_when_this_one_invalidates() -> None:
-    services.require_redis()
+async def test_another_process_drops_its_l1_copy_when_this_one_invalidates(redis_url: str) -> None:
     prefix = new_prefix()
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         CHILD,
-        services.REDIS_URL,
+        redis_url,
         prefix,
         stdout=asyncio.subprocess.PIPE,
     )
     here = TwoTierCache(
-        RedisBackend(services.REDIS_URL),
-        RedisChannel(services.REDIS_URL, f"{prefix}invalidations"),
+        RedisBackend(redis_url),
+        RedisChannel(redis_url, f"{prefix}invalidations"),
         RowRead,
         prefix=prefix,
         ttl=60,
@@ -217,6 +225,6 @@ async def test_another_process_drops_its_l1_copy_when_this_one_invalidates() -> 
             child.kill()
             await child.wait()
         await here.close()
-        await delete_prefix(services.REDIS_URL, prefix)
+        await delete_prefix(redis_url, prefix)
     assert dropped[0] == "dropped" and dropped[1] == "[]"
     assert float(dropped[2]) >= 0  # send-to-receipt latency, as the other process measured it

@@ -18,7 +18,8 @@ from qulab.core.db import Database, count_session_statements
 from qulab.core.errors import ConflictError, NotFound
 from qulab.core.models import DomainEvent, EventStatus
 from qulab.lab import create_sample_airscore
-from qulab.platform import migrate
+from qulab.platform import Work, migrate
+from qulab.platform.airscore import ScoringInputs
 from qulab.platform.cache import read_latest_score_cached, read_user_cached
 from qulab.platform.events import UserDeleted
 from qulab.platform.models import AIRScore, Assessment, User
@@ -30,8 +31,8 @@ from qulab.platform.uow import PlatformUnitOfWork
 from tests import service_calls as assessments
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, stored_entry
-from tests.outbox_helpers import wait_for
 from tests.service_calls import create_user, delete_user, update_user
+from tests.waiting import eventually
 
 
 async def rows(db: Database, model: type, user_id: str | None = None) -> int:
@@ -150,9 +151,11 @@ async def test_a_delete_that_rolls_back_leaves_the_user_and_writes_no_event(
 
 
 @pytest.mark.parametrize("cache_kind", ["memory", "redis"])
-async def test_the_delete_drops_the_users_cache_entries(db: Database, cache_kind: str) -> None:
+async def test_the_delete_drops_the_users_cache_entries(
+    db: Database, cache_kind: str, request: pytest.FixtureRequest
+) -> None:
     if cache_kind == "redis":
-        services.require_redis()
+        request.getfixturevalue("redis_url")
     prefix = new_prefix()
     cache = make_cache(cache_kind, prefix)
     cache.subscribe(db.bus)
@@ -180,7 +183,7 @@ def delete_the_user_after_reading_it(db: Database, monkeypatch: pytest.MonkeyPat
     read = scoring._inputs_for
     deleted: list[str] = []
 
-    async def read_then_delete(uow: PlatformUnitOfWork, user_id: str) -> scoring.ScoringInputs:
+    async def read_then_delete(uow: Work, user_id: str) -> ScoringInputs:
         inputs = await read(uow, user_id)
         await delete_user(db, user_id)
         deleted.append(user_id)
@@ -357,7 +360,7 @@ async def test_scores_racing_a_delete_end_as_not_found_and_leave_no_orphans(
         return await rows(db, AIRScore, user.id) >= 20
 
     try:
-        await wait_for(some_scores_were_added, timeout=60)
+        await eventually(some_scores_were_added, "the writers to add 20 scores", timeout=60)
         await delete_user(db, user.id)
         async with asyncio.timeout(120):
             outcomes = await asyncio.gather(*writers)

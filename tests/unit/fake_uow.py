@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Self, TypeVar
 
 from qulab.core.errors import NotFound
 from qulab.core.ids import new_id
@@ -20,15 +20,17 @@ from qulab.platform.events import Event
 from qulab.platform.models import AIRScore, Assessment, AssessmentStatus, User
 from qulab.platform.schemas import UserCreate, UserUpdate
 
+Row = TypeVar("Row", User, Assessment, AIRScore)
 
-def _stamp(row: Any) -> Any:
+
+def _stamp(row: Row) -> Row:
     row.id = row.id or new_id()
     row.created_at = row.created_at or utcnow()
     row.updated_at = utcnow()
     return row
 
 
-def _clone(row: Any) -> Any:
+def _clone(row: Row) -> Row:
     """A detached copy, so a change is seen by the store only once the unit commits."""
     return type(row)(**{column.key: getattr(row, column.key) for column in row.__table__.columns})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from qulab.core.config import Settings
@@ -46,7 +48,7 @@ def test_er_diagram_marks_keys_and_the_composite_index() -> None:
     ],
 )
 def test_architecture_shows_the_configured_services(
-    overrides: dict[str, str], expected: list[str]
+    overrides: dict[str, Any], expected: list[str]
 ) -> None:
     dot = architecture_dot(Settings().replace(**overrides))
     assert dot.startswith("digraph architecture {") and dot.endswith("}")

@@ -27,7 +27,8 @@ class Recorder:
 
 
 async def test_handlers_run_in_registration_order_with_the_events_of_their_type() -> None:
-    bus, log = MessageBus(), []
+    bus = MessageBus()
+    log: list[tuple[str, list[Event]]] = []
     bus.subscribe(UserUpdated, Recorder("updates", log))
     bus.subscribe(Event, Recorder("everything", log))
     bus.subscribe(UserDeleted, Recorder("deletes", log))
@@ -41,7 +42,8 @@ async def test_handlers_run_in_registration_order_with_the_events_of_their_type(
 async def test_a_failing_handler_is_logged_and_the_next_one_still_runs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    bus, log = MessageBus(), []
+    bus = MessageBus()
+    log: list[tuple[str, list[Event]]] = []
 
     async def broken(events: Sequence[Event]) -> None:
         raise RuntimeError("handler exploded")
@@ -59,7 +61,8 @@ async def test_a_failing_handler_is_logged_and_the_next_one_still_runs(
 
 
 async def test_replay_runs_only_durable_handlers() -> None:
-    bus, log = MessageBus(), []
+    bus = MessageBus()
+    log: list[tuple[str, list[Event]]] = []
     bus.subscribe(Event, Recorder("in-process only", log))
     bus.subscribe(Event, Recorder("durable", log), durable=True)
     event = UserDeleted("u-1", "a@example.com", "A")
@@ -71,7 +74,8 @@ async def test_replay_runs_only_durable_handlers() -> None:
 
 
 async def test_subscribing_twice_runs_once_and_unsubscribe_stops_it() -> None:
-    bus, log = MessageBus(), []
+    bus = MessageBus()
+    log: list[tuple[str, list[Event]]] = []
     handler = Recorder("once", log)
     bus.subscribe(Event, handler)
     bus.subscribe(Event, handler)
@@ -85,7 +89,8 @@ async def test_subscribing_twice_runs_once_and_unsubscribe_stops_it() -> None:
 
 
 async def test_nothing_to_dispatch_calls_no_handler() -> None:
-    bus, log = MessageBus(), []
+    bus = MessageBus()
+    log: list[tuple[str, list[Event]]] = []
     bus.subscribe(Event, Recorder("never", log))
     await bus.dispatch([])
     assert log == []

@@ -21,7 +21,9 @@ from qulab.core.errors import (
 
 def wrapped(orig: BaseException) -> exc.DBAPIError:
     """What SQLAlchemy raises around a driver error."""
-    return exc.DBAPIError.instance("SELECT 1", {}, orig, Exception)
+    error = exc.DBAPIError.instance("SELECT 1", {}, orig, Exception)
+    assert isinstance(error, exc.DBAPIError)
+    return error
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from qulab.platform.events import (
     AssessmentCompleted,
     Event,
     OpaqueEvent,
+    PlatformEvent,
     ScoreCalculated,
     UserCreated,
     UserDeleted,
@@ -21,7 +22,7 @@ from qulab.platform.events import (
     from_wire,
 )
 
-EXAMPLES: list[tuple[Event, str, str, str, dict[str, object], tuple[str, ...]]] = [
+EXAMPLES: list[tuple[PlatformEvent, str, str, str, dict[str, object], tuple[str, ...]]] = [
     (
         UserCreated("u-1", "a@example.com", "A"),
         "user.created",
@@ -89,7 +90,7 @@ EXAMPLES: list[tuple[Event, str, str, str, dict[str, object], tuple[str, ...]]] 
 
 @pytest.mark.parametrize(("event", "kind", "aggregate", "key", "payload", "users"), EXAMPLES)
 def test_each_event_has_its_wire_form_and_reads_back_from_it(
-    event: Event,
+    event: PlatformEvent,
     kind: str,
     aggregate: str,
     key: str,
@@ -124,7 +125,7 @@ def test_an_unknown_type_reads_back_as_an_opaque_event_affecting_nobody() -> Non
 
 @pytest.mark.parametrize(("event", "payload"), [(example[0], example[4]) for example in EXAMPLES])
 def test_each_event_reads_back_from_its_payload_as_json_stores_it(
-    event: Event, payload: dict[str, object]
+    event: PlatformEvent, payload: dict[str, object]
 ) -> None:
     stored = json.loads(json.dumps(event.payload()))
     assert list(stored) == list(payload)  # the order of the stored JSON text, too

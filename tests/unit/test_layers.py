@@ -118,7 +118,7 @@ def past_the_surface(module: str, source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            pairs = [(alias.name, None) for alias in node.names]
+            pairs: list[tuple[str, str | None]] = [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             pairs = [(node.module, alias.name) for alias in node.names]
         else:
