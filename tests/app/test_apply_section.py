@@ -37,7 +37,7 @@ def test_a_method_shows_its_source_and_the_sql_it_sent_and_keeps_nothing(lab_url
     at.selectbox(key="apply_method").select("UserRepository.delete")
     at.run()
     source = next(block.value for block in at.code if "async def delete(" in block.value)
-    assert "self._delete_row(user_id)" in source
+    assert "row = await self._delete_row(ident)" in source  # the verb the core's base defines
     at.button(key="apply_run_method").click().run()
     no_exception(at)
     assert _metrics(at)["SQL statements (UserRepository.delete)"] in {"1", "2"}
