@@ -90,7 +90,7 @@ def test_consume_help_names_every_consumer() -> None:
 def test_cache_compare_help_shows_the_strategies_and_workload_defaults() -> None:
     from dataclasses import asdict
 
-    from qulab.entrypoints.cli import cache_compare
+    from qulab.entrypoints.cli.lab import cache_compare
     from qulab.lab.strategies import STRATEGY_NAMES
     from qulab.lab.workload import Workload
 

@@ -77,7 +77,7 @@ def test_bench_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_bench_outside_a_checkout_says_so(tmp_path: Path) -> None:
     from qulab.core.errors import UserError
-    from qulab.entrypoints.cli.bench import find_checkout
+    from qulab.entrypoints.cli.lab.bench import find_checkout
 
     with pytest.raises(UserError, match="source checkout"):
         find_checkout(tmp_path, installed=False)

@@ -19,24 +19,24 @@ import typer
 
 from qulab._startup import release_sigint, release_sigterm
 from qulab.core import ConfigurationError, QulabError, UserError
-from qulab.entrypoints.cli import app as app_command
-from qulab.entrypoints.cli import bench as bench_commands
 from qulab.entrypoints.cli import cache as cache_commands
-from qulab.entrypoints.cli import cache_compare as cache_compare_commands
-from qulab.entrypoints.cli import chaos as chaos_commands
 from qulab.entrypoints.cli import consume as consume_commands
 from qulab.entrypoints.cli import db as db_commands
 from qulab.entrypoints.cli import doctor as doctor_command
-from qulab.entrypoints.cli import lab as lab_commands
-from qulab.entrypoints.cli import nplusone as nplusone_commands
 from qulab.entrypoints.cli import outbox as outbox_commands
-from qulab.entrypoints.cli import pool as pool_commands
 from qulab.entrypoints.cli import score as score_commands
 from qulab.entrypoints.cli import seed as seed_commands
 from qulab.entrypoints.cli import setup as setup_commands
 from qulab.entrypoints.cli import users as user_commands
 from qulab.entrypoints.cli._common import err, out
 from qulab.entrypoints.cli._logging import configure_logging
+from qulab.entrypoints.cli.lab import app as app_command
+from qulab.entrypoints.cli.lab import bench as bench_commands
+from qulab.entrypoints.cli.lab import cache_compare as cache_compare_commands
+from qulab.entrypoints.cli.lab import chaos as chaos_commands
+from qulab.entrypoints.cli.lab import design as lab_commands
+from qulab.entrypoints.cli.lab import nplusone as nplusone_commands
+from qulab.entrypoints.cli.lab import pool as pool_commands
 
 __all__ = ["app", "entry", "main"]
 
