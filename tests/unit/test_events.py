@@ -133,7 +133,12 @@ def test_each_event_reads_back_from_its_payload_as_json_stores_it(
     assert affected_users(event) == event.affected_users
 
 
-@pytest.mark.parametrize("kind", sorted(EVENT_TYPES.values(), key=str), ids=lambda k: k.wire_type)
+PLATFORM_KINDS = sorted(
+    (kind for kind in EVENT_TYPES.values() if kind.__module__ == "qulab.platform.events"), key=str
+)  # the registry also holds any other application's events the process imported
+
+
+@pytest.mark.parametrize("kind", PLATFORM_KINDS, ids=lambda k: k.wire_type)
 def test_a_payload_holds_the_fields_of_its_class_and_the_key_unless_declared_out(
     kind: type[Event],
 ) -> None:
