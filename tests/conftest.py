@@ -12,7 +12,8 @@ from sqlalchemy import Table, text
 from qulab.core.bootstrap import Runtime
 from qulab.core.config import Settings
 from qulab.core.db import Database
-from qulab.platform import migrate
+from qulab.lab import migrate
+from qulab.lab.models import LabBase
 from qulab.platform.application import bootstrap
 from qulab.platform.models import METADATA
 from tests import services
@@ -124,7 +125,8 @@ def chromium() -> Path:
 
 @pytest.fixture(scope="session")
 def pg_database_url(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database of this test run, migrated to head, dropped at the end."""
+    """A PostgreSQL database of this test run, migrated to head (the platform's schema and the
+    lab's), dropped at the end."""
     url = services.create_pg_database()
 
     async def _migrate() -> None:
@@ -162,7 +164,8 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
 
 
 def _tables() -> list[Table]:
-    return [table for metadata in METADATA for table in metadata.sorted_tables]
+    every = (*METADATA, LabBase.metadata)
+    return [table for metadata in every for table in metadata.sorted_tables]
 
 
 async def _empty_tables(db: Database) -> None:

@@ -12,7 +12,7 @@ from qulab.entrypoints.app.checks_view import CHECK_LABEL
 from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, PAGES, REPOSITORY, PageSpec
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import checks
-from qulab.platform.models import LabProgress
+from qulab.lab.models import LabProgress
 from tests.app.helpers import go_to, no_exception, open_runtime, query, restart_server, texts
 
 

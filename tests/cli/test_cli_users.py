@@ -170,3 +170,10 @@ def test_console_script_runs_without_a_traceback(database_url: str) -> None:
     help_text = subprocess.run([qulab_bin, "--help"], capture_output=True, text=True).stdout
     for command in ("db", "user", "seed", "setup"):
         assert command in help_text
+
+
+def test_db_upgrade_brings_up_the_labs_own_table_after_the_platforms(qulab: Invoke) -> None:
+    upgraded = qulab("db", "upgrade", "--json")
+    assert upgraded.code == 0, upgraded.err
+    result = json.loads(upgraded.out)
+    assert (result["revision"], result["lab_revision"]) == ("0006", "lab0001")

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from qulab.core.db import Database
 from qulab.lab import checks, run_db_setup_and_create_user
+from qulab.lab.models import LabProgress
 from qulab.lab.reset import reset_database
-from qulab.platform.models import LabProgress
 from qulab.platform.uow import uow_factory
 
 

@@ -328,7 +328,6 @@ EXPORTED = {
         "DeleteUser",
         "DuplicateEmailError",
         "EventType",
-        "LabProgress",
         "OutboxTables",
         "PlatformEvent",
         "PlatformUnitOfWork",

@@ -2,9 +2,13 @@
 second event loop), and the Alembic environment an application's ``env.py`` delegates to.
 
 An application names its migrations folder once (``Migrations(path)``); ``upgrade``,
-``downgrade``, ``current_revision`` and ``is_up_to_date`` then run on any ``Database``. Its
-``env.py`` is two lines: ``from qulab.core.migrate import run_environment`` and
+``downgrade``, ``current`` and ``is_up_to_date`` then run on any ``Database``. Its ``env.py`` is
+two lines: ``from qulab.core.migrate import run_environment`` and
 ``run_environment([Base.metadata, qulab.core.models.metadata])``.
+
+Several sets of migrations can share one database, each with its own version table
+(``Migrations(path, version_table="extras_alembic_version")``): each set creates, compares and
+drops only the tables of its own metadata, and downgrading one leaves the others' tables alone.
 """
 
 from __future__ import annotations
@@ -27,16 +31,21 @@ from qulab.core.config import get_settings
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
 
+VERSION_TABLE = "alembic_version"
+
 
 @dataclass(frozen=True)
 class Migrations:
-    """An application's Alembic revisions: the folder holding ``env.py`` and ``versions/``."""
+    """An application's Alembic revisions: the folder holding ``env.py`` and ``versions/``, and
+    the table that records which of them a database has (Alembic's own by default)."""
 
     path: Path
+    version_table: str = VERSION_TABLE
 
     def config(self, database_url: str | None = None) -> Config:
         config = Config()
         config.set_main_option("script_location", str(self.path))
+        config.set_main_option("version_table", self.version_table)
         if database_url:
             config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
         return config
@@ -51,8 +60,12 @@ class Migrations:
     async def downgrade(self, db: Database, revision: str = "-1") -> None:
         await self._run(db, "downgrade", revision)
 
+    async def current(self, db: Database) -> str | None:
+        """The revision ``db`` is at, or None before the first one (or on an empty database)."""
+        return await current_revision(db, self.version_table)
+
     async def is_up_to_date(self, db: Database) -> bool:
-        return await current_revision(db) == self.head()
+        return await self.current(db) == self.head()
 
     async def _run(self, db: Database, name: str, revision: str) -> None:
         def _run(connection: Connection) -> None:
@@ -68,9 +81,10 @@ class Migrations:
             raise InvalidInput("revision", f"{error} (see `qulab db current`)") from error
 
 
-async def current_revision(db: Database) -> str | None:
+async def current_revision(db: Database, version_table: str = VERSION_TABLE) -> str | None:
     def _current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
+        context = MigrationContext.configure(connection, opts={"version_table": version_table})
+        return context.get_current_revision()
 
     async with db.connect() as conn:
         return await conn.run_sync(_current)
@@ -78,8 +92,16 @@ async def current_revision(db: Database) -> str | None:
 
 def run_environment(target_metadata: Sequence[MetaData]) -> None:
     """The body of an application's Alembic ``env.py``: batch mode on SQLite, the connection
-    QuLab hands in when it runs a command, else an engine of its own on the configured URL."""
+    QuLab hands in when it runs a command, else an engine of its own on the configured URL.
+
+    Autogenerate compares only the tables of ``target_metadata``: another set of migrations'
+    tables in the same database are not this set's to drop."""
     config = context.config
+    version_table = config.get_main_option("version_table") or VERSION_TABLE
+    own = {table for metadata in target_metadata for table in metadata.tables}
+
+    def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+        return type_ != "table" or name in own
 
     def configure(connection: Connection) -> None:
         context.configure(
@@ -87,6 +109,8 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
             target_metadata=list(target_metadata),
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            version_table=version_table,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -112,6 +136,7 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
             url=config.get_main_option("sqlalchemy.url") or get_settings().database.url,
             target_metadata=list(target_metadata),
             literal_binds=True,
+            version_table=version_table,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core import utcnow
-from qulab.platform import LabProgress
+from qulab.lab.models import LabProgress
 
 
 class ProgressRepository:
@@ -45,30 +45,6 @@ class ProgressRepository:
             .order_by(LabProgress.page, LabProgress.question_id)
         )
         return rows.all()
-
-    async def list_all(self) -> Sequence[LabProgress]:
-        """Every learner's rows (what a reset carries over)."""
-        rows = await self.session.scalars(
-            select(LabProgress).order_by(
-                LabProgress.learner, LabProgress.page, LabProgress.question_id
-            )
-        )
-        return rows.all()
-
-    async def restore(self, rows: Sequence[LabProgress]) -> None:
-        """Put back rows read before the table was recreated (detached copies are merged)."""
-        for row in rows:
-            self.session.add(
-                LabProgress(
-                    learner=row.learner,
-                    page=row.page,
-                    question_id=row.question_id,
-                    correct=row.correct,
-                    attempts=row.attempts,
-                    updated_at=row.updated_at,
-                )
-            )
-        await self.session.flush()
 
     async def clear(self, learner: str) -> int:
         """Forget ``learner``'s answers; how many rows went."""

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core import Database, current_revision
+from qulab.lab import migrate
 from qulab.platform import (
-    MIGRATIONS,
     CalculateScore,
     ScoreCalculated,
     ScoreRead,
@@ -39,11 +39,12 @@ class SetupResult:
 
 
 async def run_db_setup_and_create_user(db: Database) -> SetupResult:
-    """Bring the schema to the latest revision and make sure Alex and Jane exist.
+    """Bring the platform's schema and the lab's to their latest revisions and make sure Alex
+    and Jane exist.
 
     Idempotent: on a second run nothing is created and the same two users are returned.
     """
-    await MIGRATIONS.upgrade(db)
+    await migrate.upgrade(db)
     created: list[str] = []
     found: list[UserRead] = []
     for email, name, occupation, education, years in DEMO_USERS:

@@ -54,7 +54,6 @@ if TYPE_CHECKING:
         AssessmentStatus,
         Base,
         EventType,
-        LabProgress,
         User,
         UserScoreSummary,
     )
@@ -143,7 +142,6 @@ __all__ = [
     "DeleteUser",
     "DuplicateEmailError",
     "EventType",
-    "LabProgress",
     "OutboxTables",
     "PlatformEvent",
     "PlatformUnitOfWork",
@@ -255,7 +253,6 @@ _HOMES = {
     "AssessmentStatus": "qulab.platform.models",
     "Base": "qulab.platform.models",
     "EventType": "qulab.platform.models",
-    "LabProgress": "qulab.platform.models",
     "METADATA": "qulab.platform.models",
     "User": "qulab.platform.models",
     "UserScoreSummary": "qulab.platform.models",

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -143,24 +142,3 @@ class UserScoreSummary(Base):
 
     def __repr__(self) -> str:
         return f"<UserScoreSummary user_id={self.user_id!r} count={self.score_count}>"
-
-
-class LabProgress(Base):
-    """One knowledge-check question as one learner has answered it: how many attempts, and
-    whether one of them was right. The primary key (learner, page, question) keeps one row per
-    question, updated in place on every answer."""
-
-    __tablename__ = "lab_progress"
-
-    learner: Mapped[str] = mapped_column(String(100), primary_key=True)
-    page: Mapped[str] = mapped_column(String(50), primary_key=True)
-    question_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    correct: Mapped[bool] = mapped_column(Boolean, default=False)
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-
-    def __repr__(self) -> str:
-        return (
-            f"<LabProgress learner={self.learner!r} page={self.page!r} "
-            f"question_id={self.question_id!r} correct={self.correct}>"
-        )

@@ -22,7 +22,14 @@ def _migrate(action: str, revision: str, json: bool) -> None:
     async def _go() -> dict[str, str | None]:
         async with open_db() as db:
             await getattr(MIGRATIONS, action)(db, revision)
-            return {"database": db.description, "revision": await current_revision(db)}
+            result = {"database": db.description, "revision": await current_revision(db)}
+            if action == "upgrade" and revision == "head":
+                # The lab's own table (knowledge-check progress) comes up with the latest schema.
+                from qulab.lab.migrate import LAB_MIGRATIONS
+
+                await LAB_MIGRATIONS.upgrade(db)
+                result["lab_revision"] = await LAB_MIGRATIONS.current(db)
+            return result
 
     result = run(_go)
     if json:
@@ -36,7 +43,7 @@ def upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     json: JSON = False,
 ) -> None:
-    """Apply migrations up to REVISION (default: the latest)."""
+    """Apply migrations up to REVISION (default: the latest, the lab's own table included)."""
     _migrate("upgrade", revision, json)
 
 
@@ -45,7 +52,7 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision, or -1 for one step.")] = "-1",
     json: JSON = False,
 ) -> None:
-    """Undo migrations down to REVISION ("base" removes every table)."""
+    """Undo migrations down to REVISION ("base" removes every table but the lab's progress)."""
     _migrate("downgrade", revision, json)
 
 

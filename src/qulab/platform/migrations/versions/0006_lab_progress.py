@@ -1,4 +1,6 @@
-"""The lab's knowledge-check progress: one row per (learner, page, question).
+"""Nothing: this revision once created the lab's ``lab_progress`` table, which the lab's own
+migrations (``qulab.lab.migrate``) now create and keep. A database that went through the old
+revision keeps the table and its rows; the lab's first revision adopts it.
 
 Revision ID: 0006
 Revises: 0005
@@ -7,9 +9,6 @@ Create Date: 2026-11-23
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
-
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -17,17 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "lab_progress",
-        sa.Column("learner", sa.String(100), nullable=False),
-        sa.Column("page", sa.String(50), nullable=False),
-        sa.Column("question_id", sa.String(100), nullable=False),
-        sa.Column("correct", sa.Boolean(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("learner", "page", "question_id"),
-    )
+    pass
 
 
 def downgrade() -> None:
-    op.drop_table("lab_progress")
+    pass
