@@ -7,14 +7,22 @@ again after publishing the event, in case the writer could not reach the cache.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from examples.shop.events import OrderPlaced, PriceChanged
 from examples.shop.repositories import ProductRepository
-from qulab.core import CacheResult, Family, Runtime, Settings, validate_id
+from qulab.core import CacheResult, Family, Runtime, Settings, SettingsGroup, validate_id
 
 PRODUCT = "product"
-PRODUCT_TTL = 600.0  # seconds
+
+
+class ShopSettings(SettingsGroup):
+    """The shop's own settings, read from the environment beside QuLab's
+    (``SHOP_PRODUCT_TTL``): how long a product stays cached, in seconds."""
+
+    env_prefix = "SHOP_"
+
+    product_ttl: float = Field(600.0, gt=0)
 
 
 class ProductView(BaseModel):
@@ -34,7 +42,8 @@ def product_of(event: PriceChanged | OrderPlaced) -> tuple[str]:
 def families(settings: Settings) -> tuple[Family[ProductView]]:
     """The shop's cache families (the ``Application`` builds them from the settings)."""
     stale = {PriceChanged: product_of, OrderPlaced: product_of}
-    return (Family(PRODUCT, ProductView, PRODUCT_TTL, invalidated_by=stale),)
+    ttl = settings.group(ShopSettings).product_ttl
+    return (Family(PRODUCT, ProductView, ttl, invalidated_by=stale),)
 
 
 async def read_product(shop: Runtime, product_id: str) -> CacheResult[ProductView]:

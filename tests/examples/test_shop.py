@@ -28,12 +28,12 @@ from examples.shop.projection import sales_consumer
 from examples.shop.repositories import ProductRepository
 from examples.shop.services import add_product, change_price, place_order
 from examples.shop.uow import shop_units
-from examples.shop.views import read_product
+from examples.shop.views import ProductView, read_product
 from qulab.core.bootstrap import Runtime, bootstrap
 from qulab.core.cache import Outcome
 from qulab.core.config import Settings
 from qulab.core.consumers import applied_ids
-from qulab.core.errors import ConflictError, DuplicateError
+from qulab.core.errors import ConfigurationError, ConflictError, DuplicateError
 from qulab.core.models import DomainEvent, EventStatus, metadata
 from qulab.core.outbox import replay, stream_name
 from tests import services
@@ -254,3 +254,17 @@ async def test_an_order_beyond_the_stock_is_refused_and_writes_nothing(shop: Run
         assert (await ProductRepository(session).get(pen.id)).stock == 1
         assert await session.scalar(select(func.count()).select_from(Order)) == 0
     assert [e.event_type for e in await events(shop)] == ["shop.product_added"]
+
+
+async def test_the_shops_own_setting_sets_its_familys_lifetime(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHOP_PRODUCT_TTL", "45")
+    async with bootstrap(SHOP, Settings()) as from_environment:
+        assert from_environment.cache.family("product", ProductView).ttl == 45
+    async with bootstrap(SHOP, Settings().replace(shop_product_ttl=5)) as changed:
+        assert changed.cache.family("product", ProductView).ttl == 5
+    monkeypatch.setenv("SHOP_PRODUCT_TTL", "never")
+    with pytest.raises(ConfigurationError, match=r"^SHOP_PRODUCT_TTL: "):
+        bootstrap(SHOP, Settings())

@@ -132,7 +132,7 @@ def _annotation(group: str, name: str) -> object:
 FLOAT_SETTINGS = sorted(
     variable.removeprefix("QULAB_").lower()
     for variable, (group, name) in Settings.variables().items()
-    if _annotation(group, name) in (float, float | None)
+    if group in Settings.model_fields and _annotation(group, name) in (float, float | None)
 )
 
 

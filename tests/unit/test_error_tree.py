@@ -18,6 +18,7 @@ from qulab.platform import errors as platform_errors
 
 SKIPPED = (
     "qulab.platform.migrations",
+    "qulab.lab.migrations",
     "qulab.entrypoints.app.main",
     "qulab.__main__",
 )  # run on import

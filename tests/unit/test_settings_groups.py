@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from qulab.core.config import Settings, load_settings
 from qulab.core.errors import ConfigurationError
+from qulab.platform import PlatformCacheSettings
 
 # group -> (field, variable): the variable names users set, which do not change.
 GROUPS: dict[str, list[tuple[str, str]]] = {
@@ -28,8 +29,6 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
     "cache": [
         ("redis_url", "QULAB_REDIS_URL"),
         ("prefix", "QULAB_CACHE_PREFIX"),
-        ("user_ttl", "QULAB_CACHE_USER_TTL"),
-        ("score_ttl", "QULAB_CACHE_SCORE_TTL"),
         ("ttl_jitter", "QULAB_CACHE_TTL_JITTER"),
         ("max_entries", "QULAB_CACHE_MAX_ENTRIES"),
         ("max_value_bytes", "QULAB_CACHE_MAX_VALUE_BYTES"),
@@ -90,8 +89,6 @@ ENVIRONMENT = {
     "QULAB_DB_CONNECT_TIMEOUT": "2.5",
     "QULAB_DB_STATEMENT_TIMEOUT": "12",
     "QULAB_CACHE_PREFIX": "grouped:",
-    "QULAB_CACHE_USER_TTL": "61",
-    "QULAB_CACHE_SCORE_TTL": "62",
     "QULAB_CACHE_TTL_JITTER": "0.2",
     "QULAB_CACHE_MAX_ENTRIES": "63",
     "QULAB_CACHE_MAX_VALUE_BYTES": "64",
@@ -127,6 +124,13 @@ ENVIRONMENT = {
 }
 
 
+# The platform's own group, declared by the platform, read through ``settings.group``.
+PLATFORM: dict[str, tuple[str, str]] = {
+    "QULAB_CACHE_USER_TTL": ("PlatformCacheSettings", "user_ttl"),
+    "QULAB_CACHE_SCORE_TTL": ("PlatformCacheSettings", "score_ttl"),
+}
+
+
 def _places() -> list[tuple[str, str, str]]:
     return [
         (group, name, variable) for group, fields in GROUPS.items() for name, variable in fields
@@ -141,16 +145,25 @@ def no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+def _qulabs() -> dict[str, tuple[str, str]]:
+    """The variables of the core's groups and of the platform's (not of tests' own groups)."""
+    return {
+        variable: place
+        for variable, place in Settings.variables().items()
+        if variable.startswith("QULAB_")
+    }
+
+
 def test_every_setting_is_declared_once_with_its_variable() -> None:
     declared = {variable: (group, name) for group, name, variable in _places()}
-    assert Settings.variables() == declared
+    assert _qulabs() == declared | PLATFORM
     assert len(declared) == len(_places())  # no two settings share a variable
     for group, fields in GROUPS.items():
         assert set(type(getattr(Settings(), group)).model_fields) == {name for name, _ in fields}
 
 
 def test_every_variable_of_the_environment_is_exercised() -> None:
-    assert set(ENVIRONMENT) == set(Settings.variables())
+    assert set(ENVIRONMENT) | set(PLATFORM) == set(_qulabs())
 
 
 @pytest.mark.parametrize(("group", "name", "variable"), _places())
@@ -172,10 +185,14 @@ def test_a_variable_reaches_its_setting_and_no_other(
 
 
 def test_the_environment_wins_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("QULAB_POOL_SIZE=5\nQULAB_CACHE_USER_TTL=61\n")
+    (tmp_path / ".env").write_text(
+        "QULAB_POOL_SIZE=5\nQULAB_CACHE_USER_TTL=61\nQULAB_CACHE_SCORE_TTL=62\n"
+    )
     monkeypatch.setenv("QULAB_POOL_SIZE", "6")
+    monkeypatch.setenv("QULAB_CACHE_SCORE_TTL", "63")
     settings = load_settings()
-    assert (settings.database.pool_size, settings.cache.user_ttl) == (6, 61)
+    ttl = settings.group(PlatformCacheSettings)
+    assert (settings.database.pool_size, ttl.user_ttl, ttl.score_ttl) == (6, 61, 63)
 
 
 def test_groups_are_read_only() -> None:

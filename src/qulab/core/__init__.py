@@ -112,6 +112,7 @@ if TYPE_CHECKING:
     from qulab.core.recorders import RelayRecorder
     from qulab.core.repository import Repository, Write
     from qulab.core.schema import create_core_tables, drop_core_tables
+    from qulab.core.settings_groups import SettingsGroup
     from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
     from qulab.core.urls import redact_text, redact_url
 
@@ -176,6 +177,7 @@ __all__ = [
     "SchemaMissing",
     "ServiceUnavailable",
     "Settings",
+    "SettingsGroup",
     "Source",
     "Stale",
     "StatementCounter",
@@ -248,6 +250,7 @@ _HOMES = {
     "StatsSnapshot": "qulab.core.cache",
     "codec": "qulab.core.cache",
     "Settings": "qulab.core.config",
+    "SettingsGroup": "qulab.core.settings_groups",
     "get_settings": "qulab.core.config",
     "load_settings": "qulab.core.config",
     "ConsumeResult": "qulab.core.consumers",

@@ -1,9 +1,10 @@
 """Settings read from the environment (``QULAB_*`` variables) and an optional ``.env`` file.
 
 Each setting is declared once, as a field of its group in ``qulab.core.settings_groups``
-(``settings.database.pool_size`` is ``QULAB_POOL_SIZE``); ``Settings`` holds the groups and
-reads every group's variables, the environment before ``.env``. ``Settings.variables()`` lists
-the variables.
+(``settings.database.pool_size`` is ``QULAB_POOL_SIZE``); ``Settings`` holds the core's groups
+and reads every group's variables, the environment before ``.env``. An application's own group
+is read from the same place on first use: ``settings.group(ShopSettings)``.
+``Settings.variables()`` lists the variables of every group declared so far.
 
 Overrides are built one way: ``Settings().replace(database_url=url, pool_size=2)`` reads the
 environment and changes the named settings, ``settings.replace(...)`` derives a copy. Each key
@@ -15,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -27,8 +28,8 @@ from pydantic_settings import (
 )
 
 from qulab.core.errors import ConfigurationError
-from qulab.core.settings_groups import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL
 from qulab.core.settings_groups import (
+    DECLARED,
     PREFIX,
     AppSettings,
     BrokerSettings,
@@ -38,7 +39,10 @@ from qulab.core.settings_groups import (
     RelaySettings,
     SettingsGroup,
 )
+from qulab.core.settings_groups import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL
 from qulab.core.urls import redact_url
+
+G = TypeVar("G", bound=SettingsGroup)
 
 
 class Settings(BaseSettings):
@@ -58,6 +62,12 @@ class Settings(BaseSettings):
     relay: RelaySettings = RelaySettings()
     consumer: ConsumerSettings = ConsumerSettings()
     app: AppSettings = AppSettings()
+    # What the environment and .env held when the settings were read (the environment first),
+    # for the groups an application declares; and the values ``replace`` gave them.
+    found: Mapping[str, str] = Field(default_factory=dict, exclude=True, repr=False)
+    changes: Mapping[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+
+    _groups: dict[type[SettingsGroup], SettingsGroup] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -76,46 +86,104 @@ class Settings(BaseSettings):
 
     @classmethod
     def variables(cls) -> dict[str, tuple[str, str]]:
-        """Every ``QULAB_*`` variable and the (group, field) it sets."""
-        return dict(_VARIABLES)
+        """Every variable of every group declared so far and the (group, field) it sets: the
+        core's groups by their name here (``database``), an application's by its class name."""
+        return {
+            variable: (_CORE_GROUPS.get(group, group.__name__), name)
+            for group in dict.fromkeys(DECLARED.values())
+            for name, variable in group.variables().items()
+        }
+
+    def group(self, model: type[G]) -> G:
+        """The settings of ``model``'s group: one of the core's, or an application's own, read
+        from the environment (or ``.env``) these settings were read from, with what ``replace``
+        changed; a bad value is a ConfigurationError naming its variable."""
+        core = _CORE_GROUPS.get(model)
+        if core is not None:
+            value = getattr(self, core)
+        else:
+            value = self._groups.get(model)
+            if value is None:
+                value = self._groups[model] = _read_group(model, self.found, self.changes)
+        if not isinstance(value, model):  # pragma: no cover - the mapping above guarantees it
+            raise TypeError(f"{model.__name__} is not a settings group")
+        return value
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied, each keyed by its variable without ``QULAB_``
-        (``pool_size=2`` sets ``QULAB_POOL_SIZE``); raises ConfigurationError naming the
-        variable of a bad value, TypeError for a setting that does not exist."""
+        (``pool_size=2`` sets ``QULAB_POOL_SIZE``), an application's settings included; raises
+        ConfigurationError naming the variable of a bad value, TypeError for a setting that
+        does not exist."""
         by_group: dict[str, dict[str, Any]] = {}
+        others: dict[str, Any] = {}
         for key, value in changes.items():
-            if key not in _BY_KEY:
-                raise TypeError(f"no setting {PREFIX}{key.upper()}")
-            group, name = _BY_KEY[key]
-            by_group.setdefault(group, {})[name] = value
-        groups: dict[str, SettingsGroup] = {}
+            variable = _variable_of(key)
+            if variable in _VARIABLES:
+                group, name = _VARIABLES[variable]
+                by_group.setdefault(group, {})[name] = value
+            elif variable in DECLARED:
+                others[variable] = value
+            else:
+                raise TypeError(f"no setting {variable}")
+        update: dict[str, Any] = {}
         for group, values in by_group.items():
             current: SettingsGroup = getattr(self, group)
             try:
-                groups[group] = type(current).model_validate(current.model_dump() | values)
+                update[group] = type(current).model_validate(current.model_dump() | values)
             except ValidationError as exc:
                 raise _one_line(exc, within=group) from None
-        return self.model_copy(update=groups)
+        if others:
+            update["changes"] = {**self.changes, **others}
+        copy = self.model_copy(update=update)
+        copy._groups = {}
+        for model in dict.fromkeys(DECLARED[variable] for variable in others):
+            copy.group(model)  # a bad value fails here, naming its variable
+        return copy
 
 
-def _groups() -> dict[str, type[SettingsGroup]]:
-    groups: dict[str, type[SettingsGroup]] = {}
+def _core_groups() -> dict[type[SettingsGroup], str]:
+    groups: dict[type[SettingsGroup], str] = {}
     for name, field in Settings.model_fields.items():
         model = field.annotation
-        if not (isinstance(model, type) and issubclass(model, SettingsGroup)):
-            raise TypeError(f"Settings.{name} is not a SettingsGroup")
-        groups[name] = model
+        if isinstance(model, type) and issubclass(model, SettingsGroup):
+            groups[model] = name
     return groups
 
 
+_CORE_GROUPS = _core_groups()
+# The core's variables, to the (group, field) of ``Settings`` they set.
 _VARIABLES: dict[str, tuple[str, str]] = {
     variable: (group, name)
-    for group, model in _groups().items()
+    for model, group in _CORE_GROUPS.items()
     for name, variable in model.variables().items()
 }
 _BY_FIELD = {place: variable for variable, place in _VARIABLES.items()}
-_BY_KEY = {variable.removeprefix(PREFIX).lower(): place for variable, place in _VARIABLES.items()}
+
+
+def _variable_of(key: str) -> str:
+    """``pool_size`` → ``QULAB_POOL_SIZE``; a key naming an application's variable of another
+    prefix in full (``shop_product_ttl``) is that variable."""
+    upper = key.upper()
+    return upper if upper in DECLARED and upper not in _VARIABLES else PREFIX + upper
+
+
+def _read_group(model: type[G], found: Mapping[str, str], changes: Mapping[str, Any]) -> G:
+    variables = model.variables()
+    values: dict[str, Any] = {}
+    for name, variable in variables.items():
+        if variable in changes:
+            values[name] = changes[variable]
+        elif variable.lower() in found:
+            values[name] = found[variable.lower()]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else ""
+        given = first.get("input")
+        shown = redact_url(given) if isinstance(given, str) else given
+        variable = variables.get(name, model.__name__)
+        raise ConfigurationError(f"{variable}: {first['msg']} (got {shown!r})") from None
 
 
 class _GroupVariables(PydanticBaseSettingsSource):
@@ -138,6 +206,12 @@ class _GroupVariables(PydanticBaseSettingsSource):
             value = self.found.get(variable if self.case_sensitive else variable.lower())
             if value is not None:
                 values.setdefault(group, {})[name] = value
+        # Everything else, lower-cased, for the groups applications declare (read on first use).
+        values["found"] = {
+            name.lower(): value
+            for name, value in self.found.items()
+            if value is not None and name.upper() not in _VARIABLES
+        }
         return values
 
 

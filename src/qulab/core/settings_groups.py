@@ -2,10 +2,15 @@
 
 A setting is a field of its group, with its default and its validation. Its environment
 variable is the group's ``env_prefix`` followed by the field name, upper-cased
-(``QULAB_CACHE_`` + ``user_ttl`` is ``QULAB_CACHE_USER_TTL``), unless the field names its
+(``QULAB_CACHE_`` + ``ttl_jitter`` is ``QULAB_CACHE_TTL_JITTER``), unless the field names its
 variable with ``validation_alias`` (``QULAB_REDIS_URL`` for ``cache.redis_url``): the rule
 pydantic-settings applies to a prefix and an alias. ``qulab.core.config.Settings`` holds one of
-each group and reads them from the environment; code that builds a piece reads only its group.
+each of the core's groups and reads them from the environment; code that builds a piece reads
+only its group.
+
+An application declares groups of its own the same way (a ``SettingsGroup`` subclass, with a
+prefix of its choosing) and reads one with ``settings.group(TheGroup)``. Every group is known
+once its class exists: two groups cannot claim one variable.
 """
 
 from __future__ import annotations
@@ -74,6 +79,24 @@ class SettingsGroup(BaseModel):
             name: _variable(cls.env_prefix, name, field) for name, field in cls.model_fields.items()
         }
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        variables = cls.variables().values()
+        for variable in variables:
+            owner = DECLARED.get(variable)
+            if owner is not None and _name(owner) != _name(cls):  # not a module loaded again
+                raise TypeError(f"{_name(cls)} declares {variable}, which {_name(owner)} declares")
+        DECLARED.update(dict.fromkeys(variables, cls))
+
+
+def _name(group: type[SettingsGroup]) -> str:
+    return f"{group.__module__}.{group.__qualname__}"
+
+
+DECLARED: dict[str, type[SettingsGroup]] = {}
+"""Every group's variables, to the group that declares it (in the order they were declared)."""
+
 
 class DatabaseSettings(SettingsGroup):
     """The engine and its pool (``QULAB_DATABASE_URL``, ``QULAB_POOL_*``, ``QULAB_DB_*``)."""
@@ -104,14 +127,13 @@ class DatabaseSettings(SettingsGroup):
 
 class CacheSettings(SettingsGroup):
     """The read-through cache and its breaker (``QULAB_REDIS_URL``, ``QULAB_CACHE_*``,
-    ``QULAB_BREAKER_*``). No ``redis_url`` means the in-process store."""
+    ``QULAB_BREAKER_*``). No ``redis_url`` means the in-process store. How long each family's
+    entries live is the application's to declare."""
 
     env_prefix = "QULAB_CACHE_"
 
     redis_url: Annotated[str | None, BlankIsUnset] = Field(None, validation_alias="QULAB_REDIS_URL")
     prefix: str = Field("qulab:", min_length=1)
-    user_ttl: int = Field(3600, ge=1)
-    score_ttl: int = Field(300, ge=1)
     ttl_jitter: float = Field(0.1, ge=0, le=0.5)
     max_entries: int = Field(10_000, ge=1)
     max_value_bytes: int = Field(1_048_576, ge=1)

@@ -100,6 +100,7 @@ if TYPE_CHECKING:
         seeded_users,
     )
     from qulab.platform.services.users import create_user, delete_user, update_user
+    from qulab.platform.settings import PlatformCacheSettings
     from qulab.platform.uow import PlatformUnitOfWork, UnitOfWorkFactory, Work, uow_factory
     from qulab.platform.views import (
         OutboxTables,
@@ -143,6 +144,7 @@ __all__ = [
     "DuplicateEmailError",
     "EventType",
     "OutboxTables",
+    "PlatformCacheSettings",
     "PlatformEvent",
     "PlatformUnitOfWork",
     "ScoreCalculated",
@@ -241,6 +243,7 @@ _HOMES = {
     "DuplicateEmailError": "qulab.platform.errors",
     "AssessmentCompleted": "qulab.platform.events",
     "PlatformEvent": "qulab.platform.events",
+    "PlatformCacheSettings": "qulab.platform.settings",
     "ScoreCalculated": "qulab.platform.events",
     "UserCreated": "qulab.platform.events",
     "UserDeleted": "qulab.platform.events",

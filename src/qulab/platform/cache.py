@@ -22,6 +22,7 @@ from qulab.core.ids import validate_id
 from qulab.platform import read_models
 from qulab.platform.events import PlatformEvent, affected_users
 from qulab.platform.schemas import ScoreRead, UserRead
+from qulab.platform.settings import PlatformCacheSettings
 
 USER = "user"
 LATEST_SCORE = "latest_airscore"
@@ -30,9 +31,10 @@ LATEST_SCORE = "latest_airscore"
 def families(settings: Settings) -> tuple[Family[UserRead], Family[ScoreRead]]:
     """The platform's key families, with the TTLs ``settings`` give them."""
     stale: dict[type[Event], Stale] = {PlatformEvent: affected_users}
+    ttl = settings.group(PlatformCacheSettings)
     return (
-        Family(USER, UserRead, settings.cache.user_ttl, stale),
-        Family(LATEST_SCORE, ScoreRead, settings.cache.score_ttl, stale),
+        Family(USER, UserRead, ttl.user_ttl, stale),
+        Family(LATEST_SCORE, ScoreRead, ttl.score_ttl, stale),
     )
 
 
