@@ -9,14 +9,25 @@ from sqlalchemy.engine import Connection
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.lab.migrate import LAB_MIGRATIONS
+from qulab.lab.models import LabBase
 from qulab.platform import migrate
 from qulab.platform.models import METADATA
 from tests.outbox_helpers import all_events, emit_events
 
 
+def _not_the_labs_version_table(name: str | None, type_: str, parents: object) -> bool:
+    return not (type_ == "table" and name == LAB_MIGRATIONS.version_table)
+
+
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, list(METADATA)))  # type: ignore[arg-type]  # a list, as Alembic's target_metadata
+    """What differs between the test database (the platform's schema and the lab's) and the
+    models of both."""
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": _not_the_labs_version_table}
+    )
+    every = [*METADATA, LabBase.metadata]
+    return list(compare_metadata(context, every))  # type: ignore[arg-type]  # a list, as Alembic's target_metadata
 
 
 def _columns(connection: Connection) -> set[str]:
