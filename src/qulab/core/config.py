@@ -35,6 +35,7 @@ from qulab.core.settings_groups import (
     CacheSettings,
     ConsumerSettings,
     DatabaseSettings,
+    LogSettings,
     RelaySettings,
     SettingsGroup,
 )
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
     relay: RelaySettings = RelaySettings()
     consumer: ConsumerSettings = ConsumerSettings()
     app: AppSettings = AppSettings()
+    log: LogSettings = LogSettings()
 
     @classmethod
     def settings_customise_sources(
