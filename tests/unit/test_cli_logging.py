@@ -10,11 +10,17 @@ from contextlib import contextmanager
 
 import pytest
 
-from qulab.core.settings_groups import LogSettings
+from qulab.core.config import Settings
 from qulab.entrypoints.cli import _logging
 from qulab.entrypoints.cli._logging import apply, configure_logging, long_running
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+@pytest.fixture(autouse=True)
+def no_log_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("QULAB_LOG_LEVEL", "QULAB_LOG_FORMAT"):
+        monkeypatch.delenv(variable, raising=False)
 
 
 @contextmanager
@@ -58,7 +64,7 @@ def test_json_lines_are_one_object_with_the_fields_as_keys(
 ) -> None:
     with bare_root():
         configure_logging()
-        apply(LogSettings(format="json"))
+        apply(Settings().replace(log_format="json"))
         logging.getLogger("qulab.core.consumers.runner").warning(
             "outage: %s", "refused", extra={"consumer": "c", "consumer_group": "g"}
         )
@@ -79,7 +85,7 @@ def test_one_shot_commands_log_from_warning(
 ) -> None:
     with bare_root():
         configure_logging()
-        apply(LogSettings())
+        apply(Settings())
         logging.getLogger("qulab.core.outbox.relay").info("status")
         logging.getLogger("qulab.core.outbox.relay").warning("outage")
         assert [line.split(" ", 1)[1] for line in _lines(capsys)] == [
@@ -93,7 +99,7 @@ def test_long_running_commands_log_qulab_info_but_libraries_from_warning(
     with bare_root():
         configure_logging()
         long_running()
-        apply(LogSettings())
+        apply(Settings())
         logging.getLogger("qulab.core.outbox.relay").info("relay status: published 1")
         logging.getLogger("aiosqlite").info("a library's chatter")
         assert [line.split(" ", 1)[1] for line in _lines(capsys)] == [
@@ -107,9 +113,9 @@ def test_a_level_set_applies_to_every_logger(
     with bare_root():
         configure_logging()
         long_running()
-        apply(LogSettings(level="ERROR"))
+        apply(Settings().replace(log_level="ERROR"))
         logging.getLogger("qulab.core.outbox.relay").warning("not shown")
-        apply(LogSettings(level="DEBUG"))
+        apply(Settings().replace(log_level="DEBUG"))
         logging.getLogger("aiosqlite").debug("shown")
         assert [line.split(" ", 1)[1] for line in _lines(capsys)] == ["DEBUG aiosqlite: shown"]
 
@@ -119,7 +125,7 @@ def test_broker_libraries_stay_quiet_below_critical(
 ) -> None:
     with bare_root():
         configure_logging()
-        apply(LogSettings(level="DEBUG"))
+        apply(Settings().replace(log_level="DEBUG"))
         logging.getLogger("aiormq.connection").error("Traceback ...")
         logging.getLogger("aio_pika").critical("gone")
         assert [line.split(" ", 1)[1] for line in _lines(capsys)] == ["CRITICAL aio_pika: gone"]
@@ -132,7 +138,7 @@ def test_a_program_that_set_up_logging_keeps_it() -> None:
         root.setLevel(logging.ERROR)
 
         configure_logging()
-        apply(LogSettings(level="DEBUG", format="json"))
+        apply(Settings().replace(log_level="DEBUG", log_format="json"))
 
         assert root.handlers == [theirs]
         assert root.level == logging.ERROR

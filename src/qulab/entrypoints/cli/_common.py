@@ -52,7 +52,7 @@ def settings() -> Settings:
     from qulab.core import get_settings
 
     current = get_settings()
-    apply_logging(current.log)
+    apply_logging(current)
     return current
 
 

@@ -29,7 +29,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from qulab.core.settings_groups import LogSettings
+    from qulab.core import Settings
 
 QUIETED = ("aio_pika", "aiormq")
 OWN = "qulab"
@@ -97,7 +97,7 @@ class StderrHandler(logging.Handler):
 
 class _State:
     default = logging.WARNING  # QuLab's loggers when no level is set
-    settings: LogSettings | None = None
+    settings: Settings | None = None
 
 
 def _ours() -> StderrHandler | None:
@@ -132,10 +132,10 @@ def long_running() -> None:
         apply(_State.settings)
 
 
-def apply(settings: LogSettings) -> None:
+def apply(settings: Settings) -> None:
     """The level and format the settings ask for (``QULAB_LOG_LEVEL``, ``QULAB_LOG_FORMAT``)."""
     _State.settings = settings
-    _set(settings.level, settings.format)
+    _set(settings.log.level, settings.log.format)
 
 
 def _set(level: str | None, form: str) -> None:
