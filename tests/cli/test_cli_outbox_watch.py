@@ -7,14 +7,16 @@ import asyncio
 import json
 import os
 import pty
+import re
 import signal
 import subprocess
 import sys
 
 import pytest
 
-from qulab.core.config import Settings
+from qulab.core.config import Settings, get_settings
 from qulab.core.db import Database
+from tests import services
 from tests.cli.conftest import Invoke
 from tests.outbox_helpers import emit_events
 
@@ -132,3 +134,20 @@ def test_an_interval_without_watch_is_one_line_and_exit_2(two_pending: Invoke) -
 
     assert (result.code, result.out) == (2, "")
     assert result.err == "error: --interval: sets how often --watch refreshes; add --watch\n"
+
+
+def test_a_refresh_that_cannot_read_the_database_is_one_line_and_the_next_tries_again(
+    qulab: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = f"postgresql+asyncpg://postgres@127.0.0.1:{services.free_port()}/nothing"
+    monkeypatch.setenv("QULAB_DATABASE_URL", closed)
+    monkeypatch.setenv("QULAB_DB_CONNECT_TIMEOUT", "2")
+    get_settings.cache_clear()
+
+    result = qulab("outbox", "status", "--watch", "--interval", "0.01", "--count", "2")
+
+    assert (result.code, result.out) == (0, "")
+    lines = result.err.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert re.fullmatch(r"\d\d:\d\d:\d\d error: database unreachable: .*", line), line
