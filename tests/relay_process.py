@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
+
+# A text log line: its time (UTC), then "LEVEL logger: message".
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (.*)", re.DOTALL)
 
 
 async def start_relay(
@@ -60,3 +64,8 @@ async def stop(process: asyncio.subprocess.Process, seen: list[str]) -> int:
     async with asyncio.timeout(8):
         seen.extend(line.decode() for line in (await process.stderr.read()).splitlines())
         return await process.wait()
+
+
+def log_records(seen: list[str]) -> list[str]:
+    """The log lines among ``seen``, each without its time: ``LEVEL logger: message``."""
+    return [found.group(1) for line in seen if (found := LOG_LINE.fullmatch(line))]

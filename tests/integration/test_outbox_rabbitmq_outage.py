@@ -14,7 +14,7 @@ from qulab.core.models import EventStatus
 from qulab.platform import migrate
 from tests import services
 from tests.outbox_helpers import all_events, emit_events
-from tests.relay_process import read_line_containing, start_relay, stop
+from tests.relay_process import log_records, read_line_containing, start_relay, stop
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
@@ -66,5 +66,5 @@ async def test_a_dropped_broker_connection_is_one_relay_line_and_no_traceback(
             await channel.exchange_delete(exchange)
     assert code == 0, "".join(seen)
     assert not any("Traceback" in line or "aiormq" in line for line in seen), "".join(seen)
-    logged = [line for line in seen if line.startswith(("WARNING", "ERROR"))]
+    logged = [line for line in log_records(seen) if line.startswith(("WARNING", "ERROR"))]
     assert logged and all(line.startswith("WARNING qulab.core.outbox.relay:") for line in logged)

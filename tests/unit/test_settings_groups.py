@@ -71,6 +71,11 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("metrics_port", "QULAB_APP_METRICS_PORT"),
         ("metrics_host", "QULAB_APP_METRICS_HOST"),
     ],
+    "log": [
+        ("level", "QULAB_LOG_LEVEL"),
+        ("format", "QULAB_LOG_FORMAT"),
+        ("status_interval", "QULAB_STATUS_INTERVAL"),
+    ],
 }
 
 # A value for every variable that differs from its default.
@@ -121,6 +126,9 @@ ENVIRONMENT = {
     "QULAB_APP_TIMEOUT": "15",
     "QULAB_APP_METRICS_PORT": "9108",
     "QULAB_APP_METRICS_HOST": "0.0.0.0",
+    "QULAB_LOG_LEVEL": "DEBUG",
+    "QULAB_LOG_FORMAT": "json",
+    "QULAB_STATUS_INTERVAL": "5",
 }
 
 
@@ -257,3 +265,31 @@ def test_replace_names_the_variable_of_a_bad_value_in_one_line(
 def test_replace_refuses_a_setting_that_does_not_exist() -> None:
     with pytest.raises(TypeError, match="QULAB_POOL_SIZES"):
         Settings().replace(pool_sizes=3)
+
+
+def test_log_level_and_format_take_any_case_and_a_blank_level_is_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QULAB_LOG_LEVEL", " info ")
+    monkeypatch.setenv("QULAB_LOG_FORMAT", "JSON")
+    assert (load_settings().log.level, load_settings().log.format) == ("INFO", "json")
+    monkeypatch.setenv("QULAB_LOG_LEVEL", "")
+    assert load_settings().log.level is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("QULAB_LOG_LEVEL", "loud"),
+        ("QULAB_LOG_FORMAT", "xml"),
+        ("QULAB_STATUS_INTERVAL", "-1"),
+    ],
+)
+def test_a_bad_log_setting_is_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"{variable}: ")
+    assert "\n" not in str(caught.value)

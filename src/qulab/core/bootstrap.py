@@ -144,10 +144,11 @@ class Runtime:
             known = ", ".join(sorted(self.application.consumers)) or "none"
             raise InvalidInput("consumer", f"no consumer named {name!r} (known: {known})")
         handler = factory()
+        group = group or handler.name
         source = build_source(
             broker,
             self.settings,
-            group=group or handler.name,
+            group=group,
             aggregate_types=handler.aggregate_types,
         )
         config = self.settings.consumer
@@ -155,6 +156,7 @@ class Runtime:
             self.db,
             source,
             handler,
+            group=group,
             batch_size=config.batch_size,
             wait=config.wait if wait is None else wait,
             metrics=metrics,

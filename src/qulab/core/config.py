@@ -36,6 +36,7 @@ from qulab.core.settings_groups import (
     CacheSettings,
     ConsumerSettings,
     DatabaseSettings,
+    LogSettings,
     RelaySettings,
     SettingsGroup,
 )
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     relay: RelaySettings = RelaySettings()
     consumer: ConsumerSettings = ConsumerSettings()
     app: AppSettings = AppSettings()
+    log: LogSettings = LogSettings()
     # What the environment and .env held when the settings were read (the environment first),
     # for the groups an application declares; and the values ``replace`` gave them.
     found: Mapping[str, str] = Field(default_factory=dict, exclude=True, repr=False)

@@ -15,7 +15,7 @@ once its class exists: two groups cannot claim one variable.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
@@ -56,6 +56,17 @@ def _service_url(value: str, schemes: tuple[str, ...], expected: str) -> str:
     if problem is not None:
         raise ValueError(problem)
     return value
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 def _variable(prefix: str, name: str, field: FieldInfo) -> str:
@@ -221,3 +232,16 @@ class AppSettings(SettingsGroup):
     timeout: float = Field(60.0, gt=0)
     metrics_port: Annotated[int | None, BlankIsUnset] = Field(None, ge=1, le=65535)
     metrics_host: str = Field("127.0.0.1", min_length=1)
+
+
+class LogSettings(SettingsGroup):
+    """What a process says while it runs (``QULAB_LOG_LEVEL``, ``QULAB_LOG_FORMAT``,
+    ``QULAB_STATUS_INTERVAL``): no ``level`` means WARNING, and INFO from QuLab's own loggers
+    in the long-running commands (relay, consumers); a ``status_interval`` of 0 turns their
+    status lines off."""
+
+    env_prefix = "QULAB_LOG_"
+
+    level: Annotated[LogLevel | None, BlankIsUnset, BeforeValidator(_upper)] = None
+    format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = "text"
+    status_interval: float = Field(30.0, ge=0, le=86_400, validation_alias="QULAB_STATUS_INTERVAL")

@@ -4,7 +4,7 @@ An event is acknowledged only after its effects committed, so a consumer killed 
 two gets the event again and the inbox turns it into a counted duplicate. A database or broker
 outage stops nothing: the batch is not acknowledged, the loop waits and fetches again (the
 broker redelivers). ``run_once`` drains what is there and returns; ``run`` goes on until
-``stop()``.
+``stop()``, logging a status line every ``status_interval`` seconds (``status()``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from qulab.core.db import Database
 from qulab.core.errors import BrokerUnavailable, QulabError, ServiceUnavailable
 from qulab.core.models import utcnow
 from qulab.core.recorders import NO_CONSUMER_METRICS, ConsumerRecorder
+from qulab.core.status_line import StatusLine
+from qulab.core.status_line import finish as finish_status
+from qulab.core.status_line import start as start_status
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +67,26 @@ class Consumer:
         handler: Handler,
         *,
         name: str | None = None,
+        group: str | None = None,
         batch_size: int = 100,
         wait: float = 1.0,
         metrics: ConsumerRecorder | None = None,
+        status_interval: float | None = None,
     ) -> None:
         self.db = db
         self.source = source
         self.handler = handler
         self.name = name or handler.name
+        self.group = group or self.name  # the broker's consumer group / queue / durable
         self.batch_size = batch_size
         self.wait = wait
         self.totals = ConsumeResult()
         # Where processed, duplicates and lag are reported for metrics (nowhere by default).
         self.metrics: ConsumerRecorder = metrics or NO_CONSUMER_METRICS
+        self.status_interval = (
+            db.settings.log.status_interval if status_interval is None else status_interval
+        )
+        self.last_lag: float | None = None  # how long the last applied event took to arrive
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -98,6 +108,7 @@ class Consumer:
                     delivery.event_id,
                     delivery.type,
                     error,
+                    extra=self._about(delivery),
                 )
                 self.totals.rejected += 1
             else:
@@ -117,8 +128,43 @@ class Consumer:
         if occurred is not None:
             if occurred.tzinfo is None:
                 occurred = occurred.replace(tzinfo=UTC)
-            behind = (utcnow() - occurred).total_seconds()
-            self.metrics.lag(max(behind, 0.0), source=delivery.aggregate_type)
+            behind = max((utcnow() - occurred).total_seconds(), 0.0)
+            self.last_lag = behind
+            self.metrics.lag(behind, source=delivery.aggregate_type)
+
+    def _about(self, delivery: Delivery) -> dict[str, str]:
+        """The structured fields of a log record about one delivery."""
+        return {
+            "event_id": delivery.event_id,
+            "event_type": delivery.type,
+            "aggregate_id": delivery.aggregate_id,
+            "consumer": self.name,
+            "consumer_group": self.group,
+        }
+
+    async def status(self) -> StatusLine:
+        """The consumer's status line: what it applied, skipped as duplicates and rejected since
+        it started, what the broker still holds for its group (pending), and how long the last
+        applied event took from its write to here (lag)."""
+        try:
+            pending = (await self.source.lag()).total
+        except OUTAGES as error:
+            log.debug("broker lag not read for the status line: %s", error)
+            pending = None
+        counts = {
+            "processed": self.totals.processed,
+            "duplicates": self.totals.duplicates,
+            "rejected": self.totals.rejected,
+            "pending": pending,
+        }
+        context = {"consumer": self.name, "consumer_group": self.group}
+        return StatusLine("consumer status", counts, self.last_lag, context)
+
+    async def report_status(self) -> StatusLine:
+        """Log the status line (at INFO) and return it."""
+        line = await self.status()
+        line.log(log)
+        return line
 
     async def run_once(self) -> ConsumeResult:
         """Consume until a fetch comes back empty; an outage ends the pass (reported)."""
@@ -144,20 +190,35 @@ class Consumer:
                 await self._pause()
         if ready is not None:
             ready.set()
-        while not self._stop.is_set():
-            try:
-                deliveries = await self.source.fetch(self.batch_size, self.wait)
-                if deliveries:
-                    await self.handle(deliveries)
-                if self.totals.outage is not None:
-                    log.warning("consuming again")
-                    self.totals.outage = None
-            except OUTAGES as error:
-                if self.totals.outage is None:
-                    log.warning("outage, deliveries stay unacknowledged: %s", error)
-                self.totals.outage = str(error)
-                await self._pause()
+        reporting = start_status(
+            self.status_interval, self.report_status, self._stop, f"qulab consumer {self.name}"
+        )
+        try:
+            while not self._stop.is_set():
+                await self._step()
+        finally:
+            await finish_status(reporting)
         return self.totals
+
+    async def _step(self) -> None:
+        try:
+            deliveries = await self.source.fetch(self.batch_size, self.wait)
+            if deliveries:
+                await self.handle(deliveries)
+            if self.totals.outage is not None:
+                log.warning(
+                    "consuming again", extra={"consumer": self.name, "consumer_group": self.group}
+                )
+                self.totals.outage = None
+        except OUTAGES as error:
+            if self.totals.outage is None:
+                log.warning(
+                    "outage, deliveries stay unacknowledged: %s",
+                    error,
+                    extra={"consumer": self.name, "consumer_group": self.group},
+                )
+            self.totals.outage = str(error)
+            await self._pause()
 
     async def _pause(self) -> None:
         with contextlib.suppress(TimeoutError):

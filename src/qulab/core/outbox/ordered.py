@@ -94,7 +94,13 @@ class OrderedLane:
             held = await self.leases.heartbeat(conn, share=share)
         self._beat_at, self._shared = now, share
         if held != before:
-            log.info("relay %s holds partitions %s", self.id, ranges(held))
+            shown = ranges(held)
+            log.info(
+                "relay %s holds partitions %s",
+                self.id,
+                shown,
+                extra={"relay": self.id, "partitions": shown},
+            )
         return held
 
     async def claim(self, conn: AsyncConnection, limit: int, now: datetime) -> list[OutboxMessage]:

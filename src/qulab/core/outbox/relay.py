@@ -21,6 +21,9 @@ deliver. It runs beside publishing, never in its way; a cache outage there is on
 With metrics on (a ``RelayRecorder`` that wants them), each batch is reported once its
 transaction is over, and the backlog (pending and failed counts, the oldest pending event's age)
 is read at most every ``backlog_every`` seconds, between batches: never by a scrape.
+
+While ``run`` loops it logs a status line every ``status_interval`` seconds (``status()``:
+published by this relay, then retrying, failed, pending and lag in the outbox now).
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ from qulab.core.models import EventStatus, utcnow
 from qulab.core.outbox.guard import RelayGuard
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.notify import PgListener, asyncpg_dsn
-from qulab.core.outbox.ordered import OrderedLane, rounds
+from qulab.core.outbox.ordered import OrderedLane, ranges, rounds
 from qulab.core.outbox.publisher import Failures, Publisher
 from qulab.core.outbox.repository import OutboxRepository
 from qulab.core.outbox.retry import RetryPolicy
 from qulab.core.recorders import ALL_PARTITIONS, NO_RELAY_METRICS, RelayRecorder
+from qulab.core.status_line import StatusLine
+from qulab.core.status_line import finish as finish_status
+from qulab.core.status_line import start as start_status
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +118,7 @@ class Relay:
         metrics: RelayRecorder | None = None,
         ordered: bool | None = None,
         before_publish: BatchHook | None = None,
+        status_interval: float | None = None,
     ) -> None:
         settings = db.settings
         self.db = db
@@ -122,6 +129,9 @@ class Relay:
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.publish_timeout = publish_timeout or settings.broker.publish_timeout
         self.metrics: RelayRecorder = metrics or NO_RELAY_METRICS
+        self.status_interval = (
+            settings.log.status_interval if status_interval is None else status_interval
+        )
         self._backlog_read_at: float | None = None
         self.listen = listen and db.dialect == "postgresql" and settings.relay.notify
         self.ordered = (settings.relay.ordered if ordered is None else ordered) and (
@@ -431,7 +441,11 @@ class Relay:
             if dead:
                 result.dead += 1
                 log.error(
-                    "event %s dead-lettered after %d attempts: %s", message.id, attempts, error
+                    "event %s dead-lettered after %d attempts: %s",
+                    message.id,
+                    attempts,
+                    error,
+                    extra=_about(message),
                 )
             else:
                 result.retried += 1
@@ -450,6 +464,40 @@ class Relay:
         as a whole was down (an outage is never the events' fault)."""
         return sent.outage is None and self.policy.is_exhausted(message.attempts + 1)
 
+    # -- status ----------------------------------------------------------------------------
+
+    async def status(self, now: datetime | None = None) -> StatusLine:
+        """The relay's status line: what it published since it started, then what the outbox
+        holds ``now`` (every relay's events): retrying, failed (dead letters), pending, lag."""
+        context = {}
+        if self.lane is not None:
+            context = {"relay": self.lane.id, "partitions": ranges(self.lane.held)}
+        published = self.totals.published
+        try:
+            async with self.db.connect() as conn:
+                repository = OutboxRepository(conn)
+                found = await repository.backlog(BACKLOG_COUNT_CAP)
+                retrying: int | None = await repository.retrying_count()
+        except ServiceUnavailable as error:
+            log.debug("outbox not read for the status line: %s", error)
+            counts = {"published": published, "retrying": None, "failed": None, "pending": None}
+            return StatusLine("relay status", counts, None, context)
+        oldest = found.oldest_pending_at
+        lag = 0.0 if oldest is None else max(((now or utcnow()) - oldest).total_seconds(), 0.0)
+        counts = {
+            "published": published,
+            "retrying": retrying,
+            "failed": found.failed,
+            "pending": found.pending,
+        }
+        return StatusLine("relay status", counts, lag, context)
+
+    async def report_status(self) -> StatusLine:
+        """Log the status line (at INFO) and return it."""
+        line = await self.status()
+        line.log(log)
+        return line
+
     # -- the loop ------------------------------------------------------------------------------
 
     async def run(self) -> PassResult:
@@ -464,6 +512,9 @@ class Relay:
                     self._wake,
                     timeout=self.db.settings.database.connect_timeout,
                 )
+            reporting = start_status(
+                self.status_interval, self.report_status, self._stop, "qulab relay: status line"
+            )
             try:
                 while not self.stopping:
                     self._wake.clear()
@@ -479,6 +530,7 @@ class Relay:
                         await self._listener.ensure()
                     await self._sleep(self._idle_time(), wakeable=True)
             finally:
+                await finish_status(reporting)
                 if self._listener is not None:
                     await self._listener.close()
                 if self.lane is not None:
@@ -549,6 +601,15 @@ class Relay:
                 await event.wait()
 
 
+def _about(message: OutboxMessage) -> dict[str, str]:
+    """The structured fields of a log record about one event."""
+    return {
+        "event_id": message.id,
+        "event_type": message.type,
+        "aggregate_id": message.aggregate_id,
+    }
+
+
 def _typed(message: OutboxMessage) -> Event | None:
     """The typed event of a published message (None, logged, when its payload is unusable)."""
     try:
@@ -556,7 +617,9 @@ def _typed(message: OutboxMessage) -> Event | None:
             message.type, message.aggregate_type, message.aggregate_id, message.payload
         )
     except (ValueError, TypeError) as error:
-        log.warning("event %s not replayed to handlers: %s", message.id, error)
+        log.warning(
+            "event %s not replayed to handlers: %s", message.id, error, extra=_about(message)
+        )
         return None
 
 

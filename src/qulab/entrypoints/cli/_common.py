@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qulab.core import visible, visible_json
+from qulab.entrypoints.cli._logging import apply as apply_logging
 
 if TYPE_CHECKING:
     from qulab.core import Database, Runtime, Settings
@@ -47,9 +48,12 @@ err: Console = _LiteralConsole(stderr=True)
 
 
 def settings() -> Settings:
+    """The process's settings; reading them applies their logging settings."""
     from qulab.core import get_settings
 
-    return get_settings()
+    current = get_settings()
+    apply_logging(current)
+    return current
 
 
 def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
@@ -100,9 +104,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def print_json(data: Any) -> None:
-    """Indented JSON; every control character inside it is an escape that decodes to the value."""
-    text = orjson.dumps(data, default=_default, option=orjson.OPT_INDENT_2).decode()
+def print_json(data: Any, *, one_line: bool = False) -> None:
+    """Indented JSON (or one line of it); every control character inside it is an escape that
+    decodes to the value."""
+    option = 0 if one_line else orjson.OPT_INDENT_2
+    text = orjson.dumps(data, default=_default, option=option).decode()
     out.print(visible_json(text))
 
 

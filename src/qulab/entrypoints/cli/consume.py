@@ -11,6 +11,7 @@ import typer
 
 from qulab.core import InvalidInput
 from qulab.entrypoints.cli._common import err, open_runtime, print_json, print_table, run
+from qulab.entrypoints.cli._logging import long_running
 from qulab.entrypoints.cli._metrics import (
     DEFAULT_METRICS_HOST,
     MetricsHost,
@@ -62,6 +63,8 @@ def consume(
         raise InvalidInput("NAME", f"unknown consumer {name!r}; known: {known}")
     if once and metrics_port is not None:
         raise InvalidInput("--metrics-port", "serves a running consumer; drop --once")
+    if not once:
+        long_running()  # status lines at INFO unless QULAB_LOG_LEVEL says otherwise
 
     async def _go() -> ConsumeResult:
         with serving_metrics(metrics_port, metrics_host) as metrics:

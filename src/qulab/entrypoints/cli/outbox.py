@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qulab._startup import release_sigterm, sigterm_received
-from qulab.core import ConfigurationError, ServiceUnavailable, UserError
+from qulab.core import ConfigurationError, InvalidInput, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
     err,
     open_db,
@@ -19,6 +19,7 @@ from qulab.entrypoints.cli._common import (
     run,
     settings,
 )
+from qulab.entrypoints.cli._logging import long_running
 from qulab.entrypoints.cli._metrics import (
     DEFAULT_METRICS_HOST,
     MetricsHost,
@@ -46,9 +47,30 @@ JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.
 def status(
     failures: Annotated[int, typer.Option(min=0, max=1000, help="Recent failures to list.")] = 10,
     json: JSON = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Refresh every --interval seconds until Ctrl-C, like a dashboard."
+        ),
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", min=0.01, help="Seconds between refreshes (--watch; 2)."),
+    ] = None,
+    count: Annotated[int, typer.Option("--count", min=0, hidden=True)] = 0,
 ) -> None:
-    """Counts by status, the lag (age of the oldest pending event) and recent failures."""
-    from qulab.core.outbox import outbox_status, ranges
+    """Counts by status, the lag (age of the oldest pending event) and recent failures. With
+    --watch it refreshes in place on a terminal (a new block each time when piped; with --json
+    one JSON object per line) until Ctrl-C."""
+    from qulab.core.outbox import outbox_status
+
+    if watch:
+        from qulab.entrypoints.cli._watch import watch_outbox
+
+        watch_outbox(failures, json=json, interval=interval or 2.0, count=count)
+        return
+    if interval is not None or count:
+        raise InvalidInput("--interval", "sets how often --watch refreshes; add --watch")
 
     async def _go() -> OutboxStatus:
         async with open_db() as db:
@@ -58,6 +80,13 @@ def status(
     if json:
         print_json(result.as_dict())
         return
+    show_status(result)
+
+
+def show_status(result: OutboxStatus) -> None:
+    """The outbox's status as tables: counts, recent failures, partitions."""
+    from qulab.core.outbox import ranges
+
     lag = f"{result.lag_seconds:.1f}s" if result.lag_seconds is not None else "none pending"
     print_record("outbox", {**result.counts, "retrying": result.retrying, "lag": lag})
     if result.recent_failures:
@@ -110,6 +139,8 @@ def relay(
     """
     if once and metrics_port is not None:
         raise ConfigurationError("--metrics-port serves a running relay; drop --once")
+    if not once:
+        long_running()  # status lines at INFO unless QULAB_LOG_LEVEL says otherwise
     if not yes and _is_memory_broker(broker if broker is not None else settings().broker.url):
         raise UserError(MEMORY_BROKER_REFUSED)
     import asyncio
