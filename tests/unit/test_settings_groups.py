@@ -45,6 +45,8 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("exchange", "QULAB_OUTBOX_EXCHANGE"),
         ("memory_size", "QULAB_MEMORY_BROKER_SIZE"),
         ("publish_timeout", "QULAB_RELAY_PUBLISH_TIMEOUT"),
+        ("event_format", "QULAB_EVENT_FORMAT"),
+        ("event_source", "QULAB_EVENT_SOURCE"),
     ],
     "relay": [
         ("interval", "QULAB_RELAY_INTERVAL"),
@@ -71,6 +73,11 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("timeout", "QULAB_APP_TIMEOUT"),
         ("metrics_port", "QULAB_APP_METRICS_PORT"),
         ("metrics_host", "QULAB_APP_METRICS_HOST"),
+    ],
+    "tracing": [
+        ("exporter", "QULAB_TRACING_EXPORTER"),
+        ("endpoint", "QULAB_TRACING_ENDPOINT"),
+        ("service_name", "QULAB_TRACING_SERVICE_NAME"),
     ],
 }
 
@@ -115,6 +122,8 @@ ENVIRONMENT = {
     "QULAB_OUTBOX_STREAM_MAXLEN": "500",
     "QULAB_OUTBOX_EXCHANGE": "grouped.outbox",
     "QULAB_MEMORY_BROKER_SIZE": "77",
+    "QULAB_EVENT_FORMAT": "cloudevents",
+    "QULAB_EVENT_SOURCE": "/shop",
     "QULAB_CONSUMER_BATCH_SIZE": "18",
     "QULAB_CONSUMER_CLAIM_IDLE": "4.5",
     "QULAB_CONSUMER_ACK_WAIT": "7.5",
@@ -124,6 +133,9 @@ ENVIRONMENT = {
     "QULAB_APP_TIMEOUT": "15",
     "QULAB_APP_METRICS_PORT": "9108",
     "QULAB_APP_METRICS_HOST": "0.0.0.0",
+    "QULAB_TRACING_EXPORTER": "console",
+    "QULAB_TRACING_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
+    "QULAB_TRACING_SERVICE_NAME": "shop",
 }
 
 

@@ -111,7 +111,7 @@ if TYPE_CHECKING:
     from qulab.core.outbox.repository import EventRow, OutboxRepository
     from qulab.core.recorders import RelayRecorder
     from qulab.core.repository import Repository, Write
-    from qulab.core.schema import create_core_tables, drop_core_tables
+    from qulab.core.schema import create_core_tables, drop_core_tables, upgrade_core_tables
     from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
     from qulab.core.urls import redact_text, redact_url
 
@@ -222,6 +222,7 @@ __all__ = [
     "run_environment",
     "serve_metrics",
     "stream_name",
+    "upgrade_core_tables",
     "utcnow",
     "validate_id",
     "visible",
@@ -335,6 +336,7 @@ _HOMES = {
     "Write": "qulab.core.repository",
     "create_core_tables": "qulab.core.schema",
     "drop_core_tables": "qulab.core.schema",
+    "upgrade_core_tables": "qulab.core.schema",
     "UnitOfWork": "qulab.core.uow",
     "UnitOfWorkFactory": "qulab.core.uow",
     "redact_text": "qulab.core.urls",

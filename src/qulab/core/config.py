@@ -37,6 +37,7 @@ from qulab.core.settings_groups import (
     DatabaseSettings,
     RelaySettings,
     SettingsGroup,
+    TracingSettings,
 )
 from qulab.core.urls import redact_url
 
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
     relay: RelaySettings = RelaySettings()
     consumer: ConsumerSettings = ConsumerSettings()
     app: AppSettings = AppSettings()
+    tracing: TracingSettings = TracingSettings()
 
     @classmethod
     def settings_customise_sources(

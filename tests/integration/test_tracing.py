@@ -1,0 +1,136 @@
+"""One trace from the write to the consumer, on every broker: a user update's unit of work
+stores its trace context with the event, the relay's publish span continues it and sends its
+own on the message, and the consumer's span is the publish span's child."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aio_pika
+import orjson
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qulab.core.config import Settings
+from qulab.core.consumers import Consumer, Delivery, RabbitMQSource, build_source
+from qulab.core.db import Database
+from qulab.core.models import DomainEvent
+from qulab.core.outbox import build_publisher, publish_pending
+from qulab.core.sql_spans import instrument_engine
+from tests import services
+from tests.service_calls import create_user, update_user
+from tests.tracing_support import named, parent_id, span_id, trace_id, traced
+
+__all__ = ["traced"]
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+GROUP = "traced"
+
+
+class UserEvents:
+    name = GROUP
+    aggregate_types: tuple[str, ...] = ("User",)
+
+    async def apply(self, conn: AsyncConnection, delivery: Delivery) -> None:
+        return None
+
+
+@dataclass
+class Broker:
+    kind: str
+    url: str
+    settings: dict[str, str]
+
+
+@pytest.fixture(params=["redis", "rabbitmq", "nats"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    kind = str(request.param)
+    tag = services.unique_name("qt")
+    if kind == "redis":
+        url = str(request.getfixturevalue("redis_url"))
+        yield Broker(kind, url, {"outbox_stream_prefix": tag + ":"})
+        await services.delete_redis_prefix(tag + ":", url)
+    elif kind == "rabbitmq":
+        url = str(request.getfixturevalue("amqp_url"))
+        exchange = tag + ".outbox"
+        yield Broker(kind, url, {"outbox_exchange": exchange})
+        connection = await aio_pika.connect(url, timeout=5)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(f"{exchange}.{GROUP}")
+            await channel.exchange_delete(exchange)
+    else:
+        url = str(request.getfixturevalue("nats_url"))
+        yield Broker(kind, url, {"outbox_stream_prefix": tag + "_"})
+        await services.delete_nats_streams(tag + "_", url)
+
+
+async def test_a_user_update_and_its_consumption_are_one_trace(
+    db: Database, broker: Broker, traced: InMemorySpanExporter
+) -> None:
+    settings = Settings().replace(
+        database_url=db.settings.database.url, broker_url=broker.url, **broker.settings
+    )
+    instrument_engine(db.engine)  # built before the test turned tracing on
+    user = await create_user(db, email="traced@example.com", name="Traced")
+    if broker.kind == "rabbitmq":  # the group's queue exists before anything is published
+        queue = RabbitMQSource(broker.url, group=GROUP, exchange=settings.broker.exchange)
+        await queue.start()
+        await queue.close()
+    traced.clear()
+
+    await update_user(db, user.id, name="Traced Again")
+    async with db.session() as session:
+        [(event_id, stored)] = (
+            await session.execute(
+                select(DomainEvent.id, DomainEvent.trace_context).where(
+                    DomainEvent.event_type == "user.updated"
+                )
+            )
+        ).all()
+    publisher = build_publisher(broker.url, settings)
+    try:
+        assert (await publish_pending(db, publisher)).published == 2
+    finally:
+        await publisher.close()
+    source = build_source(broker.url, settings, group=GROUP, aggregate_types=("User",))
+    consumer = Consumer(db, source, UserEvents(), wait=0.5)
+    try:
+        totals = await consumer.run_once()
+    finally:
+        await source.close()
+    assert (totals.processed, totals.outage) == (2, None)
+
+    spans = traced.get_finished_spans()
+    [unit] = named(spans, "unit of work")
+    [write] = named(spans, "outbox write")
+    [publish] = [
+        s for s in named(spans, "publish ") if s.attributes["messaging.message.id"] == event_id
+    ]
+    [consume] = [
+        s for s in named(spans, "consume ") if s.attributes["messaging.message.id"] == event_id
+    ]
+    assert publish.name == "publish user.updated" and consume.name == "consume user.updated"
+    # The stored context is the unit of work's span: the publish continues it.
+    assert orjson.loads(stored)["traceparent"].split("-")[2] == f"{span_id(unit):016x}"
+    assert {trace_id(s) for s in (unit, write, publish, consume)} == {trace_id(unit)}
+    assert parent_id(write) == span_id(unit)
+    assert parent_id(publish) == span_id(unit)
+    assert parent_id(consume) == span_id(publish)
+    # SQL: the update ran in the unit of work, the inbox insert in the consume span.
+    sql = [s for s in spans if s.attributes and "db.query.text" in s.attributes]
+    updates = [s for s in sql if s.name == "UPDATE" and parent_id(s) == span_id(unit)]
+    assert updates, [(s.name, parent_id(s)) for s in sql]
+    inbox = [
+        s
+        for s in sql
+        if parent_id(s) == span_id(consume) and "inbox" in str(s.attributes["db.query.text"])
+    ]
+    assert inbox
+    # The user.created event was written untraced: its message carries no context to join.
+    [created] = [s for s in named(spans, "consume ") if s.name == "consume user.created"]
+    assert trace_id(created) != trace_id(unit)
