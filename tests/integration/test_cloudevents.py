@@ -99,9 +99,10 @@ async def test_redis_streams_carry_a_structured_cloudevent(redis_settings: Setti
     client = Redis.from_url(str(redis_settings.broker.url))
     try:
         stream = stream_name("User", redis_settings.broker.stream_prefix)
-        [(_, fields)] = await client.xrange(stream)
+        [(_, fields)] = list(await client.xrange(stream) or [])
     finally:
         await client.aclose()
+    assert isinstance(fields, dict)
     assert set(fields) == {b"content-type", b"body"}
     assert fields[b"content-type"] == b"application/cloudevents+json"
     _assert_is_the_event(JSONFormat().read(None, fields[b"body"]), message)

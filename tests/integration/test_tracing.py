@@ -14,6 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from qulab.core import tracing
+from qulab.core.cache import build_cache
 from qulab.core.config import Settings
 from qulab.core.consumers import Consumer, Delivery, RabbitMQSource, build_source
 from qulab.core.db import Database
@@ -22,11 +24,10 @@ from qulab.core.outbox import build_publisher, publish_pending
 from qulab.core.sql_spans import instrument_engine
 from tests import services
 from tests.service_calls import create_user, update_user
-from tests.tracing_support import named, parent_id, span_id, trace_id, traced
+from tests.tracing_support import attribute, named, parent_id, span_id, trace_id, traced
 
 __all__ = ["traced"]
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
 
 GROUP = "traced"
 
@@ -69,6 +70,7 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         await services.delete_nats_streams(tag + "_", url)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 async def test_a_user_update_and_its_consumption_are_one_trace(
     db: Database, broker: Broker, traced: InMemorySpanExporter
 ) -> None:
@@ -109,10 +111,10 @@ async def test_a_user_update_and_its_consumption_are_one_trace(
     [unit] = named(spans, "unit of work")
     [write] = named(spans, "outbox write")
     [publish] = [
-        s for s in named(spans, "publish ") if s.attributes["messaging.message.id"] == event_id
+        s for s in named(spans, "publish ") if attribute(s, "messaging.message.id") == event_id
     ]
     [consume] = [
-        s for s in named(spans, "consume ") if s.attributes["messaging.message.id"] == event_id
+        s for s in named(spans, "consume ") if attribute(s, "messaging.message.id") == event_id
     ]
     assert publish.name == "publish user.updated" and consume.name == "consume user.updated"
     # The stored context is the unit of work's span: the publish continues it.
@@ -128,9 +130,29 @@ async def test_a_user_update_and_its_consumption_are_one_trace(
     inbox = [
         s
         for s in sql
-        if parent_id(s) == span_id(consume) and "inbox" in str(s.attributes["db.query.text"])
+        if parent_id(s) == span_id(consume) and "inbox" in str(attribute(s, "db.query.text"))
     ]
     assert inbox
     # The user.created event was written untraced: its message carries no context to join.
     [created] = [s for s in named(spans, "consume ") if s.name == "consume user.created"]
     assert trace_id(created) != trace_id(unit)
+
+
+async def test_redis_cache_operations_are_client_spans_of_the_caller(
+    redis_url: str, traced: InMemorySpanExporter
+) -> None:
+    prefix = services.unique_name("qt") + ":"
+    cache = build_cache(Settings().replace(redis_url=redis_url, cache_prefix=prefix))
+    try:
+        with tracing.span("caller"):
+            await cache.backend.set(prefix + "k", b"value", 30)
+            assert await cache.backend.get(prefix + "k") == b"value"
+    finally:
+        await cache.close()
+        await services.delete_redis_prefix(prefix, redis_url)
+    spans = traced.get_finished_spans()
+    [caller] = named(spans, "caller")
+    redis = named(spans, "redis ")
+    assert [s.name for s in redis] == ["redis set", "redis get"]
+    assert all(parent_id(s) == span_id(caller) for s in redis)
+    assert all(s.attributes and s.attributes["db.system.name"] == "redis" for s in redis)
