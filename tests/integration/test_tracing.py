@@ -11,6 +11,7 @@ import aio_pika
 import orjson
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,8 +20,10 @@ from qulab.core.cache import build_cache
 from qulab.core.config import Settings
 from qulab.core.consumers import Consumer, Delivery, RabbitMQSource, build_source
 from qulab.core.db import Database
-from qulab.core.models import DomainEvent
-from qulab.core.outbox import build_publisher, publish_pending
+from qulab.core.ids import new_id
+from qulab.core.models import DomainEvent, utcnow
+from qulab.core.outbox import OutboxMessage, build_publisher, publish_pending
+from qulab.core.outbox.traced import publish as traced_publish
 from qulab.core.sql_spans import instrument_engine
 from tests import services
 from tests.service_calls import create_user, update_user
@@ -47,11 +50,13 @@ class Broker:
     settings: dict[str, str]
 
 
-@pytest.fixture(params=["redis", "rabbitmq", "nats"])
+@pytest.fixture(params=["memory", "redis", "rabbitmq", "nats"])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     kind = str(request.param)
     tag = services.unique_name("qt")
-    if kind == "redis":
+    if kind == "memory":
+        yield Broker(kind, f"memory://{tag}", {})
+    elif kind == "redis":
         url = str(request.getfixturevalue("redis_url"))
         yield Broker(kind, url, {"outbox_stream_prefix": tag + ":"})
         await services.delete_redis_prefix(tag + ":", url)
@@ -156,3 +161,32 @@ async def test_redis_cache_operations_are_client_spans_of_the_caller(
     assert [s.name for s in redis] == ["redis set", "redis get"]
     assert all(parent_id(s) == span_id(caller) for s in redis)
     assert all(s.attributes and s.attributes["db.system.name"] == "redis" for s in redis)
+
+
+async def test_a_message_the_broker_refuses_ends_its_publish_span_as_failed(
+    amqp_url: str, traced: InMemorySpanExporter
+) -> None:
+    exchange = services.unique_name("qt") + ".outbox"
+    settings = Settings().replace(broker_url=amqp_url, outbox_exchange=exchange)
+    message = OutboxMessage(
+        id=new_id(),
+        type="nobody.listens",
+        aggregate_type="User",
+        aggregate_id=new_id(),
+        occurred_at=utcnow(),
+        payload_json="{}",
+        sequence=1,
+    )
+    publisher = build_publisher(settings=settings)
+    try:
+        failures = await traced_publish(publisher, [message])
+    finally:
+        await publisher.close()
+        connection = await aio_pika.connect(amqp_url, timeout=5)
+        async with connection:
+            await (await connection.channel()).exchange_delete(exchange)
+    assert "unroutable" in failures[message.id]
+    [span] = named(traced.get_finished_spans(), "publish nobody.listens")
+    assert span.status.status_code is StatusCode.ERROR
+    assert "unroutable" in str(span.status.description)
+    assert attribute(span, "messaging.system") == "amqp"

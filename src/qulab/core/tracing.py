@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Literal
 
 from qulab.core.errors import ConfigurationError
@@ -114,19 +115,30 @@ def start(
     )
 
 
-@contextlib.contextmanager
 def span(
     name: str,
     *,
     kind: Kind = "internal",
     parent: Mapping[str, str] | None = None,
     attributes: Mapping[str, Any] | None = None,
-) -> Iterator[Carrier | None]:
+) -> AbstractContextManager[Carrier | None]:
     """A span that is current inside the block, under ``parent`` (a carrier) or the current
     span; yields its carrier (None while tracing is off). An exception marks it failed."""
     if _tracer is None:
-        yield None
-        return
+        return _OFF
+    return _current(name, kind, parent, attributes)
+
+
+_OFF: AbstractContextManager[None] = contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _current(
+    name: str,
+    kind: Kind,
+    parent: Mapping[str, str] | None,
+    attributes: Mapping[str, Any] | None,
+) -> Iterator[Carrier | None]:
     with _tracer.start_as_current_span(
         name, context=_extract(parent), kind=_kind(kind), attributes=dict(attributes or {})
     ) as current:

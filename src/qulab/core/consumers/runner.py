@@ -110,6 +110,8 @@ class Consumer:
 
     def _span(self, delivery: Delivery) -> AbstractContextManager[tracing.Carrier | None]:
         """The delivery's consume span, a child of the publish span it carries."""
+        if not tracing.enabled():
+            return contextlib.nullcontext()
         return tracing.span(
             f"consume {delivery.type}",
             kind="consumer",

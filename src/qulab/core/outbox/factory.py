@@ -12,7 +12,6 @@ from qulab.core.outbox.memory import memory_broker
 from qulab.core.outbox.publisher import Publisher
 from qulab.core.outbox.redis_streams import RedisStreamsPublisher
 from qulab.core.outbox.stdout import StdoutPublisher
-from qulab.core.outbox.traced import TracedPublisher
 from qulab.core.urls import address_problem, redact_url
 
 
@@ -20,14 +19,10 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
     """``None`` or ``memory://[name]`` is the embedded broker (shared per process);
     ``stdout://``, ``redis://…``, ``amqp://…`` and ``nats://…`` are the others. Stream prefix,
     MAXLEN and the exchange come from the settings (``QULAB_OUTBOX_*``), the wire format from
-    ``QULAB_EVENT_FORMAT``. While tracing is on, each message is published in a span."""
+    ``QULAB_EVENT_FORMAT``."""
     settings = settings or get_settings()
     tracing.configure(settings.tracing)
-    publisher = _publisher(url, settings)
-    system = urlsplit(url or settings.broker.url or "memory://").scheme
-    if tracing.enabled() and system != "memory":  # the embedded broker keeps its own type
-        return TracedPublisher(publisher, system)
-    return publisher
+    return _publisher(url, settings)
 
 
 class WireFormat(NamedTuple):

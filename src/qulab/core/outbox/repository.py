@@ -54,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import String
 
+from qulab.core import tracing
 from qulab.core.models import DomainEvent, EventStatus, utcnow
 from qulab.core.outbox.message import OutboxMessage
 
@@ -491,7 +492,7 @@ def _messages(rows: Sequence[Any]) -> list[OutboxMessage]:
             payload_json=row[5],
             sequence=row[6],
             attempts=row[7],
-            trace_context=orjson.loads(row[8]) if row[8] else None,
+            trace_context=tracing.carrier_from(orjson.loads(row[8])) if row[8] else None,
         )
         for row in rows
     ]
