@@ -43,6 +43,18 @@ def _run(
     )
 
 
+def _consume_once(
+    env: dict[str, str], without_otel: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``qulab consume run score-summary --once``, or ``qulab consume score-summary --once``
+    where the command line still has that shape (it refuses ``run`` as a consumer's name with
+    exit 2, before consuming anything)."""
+    done = _run(env, "consume", "run", "score-summary", "--once", without_otel=without_otel)
+    if done.returncode == 2:
+        done = _run(env, "consume", "score-summary", "--once", without_otel=without_otel)
+    return done
+
+
 def _spans(stderr: str) -> list[dict[str, Any]]:
     """The JSON spans the console exporter wrote, among whatever else stderr holds."""
     decoder = json.JSONDecoder()
@@ -82,7 +94,7 @@ def test_a_user_update_the_relay_and_the_consumer_print_one_trace(env: dict[str,
     assert update.stdout.startswith(f"updated {user_id}")  # spans go to stderr only
     relay = _run(traced, "outbox", "relay", "--once")
     assert relay.returncode == 0, relay.stderr
-    consume = _run(traced, "consume", "score-summary", "--once")
+    consume = _consume_once(traced)
     assert consume.returncode == 0, consume.stderr
 
     [unit] = [s for s in _spans(update.stderr) if s["name"] == "unit of work"]
@@ -116,7 +128,7 @@ def test_without_the_otel_extra_tracing_off_changes_nothing(env: dict[str, str])
     assert _run(env, "user", "update", user_id, "--name", "V", without_otel=True).returncode == 0
     relay = _run(env, "outbox", "relay", "--once", without_otel=True)
     assert relay.returncode == 0, relay.stderr
-    consume = _run(env, "consume", "score-summary", "--once", without_otel=True)
+    consume = _consume_once(env, without_otel=True)
     assert consume.returncode == 0, consume.stderr
 
 
