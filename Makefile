@@ -14,7 +14,7 @@ PORT ?=
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[app,dev]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[app,dev,otel]"
 	@touch $(STAMP)
 
 venv: $(STAMP)

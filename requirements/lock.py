@@ -1,6 +1,6 @@
 """Write ``requirements/constraints.txt``: every package ``make venv`` installs, pinned.
 
-The versions are pip's own resolution of ``-e .[app,dev]`` (``pip install --dry-run
+The versions are pip's own resolution of ``-e .[app,dev,otel]`` (``pip install --dry-run
 --ignore-installed --report``), so the lock is what a fresh install would get today, made with
 nothing but pip. The header records a hash of pyproject.toml's dependency lists; the unit test
 tests/unit/test_lock.py fails while it no longer matches, i.e. until ``make lock`` is run
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 LOCK = ROOT / "requirements" / "constraints.txt"
-EXTRAS = ("app", "dev")
+EXTRAS = ("app", "dev", "otel")
 HASH_LINE = re.compile(r"^# pyproject-dependencies-sha256: ([0-9a-f]{64})$", re.MULTILINE)
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)$")
 
@@ -65,7 +65,7 @@ def canonical(name: str) -> str:
 
 
 def resolve() -> dict[str, str]:
-    """pip's resolution of ``-e .[app,dev]`` for this interpreter, the project left out."""
+    """pip's resolution of ``-e .[app,dev,otel]`` for this interpreter, the project left out."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         command = [

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
@@ -18,7 +19,7 @@ from qulab.core.db import Database
 from qulab.core.events import OpaqueEvent
 from qulab.core.migrate import Migrations
 from qulab.core.models import DomainEvent, metadata
-from qulab.core.schema import CORE_TABLES
+from qulab.core.schema import CORE_TABLES, upgrade_core_tables
 from qulab.platform import migrate as platform
 from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
@@ -177,3 +178,24 @@ async def test_dropping_the_core_tables_leaves_an_empty_database(core_url: str) 
             assert await conn.run_sync(_diff) == []
     finally:
         await db.dispose()
+
+
+async def test_upgrading_core_tables_of_an_earlier_release_adds_the_trace_context(
+    core_url: str,
+) -> None:
+    db = await _migrated(core_url, CORE_ONLY)
+    try:
+        async with db.engine.begin() as conn:
+            # The shape an earlier create_core_tables made: no trace_context column.
+            await conn.execute(text("ALTER TABLE domain_events DROP COLUMN trace_context"))
+            assert await conn.run_sync(_diff) != []
+            await conn.run_sync(_upgrade_core_tables)
+            assert await conn.run_sync(_diff) == []
+            await conn.run_sync(_upgrade_core_tables)  # already today's shape: nothing to do
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await db.dispose()
+
+
+def _upgrade_core_tables(connection: Connection) -> None:
+    upgrade_core_tables(Operations(MigrationContext.configure(connection)))

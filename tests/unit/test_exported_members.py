@@ -161,6 +161,7 @@ EXPORTED = {
         "run_environment",
         "serve_metrics",
         "stream_name",
+        "upgrade_core_tables",
         "utcnow",
         "validate_id",
         "visible",

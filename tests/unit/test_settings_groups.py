@@ -44,6 +44,8 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("exchange", "QULAB_OUTBOX_EXCHANGE"),
         ("memory_size", "QULAB_MEMORY_BROKER_SIZE"),
         ("publish_timeout", "QULAB_RELAY_PUBLISH_TIMEOUT"),
+        ("event_format", "QULAB_EVENT_FORMAT"),
+        ("event_source", "QULAB_EVENT_SOURCE"),
     ],
     "relay": [
         ("interval", "QULAB_RELAY_INTERVAL"),
@@ -75,6 +77,11 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("level", "QULAB_LOG_LEVEL"),
         ("format", "QULAB_LOG_FORMAT"),
         ("status_interval", "QULAB_STATUS_INTERVAL"),
+    ],
+    "tracing": [
+        ("exporter", "QULAB_TRACING_EXPORTER"),
+        ("endpoint", "QULAB_TRACING_ENDPOINT"),
+        ("service_name", "QULAB_TRACING_SERVICE_NAME"),
     ],
 }
 
@@ -117,6 +124,8 @@ ENVIRONMENT = {
     "QULAB_OUTBOX_STREAM_MAXLEN": "500",
     "QULAB_OUTBOX_EXCHANGE": "grouped.outbox",
     "QULAB_MEMORY_BROKER_SIZE": "77",
+    "QULAB_EVENT_FORMAT": "cloudevents",
+    "QULAB_EVENT_SOURCE": "/shop",
     "QULAB_CONSUMER_BATCH_SIZE": "18",
     "QULAB_CONSUMER_CLAIM_IDLE": "4.5",
     "QULAB_CONSUMER_ACK_WAIT": "7.5",
@@ -129,6 +138,9 @@ ENVIRONMENT = {
     "QULAB_LOG_LEVEL": "DEBUG",
     "QULAB_LOG_FORMAT": "json",
     "QULAB_STATUS_INTERVAL": "5",
+    "QULAB_TRACING_EXPORTER": "console",
+    "QULAB_TRACING_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
+    "QULAB_TRACING_SERVICE_NAME": "shop",
 }
 
 

@@ -113,6 +113,7 @@ if TYPE_CHECKING:
     from qulab.core.repository import Repository, Write
     from qulab.core.schema import create_core_tables, drop_core_tables
     from qulab.core.settings_groups import SettingsGroup
+    from qulab.core.schema import create_core_tables, drop_core_tables, upgrade_core_tables
     from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
     from qulab.core.urls import redact_text, redact_url
 
@@ -224,6 +225,7 @@ __all__ = [
     "run_environment",
     "serve_metrics",
     "stream_name",
+    "upgrade_core_tables",
     "utcnow",
     "validate_id",
     "visible",
@@ -338,6 +340,7 @@ _HOMES = {
     "Write": "qulab.core.repository",
     "create_core_tables": "qulab.core.schema",
     "drop_core_tables": "qulab.core.schema",
+    "upgrade_core_tables": "qulab.core.schema",
     "UnitOfWork": "qulab.core.uow",
     "UnitOfWorkFactory": "qulab.core.uow",
     "redact_text": "qulab.core.urls",

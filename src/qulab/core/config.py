@@ -39,6 +39,7 @@ from qulab.core.settings_groups import (
     LogSettings,
     RelaySettings,
     SettingsGroup,
+    TracingSettings,
 )
 from qulab.core.settings_groups import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL
 from qulab.core.urls import redact_url
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     consumer: ConsumerSettings = ConsumerSettings()
     app: AppSettings = AppSettings()
     log: LogSettings = LogSettings()
+    tracing: TracingSettings = TracingSettings()
     # What the environment and .env held when the settings were read (the environment first),
     # for the groups an application declares; and the values ``replace`` gave them.
     found: Mapping[str, str] = Field(default_factory=dict, exclude=True, repr=False)

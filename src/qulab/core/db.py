@@ -24,10 +24,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool, QueuePool, StaticPool
 
+from qulab.core import tracing
 from qulab.core.bus import MessageBus
 from qulab.core.config import Settings
 from qulab.core.db_errors import raise_translated, translated
 from qulab.core.pre_ping import PingStats, install_idle_pre_ping, ping_stats
+from qulab.core.sql_spans import instrument_engine
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +321,9 @@ class Database:
 
     def __init__(self, settings: Settings, *, engine: AsyncEngine | None = None) -> None:
         self.settings = settings
+        tracing.configure(settings.tracing)
         self.engine = engine or make_engine(settings)
+        instrument_engine(self.engine)  # a span per statement while tracing is on
         self.sessionmaker = make_sessionmaker(self.engine)
         self.reader = read_engine(self.engine)
         self.read_sessionmaker = make_sessionmaker(self.reader, read_only=True)

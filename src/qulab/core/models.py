@@ -99,6 +99,9 @@ class DomainEvent(CoreBase, TimestampMixin):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The writer's W3C trace context (revision 0007), JSON: {"traceparent": …, "tracestate": …};
+    # NULL when the writer was not tracing.
+    trace_context: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_events_status_created", "status", "created_at"),

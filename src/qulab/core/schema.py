@@ -45,6 +45,7 @@ BEGIN
 END
 """
 CORE_TABLES = (EVENTS, "outbox_relays", "outbox_leases", "inbox")
+TRACE_CONTEXT = "trace_context"
 
 
 def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[Any]:
@@ -83,6 +84,7 @@ def create_core_tables(op: Operations | None = None) -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         _timestamp("next_attempt_at", nullable=True),
         sa.Column("txid", sa.BigInteger(), nullable=False, server_default=txid_default),
+        sa.Column(TRACE_CONTEXT, sa.Text(), nullable=True),
     )
     if not postgres:
         op.execute(SQLITE_SEQUENCE_TRIGGER)
@@ -121,6 +123,17 @@ def create_core_tables(op: Operations | None = None) -> None:
         sa.Column("deliveries", sa.Integer(), nullable=False, server_default=sa.text("1")),
         sa.PrimaryKeyConstraint("consumer", "event_id"),
     )
+
+
+def upgrade_core_tables(op: Operations | None = None) -> None:
+    """Bring core tables made by an earlier ``create_core_tables`` to today's shape: adds the
+    columns added since (``domain_events.trace_context``), leaving those already there. An
+    application calls it in a revision of its own after upgrading QuLab; on a database its
+    first revision created today it changes nothing."""
+    op = _operations(op)
+    present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns(EVENTS)}
+    if TRACE_CONTEXT not in present:
+        op.add_column(EVENTS, sa.Column(TRACE_CONTEXT, sa.Text(), nullable=True))
 
 
 def drop_core_tables(op: Operations | None = None) -> None:

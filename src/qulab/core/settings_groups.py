@@ -176,6 +176,10 @@ class BrokerSettings(SettingsGroup):
     exchange: str = Field("qulab.outbox", min_length=1, max_length=255)
     memory_size: int = Field(1000, ge=1, le=1_000_000, validation_alias="QULAB_MEMORY_BROKER_SIZE")
     publish_timeout: float = Field(10.0, gt=0, validation_alias="QULAB_RELAY_PUBLISH_TIMEOUT")
+    event_format: Literal["qulab", "cloudevents"] = Field(
+        "qulab", validation_alias="QULAB_EVENT_FORMAT"
+    )
+    event_source: str = Field("/qulab", min_length=1, validation_alias="QULAB_EVENT_SOURCE")
 
     @field_validator("url")
     @classmethod
@@ -183,6 +187,18 @@ class BrokerSettings(SettingsGroup):
         if value is None:
             return None
         return _service_url(value, _BROKER_SCHEMES, "one of " + ", ".join(_BROKER_SCHEMES))
+
+
+class TracingSettings(SettingsGroup):
+    """OpenTelemetry traces (``QULAB_TRACING_*``; needs the ``otel`` extra). ``exporter`` none
+    leaves tracing off and opentelemetry unimported; ``otlp`` sends spans over OTLP/HTTP to
+    ``endpoint`` (or wherever ``OTEL_EXPORTER_OTLP_*`` point); ``console`` prints them."""
+
+    env_prefix = "QULAB_TRACING_"
+
+    exporter: Literal["none", "otlp", "console"] = "none"
+    endpoint: Annotated[str | None, BlankIsUnset] = None
+    service_name: str = Field("qulab", min_length=1)
 
 
 class RelaySettings(SettingsGroup):

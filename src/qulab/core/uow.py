@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Self, TypeVar
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qulab.core import tracing
 from qulab.core.db import Database
 from qulab.core.events import Event
 from qulab.core.ids import new_id
@@ -35,8 +38,14 @@ class UnitOfWork:
         self.recorded: list[Event] = []
         self.rows: list[DomainEvent] = []
         self.committed = False
+        self._span: AbstractContextManager[tracing.Carrier | None] | None = None
 
     async def __aenter__(self) -> Self:
+        if tracing.enabled():  # the unit's statements and its outbox write are children
+            self._span = tracing.span(
+                "unit of work", attributes={"qulab.unit_of_work": type(self).__name__}
+            )
+            self._span.__enter__()
         self.session = self.db.session()
         self.events = OutboxRepository(self.session)
         self.open_repositories(self.session)
@@ -58,6 +67,9 @@ class UnitOfWork:
             # Leaving the session closes it and is the database boundary: a driver or pool
             # failure raised in the unit comes out as QuLab's error.
             await self.session.__aexit__(exc_type, exc, tb)
+            span, self._span = self._span, None
+            if span is not None:
+                span.__exit__(exc_type, exc, tb)
 
     def record(self, event: Event) -> DomainEvent:
         """Record a domain event: its row is written in this unit's transaction, or not at all,
@@ -69,12 +81,26 @@ class UnitOfWork:
             aggregate_id=event.aggregate_id,
             payload=event.payload(),
         )
+        carrier = tracing.current()
+        if carrier is not None:  # the relay's publish span continues the recording span
+            row.trace_context = orjson.dumps(carrier).decode()
         self.session.add(row)
         self.recorded.append(event)
         self.rows.append(row)
         return row
 
     async def commit(self) -> None:
+        if self.rows:
+            attributes = {"qulab.outbox.events": len(self.rows)}
+            with tracing.span("outbox write", attributes=attributes):
+                await self._write()
+        else:
+            await self._write()
+        self.committed = True
+        events, self.recorded, self.rows = self.recorded, [], []
+        await self.db.bus.dispatch(events)
+
+    async def _write(self) -> None:
         await self.session.flush()
         if self.rows and self.db.dialect == "postgresql" and self.db.settings.relay.notify:
             # Wakes listening relays; PostgreSQL delivers it when (and only if) this commits.
@@ -82,9 +108,6 @@ class UnitOfWork:
             # leaves the relays to poll instead.
             await notify_outbox(self.session, self.db.settings.relay.channel)
         await self.session.commit()
-        self.committed = True
-        events, self.recorded, self.rows = self.recorded, [], []
-        await self.db.bus.dispatch(events)
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -22,16 +22,18 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from time import perf_counter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 
+from qulab.core import tracing
 from qulab.core.bus import MessageBus
 from qulab.core.cache import codec
 from qulab.core.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
 from qulab.core.cache.breaker import BreakerState, CircuitBreaker
 from qulab.core.cache.sharing import ABANDONED, Abandoned, Shared
 from qulab.core.cache.stats import FamilyRecorder, StatsSnapshot, summarise
+from qulab.core.cache.traced import TracedBackend
 from qulab.core.config import Settings
 from qulab.core.errors import CacheUnavailable
 from qulab.core.events import Event
@@ -601,6 +603,8 @@ def build_cache(settings: Settings, families: Sequence[Family[Any]] = ()) -> Cac
             socket_timeout=config.socket_timeout,
             max_value_bytes=config.max_value_bytes,
         )
+        if tracing.enabled():
+            backend = cast(CacheBackend, TracedBackend(backend))
     else:
         backend = MemoryBackend(config.max_entries, max_value_bytes=config.max_value_bytes)
     return Cache(

@@ -2,9 +2,12 @@
 
 Every broker carries the same event fields (the outbox message's ``fields()``), each in its own
 wire form: a source gathers them from its messages and :func:`from_fields` makes the
-:class:`Delivery`, the same way for all. ``token`` is the source's handle for the ack (a stream
-entry, an AMQP message, a JetStream message) and means nothing to anyone else. A
-:class:`Decoder` is the one place a message that cannot be decoded is dropped.
+:class:`Delivery`, the same way for all. A CloudEvent (``QULAB_EVENT_FORMAT=cloudevents``) is
+read by :func:`from_cloudevent` (binary mode) or :func:`from_structured`, which map its
+attributes back to those fields: consumers accept either format, whatever the setting.
+``token`` is the source's handle for the ack (a stream entry, an AMQP message, a JetStream
+message) and means nothing to anyone else. A :class:`Decoder` is the one place a message that
+cannot be decoded is dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
+from qulab.core import tracing
 from qulab.core.errors import InvalidInput, QulabError
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,7 @@ class Delivery:
     payload: dict[str, Any]
     token: Any = field(default=None, compare=False, repr=False)
     redelivered: bool = False
+    trace_context: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 def as_text(value: object) -> str:
@@ -86,7 +91,55 @@ def from_fields(
         payload=decode_payload(payload if isinstance(payload, bytes | str) else as_text(payload)),
         token=token,
         redelivered=redelivered,
+        trace_context=tracing.carrier_from(fields),
     )
+
+
+CLOUDEVENT_FIELDS = {
+    "id": "id",
+    "type": "type",
+    "aggregatetype": "aggregate_type",
+    "subject": "aggregate_id",
+    "time": "occurred_at",
+    "traceparent": "traceparent",
+    "tracestate": "tracestate",
+}
+"""CloudEvents attribute -> message field (see qulab.core.outbox.cloudevents)."""
+
+
+def cloudevent_attributes(headers: Mapping[str, object], prefix: str) -> dict[str, object]:
+    """The CloudEvents attributes among binary-mode ``headers`` (names under ``prefix``, in
+    any case), by attribute name; empty for a message that is not a CloudEvent."""
+    size = len(prefix)
+    lowered = prefix.lower()
+    return {
+        name[size:].lower(): value
+        for name, value in headers.items()
+        if name.lower().startswith(lowered)
+    }
+
+
+def from_cloudevent(
+    attributes: Mapping[str, object],
+    data: bytes | str,
+    token: Any = None,
+    redelivered: bool = False,
+) -> Delivery:
+    """A delivery from a CloudEvent's attributes and its data (the payload JSON)."""
+    fields = {field: attributes.get(name) for name, field in CLOUDEVENT_FIELDS.items()}
+    return from_fields(fields | {"payload": data}, token, redelivered)
+
+
+def from_structured(body: bytes | str, token: Any = None, redelivered: bool = False) -> Delivery:
+    """A delivery from a structured-mode CloudEvent (``application/cloudevents+json``)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput("body", f"not JSON: {error}") from error
+    if not isinstance(document, dict) or "specversion" not in document:
+        raise InvalidInput("body", "not a CloudEvent")
+    data = orjson.dumps(document.get("data", {}))
+    return from_cloudevent(document, data, token, redelivered)
 
 
 class Decoder(Generic[Raw]):

@@ -15,15 +15,19 @@ import nats
 from nats.js import api
 from nats.js import errors as js_errors
 
+from qulab.core import tracing
 from qulab.core.consumers.delivery import (
     Decoder,
     Delivery,
     ack_each,
     ack_message,
+    cloudevent_attributes,
+    from_cloudevent,
     from_fields,
 )
 from qulab.core.consumers.source import Lag
 from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox.cloudevents import NATS_PREFIX
 from qulab.core.outbox.nats import (
     HEADERS,
     OUTAGE_ERRORS,
@@ -144,10 +148,16 @@ class NatsSource:
 
 
 def _delivery(message: Any) -> Delivery:
+    """The fields from their headers, or a CloudEvent's attributes from its ``ce-`` headers
+    (the NATS binding's binary mode)."""
     headers = message.headers or {}
-    fields = {name: headers.get(header) for name, header in HEADERS.items()}
     delivered = message.metadata.num_delivered
     redelivered = bool(delivered and delivered > 1)
+    attributes = cloudevent_attributes(headers, NATS_PREFIX)
+    if attributes:
+        return from_cloudevent(attributes, message.data, message, redelivered)
+    fields = {name: headers.get(header) for name, header in HEADERS.items()}
+    fields |= {name: headers.get(name) for name in tracing.CONTEXT_FIELDS}
     return from_fields(fields | {"payload": message.data}, message, redelivered)
 
 

@@ -17,15 +17,19 @@ from typing import Any
 import aio_pika
 from aiormq import exceptions as amqp_errors
 
+from qulab.core import tracing
 from qulab.core.consumers.delivery import (
     Decoder,
     Delivery,
     ack_each,
     ack_message,
+    cloudevent_attributes,
+    from_cloudevent,
     from_fields,
 )
 from qulab.core.consumers.source import Lag
 from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox.cloudevents import AMQP_PREFIX
 from qulab.core.outbox.rabbitmq import HEADERS
 from qulab.core.urls import redact_text, redact_url
 
@@ -135,11 +139,18 @@ class RabbitMQSource:
 
 
 def _delivery(message: Any) -> Delivery:
-    """The event id is the AMQP message id, the type the message type (or its routing key)."""
+    """The event id is the AMQP message id, the type the message type (or its routing key);
+    a CloudEvent in the AMQP binding's binary mode brings its attributes as headers."""
     headers = message.headers or {}
-    fields = {name: headers.get(name) for name in HEADERS}
+    redelivered = bool(message.redelivered)
+    attributes = cloudevent_attributes(headers, AMQP_PREFIX) or cloudevent_attributes(
+        headers, "cloudEvents:"
+    )
+    if attributes:
+        return from_cloudevent(attributes, message.body, message, redelivered)
+    fields = {name: headers.get(name) for name in (*HEADERS, *tracing.CONTEXT_FIELDS)}
     fields |= {"id": message.message_id, "type": message.type or message.routing_key}
-    return from_fields(fields | {"payload": message.body}, message, bool(message.redelivered))
+    return from_fields(fields | {"payload": message.body}, message, redelivered)
 
 
 def _message_id(message: Any) -> str:

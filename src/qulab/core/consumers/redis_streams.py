@@ -17,9 +17,16 @@ from typing import Any, NamedTuple
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from qulab.core.consumers.delivery import Decoder, Delivery, as_text, from_fields
+from qulab.core.consumers.delivery import (
+    Decoder,
+    Delivery,
+    as_text,
+    from_fields,
+    from_structured,
+)
 from qulab.core.consumers.source import Lag
 from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox.cloudevents import STRUCTURED_CONTENT_TYPE
 from qulab.core.outbox.redis_streams import stream_name
 from qulab.core.urls import redact_text, redact_url
 
@@ -38,7 +45,10 @@ class Entry(NamedTuple):
 
     def delivery(self) -> Delivery:
         fields = {as_text(k): v for k, v in (self.fields or {}).items()}
-        return from_fields(fields, (self.stream, self.entry_id), self.redelivered)
+        token = (self.stream, self.entry_id)
+        if as_text(fields.get("content-type", "")) == STRUCTURED_CONTENT_TYPE:
+            return from_structured(fields.get("body", b""), token, self.redelivered)
+        return from_fields(fields, token, self.redelivered)
 
     def describe(self) -> str:
         return f"entry {as_text(self.entry_id)} on {self.stream}"

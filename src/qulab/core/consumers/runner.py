@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from qulab.core import tracing
 from qulab.core.consumers.delivery import Delivery
 from qulab.core.consumers.inbox import apply_once
 from qulab.core.consumers.source import Source
@@ -97,7 +99,8 @@ class Consumer:
         (not at the end of the batch: a slow batch must not outlive the broker's ack wait)."""
         for delivery in deliveries:
             try:
-                applied = await apply_once(self.db, self.name, delivery, self.handler.apply)
+                with self._span(delivery):
+                    applied = await apply_once(self.db, self.name, delivery, self.handler.apply)
             except OUTAGES:
                 raise
             except (QulabError, ValueError, TypeError) as error:
@@ -115,6 +118,23 @@ class Consumer:
                 self._count(delivery, applied)
             await self.source.ack([delivery])
         self.totals.batches += 1
+
+    def _span(self, delivery: Delivery) -> AbstractContextManager[tracing.Carrier | None]:
+        """The delivery's consume span, a child of the publish span it carries."""
+        if not tracing.enabled():
+            return contextlib.nullcontext()
+        return tracing.span(
+            f"consume {delivery.type}",
+            kind="consumer",
+            parent=delivery.trace_context,
+            attributes={
+                "messaging.operation.type": "process",
+                "messaging.message.id": delivery.event_id,
+                "messaging.consumer.group.name": self.name,
+                "qulab.event.type": delivery.type,
+                "qulab.aggregate.id": delivery.aggregate_id,
+            },
+        )
 
     def _count(self, delivery: Delivery, applied: bool) -> None:
         """The one place a delivery's outcome is counted, in the totals and for metrics."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from qulab.core import tracing
 from qulab.core.config import Settings, get_settings
 from qulab.core.errors import ConfigurationError
 from qulab.core.outbox.memory import memory_broker
@@ -16,8 +18,21 @@ from qulab.core.urls import address_problem, redact_url
 def build_publisher(url: str | None = None, settings: Settings | None = None) -> Publisher:
     """``None`` or ``memory://[name]`` is the embedded broker (shared per process);
     ``stdout://``, ``redis://…``, ``amqp://…`` and ``nats://…`` are the others. Stream prefix,
-    MAXLEN and the exchange come from the settings (``QULAB_OUTBOX_*``)."""
-    config = (settings or get_settings()).broker
+    MAXLEN and the exchange come from the settings (``QULAB_OUTBOX_*``), the wire format from
+    ``QULAB_EVENT_FORMAT``."""
+    settings = settings or get_settings()
+    tracing.configure(settings.tracing)
+    return _publisher(url, settings)
+
+
+class WireFormat(NamedTuple):
+    format: str
+    source: str
+
+
+def _publisher(url: str | None, settings: Settings) -> Publisher:
+    config = settings.broker
+    wire = WireFormat(config.event_format, config.event_source)
     url = url if url is not None else config.url
     if url is None or url.startswith("memory://"):
         parts = urlsplit(url or "memory://")
@@ -29,22 +44,36 @@ def build_publisher(url: str | None = None, settings: Settings | None = None) ->
     if problem is not None:
         raise ConfigurationError(f"QULAB_BROKER_URL: {problem} (got {redact_url(url)!r})")
     if url.startswith("stdout://"):
-        return StdoutPublisher()
+        return StdoutPublisher(event_format=wire.format, event_source=wire.source)
     if url.startswith(("redis://", "rediss://")):
         return RedisStreamsPublisher(
             url,
             prefix=config.stream_prefix,
             maxlen=config.stream_maxlen,
             timeout=config.publish_timeout,
+            event_format=wire.format,
+            event_source=wire.source,
         )
     if url.startswith(("amqp://", "amqps://")):
         from qulab.core.outbox.rabbitmq import RabbitMQPublisher  # aio-pika when needed
 
-        return RabbitMQPublisher(url, exchange=config.exchange, timeout=config.publish_timeout)
+        return RabbitMQPublisher(
+            url,
+            exchange=config.exchange,
+            timeout=config.publish_timeout,
+            event_format=wire.format,
+            event_source=wire.source,
+        )
     if url.startswith(("nats://", "tls://")):
         from qulab.core.outbox.nats import NatsPublisher  # nats-py when needed
 
-        return NatsPublisher(url, prefix=config.stream_prefix, timeout=config.publish_timeout)
+        return NatsPublisher(
+            url,
+            prefix=config.stream_prefix,
+            timeout=config.publish_timeout,
+            event_format=wire.format,
+            event_source=wire.source,
+        )
     raise ConfigurationError(
         f"QULAB_BROKER_URL: unknown broker {redact_url(url)!r}; "
         "use memory://, stdout://, redis://, amqp:// or nats://"

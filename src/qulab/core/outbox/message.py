@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,8 @@ class OutboxMessage:
     payload_json: str
     sequence: int
     attempts: int = 0
+    trace_context: Mapping[str, str] | None = None
+    """The W3C trace context the message carries (``traceparent``, ``tracestate``), if any."""
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -30,7 +33,8 @@ class OutboxMessage:
         return decoded if isinstance(decoded, dict) else {"value": decoded}
 
     def fields(self) -> dict[str, str]:
-        """The message fields every broker carries (the Redis stream entry, the JSON line)."""
+        """The message fields every broker carries (the Redis stream entry, the JSON line),
+        the trace context's after them when there is one."""
         return {
             "id": self.id,
             "type": self.type,
@@ -38,6 +42,7 @@ class OutboxMessage:
             "aggregate_id": self.aggregate_id,
             "occurred_at": self.occurred_at.isoformat(),
             "payload": self.payload_json,
+            **(self.trace_context or {}),
         }
 
     def to_json(self) -> bytes:

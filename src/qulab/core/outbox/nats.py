@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from nats.js import errors as js_errors
 
 from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox import cloudevents
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures
 from qulab.core.urls import redact_text, redact_url
@@ -72,9 +73,20 @@ def jetstream_safe(name: str) -> str:
     return _NOT_IN_NAME.sub("_", name)
 
 
-def headers(message: OutboxMessage) -> dict[str, str]:
+def headers(
+    message: OutboxMessage, event_format: str = "qulab", source: str = "/qulab"
+) -> dict[str, str]:
+    """The message's headers: its fields and trace context, or (CloudEvents, the NATS
+    binding's binary mode) every attribute as a ``ce-`` header; ``Nats-Msg-Id`` either way."""
+    if event_format == "cloudevents":
+        return {
+            MSG_ID: message.id,
+            "Content-Type": cloudevents.DATA_CONTENT_TYPE,
+            **cloudevents.binary_headers(message, source, cloudevents.NATS_PREFIX),
+        }
     fields = message.fields()
-    return {header: fields[name] for name, header in HEADERS.items()}
+    found = {header: fields[name] for name, header in HEADERS.items()}
+    return found | dict(message.trace_context or {})
 
 
 async def connect(url: str, connect_timeout: float) -> Client:
@@ -139,8 +151,18 @@ class JetStream:
 
 
 class NatsPublisher:
-    def __init__(self, url: str, *, prefix: str = "", timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "",
+        timeout: float = 5.0,
+        event_format: str = "qulab",
+        event_source: str = "/qulab",
+    ) -> None:
         self.url = url
+        self.event_format = event_format
+        self.event_source = event_source
         self.prefix = prefix
         self.timeout = timeout
         self._where = redact_url(url)
@@ -167,7 +189,9 @@ class NatsPublisher:
         try:
             pending = [
                 await js.publish_async(
-                    subject(m, self.prefix), m.payload_json.encode(), headers=headers(m)
+                    subject(m, self.prefix),
+                    m.payload_json.encode(),
+                    headers=headers(m, self.event_format, self.event_source),
                 )
                 for m in messages
             ]

@@ -21,6 +21,7 @@ from aiormq import exceptions as amqp_errors
 from aiormq.abc import DeliveredMessage
 
 from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox import cloudevents
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures
 from qulab.core.urls import redact_text, redact_url
@@ -38,8 +39,18 @@ OUTAGE_ERRORS = (
 
 
 class RabbitMQPublisher:
-    def __init__(self, url: str, *, exchange: str = "qulab.outbox", timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        exchange: str = "qulab.outbox",
+        timeout: float = 5.0,
+        event_format: str = "qulab",
+        event_source: str = "/qulab",
+    ) -> None:
         self.url = url
+        self.event_format = event_format
+        self.event_source = event_source
         self.exchange_name = exchange
         self.timeout = timeout
         self._where = redact_url(url)
@@ -64,8 +75,16 @@ class RabbitMQPublisher:
         )
         return self._exchange
 
-    def _message(self, message: OutboxMessage) -> aio_pika.Message:
+    def _headers(self, message: OutboxMessage) -> dict[str, Any]:
+        """The aggregate's and the trace's fields, or (CloudEvents, the AMQP binding's binary
+        mode) every attribute as a ``cloudEvents_`` header."""
+        if self.event_format == "cloudevents":
+            prefix = cloudevents.AMQP_PREFIX
+            return dict(cloudevents.binary_headers(message, self.event_source, prefix))
         fields = message.fields()
+        return {name: fields[name] for name in HEADERS} | dict(message.trace_context or {})
+
+    def _message(self, message: OutboxMessage) -> aio_pika.Message:
         return aio_pika.Message(
             body=message.payload_json.encode(),
             message_id=message.id,
@@ -73,7 +92,7 @@ class RabbitMQPublisher:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             timestamp=message.occurred_at,
-            headers={name: fields[name] for name in HEADERS},
+            headers=self._headers(message),
         )
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:

@@ -1,5 +1,9 @@
 """``redis://``: one stream per aggregate type, ``{prefix}outbox.event.{aggregate_type}``.
 
+An entry holds the message fields (``id``, ``type``, …, ``payload``, and ``traceparent`` /
+``tracestate`` when traced); with ``QULAB_EVENT_FORMAT=cloudevents`` it holds a structured
+CloudEvent instead (``content-type``, ``body``).
+
 A batch is one pipelined round trip of XADDs (no MULTI: each entry stands alone). An error
 reply for one entry (say, the stream key holds a string) fails that message only; a server
 that refuses writes as a whole (out of memory, loading, read-only) is an outage.
@@ -14,6 +18,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from qulab.core.errors import BrokerUnavailable
+from qulab.core.outbox import cloudevents
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures
 from qulab.core.urls import redact_text, redact_url
@@ -35,8 +40,12 @@ class RedisStreamsPublisher:
         maxlen: int | None = None,
         timeout: float = 5.0,
         client: Redis | None = None,
+        event_format: str = "qulab",
+        event_source: str = "/qulab",
     ) -> None:
         self.url = url
+        self.event_format = event_format
+        self.event_source = event_source
         self.prefix = prefix
         self.maxlen = maxlen
         # No per-read socket timeout: it costs a timer per reply, and the relay already bounds
@@ -51,13 +60,20 @@ class RedisStreamsPublisher:
     def stream(self, aggregate_type: str) -> str:
         return stream_name(aggregate_type, self.prefix)
 
+    def entry(self, message: OutboxMessage) -> dict[Any, Any]:
+        """The stream entry: the message fields, or a structured CloudEvent (Redis Streams have
+        no CloudEvents binding) in ``body`` with its ``content-type``."""
+        if self.event_format == "cloudevents":
+            body = cloudevents.structured(message, self.event_source)
+            return {"content-type": cloudevents.STRUCTURED_CONTENT_TYPE, "body": body}
+        return dict(message.fields())
+
     async def publish(self, messages: Sequence[OutboxMessage]) -> Failures:
         if not messages:
             return {}
         pipe = self.client.pipeline(transaction=False)
         for message in messages:
-            fields: dict[Any, Any] = message.fields()
-            pipe.xadd(self.stream(message.aggregate_type), fields, maxlen=self.maxlen)
+            pipe.xadd(self.stream(message.aggregate_type), self.entry(message), maxlen=self.maxlen)
         try:
             replies = await pipe.execute(raise_on_error=False)
         except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:

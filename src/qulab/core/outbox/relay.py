@@ -42,6 +42,7 @@ from qulab.core.db import Database
 from qulab.core.errors import BrokerUnavailable, ServiceUnavailable
 from qulab.core.events import Event, from_wire
 from qulab.core.models import EventStatus, utcnow
+from qulab.core.outbox import traced
 from qulab.core.outbox.guard import RelayGuard
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.notify import PgListener, asyncpg_dsn
@@ -400,7 +401,7 @@ class Relay:
     async def _publish(self, messages: list[OutboxMessage], within: float | None = None) -> _Sent:
         try:
             async with asyncio.timeout(within or self.publish_timeout):
-                failures = await self.publisher.publish(messages)
+                failures = await traced.publish(self.publisher, messages)  # spans if on
         except TimeoutError:
             outage = f"publish timed out after {self.publish_timeout:g}s"
             return _Sent({m.id: outage for m in messages}, outage)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Row,
@@ -53,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import String
 
+from qulab.core import tracing
 from qulab.core.models import DomainEvent, EventStatus, utcnow
 from qulab.core.outbox.message import OutboxMessage
 
@@ -71,6 +73,7 @@ _claim = (
         cast(c.payload, Text),
         c.sequence,
         c.attempts,
+        c.trace_context,
     )
     .where(c.status == PENDING)
     .where(or_(c.next_attempt_at.is_(None), c.next_attempt_at <= bindparam("now")))
@@ -134,7 +137,7 @@ WITH {_FENCE}, mine AS MATERIALIZED (
     ) AS leased
 )
 SELECT e.id, e.event_type, e.aggregate_type, e.aggregate_id, e.created_at, e.payload::text,
-       e.sequence, e.attempts
+       e.sequence, e.attempts, e.trace_context
 FROM domain_events AS e
 WHERE e.status = 'pending'
   AND e.txid < (SELECT below FROM fence)
@@ -478,7 +481,7 @@ def _aware(moment: datetime | str | None) -> datetime | None:
 
 def _messages(rows: Sequence[Any]) -> list[OutboxMessage]:
     """Claimed rows (id, type, aggregate type and id, created_at, payload text, sequence,
-    attempts) as messages to publish."""
+    attempts, trace context) as messages to publish."""
     return [
         OutboxMessage(
             id=row[0],
@@ -489,6 +492,7 @@ def _messages(rows: Sequence[Any]) -> list[OutboxMessage]:
             payload_json=row[5],
             sequence=row[6],
             attempts=row[7],
+            trace_context=tracing.carrier_from(orjson.loads(row[8])) if row[8] else None,
         )
         for row in rows
     ]
