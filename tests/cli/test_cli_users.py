@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from qulab.platform import MIGRATIONS
 from tests.cli.conftest import Invoke
 
 
@@ -176,4 +177,4 @@ def test_db_upgrade_brings_up_the_labs_own_table_after_the_platforms(qulab: Invo
     upgraded = qulab("db", "upgrade", "--json")
     assert upgraded.code == 0, upgraded.err
     result = json.loads(upgraded.out)
-    assert (result["revision"], result["lab_revision"]) == ("0006", "lab0001")
+    assert (result["revision"], result["lab_revision"]) == (MIGRATIONS.head(), "lab0001")

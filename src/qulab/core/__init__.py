@@ -111,9 +111,8 @@ if TYPE_CHECKING:
     from qulab.core.outbox.repository import EventRow, OutboxRepository
     from qulab.core.recorders import RelayRecorder
     from qulab.core.repository import Repository, Write
-    from qulab.core.schema import create_core_tables, drop_core_tables
-    from qulab.core.settings_groups import SettingsGroup
     from qulab.core.schema import create_core_tables, drop_core_tables, upgrade_core_tables
+    from qulab.core.settings_groups import SettingsGroup
     from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
     from qulab.core.urls import redact_text, redact_url
 
