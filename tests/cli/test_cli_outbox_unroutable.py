@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import aio_pika
 import pytest
 
+from qulab.core.config import get_settings
+from qulab.entrypoints.cli._common import EXIT_DEAD_LETTERED
 from tests import services
 from tests.cli.conftest import Invoke
 
@@ -48,3 +50,38 @@ def test_relay_once_with_no_queue_bound_leaves_the_event_pending_with_the_reason
         f"unroutable (NO_ROUTE): no queue is bound to exchange {exchange} "
         "for routing key user.created"
     )
+
+
+def test_relay_once_that_dead_letters_exits_3_and_says_where_the_events_are(
+    qulab: Invoke, exchange: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert qulab("db", "upgrade").code == 0
+    assert qulab("user", "create", "--email", "d@example.com", "--name", "D").code == 0
+    monkeypatch.setenv("QULAB_RELAY_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+
+    relayed = qulab("outbox", "relay", "--once", "--broker", services.AMQP_URL)
+    assert relayed.code == EXIT_DEAD_LETTERED == 3
+    assert relayed.err == (
+        "published 0, retrying 0, failed 1 (dead-lettered: `qulab outbox status` lists them, "
+        "`qulab outbox replay --failed` sends them again)\n"
+    )
+    status = json.loads(qulab("outbox", "status", "--json").out)
+    assert status["counts"]["failed"] == 1 and status["counts"]["pending"] == 0
+
+    again = qulab("outbox", "relay", "--once", "--json", "--broker", services.AMQP_URL)
+    assert again.code == 0  # nothing left to dead-letter: the failure was reported once
+    assert json.loads(again.out)["dead"] == 0
+
+
+def test_relay_once_with_json_that_dead_letters_still_exits_3(
+    qulab: Invoke, exchange: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert qulab("db", "upgrade").code == 0
+    assert qulab("user", "create", "--email", "j@example.com", "--name", "J").code == 0
+    monkeypatch.setenv("QULAB_RELAY_MAX_ATTEMPTS", "1")
+    get_settings.cache_clear()
+
+    relayed = qulab("outbox", "relay", "--once", "--json", "--broker", services.AMQP_URL)
+    assert relayed.code == 3
+    assert json.loads(relayed.out)["dead"] == 1

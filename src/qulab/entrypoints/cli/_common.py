@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Exit codes every command shares (the package docstring and docs/operations.md list them).
+EXIT_RUNTIME = 1  # a database, cache or broker that cannot be reached
+EXIT_USER = 2  # bad input, an unknown id, a destructive command run without --yes off a terminal
+EXIT_DEAD_LETTERED = 3  # the work was done, but some events or messages were dead-lettered
+
 
 class _LiteralConsole(Console):
     """A console for text that may hold data: strings are never parsed, only made visible.

@@ -9,6 +9,7 @@ import typer
 from qulab._startup import release_sigterm, sigterm_received
 from qulab.core import ConfigurationError, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
+    EXIT_DEAD_LETTERED,
     err,
     open_db,
     open_runtime,
@@ -35,6 +36,11 @@ MEMORY_BROKER_REFUSED = (
     "the memory:// broker lives in this process only: nothing outside it would see the "
     "events, yet they would be marked published; pass --yes to relay anyway, or set "
     "QULAB_BROKER_URL (or --broker) to a real broker"
+)
+
+DEAD_LETTERED_HINT = (
+    " (dead-lettered: `qulab outbox status` lists them, `qulab outbox replay --failed` "
+    "sends them again)"
 )
 
 app = typer.Typer(help="Operate the transactional outbox.", no_args_is_help=True)
@@ -105,6 +111,9 @@ def relay(
     exits 0), or makes one pass with --once. --metrics-port serves Prometheus metrics while it
     runs (docs/operations.md).
 
+    Exits 3 when it dead-lettered events (they used their last attempt and are now failed),
+    1 when --once met a broker or database outage.
+
     The default memory:// broker dies with this command, so relaying to it is refused unless
     --yes is given.
     """
@@ -160,11 +169,16 @@ def relay(
         if not json:
             err.print(f"error: {_outage_line(result, pending)}", markup=False)
         raise typer.Exit(1)
-    if json:
-        return
-    summary = f"published {result.published}, retrying {result.retried}, failed {result.dead}"
-    # stderr, so that `--broker stdout://` leaves nothing but messages on stdout
-    err.print(summary + (f" (broker unavailable: {result.outage})" if result.outage else ""))
+    if not json:
+        summary = f"published {result.published}, retrying {result.retried}, failed {result.dead}"
+        if result.outage:
+            summary += f" (broker unavailable: {result.outage})"
+        elif result.dead:
+            summary += DEAD_LETTERED_HINT
+        # stderr, so that `--broker stdout://` leaves nothing but messages on stdout
+        err.print(summary, markup=False)
+    if result.dead:
+        raise typer.Exit(EXIT_DEAD_LETTERED)
 
 
 def _is_memory_broker(url: str | None) -> bool:
