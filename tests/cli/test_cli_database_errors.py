@@ -81,9 +81,11 @@ def test_a_refused_password_is_exit_2_and_names_the_setting(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-@pytest.mark.parametrize("command", ["upgrade", "downgrade"])
-def test_an_unknown_revision_is_exit_2(qulab: Invoke, command: str) -> None:
-    result = qulab("db", command, "nosuchrev")
+@pytest.mark.parametrize(
+    "command", [["upgrade"], ["downgrade", "--yes"], ["downgrade", "--dry-run"]]
+)
+def test_an_unknown_revision_is_exit_2(qulab: Invoke, command: list[str]) -> None:
+    result = qulab("db", *command, "nosuchrev")
     assert result.code == 2
     assert result.err == (
         "error: revision: Can't locate revision identified by 'nosuchrev' "

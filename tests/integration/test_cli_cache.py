@@ -192,7 +192,7 @@ def test_seed_clear_drops_the_seeded_users_from_the_redis_cache(
         assert "user: cache MISS in" in qulab(capsys, "user", "show", ident)[1]
         assert "user: cache HIT in" in qulab(capsys, "user", "show", ident)[1]
 
-    code, out = qulab(capsys, "seed", "--clear", "--marker", "clicache")
+    code, out = qulab(capsys, "seed", "--clear", "--marker", "clicache", "--yes")
     assert (code, out.strip()) == (0, "removed 2 seeded users (marker clicache)")
 
     for ident in seeded:

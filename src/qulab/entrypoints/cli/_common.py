@@ -10,17 +10,19 @@ like ``[/x]`` or one holding an ANSI sequence prints as the characters it is mad
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qulab.core import visible, visible_json
+from qulab.core import UserError, visible, visible_json
 
 if TYPE_CHECKING:
     from qulab.core import Database, Runtime, Settings
@@ -49,6 +51,36 @@ class _LiteralConsole(Console):
 
 out: Console = _LiteralConsole()
 err: Console = _LiteralConsole(stderr=True)
+
+
+Yes = Annotated[
+    bool, typer.Option("--yes", help="Go ahead without asking (needed off a terminal).")
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Say exactly what would go, and change nothing.")
+]
+
+
+def needs_consent(command: str, *, yes: bool, dry_run: bool) -> None:
+    """A destructive command runs on ``--yes``, or after a "y" typed at a terminal: with stdin
+    not a terminal and no ``--yes`` it stops here, before it touches anything (exit 2)."""
+    if yes or dry_run or sys.stdin.isatty():
+        return
+    raise UserError(
+        f"`qulab {command}` deletes data and stdin is not a terminal to ask: pass --yes to "
+        "go ahead, or --dry-run to see what would go"
+    )
+
+
+def ask(plan: str, *, yes: bool) -> None:
+    """Show what is about to go and ask (default no); a "no" exits 1 with nothing changed."""
+    if yes:
+        return
+    err.print(f"{plan}\nGo ahead? [y/N] ", end="")
+    err.file.flush()
+    if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
+        err.print("nothing changed")
+        raise typer.Exit(1)  # declined: not a success, and not a mistake in the input
 
 
 def settings() -> Settings:

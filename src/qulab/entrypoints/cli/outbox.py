@@ -10,7 +10,11 @@ from qulab._startup import release_sigterm, sigterm_received
 from qulab.core import ConfigurationError, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
     EXIT_DEAD_LETTERED,
+    DryRun,
+    Yes,
+    ask,
     err,
+    needs_consent,
     open_db,
     open_runtime,
     out,
@@ -242,21 +246,39 @@ def purge(
     published_older_than: Annotated[
         str, typer.Option("--published-older-than", help="Age such as 7d, 12h, 30m.")
     ],
+    yes: Yes = False,
+    dry_run: DryRun = False,
     json: JSON = False,
 ) -> None:
     """Delete published events older than the given age, page by page. Failed events are
-    never purged."""
-    from qulab.core.outbox import parse_age, purge_published
+    never purged. Asks first on a terminal; --yes otherwise. --dry-run counts them."""
+    from qulab.core.outbox import count_purgeable, parse_age, purge_published
 
     age = parse_age(published_older_than, "published_older_than")
+    needs_consent("outbox purge", yes=yes, dry_run=dry_run)
 
     async def _go() -> int:
         async with open_db() as db:
+            count = await count_purgeable(db, age)
+            if dry_run:
+                return count
+            if count:
+                ask(f"{db.description}: {_purge_plan(count, published_older_than)}", yes=yes)
             return await purge_published(db, age)
 
     count = run(_go)
-    result: dict[str, Any] = {"deleted": count, "older_than_seconds": age.total_seconds()}
+    key = "would_delete" if dry_run else "deleted"
+    result: dict[str, Any] = {key: count, "older_than_seconds": age.total_seconds()}
     if json:
-        print_json(result)
+        print_json(({"dry_run": True} if dry_run else {}) | result)
+    elif dry_run:
+        out.print(f"dry run, nothing changed: {_purge_plan(count, published_older_than)}")
     else:
         out.print(f"deleted {count} published event(s) older than {published_older_than}")
+
+
+def _purge_plan(count: int, age: str) -> str:
+    return (
+        f"deletes {count} published event(s) older than {age} from the outbox "
+        "(pending and failed events are kept)"
+    )
