@@ -118,13 +118,40 @@ async def open_cache(current: Settings | None = None) -> AsyncIterator[Cache]:
 
 @asynccontextmanager
 async def open_db(
-    current: Settings | None = None, *, cache: Cache | None = None
+    current: Settings | None = None, *, cache: Cache | None = None, create: bool = False
 ) -> AsyncIterator[Database]:
     """The database, with the cache subscribed to its bus so that every commit (and every
     batch a relay publishes) invalidates what it changed: ``cache`` if given, else the one the
-    settings name (a shared Redis cache, or an in-process one that dies with the command)."""
+    settings name (a shared Redis cache, or an in-process one that dies with the command).
+
+    A SQLite file that does not exist is created only by the commands that build a schema
+    (``create=True``: ``db upgrade``, ``setup``, ``seed``...); any other command says the
+    database is not initialised and leaves no empty file behind."""
+    current = current or settings()
+    if not create:
+        _require_sqlite_file(current)
     async with open_runtime(current, cache=cache) as runtime:
         yield runtime.db
+
+
+def _require_sqlite_file(current: Settings) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from qulab.core import SchemaMissing
+
+    url = make_url(current.database.url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    if url.query.get("uri") or url.database.startswith("file:"):
+        return  # an SQLite URI names its own open mode
+    path = Path(url.database)
+    if path.parent.is_dir() and not path.exists():  # (no directory: sqlite3 says it cannot open)
+        raise SchemaMissing(
+            f"the database is not initialised: {path} does not exist; "
+            "run `qulab db upgrade` (or `qulab setup`) to create it"
+        )
 
 
 def _default(value: Any) -> Any:

@@ -36,7 +36,7 @@ def upgrade(
     from qulab.platform import MIGRATIONS
 
     async def _go() -> dict[str, str | None]:
-        async with open_db() as db:
+        async with open_db(create=True) as db:
             await MIGRATIONS.upgrade(db, revision)
             return await _at(db)
 

@@ -48,7 +48,7 @@ def seed(
         raise typer.BadParameter("--dry-run goes with --clear", param_hint="--dry-run")
 
     async def _seed() -> SeedResult:
-        async with open_db() as db:
+        async with open_db(create=True) as db:
             await MIGRATIONS.upgrade(db)
             with Progress(
                 "[progress.description]{task.description}",
