@@ -20,7 +20,7 @@ from qulab.core.db import Database
 from qulab.core.events import Event
 from qulab.core.ids import validate_id
 from qulab.platform import read_models
-from qulab.platform.events import PlatformEvent, affected_users
+from qulab.platform.events import PlatformEvent, UserDeleted, UsersRemoved, affected_users
 from qulab.platform.schemas import ScoreRead, UserRead
 
 USER = "user"
@@ -30,9 +30,11 @@ LATEST_SCORE = "latest_airscore"
 def families(settings: Settings) -> tuple[Family[UserRead], Family[ScoreRead]]:
     """The platform's key families, with the TTLs ``settings`` give them."""
     stale: dict[type[Event], Stale] = {PlatformEvent: affected_users}
+    # Deleted users are not read again: their generations expire with their entries.
+    removed: dict[type[Event], Stale] = {UserDeleted: affected_users, UsersRemoved: affected_users}
     return (
-        Family(USER, UserRead, settings.cache.user_ttl, stale),
-        Family(LATEST_SCORE, ScoreRead, settings.cache.score_ttl, stale),
+        Family(USER, UserRead, settings.cache.user_ttl, stale, removed),
+        Family(LATEST_SCORE, ScoreRead, settings.cache.score_ttl, stale, removed),
     )
 
 
