@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
-import os
 import statistics
 import time
 import uuid
@@ -25,7 +24,17 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
+from bench.harness import (
+    POSTGRESQL,
+    REDIS,
+    BenchConfig,
+    Report,
+    Samples,
+    Table,
+    Target,
+    benchmark,
+    required,
+)
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.events import OpaqueEvent
@@ -34,8 +43,6 @@ from qulab.platform import migrate
 from qulab.platform.application import bootstrap
 from qulab.platform.uow import PlatformUnitOfWork
 
-DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 BATCH = 500
 RATE = 500
 AGGREGATE = "Bench"
@@ -104,9 +111,7 @@ async def drain_raw(conn: Any, client: Redis, stream: str, batch: int) -> int:
 
 
 def _urls(config: BenchConfig) -> tuple[str, str]:
-    pg = config.postgres_url or os.environ.get("QULAB_BENCH_POSTGRES_URL", DEFAULT_PG)
-    redis = config.redis_url or os.environ.get("QULAB_BENCH_REDIS_URL", DEFAULT_REDIS)
-    return pg, redis
+    return required(config.postgres_url, POSTGRESQL), required(config.redis_url, REDIS)
 
 
 def _plain(url: str) -> str:
@@ -345,7 +350,11 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
 # -- the benchmark --------------------------------------------------------------------------
 
 
-@benchmark("outbox")
+@benchmark(
+    "outbox",
+    "Outbox relay throughput and commit-to-stream latency",
+    needs=(POSTGRESQL, REDIS),
+)
 async def outbox_benchmark(config: BenchConfig) -> Report:
     base_url, redis_url = _urls(config)
     backlog = 5_000 if config.quick else 50_000

@@ -21,7 +21,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from bench.cache import _admin, _delete_prefix, _postgres_url, _redis_url
-from bench.harness import BenchConfig, Report, Table, Target, benchmark
+from bench.harness import POSTGRESQL, REDIS, BenchConfig, Report, Table, Target, benchmark
 from bench.peer_contenders import (
     FACTORIES,
     Contender,
@@ -84,7 +84,11 @@ def timed(operation: Callable[[], Awaitable[object]]) -> Timed:
     return run
 
 
-@benchmark("peers")
+@benchmark(
+    "peers",
+    "QuLab's cache beside cashews and aiocache",
+    needs=(POSTGRESQL, REDIS),
+)
 async def peers_benchmark(config: BenchConfig) -> Report:
     missing = missing_peers()
     if missing:

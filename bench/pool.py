@@ -117,7 +117,7 @@ def _limits(rows: list[dict[str, Any]]) -> str:
     )
 
 
-@benchmark("pool")
+@benchmark("pool", "Connection pooling against a connection per request")
 async def pool(config: BenchConfig) -> Report:
     report = Report(name="pool", title="Connection pooling vs a connection per request")
     reason = await postgres_unavailable(config)

@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
+from bench.harness import POSTGRESQL, REDIS, BenchConfig, Report, Samples, Table, Target, benchmark
 from bench.outbox import (
     AGGREGATE,
     _clear_streams,
@@ -330,7 +330,11 @@ async def _produce(url: str, notify: bool, writers: int, seconds: float) -> floa
 # -- the benchmark --------------------------------------------------------------------------
 
 
-@benchmark("relays")
+@benchmark(
+    "relays",
+    "Relays against pgqueuer and a raw loop: throughput and latency",
+    needs=(POSTGRESQL, REDIS),
+)
 async def relays_benchmark(config: BenchConfig) -> Report:
     base_url, redis_url = _urls(config)
     backlog = 4_000 if config.quick else 30_000
