@@ -74,7 +74,9 @@ class Migrations:
         current = await current_revision(db)
         with tempfile.TemporaryDirectory(prefix="qulab-plan-") as directory:
             scratch = db.settings.replace(database_url=f"sqlite+aiosqlite:///{directory}/plan.db")
-            copy = Database(scratch)
+            from qulab.core.bootstrap import open_database  # (it imports this module)
+
+            copy = open_database(scratch, null_pool=True)
             try:
                 if current is not None:
                     await self.upgrade(copy, current)

@@ -189,7 +189,7 @@ def _list_suites(harness: ModuleType, json: bool) -> None:
 
 
 def _services_line(config: Any) -> str:
-    from qulab.core.urls import redact_url
+    from qulab.core import redact_url
 
     postgres = redact_url(config.postgres_url) if config.postgres_url else "not configured"
     redis = redact_url(config.redis_url) if config.redis_url else "not configured"
