@@ -13,6 +13,7 @@ from qulab.core.config import get_settings
 from qulab.entrypoints.cli._common import EXIT_DEAD_LETTERED
 from tests import services
 from tests.cli.conftest import Invoke
+from tests.relay_process import read_line_containing, start_relay, stop
 
 
 async def _delete_exchange(name: str) -> None:
@@ -85,3 +86,27 @@ def test_relay_once_with_json_that_dead_letters_still_exits_3(
     relayed = qulab("outbox", "relay", "--once", "--json", "--broker", services.AMQP_URL)
     assert relayed.code == 3
     assert json.loads(relayed.out)["dead"] == 1
+
+
+def test_a_running_relay_that_dead_lettered_exits_3_when_it_stops(
+    qulab: Invoke, exchange: str, database_url: str
+) -> None:
+    assert qulab("db", "upgrade").code == 0
+    assert qulab("user", "create", "--email", "s@example.com", "--name", "S").code == 0
+
+    def failed() -> int:
+        counts = json.loads(qulab("outbox", "status", "--json").out)["counts"]
+        return int(counts["failed"])
+
+    async def _run() -> tuple[int, list[str]]:
+        relay = await start_relay(
+            database_url, broker=services.AMQP_URL, outbox_exchange=exchange, relay_max_attempts="1"
+        )
+        seen: list[str] = []
+        await read_line_containing(relay, "dead-lettered", seen)  # its log line for the event
+        return await stop(relay, seen), seen
+
+    code, seen = asyncio.run(_run())
+    assert code == EXIT_DEAD_LETTERED
+    assert seen[-1].startswith("published 0, retrying 0, failed 1 (dead-lettered: ")
+    assert failed() == 1
