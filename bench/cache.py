@@ -26,6 +26,7 @@ from bench.harness import (
     Samples,
     Table,
     Target,
+    bench_settings,
     benchmark,
     required,
     time_rounds,
@@ -92,7 +93,7 @@ async def cache_benchmark(config: BenchConfig) -> Report:
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     db_url = f"{admin_url.rpartition('/')[0]}/{name}"
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
-    runtime = bootstrap(Settings().replace(database_url=db_url))
+    runtime = bootstrap(bench_settings(database_url=db_url))
     db = runtime.db
     redis_backend = RedisBackend(_redis_url(config), socket_timeout=1.0)
     redis_cache, memory_cache = _cache(redis_backend, prefix), _cache(MemoryBackend(), prefix)

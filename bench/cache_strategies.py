@@ -27,11 +27,11 @@ from bench.harness import (
     Report,
     Table,
     Target,
+    bench_settings,
     benchmark,
     required,
 )
 from bench.strategies_doc import render
-from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.lab.cache_compare import CacheComparison, compare_strategies, percentile
 from qulab.lab.strategies import STRATEGY_NAMES, ScratchRows, StrategyFactory
@@ -59,7 +59,7 @@ def _rotated(turn: int) -> list[str]:
 async def _grid(url: str, redis_url: str | None, config: BenchConfig) -> list[CacheComparison]:
     ops = 120 if config.quick else 1000
     results = []
-    db = Database(Settings().replace(database_url=url))
+    db = Database(bench_settings(database_url=url))
     try:
         for turn, (zipf, read_ratio) in enumerate((z, r) for z in SKEWS for r in READ_RATIOS):
             workload = Workload(
@@ -113,7 +113,7 @@ async def propagation(redis_url: str, count: int) -> tuple[list[float], list[flo
     """Seconds from send to receipt: two two-tier clients (one invalidates, the other hears)
     and, interleaved with them, the same number of plain redis-py PUBLISH -> subscriber."""
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
-    db = Database(Settings().replace(database_url="sqlite+aiosqlite:///:memory:"))
+    db = Database(bench_settings(database_url="sqlite+aiosqlite:///:memory:"))
     factory = StrategyFactory(ScratchRows(db, 1), redis_url=redis_url, prefix=prefix, ttl=60)
     sender, receiver = factory.two_tier_cache("tt"), factory.two_tier_cache("tt")
     await sender.start()

@@ -13,8 +13,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bench.harness import POSTGRESQL, WHERE, BenchConfig, required
-from qulab.core.config import Settings
+from bench.harness import POSTGRESQL, WHERE, BenchConfig, bench_settings, required
 from qulab.core.db import Database
 from qulab.core.urls import redact_text, redact_url
 from qulab.platform import migrate
@@ -72,6 +71,6 @@ async def sqlite_url(config: BenchConfig) -> AsyncIterator[str]:
 async def migrated(url: str, **settings: Any) -> AsyncIterator[Database]:
     """A Database on ``url`` (assembled by ``bootstrap``) with the schema at head, closed
     afterwards."""
-    async with bootstrap(Settings().replace(database_url=url, **settings)) as runtime:
+    async with bootstrap(bench_settings(database_url=url, **settings)) as runtime:
         await migrate.upgrade(runtime.db)
         yield runtime.db

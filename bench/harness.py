@@ -14,11 +14,15 @@ import platform
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qulab.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -54,6 +58,20 @@ def configured_redis_url() -> str | None:
     from qulab.core.config import Settings
 
     return Settings().cache.redis_url
+
+
+def bench_settings(**changes: Any) -> Settings:
+    """Settings for a runtime a benchmark builds: the configured tuning, but an in-process cache
+    under a prefix of its own and the in-memory broker unless the benchmark names its own
+    (``changes``), so that no benchmark writes to the application's cache keys or streams."""
+    from qulab.core.config import Settings
+
+    isolated = {
+        "redis_url": None,
+        "broker_url": "memory://",
+        "cache_prefix": f"qulab_bench_{uuid.uuid4().hex[:8]}:",
+    }
+    return Settings().replace(**(isolated | changes))
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from bench.harness import (
     Samples,
     Table,
     Target,
+    bench_settings,
     benchmark,
     required,
 )
@@ -215,7 +216,7 @@ async def _drain_relay(url: str, redis_url: str, prefix: str) -> int:
 
 def _relay_settings(url: str, redis_url: str, prefix: str) -> Settings:
     """A relay process's settings: a small pool, Redis Streams under ``prefix``."""
-    return Settings().replace(
+    return bench_settings(
         database_url=url, pool_size=2, broker_url=redis_url, outbox_stream_prefix=prefix
     )
 
@@ -318,7 +319,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     ready, stop = ctx.Event(), ctx.Event()
     relay = ctx.Process(target=_latency_relay, args=(url, redis_url, prefix, ready, stop))
     relay.start()
-    runtime = bootstrap(Settings().replace(database_url=url, pool_size=8))
+    runtime = bootstrap(bench_settings(database_url=url, pool_size=8))
     db = runtime.db
     try:
         await asyncio.to_thread(ready.wait, 60)
@@ -366,7 +367,7 @@ async def outbox_benchmark(config: BenchConfig) -> Report:
     cases.append(("raw", 1, "raw asyncpg loop, 1 process"))
     throughput: dict[str, list[float]] = {label: [] for _, _, label in cases}
     try:
-        async with bootstrap(Settings().replace(database_url=url)) as runtime:
+        async with bootstrap(bench_settings(database_url=url)) as runtime:
             await migrate.upgrade(runtime.db)
         for _ in range(rounds):
             for kind, processes, label in cases:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bench.harness import REGISTRY, BenchConfig, Report, run, write_results
+from bench.harness import REGISTRY, BenchConfig, Report, bench_settings, run, write_results
 
 from qulab.core.config import get_settings
 from qulab.entrypoints.cli import main
@@ -105,3 +105,18 @@ def test_a_full_run_writes_under_docs_only_with_write_docs(
         "benchmarks.md",
     ]
     assert {path.name: path.read_bytes() for path in DOCS.glob("*") if path.is_file()} == tracked
+
+
+def test_a_benchmark_runtime_never_writes_to_the_applications_cache_or_streams(
+    unconfigured: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QULAB_REDIS_URL", "redis://cache.example:6380/4")
+    monkeypatch.setenv("QULAB_BROKER_URL", "redis://cache.example:6380/4")
+    monkeypatch.setenv("QULAB_CACHE_PREFIX", "app:")
+    monkeypatch.setenv("QULAB_POOL_SIZE", "7")
+    settings = bench_settings(database_url="sqlite+aiosqlite:///:memory:")
+    assert settings.cache.redis_url is None and settings.broker.url == "memory://"
+    assert settings.cache.prefix.startswith("qulab_bench_")
+    assert settings.database.pool_size == 7  # the configured tuning still applies
+    own = bench_settings(broker_url="redis://cache.example:6380/4", outbox_stream_prefix="b:")
+    assert own.broker.url == "redis://cache.example:6380/4"  # a benchmark may name its own
