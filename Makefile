@@ -34,8 +34,10 @@ format: venv
 	$(BIN)/ruff format src tests bench examples requirements
 	$(BIN)/ruff check --fix src tests bench examples requirements
 
+# Every benchmark on the configured services (QULAB_DATABASE_URL, QULAB_REDIS_URL; or the
+# benchmark-only QULAB_BENCH_POSTGRES_URL, QULAB_BENCH_REDIS_URL), results written to docs/.
 bench: venv
-	$(BIN)/qulab bench all
+	$(BIN)/qulab bench all --write-docs
 
 # Re-resolve every dependency with pip (about a minute) and rewrite $(CONSTRAINTS). Needs only
 # a Python with pip, so it works even when the pinned versions no longer install.

@@ -12,14 +12,25 @@ T_avg = H*T_cache + (1-H)*(T_cache + T_database), next to the measured mean.
 
 from __future__ import annotations
 
-import os
 import random
 import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark, time_rounds
+from bench.harness import (
+    POSTGRESQL,
+    REDIS,
+    BenchConfig,
+    Report,
+    Samples,
+    Table,
+    Target,
+    bench_settings,
+    benchmark,
+    required,
+    time_rounds,
+)
 from qulab.core.cache import Cache, CacheBackend, CircuitBreaker, MemoryBackend, RedisBackend
 from qulab.core.config import Settings
 from qulab.core.db import Database
@@ -33,16 +44,13 @@ from qulab.platform.schemas import UserCreate, UserRead
 from qulab.platform.services.users import create_user
 from qulab.platform.uow import uow_factory
 
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-
 
 def _postgres_url(config: BenchConfig) -> str:
-    return config.postgres_url or os.environ.get("QULAB_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+    return required(config.postgres_url, POSTGRESQL)
 
 
 def _redis_url(config: BenchConfig) -> str:
-    return config.redis_url or os.environ.get("QULAB_BENCH_REDIS_URL", DEFAULT_REDIS)
+    return required(config.redis_url, REDIS)
 
 
 async def _admin(url: str, sql: str) -> None:
@@ -74,14 +82,18 @@ def _us(samples: Samples, p: float) -> float:
     return samples.percentile(p) * 1e6
 
 
-@benchmark("cache")
+@benchmark(
+    "cache",
+    "Read-through cache: Redis and in-process hits against the ORM read",
+    needs=(POSTGRESQL, REDIS),
+)
 async def cache_benchmark(config: BenchConfig) -> Report:
     admin_url = _postgres_url(config)
     name = f"qulab_bench_cache_{uuid.uuid4().hex[:8]}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
     db_url = f"{admin_url.rpartition('/')[0]}/{name}"
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
-    runtime = bootstrap(Settings().replace(database_url=db_url))
+    runtime = bootstrap(bench_settings(database_url=db_url))
     db = runtime.db
     redis_backend = RedisBackend(_redis_url(config), socket_timeout=1.0)
     redis_cache, memory_cache = _cache(redis_backend, prefix), _cache(MemoryBackend(), prefix)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
 from pathlib import Path
@@ -20,15 +19,24 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench.databases import postgres_url, sqlite_url
-from bench.harness import DOCS, BenchConfig, Report, Table, Target, benchmark
+from bench.harness import (
+    DOCS,
+    POSTGRESQL,
+    REDIS,
+    BenchConfig,
+    Report,
+    Table,
+    Target,
+    bench_settings,
+    benchmark,
+    required,
+)
 from bench.strategies_doc import render
-from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.lab.cache_compare import CacheComparison, compare_strategies, percentile
 from qulab.lab.strategies import STRATEGY_NAMES, ScratchRows, StrategyFactory
 from qulab.lab.workload import Workload
 
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 SKEWS = (0.0, 0.8, 1.2)
 READ_RATIOS = (0.5, 0.9, 0.99)
 DOC = DOCS / "caching-strategies.md"
@@ -39,7 +47,7 @@ COLUMNS = [
 
 
 def _redis_url(config: BenchConfig) -> str:
-    return config.redis_url or os.environ.get("QULAB_BENCH_REDIS_URL", DEFAULT_REDIS)
+    return required(config.redis_url, REDIS)
 
 
 def _rotated(turn: int) -> list[str]:
@@ -51,7 +59,7 @@ def _rotated(turn: int) -> list[str]:
 async def _grid(url: str, redis_url: str | None, config: BenchConfig) -> list[CacheComparison]:
     ops = 120 if config.quick else 1000
     results = []
-    db = Database(Settings().replace(database_url=url))
+    db = Database(bench_settings(database_url=url))
     try:
         for turn, (zipf, read_ratio) in enumerate((z, r) for z in SKEWS for r in READ_RATIOS):
             workload = Workload(
@@ -105,7 +113,7 @@ async def propagation(redis_url: str, count: int) -> tuple[list[float], list[flo
     """Seconds from send to receipt: two two-tier clients (one invalidates, the other hears)
     and, interleaved with them, the same number of plain redis-py PUBLISH -> subscriber."""
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
-    db = Database(Settings().replace(database_url="sqlite+aiosqlite:///:memory:"))
+    db = Database(bench_settings(database_url="sqlite+aiosqlite:///:memory:"))
     factory = StrategyFactory(ScratchRows(db, 1), redis_url=redis_url, prefix=prefix, ttl=60)
     sender, receiver = factory.two_tier_cache("tt"), factory.two_tier_cache("tt")
     await sender.start()
@@ -153,7 +161,11 @@ def _ms(values: list[float], fraction: float) -> float:
     return round((percentile(sorted(values), fraction) or 0.0) * 1000, 3)
 
 
-@benchmark("cache-strategies")
+@benchmark(
+    "cache-strategies",
+    "Caching strategies across workloads, on PostgreSQL and SQLite",
+    needs=(POSTGRESQL, REDIS),
+)
 async def cache_strategies_benchmark(config: BenchConfig) -> Report:
     redis_url = _redis_url(config)
     async with postgres_url(config, "qulab_bench_strategies") as url:
@@ -222,8 +234,8 @@ async def cache_strategies_benchmark(config: BenchConfig) -> Report:
             },
         },
     )
-    if not config.quick:
-        write_doc(report, DOC)
+    if config.write_docs and not config.quick:
+        write_doc(report, config.docs_dir / DOC.name)
     return report
 
 

@@ -121,7 +121,7 @@ async def measure(
     return wall, cpu
 
 
-@benchmark("cli_start")
+@benchmark("cli_start", "CLI start-up time over `python -c pass`")
 async def cli_start(config: BenchConfig) -> Report:
     runs = QUICK_RUNS if config.quick else max(RUNS, config.rounds)
     with tempfile.TemporaryDirectory(prefix="qulab-bench-cli-") as tmp:

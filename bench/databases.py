@@ -13,8 +13,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bench.harness import BenchConfig
-from qulab.core.config import Settings
+from bench.harness import POSTGRESQL, WHERE, BenchConfig, bench_settings, required
 from qulab.core.db import Database
 from qulab.core.urls import redact_text, redact_url
 from qulab.platform import migrate
@@ -29,7 +28,7 @@ def raw_dsn(url: str) -> str:
 async def postgres_unavailable(config: BenchConfig) -> str | None:
     """Why PostgreSQL cannot be used (None when it can)."""
     if not config.postgres_url:
-        return "QULAB_BENCH_POSTGRES_URL is empty"
+        return f"not configured: {WHERE[POSTGRESQL]}"
     url = config.postgres_url
     try:
         conn = await asyncpg.connect(raw_dsn(url), timeout=5)
@@ -42,9 +41,8 @@ async def postgres_unavailable(config: BenchConfig) -> str | None:
 @asynccontextmanager
 async def postgres_url(config: BenchConfig, prefix: str = "qulab_bench") -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for one benchmark; dropped afterwards."""
-    if not config.postgres_url:
-        raise RuntimeError("QULAB_BENCH_POSTGRES_URL is empty")
-    admin_dsn = raw_dsn(config.postgres_url)
+    server = required(config.postgres_url, POSTGRESQL)
+    admin_dsn = raw_dsn(server)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(admin_dsn, timeout=10)
     try:
@@ -52,7 +50,7 @@ async def postgres_url(config: BenchConfig, prefix: str = "qulab_bench") -> Asyn
     finally:
         await admin.close()
     try:
-        yield make_url(config.postgres_url).set(database=name).render_as_string(hide_password=False)
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         admin = await asyncpg.connect(admin_dsn, timeout=10)
         try:
@@ -73,6 +71,6 @@ async def sqlite_url(config: BenchConfig) -> AsyncIterator[str]:
 async def migrated(url: str, **settings: Any) -> AsyncIterator[Database]:
     """A Database on ``url`` (assembled by ``bootstrap``) with the schema at head, closed
     afterwards."""
-    async with bootstrap(Settings().replace(database_url=url, **settings)) as runtime:
+    async with bootstrap(bench_settings(database_url=url, **settings)) as runtime:
         await migrate.upgrade(runtime.db)
         yield runtime.db

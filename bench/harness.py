@@ -3,7 +3,7 @@
 A benchmark is an async function registered under a name. It receives ``BenchConfig`` and
 returns a ``Report``: tables of measurements taken in the same process run (so ratios compare
 like with like) and the targets it checks. The runner writes every report to
-``docs/benchmarks.json`` and regenerates ``docs/benchmarks.md``.
+``docs/benchmarks.json`` and regenerates ``docs/benchmarks.md`` when asked (``--write-docs``).
 """
 
 from __future__ import annotations
@@ -14,40 +14,85 @@ import platform
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qulab.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
-DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+POSTGRESQL, REDIS = "postgresql", "redis"
+WHERE = {
+    POSTGRESQL: (
+        "set QULAB_DATABASE_URL to a postgresql+asyncpg:// URL, or QULAB_BENCH_POSTGRES_URL"
+    ),
+    REDIS: "set QULAB_REDIS_URL, or QULAB_BENCH_REDIS_URL",
+}
 
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name) or default
+def configured_postgres_url() -> str | None:
+    """QULAB_BENCH_POSTGRES_URL, else the configured QULAB_DATABASE_URL when it is PostgreSQL.
+    Benchmarks only create (and drop) databases of their own on that server."""
+    override = os.environ.get("QULAB_BENCH_POSTGRES_URL")
+    if override:
+        return override
+    from qulab.core.config import Settings
+
+    url = Settings().database.url
+    return url if url.startswith("postgresql") else None
+
+
+def configured_redis_url() -> str | None:
+    """QULAB_BENCH_REDIS_URL, else the configured QULAB_REDIS_URL. Benchmarks only write keys
+    and streams under prefixes of their own, and delete them afterwards."""
+    override = os.environ.get("QULAB_BENCH_REDIS_URL")
+    if override:
+        return override
+    from qulab.core.config import Settings
+
+    return Settings().cache.redis_url
+
+
+def bench_settings(**changes: Any) -> Settings:
+    """Settings for a runtime a benchmark builds: the configured tuning, but an in-process cache
+    under a prefix of its own and the in-memory broker unless the benchmark names its own
+    (``changes``), so that no benchmark writes to the application's cache keys or streams."""
+    from qulab.core.config import Settings
+
+    isolated = {
+        "redis_url": None,
+        "broker_url": "memory://",
+        "cache_prefix": f"qulab_bench_{uuid.uuid4().hex[:8]}:",
+    }
+    return Settings().replace(**(isolated | changes))
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     """What every benchmark is told. ``quick`` shrinks sizes and rounds (the smoke test).
 
-    ``postgres_url`` is a server-level URL (QULAB_BENCH_POSTGRES_URL): benchmarks create and drop
-    their own database on it. SQLite benchmarks work in a temporary directory under
-    ``sqlite_dir`` (the system temp dir by default).
+    ``postgres_url`` and ``redis_url`` are the configured services (``QULAB_DATABASE_URL`` when
+    it is PostgreSQL, ``QULAB_REDIS_URL``), or the benchmark-only ``QULAB_BENCH_POSTGRES_URL``
+    and ``QULAB_BENCH_REDIS_URL``; None when neither is set. Benchmarks create and drop their
+    own databases on the PostgreSQL server and use key and stream prefixes of their own on
+    Redis. SQLite benchmarks work in a temporary directory under ``sqlite_dir``.
     """
 
     rounds: int = 5
     warmup: int = 1
     quick: bool = False
-    postgres_url: str | None = field(
-        default_factory=lambda: _env("QULAB_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    )
-    redis_url: str | None = field(default_factory=lambda: _env("QULAB_BENCH_REDIS_URL"))
+    postgres_url: str | None = field(default_factory=configured_postgres_url)
+    redis_url: str | None = field(default_factory=configured_redis_url)
     sqlite_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    write_docs: bool = False  # suites that render a doc of their own write it only when asked
+    docs_dir: Path = DOCS
 
     @classmethod
     def smoke(cls, **overrides: Any) -> BenchConfig:
@@ -131,15 +176,43 @@ class Report:
 
 
 BenchFn = Callable[[BenchConfig], Awaitable[Report]]
-REGISTRY: dict[str, BenchFn] = {}
 
 
-def benchmark(name: str) -> Callable[[BenchFn], BenchFn]:
+@dataclass(frozen=True)
+class Suite:
+    """A registered benchmark: what it measures and the services it cannot run without."""
+
+    name: str
+    about: str
+    needs: tuple[str, ...]
+    run: BenchFn
+
+
+REGISTRY: dict[str, Suite] = {}
+
+
+def benchmark(name: str, about: str, needs: tuple[str, ...] = ()) -> Callable[[BenchFn], BenchFn]:
     def _register(fn: BenchFn) -> BenchFn:
-        REGISTRY[name] = fn
+        REGISTRY[name] = Suite(name, about, needs, fn)
         return fn
 
     return _register
+
+
+def unmet(config: BenchConfig, needs: tuple[str, ...]) -> str | None:
+    """Why a suite needing ``needs`` cannot run with ``config`` (None when it can)."""
+    urls = {POSTGRESQL: config.postgres_url, REDIS: config.redis_url}
+    missing = [need for need in needs if not urls[need]]
+    if not missing:
+        return None
+    return "; ".join(f"no {need} configured ({WHERE[need]})" for need in missing)
+
+
+def required(url: str | None, service: str) -> str:
+    """``url``, which the harness checked before running the suite."""
+    if not url:
+        raise RuntimeError(f"no {service} configured: {WHERE[service]}")
+    return url
 
 
 async def time_rounds(
@@ -184,8 +257,9 @@ def render_markdown(reports: list[Report], meta: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Measured by `make bench` (or `qulab bench NAME`); every table compares cases measured",
-        "side by side in one process run. Regenerated from `docs/benchmarks.json`; do not edit.",
+        "Measured by `make bench` (or `qulab bench NAME --write-docs`); every table compares",
+        "cases measured side by side in one process run. Regenerated from `docs/benchmarks.json`;",
+        "do not edit.",
         "",
         f"- run at: {meta['run_at']}",
         f"- machine: {meta['machine']['platform']}, {meta['machine']['cpus']} CPUs, "
@@ -236,7 +310,9 @@ def render_markdown(reports: list[Report], meta: dict[str, Any]) -> str:
 
 
 def write_results(reports: list[Report], docs_dir: Path = DOCS) -> tuple[Path, Path]:
-    """Merge ``reports`` into the stored results (replacing same-named ones) and render them."""
+    """Merge ``reports`` into the stored results (replacing same-named ones) and render them.
+    A suite that did not run keeps its stored results."""
+    reports = [report for report in reports if not report.meta.get("skipped")]
     docs_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = docs_dir / "benchmarks.json", docs_dir / "benchmarks.md"
     stored: dict[str, Any] = {}
@@ -288,9 +364,16 @@ async def run(
     reports = []
     selected = resolve(names)
     for index, name in enumerate(selected, start=1):
+        suite = REGISTRY[name]
         if on_start is not None:
             on_start(name, index, len(selected))
-        report = await REGISTRY[name](config)
+        reason = unmet(config, suite.needs)
+        if reason is not None:
+            reports.append(
+                Report(name, suite.about, notes=[f"not run: {reason}"], meta={"skipped": reason})
+            )
+            continue
+        report = await suite.run(config)
         report.meta.update(
             run_at=datetime.now(UTC).isoformat(timespec="seconds"), config=config.describe()
         )

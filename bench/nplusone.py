@@ -262,7 +262,7 @@ def _targets(pg: list[dict[str, Any]] | None, all_rows: list[dict[str, Any]]) ->
     return targets
 
 
-@benchmark("nplusone")
+@benchmark("nplusone", "N+1 against eager loading (PostgreSQL when configured, SQLite)")
 async def nplusone(config: BenchConfig) -> Report:
     sizes = QUICK_SIZES if config.quick else SIZES
     report = Report(name="nplusone", title="N+1 vs eager loading")

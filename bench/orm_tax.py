@@ -171,7 +171,7 @@ async def _measure(
     }
 
 
-@benchmark("orm_tax")
+@benchmark("orm_tax", "The ORM tax: one read by id, driver to ORM")
 async def orm_tax(config: BenchConfig) -> Report:
     report = Report(name="orm_tax", title="The ORM tax: one read by id, driver to ORM")
     reason = await postgres_unavailable(config)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
-import os
 import statistics
 import time
 import uuid
@@ -25,7 +24,18 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
+from bench.harness import (
+    POSTGRESQL,
+    REDIS,
+    BenchConfig,
+    Report,
+    Samples,
+    Table,
+    Target,
+    bench_settings,
+    benchmark,
+    required,
+)
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.core.events import OpaqueEvent
@@ -34,8 +44,6 @@ from qulab.platform import migrate
 from qulab.platform.application import bootstrap
 from qulab.platform.uow import PlatformUnitOfWork
 
-DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 BATCH = 500
 RATE = 500
 AGGREGATE = "Bench"
@@ -104,9 +112,7 @@ async def drain_raw(conn: Any, client: Redis, stream: str, batch: int) -> int:
 
 
 def _urls(config: BenchConfig) -> tuple[str, str]:
-    pg = config.postgres_url or os.environ.get("QULAB_BENCH_POSTGRES_URL", DEFAULT_PG)
-    redis = config.redis_url or os.environ.get("QULAB_BENCH_REDIS_URL", DEFAULT_REDIS)
-    return pg, redis
+    return required(config.postgres_url, POSTGRESQL), required(config.redis_url, REDIS)
 
 
 def _plain(url: str) -> str:
@@ -210,7 +216,7 @@ async def _drain_relay(url: str, redis_url: str, prefix: str) -> int:
 
 def _relay_settings(url: str, redis_url: str, prefix: str) -> Settings:
     """A relay process's settings: a small pool, Redis Streams under ``prefix``."""
-    return Settings().replace(
+    return bench_settings(
         database_url=url, pool_size=2, broker_url=redis_url, outbox_stream_prefix=prefix
     )
 
@@ -313,7 +319,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
     ready, stop = ctx.Event(), ctx.Event()
     relay = ctx.Process(target=_latency_relay, args=(url, redis_url, prefix, ready, stop))
     relay.start()
-    runtime = bootstrap(Settings().replace(database_url=url, pool_size=8))
+    runtime = bootstrap(bench_settings(database_url=url, pool_size=8))
     db = runtime.db
     try:
         await asyncio.to_thread(ready.wait, 60)
@@ -345,7 +351,11 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
 # -- the benchmark --------------------------------------------------------------------------
 
 
-@benchmark("outbox")
+@benchmark(
+    "outbox",
+    "Outbox relay throughput and commit-to-stream latency",
+    needs=(POSTGRESQL, REDIS),
+)
 async def outbox_benchmark(config: BenchConfig) -> Report:
     base_url, redis_url = _urls(config)
     backlog = 5_000 if config.quick else 50_000
@@ -357,7 +367,7 @@ async def outbox_benchmark(config: BenchConfig) -> Report:
     cases.append(("raw", 1, "raw asyncpg loop, 1 process"))
     throughput: dict[str, list[float]] = {label: [] for _, _, label in cases}
     try:
-        async with bootstrap(Settings().replace(database_url=url)) as runtime:
+        async with bootstrap(bench_settings(database_url=url)) as runtime:
             await migrate.upgrade(runtime.db)
         for _ in range(rounds):
             for kind, processes, label in cases:

@@ -21,7 +21,16 @@ import orjson
 import redis.asyncio as aioredis
 
 from bench.cache import _admin, _delete_prefix, _postgres_url, _redis_url
-from bench.harness import BenchConfig, Report, Table, Target, benchmark
+from bench.harness import (
+    POSTGRESQL,
+    REDIS,
+    BenchConfig,
+    Report,
+    Table,
+    Target,
+    bench_settings,
+    benchmark,
+)
 from bench.peer_contenders import (
     FACTORIES,
     Contender,
@@ -30,7 +39,6 @@ from bench.peer_contenders import (
     missing_peers,
 )
 from qulab.core.cache import RedisBackend
-from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
 from qulab.platform.application import bootstrap
@@ -84,7 +92,11 @@ def timed(operation: Callable[[], Awaitable[object]]) -> Timed:
     return run
 
 
-@benchmark("peers")
+@benchmark(
+    "peers",
+    "QuLab's cache beside cashews and aiocache",
+    needs=(POSTGRESQL, REDIS),
+)
 async def peers_benchmark(config: BenchConfig) -> Report:
     missing = missing_peers()
     if missing:
@@ -96,7 +108,7 @@ async def peers_benchmark(config: BenchConfig) -> Report:
     admin_url = _postgres_url(config)
     name = f"qulab_bench_peers_{uuid.uuid4().hex[:8]}"
     await _admin(admin_url, f'CREATE DATABASE "{name}"')
-    runtime = bootstrap(Settings().replace(database_url=f"{admin_url.rpartition('/')[0]}/{name}"))
+    runtime = bootstrap(bench_settings(database_url=f"{admin_url.rpartition('/')[0]}/{name}"))
     prefix = f"qulab_bench_{uuid.uuid4().hex[:8]}:"
     redis_url = _redis_url(config)
     loader = Loader(runtime.db)

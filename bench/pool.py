@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.databases import migrated, postgres_unavailable, postgres_url
-from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
+from bench.harness import BenchConfig, Report, Samples, Table, Target, bench_settings, benchmark
 from qulab.core.config import Settings
 from qulab.lab.pooling import NULL_POOL, POOLED, LoadRun, pooled_and_unpooled, run_load
 from qulab.platform.repositories import users_statement
@@ -117,7 +117,7 @@ def _limits(rows: list[dict[str, Any]]) -> str:
     )
 
 
-@benchmark("pool")
+@benchmark("pool", "Connection pooling against a connection per request")
 async def pool(config: BenchConfig) -> Report:
     report = Report(name="pool", title="Connection pooling vs a connection per request")
     reason = await postgres_unavailable(config)
@@ -126,9 +126,7 @@ async def pool(config: BenchConfig) -> Report:
         return report
     async with postgres_url(config) as url:
         ids = await _user_ids(url)
-        settings = Settings().replace(
-            database_url=url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW
-        )
+        settings = bench_settings(database_url=url, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
         rows = await measure(settings, ids, config)
     requests = QUICK_REQUESTS if config.quick else REQUESTS
     report.tables.append(_table(rows, requests))

@@ -30,7 +30,17 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
-from bench.harness import BenchConfig, Report, Samples, Table, Target, benchmark
+from bench.harness import (
+    POSTGRESQL,
+    REDIS,
+    BenchConfig,
+    Report,
+    Samples,
+    Table,
+    Target,
+    bench_settings,
+    benchmark,
+)
 from bench.outbox import (
     AGGREGATE,
     _clear_streams,
@@ -58,7 +68,7 @@ def peers_installed() -> bool:
 
 
 def _settings(url: str, redis_url: str, prefix: str, **more: Any) -> Settings:
-    return Settings().replace(
+    return bench_settings(
         database_url=url,
         pool_size=2,
         broker_url=redis_url,
@@ -249,7 +259,7 @@ async def _latency(
     go.set()
     await asyncio.sleep(3.0)  # leases shared out (heartbeats every lease/3)
     committed: dict[str, float] = {}
-    runtime = bootstrap(Settings().replace(database_url=url, pool_size=16))
+    runtime = bootstrap(bench_settings(database_url=url, pool_size=16))
     try:
         began = time.time()
         total = int(rate * seconds)
@@ -308,7 +318,7 @@ def _latency_relay(url: str, redis_url: str, prefix: str, go: Any, stop: Any, ou
 
 async def _produce(url: str, notify: bool, writers: int, seconds: float) -> float:
     """Events per second 16 writers commit, one event per unit of work."""
-    settings = Settings().replace(database_url=url, pool_size=writers, outbox_notify=notify)
+    settings = bench_settings(database_url=url, pool_size=writers, outbox_notify=notify)
     async with bootstrap(settings) as runtime:
         await runtime.db.ping()
         done = 0
@@ -330,7 +340,11 @@ async def _produce(url: str, notify: bool, writers: int, seconds: float) -> floa
 # -- the benchmark --------------------------------------------------------------------------
 
 
-@benchmark("relays")
+@benchmark(
+    "relays",
+    "Relays against pgqueuer and a raw loop: throughput and latency",
+    needs=(POSTGRESQL, REDIS),
+)
 async def relays_benchmark(config: BenchConfig) -> Report:
     base_url, redis_url = _urls(config)
     backlog = 4_000 if config.quick else 30_000
@@ -351,7 +365,7 @@ async def relays_benchmark(config: BenchConfig) -> Report:
     rates: dict[str, list[float]] = {label: [] for _, _, label in [*big, *small]}
     producers: dict[str, list[float]] = {"NOTIFY on": [], "NOTIFY off": []}
     try:
-        async with bootstrap(Settings().replace(database_url=url)) as runtime:
+        async with bootstrap(bench_settings(database_url=url)) as runtime:
             await migrate.upgrade(runtime.db)
         for _ in range(rounds):
             for kind, processes, label in big:

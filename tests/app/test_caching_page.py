@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import redis
 import streamlit as st
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select, table
 from streamlit.testing.v1 import AppTest
 
 from qulab.core.db import Database
@@ -102,8 +102,11 @@ def test_miss_hit_invalidate_miss_then_a_rename_is_a_miss_with_the_new_name(
     at = _initialised()
     no_exception(at)
     alex_id = user_emails(sqlite_url)[ALEX_EMAIL]
-    [score_id] = _scores(sqlite_url, alex_id)  # prepared: Alex had no score yet
-    assert "Alex Smith had no score yet: one sample score was added for the demo." in texts(at.info)
+    assert _scores(sqlite_url, alex_id) == []  # opening the page added nothing
+    assert texts(at.info)[0].startswith("Alex Smith has no AI-R score yet: add a sample score")
+    _click(at, "add_sample_score")
+    [score_id] = _scores(sqlite_url, alex_id)
+    assert "One sample score was added for Alex Smith." in texts(at.success)
     intro = next(t for t in texts(at.markdown) if t.startswith("Using **"))
     assert intro.startswith(f"Using **Alex Smith** (User ID `{alex_id}`); latest AI-R score ID ")
     assert f"`{score_id}`" in intro
@@ -209,7 +212,7 @@ def test_a_burst_of_hits_only_says_t_database_is_not_measured_yet(sqlite_url: st
 def test_scores_added_on_page_three_invalidate_the_cached_latest_score(
     sqlite_url: str,
 ) -> None:
-    at = _initialised()
+    at = _click(_initialised(), "add_sample_score")
     assert _outcome(_click(at, "fetch_score_cached")) == "MISS"
     assert _outcome(_click(at, "fetch_score_cached")) == "HIT"
     alex_id = user_emails(sqlite_url)[ALEX_EMAIL]
@@ -266,3 +269,36 @@ def test_after_a_server_restart_redis_still_holds_the_entry_and_memory_starts_em
     no_exception(again)
     expected = "MISS" if cache_kind == "memory" else "HIT"
     assert _outcome(_click(again, "fetch_user_cached")) == expected
+
+
+def _row_counts(url: str) -> dict[str, int]:
+    async def _count(db: Database) -> dict[str, int]:
+        async with db.connect() as conn:
+            names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+            return {
+                name: int(
+                    (await conn.execute(select(func.count()).select_from(table(name)))).scalar_one()
+                )
+                for name in names
+            }
+
+    return dict(query(url, _count))
+
+
+def test_opening_the_page_writes_nothing_to_the_database_or_the_cache(
+    sqlite_url: str, cache_kind: str
+) -> None:
+    at = go_to(open_runtime(), CONNECTIVITY)
+    next(b for b in at.button if b.label == SETUP_LABEL).click().run()
+    no_exception(at)
+    rows = _row_counts(sqlite_url)
+    keys = set() if cache_kind == "memory" else _redis_keys(cache_kind)
+
+    for _ in range(2):  # opened, and opened again
+        go_to(at, CACHING)
+        no_exception(at)
+        assert any(t.startswith("Using **Alex Smith**") for t in texts(at.markdown))
+
+    assert _row_counts(sqlite_url) == rows
+    if cache_kind != "memory":
+        assert _redis_keys(cache_kind) == keys

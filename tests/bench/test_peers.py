@@ -19,7 +19,12 @@ async def test_without_the_peers_installed_the_report_says_which_are_missing(
 ) -> None:
     monkeypatch.setattr(peers, "missing_peers", lambda: ["cashews"])
 
-    [report] = await run(["peers"], BenchConfig.smoke())
+    # Services configured (never reached): what is missing is the peers, not PostgreSQL/Redis.
+    config = BenchConfig.smoke(
+        postgres_url="postgresql+asyncpg://bench@127.0.0.1:1/none",
+        redis_url="redis://127.0.0.1:1/0",
+    )
+    [report] = await run(["peers"], config)
 
     assert report.tables == [] and report.targets == []
     assert report.notes == ["not installed: cashews (pip install -e '.[peers]')"]

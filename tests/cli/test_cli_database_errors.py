@@ -34,7 +34,11 @@ def _qulab_process(url: str, *args: str, timeout: float) -> subprocess.Completed
     )
 
 
-def test_a_database_without_the_schema_says_to_run_db_upgrade(qulab: Invoke) -> None:
+def test_a_database_without_the_schema_says_to_run_db_upgrade(
+    qulab: Invoke, database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):  # an existing file; none at all is "not initialised"
+        Path(database_url.partition(":///")[2]).touch()
     result = qulab("user", "list")
     assert result.code == 2
     assert result.err.startswith("error: the database has no QuLab schema")
@@ -81,9 +85,13 @@ def test_a_refused_password_is_exit_2_and_names_the_setting(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-@pytest.mark.parametrize("command", ["upgrade", "downgrade"])
-def test_an_unknown_revision_is_exit_2(qulab: Invoke, command: str) -> None:
-    result = qulab("db", command, "nosuchrev")
+@pytest.mark.parametrize(
+    "command", [["upgrade"], ["downgrade", "--yes"], ["downgrade", "--dry-run"]]
+)
+def test_an_unknown_revision_is_exit_2(qulab: Invoke, command: list[str]) -> None:
+    if command[0] == "downgrade":
+        assert qulab("db", "upgrade").code == 0  # a downgrade needs a database to work on
+    result = qulab("db", *command, "nosuchrev")
     assert result.code == 2
     assert result.err == (
         "error: revision: Can't locate revision identified by 'nosuchrev' "

@@ -58,10 +58,10 @@ def test_delete_prints_the_id_and_records_a_user_deleted_event(
     qulab: Invoke, database_url: str
 ) -> None:
     user_id = asyncio.run(_prepare(database_url))
-    deleted = qulab("user", "delete", user_id)
+    deleted = qulab("user", "delete", user_id, "--yes")
     assert (deleted.code, deleted.out, deleted.err) == (0, f"deleted {user_id}\n", "")
     assert asyncio.run(_event_types(database_url)) == ["user.created", "user.deleted"]
-    again = qulab("user", "delete", user_id)
+    again = qulab("user", "delete", user_id, "--yes")
     assert (again.code, again.err) == (2, f"error: user {user_id} not found\n")
 
 
@@ -86,7 +86,7 @@ def test_a_delete_another_row_blocks_exits_2_with_one_line(
 ) -> None:
     user_id = asyncio.run(_prepare(database_url))
     asyncio.run(_refer_to(database_url, user_id))
-    result = qulab("user", "delete", user_id)
+    result = qulab("user", "delete", user_id, "--yes")
     assert (result.code, result.out) == (2, "")
     prefix = f"error: user {user_id} could not be deleted: other rows still refer to it ("
     assert result.err.startswith(prefix) and result.err.endswith(")\n")
@@ -182,7 +182,7 @@ async def test_user_delete_while_score_add_runs_both_exit_cleanly(database_url: 
             return False
 
         await eventually(scores_added, "score add to write 20 scores", timeout=60, interval=0.1)
-        deleted = await _finish(await _qulab(env, "user", "delete", user_id), 60)
+        deleted = await _finish(await _qulab(env, "user", "delete", user_id, "--yes"), 60)
         assert deleted == (0, f"deleted {user_id}\n", "")
         scored = await _finish(scorer, 60)
     finally:

@@ -84,7 +84,7 @@ def test_unknown_and_malformed_ids_exit_2(migrated: Invoke) -> None:
     unknown = str(uuid.uuid4())
     for args in (
         ["user", "show", unknown],
-        ["user", "delete", unknown],
+        ["user", "delete", unknown, "--yes"],
         ["user", "update", unknown, "--name", "X"],
     ):
         result = migrated(*args)
@@ -99,7 +99,7 @@ def test_update_and_delete(migrated: Invoke) -> None:
     updated = migrated("user", "update", user_id, "--name", "U2", "--json")
     assert updated.code == 0 and json.loads(updated.out)["name"] == "U2"
     assert migrated("user", "update", user_id).code == 2  # nothing to change
-    assert migrated("user", "delete", user_id).code == 0
+    assert migrated("user", "delete", user_id, "--yes").code == 0
     assert migrated("user", "show", user_id).code == 2
 
 
@@ -114,7 +114,7 @@ def test_seed_inserts_and_clears_only_its_marker(migrated: Invoke) -> None:
         "database": json.loads(seeded.out)["database"],
     }
     assert len(json.loads(migrated("user", "list", "--limit", "100", "--json").out)["users"]) == 26
-    cleared = migrated("seed", "--clear", "--marker", "t1", "--json")
+    cleared = migrated("seed", "--clear", "--marker", "t1", "--yes", "--json")
     assert json.loads(cleared.out)["removed_users"] == 25
     remaining = json.loads(migrated("user", "list", "--json").out)["users"]
     assert [u["email"] for u in remaining] == ["keep@example.com"]
@@ -127,7 +127,7 @@ def test_db_current_downgrade_and_reset(migrated: Invoke) -> None:
     assert migrated("db", "reset").code == 2  # needs --yes
     assert migrated("db", "reset", "--yes").code == 0
     assert json.loads(migrated("user", "list", "--json").out)["users"] == []
-    assert migrated("db", "downgrade", "base").code == 0
+    assert migrated("db", "downgrade", "base", "--yes").code == 0
     assert json.loads(migrated("db", "current", "--json").out)["revision"] is None
 
 

@@ -192,7 +192,7 @@ def test_seed_clear_drops_the_seeded_users_from_the_redis_cache(
         assert "user: cache MISS in" in qulab(capsys, "user", "show", ident)[1]
         assert "user: cache HIT in" in qulab(capsys, "user", "show", ident)[1]
 
-    code, out = qulab(capsys, "seed", "--clear", "--marker", "clicache")
+    code, out = qulab(capsys, "seed", "--clear", "--marker", "clicache", "--yes")
     assert (code, out.strip()) == (0, "removed 2 seeded users (marker clicache)")
 
     for ident in seeded:
@@ -200,3 +200,36 @@ def test_seed_clear_drops_the_seeded_users_from_the_redis_cache(
         assert main(["user", "show", ident]) == 2
         assert capsys.readouterr().err.strip() == f"error: user {ident} not found"
     assert "user: cache HIT in" in qulab(capsys, "user", "show", user_id)[1]
+
+
+async def _generation_ttls(prefix: str) -> dict[str, float]:
+    """Every generation key under ``prefix`` with its remaining time to live in seconds."""
+    client = aioredis.Redis.from_url(services.REDIS_URL, decode_responses=True)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}gen:*", count=500)]
+        return {key: await client.pttl(key) / 1000 for key in keys}
+    finally:
+        await client.aclose()
+
+
+def test_seed_clear_and_user_delete_leave_no_generation_keys_for_a_day(
+    user_id: str,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("QULAB_CACHE_USER_TTL", "600")
+    monkeypatch.setenv("QULAB_CACHE_SCORE_TTL", "120")
+    assert qulab(capsys, "seed", "--users", "3", "--scores", "1", "--marker", "gens")[0] == 0
+    assert qulab(capsys, "user", "update", user_id, "--name", "Kept")[0] == 0  # a day: stays
+    kept = {f"{redis_prefix}gen:user:{user_id}", f"{redis_prefix}gen:latest_airscore:{user_id}"}
+
+    assert qulab(capsys, "seed", "--clear", "--marker", "gens", "--yes")[0] == 0
+    assert qulab(capsys, "user", "delete", user_id, "--yes")[0] == 0
+
+    ttls = asyncio.run(_generation_ttls(redis_prefix))
+    assert len(ttls) == 2 * 4  # two families, three seeded users and one deleted
+    for key, ttl in ttls.items():
+        family_ttl = 600 if key.startswith(f"{redis_prefix}gen:user:") else 120
+        assert 0 < ttl <= family_ttl * 1.1, (key, ttl)  # gone with the entries they guard
+    assert kept <= set(ttls)  # the update's day-long generations were shortened by the delete

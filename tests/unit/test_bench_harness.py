@@ -44,6 +44,7 @@ def test_postgres_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("QULAB_BENCH_POSTGRES_URL", "postgresql+asyncpg://u@h:1/x")
     assert BenchConfig().postgres_url == "postgresql+asyncpg://u@h:1/x"
     monkeypatch.delenv("QULAB_BENCH_POSTGRES_URL")
-    assert BenchConfig().postgres_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    monkeypatch.delenv("QULAB_DATABASE_URL", raising=False)
+    assert BenchConfig().postgres_url is None  # no server assumed: only what is configured
     smoke = BenchConfig.smoke()
     assert (smoke.rounds, smoke.warmup, smoke.quick) == (1, 0, True)

@@ -77,7 +77,7 @@ if TYPE_CHECKING:
     from qulab.core.health import Check, Status, exit_code, run_checks
     from qulab.core.ids import new_id, validate_id
     from qulab.core.metrics import Metrics, MetricsServer, serve_metrics
-    from qulab.core.migrate import Migrations, current_revision, run_environment
+    from qulab.core.migrate import DowngradePlan, Migrations, current_revision, run_environment
     from qulab.core.models import (
         CoreBase,
         DomainEvent,
@@ -136,6 +136,7 @@ __all__ = [
     "Database",
     "Delivery",
     "DomainEvent",
+    "DowngradePlan",
     "DuplicateError",
     "Event",
     "EventRow",
@@ -303,6 +304,7 @@ _HOMES = {
     "Metrics": "qulab.core.metrics",
     "MetricsServer": "qulab.core.metrics",
     "serve_metrics": "qulab.core.metrics",
+    "DowngradePlan": "qulab.core.migrate",
     "Migrations": "qulab.core.migrate",
     "current_revision": "qulab.core.migrate",
     "run_environment": "qulab.core.migrate",

@@ -14,8 +14,9 @@ drops only the tables of its own metadata, and downgrading one leaves the others
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command, context
@@ -24,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from qulab.core.config import get_settings
@@ -32,6 +33,22 @@ from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
 
 VERSION_TABLE = "alembic_version"
+
+
+@dataclass(frozen=True)
+class DowngradePlan:
+    """What a downgrade would undo, worked out without changing the database: the revisions
+    (newest first, with their messages), the tables that would be gone and the rows they hold
+    now."""
+
+    current: str | None
+    target: str | None
+    revisions: list[tuple[str, str]] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,37 @@ class Migrations:
         """The revision ``db`` is at, or None before the first one (or on an empty database)."""
         return await current_revision(db, self.version_table)
 
+    async def plan_downgrade(self, db: Database, revision: str = "-1") -> DowngradePlan:
+        """What ``downgrade(db, revision)`` would do, found by replaying it on a scratch SQLite
+        copy of the schema at the database's revision; ``db`` itself is only read."""
+        current = await current_revision(db)
+        with tempfile.TemporaryDirectory(prefix="qulab-plan-") as directory:
+            scratch = db.settings.replace(database_url=f"sqlite+aiosqlite:///{directory}/plan.db")
+            from qulab.core.bootstrap import open_database  # (it imports this module)
+
+            copy = open_database(scratch, null_pool=True)
+            try:
+                if current is not None:
+                    await self.upgrade(copy, current)
+                before = await _tables(copy)
+                await self.downgrade(copy, revision)
+                after = await _tables(copy)
+                target = await current_revision(copy)
+            finally:
+                await copy.dispose()
+        script = ScriptDirectory.from_config(self.config())
+        undone = (
+            [
+                (step.revision, (step.doc or "").strip())
+                for step in script.iterate_revisions(current or "base", target or "base")
+                if step.revision != target
+            ]
+            if current is not None
+            else []
+        )
+        gone = sorted((before - after) & await _tables(db))
+        return DowngradePlan(current, target, undone, await _row_counts(db, gone))
+
     async def is_up_to_date(self, db: Database) -> bool:
         return await self.current(db) == self.head()
 
@@ -88,6 +136,21 @@ async def current_revision(db: Database, version_table: str = VERSION_TABLE) -> 
 
     async with db.connect() as conn:
         return await conn.run_sync(_current)
+
+
+async def _tables(db: Database) -> set[str]:
+    async with db.connect() as conn:
+        return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def _row_counts(db: Database, names: list[str]) -> dict[str, int]:
+    async with db.connect() as conn:
+        return {
+            name: int(
+                (await conn.execute(select(func.count()).select_from(table(name)))).scalar_one()
+            )
+            for name in names
+        }
 
 
 def run_environment(target_metadata: Sequence[MetaData]) -> None:

@@ -88,8 +88,10 @@ if TYPE_CHECKING:
     from qulab.platform.services.assessments import complete_assessment, start_assessment
     from qulab.platform.services.scoring import calculate_and_store_airscore, calculate_score
     from qulab.platform.services.seeding import (
+        Removal,
         SeedResult,
         clear_seeded,
+        count_removal,
         count_seeded,
         count_seeded_scores,
         ensure_seeded,
@@ -147,6 +149,7 @@ __all__ = [
     "PlatformCacheSettings",
     "PlatformEvent",
     "PlatformUnitOfWork",
+    "Removal",
     "ScoreCalculated",
     "ScoreRead",
     "ScoreRepository",
@@ -179,6 +182,7 @@ __all__ = [
     "clear_seeded",
     "complete_assessment",
     "compute_air_score",
+    "count_removal",
     "count_seeded",
     "count_seeded_scores",
     "create_user",
@@ -288,8 +292,10 @@ _HOMES = {
     "start_assessment": "qulab.platform.services.assessments",
     "calculate_and_store_airscore": "qulab.platform.services.scoring",
     "calculate_score": "qulab.platform.services.scoring",
+    "Removal": "qulab.platform.services.seeding",
     "SeedResult": "qulab.platform.services.seeding",
     "clear_seeded": "qulab.platform.services.seeding",
+    "count_removal": "qulab.platform.services.seeding",
     "count_seeded": "qulab.platform.services.seeding",
     "count_seeded_scores": "qulab.platform.services.seeding",
     "ensure_seeded": "qulab.platform.services.seeding",

@@ -20,7 +20,7 @@ from qulab.core.db import Database
 from qulab.core.events import Event
 from qulab.core.ids import validate_id
 from qulab.platform import read_models
-from qulab.platform.events import PlatformEvent, affected_users
+from qulab.platform.events import PlatformEvent, UserDeleted, UsersRemoved, affected_users
 from qulab.platform.schemas import ScoreRead, UserRead
 from qulab.platform.settings import PlatformCacheSettings
 
@@ -31,10 +31,12 @@ LATEST_SCORE = "latest_airscore"
 def families(settings: Settings) -> tuple[Family[UserRead], Family[ScoreRead]]:
     """The platform's key families, with the TTLs ``settings`` give them."""
     stale: dict[type[Event], Stale] = {PlatformEvent: affected_users}
+    # Deleted users are not read again: their generations expire with their entries.
+    removed: dict[type[Event], Stale] = {UserDeleted: affected_users, UsersRemoved: affected_users}
     ttl = settings.group(PlatformCacheSettings)
     return (
-        Family(USER, UserRead, ttl.user_ttl, stale),
-        Family(LATEST_SCORE, ScoreRead, ttl.score_ttl, stale),
+        Family(USER, UserRead, ttl.user_ttl, stale, removed),
+        Family(LATEST_SCORE, ScoreRead, ttl.score_ttl, stale, removed),
     )
 
 

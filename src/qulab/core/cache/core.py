@@ -64,17 +64,26 @@ class Family(Generic[M]):
 
     ``invalidated_by`` maps an event class (its subclasses match too) to a function naming the
     idents that event invalidates; after each commit, and again after the relay publishes, the
-    cache invalidates them all in one round.
+    cache invalidates them all in one round. ``removed_by`` names, the same way, the idents an
+    event removes for good (a deleted row): their generations need not outlive a load, so
+    they expire with the entries they guard (``ttl``) rather than living for a day.
     """
 
     name: str
     model: type[M]
     ttl: float
     invalidated_by: Mapping[type[Event], Stale] = field(default_factory=dict)
+    removed_by: Mapping[type[Event], Stale] = field(default_factory=dict)
 
     def stale(self, event: Event) -> Iterable[str]:
         """The idents of this family ``event`` makes stale (none when no class matches)."""
         for kind, idents in self.invalidated_by.items():
+            if isinstance(event, kind):
+                yield from idents(event)
+
+    def removed(self, event: Event) -> Iterable[str]:
+        """The idents of this family ``event`` removes for good."""
+        for kind, idents in self.removed_by.items():
             if isinstance(event, kind):
                 yield from idents(event)
 
@@ -137,7 +146,8 @@ class Cache:
         self._reads: dict[str, _Reading] = {}
         self._follow_ups: set[asyncio.Task[None]] = set()
         self._decoded: dict[str, tuple[bytes, Any]] = {}
-        self._pending_invalidation: set[str] = set()
+        # Keys whose invalidation has not reached the backend, with their generations' TTL.
+        self._pending_invalidation: dict[str, float] = {}
         self._retry_task: asyncio.Task[None] | None = None
 
     # -- keys ---------------------------------------------------------------------------------
@@ -393,18 +403,21 @@ class Cache:
         """Invalidate these entries of ``family`` (see ``invalidate_keys``)."""
         await self.invalidate_keys(self.key(family, ident) for ident in sorted(set(idents)))
 
-    async def invalidate_keys(self, keys: Iterable[str]) -> None:
-        """Bump the generations of these keys and drop the entries. When the backend is
-        unreachable the keys are remembered and invalidated before the next read that reaches
-        it."""
+    async def invalidate_keys(
+        self, keys: Iterable[str], *, generation_ttl: float | None = None
+    ) -> None:
+        """Bump the generations of these keys (kept ``generation_ttl`` seconds, a day by
+        default) and drop the entries. When the backend is unreachable the keys are remembered
+        and invalidated before the next read that reaches it."""
         keys = list(dict.fromkeys(keys))
         if not keys:
             return
+        ttl = self.generation_ttl if generation_ttl is None else generation_ttl
         for key in keys:
             self._flights.pop(key, None)
             self._decoded.pop(key, None)
             self._recorder(self._family_of(key)).count("invalidations")
-        self._pending_invalidation.update(keys)
+            self._pending_invalidation[key] = min(ttl, self._pending_invalidation.get(key, ttl))
         if self.breaker.allow():
             try:
                 await self._replay_invalidations()
@@ -448,22 +461,38 @@ class Cache:
         return max(self.breaker.seconds_until_probe(), 0.01)
 
     async def _replay_invalidations(self) -> None:
-        keys = sorted(self._pending_invalidation)
-        gen_keys = [self.generation_key(key) for key in keys]
-        started = perf_counter()
-        await self.backend.bump_generations(gen_keys, keys, self.generation_ttl)
-        self.metrics.invalidation(len(keys), perf_counter() - started)
-        self._pending_invalidation.difference_update(keys)
+        by_ttl: dict[float, list[str]] = {}
+        for key, ttl in sorted(self._pending_invalidation.items()):
+            by_ttl.setdefault(ttl, []).append(key)
+        for ttl, keys in sorted(by_ttl.items()):
+            gen_keys = [self.generation_key(key) for key in keys]
+            started = perf_counter()
+            await self.backend.bump_generations(gen_keys, keys, ttl)
+            self.metrics.invalidation(len(keys), perf_counter() - started)
+            for key in keys:
+                if self._pending_invalidation.get(key) == ttl:
+                    del self._pending_invalidation[key]
 
     async def invalidate_events(self, events: Sequence[Event]) -> None:
         """The bus handler: invalidate every entry these events make stale, as each family
-        declares, in one round. It is idempotent (a generation bump), so the relay may apply it
-        again to what it publishes."""
+        declares, in one round (two when some are removed for good: their generations expire
+        with the family's entries). It is idempotent (a generation bump), so the relay may
+        apply it again to what it publishes."""
+        removed = {
+            self.key(family, ident): family.ttl * (1 + self.jitter)
+            for family in self.families
+            for ident in sorted({i for event in events for i in family.removed(event)})
+        }
         await self.invalidate_keys(
-            self.key(family, ident)
+            key
             for family in self.families
             for ident in sorted({i for event in events for i in family.stale(event)})
+            if (key := self.key(family, ident)) not in removed
         )
+        for ttl in sorted(set(removed.values())):
+            await self.invalidate_keys(
+                (key for key, kept in removed.items() if kept == ttl), generation_ttl=ttl
+            )
 
     def subscribe(self, bus: MessageBus) -> None:
         """Invalidate after every commit on ``bus`` (never on rollback). A shared cache is also

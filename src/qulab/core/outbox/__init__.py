@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from qulab._lazy import lazy_attributes
 from qulab.core.outbox.admin import (
     OutboxStatus,
+    count_purgeable,
     outbox_status,
     parse_age,
     purge_published,
@@ -53,6 +54,7 @@ __all__ = [
     "RetryPolicy",
     "StdoutPublisher",
     "build_publisher",
+    "count_purgeable",
     "event_publisher",
     "jetstream_name",
     "memory_broker",

@@ -141,18 +141,29 @@ def parse_age(text: str, field: str = "older_than") -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _purge_cutoff(older_than: timedelta) -> datetime:
+    if older_than < timedelta(0):
+        raise InvalidInput("older_than", "must not be negative")
+    if older_than > MAX_AGE:
+        raise InvalidInput("older_than", "must be at most 100 years")
+    return utcnow() - older_than
+
+
+async def count_purgeable(db: Database, older_than: timedelta) -> int:
+    """How many events ``purge_published(db, older_than)`` would delete now; nothing changes."""
+    cutoff = _purge_cutoff(older_than)
+    async with db.session() as session:
+        return await OutboxRepository(session).count_published_before(cutoff)
+
+
 async def purge_published(
     db: Database, older_than: timedelta, *, page_size: int = PURGE_PAGE
 ) -> int:
     """Delete events published before ``now - older_than``, one page per transaction so the
     table is never locked for long. Failed and pending events are never purged."""
-    if older_than < timedelta(0):
-        raise InvalidInput("older_than", "must not be negative")
-    if older_than > MAX_AGE:
-        raise InvalidInput("older_than", "must be at most 100 years")
     if page_size < 1:
         raise InvalidInput("page_size", "must be at least 1")
-    cutoff = utcnow() - older_than
+    cutoff = _purge_cutoff(older_than)
     deleted = 0
     while True:
         async with db.session_scope() as session:

@@ -409,6 +409,13 @@ class OutboxRepository:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def count_published_before(self, cutoff: datetime) -> int:
+        """How many events ``purge_published_page`` would delete, page after page."""
+        statement = select(func.count()).where(
+            c.status == EventStatus.PUBLISHED.value, c.published_at < cutoff
+        )
+        return int((await self.executor.execute(statement)).scalar_one())
+
     async def purge_published_page(self, cutoff: datetime, page_size: int) -> int:
         """Delete up to ``page_size`` events published before ``cutoff``; returns how many."""
         page = (

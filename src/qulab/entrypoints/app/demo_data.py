@@ -86,22 +86,25 @@ def scaling_sizes(largest: int) -> list[int]:
 
 @dataclass(frozen=True)
 class CacheDemo:
-    """The cache page's subject: Alex and his latest score (created when he has none)."""
+    """The cache page's subject: Alex and his latest score (None until one is added)."""
 
     user: UserRead
-    latest_score: ScoreRead
-    score_created: bool
+    latest_score: ScoreRead | None
 
 
 async def prepare_cache_demo(db: Database) -> CacheDemo | None:
-    """Alex with a latest score, or None when the sample users do not exist yet."""
+    """Alex with his latest score, or None when the sample users do not exist yet. Only reads:
+    opening the page changes nothing."""
     found = await user_with_latest_score(db, DEMO_USERS[0][0])
     if found is None:
         return None
-    user = found.user
-    if found.latest_score is not None:
-        return CacheDemo(user, found.latest_score, score_created=False)
+    return CacheDemo(found.user, found.latest_score)
+
+
+async def add_demo_score(db: Database, demo: CacheDemo) -> CacheDemo:
+    """Give Alex a sample score (the page's button, when he has none)."""
+    user = demo.user
     created = await create_sample_airscore(
         user.id, user.occupation_code or DEFAULT_OCCUPATION, db=db
     )
-    return CacheDemo(user, created, score_created=True)
+    return CacheDemo(user, created)

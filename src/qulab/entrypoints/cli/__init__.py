@@ -1,8 +1,10 @@
 """The ``qulab`` command line. Typer lives only in this package.
 
-Exit codes: 0 success; 2 a user mistake (bad input, unknown id, duplicate email, bad setting);
-1 a runtime failure (a database, cache or broker that cannot be reached). Either way one clear
-line goes to stderr, never a traceback.
+Exit codes: 0 success; 2 a user mistake (bad input, unknown id, duplicate email, bad setting,
+a destructive command run without ``--yes`` when stdin is not a terminal); 1 a runtime failure
+(a database, cache or broker that cannot be reached); 3 the command ran but dead-lettered
+events (``outbox relay``: events that used their last attempt are now ``failed``). Either way
+one clear line goes to stderr, never a traceback.
 
 Start-up stays light: the command modules import only Typer and the standard library at the
 top, and SQLAlchemy, the cache, the brokers and the lab inside the commands that use them, so

@@ -10,17 +10,19 @@ like ``[/x]`` or one holding an ANSI sequence prints as the characters it is mad
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from qulab.core import visible, visible_json
+from qulab.core import UserError, visible, visible_json
 from qulab.entrypoints.cli._logging import apply as apply_logging
 
 if TYPE_CHECKING:
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
     from qulab.core.cache import Cache
 
 T = TypeVar("T")
+
+# Exit codes every command shares (the package docstring and docs/operations.md list them).
+EXIT_RUNTIME = 1  # a database, cache or broker that cannot be reached
+EXIT_USER = 2  # bad input, an unknown id, a destructive command run without --yes off a terminal
+EXIT_DEAD_LETTERED = 3  # the work was done, but some events or messages were dead-lettered
 
 
 class _LiteralConsole(Console):
@@ -45,6 +52,36 @@ class _LiteralConsole(Console):
 
 out: Console = _LiteralConsole()
 err: Console = _LiteralConsole(stderr=True)
+
+
+Yes = Annotated[
+    bool, typer.Option("--yes", help="Go ahead without asking (needed off a terminal).")
+]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Say exactly what would go, and change nothing.")
+]
+
+
+def needs_consent(command: str, *, yes: bool, dry_run: bool) -> None:
+    """A destructive command runs on ``--yes``, or after a "y" typed at a terminal: with stdin
+    not a terminal and no ``--yes`` it stops here, before it touches anything (exit 2)."""
+    if yes or dry_run or sys.stdin.isatty():
+        return
+    raise UserError(
+        f"`qulab {command}` deletes data and stdin is not a terminal to ask: pass --yes to "
+        "go ahead, or --dry-run to see what would go"
+    )
+
+
+def ask(plan: str, *, yes: bool) -> None:
+    """Show what is about to go and ask (default no); a "no" exits 1 with nothing changed."""
+    if yes:
+        return
+    err.print(f"{plan}\nGo ahead? [y/N] ", end="")
+    err.file.flush()
+    if sys.stdin.readline().strip().lower() not in {"y", "yes"}:
+        err.print("nothing changed")
+        raise typer.Exit(1)  # declined: not a success, and not a mistake in the input
 
 
 def settings() -> Settings:
@@ -85,13 +122,40 @@ async def open_cache(current: Settings | None = None) -> AsyncIterator[Cache]:
 
 @asynccontextmanager
 async def open_db(
-    current: Settings | None = None, *, cache: Cache | None = None
+    current: Settings | None = None, *, cache: Cache | None = None, create: bool = False
 ) -> AsyncIterator[Database]:
     """The database, with the cache subscribed to its bus so that every commit (and every
     batch a relay publishes) invalidates what it changed: ``cache`` if given, else the one the
-    settings name (a shared Redis cache, or an in-process one that dies with the command)."""
+    settings name (a shared Redis cache, or an in-process one that dies with the command).
+
+    A SQLite file that does not exist is created only by the commands that build a schema
+    (``create=True``: ``db upgrade``, ``setup``, ``seed``...); any other command says the
+    database is not initialised and leaves no empty file behind."""
+    current = current or settings()
+    if not create:
+        _require_sqlite_file(current)
     async with open_runtime(current, cache=cache) as runtime:
         yield runtime.db
+
+
+def _require_sqlite_file(current: Settings) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from qulab.core import SchemaMissing
+
+    url = make_url(current.database.url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    if url.query.get("uri") or url.database.startswith("file:"):
+        return  # an SQLite URI names its own open mode
+    path = Path(url.database)
+    if path.parent.is_dir() and not path.exists():  # (no directory: sqlite3 says it cannot open)
+        raise SchemaMissing(
+            f"the database is not initialised: {path} does not exist; "
+            "run `qulab db upgrade` (or `qulab setup`) to create it"
+        )
 
 
 def _default(value: Any) -> Any:

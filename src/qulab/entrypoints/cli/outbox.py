@@ -9,7 +9,12 @@ import typer
 from qulab._startup import release_sigterm, sigterm_received
 from qulab.core import ConfigurationError, InvalidInput, ServiceUnavailable, UserError
 from qulab.entrypoints.cli._common import (
+    EXIT_DEAD_LETTERED,
+    DryRun,
+    Yes,
+    ask,
     err,
+    needs_consent,
     open_db,
     open_runtime,
     out,
@@ -36,6 +41,11 @@ MEMORY_BROKER_REFUSED = (
     "the memory:// broker lives in this process only: nothing outside it would see the "
     "events, yet they would be marked published; pass --yes to relay anyway, or set "
     "QULAB_BROKER_URL (or --broker) to a real broker"
+)
+
+DEAD_LETTERED_HINT = (
+    " (dead-lettered: `qulab outbox status` lists them, `qulab outbox replay --failed` "
+    "sends them again)"
 )
 
 app = typer.Typer(help="Operate the transactional outbox.", no_args_is_help=True)
@@ -134,6 +144,9 @@ def relay(
     exits 0), or makes one pass with --once. --metrics-port serves Prometheus metrics while it
     runs (docs/operations.md).
 
+    Exits 3 when it dead-lettered events (they used their last attempt and are now failed),
+    1 when --once met a broker or database outage.
+
     The default memory:// broker dies with this command, so relaying to it is refused unless
     --yes is given.
     """
@@ -191,11 +204,16 @@ def relay(
         if not json:
             err.print(f"error: {_outage_line(result, pending)}", markup=False)
         raise typer.Exit(1)
-    if json:
-        return
-    summary = f"published {result.published}, retrying {result.retried}, failed {result.dead}"
-    # stderr, so that `--broker stdout://` leaves nothing but messages on stdout
-    err.print(summary + (f" (broker unavailable: {result.outage})" if result.outage else ""))
+    if not json:
+        summary = f"published {result.published}, retrying {result.retried}, failed {result.dead}"
+        if result.outage:
+            summary += f" (broker unavailable: {result.outage})"
+        elif result.dead:
+            summary += DEAD_LETTERED_HINT
+        # stderr, so that `--broker stdout://` leaves nothing but messages on stdout
+        err.print(summary, markup=False)
+    if result.dead:
+        raise typer.Exit(EXIT_DEAD_LETTERED)
 
 
 def _is_memory_broker(url: str | None) -> bool:
@@ -259,21 +277,39 @@ def purge(
     published_older_than: Annotated[
         str, typer.Option("--published-older-than", help="Age such as 7d, 12h, 30m.")
     ],
+    yes: Yes = False,
+    dry_run: DryRun = False,
     json: JSON = False,
 ) -> None:
     """Delete published events older than the given age, page by page. Failed events are
-    never purged."""
-    from qulab.core.outbox import parse_age, purge_published
+    never purged. Asks first on a terminal; --yes otherwise. --dry-run counts them."""
+    from qulab.core.outbox import count_purgeable, parse_age, purge_published
 
     age = parse_age(published_older_than, "published_older_than")
+    needs_consent("outbox purge", yes=yes, dry_run=dry_run)
 
     async def _go() -> int:
         async with open_db() as db:
+            count = await count_purgeable(db, age)
+            if dry_run:
+                return count
+            if count:
+                ask(f"{db.description}: {_purge_plan(count, published_older_than)}", yes=yes)
             return await purge_published(db, age)
 
     count = run(_go)
-    result: dict[str, Any] = {"deleted": count, "older_than_seconds": age.total_seconds()}
+    key = "would_delete" if dry_run else "deleted"
+    result: dict[str, Any] = {key: count, "older_than_seconds": age.total_seconds()}
     if json:
-        print_json(result)
+        print_json(({"dry_run": True} if dry_run else {}) | result)
+    elif dry_run:
+        out.print(f"dry run, nothing changed: {_purge_plan(count, published_older_than)}")
     else:
         out.print(f"deleted {count} published event(s) older than {published_older_than}")
+
+
+def _purge_plan(count: int, age: str) -> str:
+    return (
+        f"deletes {count} published event(s) older than {age} from the outbox "
+        "(pending and failed events are kept)"
+    )

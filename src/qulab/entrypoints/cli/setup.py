@@ -23,7 +23,7 @@ def setup(
     from qulab.lab import run_db_setup_and_create_user
 
     async def _go() -> SetupResult:
-        async with open_db() as db:
+        async with open_db(create=True) as db:
             return await run_db_setup_and_create_user(db)
 
     result = run(_go)

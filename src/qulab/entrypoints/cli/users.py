@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from qulab.entrypoints.cli._common import (
+    DryRun,
+    Yes,
+    ask,
+    needs_consent,
     open_cache,
     open_db,
     out,
@@ -164,13 +168,44 @@ def update(
 @app.command()
 def delete(
     user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    json: JSON = False,
 ) -> None:
-    """Delete a user with their assessments and scores."""
-    from qulab.platform import DeleteUser, delete_user, parse, uow_factory
+    """Delete a user with their assessments and scores. Asks first on a terminal; --yes
+    otherwise. --dry-run says which user and how many rows and events."""
+    needs_consent("user delete", yes=yes, dry_run=dry_run)
+    from qulab.platform import (
+        DeleteUser,
+        User,
+        count_removal,
+        delete_user,
+        get_user,
+        parse,
+        uow_factory,
+    )
 
-    async def _go() -> None:
+    async def _go() -> dict[str, Any]:
         async with open_db() as db:
-            await delete_user(parse(DeleteUser, user_id=user_id), uow_factory(db))
+            command = parse(DeleteUser, user_id=user_id)
+            user = await get_user(db, command.user_id)
+            removal = await count_removal(db, User.id == user.id, per_user=True)
+            plan = (
+                f"deletes user {user.id} ({user.email}) with {removal.assessments} "
+                f"assessment(s) and {removal.scores} score(s), and records "
+                f"{removal.events} user.deleted event"
+            )
+            record = {"id": user.id, "email": user.email, **vars(removal), "summary": plan}
+            if dry_run:
+                return {"dry_run": True, **record}
+            ask(plan, yes=yes)
+            await delete_user(command, uow_factory(db))
+            return {"deleted": user.id, **record}
 
-    run(_go)
-    out.print(f"deleted {user_id}")
+    result = run(_go)
+    if json:
+        print_json(result)
+    elif dry_run:
+        out.print(f"dry run, nothing changed: {result['summary']}")
+    else:
+        out.print(f"deleted {result['deleted']}")

@@ -165,6 +165,39 @@ async def remove_users(uow: PlatformUnitOfWork, where: ColumnElement[bool], reas
     return len(user_ids)
 
 
+@dataclass(frozen=True)
+class Removal:
+    """What removing the users matching a filter would delete, counted without deleting:
+    the users, their assessments and scores, and the events the removal would record."""
+
+    users: int
+    assessments: int
+    scores: int
+    events: int
+
+    @property
+    def rows(self) -> int:
+        return self.users + self.assessments + self.scores
+
+
+async def count_removal(
+    db: Database, where: ColumnElement[bool], *, per_user: bool = False
+) -> Removal:
+    """What ``remove_users`` (or, with ``per_user``, one ``user.deleted`` event per user, as
+    ``delete_user`` records) would delete for ``where``; nothing is written."""
+    ids = select(User.id).where(where)
+    async with db.session() as session:
+        users = int((await session.execute(select(func.count()).where(where))).scalar_one())
+
+        async def owned(model: type[AIRScore] | type[Assessment]) -> int:
+            statement = select(func.count()).select_from(model).where(model.user_id.in_(ids))
+            return int((await session.execute(statement)).scalar_one())
+
+        assessments, scores = await owned(Assessment), await owned(AIRScore)
+    events = users if per_user else -(-users // REMOVAL_IDS_PER_EVENT)
+    return Removal(users, assessments, scores, events)
+
+
 async def count_seeded_scores(db: Database, marker: str = "demo") -> int:
     async with db.session() as session:
         statement = select(func.count(AIRScore.id)).where(

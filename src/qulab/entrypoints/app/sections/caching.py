@@ -15,7 +15,7 @@ from qulab.entrypoints.app.cache_burst_view import (
 from qulab.entrypoints.app.cache_resource import backend_label, lab_cache
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
-from qulab.entrypoints.app.demo_data import CacheDemo, prepare_cache_demo
+from qulab.entrypoints.app.demo_data import CacheDemo, add_demo_score, prepare_cache_demo
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
@@ -34,6 +34,7 @@ from qulab.platform import (
 INVALIDATE_LABEL = "Invalidate Cache for this User"
 UPDATE_LABEL = "Update name"
 RESET_STATS_LABEL = "Reset Statistics"
+ADD_SCORE_LABEL = "Add a sample score"
 
 
 def _intro() -> None:
@@ -141,6 +142,22 @@ def _status(db: Database, cache: Cache) -> None:
     )
 
 
+def _offer_a_score(db: Database, demo: CacheDemo) -> CacheDemo:
+    """Opening the page writes nothing: a score for the demo is added only when asked."""
+    st.info(
+        f"{literal(demo.user.name)} has no AI-R score yet: add a sample score to see the "
+        "latest-score fetches served from the cache too.",
+        icon=":material/add_chart:",
+    )
+    if not st.button(ADD_SCORE_LABEL, key="add_sample_score"):
+        return demo
+    scored = attempt(db, lambda: add_demo_score(db, demo))
+    if scored is None:
+        return demo
+    st.success(f"One sample score was added for {literal(demo.user.name)}.")
+    return scored
+
+
 async def _prepared(db: Database) -> tuple[CacheDemo | None]:
     return (await prepare_cache_demo(db),)
 
@@ -167,13 +184,16 @@ def render() -> None:
         )
         render_strategies(context.settings, db)
         return
-    if demo.score_created:
-        st.info(
-            f"{literal(demo.user.name)} had no score yet: one sample score was added for the demo."
-        )
+    if demo.latest_score is None:
+        demo = _offer_a_score(db, demo)
+    score = demo.latest_score
     st.markdown(
-        f"Using **{literal(demo.user.name)}** (User ID `{demo.user.id}`); latest AI-R score ID "
-        f"`{demo.latest_score.id}` ({demo.latest_score.air_score:g})."
+        f"Using **{literal(demo.user.name)}** (User ID `{demo.user.id}`); "
+        + (
+            "no AI-R score yet."
+            if score is None
+            else f"latest AI-R score ID `{score.id}` ({score.air_score:g})."
+        )
     )
     render_fetch_bursts(db, cache, demo.user.id)
     _invalidation(db, cache, demo)

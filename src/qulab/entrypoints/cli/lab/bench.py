@@ -87,7 +87,8 @@ def _print_report(report: Any) -> None:
 
 def bench(
     names: Annotated[
-        list[str] | None, typer.Argument(metavar="NAME...", help="Benchmarks to run, or all.")
+        list[str] | None,
+        typer.Argument(metavar="[NAME]...", help="Benchmarks to run, or all; none lists them."),
     ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="Tiny sizes, one round: checks, measures nothing.")
@@ -95,25 +96,45 @@ def bench(
     rounds: Annotated[
         int | None, typer.Option("--rounds", min=1, max=1000, help="Timed rounds per case.")
     ] = None,
+    write_docs: Annotated[
+        bool,
+        typer.Option(
+            "--write-docs",
+            help="Update docs/benchmarks.json and .md (and docs/caching-strategies.md) of the "
+            "checkout with the results.",
+        ),
+    ] = False,
     output: Annotated[
         Path | None,
-        typer.Option(
-            "--output",
-            help="Directory for benchmarks.json and .md (default: docs/ of the checkout; "
-            "quick runs write nothing unless given).",
-        ),
+        typer.Option("--output", help="Write benchmarks.json and .md to this directory instead."),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Run benchmarks (nplusone, pool, ... or all) in one process; write docs/benchmarks.md."""
+    """List the benchmarks (no NAME), or run them side by side in one process.
+
+    They use the configured services: PostgreSQL when QULAB_DATABASE_URL names one, Redis from
+    QULAB_REDIS_URL (QULAB_BENCH_POSTGRES_URL and QULAB_BENCH_REDIS_URL override them for
+    benchmarks only). On PostgreSQL each creates and drops databases of its own; on Redis it
+    uses key and stream prefixes of its own and deletes them. A suite whose services are not
+    configured is reported as not run. Nothing under docs/ changes without --write-docs.
+    """
     root = find_checkout()
     harness = load_harness(root)
+    if not names:
+        _list_suites(harness, json)
+        return
     try:
-        selected = harness.resolve(names or ["all"])
+        selected = harness.resolve(names)
     except KeyError as error:
         raise InvalidInput("NAME", str(error.args[0])) from None
+    docs_dir = output or root / "docs"
     base = harness.BenchConfig.smoke() if quick else harness.BenchConfig()
-    config = dataclasses.replace(base, rounds=rounds) if rounds else base
+    config = dataclasses.replace(
+        base, write_docs=write_docs or output is not None, docs_dir=docs_dir
+    )
+    if rounds:
+        config = dataclasses.replace(config, rounds=rounds)
+    err.print(_services_line(config), markup=False)
     started = time.perf_counter()
 
     def _progress(name: str, index: int, total: int) -> None:
@@ -124,8 +145,8 @@ def bench(
 
     reports = run(lambda: harness.run(selected, config, _progress))
     written: tuple[Path, Path] | None = None
-    if output is not None or not quick:
-        written = harness.write_results(reports, output or root / "docs")
+    if config.write_docs:
+        written = harness.write_results(reports, docs_dir)
     if json:
         print_json(
             {
@@ -140,4 +161,39 @@ def bench(
     if written:
         out.print(f"\nwrote {written[0]} and {written[1]}")
     else:
-        out.print("\nquick run: results not written (pass --output DIR to keep them)")
+        out.print("\nresults not written (--write-docs updates docs/, --output DIR elsewhere)")
+
+
+def _list_suites(harness: ModuleType, json: bool) -> None:
+    config = harness.BenchConfig()
+    rows = [
+        {
+            "name": suite.name,
+            "measures": suite.about,
+            "needs": ", ".join(suite.needs) or "-",
+            "ready": harness.unmet(config, suite.needs) is None,
+        }
+        for suite in (harness.REGISTRY[name] for name in sorted(harness.REGISTRY))
+    ]
+    if json:
+        print_json({"benchmarks": rows})
+        return
+    table = RichTable(title="benchmarks (qulab bench NAME... | all)")
+    for column in ("name", "measures", "needs", "ready"):
+        table.add_column(column)
+    for row in rows:
+        ready = "yes" if row["ready"] else "not configured"
+        table.add_row(row["name"], row["measures"], row["needs"], ready)
+    out.print(table)
+    out.print(_services_line(config), markup=False)
+
+
+def _services_line(config: Any) -> str:
+    from qulab.core import redact_url
+
+    postgres = redact_url(config.postgres_url) if config.postgres_url else "not configured"
+    redis = redact_url(config.redis_url) if config.redis_url else "not configured"
+    return (
+        f"PostgreSQL: {postgres} (databases of their own); Redis: {redis} (prefixes of their "
+        "own); QULAB_BENCH_POSTGRES_URL / QULAB_BENCH_REDIS_URL override for benchmarks only"
+    )

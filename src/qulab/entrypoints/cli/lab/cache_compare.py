@@ -98,7 +98,7 @@ def compare(
     current = settings()
 
     async def _go(report: Report) -> CacheComparison:
-        async with open_db(current) as db:
+        async with open_db(current, create=True) as db:
             return await compare_strategies(
                 db,
                 names,

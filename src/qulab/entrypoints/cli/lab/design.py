@@ -83,7 +83,7 @@ def design(
     chosen = _read_design(path)
 
     async def _go() -> Comparison:
-        async with open_db() as db:
+        async with open_db(create=True) as db:
             return await grade_beside_reference(db, chosen)
 
     data = as_dict(run(_go))

@@ -56,7 +56,7 @@ def nplusone(
     from qulab.platform import MIGRATIONS, ensure_seeded, seeded_users
 
     async def _go() -> tuple[Comparison, bool]:
-        async with open_db() as db:
+        async with open_db(create=True) as db:
             await MIGRATIONS.upgrade(db)
             seeded = await ensure_seeded(db, users, scores, marker=MARKER)
             result = await compare_all_users(db, users, where=seeded_users(MARKER))

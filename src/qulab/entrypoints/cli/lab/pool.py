@@ -62,7 +62,7 @@ def exhaustion_dict(result: ExhaustionResult) -> dict[str, Any]:
 async def _user_ids() -> list[str]:
     from qulab.platform import MIGRATIONS, ensure_seeded, seeded_users, users_statement
 
-    async with open_db() as db:
+    async with open_db(create=True) as db:
         await MIGRATIONS.upgrade(db)
         await ensure_seeded(db, SEED_USERS, SEED_SCORES, marker=MARKER)
         async with db.session() as session:
@@ -123,7 +123,7 @@ def _exhaust(json: bool) -> None:
     from qulab.platform import MIGRATIONS
 
     async def _go() -> ExhaustionResult:
-        async with open_db() as db:
+        async with open_db(create=True) as db:
             await MIGRATIONS.upgrade(db)
         return await demonstrate_pool_exhaustion(settings())
 
