@@ -41,5 +41,17 @@ def add(
         return
     rows = [score.model_dump() for score in scores[-20:]]
     columns = ["id", "occupation_code", "air_score", "vr_score", "hr_score", "synergy_score"]
-    print_table(f"{len(scores)} score(s) stored", rows, [*columns, "ci_lower", "ci_upper"])
+    print_table(
+        f"{len(scores)} score(s) stored",
+        rows,
+        [*columns, "ci_lower", "ci_upper"],
+        optional=[
+            "occupation_code",
+            "synergy_score",
+            "hr_score",
+            "vr_score",
+            "ci_lower",
+            "ci_upper",
+        ],
+    )
     out.print(f"{len(scores)} score.calculated event(s) pending in the outbox")

@@ -127,7 +127,9 @@ def list_users(
         return
     rows = [user.model_dump() for user in page.users]
     columns = ["id", "email", "name", "occupation_code", "created_at"]
-    print_table(f"{page.total} users", rows, columns)
+    print_table(
+        f"{page.total} users", rows, columns, optional=["name", "occupation_code", "created_at"]
+    )
     if not page.complete:
         out.print(f"showing {len(page.users)} of {page.total} (use --limit/--offset)")
 
@@ -164,6 +166,7 @@ def update(
 @app.command()
 def delete(
     user_id: Annotated[str, typer.Argument(metavar="ID", help="The user's id (UUID).")],
+    json: JSON = False,
 ) -> None:
     """Delete a user with their assessments and scores."""
     from qulab.platform import DeleteUser, delete_user, parse, uow_factory
@@ -173,4 +176,7 @@ def delete(
             await delete_user(parse(DeleteUser, user_id=user_id), uow_factory(db))
 
     run(_go)
-    out.print(f"deleted {user_id}")
+    if json:
+        print_json({"deleted": user_id})
+    else:
+        out.print(f"deleted {user_id}")
