@@ -68,6 +68,7 @@ EXPORTED = {
         "ConflictError",
         "ConsumeResult",
         "Consumer",
+        "ConsumerGroup",
         "ConsumerStatus",
         "CoreBase",
         "Database",
@@ -127,6 +128,7 @@ EXPORTED = {
         "Write",
         "applied_ids",
         "apply_once",
+        "async_database_url",
         "bootstrap",
         "build_source",
         "codec",
@@ -212,6 +214,7 @@ EXPORTED = {
     "qulab.core.consumers": [
         "ConsumeResult",
         "Consumer",
+        "ConsumerGroup",
         "ConsumerStatus",
         "Delivery",
         "Handler",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from qulab.core.consumers import (
         Consumer,
         ConsumeResult,
+        ConsumerGroup,
         ConsumerStatus,
         Delivery,
         Handler,
@@ -113,7 +114,7 @@ if TYPE_CHECKING:
     from qulab.core.repository import Repository, Write
     from qulab.core.schema import create_core_tables, drop_core_tables
     from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
-    from qulab.core.urls import redact_text, redact_url
+    from qulab.core.urls import async_database_url, redact_text, redact_url
 
 __all__ = [
     "EVENT_TYPES",
@@ -130,6 +131,7 @@ __all__ = [
     "ConflictError",
     "ConsumeResult",
     "Consumer",
+    "ConsumerGroup",
     "ConsumerStatus",
     "CoreBase",
     "Database",
@@ -189,6 +191,7 @@ __all__ = [
     "Write",
     "applied_ids",
     "apply_once",
+    "async_database_url",
     "bootstrap",
     "build_source",
     "codec",
@@ -252,6 +255,7 @@ _HOMES = {
     "load_settings": "qulab.core.config",
     "ConsumeResult": "qulab.core.consumers",
     "Consumer": "qulab.core.consumers",
+    "ConsumerGroup": "qulab.core.consumers",
     "ConsumerStatus": "qulab.core.consumers",
     "Delivery": "qulab.core.consumers",
     "Handler": "qulab.core.consumers",
@@ -337,6 +341,7 @@ _HOMES = {
     "drop_core_tables": "qulab.core.schema",
     "UnitOfWork": "qulab.core.uow",
     "UnitOfWorkFactory": "qulab.core.uow",
+    "async_database_url": "qulab.core.urls",
     "redact_text": "qulab.core.urls",
     "redact_url": "qulab.core.urls",
 }

@@ -77,6 +77,7 @@ def current(json: JSON = False) -> None:
 @app.command()
 def reset(
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: every row is deleted.")] = False,
+    json: JSON = False,
 ) -> None:
     """Drop every QuLab table and recreate the schema empty."""
     if not yes:
@@ -91,4 +92,8 @@ def reset(
             await MIGRATIONS.upgrade(db, "head")
             return db.description
 
-    out.print(f"{run(_go)}: reset to an empty schema")
+    database = run(_go)
+    if json:
+        print_json({"database": database, "revision": MIGRATIONS.head(), "reset": True})
+    else:
+        out.print(f"{database}: reset to an empty schema")
