@@ -46,12 +46,8 @@ def add(
         rows,
         [*columns, "ci_lower", "ci_upper"],
         optional=[
-            "occupation_code",
-            "synergy_score",
-            "hr_score",
-            "vr_score",
-            "ci_lower",
-            "ci_upper",
+            *("ci_lower", "ci_upper", "vr_score", "hr_score"),
+            *("synergy_score", "occupation_code"),
         ],
     )
     out.print(f"{len(scores)} score.calculated event(s) pending in the outbox")
