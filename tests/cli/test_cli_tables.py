@@ -3,7 +3,15 @@ an email or a number; anywhere else they are plain and whole, however narrow COL
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
+import subprocess
+import sys
+import termios
 
 import pytest
 from rich.console import Console
@@ -105,3 +113,41 @@ def test_a_terminal_record_never_cuts_the_id(
     assert any(users[0]["id"] in line for line in table)
     assert max(len(line) for line in table) <= 60
     assert "…" not in result.out
+
+
+def _on_a_terminal(args: list[str], columns: int, env: dict[str, str]) -> str:
+    """Run ``qulab ARGS`` with stdout on a pseudo-terminal ``columns`` wide; what it showed."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    environment = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qulab", *args],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=environment | env | {"TERM": "xterm", "NO_COLOR": "1"},
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode()).replace("\r", "")
+
+
+def test_a_real_terminal_gets_a_table_that_fits_with_every_id_whole(
+    users: list[dict[str, str]], database_url: str
+) -> None:
+    shown = _on_a_terminal(["user", "list"], 110, {"QULAB_DATABASE_URL": database_url})
+    table = [line for line in shown.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and max(len(line) for line in table) <= 110
+    assert "created_at" not in shown and "…" not in shown
+    for user in users:
+        [row] = [line for line in table if user["id"] in line]
+        assert user["email"] in row
