@@ -86,7 +86,7 @@ def test_an_unknown_revision_is_exit_2(qulab: Invoke, command: str) -> None:
     result = qulab("db", command, "nosuchrev")
     assert result.code == 2
     assert result.err == (
-        "error: revision: Can't locate revision identified by 'nosuchrev' "
+        "error: REVISION: Can't locate revision identified by 'nosuchrev' "
         "(see `qulab db current`)\n"
     )
 

@@ -105,6 +105,8 @@ def test_a_usage_mistake_is_one_line_and_exit_2(
             ("user", "create", "--email", "a@example.com", "--name", "N", "--occupation", "X" * 21),
             "error: --occupation: String should have at most 20 characters",
         ),
+        (("user", "show", "nope"), "error: ID: 'nope' is not a valid UUID"),
+        (("score", "add", "nope"), "error: USER_ID: 'nope' is not a valid UUID"),
         (
             ("cache", "compare", "--read-ratio", "2"),
             "error: --read-ratio: must be between 0 and 1, got 2",

@@ -88,7 +88,7 @@ def test_unknown_and_malformed_ids_exit_2(migrated: Invoke) -> None:
         assert result.code == 2
         assert result.err.strip() == f"error: user {unknown} not found"
     malformed = migrated("user", "show", "not-a-uuid")
-    assert malformed.code == 2 and malformed.err.startswith("error: user_id:")
+    assert malformed.code == 2 and malformed.err.startswith("error: ID:")
 
 
 def test_update_and_delete(migrated: Invoke) -> None:

@@ -1,4 +1,5 @@
-"""Errors name what the user typed: a field refused by validation becomes its option's flag.
+"""Errors name what the user typed: a field refused by validation becomes its option's flag
+(or its argument's name in the usage line).
 
 A command's options are passed on to schemas and services under their field names
 (``--occupation`` as ``occupation_code``, ``--read-ratio`` as ``read_ratio``). When one of them
@@ -13,7 +14,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from qulab.core import InvalidInput
 
@@ -26,12 +27,17 @@ FIELD_OPTIONS = {
 
 
 def flag_for(command: Any, field: str) -> str | None:
-    """The flag of ``command`` whose value became ``field`` (``--read-ratio``), if any."""
+    """What the user typed for ``field`` in ``command``: the flag whose value became it
+    (``--read-ratio``), or the argument as the usage line names it (``ID``); None if neither."""
     wanted = {field, FIELD_OPTIONS.get(field, field)}
     for param in command.params:
-        if isinstance(param, TyperOption) and param.name in wanted:
+        if param.name not in wanted:
+            continue
+        if isinstance(param, TyperOption):
             long = [opt for opt in param.opts if opt.startswith("--")]
-            return (long or param.opts)[0]
+            return str((long or param.opts)[0])
+        if isinstance(param, TyperArgument):
+            return str(param.metavar or param.name.upper())
     return None
 
 
