@@ -8,7 +8,6 @@ import typer
 
 from qulab.core import ServiceUnavailable
 from qulab.entrypoints.cli._common import (
-    err,
     open_cache,
     out,
     print_json,
@@ -77,7 +76,7 @@ def stats(
     print_table(f"cache statistics ({snapshot.scope})", rows, ["metric", *families])
     out.print(f"breaker: {snapshot.breaker_state} ({snapshot.breaker_rejected} calls refused)")
     if not shared:
-        err.print(f"note: {PROCESS_ONLY_NOTE}")
+        out.print(PROCESS_ONLY_NOTE)
     if reset:
         out.print("statistics reset")
 
