@@ -103,7 +103,7 @@ def test_sidebar_live_lines_show_services_without_their_passwords(
 @pytest.mark.parametrize(
     ("name", "value", "shown"),
     [
-        ("DATABASE_URL", "postgresql://u:s3cret@h/x", "postgresql://u:***@h/x"),
+        ("DATABASE_URL", "mysql://u:s3cret@h/x", "mysql://u:***@h/x"),
         ("REDIS_URL", "redis://u:s3cret@h:port/0", "redis://u:***@h:port/0"),
         ("BROKER_URL", "kafka://u:s3cret@h/x", "kafka://u:***@h/x"),
     ],

@@ -94,7 +94,7 @@ def test_an_unknown_revision_is_exit_2(qulab: Invoke, command: list[str]) -> Non
     result = qulab("db", *command, "nosuchrev")
     assert result.code == 2
     assert result.err == (
-        "error: revision: Can't locate revision identified by 'nosuchrev' "
+        "error: REVISION: Can't locate revision identified by 'nosuchrev' "
         "(see `qulab db current`)\n"
     )
 

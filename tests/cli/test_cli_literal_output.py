@@ -68,9 +68,10 @@ def test_user_show_prints_hostile_names_literally(
     assert result.code == 0, result.err
     assert result.err == ""
     shown = HOSTILE[name]
-    lines = result.out.splitlines()
-    assert any(line.split("│")[2].strip() == shown for line in lines if "│ name " in line)
-    assert any(shown in line for line in lines if "│ education_level " in line)
+    fields = (line.partition(" ") for line in result.out.splitlines()[1:-1])
+    record = {key: value.strip() for key, _, value in fields}
+    assert record["name"] == shown
+    assert shown in record["education_level"]
     _assert_no_raw_controls(result.out)
 
 
@@ -80,12 +81,9 @@ def test_user_list_prints_every_hostile_name_literally(migrated: Invoke, databas
     assert result.code == 0, result.err
     assert result.err == ""
     assert "6 users" in result.out
-    names = [
-        cells[3].strip()
-        for line in result.out.splitlines()
-        if "@example.com" in line and len(cells := line.split("│")) > 3
-    ]
-    assert names == list(HOSTILE.values())
+    header, *rows = result.out.splitlines()[1:]
+    start, end = header.index("name"), header.index("occupation_code")
+    assert [row[start:end].rstrip() for row in rows] == list(HOSTILE.values())
     _assert_no_raw_controls(result.out)
 
 
@@ -103,10 +101,7 @@ def test_json_output_escapes_controls_and_decodes_to_the_stored_value(
     assert [u["name"] for u in json.loads(listed.out)["users"]] == ["abc\u202eevil\x1b[2J\x85"]
 
 
-@pytest.mark.parametrize(
-    ("option", "field"),
-    [("--name", "name"), ("--occupation", "occupation_code"), ("--education", "education_level")],
-)
+@pytest.mark.parametrize("option", ["--name", "--occupation", "--education"])
 @pytest.mark.parametrize(
     ("value", "code"),
     [
@@ -118,15 +113,15 @@ def test_json_output_escapes_controls_and_decodes_to_the_stored_value(
         ("a\u2066b", "U+2066"),
     ],
 )
-def test_control_characters_are_refused_naming_the_field(
-    migrated: Invoke, option: str, field: str, value: str, code: str
+def test_control_characters_are_refused_naming_the_flag(
+    migrated: Invoke, option: str, value: str, code: str
 ) -> None:
     base = {"--email": "c@example.com", "--name": "Plain Name"}
     args = [item for key, val in {**base, option: value}.items() for item in (key, val)]
     result = migrated("user", "create", *args)
     assert result.code == 2
     assert result.err == (
-        f"error: {field}: must not contain control or bidirectional override characters ({code})\n"
+        f"error: {option}: must not contain control or bidirectional override characters ({code})\n"
     )
     assert json.loads(migrated("user", "list", "--json").out)["users"] == []
 
@@ -137,5 +132,5 @@ def test_update_refuses_a_control_character_and_changes_nothing(migrated: Invoke
     user_id = created.out.strip()
     result = migrated("user", "update", user_id, "--name", "x\u202dy")
     assert result.code == 2
-    assert result.err.startswith("error: name: must not contain control")
+    assert result.err.startswith("error: --name: must not contain control")
     assert json.loads(migrated("user", "show", user_id, "--json").out)["user"]["name"] == "Before"

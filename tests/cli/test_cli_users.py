@@ -62,20 +62,18 @@ def test_duplicate_email_is_one_line_on_stderr_and_exit_2(migrated: Invoke) -> N
 
 
 @pytest.mark.parametrize(
-    ("args", "field"),
+    ("args", "flag"),
     [
-        (["--email", "bad", "--name", "X"], "email"),
-        (["--email", "ok@example.com", "--name", " "], "name"),
-        (["--email", "ok@example.com", "--name", "X", "--years", "99"], "years_experience"),
-        (["--email", "ok@example.com", "--name", "X", "--occupation", "O" * 21], "occupation_code"),
+        (["--email", "bad", "--name", "X"], "--email"),
+        (["--email", "ok@example.com", "--name", " "], "--name"),
+        (["--email", "ok@example.com", "--name", "X", "--years", "99"], "--years"),
+        (["--email", "ok@example.com", "--name", "X", "--occupation", "O" * 21], "--occupation"),
     ],
 )
-def test_bad_input_names_the_field_and_exits_2(
-    migrated: Invoke, args: list[str], field: str
-) -> None:
+def test_bad_input_names_the_flag_and_exits_2(migrated: Invoke, args: list[str], flag: str) -> None:
     result = migrated("user", "create", *args)
     assert result.code == 2
-    assert result.err.startswith(f"error: {field}:")
+    assert result.err.startswith(f"error: {flag}:")
     assert len(result.err.strip().splitlines()) == 1
     assert json.loads(migrated("user", "list", "--json").out)["users"] == []
 
@@ -91,7 +89,7 @@ def test_unknown_and_malformed_ids_exit_2(migrated: Invoke) -> None:
         assert result.code == 2
         assert result.err.strip() == f"error: user {unknown} not found"
     malformed = migrated("user", "show", "not-a-uuid")
-    assert malformed.code == 2 and malformed.err.startswith("error: user_id:")
+    assert malformed.code == 2 and malformed.err.startswith("error: ID:")
 
 
 def test_update_and_delete(migrated: Invoke) -> None:

@@ -151,7 +151,7 @@ def test_a_hash_at_the_users_key_is_a_miss_counted_as_wrong_type(
     assert orjson.loads(again)["cache"]["user"]["outcome"] == "HIT"
 
     code, out = qulab(capsys, "cache", "stats")
-    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines()]
+    cells = [line.split() for line in out.splitlines()]
     user_column = {row[0]: row[1] for row in cells if len(row) == 3}
     assert code == 0
     assert [user_column[name] for name in ("wrong_type", "errors", "oversize")] == ["1", "0", "0"]

@@ -100,7 +100,7 @@ def dead_port() -> int:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("DATABASE_URL", f"postgresql://u:{PASSWORD}@h/x"),
+        ("DATABASE_URL", f"mysql://u:{PASSWORD}@h/x"),
         ("REDIS_URL", f"http://u:{PASSWORD}@h:6379/0"),
         ("BROKER_URL", f"kafka://u:{PASSWORD}@h/x"),
     ],
@@ -282,11 +282,11 @@ def test_a_dotenv_that_is_not_utf8_is_one_line_and_exit_2(qulab: Qulab, tmp_path
 
 def test_an_absurd_offset_is_bad_input(qulab: Qulab) -> None:
     line = assert_one_line(qulab("user", "list", "--offset", str(10**30)), 2)
-    assert line == "error: offset: must be between 0 and 9223372036854775807"
+    assert line == "error: --offset: must be between 0 and 9223372036854775807"
     assert qulab("user", "list", "--offset", str(2**63 - 1)).code == 0
 
 
 def test_an_absurd_purge_age_is_bad_input(qulab: Qulab) -> None:
     result = qulab("outbox", "purge", "--published-older-than", "99999999999999d")
     line = assert_one_line(result, 2)
-    assert line == "error: published_older_than: '99999999999999d' is more than 100 years"
+    assert line == "error: --published-older-than: '99999999999999d' is more than 100 years"

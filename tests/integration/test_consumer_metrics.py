@@ -1,5 +1,5 @@
 """A running consumer reports what it applied, what it skipped and how far behind it is: its
-recorder is the one ``qulab consume --metrics-port`` serves, scraped over HTTP."""
+recorder is the one ``qulab consume run --metrics-port`` serves, scraped over HTTP."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ PASSWORD = "S3cretPW"
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("DATABASE_URL", f"postgresql://u:{PASSWORD}@h/x"),
+        ("DATABASE_URL", f"mysql://u:{PASSWORD}@h/x"),
         ("REDIS_URL", f"http://u:{PASSWORD}@h/0"),
         ("BROKER_URL", f"kafka://u:{PASSWORD}@h/x"),
         ("DATABASE_URL", f"postgresql+asyncpg://u:{PASSWORD}@h:abc/x"),

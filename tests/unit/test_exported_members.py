@@ -68,6 +68,7 @@ EXPORTED = {
         "ConflictError",
         "ConsumeResult",
         "Consumer",
+        "ConsumerGroup",
         "ConsumerStatus",
         "CoreBase",
         "Database",
@@ -129,6 +130,7 @@ EXPORTED = {
         "Write",
         "applied_ids",
         "apply_once",
+        "async_database_url",
         "bootstrap",
         "build_source",
         "codec",
@@ -215,6 +217,7 @@ EXPORTED = {
     "qulab.core.consumers": [
         "ConsumeResult",
         "Consumer",
+        "ConsumerGroup",
         "ConsumerStatus",
         "Delivery",
         "Handler",

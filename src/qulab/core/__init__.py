@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from qulab.core.consumers import (
         Consumer,
         ConsumeResult,
+        ConsumerGroup,
         ConsumerStatus,
         Delivery,
         Handler,
@@ -114,7 +115,7 @@ if TYPE_CHECKING:
     from qulab.core.schema import create_core_tables, drop_core_tables, upgrade_core_tables
     from qulab.core.settings_groups import SettingsGroup
     from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
-    from qulab.core.urls import redact_text, redact_url
+    from qulab.core.urls import async_database_url, redact_text, redact_url
 
 __all__ = [
     "EVENT_TYPES",
@@ -131,6 +132,7 @@ __all__ = [
     "ConflictError",
     "ConsumeResult",
     "Consumer",
+    "ConsumerGroup",
     "ConsumerStatus",
     "CoreBase",
     "Database",
@@ -192,6 +194,7 @@ __all__ = [
     "Write",
     "applied_ids",
     "apply_once",
+    "async_database_url",
     "bootstrap",
     "build_source",
     "codec",
@@ -257,6 +260,7 @@ _HOMES = {
     "load_settings": "qulab.core.config",
     "ConsumeResult": "qulab.core.consumers",
     "Consumer": "qulab.core.consumers",
+    "ConsumerGroup": "qulab.core.consumers",
     "ConsumerStatus": "qulab.core.consumers",
     "Delivery": "qulab.core.consumers",
     "Handler": "qulab.core.consumers",
@@ -344,6 +348,7 @@ _HOMES = {
     "upgrade_core_tables": "qulab.core.schema",
     "UnitOfWork": "qulab.core.uow",
     "UnitOfWorkFactory": "qulab.core.uow",
+    "async_database_url": "qulab.core.urls",
     "redact_text": "qulab.core.urls",
     "redact_url": "qulab.core.urls",
 }

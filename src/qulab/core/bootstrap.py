@@ -47,7 +47,7 @@ class Application:
 
     ``families`` builds its cache key families from the settings (their TTLs are settings);
     ``unit_of_work`` opens a unit with its repositories; ``consumers`` are the projections
-    ``qulab consume`` can run, by name; ``handlers`` are bus subscriptions of its own beyond
+    ``qulab consume run`` can run, by name; ``handlers`` are bus subscriptions of its own beyond
     the cache's invalidation, as (event class, handler, durable) rows.
     """
 
@@ -138,7 +138,9 @@ class Runtime:
     ) -> Consumer:
         """The application's consumer ``name`` reading ``broker`` (the configured one by
         default) as consumer group ``group`` (its name by default), with the consumer settings.
-        Its source is the caller's to close (``await consumer.source.close()``)."""
+        The group is the consumer's identity: its inbox rows are kept under the group's name,
+        so another group applies every event again and counts its own. Its source is the
+        caller's to close (``await consumer.source.close()``)."""
         factory = self.application.consumers.get(name)
         if factory is None:
             known = ", ".join(sorted(self.application.consumers)) or "none"
@@ -156,6 +158,7 @@ class Runtime:
             self.db,
             source,
             handler,
+            name=group,  # the inbox keeps its rows under the group
             group=group,
             batch_size=config.batch_size,
             wait=config.wait if wait is None else wait,

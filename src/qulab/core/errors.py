@@ -43,6 +43,7 @@ class InvalidInput(UserError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.detail = message
         super().__init__(f"{field}: {message}")
 
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
-from qulab.core.urls import address_problem
+from qulab.core.urls import address_problem, async_database_url
 
 PREFIX = "QULAB_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./qulab.db"
@@ -129,6 +129,7 @@ class DatabaseSettings(SettingsGroup):
     @field_validator("url")
     @classmethod
     def _known_database(cls, value: str) -> str:
+        value = async_database_url(value)  # postgresql:// and postgres:// imply asyncpg
         return _service_url(value, _DATABASE_SCHEMES, " or ".join(_DATABASE_SCHEMES))
 
     @property
@@ -225,7 +226,7 @@ class RelaySettings(SettingsGroup):
 
 
 class ConsumerSettings(SettingsGroup):
-    """How ``qulab consume`` reads (``QULAB_CONSUMER_*``): deliveries per batch (and the
+    """How ``qulab consume run`` reads (``QULAB_CONSUMER_*``): deliveries per batch (and the
     RabbitMQ prefetch), how long a Redis entry stays pending before another member claims it,
     how long JetStream waits for an ack before delivering again, how long a fetch waits."""
 

@@ -23,6 +23,25 @@ _CREDENTIALS = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@]*):(?P<
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:.*@)?(?P<hostport>[^/?#@]*)")
 
 
+# Database URL schemes that name no driver, and the async driver QuLab runs them with.
+_ASYNC_DRIVERS = {
+    "postgresql://": "postgresql+asyncpg://",
+    "postgres://": "postgresql+asyncpg://",
+    "sqlite://": "sqlite+aiosqlite://",
+}
+
+
+def async_database_url(url: str) -> str:
+    """``url`` with the async driver QuLab uses made explicit: ``postgresql://`` and
+    ``postgres://`` (as libpq, psql and most hosting providers write them) become
+    ``postgresql+asyncpg://``, ``sqlite://`` becomes ``sqlite+aiosqlite://``; anything else is
+    returned as it is (to be accepted or refused by whoever reads it)."""
+    for bare, driver in _ASYNC_DRIVERS.items():
+        if url.startswith(bare):
+            return driver + url.removeprefix(bare)
+    return url
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password (if any) replaced by ``***``; anything else is kept as is."""
     return _CREDENTIALS.sub(lambda m: f"{m['head']}:{REDACTED}@", url, count=1)

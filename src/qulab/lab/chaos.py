@@ -1,7 +1,7 @@
 """The chaos check: relays and consumers as real processes, killed and restarted at random.
 
 ``run_chaos`` builds a scratch database and a broker namespace of its own, starts R relays
-(``qulab outbox relay``) and C consumers (``qulab consume score-summary``) as processes,
+(``qulab outbox relay``) and C consumers (``qulab consume run score-summary``) as processes,
 writes events through the services (users created, renamed, scored and deleted) while SIGKILLing a
 random relay or consumer at K random moments and starting it again, waits until everything
 has settled (every event published and applied, or the timeout), and verifies the outcome
@@ -98,7 +98,7 @@ class _Fleet:
     def command(self, role: str) -> list[str]:
         if role == "relay":
             return [sys.executable, "-m", "qulab", "outbox", "relay"]
-        return [sys.executable, "-m", "qulab", "consume", CONSUMER]
+        return [sys.executable, "-m", "qulab", "consume", "run", CONSUMER]
 
     async def start(self, worker: _Worker) -> None:
         with worker.log.open("ab") as log:

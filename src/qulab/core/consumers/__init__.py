@@ -10,11 +10,12 @@ from qulab.core.consumers.rabbitmq import RabbitMQSource, queue_name
 from qulab.core.consumers.redis_streams import RedisStreamsSource
 from qulab.core.consumers.runner import Consumer, ConsumeResult, Handler
 from qulab.core.consumers.source import Lag, Source
-from qulab.core.consumers.status import ConsumerStatus, consumer_status
+from qulab.core.consumers.status import ConsumerGroup, ConsumerStatus, consumer_status
 
 __all__ = [
     "ConsumeResult",
     "Consumer",
+    "ConsumerGroup",
     "ConsumerStatus",
     "Delivery",
     "Handler",

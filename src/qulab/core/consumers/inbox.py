@@ -62,11 +62,13 @@ def _key(consumer: str, event_id: str) -> Any:
     return and_(INBOX.c.consumer == consumer, INBOX.c.event_id == event_id)
 
 
-async def inbox_counts(db: Database) -> dict[str, tuple[int, int]]:
-    """Per consumer: (events applied, duplicate deliveries skipped)."""
+async def inbox_counts(db: Database, consumer: str | None = None) -> dict[str, tuple[int, int]]:
+    """Per consumer (or only ``consumer``): (events applied, duplicate deliveries skipped)."""
     query = select(
         INBOX.c.consumer, func.count(), func.coalesce(func.sum(INBOX.c.deliveries - 1), 0)
     ).group_by(INBOX.c.consumer)
+    if consumer is not None:
+        query = query.where(INBOX.c.consumer == consumer)
     async with db.connect() as conn:
         rows = (await conn.execute(query)).all()
     return {str(name): (int(applied), int(duplicates)) for name, applied, duplicates in rows}

@@ -1,7 +1,7 @@
 """The embedded broker as a source: a cursor over the process's memory broker.
 
 The memory broker keeps the last N messages of this process, so a consumer reading it runs in
-the same process as the relay (the lab, ``qulab consume --broker memory://``). Nothing is
+the same process as the relay (the lab, ``qulab consume run --broker memory://``). Nothing is
 acknowledged to it; messages that fell off the end before being read are counted as missed.
 """
 
@@ -22,6 +22,10 @@ class MemorySource:
         self.position = 0  # how many of the broker's messages (ever) this source has seen
         self.missed = 0
         self.decode = Decoder(_delivery, _message_id)
+
+    @property
+    def dropped(self) -> int:
+        return self.decode.skipped
 
     @property
     def description(self) -> str:

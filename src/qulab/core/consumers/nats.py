@@ -69,6 +69,10 @@ class NatsSource:
         self.decode = Decoder(_delivery, _subject, ack_message)
 
     @property
+    def dropped(self) -> int:
+        return self.decode.skipped
+
+    @property
     def description(self) -> str:
         streams = ", ".join(jetstream_name(k, self.prefix) for k in self.aggregate_types)
         return f"{self._where} JetStream {streams} consumer {self.durable}"

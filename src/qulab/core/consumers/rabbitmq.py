@@ -68,6 +68,10 @@ class RabbitMQSource:
         self.decode = Decoder(_delivery, _message_id, ack_message)
 
     @property
+    def dropped(self) -> int:
+        return self.decode.skipped
+
+    @property
     def description(self) -> str:
         return f"{self._where} queue {self.queue_name} on exchange {self.exchange_name}"
 

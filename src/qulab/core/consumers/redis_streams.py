@@ -77,6 +77,10 @@ class RedisStreamsSource:
         self.decode = Decoder(Entry.delivery, Entry.describe, self._drop)
 
     @property
+    def dropped(self) -> int:
+        return self.decode.skipped
+
+    @property
     def description(self) -> str:
         return f"{self._where} streams {', '.join(self.streams)} group {self.group}"
 

@@ -52,8 +52,14 @@ class ConsumeResult:
     processed: int = 0
     duplicates: int = 0
     rejected: int = 0  # deliveries that cannot be applied, logged and acknowledged
+    malformed: int = 0  # messages that cannot be decoded, logged and acknowledged
     batches: int = 0
     outage: str | None = None
+
+    @property
+    def poisoned(self) -> int:
+        """Deliveries dropped because they can never be applied (undecodable or refused)."""
+        return self.rejected + self.malformed
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -197,6 +203,7 @@ class Consumer:
                 await self.handle(deliveries)
         except OUTAGES as error:
             self.totals.outage = str(error)
+        self.totals.malformed = self.source.dropped
         return self.totals
 
     async def run(self, ready: asyncio.Event | None = None) -> ConsumeResult:
@@ -218,6 +225,7 @@ class Consumer:
                 await self._step()
         finally:
             await finish_status(reporting)
+        self.totals.malformed = self.source.dropped
         return self.totals
 
     async def _step(self) -> None:

@@ -4,7 +4,8 @@
 consumer) and is idempotent. ``fetch`` waits up to ``wait`` seconds for up to ``limit``
 deliveries and returns what it has (possibly nothing). ``ack`` is called only after the
 deliveries' effects have committed. ``lag`` is what the broker still holds for this consumer
-(None where it cannot say). A broker that cannot be reached raises BrokerUnavailable.
+(None where it cannot say). ``dropped`` counts the messages that could not be decoded (logged,
+acknowledged and dropped). A broker that cannot be reached raises BrokerUnavailable.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Lag:
 class Source(Protocol):
     @property
     def description(self) -> str: ...
+
+    @property
+    def dropped(self) -> int: ...
 
     async def start(self) -> None: ...
 

@@ -1,6 +1,6 @@
 """The one-call hook a consumer process starts its metrics with.
 
-A consumer (``qulab consume …``) calls ``serve_consumer_metrics(name, port)`` once at start-up,
+A consumer (``qulab consume run …``) calls ``serve_consumer_metrics(name, port)`` once at start-up,
 then reports through ``.recorder`` as it works::
 
     served = serve_consumer_metrics("projections", port)   # ConfigurationError if taken

@@ -2,7 +2,7 @@
 
 With the embedded broker it reads the process's memory broker (a ``MemorySource``); with a
 real broker it is a member of the consumer group ``qulab-lab`` (a group of the lab's own, so
-a ``qulab consume`` in a terminal still gets every event too: the inbox then counts one of
+a ``qulab consume run`` in a terminal still gets every event too: the inbox then counts one of
 the two deliveries as a duplicate). One per server process (``st.cache_resource``), started on
 first use and stopped when the runtime is torn down. It remembers the last deliveries it
 received, oldest first, for the page.
@@ -58,6 +58,10 @@ class RecordingSource:
     @property
     def description(self) -> str:
         return self.inner.description
+
+    @property
+    def dropped(self) -> int:
+        return self.inner.dropped
 
     async def start(self) -> None:
         await self.inner.start()

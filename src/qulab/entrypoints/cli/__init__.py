@@ -1,10 +1,12 @@
 """The ``qulab`` command line. Typer lives only in this package.
 
 Exit codes: 0 success; 2 a user mistake (bad input, unknown id, duplicate email, bad setting,
-a destructive command run without ``--yes`` when stdin is not a terminal); 1 a runtime failure
-(a database, cache or broker that cannot be reached); 3 the command ran but dead-lettered
-events (``outbox relay``: events that used their last attempt are now ``failed``). Either way
-one clear line goes to stderr, never a traceback.
+a bad flag or value, a destructive command run without ``--yes`` when stdin is not a
+terminal); 1 a runtime failure (a database, cache or broker that cannot be reached); 3 a pass
+that dead-lettered what it could not deliver or apply (``outbox relay``: events that used their
+last attempt are now ``failed``; ``consume run --once``: poison messages dropped). Either way
+one clear line goes to stderr, never a traceback; a refused value names the flag the user typed
+(``--read-ratio``), not the field behind it.
 
 Start-up stays light: the command modules import only Typer and the standard library at the
 top, and SQLAlchemy, the cache, the brokers and the lab inside the commands that use them, so
@@ -31,6 +33,7 @@ from qulab.entrypoints.cli import seed as seed_commands
 from qulab.entrypoints.cli import setup as setup_commands
 from qulab.entrypoints.cli import users as user_commands
 from qulab.entrypoints.cli._common import err, out
+from qulab.entrypoints.cli._flags import name_flags
 from qulab.entrypoints.cli._logging import configure_logging
 from qulab.entrypoints.cli.lab import app as app_command
 from qulab.entrypoints.cli.lab import bench as bench_commands
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         release_sigterm()  # only the relay turns a SIGTERM during start-up into a clean stop
     try:
         command = typer.main.get_command(app)
+        name_flags(command)
         if release_sigint():  # Ctrl-C while the modules loaded and the commands were built
             return _interrupted()
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
@@ -113,12 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as done:
         return int(done.exit_code)
-    except typer.TyperException as error:  # usage errors: typer's own click exceptions
-        show = getattr(error, "show", None)
-        if callable(show):
-            show()
-        else:
-            err.print(f"error: {error}", markup=False)
+    except typer.TyperException as error:  # usage errors (a bad flag or value): one line
+        err.print(f"error: {_usage_line(error)}", markup=False)
         return int(getattr(error, "exit_code", 2))
     except (UserError, ConfigurationError) as error:
         err.print(f"error: {error}", markup=False)
@@ -131,6 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     if result == INTERRUPTED:  # typer turns Ctrl-C inside a command into this code, silently
         return _interrupted()
     return result if isinstance(result, int) else 0
+
+
+def _usage_line(error: typer.TyperException) -> str:
+    """Click's message in the CLI's one style, pointing at the help of the command at fault."""
+    format_message = getattr(error, "format_message", None)
+    message = (format_message() if callable(format_message) else str(error)).strip().rstrip(".")
+    line = message[:1].lower() + message[1:]
+    context = getattr(error, "ctx", None)
+    path = getattr(context, "command_path", None)
+    if path:  # a usage error knows the command it was raised for
+        line += f" (see `{path} --help`)"
+    return " ".join(line.split())
 
 
 def _interrupted() -> int:

@@ -11,13 +11,14 @@ like ``[/x]`` or one holding an ANSI sequence prints as the characters it is mad
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -181,19 +182,93 @@ def cell(value: Any) -> Text:
     return Text("" if value is None else visible(str(value)))
 
 
-def print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+def print_table(
+    title: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    *,
+    optional: Sequence[str] = (),
+) -> None:
+    """Rows under a title, every value whole.
+
+    On a terminal the table fits its width: the ``optional`` columns (least useful last) are
+    dropped, last first, while it would not fit, then text with spaces wraps; a value without
+    spaces (an id, an email, a number) is never cut or ellipsised. Anywhere else (a pipe, a
+    file) the output is plain aligned columns as wide as the data, nothing cut.
+    """
+    cells = [[_plain(row.get(column)) for column in columns] for row in rows]
+    if not out.is_terminal:
+        _print_plain([title], [list(columns), *cells])
+        return
     table = Table(title=cell(title))
-    for column in columns:
-        table.add_column(cell(column))
-    for row in rows:
-        table.add_row(*(cell(row.get(c)) for c in columns))
+    for index, width in _layout(columns, cells, optional, out.width):
+        table.add_column(Text(columns[index]), overflow="fold", width=width)
+    shown = [index for index, _ in _layout(columns, cells, optional, out.width)]
+    for row in cells:
+        table.add_row(*(Text(row[index]) for index in shown))
     out.print(table)
 
 
 def print_record(title: str, record: dict[str, Any]) -> None:
+    """One record as ``field  value`` lines: a boxed table on a terminal, plain elsewhere."""
+    pairs = [[visible(key), _plain(value)] for key, value in record.items()]
+    if not out.is_terminal:
+        _print_plain([title], pairs)
+        return
     table = Table(title=cell(title), show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    for key, value in record.items():
-        table.add_row(cell(key), cell(value))
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value in pairs:
+        table.add_row(Text(key), Text(value))
     out.print(table)
+
+
+def _plain(value: Any) -> str:
+    return "" if value is None else visible(str(value))
+
+
+def _widest(header: str, values: Sequence[str]) -> int:
+    return max([cell_len(header), *(cell_len(value) for value in values)])
+
+
+def _layout(
+    columns: Sequence[str], cells: Sequence[Sequence[str]], optional: Sequence[str], width: int
+) -> list[tuple[int, int]]:
+    """The columns to show and their widths on a terminal ``width`` wide.
+
+    A column whose values hold no space (ids, emails, numbers, codes) keeps its full width;
+    one with spaces may wrap down to its longest word. Optional columns go, last first, while
+    even that does not fit (a boxed table adds three characters per column and one more).
+    """
+    full = [_widest(columns[i], [row[i] for row in cells]) for i in range(len(columns))]
+    least = [
+        max([cell_len(columns[i]), *(cell_len(w) for row in cells for w in row[i].split(" "))])
+        for i in range(len(columns))
+    ]
+    shown = list(range(len(columns)))
+    droppable = [columns.index(name) for name in optional if name in columns]
+
+    def room() -> int:
+        return width - 3 * len(shown) - 1
+
+    while droppable and sum(least[i] for i in shown) > room():
+        shown.remove(droppable.pop())
+    spare = room() - sum(least[i] for i in shown)
+    widths = {i: least[i] for i in shown}
+    for i in sorted(shown, key=lambda i: full[i] - least[i]):  # the narrowest growth first
+        grow = min(full[i] - least[i], max(spare, 0))
+        widths[i] += grow
+        spare -= grow
+    return [(i, widths[i]) for i in shown]
+
+
+def _print_plain(head: Sequence[str], lines: Sequence[Sequence[str]]) -> None:
+    """Title lines, then columns aligned with two spaces between them, no trailing blanks."""
+    for line in head:
+        out.print(Text(visible(line)))
+    if not lines:
+        return
+    widths = [max(cell_len(row[i]) for row in lines) for i in range(len(lines[0]))]
+    for row in lines:
+        padded = [value + " " * (widths[i] - cell_len(value)) for i, value in enumerate(row)]
+        out.print(Text("  ".join(padded).rstrip()), crop=False, soft_wrap=True)

@@ -1,4 +1,5 @@
-"""``qulab consume NAME``: run a consumer with an inbox; ``qulab consume status``: how they do."""
+"""``qulab consume run NAME``: run a consumer with an inbox; ``qulab consume status``: how
+the consumer groups do."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from qulab.core import InvalidInput
-from qulab.entrypoints.cli._common import err, open_runtime, print_json, print_table, run
+from qulab.entrypoints.cli._common import (
+    EXIT_DEAD_LETTERED,
+    err,
+    open_runtime,
+    out,
+    print_json,
+    print_table,
+    run,
+)
 from qulab.entrypoints.cli._logging import long_running
 from qulab.entrypoints.cli._metrics import (
     DEFAULT_METRICS_HOST,
@@ -25,23 +34,28 @@ if TYPE_CHECKING:
     from qulab.core.metrics import Metrics
     from qulab.core.outbox import Relay
 
-STATUS = "status"
 # Named here so --help needs no import of the consumers (a test checks the platform's list).
 CONSUMER_NAMES = ("score-summary",)
 
+app = typer.Typer(help="Run consumers with an inbox, and see how they do.", no_args_is_help=True)
 
-def register(app: typer.Typer) -> None:
-    app.command("consume")(consume)
+Broker = Annotated[
+    str | None, typer.Option("--broker", help="Broker URL (default QULAB_BROKER_URL).")
+]
+JSON = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def consume(
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="consume")
+
+
+@app.command("run")
+def run_consumer(
     name: Annotated[
         str,
-        typer.Argument(help=f"The consumer to run ({', '.join(CONSUMER_NAMES)}), or 'status'."),
+        typer.Argument(metavar="NAME", help=f"The consumer to run ({', '.join(CONSUMER_NAMES)})."),
     ],
-    broker: Annotated[
-        str | None, typer.Option("--broker", help="Broker URL (default QULAB_BROKER_URL).")
-    ] = None,
+    broker: Broker = None,
     group: Annotated[
         str | None,
         typer.Option("--group", help="Consumer group / queue / durable name (default NAME)."),
@@ -49,15 +63,12 @@ def consume(
     once: Annotated[bool, typer.Option("--once", help="Drain what is there, then exit.")] = False,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = DEFAULT_METRICS_HOST,
-    json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    json: JSON = False,
 ) -> None:
     """Apply events to a projection exactly once (each event id and its effects commit together
-    in the inbox; acks follow the commit). `qulab consume status` shows per consumer what it
-    applied, the duplicate deliveries it skipped and the lag at the broker. --metrics-port
-    serves Prometheus metrics while it runs (docs/operations.md)."""
-    if name == STATUS:
-        _status(broker, json)
-        return
+    in the inbox; acks follow the commit). --once drains what is there and exits 0, 1 when the
+    broker or database was unreachable, 3 when it dropped events that cannot be applied.
+    --metrics-port serves Prometheus metrics while it runs (docs/operations.md)."""
     if name not in CONSUMER_NAMES:
         known = ", ".join(CONSUMER_NAMES)
         raise InvalidInput("NAME", f"unknown consumer {name!r}; known: {known}")
@@ -78,8 +89,16 @@ def consume(
             err.print(f"error: {_outage_line(result.outage)}", markup=False)
         raise typer.Exit(1)
     if not json:
-        rejected = f", rejected {result.rejected}" if result.rejected else ""
-        err.print(f"processed {result.processed}, duplicates skipped {result.duplicates}{rejected}")
+        dropped = f", dropped {result.poisoned}" if result.poisoned else ""
+        out.print(f"processed {result.processed}, duplicates skipped {result.duplicates}{dropped}")
+    if result.poisoned and once:
+        if not json:
+            err.print(
+                f"error: {result.poisoned} message(s) could not be applied and were dropped "
+                "(each logged with its id)",
+                markup=False,
+            )
+        raise typer.Exit(EXIT_DEAD_LETTERED)
 
 
 def _outage_line(outage: str) -> str:
@@ -155,42 +174,61 @@ async def _run_until_signal(
                 await relay_task
 
 
-def _status(broker: str | None, json: bool) -> None:
-    from qulab.core.consumers import build_source, consumer_status
+@app.command("status")
+def status(
+    broker: Broker = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="Only this consumer group: its queue, lag and inbox."),
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Per consumer group: events applied and duplicate deliveries skipped (from its inbox),
+    and the lag at the broker (its Redis group, RabbitMQ queue or JetStream durable)."""
+    from qulab.core.consumers import ConsumerGroup, build_source, consumer_status
     from qulab.platform import PLATFORM
 
     async def _go() -> list[ConsumerStatus]:
         async with open_runtime() as runtime:
             settings = runtime.db.settings
             url = broker if broker is not None else settings.broker.url
-            sources: dict[str, Source] = {}
-            if url is not None and not url.startswith("memory://"):
-                sources = {
-                    name: build_source(
-                        url, settings, group=name, aggregate_types=kind().aggregate_types
+            remote = url is not None and not url.startswith("memory://")
+            groups = [
+                ConsumerGroup(
+                    name,
+                    group or name,
+                    build_source(
+                        url, settings, group=group or name, aggregate_types=kind().aggregate_types
                     )
-                    for name, kind in PLATFORM.consumers.items()
-                }
+                    if remote
+                    else None,
+                )
+                for name, kind in PLATFORM.consumers.items()
+            ]
             try:
-                return await consumer_status(runtime.db, sources)
+                return await consumer_status(runtime.db, groups, group=group)
             finally:
-                for source in sources.values():
-                    await source.close()
+                for watched in groups:
+                    if watched.source is not None:
+                        await watched.source.close()
 
     found = run(_go)
     if json:
-        print_json([status.as_dict() for status in found])
+        print_json([item.as_dict() for item in found])
         return
     rows = [
         {
-            **status.as_dict(),
-            "lag": "unknown"
-            if status.lag is None or status.lag.total is None
-            else status.lag.total,
+            **item.as_dict(),
+            "lag": "unknown" if item.lag is None or item.lag.total is None else item.lag.total,
         }
-        for status in found
+        for item in found
     ]
-    print_table("consumers", rows, ["name", "processed", "duplicates", "lag", "unacked"])
-    for status in found:
-        if status.lag_error:
-            err.print(f"{status.name}: lag unknown: {status.lag_error}", markup=False)
+    print_table(
+        "consumers",
+        rows,
+        ["name", "group", "processed", "duplicates", "lag", "unacked"],
+        optional=["unacked"],
+    )
+    for item in found:
+        if item.lag_error:
+            err.print(f"{item.as_dict()['group']}: lag unknown: {item.lag_error}", markup=False)

@@ -41,5 +41,13 @@ def add(
         return
     rows = [score.model_dump() for score in scores[-20:]]
     columns = ["id", "occupation_code", "air_score", "vr_score", "hr_score", "synergy_score"]
-    print_table(f"{len(scores)} score(s) stored", rows, [*columns, "ci_lower", "ci_upper"])
+    print_table(
+        f"{len(scores)} score(s) stored",
+        rows,
+        [*columns, "ci_lower", "ci_upper"],
+        optional=[
+            *("ci_lower", "ci_upper", "vr_score", "hr_score"),
+            *("synergy_score", "occupation_code"),
+        ],
+    )
     out.print(f"{len(scores)} score.calculated event(s) pending in the outbox")

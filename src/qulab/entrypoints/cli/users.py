@@ -131,7 +131,9 @@ def list_users(
         return
     rows = [user.model_dump() for user in page.users]
     columns = ["id", "email", "name", "occupation_code", "created_at"]
-    print_table(f"{page.total} users", rows, columns)
+    print_table(
+        f"{page.total} users", rows, columns, optional=["name", "occupation_code", "created_at"]
+    )
     if not page.complete:
         out.print(f"showing {len(page.users)} of {page.total} (use --limit/--offset)")
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from qulab.core import ConfigurationError
-from qulab.entrypoints.cli._common import out, settings
+from qulab.entrypoints.cli._common import err, out, print_json, settings
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -50,6 +50,9 @@ def run_app(
         int | None,
         typer.Option(min=1, max=65535, help="Port (default: QULAB_APP_PORT, else 8501)."),
     ] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print where it serves as one JSON object first.")
+    ] = False,
 ) -> None:
     """Serve the interactive lab (Streamlit) until interrupted."""
     current = settings()
@@ -57,13 +60,18 @@ def run_app(
         raise ConfigurationError("the lab app needs Streamlit: pip install -e '.[app]'")
     host = host or current.app.host
     port = port or current.app.port
-    out.print(f"QuLab lab on http://{host}:{port}  (Ctrl+C stops it)")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        out.print(f"note: listening on {host}, reachable from other machines")
     metrics = current.app
+    where = None
     if metrics.metrics_port is not None:
-        where = f"{metrics.metrics_host}:{metrics.metrics_port}"
-        out.print(f"metrics on http://{where}/metrics once the first page is opened")
+        where = f"http://{metrics.metrics_host}:{metrics.metrics_port}/metrics"
+    if json:
+        print_json({"url": f"http://{host}:{port}", "metrics": where})
+    else:
+        out.print(f"QuLab lab on http://{host}:{port}  (Ctrl+C stops it)")
+        if where is not None:
+            out.print(f"metrics on {where} once the first page is opened")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"note: listening on {host}, reachable from other machines")
     process = subprocess.Popen(streamlit_command(host, port))  # noqa: S603 - fixed argv
     # A service manager stops us with SIGTERM: pass it on so Streamlit is not orphaned.
     signal.signal(signal.SIGTERM, lambda *_: process.terminate())
