@@ -46,13 +46,8 @@ def _run(
 def _consume_once(
     env: dict[str, str], without_otel: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """``qulab consume run score-summary --once``, or ``qulab consume score-summary --once``
-    where the command line still has that shape (it refuses ``run`` as a consumer's name with
-    exit 2, before consuming anything)."""
-    done = _run(env, "consume", "run", "score-summary", "--once", without_otel=without_otel)
-    if done.returncode == 2:
-        done = _run(env, "consume", "score-summary", "--once", without_otel=without_otel)
-    return done
+    """``qulab consume run score-summary --once``."""
+    return _run(env, "consume", "run", "score-summary", "--once", without_otel=without_otel)
 
 
 def _spans(stderr: str) -> list[dict[str, Any]]:
@@ -133,7 +128,7 @@ def test_without_the_otel_extra_tracing_off_changes_nothing(env: dict[str, str])
 
 
 def test_without_the_otel_extra_tracing_on_is_a_one_line_error(env: dict[str, str]) -> None:
-    done = _run(env | {"QULAB_TRACING_EXPORTER": "otlp"}, "user", "list", without_otel=True)
+    done = _run(env | {"QULAB_TRACING_EXPORTER": "otlp"}, "db", "upgrade", without_otel=True)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: QULAB_TRACING_EXPORTER=otlp needs the otel extra (pip install 'qulab[otel]')"

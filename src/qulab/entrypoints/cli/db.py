@@ -120,7 +120,7 @@ def reset(yes: Yes = False, dry_run: DryRun = False, json: JSON = False) -> None
             ask(f"{db.description}: {_describe(plan)}, then recreates the schema empty", yes=yes)
             await MIGRATIONS.downgrade(db, "base")
             await MIGRATIONS.upgrade(db, "head")
-            return await _at(db)
+            return await _at(db) | {"reset": True}
 
     result = run(_go)
     if dry_run:
