@@ -10,16 +10,22 @@ import re
 import threading
 from typing import Any
 
+import aio_pika
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.consumers import queue_name
 from qulab.core.models import DomainEvent
+from qulab.core.outbox import PassResult
 from qulab.core.outbox.guard import RelayGuard
 from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING
+from qulab.entrypoints.app.outbox_lab_view import LAB_MODE_KEY
+from qulab.entrypoints.app.projection_control import LAB_GROUP
+from qulab.entrypoints.app.sections.eventing import pass_outcome
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.sections.eventing import OUTAGE_KEY
 from tests import services
@@ -305,3 +311,78 @@ def test_an_unreachable_stream_broker_is_reported_as_such_without_its_password(
     assert f"connecting to 127.0.0.1:{port}; check that the broker is running" in consumer
     assert consumer.endswith("QULAB_BROKER_URL points at it.")
     assert not any("s3cret" in text or "unexpected" in text for text in errors), errors
+
+
+async def _delete_exchange(exchange: str) -> None:
+    connection = await aio_pika.connect(services.AMQP_URL)
+    try:
+        channel = await connection.channel()
+        await channel.queue_delete(queue_name(exchange, LAB_GROUP))
+        await channel.exchange_delete(exchange)
+    finally:
+        await connection.close()
+
+
+def _consumed(url: str, event_id: str) -> bool:
+    async def _read(db: Database) -> bool:
+        async with db.engine.connect() as conn:
+            found = await conn.execute(
+                text("SELECT count(*) FROM inbox WHERE event_id = :id"), {"id": event_id}
+            )
+            return bool(found.scalar_one())
+
+    return bool(query(url, _read))
+
+
+def test_on_rabbitmq_the_lab_binds_its_queue_so_a_pass_publishes_and_its_consumer_reads_it(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, amqp_url: str
+) -> None:
+    exchange = services.unique_name("qulab_app_test")
+    monkeypatch.setenv("QULAB_BROKER_URL", amqp_url)
+    monkeypatch.setenv("QULAB_OUTBOX_EXCHANGE", exchange)
+    try:
+        at = _initialised_lab()
+        no_exception(at)
+        assert any("declares the queue its own consumer reads" in t for t in texts(at.info))
+        event_id = _calculate(at)
+        at.button(key="eventing_one_pass").click().run()
+        no_exception(at)
+        # The two users' creations and the score: all three reach the lab's queue.
+        assert "One pass: 3 claimed, 3 published, 0 to retry, 0 dead-lettered." in texts(
+            at.success
+        )
+        assert _events(sqlite_url)[event_id].status == "published"
+        assert any(t.startswith("3 messages waiting in the lab's queue") for t in texts(at.info))
+
+        # Lab mode starts the lab's consumer on that queue: the event reaches its inbox.
+        at.toggle(key=LAB_MODE_KEY).set_value(True).run()
+        no_exception(at)
+        wait_until(
+            lambda: _consumed(sqlite_url, event_id),
+            "the lab's consumer to apply the event",
+            timeout=WAIT_SECONDS,
+        )
+    finally:
+        _stop_lab_resources()
+        asyncio.run(_delete_exchange(exchange))
+
+
+def _stop_lab_resources() -> None:
+    """Stop the lab's consumer (it holds the queue) before the queue is deleted."""
+    restart_server()
+    gc.collect()
+
+
+def test_a_pass_that_published_nothing_is_an_error_with_the_whole_reason() -> None:
+    reason = (
+        "unroutable (NO_ROUTE): no queue is bound to exchange qulab.outbox for routing key "
+        "score.calculated"
+    )
+    kind, text_shown = pass_outcome(PassResult(claimed=9, published=0, retried=8, dead=1), reason)
+    assert kind == "error"
+    assert text_shown.endswith(f"The broker refused 9 events: {reason}")
+
+    kind, _ = pass_outcome(PassResult(claimed=3, published=2, retried=1), reason)
+    assert kind == "warning"
+    kind, _ = pass_outcome(PassResult(claimed=3, published=3), None)
+    assert kind == "success"

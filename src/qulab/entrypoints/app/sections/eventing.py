@@ -21,6 +21,7 @@ from qulab.entrypoints.app.feedback import attempt, explain, friendly_message, r
 from qulab.entrypoints.app.literal import label
 from qulab.entrypoints.app.outbox_diagram import outbox_flow_dot
 from qulab.entrypoints.app.outbox_lab_view import outbox_lab
+from qulab.entrypoints.app.projection_control import bind_lab_queue, lab_queue_depth
 from qulab.entrypoints.app.relay_control import (
     RelayController,
     RelayStatus,
@@ -28,6 +29,7 @@ from qulab.entrypoints.app.relay_control import (
     relay_controller,
 )
 from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.entrypoints.app.wording import counted
 from qulab.platform import (
     OCCUPATION_HR,
     OutboxTables,
@@ -157,8 +159,14 @@ def _score_section(context: LabContext) -> None:
 # -- the publisher -----------------------------------------------------------------------------
 
 
-def _start(controller: RelayController) -> None:
+def _bind(context: LabContext, broker: LabBroker) -> str | None:
+    """On RabbitMQ, bind the lab's queue before anything is published (see bind_lab_queue)."""
+    return runtime.run(bind_lab_queue(context.settings, broker))
+
+
+def _start(context: LabContext, broker: LabBroker, controller: RelayController) -> None:
     try:
+        _bind(context, broker)
         started = controller.start()
     except PublisherAlreadyRunning as error:
         _flash(
@@ -191,8 +199,9 @@ def _stop(controller: RelayController) -> None:
     if stopped:
         _flash(
             "warning",
-            f"Event publisher stopped after its current batch: {status.passes} passes, "
-            f"{status.published} events published.",
+            f"Event publisher stopped after its current batch: "
+            f"{counted(status.passes, 'pass', 'passes')}, "
+            f"{counted(status.published, 'event')} published.",
         )
     else:
         _flash("info", "The event publisher was not running.")
@@ -206,6 +215,7 @@ def _one_pass(context: LabContext, broker: LabBroker) -> None:
     db, settings = context.db, context.settings
 
     async def work() -> PassResult:
+        await bind_lab_queue(settings, broker)
         return await publish_pending(db, broker.switch, policy=lab_retry_policy(settings))
 
     try:
@@ -220,24 +230,41 @@ def _one_pass(context: LabContext, broker: LabBroker) -> None:
     except Exception as error:
         _flash("error", explain(error, db))
         return
+    _flash(*pass_outcome(result, _last_error(context)))
+
+
+def _last_error(context: LabContext) -> str | None:
+    """The error recorded on the most recent failed attempt, whole (None when there is none)."""
+    db = context.db
+    status = attempt(db, lambda: outbox_status(db, failures=1))
+    failures = status.recent_failures if status is not None else []
+    return failures[0].last_error if failures else None
+
+
+def pass_outcome(result: PassResult, last_error: str | None) -> tuple[str, str]:
+    """How one pass reads: green only when every claimed event was published."""
     if result.outage:
-        _flash(
+        return (
             "warning",
-            f"The broker is unavailable ({result.outage}): {result.retried} events stay pending "
-            "with one more attempt and the error recorded; they are retried after a backoff.",
+            f"The broker is unavailable ({result.outage}): "
+            f"{counted(result.retried, 'event stays', 'events stay')} pending with one more "
+            "attempt and the error recorded; they are retried after a backoff.",
         )
-    elif result.claimed == 0:
-        _flash(
+    if result.claimed == 0:
+        return (
             "info",
             "Nothing was due: there are no pending events, or they are waiting for their next "
             "attempt time (backoff after a failure). Try again in a moment.",
         )
-    else:
-        _flash(
-            "success",
-            f"One pass: {result.claimed} claimed, {result.published} published, "
-            f"{result.retried} to retry, {result.dead} dead-lettered.",
-        )
+    summary = (
+        f"One pass: {result.claimed} claimed, {result.published} published, "
+        f"{result.retried} to retry, {result.dead} dead-lettered."
+    )
+    if result.published == result.claimed:
+        return "success", summary
+    failed = result.claimed - result.published
+    reason = f" The broker refused {counted(failed, 'event')}: {last_error}" if last_error else ""
+    return ("error" if result.published == 0 else "warning"), summary + reason
 
 
 def _status_panel(controller: RelayController) -> None:
@@ -257,10 +284,11 @@ def _status_panel(controller: RelayController) -> None:
         if status.stopped_at and not status.running:
             details.append(f"stopped {_when(status.stopped_at)}")
         if status.retried:
-            details.append(f"{status.retried} failed attempts recorded")
+            details.append(f"{counted(status.retried, 'failed attempt')} recorded")
         st.caption(" · ".join(details) or "Not started in this server process yet.")
         if status.last_error:
-            st.markdown(f"**Last error** ({_when(status.last_error_at)}): `{status.last_error}`")
+            st.markdown(f"**Last error** ({_when(status.last_error_at)}):")
+            st.code(status.last_error, language=None, wrap_lines=True)
 
     panel()
 
@@ -272,6 +300,14 @@ def _publisher_section(context: LabContext, broker: LabBroker, controller: Relay
         f"**{broker.kind}** (`{broker.address}`). It keeps running while you use the app, in "
         "every browser session, until you stop it. Stopping lets the current batch finish."
     )
+    if broker.kind == "RabbitMQ":
+        st.info(
+            "RabbitMQ delivers an event only to the queues bound to the exchange for its type, "
+            "and the relay publishes with `mandatory` set: with no queue bound, every publish "
+            "comes back unroutable and the event stays pending. So before publishing, the lab "
+            "declares the queue its own consumer reads and binds it to every event type.",
+            icon=":material/alt_route:",
+        )
     running = controller.running
     columns = st.columns(3)
     columns[0].button(
@@ -279,7 +315,7 @@ def _publisher_section(context: LabContext, broker: LabBroker, controller: Relay
         key="eventing_start",
         disabled=running,
         on_click=_start,
-        args=(controller,),
+        args=(context, broker, controller),
         icon=":material/play_arrow:",
     )
     columns[1].button(
@@ -358,6 +394,17 @@ def _counts(status: OutboxStatus) -> None:
     columns[4].metric("Oldest pending", lag)
 
 
+def _errors_whole(rows: list[EventRow]) -> None:
+    """Each distinct last_error in full, below the table whose cells cut it."""
+    errors: dict[str, int] = {}
+    for row in rows:
+        if row.last_error:
+            errors[row.last_error] = errors.get(row.last_error, 0) + 1
+    for error, count in errors.items():
+        st.markdown(f"last_error of {counted(count, 'event')}:")
+        st.code(error, language=None, wrap_lines=True)
+
+
 def _tables(tables: OutboxTables) -> None:
     st.markdown("**Pending Events (Awaiting Publication)**")
     if tables.pending:
@@ -366,6 +413,7 @@ def _tables(tables: OutboxTables) -> None:
             hide_index=True,
             column_config=WIDE_ERROR,
         )
+        _errors_whole(tables.pending)
     else:
         st.info("No pending events.")
     st.markdown("**Published Events (Processed)**")
@@ -380,6 +428,7 @@ def _tables(tables: OutboxTables) -> None:
             hide_index=True,
             column_config=WIDE_ERROR,
         )
+        _errors_whole(tables.failed)
         st.caption("Replay them with `qulab outbox replay --failed`.")
 
 
@@ -388,10 +437,11 @@ def _consumer(context: LabContext, broker: LabBroker) -> None:
     st.markdown(f"**Messages as a consumer sees them** ({broker.kind})")
     messages = attempt(db, lambda: consumer_view(broker, db))
     if messages is None:
-        if broker.kind in ("RabbitMQ", "stdout"):
+        if broker.kind == "RabbitMQ":
+            _rabbitmq_queue(context, broker)
+        elif broker.kind == "stdout":
             st.info(
-                f"The lab cannot read back from the {broker.kind} broker: RabbitMQ delivers to "
-                "the queues consumers bind to the exchange, stdout keeps nothing. Use the "
+                "The lab cannot read back from the stdout broker: it keeps nothing. Use the "
                 "in-memory broker or Redis Streams (QULAB_BROKER_URL=redis://...) to see them."
             )
         return
@@ -399,6 +449,23 @@ def _consumer(context: LabContext, broker: LabBroker) -> None:
         st.dataframe(_message_rows(messages), hide_index=True)
     else:
         st.info("No messages on the broker yet: publish some events.")
+
+
+def _rabbitmq_queue(context: LabContext, broker: LabBroker) -> None:
+    """RabbitMQ keeps what it delivers in the queues bound to the exchange: show the lab's."""
+    depth = attempt(context.db, lambda: lab_queue_depth(context.settings, broker))
+    if depth is None:
+        st.info(
+            "The lab's queue is not declared yet: it is bound the first time you publish "
+            "(a pass or the background publisher)."
+        )
+        return
+    st.info(
+        f"{counted(depth, 'message')} waiting in the lab's queue on {broker.address}. The "
+        "lab's consumer reads them when you turn on Lab mode below (its deliveries appear "
+        "there), and the projection applies each event once.",
+        icon=":material/inbox:",
+    )
 
 
 def _events_section(context: LabContext, broker: LabBroker, controller: RelayController) -> None:
