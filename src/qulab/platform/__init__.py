@@ -60,9 +60,11 @@ if TYPE_CHECKING:
     )
     from qulab.platform.projection import (
         SUMMARY,
+        ProjectionMismatch,
         ScoreSummaryProjection,
         excess_effects,
         projection_differences,
+        projection_mismatches,
     )
     from qulab.platform.read_models import latest_score, read_latest_score, read_user, user_by_id
     from qulab.platform.repositories import (
@@ -147,6 +149,7 @@ __all__ = [
     "OutboxTables",
     "PlatformEvent",
     "PlatformUnitOfWork",
+    "ProjectionMismatch",
     "ScoreCalculated",
     "ScoreRead",
     "ScoreRepository",
@@ -196,6 +199,7 @@ __all__ = [
     "outbox_tables",
     "parse",
     "projection_differences",
+    "projection_mismatches",
     "read_latest_score",
     "read_latest_score_cached",
     "read_user",
@@ -263,6 +267,8 @@ _HOMES = {
     "ScoreSummaryProjection": "qulab.platform.projection",
     "excess_effects": "qulab.platform.projection",
     "projection_differences": "qulab.platform.projection",
+    "projection_mismatches": "qulab.platform.projection",
+    "ProjectionMismatch": "qulab.platform.projection",
     "latest_score": "qulab.platform.read_models",
     "read_latest_score": "qulab.platform.read_models",
     "read_user": "qulab.platform.read_models",
