@@ -17,17 +17,16 @@ from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
 from qulab.core.config import Settings
-from qulab.core.db import Database
 from qulab.core.consumers import queue_name
+from qulab.core.db import Database
 from qulab.core.models import DomainEvent
 from qulab.core.outbox import PassResult
 from qulab.core.outbox.guard import RelayGuard
 from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING
 from qulab.entrypoints.app.outbox_lab_view import LAB_MODE_KEY
 from qulab.entrypoints.app.projection_control import LAB_GROUP
-from qulab.entrypoints.app.sections.eventing import pass_outcome
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
-from qulab.entrypoints.app.sections.eventing import OUTAGE_KEY
+from qulab.entrypoints.app.sections.eventing import OUTAGE_KEY, pass_outcome
 from tests import services
 from tests.app.helpers import go_to, no_exception, open_runtime, query, restart_server, texts
 from tests.waiting import wait_until
@@ -346,9 +345,7 @@ def test_on_rabbitmq_the_lab_binds_its_queue_so_a_pass_publishes_and_its_consume
         at.button(key="eventing_one_pass").click().run()
         no_exception(at)
         # The two users' creations and the score: all three reach the lab's queue.
-        assert "One pass: 3 claimed, 3 published, 0 to retry, 0 dead-lettered." in texts(
-            at.success
-        )
+        assert "One pass: 3 claimed, 3 published, 0 to retry, 0 dead-lettered." in texts(at.success)
         assert _events(sqlite_url)[event_id].status == "published"
         assert any(t.startswith("3 messages waiting in the lab's queue") for t in texts(at.info))
 

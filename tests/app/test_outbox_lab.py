@@ -13,11 +13,11 @@ from streamlit.testing.v1 import AppTest
 from qulab.core.db import Database
 from qulab.core.outbox import memory_broker
 from qulab.entrypoints.app.break_it_view import BREAK_IT_LABEL
+from qulab.entrypoints.app.demo_data import NPLUSONE_MARKER
 from qulab.entrypoints.app.event_watch_view import DELAY_KEY
 from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING, REPOSITORY
 from qulab.entrypoints.app.outbox_lab_view import LAB_MODE_KEY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
-from qulab.entrypoints.app.demo_data import NPLUSONE_MARKER
 from qulab.platform import seeded_users
 from qulab.platform.projection import projection_differences, projection_mismatches
 from tests import services

@@ -461,6 +461,9 @@ class _MarkFailsOnce:
     def description(self) -> str:
         return "mark fails once"
 
+    async def close(self) -> None:
+        await self.broker.close()
+
     async def publish(self, messages: Any) -> Any:
         failures = await self.broker.publish(messages)
         if not self.crashed:
@@ -489,13 +492,16 @@ async def test_a_crash_between_publish_and_mark_publishes_the_event_again(db: Da
 class _AlwaysRefuses:
     description = "always refuses"
 
+    async def close(self) -> None:
+        pass
+
     async def publish(self, messages: Any) -> Any:
         return {m.id: "refused" for m in messages}
 
 
 async def test_an_event_that_keeps_failing_ends_as_failed(db: Database) -> None:
     await emit_events(db, 1)
-    relay = Relay(db, _AlwaysRefuses(), policy=FAST)  # type: ignore[arg-type]
+    relay = Relay(db, _AlwaysRefuses(), policy=FAST)
 
     async def dead() -> bool:
         await relay.publish_pending()
@@ -536,9 +542,10 @@ async def test_on_rabbitmq_an_unroutable_event_retries_then_ends_as_failed(
             await connection.close()
     answer = key("eventing", "eventing.dead_letter", {checks.ON_RABBITMQ: 1})
     assert answer == "It ends as failed after a bound of retries"
-    assert "RabbitMQ" in checks.question("eventing", "eventing.dead_letter", {
-        checks.ON_RABBITMQ: 1
-    }).prompt
+    assert (
+        "RabbitMQ"
+        in checks.question("eventing", "eventing.dead_letter", {checks.ON_RABBITMQ: 1}).prompt
+    )
 
 
 # --- Create: the event table ------------------------------------------------------------------
@@ -581,4 +588,3 @@ def test_the_configuration_decides_the_no_lock_answer() -> None:
     postgres = checks.question("design", "design.no_lock", {})
     assert "SQLite" in sqlite.prompt and "PostgreSQL" in postgres.prompt
     assert sqlite.answer != postgres.answer
-

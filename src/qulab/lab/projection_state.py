@@ -93,7 +93,9 @@ async def projection_state(
     left_out = 0
     if seeded is not None:
         async with db.connect() as conn:
-            left_out = int((await conn.execute(select(func.count(User.id)).where(seeded))).scalar_one())
+            left_out = int(
+                (await conn.execute(select(func.count(User.id)).where(seeded))).scalar_one()
+            )
     return ProjectionState(
         rows=[
             SummaryLine(

@@ -126,8 +126,7 @@ class ProjectionMismatch:
 
     def __str__(self) -> str:
         return (
-            f"user {self.user_id}: air_scores says {self.expected}, "
-            f"projection says {self.actual}"
+            f"user {self.user_id}: air_scores says {self.expected}, projection says {self.actual}"
         )
 
 

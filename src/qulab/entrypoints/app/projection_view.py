@@ -87,9 +87,7 @@ def _panel(db: Database, controller: ProjectionController) -> None:
         left.dataframe(_delivered_rows(received), hide_index=True)
     else:
         left.info("Nothing delivered yet: publish some events.")
-    state = attempt(
-        db, lambda: projection_state(db, seeded_without_events=SEEDED_WITHOUT_EVENTS)
-    )
+    state = attempt(db, lambda: projection_state(db, seeded_without_events=SEEDED_WITHOUT_EVENTS))
     right.markdown("**`user_score_summary` projection**")
     if state is None:
         return

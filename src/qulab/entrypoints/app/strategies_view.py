@@ -63,8 +63,10 @@ def results_table(comparison: CacheComparison) -> pd.DataFrame:
     table = frame[list(COLUMNS)].rename(columns=COLUMNS)
     readers = comparison.workload.stampede_readers
     return table.rename(
-        columns={COLUMNS["stampede_loads"]: f"database loads when the hot key expired under "
-        f"{readers} readers"}
+        columns={
+            COLUMNS["stampede_loads"]: f"database loads when the hot key expired under "
+            f"{readers} readers"
+        }
     )
 
 

@@ -28,14 +28,13 @@ from qulab.entrypoints.app.relay_control import (
     lab_retry_policy,
     relay_controller,
 )
-from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.entrypoints.app.user_choice import created_users
 from qulab.entrypoints.app.wording import counted
 from qulab.platform import (
     OCCUPATION_HR,
     OutboxTables,
     UserRead,
     calculate_and_store_airscore,
-    find_user,
     outbox_tables,
     score_event,
 )
@@ -98,11 +97,8 @@ def _candidates(context: LabContext) -> dict[str, UserRead]:
     db = context.db
     found = attempt(db, lambda: demo_users(db))
     users = {user.id: user for user in (found or {}).values() if user is not None}
-    created_id = st.session_state.get(CREATED_USER_ID)
-    if created_id and created_id not in users:
-        created = attempt(db, lambda: find_user(db, created_id))
-        if created is not None:
-            users[created.id] = created
+    for created in created_users(db):
+        users.setdefault(created.id, created)
     return users
 
 
