@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from qulab.core import UnitOfWork, UnitOfWorkFactory
 from qulab.lab.nplusone import SELECTIN_BATCH, eager_queries
 from qulab.lab.progress import ProgressRepository
+from qulab.lab.wording import counted
 
 LOCAL_LEARNER = "local"
 """The learner key when nobody is signed in: progress belongs to this installation."""
@@ -134,7 +135,8 @@ def _nplusone_growth(measured: Measured) -> Question:
         target = 4 * users
         answer = statements - users + target
         prompt = (
-            f"Your per-row run loaded N = {users} users with {statements} statements. How many "
+            f"Your per-row run loaded N = {counted(users, 'user')} with "
+            f"{counted(statements, 'statement')}. How many "
             f"statements would the per-row strategy run for N = {target}?"
         )
         options = _distinct(_count(answer), _count(statements * 4), _count(statements), "2")
@@ -163,7 +165,8 @@ def _eager_constant(measured: Measured) -> Question:
     if users > 0 and eager > 0:
         target = users * 10
         prompt = (
-            f"Your eager run loaded N = {users} users with {eager} statements. How many would it "
+            f"Your eager run loaded N = {counted(users, 'user')} with "
+            f"{counted(eager, 'statement')}. How many would it "
             f"run for N = {target}?"
         )
         answer = _count(eager - eager_queries(users) + eager_queries(target))
@@ -194,7 +197,8 @@ def _null_pool_connects(measured: Measured) -> Question:
     null = int(measured.get("pooling.null_connects", -1))
     if requests > 0 and pooled >= 0 and null >= 0:
         prompt = (
-            f"Your pooled run served {requests} requests and opened {pooled} new connections. "
+            f"Your pooled run served {counted(requests, 'request')} and opened "
+            f"{counted(pooled, 'new connection')}. "
             "How many did the same load open without a pool (NullPool)?"
         )
         answer = _count(null)

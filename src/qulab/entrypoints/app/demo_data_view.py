@@ -9,8 +9,8 @@ from qulab.core import Database
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.demo_data import LAB_MARKERS
 from qulab.entrypoints.app.feedback import attempt, explain
-from qulab.entrypoints.app.wording import counted
 from qulab.lab.demo_rows import DemoInventory, demo_inventory, remove_demo_rows
+from qulab.lab.wording import counted
 
 REMOVE_LABEL = "Remove Demo Data"
 REMOVED_KEY = "demo_data_removed"

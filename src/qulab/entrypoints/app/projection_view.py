@@ -17,8 +17,8 @@ from qulab.entrypoints.app.projection_control import (
     Received,
     projection_controller,
 )
-from qulab.entrypoints.app.wording import counted
 from qulab.lab.projection_state import ProjectionState, projection_state
+from qulab.lab.wording import counted
 from qulab.platform import ProjectionMismatch
 
 REFRESH_SECONDS = 2.0

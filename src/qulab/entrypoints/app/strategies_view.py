@@ -12,9 +12,9 @@ import streamlit as st
 from qulab.core import Database, Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.feedback import explain
-from qulab.entrypoints.app.wording import counted
 from qulab.lab.cache_compare import CacheComparison, compare_strategies
 from qulab.lab.strategies import STRATEGY_NAMES
+from qulab.lab.wording import counted
 from qulab.lab.workload import Workload
 
 RUN_LABEL = "Run the comparison"

@@ -24,9 +24,9 @@ from qulab.entrypoints.app.state import (
     SAMPLE_USER_IDS,
     created_ids,
 )
-from qulab.entrypoints.app.wording import counted
 from qulab.lab import DEMO_USERS, SetupResult, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database, reset_lab_rows
+from qulab.lab.wording import counted
 
 SETUP_LABEL = "Initialize Database & Create Sample Users"
 RESET_CONFIRM_KEY = "reset_confirmed"

@@ -29,7 +29,7 @@ from qulab.entrypoints.app.relay_control import (
     relay_controller,
 )
 from qulab.entrypoints.app.user_choice import created_users
-from qulab.entrypoints.app.wording import counted
+from qulab.lab.wording import counted
 from qulab.platform import (
     OCCUPATION_HR,
     OutboxTables,
