@@ -381,3 +381,27 @@ def test_a_pass_that_published_nothing_is_an_error_with_the_whole_reason() -> No
     assert kind == "warning"
     kind, _ = pass_outcome(PassResult(claimed=3, published=3), None)
     assert kind == "success"
+
+
+async def test_counts_and_tables_are_read_again_when_a_relay_published_in_between(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qulab.core.outbox import MemoryBroker, publish_pending
+    from qulab.entrypoints.app.sections import eventing
+    from qulab.platform import outbox_tables
+    from tests.outbox_helpers import emit_events
+
+    await emit_events(db, 1)
+    real_tables = outbox_tables
+    raced: list[int] = []
+
+    async def relay_runs_first(database: Database) -> Any:
+        if not raced:  # a relay publishes right between the first pair of reads
+            raced.append((await publish_pending(database, MemoryBroker())).published)
+        return await real_tables(database)
+
+    monkeypatch.setattr(eventing, "outbox_tables", relay_runs_first)
+    status, tables = await eventing.outbox_snapshot(db)
+    assert raced == [1]
+    assert (status.counts.get("pending", 0), len(tables.pending)) == (0, 0)
+    assert (status.counts.get("published", 0), len(tables.published)) == (1, 1)

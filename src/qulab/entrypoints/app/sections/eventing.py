@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.core import ConfigurationError, ConflictError, EventRow
+from qulab.core import ConfigurationError, ConflictError, Database, EventRow
 from qulab.core.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, lab_broker
@@ -464,6 +464,26 @@ def _rabbitmq_queue(context: LabContext, broker: LabBroker) -> None:
     )
 
 
+SNAPSHOT_READS = 3
+
+
+def _agree(status: OutboxStatus, tables: OutboxTables) -> bool:
+    return all(
+        (status.counts.get(kind, 0) == 0) == (not rows)
+        for kind, rows in (("pending", tables.pending), ("published", tables.published))
+    )
+
+
+async def outbox_snapshot(db: Database) -> tuple[OutboxStatus, OutboxTables]:
+    """The counts and the tables read so that they agree: a relay publishing between the two
+    reads would show "Pending 10" beside "No pending events", so such a pair is read again."""
+    for _ in range(SNAPSHOT_READS - 1):
+        status, tables = await outbox_status(db, failures=0), await outbox_tables(db)
+        if _agree(status, tables):
+            return status, tables
+    return await outbox_status(db, failures=0), await outbox_tables(db)
+
+
 def _events_section(context: LabContext, broker: LabBroker, controller: RelayController) -> None:
     st.subheader("Current event status")
     db = context.db
@@ -471,12 +491,10 @@ def _events_section(context: LabContext, broker: LabBroker, controller: RelayCon
     @st.fragment(run_every=TABLES_REFRESH_SECONDS if controller.running else None)
     def live() -> None:
         st.button(REFRESH_LABEL, key="eventing_refresh", icon=":material/refresh:")
-        status = attempt(db, lambda: outbox_status(db, failures=0))
-        if status is not None:
-            _counts(status)
-        tables = attempt(db, lambda: outbox_tables(db))
-        if tables is not None:
-            _tables(tables)
+        read = attempt(db, lambda: outbox_snapshot(db))
+        if read is not None:
+            _counts(read[0])
+            _tables(read[1])
         _consumer(context, broker)
         if controller.running:
             st.caption(f"Refreshing every {TABLES_REFRESH_SECONDS:g} s while the publisher runs.")
