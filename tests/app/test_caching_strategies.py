@@ -4,6 +4,7 @@ say, kill the write-behind flusher and see the lost writes; the scratch rows are
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 from sqlalchemy import inspect
@@ -61,13 +62,26 @@ def test_running_the_comparison_charts_every_strategy_and_explains_each_chart(
         "refresh-ahead",
         "two-tier",
     ]
-    stale = dict(zip(frame["strategy"], frame["stale_reads"], strict=True))
+    stale = dict(zip(frame["strategy"], frame["stale reads"], strict=True))
     assert stale["ttl-only"] > 0 and stale["invalidate"] == 0
-    assert len(at.get("vega_lite_chart")) == 4  # hit ratio, DB load, staleness, latency
+    assert {"hit ratio (%)", "median read (µs)", "worst staleness (ms)", "writes lost"} <= set(
+        frame.columns
+    )
+    assert not [c for c in frame.columns if "_" in c]  # no raw field names
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 4  # hit ratio, DB load, staleness, latency
+    assert len({_colour_scale(chart.proto.spec) for chart in charts}) == 1
+    infos = " ".join(texts(at.info))
+    for row in frame.to_dict("records"):
+        if row["strategy"] == "write-behind" and row["writes lost"]:
+            assert "`write-behind` lost" in infos and "in a run without a kill" in infos
+        if row["database loads"] < row["misses"]:
+            assert f"`{row['strategy']}` missed {row['misses']} times" in infos
     captions = " ".join(texts(at.caption))
     assert "replayed the same 1000 operations on sqlite + in-process cache" in captions
     assert re.search(r"`ttl-only` serves old data \(up to \d+% here\)", captions)
-    assert "only a log scale shows both ends" in captions
+    assert "the log scale shows both ends" in captions
+    assert "Hits cost microseconds" not in captions
     assert "the strategies that act after commit served 0 stale reads" in captions
     assert _tables(sqlite_url) == tables_before
 
@@ -79,3 +93,9 @@ def test_killing_the_write_behind_flusher_shows_the_writes_the_database_never_go
     (shown,) = [text for text in texts(at.error) if "acknowledged writes" in text]
     lost, writes = map(int, re.findall(r"^(\d+) of (\d+) acknowledged writes", shown)[0])
     assert 0 < lost <= writes
+
+
+def _colour_scale(spec: str) -> str:
+    """The strategy colour scale (domain and range) a chart's spec declares."""
+    colour = json.loads(spec)["encoding"]["color"]
+    return json.dumps(colour["scale"], sort_keys=True)

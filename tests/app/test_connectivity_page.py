@@ -6,14 +6,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button
 
+from qulab.core.db import Database
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import DEMO_USERS
-from qulab.platform import migrate
+from qulab.platform import UserCreate, create_user, migrate, parse, uow_factory
 from tests.app.helpers import (
     go_to,
     no_exception,
     open_runtime,
+    query,
     restart_server,
     texts,
     user_count,
@@ -109,14 +111,41 @@ def test_reset_needs_confirmation_and_leaves_only_fresh_sample_users(sqlite_url:
     assert at.checkbox(key="reset_confirmed").value is False
 
 
-def test_reset_is_not_offered_on_postgresql(lab_url: str) -> None:
+def test_on_postgresql_the_reset_removes_only_the_labs_own_rows(
+    fresh_pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = fresh_pg_url
+    monkeypatch.setenv("QULAB_DATABASE_URL", url)
     at = go_to(open_runtime(), CONNECTIVITY)
     labels = [button.label for button in at.button]
-    if lab_url.startswith("sqlite"):
-        assert "Reset database" in labels
-    else:
-        assert "Reset database" not in labels
-        assert not at.checkbox
+    assert "Reset database" not in labels  # nothing is dropped on a shared database
+    _setup_button(at).click().run()
+    old = _shown_ids(at)
+    go_to(at, DATA_MODELS)
+    at.text_input(key="new_user_email").input("mine@example.com")
+    at.text_input(key="new_user_name").input("Mine")
+    at.button(key="create_user_submit").click().run()
+    query(url, _someone_else)
+    assert user_count(url) == 4
+
+    go_to(at, CONNECTIVITY)
+    assert at.button(key="reset_button").label == "Reset the lab's rows"
+    assert at.button(key="reset_button").disabled
+    at.checkbox(key="reset_confirmed").check().run()
+    at.button(key="reset_button").click().run()
+    no_exception(at)
+
+    rows = user_emails(url)
+    assert set(rows) == {ALEX_EMAIL, JANE_EMAIL, "someone@example.com"}
+    assert set(rows.values()).isdisjoint(old.values())
+    assert "Removed the lab's 3 users" in texts(at.success)[0]
+    assert "created_user_id" not in at.session_state
+
+
+async def _someone_else(db: Database) -> None:
+    await create_user(
+        parse(UserCreate, email="someone@example.com", name="Not Mine"), uow_factory(db)
+    )
 
 
 def test_live_pool_statistics_follow_the_configured_pool(

@@ -59,5 +59,9 @@ def test_demo_rows_are_counted_by_marker_and_removed_exactly(lab_url: str) -> No
     assert texts(at.success) == ["Removed 7 demo users with their 18 scores and 8 assessments."]
     assert set(user_emails(lab_url)) == others
     assert query(lab_url, _counts) == (scores_before - 18, assessments_before - 8)
+    # Every count on the page is read after the removal.
+    [caption] = [t for t in texts(at.caption) if t.startswith("Of these")]
+    assert caption.startswith(f"Of these {total - 7} users, 0 are demo users")
+    assert [m.value for m in at.metric if m.label == "Users in the database"] == [str(total - 7)]
     assert query(lab_url, lambda db: seeding.count_seeded(db, "elsewhere")) == 2
     assert "No demo rows at the moment." in texts(at.caption)

@@ -9,7 +9,14 @@ from streamlit.testing.v1 import AppTest
 
 from qulab.core.db import Database
 from qulab.entrypoints.app.checks_view import CHECK_LABEL
-from qulab.entrypoints.app.navigation import CACHING, CONNECTIVITY, PAGES, REPOSITORY, PageSpec
+from qulab.entrypoints.app.navigation import (
+    CACHING,
+    CONNECTIVITY,
+    DESIGN,
+    PAGES,
+    REPOSITORY,
+    PageSpec,
+)
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import checks
 from qulab.lab.models import LabProgress
@@ -136,3 +143,11 @@ def test_resetting_the_database_keeps_the_progress_unless_asked(sqlite_url: str)
     at = _reset(at, forget=True)
     assert _progress_line(at) == "**Knowledge checks:** 0/28"
     assert _rows(sqlite_url) == []
+
+
+def test_on_sqlite_the_create_page_grades_the_relays_taking_turns_right(sqlite_url: str) -> None:
+    at = go_to(_initialised(), DESIGN)
+    prompt = next(line for line in texts(at.markdown) if "without any row lock" in line)
+    assert "On your database (SQLite)" in prompt
+    _answer(at, "design.no_lock", "Nothing: the relays take turns")
+    assert ("design", "design.no_lock", True, 1) in _rows(sqlite_url)

@@ -13,11 +13,13 @@ from streamlit.testing.v1 import AppTest
 from qulab.core.db import Database
 from qulab.core.outbox import memory_broker
 from qulab.entrypoints.app.break_it_view import BREAK_IT_LABEL
+from qulab.entrypoints.app.demo_data import NPLUSONE_MARKER
 from qulab.entrypoints.app.event_watch_view import DELAY_KEY
-from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING
+from qulab.entrypoints.app.navigation import CONNECTIVITY, EVENTING, REPOSITORY
 from qulab.entrypoints.app.outbox_lab_view import LAB_MODE_KEY
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
-from qulab.platform.projection import projection_differences
+from qulab.platform import seeded_users
+from qulab.platform.projection import projection_differences, projection_mismatches
 from tests import services
 from tests.app.helpers import go_to, no_exception, open_runtime, query, shown, texts
 from tests.waiting import wait_until
@@ -154,7 +156,7 @@ def test_the_projection_converges_to_air_scores(lab_url: str) -> None:
     def skipped() -> bool:
         at.run()
         no_exception(at)
-        return "1 duplicate deliveries skipped" in _verdicts(at)[0]
+        return "1 duplicate delivery skipped" in _verdicts(at)[0]
 
     wait_until(skipped, "the lab's consumer to skip the duplicate", timeout=WAIT_SECONDS)
     [verdict] = _verdicts(at)
@@ -230,3 +232,42 @@ def test_break_it_runs_a_small_round_on_postgresql_and_redis(
         assert "Duplicate deliveries: Times an already applied event" in meanings
     finally:
         asyncio.run(services.delete_redis_prefix(prefix))
+
+
+def test_seeded_demo_users_are_left_out_of_the_projection_and_the_page_says_so(
+    sqlite_url: str,
+) -> None:
+    at = go_to(open_runtime(), CONNECTIVITY)
+    next(b for b in at.button if b.label == SETUP_LABEL).click().run()
+    at = go_to(at, REPOSITORY)
+    at.number_input(key="nplusone_n").set_value(8).run()
+    at.button(key="compare_all").click().run()  # seeds 8 users with scores, without events
+    no_exception(at)
+    at = go_to(at, EVENTING)
+    at.toggle(key=LAB_MODE_KEY).set_value(True).run()
+    _calculate(at)
+    no_exception(at)
+    [verdict] = _verdicts(at)
+    assert verdict.startswith("matches air_scores: no (1 difference)"), verdict
+    differs = [d.value for d in at.dataframe if "scores (air_scores)" in d.value.columns]
+    assert [list(frame["scores (projection)"]) for frame in differs] == [[0]]
+    assert not [t for t in texts(at.code) if "SummaryRow(" in t]
+
+    async def unexplained(db: Database) -> list[object]:
+        return list(await projection_mismatches(db, excluding=seeded_users(NPLUSONE_MARKER)))
+
+    assert len(query(sqlite_url, projection_differences)) == 9  # the seeded 8 and the score
+    at.button(key="eventing_one_pass").click().run()
+    wait_until(
+        lambda: not query(sqlite_url, unexplained),
+        "the lab's consumer to apply the score",
+        timeout=WAIT_SECONDS,
+    )
+    at.run()
+    no_exception(at)
+    [verdict] = _verdicts(at)
+    assert verdict.startswith("matches air_scores: yes"), verdict
+    assert any(
+        caption.startswith("8 seeded demo users (pages 2 and 3, `qulab seed`) are left out")
+        for caption in texts(at.caption)
+    )

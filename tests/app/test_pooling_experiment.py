@@ -98,7 +98,7 @@ def test_pool_exhaustion_shows_which_holders_timed_out_and_why(lab_url: str) -> 
     holders = _frame_with(at, "holder")
     assert sorted(holders["outcome"]) == ["got a connection"] * 2 + ["timed out"] * 3
     failed = holders[holders["outcome"] == "timed out"]
-    assert all(message.startswith("pool exhausted:") for message in failed["message"])
+    assert "message" not in holders.columns  # the message is shown whole, once, above
     assert all(float(waited) >= 500 * 0.9 for waited in failed["waited (ms)"])
 
     async def events(db: Database) -> int:

@@ -8,11 +8,12 @@ from sqlalchemy import func, select
 from qulab.core.cache import Outcome
 from qulab.core.db import Database
 from qulab.core.errors import UserError
-from qulab.lab import DEMO_USERS, run_db_setup_and_create_user
-from qulab.lab.reset import reset_database
+from qulab.lab import DEMO_USERS, create_sample_airscore, run_db_setup_and_create_user
+from qulab.lab.reset import reset_database, reset_lab_rows
 from qulab.platform import migrate
 from qulab.platform.cache import read_user_cached
-from qulab.platform.models import User
+from qulab.platform.models import AIRScore, User
+from qulab.platform.services.seeding import count_seeded, ensure_seeded
 from tests.cache_support import make_cache, new_prefix
 from tests.service_calls import create_user
 
@@ -60,3 +61,25 @@ async def test_reset_drops_the_old_users_from_the_cache(db: Database) -> None:
     finally:
         cache.unsubscribe(db.bus)
         await cache.close()
+
+
+async def test_resetting_the_lab_rows_removes_only_what_the_lab_wrote(db: Database) -> None:
+    first = await run_db_setup_and_create_user(db)
+    mine = await create_user(db, email="mine@example.com", name="Mine")
+    await create_sample_airscore(mine.id, db=db)
+    bystander = await create_user(db, email="someone@example.com", name="Someone Else")
+    await create_sample_airscore(bystander.id, db=db)
+    await ensure_seeded(db, 3, 2, marker="labpool")
+    await ensure_seeded(db, 2, 1, marker="notthelab")
+
+    outcome = await reset_lab_rows(db, created=[mine.id], markers=["labpool"])
+
+    assert outcome.removed == 2 + 1 + 3
+    emails = await _emails(db)
+    assert "mine@example.com" not in emails and "someone@example.com" in emails
+    assert {email for email, *_ in DEMO_USERS} <= emails
+    assert outcome.setup.alex.id != first.alex.id
+    assert await count_seeded(db, "labpool") == 0 and await count_seeded(db, "notthelab") == 2
+    async with db.session() as session:
+        owners = set((await session.scalars(select(AIRScore.user_id))).all())
+    assert bystander.id in owners and mine.id not in owners

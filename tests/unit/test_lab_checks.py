@@ -75,3 +75,25 @@ def test_the_pooling_question_answers_with_the_measured_null_pool_connects() -> 
 def test_a_question_whose_answer_is_missing_is_refused() -> None:
     with pytest.raises(ValueError, match="not among the options"):
         checks.Question("x", "introduction", "?", ("a", "b"), "c", "")
+
+
+def test_counts_in_the_prompts_read_in_the_singular_for_one() -> None:
+    measured = {
+        "nplusone.users": 1,
+        "nplusone.per_row_statements": 2,
+        "nplusone.eager_statements": 2,
+    }
+    growth, eager, *_ = checks.questions("repository", measured)
+    assert "N = 1 user with 2 statements" in growth.prompt
+    assert "N = 1 user with 2 statements" in eager.prompt
+
+
+def test_the_eager_answer_grows_by_one_statement_per_500_users() -> None:
+    measured = {
+        "nplusone.users": 500,
+        "nplusone.per_row_statements": 501,
+        "nplusone.eager_statements": 2,
+    }
+    eager = checks.question("repository", "repository.eager_constant", measured)
+    assert eager.answer == "11" and "N = 5000" in eager.prompt  # 1 + 5000 / 500
+    assert "2" in eager.options  # the old, wrong answer is a distractor now

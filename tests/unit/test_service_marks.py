@@ -72,6 +72,8 @@ def test_without_any_service_only_the_tests_that_need_none_are_collected() -> No
     assert collected(NO_SERVICES) == {
         f"{RESET}drops_every_row_and_recreates_the_sample_users[sqlite]",
         f"{RESET}drops_the_old_users_from_the_cache[sqlite]",
+        "tests/integration/test_lab_reset.py::"
+        "test_resetting_the_lab_rows_removes_only_what_the_lab_wrote[sqlite]",
         f"{CACHE}[memory-sqlite]",
         f"{TWO_TIER}test_an_invalidation_by_one_client_drops_the_other_clients_l1_copy[sqlite]",
         f"{TWO_TIER}test_a_fill_that_began_before_an_invalidation_it_hears_later_stays_out_of_l1"

@@ -2,9 +2,10 @@
 
 One fetch is one sample: too few to say anything about a latency. A burst runs the same
 read-through fetch several times in a row; its summary (median, p95) and the page's
-``T_cache``, ``T_database`` and ``T_avg = H*T_cache + (1 - H)*T_database`` all come from the
+``T_cache``, ``T_database`` and ``T_avg = H*T_cache + (1 - H)*(T_cache + T_database)`` (the
+formula the cache's own statistics use: a miss looks in the cache first) all come from the
 samples the page shows, so the numbers can be checked against each other. A figure that no
-sample supports (``T_database`` before any miss) is ``None``, never 0.
+sample supports (``T_database`` before a hit and a miss) is ``None``, never 0.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qulab.core import InvalidInput
-from qulab.core.cache import CacheResult, Outcome
+from qulab.core.cache import CacheResult, Outcome, average_access_time
 
 BURST_SIZE = 20
 MAX_BURST = 200
@@ -78,7 +79,8 @@ async def fetch_burst(what: str, fetch: Fetch, size: int = BURST_SIZE) -> Burst:
 
 @dataclass(frozen=True)
 class AccessTimes:
-    """H, T_cache (mean hit), T_database (mean miss) and T_avg from a list of samples.
+    """H, T_cache (mean hit), T_miss (mean miss), T_database (what a miss adds to a hit: mean
+    miss - mean hit, at least 0) and T_avg from a list of samples.
 
     BYPASS samples (the cache did not answer) count in neither hits nor misses.
     """
@@ -86,7 +88,13 @@ class AccessTimes:
     hits: int
     misses: int
     t_cache_s: float | None
-    t_database_s: float | None
+    t_miss_s: float | None
+
+    @property
+    def t_database_s(self) -> float | None:
+        if self.t_cache_s is None or self.t_miss_s is None:
+            return None
+        return max(self.t_miss_s - self.t_cache_s, 0.0)
 
     @property
     def hit_ratio(self) -> float | None:
@@ -96,9 +104,10 @@ class AccessTimes:
     @property
     def t_avg_s(self) -> float | None:
         h = self.hit_ratio
-        if h is None or self.t_cache_s is None or self.t_database_s is None:
+        t_database = self.t_database_s
+        if h is None or self.t_cache_s is None or t_database is None:
             return None
-        return h * self.t_cache_s + (1 - h) * self.t_database_s
+        return average_access_time(h, self.t_cache_s, t_database)
 
 
 def access_times(samples: Sequence[Sample]) -> AccessTimes:
@@ -108,5 +117,5 @@ def access_times(samples: Sequence[Sample]) -> AccessTimes:
         hits=len(hits),
         misses=len(misses),
         t_cache_s=statistics.fmean(hits) if hits else None,
-        t_database_s=statistics.fmean(misses) if misses else None,
+        t_miss_s=statistics.fmean(misses) if misses else None,
     )

@@ -12,12 +12,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from qulab.core import UnitOfWork, UnitOfWorkFactory
+from qulab.lab.nplusone import SELECTIN_BATCH, eager_queries
 from qulab.lab.progress import ProgressRepository
+from qulab.lab.wording import counted
 
 LOCAL_LEARNER = "local"
 """The learner key when nobody is signed in: progress belongs to this installation."""
 
 Measured = Mapping[str, float]
+
+ON_SQLITE = "config.sqlite"
+"""A ``measured`` key set to 1 when the lab runs on SQLite: some answers depend on it."""
+ON_RABBITMQ = "config.rabbitmq"
+"""A ``measured`` key set to 1 when the broker is RabbitMQ."""
 
 PAGES: tuple[str, ...] = (
     "introduction",
@@ -106,6 +113,17 @@ def _count(n: float) -> str:
     return f"{int(n)}"
 
 
+def _on(measured: Measured, key: str) -> bool:
+    return bool(measured.get(key, 0))
+
+
+EAGER_RULE = (
+    f"selectinload reads the users, then their scores with one SELECT … WHERE user_id IN (…) "
+    f"per {SELECTIN_BATCH} users' keys: 1 + ⌈N / {SELECTIN_BATCH}⌉ statements, two up to "
+    f"N = {SELECTIN_BATCH}."
+)
+
+
 # --- Measured questions ---------------------------------------------------------------------
 
 
@@ -117,14 +135,15 @@ def _nplusone_growth(measured: Measured) -> Question:
         target = 4 * users
         answer = statements - users + target
         prompt = (
-            f"Your per-row run loaded N = {users} users with {statements} statements. How many "
+            f"Your per-row run loaded N = {counted(users, 'user')} with "
+            f"{counted(statements, 'statement')}. How many "
             f"statements would the per-row strategy run for N = {target}?"
         )
         options = _distinct(_count(answer), _count(statements * 4), _count(statements), "2")
         explanation = (
             f"Per-row loading runs one statement for the users and one more per user: "
-            f"{statements - users} + N. At N = {target} that is {answer}; the eager strategy stays "
-            "at two (users, then every score in one IN query)."
+            f"{statements - users} + N. At N = {target} that is {answer}; the eager strategy runs "
+            f"{eager_queries(target)} (users, then one IN query per {SELECTIN_BATCH} users)."
         )
         return Question(qid, page, prompt, options, _count(answer), explanation, measured=True)
     return Question(
@@ -134,7 +153,8 @@ def _nplusone_growth(measured: Measured) -> Question:
         _distinct("1 + N", "2", "N", "N²"),
         "1 + N",
         "One query for the users plus one per user: that is the N+1 problem. Eager loading "
-        "(selectinload) needs two whatever N is.",
+        f"(selectinload) needs two up to N = {SELECTIN_BATCH}, then one more per "
+        f"{SELECTIN_BATCH} users.",
     )
 
 
@@ -143,24 +163,30 @@ def _eager_constant(measured: Measured) -> Question:
     users = int(measured.get("nplusone.users", 0))
     eager = int(measured.get("nplusone.eager_statements", 0))
     if users > 0 and eager > 0:
+        target = users * 10
         prompt = (
-            f"Your eager run loaded N = {users} users with {eager} statements. How many would it "
-            f"run for N = {users * 10}?"
+            f"Your eager run loaded N = {counted(users, 'user')} with "
+            f"{counted(eager, 'statement')}. How many would it "
+            f"run for N = {target}?"
         )
-        answer = _count(eager)
-        options = _distinct(answer, _count(eager * 10), _count(users * 10 + 1), _count(eager + 10))
-        explanation = (
-            "selectinload reads the users, then every score of those users in one "
-            "SELECT … WHERE user_id IN (…): the statement count does not grow with N."
+        answer = _count(eager - eager_queries(users) + eager_queries(target))
+        options = _distinct(
+            answer, _count(eager), _count(eager * 10), _count(target + 1), _count(eager + 10)
         )
+        explanation = f"{EAGER_RULE} At N = {target} that is {answer}."
         return Question(qid, page, prompt, options, answer, explanation, measured=True)
     return Question(
         qid,
         page,
         "How does the statement count of selectinload change as N grows?",
-        _distinct("It stays constant", "It grows by one per user", "It doubles", "It halves"),
-        "It stays constant",
-        "selectinload issues one extra IN query per relationship, whatever the number of parents.",
+        _distinct(
+            f"One more per {SELECTIN_BATCH} users",
+            "It stays at two whatever N is",
+            "It grows by one per user",
+            "It doubles",
+        ),
+        f"One more per {SELECTIN_BATCH} users",
+        EAGER_RULE,
     )
 
 
@@ -171,7 +197,8 @@ def _null_pool_connects(measured: Measured) -> Question:
     null = int(measured.get("pooling.null_connects", -1))
     if requests > 0 and pooled >= 0 and null >= 0:
         prompt = (
-            f"Your pooled run served {requests} requests and opened {pooled} new connections. "
+            f"Your pooled run served {counted(requests, 'request')} and opened "
+            f"{counted(pooled, 'new connection')}. "
             "How many did the same load open without a pool (NullPool)?"
         )
         answer = _count(null)
@@ -225,6 +252,68 @@ def _hit_ratio(measured: Measured) -> Question:
     )
 
 
+def _dead_letter(measured: Measured) -> Question:
+    options = _distinct(
+        "It ends as failed after a bound of retries",
+        "It blocks every later event",
+        "It is deleted",
+        "It is retried forever",
+    )
+    if _on(measured, ON_RABBITMQ):
+        return Question(
+            "eventing.dead_letter",
+            "eventing",
+            "Your broker is RabbitMQ. No queue is bound to the exchange for an event's type, so "
+            "every publish comes back unroutable (NO_ROUTE). What becomes of the event?",
+            options,
+            "It ends as failed after a bound of retries",
+            "The relay publishes with mandatory set, so RabbitMQ returns a message no queue "
+            "takes: the event stays pending with last_error 'unroutable', is retried with "
+            "backoff and ends as failed (dead letter) after the bound. Bind a queue (the lab's "
+            "consumer does) before publishing.",
+        )
+    return Question(
+        "eventing.dead_letter",
+        "eventing",
+        "An event keeps failing to publish. What becomes of it?",
+        options,
+        "It ends as failed after a bound of retries",
+        "Retries back off; after the bound the event is marked failed (dead letter) without "
+        "holding back other aggregates.",
+    )
+
+
+def _no_lock(measured: Measured) -> Question:
+    options = _distinct(
+        "Events published twice",
+        "Events lost",
+        "A deadlock every time",
+        "Nothing: the relays take turns",
+    )
+    if _on(measured, ON_SQLITE):
+        return Question(
+            "design.no_lock",
+            "design",
+            "On your database (SQLite), two relays claim the same pending rows without any row "
+            "lock. What do you see?",
+            options,
+            "Nothing: the relays take turns",
+            "SQLite has one write lock for the whole file and each relay takes it when its "
+            "transaction begins, so the second relay claims only after the first marked its "
+            "batch published. On PostgreSQL the same claim publishes events twice.",
+        )
+    return Question(
+        "design.no_lock",
+        "design",
+        "On PostgreSQL, two relays claim the same pending rows without any row lock. What do "
+        "you see?",
+        options,
+        "Events published twice",
+        "Both read the same rows before either marks them published, so both publish them: "
+        "at-least-once turns into often-twice.",
+    )
+
+
 # --- The bank -------------------------------------------------------------------------------
 
 BANK: Mapping[str, tuple[Builder, ...]] = {
@@ -254,7 +343,8 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
         _fixed(
             "introduction.stream_type",
             "introduction",
-            "Which Redis data structure holds the outbox's published events?",
+            "With a Redis broker (QULAB_BROKER_URL=redis://…), which Redis data structure holds "
+            "the outbox's published events?",
             "Stream",
             ("String", "Hash", "Set"),
             "A stream is an append-only log with ids and consumer groups: readers can resume and "
@@ -357,10 +447,12 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
         _fixed(
             "repository.selectinload",
             "repository",
-            "Which loader option loads every user's scores in one extra query?",
+            f"Which loader option loads the scores of up to {SELECTIN_BATCH} users in one extra "
+            "query?",
             "selectinload",
             ("lazyload", "noload", "raiseload"),
-            "selectinload collects the parents' keys and issues one SELECT … IN for the children.",
+            f"selectinload collects the parents' keys and issues one SELECT … IN for the "
+            f"children per {SELECTIN_BATCH} keys.",
         ),
     ),
     "caching": (
@@ -421,15 +513,7 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
             ("LOCK TABLE", "SERIALIZABLE isolation", "An advisory lock per row"),
             "Each relay locks the rows it claims and skips those another relay holds.",
         ),
-        _fixed(
-            "eventing.dead_letter",
-            "eventing",
-            "An event keeps failing to publish. What becomes of it?",
-            "It ends as failed after a bound of retries",
-            ("It blocks every later event", "It is deleted", "It is retried forever"),
-            "Retries back off; after the bound the event is marked failed (dead letter) without "
-            "holding back other aggregates.",
-        ),
+        _dead_letter,
     ),
     "design": (
         _fixed(
@@ -445,20 +529,12 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
             "Published rows pile up; an index WHERE status = 'pending' stays as small as the "
             "backlog, and the claim reads it in order and stops at its batch size.",
         ),
-        _fixed(
-            "design.no_lock",
-            "design",
-            "Two relays claim the same pending rows without any row lock. What do you see?",
-            "Events published twice",
-            ("Events lost", "A deadlock every time", "Nothing: the relays take turns"),
-            "Both read the same rows before either marks them published, so both publish "
-            "them: at-least-once turns into often-twice.",
-        ),
+        _no_lock,
         _fixed(
             "design.for_update",
             "design",
-            "A claim uses FOR UPDATE without SKIP LOCKED and another relay holds the rows. "
-            "What happens?",
+            "On PostgreSQL, a claim uses FOR UPDATE without SKIP LOCKED and another relay holds "
+            "the rows. What happens?",
             "It waits until the other relay's transaction ends",
             (
                 "It skips those rows",

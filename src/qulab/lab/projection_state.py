@@ -3,18 +3,30 @@
 ``projection_state`` reads the projection's live rows, how the score-summary consumer's inbox
 counts applied events and skipped duplicates, and the differences from what ``air_scores``
 says (the chaos check's own comparison), for the lab's "converging" view.
+
+Bulk demo data (``seed``, under a marker) is written without score events, so no consumer can
+ever learn of it: the users seeded under the markers given are left out of the comparison,
+and the state says how many.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import false, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 
 from qulab.core import Database
 from qulab.core.consumers import inbox_counts
-from qulab.platform import SUMMARY, ScoreSummaryProjection, projection_differences
+from qulab.platform import (
+    SUMMARY,
+    ProjectionMismatch,
+    ScoreSummaryProjection,
+    User,
+    projection_mismatches,
+    seeded_users,
+)
 
 SUMMARY_ROWS = 20
 
@@ -34,7 +46,8 @@ class ProjectionState:
     users: int  # live users in the projection
     applied: int  # events the consumer applied (its inbox rows)
     duplicates: int  # deliveries the inbox recognised as seen before and skipped
-    differences: list[str]
+    differences: list[ProjectionMismatch]
+    left_out: int = 0  # users seeded without events, not compared
 
     @property
     def matches(self) -> bool:
@@ -49,8 +62,17 @@ class ProjectionState:
         return f"matches air_scores: no ({n} difference{'s' if n != 1 else ''})"
 
 
+def _seeded(markers: Sequence[str]) -> ColumnElement[bool] | None:
+    filters = [seeded_users(marker) for marker in markers]
+    return or_(*filters) if filters else None
+
+
 async def projection_state(
-    db: Database, consumer: str = ScoreSummaryProjection.name, limit: int = SUMMARY_ROWS
+    db: Database,
+    consumer: str = ScoreSummaryProjection.name,
+    limit: int = SUMMARY_ROWS,
+    *,
+    seeded_without_events: Sequence[str] = (),
 ) -> ProjectionState:
     live = SUMMARY.c.deleted == false()
     query = (
@@ -67,6 +89,13 @@ async def projection_state(
     async with db.connect() as conn:
         rows = (await conn.execute(query)).all()
     applied, duplicates = (await inbox_counts(db)).get(consumer, (0, 0))
+    seeded = _seeded(seeded_without_events)
+    left_out = 0
+    if seeded is not None:
+        async with db.connect() as conn:
+            left_out = int(
+                (await conn.execute(select(func.count(User.id)).where(seeded))).scalar_one()
+            )
     return ProjectionState(
         rows=[
             SummaryLine(
@@ -81,5 +110,6 @@ async def projection_state(
         users=len(rows),
         applied=applied,
         duplicates=duplicates,
-        differences=await projection_differences(db),
+        differences=await projection_mismatches(db, excluding=seeded),
+        left_out=left_out,
     )

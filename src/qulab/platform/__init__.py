@@ -59,9 +59,11 @@ if TYPE_CHECKING:
     )
     from qulab.platform.projection import (
         SUMMARY,
+        ProjectionMismatch,
         ScoreSummaryProjection,
         excess_effects,
         projection_differences,
+        projection_mismatches,
     )
     from qulab.platform.read_models import latest_score, read_latest_score, read_user, user_by_id
     from qulab.platform.repositories import (
@@ -149,6 +151,7 @@ __all__ = [
     "PlatformCacheSettings",
     "PlatformEvent",
     "PlatformUnitOfWork",
+    "ProjectionMismatch",
     "Removal",
     "ScoreCalculated",
     "ScoreRead",
@@ -200,6 +203,7 @@ __all__ = [
     "outbox_tables",
     "parse",
     "projection_differences",
+    "projection_mismatches",
     "read_latest_score",
     "read_latest_score_cached",
     "read_user",
@@ -267,6 +271,8 @@ _HOMES = {
     "ScoreSummaryProjection": "qulab.platform.projection",
     "excess_effects": "qulab.platform.projection",
     "projection_differences": "qulab.platform.projection",
+    "projection_mismatches": "qulab.platform.projection",
+    "ProjectionMismatch": "qulab.platform.projection",
     "latest_score": "qulab.platform.read_models",
     "read_latest_score": "qulab.platform.read_models",
     "read_user": "qulab.platform.read_models",

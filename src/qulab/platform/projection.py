@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Table, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.core.consumers import Delivery, Projection, dialect_insert, handles
@@ -26,7 +26,7 @@ from qulab.platform.events import (
     UserDeleted,
     UsersRemoved,
 )
-from qulab.platform.models import AIRScore, UserScoreSummary
+from qulab.platform.models import AIRScore, User, UserScoreSummary
 
 SUMMARY: Table = UserScoreSummary.__table__  # type: ignore[assignment]
 SCORES: Table = AIRScore.__table__  # type: ignore[assignment]
@@ -116,13 +116,35 @@ class SummaryRow:
     latest: float | None
 
 
-async def projection_differences(db: Database, tolerance: float = 1e-6) -> list[str]:
-    """How the projection differs from ``air_scores`` (empty when they agree): per live user the
-    count, the mean and the latest score (by creation time) must match; a deleted user must
-    have no scores left in either."""
+@dataclass(frozen=True)
+class ProjectionMismatch:
+    """One user on whom the projection and ``air_scores`` disagree (None: no row there)."""
+
+    user_id: str
+    expected: SummaryRow | None  # what air_scores says
+    actual: SummaryRow | None  # what the projection says
+
+    def __str__(self) -> str:
+        return (
+            f"user {self.user_id}: air_scores says {self.expected}, projection says {self.actual}"
+        )
+
+
+async def projection_mismatches(
+    db: Database, tolerance: float = 1e-6, *, excluding: ColumnElement[bool] | None = None
+) -> list[ProjectionMismatch]:
+    """Where the projection differs from ``air_scores``, by user id (empty when they agree):
+    per live user the count, the mean and the latest score (by creation time) must match; a
+    deleted user must have no scores left in either. Users matching ``excluding`` (a filter on
+    ``users``) are left out of the comparison."""
     expected = await _from_scores(db)
     actual = await _from_projection(db)
-    problems: list[str] = []
+    if excluding is not None:
+        async with db.connect() as conn:
+            left_out = {str(u) for u in (await conn.scalars(select(User.id).where(excluding)))}
+        expected = {u: row for u, row in expected.items() if u not in left_out}
+        actual = {u: row for u, row in actual.items() if u not in left_out}
+    problems: list[ProjectionMismatch] = []
     for user_id in sorted(set(expected) | set(actual)):
         want, got = expected.get(user_id), actual.get(user_id)
         if (
@@ -134,8 +156,14 @@ async def projection_differences(db: Database, tolerance: float = 1e-6) -> list[
                 or not _close(want.latest, got.latest, tolerance)
             )
         ):
-            problems.append(f"user {user_id}: air_scores says {want}, projection says {got}")
+            problems.append(ProjectionMismatch(user_id, want, got))
     return problems
+
+
+async def projection_differences(db: Database, tolerance: float = 1e-6) -> list[str]:
+    """How the projection differs from ``air_scores``, one line per user (empty when they
+    agree); see ``projection_mismatches``."""
+    return [str(mismatch) for mismatch in await projection_mismatches(db, tolerance)]
 
 
 async def excess_effects(db: Database) -> int:

@@ -87,16 +87,35 @@ class RabbitMQSource:
             self._connection = await aio_pika.connect(self.url, timeout=self.timeout)
             self._channel = await self._connection.channel()
             await self._channel.set_qos(prefetch_count=self.prefetch)
-            exchange = await self._channel.declare_exchange(
-                self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            self._queue = await self._channel.declare_queue(self.queue_name, durable=True)
-            await self._queue.bind(exchange, routing_key="#")
+            self._queue = await self._declare(self._channel)
             self._inbox = asyncio.Queue()
             await self._queue.consume(self._inbox.put)
         except ERRORS as error:
             await self.close()
             raise self._unavailable(error) from error
+
+    async def _declare(self, channel: Any) -> Any:
+        exchange = await channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(self.queue_name, durable=True)
+        await queue.bind(exchange, routing_key="#")
+        return queue
+
+    async def bind(self) -> None:
+        """Declare the exchange and this group's queue and bind them, without consuming: from
+        then on every event published is kept in the queue until the group reads it."""
+        try:
+            connection = await aio_pika.connect(self.url, timeout=self.timeout)
+        except ERRORS as error:
+            raise self._unavailable(error) from error
+        try:
+            await self._declare(await connection.channel())
+        except ERRORS as error:
+            raise self._unavailable(error) from error
+        finally:
+            with contextlib.suppress(*ERRORS):
+                await connection.close()
 
     async def fetch(self, limit: int, wait: float) -> list[Delivery]:
         await self.start()

@@ -24,6 +24,7 @@ HISTORY_KEY = "cache_fetches"
 HISTORY_SIZE = 10 * BURST_SIZE
 OUTCOME_COLOURS = ["#2a9d8f", "#e76f51", "#8d99ae"]  # HIT, MISS, BYPASS
 NOT_MEASURED = "not measured yet"
+T_DATABASE_LABEL = "T_database (ms, mean miss - mean hit)"
 
 
 def history() -> list[Sample]:
@@ -110,7 +111,8 @@ def formula_latex(what: str, times: AccessTimes) -> str | None:
         return None
     return (
         rf"T_{{\text{{avg}}}}^{{\text{{{what}}}}} = {h:.3f} \times {t_cache * 1000:.3f} + "
-        rf"(1 - {h:.3f}) \times {t_db * 1000:.3f} = {t_avg * 1000:.3f}\ \text{{ms}}"
+        rf"(1 - {h:.3f}) \times ({t_cache * 1000:.3f} + {t_db * 1000:.3f}) = "
+        rf"{t_avg * 1000:.3f}\ \text{{ms}}"
     )
 
 
@@ -139,12 +141,13 @@ def render_access_times(cache_counts: str | None) -> None:
     )
     times = st.columns(3)
     times[0].metric("T_cache (ms, mean hit)", _ms(overall.t_cache_s))
-    times[1].metric("T_database (ms, mean miss)", _ms(overall.t_database_s))
+    times[1].metric(T_DATABASE_LABEL, _ms(overall.t_database_s))
     times[2].metric("T_avg (ms)", _ms(overall.t_avg_s))
     st.caption(
         "From the fetches listed below (this session): T_cache is the mean time of a hit, "
-        "T_database the mean time of a miss (the database read and the store), and "
-        "T_avg = H*T_cache + (1 - H)*T_database." + (f" {cache_counts}" if cache_counts else "")
+        "T_database what a miss adds to it (mean miss - mean hit: the database read and the "
+        "store), and T_avg = H*T_cache + (1 - H)*(T_cache + T_database): a miss looks in the "
+        "cache first." + (f" {cache_counts}" if cache_counts else "")
     )
     by_what = {
         what: access_times([s for s in samples if s.what == what]) for what in _order(samples)

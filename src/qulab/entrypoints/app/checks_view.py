@@ -60,6 +60,16 @@ def measured(page: str, state: Any) -> dict[str, float]:
     return found
 
 
+def configuration(db: Database, broker_url: str | None) -> dict[str, float]:
+    """The facts of the running configuration some answers depend on (SQLite, RabbitMQ)."""
+    found: dict[str, float] = {}
+    if db.dialect == "sqlite":
+        found[checks.ON_SQLITE] = 1
+    if (broker_url or "").startswith(("amqp://", "amqps://")):
+        found[checks.ON_RABBITMQ] = 1
+    return found
+
+
 def _stored(db: Database) -> bool:
     """True when the schema (with lab_progress) is at head, so answers can be kept."""
     try:
@@ -106,7 +116,8 @@ def render_checks(page: str) -> None:
     """The knowledge checks of ``page``, at the end of the page."""
     context = lab_context()
     db = context.db
-    asked = checks.questions(page, measured(page, st.session_state))
+    facts = measured(page, st.session_state) | configuration(db, context.settings.broker.url)
+    asked = checks.questions(page, facts)
     stored = _stored(db)
     done: dict[str, bool] = {}
     if stored:

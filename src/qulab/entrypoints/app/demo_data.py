@@ -31,6 +31,8 @@ NPLUSONE_SCORES = 3
 
 # Every marker the lab seeds under: what page 1 counts as demo rows and can remove.
 LAB_MARKERS: tuple[str, ...] = (POOL_MARKER, NPLUSONE_MARKER, APPLY_MARKER)
+# Bulk seeding records no events: the lab's markers and `qulab seed`'s default.
+SEEDED_WITHOUT_EVENTS: tuple[str, ...] = (*LAB_MARKERS, "demo")
 
 DEFAULT_OCCUPATION = "SW_ENG"
 SAMPLE_SCORES = 3

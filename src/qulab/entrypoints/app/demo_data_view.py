@@ -6,11 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from qulab.core import Database
+from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.demo_data import LAB_MARKERS
-from qulab.entrypoints.app.feedback import attempt
+from qulab.entrypoints.app.feedback import attempt, explain
 from qulab.lab.demo_rows import DemoInventory, demo_inventory, remove_demo_rows
+from qulab.lab.wording import counted
 
 REMOVE_LABEL = "Remove Demo Data"
+REMOVED_KEY = "demo_data_removed"
 
 
 def _frame(inventory: DemoInventory) -> pd.DataFrame:
@@ -40,6 +43,20 @@ def demo_users_caption(db: Database, total_users: int) -> None:
     )
 
 
+def _remove(db: Database) -> None:
+    """Runs before the page is drawn again, so every count on it is read after the removal."""
+    try:
+        removed = runtime.run(remove_demo_rows(db, LAB_MARKERS))
+    except Exception as error:
+        st.session_state[REMOVED_KEY] = ("error", explain(error, db))
+        return
+    st.session_state[REMOVED_KEY] = (
+        "success",
+        f"Removed {counted(removed.users, 'demo user')} with their "
+        f"{counted(removed.scores, 'score')} and {counted(removed.assessments, 'assessment')}.",
+    )
+
+
 def render_demo_data(db: Database) -> None:
     st.subheader("Demo data")
     st.markdown(
@@ -49,14 +66,17 @@ def render_demo_data(db: Database) -> None:
         "marker so caches forget them) and leaves every other row alone. The pages seed them "
         "again when needed."
     )
-    if st.button(REMOVE_LABEL, icon=":material/delete_sweep:", key="remove_demo_data"):
-        removed = attempt(db, lambda: remove_demo_rows(db, LAB_MARKERS))
-        if removed is not None:
-            st.success(
-                f"Removed {removed.users} demo users with their {removed.scores} scores and "
-                f"{removed.assessments} assessments.",
-                icon=":material/check_circle:",
-            )
+    st.button(
+        REMOVE_LABEL,
+        icon=":material/delete_sweep:",
+        key="remove_demo_data",
+        on_click=_remove,
+        args=(db,),
+    )
+    outcome = st.session_state.pop(REMOVED_KEY, None)
+    if outcome is not None:
+        kind, text = outcome
+        (st.success if kind == "success" else st.error)(text)
     inventory = attempt(db, lambda: demo_inventory(db, LAB_MARKERS))
     if inventory is None:
         return

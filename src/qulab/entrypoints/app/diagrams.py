@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from html import escape
+from itertools import pairwise
 
 from sqlalchemy import Column, MetaData, Table
 
 from qulab.core import Settings
 
 _FONT = 'fontname="Helvetica"'
+ER_ROW = 3  # unrelated tables drawn side by side, this many to a row
 
 
 def _quote(text: str) -> str:
@@ -175,12 +177,20 @@ def er_dot(*metadata: MetaData) -> str:
     ]
     for table in tables:
         lines.append(f"  {table.name} [label={_table_label(table)}];")
+    related: set[str] = set()
     for table in tables:
         for fk in sorted(table.foreign_keys, key=lambda key: key.parent.name):
             target = fk.column
+            related |= {table.name, target.table.name}
             lines.append(
                 f"  {target.table.name}:{target.name}_out:e -> {table.name}:{fk.parent.name}:w "
                 f"[label={_quote('1 .. n')}];"
             )
+    # Tables with no foreign key would stack in one tall column: lay them out in rows instead.
+    alone = [table.name for table in tables if table.name not in related]
+    for start in range(0, len(alone), ER_ROW):
+        row = alone[start : start + ER_ROW]
+        for left, right in pairwise(row):
+            lines.append(f"  {left} -> {right} [style=invis];")
     lines.append("}")
     return "\n".join(lines)

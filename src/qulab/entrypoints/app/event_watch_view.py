@@ -14,6 +14,7 @@ import streamlit as st
 from qulab.core import Database, EventRow
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.relay_control import MAX_PUBLISH_DELAY, RelayController
+from qulab.lab.wording import counted
 from qulab.platform import OutboxTables, outbox_tables
 
 DELAY_KEY = "eventing_publish_delay"
@@ -47,7 +48,7 @@ def event_line(row: EventRow | None, event_id: str) -> str:
             f"{_when(row.published_at)} UTC, {took:.1f} s after it was written."
         )
     if row.status == "pending":
-        tried = f", {row.attempts} failed attempts" if row.attempts else ""
+        tried = f", {counted(row.attempts, 'failed attempt')}" if row.attempts else ""
         return (
             f"Event `{row.id}` ({row.event_type}): **pending** since "
             f"{_when(row.created_at)} UTC{tried}."

@@ -172,7 +172,7 @@ def _show_exhaustion(result: ExhaustionResult) -> None:
     second.metric("Got a connection", result.acquired)
     third.metric("Timed out", result.timed_out)
     message = failed_holders_message(result)
-    if message is not None:
+    if message is not None:  # the pool's message, whole (each holder that timed out got it)
         st.error(message, icon=":material/hourglass_disabled:")
     st.dataframe(
         pd.DataFrame(
@@ -181,7 +181,6 @@ def _show_exhaustion(result: ExhaustionResult) -> None:
                     "holder": f"#{o.index + 1}",
                     "outcome": "got a connection" if o.acquired else "timed out",
                     "waited (ms)": _ms(o.waited_s),
-                    "message": o.error or "",
                 }
                 for o in result.outcomes
             ]

@@ -24,10 +24,11 @@ from qulab.core.consumers import (
     Delivery,
     Lag,
     MemorySource,
+    RabbitMQSource,
     Source,
     build_source,
 )
-from qulab.core.outbox import MemoryBroker
+from qulab.core.outbox import MemoryBroker, RabbitMQPublisher
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.background import BackgroundTask, Work, release
 from qulab.entrypoints.app.broker import LabBroker, broker_key, lab_broker
@@ -92,6 +93,30 @@ def lab_source(settings: Settings, broker: LabBroker) -> Source:
     if isinstance(inner, MemoryBroker):
         return MemorySource(inner, aggregate_types=types)
     return build_source(settings.broker.url, settings, group=LAB_GROUP, aggregate_types=types)
+
+
+async def bind_lab_queue(settings: Settings, broker: LabBroker) -> str | None:
+    """On RabbitMQ: declare the queue the lab's consumer reads and bind it to the outbox
+    exchange for every event type, so the relay's publishes (``mandatory``) have a queue to
+    reach before the consumer first runs. Returns the queue's name; None on other brokers."""
+    if not isinstance(broker.inner, RabbitMQPublisher):
+        return None
+    source = lab_source(settings, broker)
+    if not isinstance(source, RabbitMQSource):
+        return None
+    await source.bind()
+    return source.queue_name
+
+
+async def lab_queue_depth(settings: Settings, broker: LabBroker) -> int | None:
+    """On RabbitMQ: messages waiting in the lab's queue (None elsewhere or when not declared)."""
+    if not isinstance(broker.inner, RabbitMQPublisher):
+        return None
+    source = lab_source(settings, broker)
+    try:
+        return (await source.lag()).undelivered
+    finally:
+        await source.close()
 
 
 class ProjectionController:

@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from qulab.core import ConfigurationError, Database, Settings
+from qulab.entrypoints.app.demo_data import SEEDED_WITHOUT_EVENTS
 from qulab.entrypoints.app.feedback import attempt, friendly_message
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.projection_control import (
@@ -17,9 +18,11 @@ from qulab.entrypoints.app.projection_control import (
     projection_controller,
 )
 from qulab.lab.projection_state import ProjectionState, projection_state
+from qulab.lab.wording import counted
+from qulab.platform import ProjectionMismatch
 
 REFRESH_SECONDS = 2.0
-DIFFERENCES_SHOWN = 5
+DIFFERENCES_SHOWN = 10
 
 
 def _when(received: Received) -> str:
@@ -53,6 +56,29 @@ def _summary_rows(state: ProjectionState) -> list[dict[str, Any]]:
     ]
 
 
+def _number(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def difference_rows(mismatches: list[ProjectionMismatch]) -> list[dict[str, Any]]:
+    """One row per user: what air_scores says beside what the projection says."""
+    rows = []
+    for m in mismatches:
+        want, got = m.expected, m.actual
+        rows.append(
+            {
+                "user_id": m.user_id,
+                "scores (air_scores)": want.count if want else 0,
+                "scores (projection)": got.count if got else 0,
+                "mean (air_scores)": _number(want.mean if want else None),
+                "mean (projection)": _number(got.mean if got else None),
+                "latest (air_scores)": _number(want.latest if want else None),
+                "latest (projection)": _number(got.latest if got else None),
+            }
+        )
+    return rows
+
+
 def _panel(db: Database, controller: ProjectionController) -> None:
     left, right = st.columns(2)
     received = controller.received()
@@ -61,7 +87,7 @@ def _panel(db: Database, controller: ProjectionController) -> None:
         left.dataframe(_delivered_rows(received), hide_index=True)
     else:
         left.info("Nothing delivered yet: publish some events.")
-    state = attempt(db, lambda: projection_state(db))
+    state = attempt(db, lambda: projection_state(db, seeded_without_events=SEEDED_WITHOUT_EVENTS))
     right.markdown("**`user_score_summary` projection**")
     if state is None:
         return
@@ -71,12 +97,22 @@ def _panel(db: Database, controller: ProjectionController) -> None:
         right.info("The projection is empty.")
     show = st.success if state.matches else st.warning
     show(
-        f"{state.verdict} · {state.applied} events applied · {state.duplicates} duplicate "
-        f"deliveries skipped by the inbox · {state.users} users in the projection"
+        f"{state.verdict} · {counted(state.applied, 'event')} applied · "
+        f"{counted(state.duplicates, 'duplicate delivery', 'duplicate deliveries')} skipped by "
+        f"the inbox · {counted(state.users, 'user')} in the projection"
     )
+    if state.left_out:
+        st.caption(
+            f"{counted(state.left_out, 'seeded demo user')} (pages 2 and 3, `qulab seed`) "
+            f"{'is' if state.left_out == 1 else 'are'} left out of the comparison: bulk "
+            "seeding writes rows without score events, so no consumer can learn of them."
+        )
     if state.differences:
         with st.expander(f"What differs ({len(state.differences)})"):
-            st.code("\n".join(state.differences[:DIFFERENCES_SHOWN]), language=None)
+            shown = state.differences[:DIFFERENCES_SHOWN]
+            st.dataframe(difference_rows(shown), hide_index=True)
+            if len(state.differences) > len(shown):
+                st.caption(f"The first {len(shown)} of {len(state.differences)} users.")
     if controller.crash:
         st.error(f"The lab's consumer stopped: {literal(controller.crash)}")
     elif controller.totals.outage:

@@ -51,12 +51,19 @@ def keys_frame(view: StoreView) -> pd.DataFrame:
             "MEMORY USAGE (bytes)": thing.memory_bytes,
             "OBJECT ENCODING": thing.encoding,
             "length": thing.length,
-            "why this structure": thing.why,
         }
         for thing in view.things
         if thing.role != "channel"
     ]
     return pd.DataFrame(rows)
+
+
+def why_lines(view: StoreView) -> list[str]:
+    """Why each structure, once per role and type, whole (a table cell would cut it)."""
+    said: dict[tuple[str, str], str] = {}
+    for thing in view.things:
+        said.setdefault((thing.role, thing.redis_type), thing.why)
+    return [f"- **{role}** ({kind}): {why}" for (role, kind), why in said.items() if why]
 
 
 def groups_frame(view: StoreView) -> pd.DataFrame:
@@ -79,7 +86,6 @@ def channels_frame(view: StoreView) -> pd.DataFrame:
         {
             "channel": thing.key,
             "subscribers (PUBSUB NUMSUB)": thing.subscribers,
-            "why this structure": thing.why,
         }
         for thing in view.of_role("channel")
     ]
@@ -133,6 +139,9 @@ def render_redis_view() -> None:
         )
     else:
         st.dataframe(keys, hide_index=True, width="stretch")
+    whys = why_lines(view)
+    if whys:
+        st.markdown("**Why each structure**\n" + "\n".join(whys))
     groups = groups_frame(view)
     if not groups.empty:
         st.markdown("Consumer groups of the outbox streams (`XINFO GROUPS`):")

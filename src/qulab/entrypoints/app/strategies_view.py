@@ -14,6 +14,7 @@ from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.feedback import explain
 from qulab.lab.cache_compare import CacheComparison, compare_strategies
 from qulab.lab.strategies import STRATEGY_NAMES
+from qulab.lab.wording import counted
 from qulab.lab.workload import Workload
 
 RUN_LABEL = "Run the comparison"
@@ -26,6 +27,69 @@ SWEEP_OPS = 300
 SWEEP_WRITE_RATIOS = (0.01, 0.1, 0.3, 0.5)
 RUN_TIMEOUT = 300.0
 AFTER_COMMIT = ("invalidate", "write-through", "refresh-ahead", "two-tier")
+# One colour per strategy, the same in every chart (colour-blind-safe, Okabe-Ito).
+STRATEGY_COLOURS = ("#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
+COLUMNS = {
+    "strategy": "strategy",
+    "hit_ratio": "hit ratio (%)",
+    "misses": "misses",
+    "db_loads": "database loads",
+    "stale_reads": "stale reads",
+    "max_staleness_ms": "worst staleness (ms)",
+    "lost_writes": "writes lost",
+    "p50_us": "median read (µs)",
+    "p99_us": "99th percentile read (µs)",
+    "stampede_loads": "loads when the hot key expired",
+}
+
+
+def strategy_colour(legend: bool = False) -> Any:
+    """The colour encoding every chart of the section shares: one colour per strategy."""
+    return alt.Color(
+        "strategy:N",
+        scale=alt.Scale(domain=list(STRATEGY_NAMES), range=list(STRATEGY_COLOURS)),
+        legend=alt.Legend(title="strategy") if legend else None,
+    )
+
+
+def results_table(comparison: CacheComparison) -> pd.DataFrame:
+    """The measured table with plain column names and their units."""
+    frame = _frame(comparison)
+    frame["misses"] = frame["reads"] - frame["hits"]
+    frame["hit_ratio"] = (100 * frame["hit_ratio"]).round(1)
+    frame["max_staleness_ms"] = frame["max_staleness_ms"].round(1)
+    for column in ("p50_us", "p99_us"):
+        frame[column] = frame[column].round(0)
+    table = frame[list(COLUMNS)].rename(columns=COLUMNS)
+    readers = comparison.workload.stampede_readers
+    return table.rename(
+        columns={
+            COLUMNS["stampede_loads"]: f"database loads when the hot key expired under "
+            f"{readers} readers"
+        }
+    )
+
+
+def _effects(comparison: CacheComparison) -> list[str]:
+    """One sentence per effect the table shows that needs saying: losses, coalesced misses."""
+    said = []
+    for result in comparison.results:
+        misses = result.reads - result.hits
+        if result.strategy == "write-behind" and result.lost_writes:
+            said.append(
+                f"`write-behind` lost {counted(result.lost_writes, 'write')} in a run without "
+                "a kill: the run stops its flusher the moment the last operation is answered, "
+                "as a crash would, so the writes still queued then never reach the database. "
+                "That is write-behind's price: a write is acknowledged before it is durable."
+            )
+        if result.db_loads < misses:
+            said.append(
+                f"`{result.strategy}` missed {misses} times but loaded the database only "
+                f"{counted(result.db_loads, 'time')}: concurrent misses on the same key wait "
+                "for one load (single flight) instead of each reading the row. The more "
+                "skewed the workload, the more readers ask for the same hot keys at once."
+            )
+    return said
 
 
 def _run(settings: Settings, db: Database, workloads: list[Workload], names: list[str]) -> Any:
@@ -76,7 +140,7 @@ def _bars(frame: pd.DataFrame, field: str, title: str, fmt: str) -> Any:
         .encode(
             x=alt.X("strategy:N", sort=list(STRATEGY_NAMES), title=None),
             y=alt.Y(f"{field}:Q", title=title),
-            color=alt.Color("strategy:N", legend=None),
+            color=strategy_colour(),
             tooltip=["strategy", alt.Tooltip(f"{field}:Q", format=fmt)],
         )
         .properties(height=240)
@@ -88,7 +152,7 @@ def _hit_and_load(comparison: CacheComparison) -> None:
     st.markdown("**Hit ratio and database load by strategy**")
     left, right = st.columns(2)
     left.altair_chart(_bars(frame, "hit_ratio", "hit ratio", ".1%"), width="stretch")
-    right.altair_chart(_bars(frame, "db_loads", "database loads", "d"), width="stretch")
+    right.altair_chart(_bars(frame, "db_loads", "database loads (reads)", "d"), width="stretch")
     best = frame.loc[frame["hit_ratio"].idxmax()]
     st.caption(
         f"Every strategy replayed the same {comparison.workload.ops} operations on "
@@ -114,8 +178,8 @@ def _staleness(sweep: list[CacheComparison]) -> None:
         .mark_line(point=True)
         .encode(
             x=alt.X("write ratio:Q", title="share of writes"),
-            y=alt.Y("stale reads (%):Q"),
-            color=alt.Color("strategy:N", sort=list(STRATEGY_NAMES)),
+            y=alt.Y("stale reads (%):Q", title="stale reads (% of reads)"),
+            color=strategy_colour(legend=True),
             tooltip=["strategy", "write ratio", alt.Tooltip("stale reads (%):Q", format=".1f")],
         )
         .properties(height=260)
@@ -149,18 +213,24 @@ def _latency(comparison: CacheComparison) -> None:
         .encode(
             x=alt.X("read latency (µs):Q", scale=alt.Scale(type="log")),
             y=alt.Y("strategy:N", sort=list(STRATEGY_NAMES), title=None),
-            color=alt.Color("strategy:N", legend=None),
+            color=strategy_colour(),
         )
         .properties(height=260)
     )
     st.markdown("**Read latency distributions (log scale)**")
     st.altair_chart(chart, width="stretch")
-    fastest = min(comparison.results, key=lambda result: result.p50_us or float("inf"))
+    measured = [result for result in comparison.results if result.p50_us is not None]
+    if not measured:
+        return
+    fastest = min(measured, key=lambda result: result.p50_us or 0.0)
+    slowest = max(measured, key=lambda result: result.p99_us or 0.0)
     st.caption(
-        "Hits cost microseconds and database loads milliseconds, so a distribution spans orders "
-        "of magnitude and only a log scale shows both ends. "
+        f"On {comparison.stack} a hit costs one cache round trip (in process: a dictionary "
+        "lookup; Redis: a network round trip) and a miss adds a database read, so one "
+        "distribution can span orders of magnitude: the log scale shows both ends. "
         f"`{fastest.strategy}` had the lowest median read ({fastest.p50_us or 0:,.0f} µs); "
-        "its misses still pay for the cache lookup and the database."
+        f"the slowest reads were `{slowest.strategy}`'s (99th percentile "
+        f"{slowest.p99_us or 0:,.0f} µs)."
     )
 
 
@@ -179,7 +249,8 @@ def _kill(settings: Settings, db: Database, workload: Workload) -> None:
     result = st.session_state.get(KILL_KEY)
     if result is not None:
         st.error(
-            f"{result.lost_writes} of {result.writes} acknowledged writes never reached the "
+            f"{result.lost_writes} of {counted(result.writes, 'acknowledged write')} never "
+            "reached the "
             "database: the flusher died with them in its queue (or they were written after it "
             "died). The cache still shows them, so nothing looks wrong until it is evicted.",
             icon=":material/delete_forever:",
@@ -216,20 +287,9 @@ def render_strategies(settings: Settings, db: Database) -> None:
             st.session_state[RESULT_KEY], st.session_state[SWEEP_KEY] = done[0], done[1:]
     comparison: CacheComparison | None = st.session_state.get(RESULT_KEY)
     if comparison is not None:
-        table = _frame(comparison)[
-            [
-                "strategy",
-                "hit_ratio",
-                "db_loads",
-                "stale_reads",
-                "max_staleness_ms",
-                "lost_writes",
-                "p50_us",
-                "p99_us",
-                "stampede_loads",
-            ]
-        ]
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(results_table(comparison), hide_index=True, width="stretch")
+        for sentence in _effects(comparison):
+            st.info(sentence, icon=":material/info:")
         _hit_and_load(comparison)
         _staleness(st.session_state[SWEEP_KEY])
         _latency(comparison)

@@ -9,9 +9,9 @@ from qulab.entrypoints.app.demo_data import demo_users
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.literal import label
 from qulab.entrypoints.app.navigation import CONNECTIVITY
-from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.entrypoints.app.state import created_ids
 from qulab.lab import DEMO_USERS
-from qulab.platform import find_user
+from qulab.platform import UserRead, find_user
 
 OTHER = "Another user (enter an ID)"
 
@@ -26,12 +26,23 @@ def user_options(db: Database) -> dict[str, str] | None:
         user = found.get(email)
         if user is not None:
             options[f"{name} (sample user)"] = user.id
-    created_id = st.session_state.get(CREATED_USER_ID)
-    if created_id:
-        created = attempt(db, lambda: find_user(db, created_id))
-        if created is not None:
-            options[label(f"{created.name} (created on page 1)")] = created.id
+    for created in created_users(db):
+        options[label(f"{created.name} (created on page 1)")] = created.id
     return options
+
+
+def created_users(db: Database) -> list[UserRead]:
+    """The users the learner created on page 1 that are still in the database, latest first."""
+    ids = created_ids(st.session_state)
+    if not ids:
+        return []
+    found = attempt(db, lambda: _existing(db, ids))
+    return found or []
+
+
+async def _existing(db: Database, ids: list[str]) -> list[UserRead]:
+    users = [await find_user(db, user_id) for user_id in ids]
+    return [user for user in users if user is not None]
 
 
 def choose_user(db: Database, *, key: str) -> str | None:

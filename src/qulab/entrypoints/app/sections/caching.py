@@ -49,12 +49,15 @@ def _intro() -> None:
     )
     st.markdown("The cache hit ratio and the average access time it buys:")
     st.latex(r"H = \frac{\text{cache hits}}{\text{total requests}}")
-    st.latex(r"T_{\text{avg}} = H \times T_{\text{cache}} + (1 - H) \times T_{\text{database}}")
+    st.latex(
+        r"T_{\text{avg}} = H \times T_{\text{cache}} + (1 - H) \times "
+        r"(T_{\text{cache}} + T_{\text{database}})"
+    )
     st.markdown(
-        "$T_{\\text{cache}}$ is the mean time of a hit and $T_{\\text{database}}$ the mean time "
-        "of a miss (the lookup, the database read and the store); both are measured below from "
-        "the fetches the page lists. Without QULAB_REDIS_URL the same code runs on a bounded "
-        "in-process TTL/LRU store."
+        "$T_{\\text{cache}}$ is the mean time of a hit; a miss looks in the cache first, then "
+        "pays $T_{\\text{database}}$ on top (the database read and the store: the mean miss "
+        "minus the mean hit). Both are measured below from the fetches the page lists. Without "
+        "QULAB_REDIS_URL the same code runs on a bounded in-process TTL/LRU store."
     )
 
 

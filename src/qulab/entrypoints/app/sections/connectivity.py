@@ -8,7 +8,7 @@ from qulab.core import Database, PoolStatus, Settings
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import LabContext, lab_context
-from qulab.entrypoints.app.demo_data import demo_users
+from qulab.entrypoints.app.demo_data import LAB_MARKERS, demo_users
 from qulab.entrypoints.app.feedback import (
     SCHEMA_CHECK_TIMEOUT,
     attempt,
@@ -18,9 +18,15 @@ from qulab.entrypoints.app.feedback import (
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.pooling_view import render_pool_exhaustion, render_pooling_experiment
 from qulab.entrypoints.app.schema import SchemaState, schema_status
-from qulab.entrypoints.app.state import CREATED_USER_ID, SAMPLE_USER_IDS
+from qulab.entrypoints.app.state import (
+    CREATED_USER_ID,
+    CREATED_USER_IDS,
+    SAMPLE_USER_IDS,
+    created_ids,
+)
 from qulab.lab import DEMO_USERS, SetupResult, run_db_setup_and_create_user
-from qulab.lab.reset import reset_database
+from qulab.lab.reset import reset_database, reset_lab_rows
+from qulab.lab.wording import counted
 
 SETUP_LABEL = "Initialize Database & Create Sample Users"
 RESET_CONFIRM_KEY = "reset_confirmed"
@@ -88,7 +94,47 @@ def _reset_controls(db: Database) -> None:
         result = attempt(db, lambda: reset_database(db, keep_progress=keep))
         if result is not None:
             st.session_state.pop(CREATED_USER_ID, None)
+            st.session_state.pop(CREATED_USER_IDS, None)
             _report_setup(result, reset=True)
+
+
+def _reset_lab_rows_controls(db: Database) -> None:
+    with st.expander("Reset the lab's rows", icon=":material/restart_alt:"):
+        st.markdown(
+            f"{db.description} may be shared, so nothing is dropped. This removes only what the "
+            "lab wrote: Alex Smith and Jane Doe, the users you created on page 1 in this "
+            "session, and the demo users pages 2 and 3 seeded (with their scores and "
+            "assessments, through the unit of work so caches forget them), then creates Alex "
+            "and Jane again. Every other row stays. Your knowledge-check answers are kept "
+            "unless you tick the box below."
+        )
+        st.checkbox("Also forget my knowledge-check answers", key=RESET_FORGET_PROGRESS_KEY)
+        confirmed = st.checkbox(
+            "I understand that the lab's own rows (listed above) will be deleted",
+            key=RESET_CONFIRM_KEY,
+        )
+        st.button(
+            "Reset the lab's rows",
+            disabled=not confirmed,
+            on_click=_request_reset,
+            key="reset_button",
+        )
+    if st.session_state.pop(RESET_REQUESTED_KEY, False):
+        keep = not st.session_state.get(RESET_FORGET_PROGRESS_KEY, False)
+        created = created_ids(st.session_state)
+        outcome = attempt(
+            db,
+            lambda: reset_lab_rows(db, created=created, markers=LAB_MARKERS, keep_progress=keep),
+        )
+        if outcome is not None:
+            st.session_state.pop(CREATED_USER_ID, None)
+            st.session_state.pop(CREATED_USER_IDS, None)
+            st.success(
+                f"Removed the lab's {counted(outcome.removed, 'user')} with their scores and "
+                "assessments; every other row is untouched.",
+                icon=":material/delete_sweep:",
+            )
+            _report_setup(outcome.setup, reset=False)
 
 
 def _setup_section(context: LabContext) -> None:
@@ -105,6 +151,8 @@ def _setup_section(context: LabContext) -> None:
             _report_setup(result, reset=False)
     if context.settings.database.is_sqlite:
         _reset_controls(db)
+    else:
+        _reset_lab_rows_controls(db)
     _sample_users(db)
 
 

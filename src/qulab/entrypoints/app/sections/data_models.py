@@ -14,7 +14,7 @@ from qulab.entrypoints.app.diagrams import er_dot
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.relationships_view import render_relationships
-from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.entrypoints.app.state import CREATED_USER_ID, remember_created
 from qulab.platform import (
     METADATA,
     AIRScore,
@@ -35,6 +35,8 @@ MODEL_CLASSES: tuple[tuple[type, str], ...] = (
     (DomainEvent, "the outbox: events written in the same transaction as the change."),
     (TimestampMixin, "created/updated timestamps, timezone-aware UTC."),
 )
+
+CREATE_LABEL = "Create User"
 
 
 def _intro() -> None:
@@ -109,7 +111,7 @@ def _create_user_form(context: LabContext) -> None:
         years = right.text_input(
             "Years of experience (optional)", placeholder="e.g. 3.5", key="new_user_years"
         )
-        submitted = st.form_submit_button("Create User", type="primary", key="create_user_submit")
+        submitted = st.form_submit_button(CREATE_LABEL, type="primary", key="create_user_submit")
     if submitted:
         created = attempt(
             db,
@@ -126,7 +128,7 @@ def _create_user_form(context: LabContext) -> None:
             ),
         )
         if created is not None:
-            st.session_state[CREATED_USER_ID] = created.id
+            remember_created(st.session_state, created.id)
             st.success(
                 f"User '{literal(created.name)}' created with ID: {created.id}",
                 icon=":material/check_circle:",
@@ -151,7 +153,7 @@ def _last_created(context: LabContext) -> None:
     st.markdown(
         f"**Last created user:** {literal(user.name)} ({literal(user.email)}), ID `{user.id}`"
     )
-    st.caption("Use this ID in the later sections.")
+    st.caption("The later sections offer this user in their user pickers.")
 
 
 def render() -> None:

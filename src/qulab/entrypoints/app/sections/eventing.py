@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from qulab.core import ConfigurationError, ConflictError, EventRow
+from qulab.core import ConfigurationError, ConflictError, Database, EventRow
 from qulab.core.outbox import OutboxStatus, PassResult, outbox_status, publish_pending
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.broker import LabBroker, lab_broker
@@ -21,19 +21,20 @@ from qulab.entrypoints.app.feedback import attempt, explain, friendly_message, r
 from qulab.entrypoints.app.literal import label
 from qulab.entrypoints.app.outbox_diagram import outbox_flow_dot
 from qulab.entrypoints.app.outbox_lab_view import outbox_lab
+from qulab.entrypoints.app.projection_control import bind_lab_queue, lab_queue_depth
 from qulab.entrypoints.app.relay_control import (
     RelayController,
     RelayStatus,
     lab_retry_policy,
     relay_controller,
 )
-from qulab.entrypoints.app.state import CREATED_USER_ID
+from qulab.entrypoints.app.user_choice import created_users
+from qulab.lab.wording import counted
 from qulab.platform import (
     OCCUPATION_HR,
     OutboxTables,
     UserRead,
     calculate_and_store_airscore,
-    find_user,
     outbox_tables,
     score_event,
 )
@@ -96,11 +97,8 @@ def _candidates(context: LabContext) -> dict[str, UserRead]:
     db = context.db
     found = attempt(db, lambda: demo_users(db))
     users = {user.id: user for user in (found or {}).values() if user is not None}
-    created_id = st.session_state.get(CREATED_USER_ID)
-    if created_id and created_id not in users:
-        created = attempt(db, lambda: find_user(db, created_id))
-        if created is not None:
-            users[created.id] = created
+    for created in created_users(db):
+        users.setdefault(created.id, created)
     return users
 
 
@@ -157,8 +155,14 @@ def _score_section(context: LabContext) -> None:
 # -- the publisher -----------------------------------------------------------------------------
 
 
-def _start(controller: RelayController) -> None:
+def _bind(context: LabContext, broker: LabBroker) -> str | None:
+    """On RabbitMQ, bind the lab's queue before anything is published (see bind_lab_queue)."""
+    return runtime.run(bind_lab_queue(context.settings, broker))
+
+
+def _start(context: LabContext, broker: LabBroker, controller: RelayController) -> None:
     try:
+        _bind(context, broker)
         started = controller.start()
     except PublisherAlreadyRunning as error:
         _flash(
@@ -191,8 +195,9 @@ def _stop(controller: RelayController) -> None:
     if stopped:
         _flash(
             "warning",
-            f"Event publisher stopped after its current batch: {status.passes} passes, "
-            f"{status.published} events published.",
+            f"Event publisher stopped after its current batch: "
+            f"{counted(status.passes, 'pass', 'passes')}, "
+            f"{counted(status.published, 'event')} published.",
         )
     else:
         _flash("info", "The event publisher was not running.")
@@ -206,6 +211,7 @@ def _one_pass(context: LabContext, broker: LabBroker) -> None:
     db, settings = context.db, context.settings
 
     async def work() -> PassResult:
+        await bind_lab_queue(settings, broker)
         return await publish_pending(db, broker.switch, policy=lab_retry_policy(settings))
 
     try:
@@ -220,24 +226,41 @@ def _one_pass(context: LabContext, broker: LabBroker) -> None:
     except Exception as error:
         _flash("error", explain(error, db))
         return
+    _flash(*pass_outcome(result, _last_error(context)))
+
+
+def _last_error(context: LabContext) -> str | None:
+    """The error recorded on the most recent failed attempt, whole (None when there is none)."""
+    db = context.db
+    status = attempt(db, lambda: outbox_status(db, failures=1))
+    failures = status.recent_failures if status is not None else []
+    return failures[0].last_error if failures else None
+
+
+def pass_outcome(result: PassResult, last_error: str | None) -> tuple[str, str]:
+    """How one pass reads: green only when every claimed event was published."""
     if result.outage:
-        _flash(
+        return (
             "warning",
-            f"The broker is unavailable ({result.outage}): {result.retried} events stay pending "
-            "with one more attempt and the error recorded; they are retried after a backoff.",
+            f"The broker is unavailable ({result.outage}): "
+            f"{counted(result.retried, 'event stays', 'events stay')} pending with one more "
+            "attempt and the error recorded; they are retried after a backoff.",
         )
-    elif result.claimed == 0:
-        _flash(
+    if result.claimed == 0:
+        return (
             "info",
             "Nothing was due: there are no pending events, or they are waiting for their next "
             "attempt time (backoff after a failure). Try again in a moment.",
         )
-    else:
-        _flash(
-            "success",
-            f"One pass: {result.claimed} claimed, {result.published} published, "
-            f"{result.retried} to retry, {result.dead} dead-lettered.",
-        )
+    summary = (
+        f"One pass: {result.claimed} claimed, {result.published} published, "
+        f"{result.retried} to retry, {result.dead} dead-lettered."
+    )
+    if result.published == result.claimed:
+        return "success", summary
+    failed = result.claimed - result.published
+    reason = f" The broker refused {counted(failed, 'event')}: {last_error}" if last_error else ""
+    return ("error" if result.published == 0 else "warning"), summary + reason
 
 
 def _status_panel(controller: RelayController) -> None:
@@ -257,10 +280,11 @@ def _status_panel(controller: RelayController) -> None:
         if status.stopped_at and not status.running:
             details.append(f"stopped {_when(status.stopped_at)}")
         if status.retried:
-            details.append(f"{status.retried} failed attempts recorded")
+            details.append(f"{counted(status.retried, 'failed attempt')} recorded")
         st.caption(" · ".join(details) or "Not started in this server process yet.")
         if status.last_error:
-            st.markdown(f"**Last error** ({_when(status.last_error_at)}): `{status.last_error}`")
+            st.markdown(f"**Last error** ({_when(status.last_error_at)}):")
+            st.code(status.last_error, language=None, wrap_lines=True)
 
     panel()
 
@@ -272,6 +296,14 @@ def _publisher_section(context: LabContext, broker: LabBroker, controller: Relay
         f"**{broker.kind}** (`{broker.address}`). It keeps running while you use the app, in "
         "every browser session, until you stop it. Stopping lets the current batch finish."
     )
+    if broker.kind == "RabbitMQ":
+        st.info(
+            "RabbitMQ delivers an event only to the queues bound to the exchange for its type, "
+            "and the relay publishes with `mandatory` set: with no queue bound, every publish "
+            "comes back unroutable and the event stays pending. So before publishing, the lab "
+            "declares the queue its own consumer reads and binds it to every event type.",
+            icon=":material/alt_route:",
+        )
     running = controller.running
     columns = st.columns(3)
     columns[0].button(
@@ -279,7 +311,7 @@ def _publisher_section(context: LabContext, broker: LabBroker, controller: Relay
         key="eventing_start",
         disabled=running,
         on_click=_start,
-        args=(controller,),
+        args=(context, broker, controller),
         icon=":material/play_arrow:",
     )
     columns[1].button(
@@ -358,6 +390,17 @@ def _counts(status: OutboxStatus) -> None:
     columns[4].metric("Oldest pending", lag)
 
 
+def _errors_whole(rows: list[EventRow]) -> None:
+    """Each distinct last_error in full, below the table whose cells cut it."""
+    errors: dict[str, int] = {}
+    for row in rows:
+        if row.last_error:
+            errors[row.last_error] = errors.get(row.last_error, 0) + 1
+    for error, count in errors.items():
+        st.markdown(f"last_error of {counted(count, 'event')}:")
+        st.code(error, language=None, wrap_lines=True)
+
+
 def _tables(tables: OutboxTables) -> None:
     st.markdown("**Pending Events (Awaiting Publication)**")
     if tables.pending:
@@ -366,6 +409,7 @@ def _tables(tables: OutboxTables) -> None:
             hide_index=True,
             column_config=WIDE_ERROR,
         )
+        _errors_whole(tables.pending)
     else:
         st.info("No pending events.")
     st.markdown("**Published Events (Processed)**")
@@ -380,6 +424,7 @@ def _tables(tables: OutboxTables) -> None:
             hide_index=True,
             column_config=WIDE_ERROR,
         )
+        _errors_whole(tables.failed)
         st.caption("Replay them with `qulab outbox replay --failed`.")
 
 
@@ -388,10 +433,11 @@ def _consumer(context: LabContext, broker: LabBroker) -> None:
     st.markdown(f"**Messages as a consumer sees them** ({broker.kind})")
     messages = attempt(db, lambda: consumer_view(broker, db))
     if messages is None:
-        if broker.kind in ("RabbitMQ", "stdout"):
+        if broker.kind == "RabbitMQ":
+            _rabbitmq_queue(context, broker)
+        elif broker.kind == "stdout":
             st.info(
-                f"The lab cannot read back from the {broker.kind} broker: RabbitMQ delivers to "
-                "the queues consumers bind to the exchange, stdout keeps nothing. Use the "
+                "The lab cannot read back from the stdout broker: it keeps nothing. Use the "
                 "in-memory broker or Redis Streams (QULAB_BROKER_URL=redis://...) to see them."
             )
         return
@@ -401,6 +447,43 @@ def _consumer(context: LabContext, broker: LabBroker) -> None:
         st.info("No messages on the broker yet: publish some events.")
 
 
+def _rabbitmq_queue(context: LabContext, broker: LabBroker) -> None:
+    """RabbitMQ keeps what it delivers in the queues bound to the exchange: show the lab's."""
+    depth = attempt(context.db, lambda: lab_queue_depth(context.settings, broker))
+    if depth is None:
+        st.info(
+            "The lab's queue is not declared yet: it is bound the first time you publish "
+            "(a pass or the background publisher)."
+        )
+        return
+    st.info(
+        f"{counted(depth, 'message')} waiting in the lab's queue on {broker.address}. The "
+        "lab's consumer reads them when you turn on Lab mode below (its deliveries appear "
+        "there), and the projection applies each event once.",
+        icon=":material/inbox:",
+    )
+
+
+SNAPSHOT_READS = 3
+
+
+def _agree(status: OutboxStatus, tables: OutboxTables) -> bool:
+    return all(
+        (status.counts.get(kind, 0) == 0) == (not rows)
+        for kind, rows in (("pending", tables.pending), ("published", tables.published))
+    )
+
+
+async def outbox_snapshot(db: Database) -> tuple[OutboxStatus, OutboxTables]:
+    """The counts and the tables read so that they agree: a relay publishing between the two
+    reads would show "Pending 10" beside "No pending events", so such a pair is read again."""
+    for _ in range(SNAPSHOT_READS - 1):
+        status, tables = await outbox_status(db, failures=0), await outbox_tables(db)
+        if _agree(status, tables):
+            return status, tables
+    return await outbox_status(db, failures=0), await outbox_tables(db)
+
+
 def _events_section(context: LabContext, broker: LabBroker, controller: RelayController) -> None:
     st.subheader("Current event status")
     db = context.db
@@ -408,12 +491,10 @@ def _events_section(context: LabContext, broker: LabBroker, controller: RelayCon
     @st.fragment(run_every=TABLES_REFRESH_SECONDS if controller.running else None)
     def live() -> None:
         st.button(REFRESH_LABEL, key="eventing_refresh", icon=":material/refresh:")
-        status = attempt(db, lambda: outbox_status(db, failures=0))
-        if status is not None:
-            _counts(status)
-        tables = attempt(db, lambda: outbox_tables(db))
-        if tables is not None:
-            _tables(tables)
+        read = attempt(db, lambda: outbox_snapshot(db))
+        if read is not None:
+            _counts(read[0])
+            _tables(read[1])
         _consumer(context, broker)
         if controller.running:
             st.caption(f"Refreshing every {TABLES_REFRESH_SECONDS:g} s while the publisher runs.")

@@ -25,6 +25,7 @@ from qulab.entrypoints.app.orm_tax_view import render_orm_tax
 from qulab.entrypoints.app.user_choice import choose_user
 from qulab.lab import Comparison, StrategyRun
 from qulab.lab.nplusone import EAGER, PER_ROW, SINGLE_REPEATS, measure_single_users
+from qulab.lab.wording import counted
 from qulab.platform import ScoreRead
 
 ADD_LABEL = f"Add {SAMPLE_SCORES} Sample Scores for User"
@@ -118,14 +119,14 @@ def _show_single(result: Comparison) -> None:
     user = item.user
     st.markdown(
         f"**{literal(user.name)}** ({literal(user.email)}), ID `{user.id}`: "
-        f"{len(item.scores)} scores, "
+        f"{counted(len(item.scores), 'score')}, "
         f"on {result.database}."
     )
     st.markdown(
-        f"Per-row ran **{per_row.statement_count}** statements: 1 for the user and "
+        f"Per-row ran **{counted(per_row.statement_count, 'statement')}**: 1 for the user and "
         f"{per_row.queries_issued - 1} for the scores (one score query per user loaded). "
-        f"Eager ran **{eager.statement_count}**: the user, then the scores through "
-        "`selectinload`."
+        f"Eager ran **{counted(eager.statement_count, 'statement')}**: the user, then the "
+        "scores through `selectinload`."
     )
     st.info(
         "For one user both ways need two statements, so their times are close and the "
@@ -150,8 +151,8 @@ def _show_one(run: StrategyRun, database: str) -> None:
     item = run.data[0]
     other = "Eager Loading" if run.strategy == PER_ROW else "Per-row"
     st.markdown(
-        f"**{literal(item.user.name)}** ({literal(item.user.email)}): {len(item.scores)} "
-        f"scores, on {database}. "
+        f"**{literal(item.user.name)}** ({literal(item.user.email)}): "
+        f"{counted(len(item.scores), 'score')}, on {database}. "
         f"Click the {other} button too to compare the two side by side."
     )
     title = PER_ROW_TITLE if run.strategy == PER_ROW else EAGER_TITLE
@@ -251,7 +252,8 @@ def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
     with right:
         _against_n(by_n, "Time against N (ms)", "time (ms)", "milliseconds")
     with st.expander(f"The SQL run at N = {largest.users}"):
-        st.markdown(f"Per-row, the first {min(SQL_SHOWN, per_row.statement_count)} statements:")
+        shown = min(SQL_SHOWN, per_row.statement_count)
+        st.markdown(f"Per-row, the first {counted(shown, 'statement')}:")
         st.code(";\n\n".join(per_row.statements[:SQL_SHOWN]) + ";", language="sql")
         st.markdown("Eager, every statement:")
         st.code(";\n\n".join(eager.statements) + ";", language="sql")
