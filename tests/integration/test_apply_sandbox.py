@@ -125,6 +125,7 @@ async def test_a_query_without_loading_options_is_wrong_and_names_the_relationsh
     grade = await grade_answer(db, EAGER_SCORES.key, EAGER_SCORES.starter)
     assert not grade.passed
     assert grade.verdict.startswith("`User.scores` was not loaded by your statement")
+    assert grade.statement_count == 1  # the users were read before the page needed the scores
 
 
 async def test_a_joinedload_answer_is_right_in_one_statement(db: Database) -> None:

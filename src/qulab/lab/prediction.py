@@ -75,8 +75,8 @@ def _by_name(comparison: CacheComparison) -> dict[str, StrategyResult]:
     return {result.strategy: result for result in comparison.results}
 
 
-def _names(names: list[str]) -> str:
-    quoted = [f"`{name}`" for name in names]
+def _names(names: list[str], *, code: bool = True) -> str:
+    quoted = [f"`{name}`" if code else name for name in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
@@ -91,7 +91,7 @@ def _grade_stale(predicted: str, results: dict[str, StrategyResult]) -> Answer:
         measured, correct = NO_STALE, predicted == NO_STALE
         why = "No strategy served a stale read in this run."
     else:
-        measured, correct = _names(leaders), predicted in leaders
+        measured, correct = _names(leaders, code=False), predicted in leaders
         top = results[leaders[0]]
         why = f"{_names(leaders)} served the most stale reads: {_share(most, top.reads)}."
     if not correct and predicted in results:
@@ -113,7 +113,7 @@ def _grade_load(predicted: str, results: dict[str, StrategyResult]) -> Answer:
             f" `{predicted}` loaded it {mine.db_loads} times "
             f"(hit ratio {100 * (mine.hit_ratio or 0):.1f}%)."
         )
-    return Answer(LOAD_QUESTION, predicted, _names(leaders), correct, why)
+    return Answer(LOAD_QUESTION, predicted, _names(leaders, code=False), correct, why)
 
 
 def mean_hit_ratio(comparison: CacheComparison) -> float:
@@ -130,8 +130,16 @@ def _grade_skew(predicted: str, skewed: CacheComparison, uniform: CacheCompariso
         f"Mean hit ratio over the strategies: {low:.1f}% with uniform keys, {high:.1f}% at "
         f"Zipf {zipf:g} ({change:+.1f} points; within {FLAT_POINTS:g} counts as no change)."
     )
+    longest = max((result.seconds for result in skewed.results), default=0.0)
+    keys, ttl = skewed.workload.keys, skewed.workload.ttl
     if measured == RISE:
         why += " With skew a few hot keys take most reads, and they stay cached."
+    elif measured == FLAT and ttl > longest:
+        why += (
+            f" All {keys} keys stay cached once read (the {ttl:g} s "
+            f"TTL outlasts each {longest:.1f} s run), so misses come from first reads and from "
+            "writes, which skew barely changes."
+        )
     return Answer(skew_question(zipf), predicted, measured, predicted == measured, why)
 
 

@@ -18,6 +18,7 @@ from qulab.lab.exercises import EXERCISES, TOOL_NAMES, Exercise, Row
 CHECK_LABEL = "Check My Answer"
 EXERCISE_PICKER = "write_exercise"
 GRADE_TIMEOUT = 120.0
+EDITOR_CSS = '[class*="st-key-write_source_"] textarea {font-family: monospace;}'
 TITLES = {exercise.title: exercise for exercise in EXERCISES}
 
 
@@ -53,8 +54,9 @@ def _show_grade(grade: AnswerGrade) -> None:
     else:
         st.warning(f"Not yet: {grade.verdict}", icon=":material/close:")
     columns = st.columns(3)
-    sent = grade.statement_count if grade.rows is not None else "none"
-    columns[0].metric("Statements sent", sent, help="counted on the sandbox's connection")
+    columns[0].metric(
+        "Statements sent", grade.statement_count, help="counted on the sandbox's connection"
+    )
     columns[1].metric("Budget (statements)", grade.budget)
     columns[2].metric("Rows returned", len(grade.rows) if grade.rows is not None else "none")
     if grade.statements:
@@ -101,6 +103,7 @@ def _exercise(db: Database, exercise: Exercise) -> None:
 
 def render_write(db: Database) -> None:
     """The Apply-by-writing section of page 3."""
+    st.html(f"<style>{EDITOR_CSS}</style>")
     st.subheader("Apply: write the query yourself")
     st.markdown(
         "Write the query or the repository method; the lab runs it on "

@@ -54,7 +54,12 @@ SAFE_BUILTINS = (
 
 
 class AnswerFailed(Exception):
-    """The answer ran and failed; the message is the sentence to show."""
+    """The answer ran and failed; the message is the sentence to show, ``statements`` what it
+    had sent by then."""
+
+    def __init__(self, sentence: str, statements: tuple[str, ...] = ()) -> None:
+        super().__init__(sentence)
+        self.statements = statements
 
 
 @dataclass(frozen=True)
@@ -105,28 +110,34 @@ async def run_entry(
     """Call ``entry`` as the exercise says, count its statements, shape what it returns."""
     reader = ReadSession(session)
     await session.connection()  # the counter listens on the session's connection
+    sent: list[str] = []
     try:
         async with count_session_statements(session) as counter:
+            sent = counter.statements  # grows as statements are sent, kept if the answer fails
             if exercise.kind == "query":
                 statement = await _resolved(entry())
                 rows = exercise.shape(await reader.execute(statement))
             else:
                 rows = exercise.shape(await _resolved(entry(reader, **exercise.arguments)))
-    except (Refused, AnswerFailed):
+    except Refused:
         raise
-    except WrongShape as error:
-        raise AnswerFailed(str(error)) from None
-    except InvalidRequestError as error:
-        raise AnswerFailed(_loading_sentence(error)) from None
-    except DBAPIError as error:
-        raise AnswerFailed(_database_sentence(error)) from None
-    except MemoryError:
-        raise AnswerFailed("The answer asked for more memory than the sandbox allows.") from None
-    except RecursionError:
-        raise AnswerFailed("The answer recursed too deeply and was stopped.") from None
     except Exception as error:
-        raise AnswerFailed(f"The answer raised {_describe(error)}") from None
-    return AnswerRun(rows, tuple(counter.statements))
+        raise AnswerFailed(_sentence(error), tuple(sent)) from None
+    return AnswerRun(rows, tuple(sent))
+
+
+def _sentence(error: Exception) -> str:
+    if isinstance(error, AnswerFailed | WrongShape):
+        return str(error)
+    if isinstance(error, InvalidRequestError):
+        return _loading_sentence(error)
+    if isinstance(error, DBAPIError):
+        return _database_sentence(error)
+    if isinstance(error, MemoryError):
+        return "The answer asked for more memory than the sandbox allows."
+    if isinstance(error, RecursionError):
+        return "The answer recursed too deeply and was stopped."
+    return f"The answer raised {_describe(error)}"
 
 
 async def _resolved(value: Any) -> Any:

@@ -72,7 +72,7 @@ async def _run(request: dict[str, Any]) -> dict[str, Any]:
             except Refused as refusal:
                 return {"refused": str(refusal)}
             except AnswerFailed as failure:
-                return {"error": str(failure)}
+                return {"error": str(failure), "statements": list(failure.statements)}
             return {"rows": run.rows, "statements": list(run.statements)}
     finally:
         await db.dispose()
