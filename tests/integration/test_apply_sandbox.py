@@ -10,6 +10,7 @@ from qulab.core.db import Database
 from qulab.lab.answer_grade import grade_answer, reference_rows
 from qulab.lab.exercises import BEST_SCORES, EAGER_SCORES, EXERCISE_USERS, EXERCISES
 from qulab.lab.loading import ensure_exercise_rows
+from qulab.lab.sandbox import Refused
 from qulab.lab.sandbox.worker import read_only_session
 from qulab.platform import AIRScore, Assessment, User
 
@@ -76,6 +77,13 @@ HOSTILE = {
     "a server file read": (
         "best-scores",
         "def query():\n    return select(func.pg_read_file('/etc/passwd'))\n",
+        "The SQL function `pg_read_file` is not allowed here",
+    ),
+    "a function inside a loading option's criteria": (
+        "eager-scores",
+        "def query():\n"
+        "    return select(User).options(\n"
+        "        selectinload(User.scores.and_(func.pg_read_file('/etc/passwd') != '')))\n",
         "The SQL function `pg_read_file` is not allowed here",
     ),
     "a raw operator": (
@@ -172,9 +180,12 @@ async def test_the_transaction_itself_refuses_writes_that_pass_no_guard(db: Data
     before = await _snapshot(db)
     for statement in (delete(AIRScore), update(User).values(name="changed")):
         with pytest.raises(Exception, match=r"(?i)read-only|readonly"):
-            async with read_only_session(db) as session:
+            async with read_only_session(db, checked=False) as session:
                 await session.execute(statement)
     assert await _snapshot(db) == before
+    with pytest.raises(Refused, match="Only SELECT statements run here"):
+        async with read_only_session(db) as session:
+            await session.execute(delete(AIRScore))
     # the pooled connection is writable again afterwards
     async with db.session() as session:
         assert await session.scalar(select(func.count(User.id))) == before[0]

@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core import Database, Settings, open_database
 from qulab.lab.exercises import BY_KEY
+from qulab.lab.sandbox.guard import check_sql
 from qulab.lab.sandbox.policy import Refused
 from qulab.lab.sandbox.runner import AnswerFailed, load_entry, run_entry
 
@@ -40,18 +42,31 @@ def _limit_resources(cpu_seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
 
+def _checked_sql(
+    conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+) -> None:
+    check_sql(statement)
+
+
 @asynccontextmanager
-async def read_only_session(db: Database) -> AsyncIterator[AsyncSession]:
-    """A session whose transaction the database itself keeps read-only; rolled back on exit."""
+async def read_only_session(db: Database, *, checked: bool = True) -> AsyncIterator[AsyncSession]:
+    """A session whose transaction the database itself keeps read-only and whose every
+    statement's text is checked (``check_sql``) before it is sent (unless ``checked`` is
+    false, to show the database's own refusal); rolled back on exit."""
     async with db.session() as session:
         connection = await session.connection()
         if db.dialect == "postgresql":
             await connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         else:
             await connection.exec_driver_sql("PRAGMA query_only = ON")
+        sync = connection.sync_connection
+        if checked:
+            event.listen(sync, "before_cursor_execute", _checked_sql)
         try:
             yield session
         finally:
+            if checked:
+                event.remove(sync, "before_cursor_execute", _checked_sql)
             await session.rollback()
             if db.dialect != "postgresql":  # the pragma outlives the transaction
                 await (await session.connection()).exec_driver_sql("PRAGMA query_only = OFF")
