@@ -120,8 +120,14 @@ def _check_import_from(node: ast.ImportFrom, provided: frozenset[str]) -> None:
             "sandbox provides can be imported (from sqlalchemy, sqlalchemy.orm or "
             "qulab.platform)."
         )
+    for alias in node.names:
+        if alias.asname:
+            raise Refused(
+                f"Renaming an import (`{alias.name} as {alias.asname}`) is not allowed: use the "
+                "names as the sandbox provides them."
+            )
     for name in wanted:
-        if name not in provided or any(alias.asname for alias in node.names):
+        if name not in provided:
             raise Refused(
                 f"`{name}` is not on the sandbox's allow-list: use the provided names "
                 f"({', '.join(sorted(provided))})."

@@ -27,6 +27,7 @@ from qulab.lab.sandbox.policy import Refused
 from qulab.lab.sandbox.runner import AnswerFailed, load_entry, run_entry
 
 MEMORY_HEADROOM = 512 * 1024 * 1024
+MAX_ROWS = 1000
 
 
 def _limit_resources(cpu_seconds: float) -> None:
@@ -88,6 +89,12 @@ async def _run(request: dict[str, Any]) -> dict[str, Any]:
                 return {"refused": str(refusal)}
             except AnswerFailed as failure:
                 return {"error": str(failure), "statements": list(failure.statements)}
+            if len(run.rows) > MAX_ROWS:
+                return {
+                    "error": f"The answer returned {len(run.rows)} rows; the exercises need at "
+                    f"most {MAX_ROWS}: check its joins and filters.",
+                    "statements": list(run.statements),
+                }
             return {"rows": run.rows, "statements": list(run.statements)}
     finally:
         await db.dispose()
