@@ -4,7 +4,7 @@ the SQL text. Each breach is refused with one sentence; ordinary answers pass.""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from qulab.lab.exercises import EXERCISES, TOOL_NAMES
 from qulab.lab.sandbox import Refused, check_source
@@ -48,7 +48,7 @@ def test_every_starter_and_model_answer_passes_the_policy() -> None:
 def test_only_selects_with_allowed_functions_pass_the_statement_check() -> None:
     check_statement(select(User.email, func.count(User.id)).group_by(User.email))
     with pytest.raises(Refused, match="this was a DELETE statement"):
-        check_statement(User.__table__.delete())
+        check_statement(delete(User))
     with pytest.raises(Refused, match="this was SQL text in a string"):
         check_statement("SELECT 1")
     with pytest.raises(Refused, match="`pg_sleep` is not allowed"):
