@@ -3,16 +3,23 @@ hostile answers are refused with one sentence and change nothing, on SQLite and 
 
 from __future__ import annotations
 
+import inspect
+import types
+import warnings
+
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, Dialect, Engine, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session, selectinload
 
 from qulab.core.db import Database
 from qulab.lab.answer_grade import grade_answer, reference_rows
-from qulab.lab.exercises import BEST_SCORES, EAGER_SCORES, EXERCISE_USERS, EXERCISES
-from qulab.lab.loading import ensure_exercise_rows
-from qulab.lab.sandbox import Refused
+from qulab.lab.exercises import BEST_SCORES, EAGER_SCORES, EXERCISE_USERS, EXERCISES, tools
+from qulab.lab.loading import APPLY_MARKER, ensure_exercise_rows
+from qulab.lab.sandbox import Refused, check_source
+from qulab.lab.sandbox.guard import ReadSession
 from qulab.lab.sandbox.worker import read_only_session
-from qulab.platform import AIRScore, Assessment, User
+from qulab.platform import AIRScore, Assessment, User, seeded_users
 
 LOOP = "def query():\n    while True:\n        pass\n"
 HOSTILE = {
@@ -85,6 +92,13 @@ HOSTILE = {
         "    return select(User).options(\n"
         "        selectinload(User.scores.and_(func.pg_read_file('/etc/passwd') != '')))\n",
         "The SQL function `pg_read_file` is not allowed here",
+    ),
+    "the connection behind a result": (
+        "repository-method",
+        "async def users_page(session, limit):\n"
+        "    result = await session.execute(select(User))\n"
+        "    return result.raw.context.root_connection.exec_driver_sql('DELETE FROM users')\n",
+        "`.raw` is refused: it leads to the database connection itself",
     ),
     "a raw operator": (
         "best-scores",
@@ -189,3 +203,77 @@ async def test_the_transaction_itself_refuses_writes_that_pass_no_guard(db: Data
     # the pooled connection is writable again afterwards
     async with db.session() as session:
         assert await session.scalar(select(func.count(User.id))) == before[0]
+
+
+PLUMBING = (
+    types.ModuleType,
+    types.FrameType,
+    types.CodeType,
+    Engine,
+    Connection,
+    Dialect,
+    Session,
+    AsyncEngine,
+    AsyncConnection,
+    AsyncSession,
+)
+# Methods learner code would call without arguments on what it is given.
+CALLED = {"scalars", "mappings", "freeze", "unique", "tuples", "columns", "keys", "compile",
+          "subquery", "cte", "alias", "selected_columns", "get_final_froms", "scalar_subquery",
+          "label", "self_group", "exists", "all"}  # fmt: skip
+
+
+def _allowed(name: str) -> bool:
+    try:
+        check_source(f"x.{name}", ["x"])
+    except Refused:
+        return False
+    return True
+
+
+def _reachable(roots: dict[str, object], depth: int) -> list[str]:
+    """Attribute paths the policy allows (and no-argument calls of CALLED) from ``roots`` that
+    end at a module, frame, engine, connection, dialect or session."""
+    seen: set[int] = set()
+    found: list[str] = []
+    frontier = list(roots.items())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(depth):
+            following: list[tuple[str, object]] = []
+            for path, value in frontier:
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
+                if isinstance(value, PLUMBING):
+                    found.append(f"{path} ({type(value).__name__})")
+                    continue
+                for name in dir(value):
+                    if not _allowed(name):
+                        continue
+                    try:
+                        static = inspect.getattr_static(value, name)
+                        if not callable(static) or isinstance(static, property):
+                            following.append((f"{path}.{name}", getattr(value, name)))
+                        elif name in CALLED:
+                            following.append((f"{path}.{name}()", getattr(value, name)()))
+                    except Exception:  # an attribute that raises leads nowhere
+                        continue
+            frontier = following
+    return found
+
+
+async def test_no_allowed_attribute_path_leads_to_the_connection_or_a_module(
+    db: Database,
+) -> None:
+    await ensure_exercise_rows(db, EXERCISE_USERS)
+    async with read_only_session(db) as session:
+        reader = ReadSession(session)
+        statement = select(User).where(seeded_users(APPLY_MARKER)).limit(2)
+        users = (await reader.execute(statement.options(selectinload(User.scores)))).scalars()
+        roots: dict[str, object] = dict(tools())
+        roots["session"] = reader
+        roots["user"] = users.all()[0]
+        roots["result"] = await reader.execute(select(User.email).limit(1))
+        assert _reachable({"sentinel": types}, 1) == ["sentinel (module)"]  # the walk can fail
+        assert _reachable(roots, 4) == []

@@ -44,6 +44,25 @@ FILE_AND_NETWORK = frozenset({"open", "socket", "os", "sys", "subprocess", "path
 # frames (and their globals), or that let a format string walk attributes.
 FRAME_PREFIXES = ("gi_", "cr_", "ag_", "f_", "tb_", "co_")
 REFUSED_ATTRIBUTES = frozenset({"format", "format_map", "mro", "func_globals"})
+# Attributes that lead from a result, a statement or a session to the connection, the engine,
+# the dialect or the driver module: a connection of one's own would not be read-only.
+PLUMBING_ATTRIBUTES = frozenset(
+    {
+        "bind",
+        "context",
+        "dbapi",
+        "dialect",
+        "engine",
+        "get_bind",
+        "loaded_dbapi",
+        "raw",
+        "raw_connection",
+        "root_connection",
+        "sync_connection",
+        "sync_engine",
+        "sync_session",
+    }
+)
 # SQLAlchemy methods that take raw SQL text.
 RAW_SQL_ATTRIBUTES = frozenset(
     {
@@ -151,6 +170,11 @@ def _check_attribute(attribute: str) -> None:
         raise Refused(
             f"`.{attribute}` is refused: attributes starting with an underscore reach Python's "
             "internals, which the sandbox does not open."
+        )
+    if attribute in PLUMBING_ATTRIBUTES:
+        raise Refused(
+            f"`.{attribute}` is refused: it leads to the database connection itself, which the "
+            "sandbox keeps to itself; read through session.execute or session.scalars."
         )
     if attribute.startswith(FRAME_PREFIXES) or attribute in REFUSED_ATTRIBUTES:
         raise Refused(f"`.{attribute}` is refused: it reaches past the tools the sandbox gives.")
