@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import resource
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -26,21 +28,26 @@ from qulab.lab.sandbox.guard import check_sql
 from qulab.lab.sandbox.policy import Refused
 from qulab.lab.sandbox.runner import AnswerFailed, load_entry, run_entry
 
+log = logging.getLogger(__name__)
+
 MEMORY_HEADROOM = 512 * 1024 * 1024
 MAX_ROWS = 1000
 
 
 def _limit_resources(cpu_seconds: float) -> None:
     """From here on: ``cpu_seconds`` more CPU time (SIGXCPU ends the process) and a bounded
-    address space (a huge allocation raises MemoryError)."""
+    address space (a huge allocation raises MemoryError). Where the platform has no address
+    space limit (macOS) the CPU limit and the lab's wall-clock bound remain."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     spent = usage.ru_utime + usage.ru_stime
     soft = int(spent + cpu_seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[0])
-    size = pages * resource.getpagesize() + MEMORY_HEADROOM
-    resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+        size = pages * resource.getpagesize() + MEMORY_HEADROOM
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    except (OSError, ValueError):
+        log.info("no address-space limit on this platform; the CPU limit still applies")
 
 
 def _checked_sql(
