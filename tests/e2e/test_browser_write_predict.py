@@ -87,13 +87,15 @@ def test_an_answer_is_written_and_graded_and_a_prediction_is_graded(
                 page.get_by_text(re.compile(r"Not yet: User\.scores was not loaded"))
             ).to_be_visible(timeout=RUN_MS)
             expect(page.get_by_text(re.compile("^Hint 1:"))).to_be_visible()
-            page.screenshot(path=shots / "01-apply-wrong.png", full_page=True)
+            page.get_by_text(re.compile("^Hint 1:")).scroll_into_view_if_needed()
+            page.screenshot(path=shots / "01-apply-wrong.png")
             check(page, RIGHT)
             expect(
                 page.get_by_text(re.compile(r"Correct: \d+ rows .* in 2 statements \(budget 2\)"))
             ).to_be_visible(timeout=RUN_MS)
             expect(page.get_by_text(re.compile("^Hint 1:"))).to_have_count(0)
-            page.screenshot(path=shots / "02-apply-right.png", full_page=True)
+            page.get_by_text(re.compile(r"^Correct: ")).scroll_into_view_if_needed()
+            page.screenshot(path=shots / "02-apply-right.png")
 
             # Analyze by predicting: three answers, the run, the grade from its table.
             open_section(page, "4. Caching with Redis")
@@ -113,6 +115,7 @@ def test_an_answer_is_written_and_graded_and_a_prediction_is_graded(
                 re.compile(r"\d+ of \d+ reads")
             )
             expect(graded.filter(has_text="% with uniform keys")).to_have_count(1)
-            page.screenshot(path=shots / "03-prediction-graded.png", full_page=True)
+            graded.last.scroll_into_view_if_needed()
+            page.screenshot(path=shots / "03-prediction-graded.png")
         finally:
             browser.close()
