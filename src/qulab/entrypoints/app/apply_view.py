@@ -10,13 +10,13 @@ from qulab.core import Database
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.literal import literal
+from qulab.entrypoints.app.write_view import render_write
 from qulab.lab.loading import (
     APPLY_MARKER,
     DEFAULT_BUDGET,
     DEFAULT_REPEATS,
     LAZY,
     RAISE,
-    SELECTIN,
     STRATEGIES,
     ExerciseRun,
     LoadingChoice,
@@ -165,10 +165,11 @@ def _exercise(db: Database) -> None:
         )
         _verdict(shown)
     else:
-        st.caption(f"Hint: `{SELECTIN}` on both keeps the page at three statements.")
+        st.caption("Not run yet: choose a strategy for each relationship and run the page.")
 
 
 def render_apply(context: LabContext) -> None:
     """The Apply section of page 3."""
     _method_panel(context.db)
+    render_write(context.db)
     _exercise(context.db)

@@ -10,9 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from qulab.core import Database, Settings
-from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app import predict_view, runtime
 from qulab.entrypoints.app.feedback import explain
 from qulab.lab.cache_compare import CacheComparison, compare_strategies
+from qulab.lab.prediction import uniform_workload
 from qulab.lab.strategies import STRATEGY_NAMES
 from qulab.lab.wording import counted
 from qulab.lab.workload import Workload
@@ -267,6 +268,7 @@ def render_strategies(settings: Settings, db: Database) -> None:
         "counted, not estimated."
     )
     workload = _controls()
+    prediction = predict_view.render_prediction(workload)
     if st.button(RUN_LABEL, type="primary", key="run_strategies"):
         sweep = [
             Workload(
@@ -282,14 +284,17 @@ def render_strategies(settings: Settings, db: Database) -> None:
             for ratio in SWEEP_WRITE_RATIOS
         ]
         with st.spinner("Running every strategy on the same workload..."):
-            done = _run(settings, db, [workload, *sweep], list(STRATEGY_NAMES))
+            uniform = uniform_workload(workload)
+            done = _run(settings, db, [workload, *sweep, uniform], list(STRATEGY_NAMES))
         if done is not None:
-            st.session_state[RESULT_KEY], st.session_state[SWEEP_KEY] = done[0], done[1:]
+            st.session_state[RESULT_KEY], st.session_state[SWEEP_KEY] = done[0], done[1:-1]
+            predict_view.keep(prediction, done[0], done[-1])
     comparison: CacheComparison | None = st.session_state.get(RESULT_KEY)
     if comparison is not None:
         st.dataframe(results_table(comparison), hide_index=True, width="stretch")
         for sentence in _effects(comparison):
             st.info(sentence, icon=":material/info:")
+        predict_view.render_grade()
         _hit_and_load(comparison)
         _staleness(st.session_state[SWEEP_KEY])
         _latency(comparison)
