@@ -5,6 +5,9 @@ An application names its migrations folder once (``Migrations(path)``); ``upgrad
 ``downgrade``, ``current_revision`` and ``is_up_to_date`` then run on any ``Database``. Its
 ``env.py`` is two lines: ``from qulab.core.migrate import run_environment`` and
 ``run_environment([Base.metadata, qulab.core.models.metadata])``.
+
+Alembic is imported by the functions that run it, not with this module: an application names
+its ``Migrations`` at import time, and a command that does not migrate should not load Alembic.
 """
 
 from __future__ import annotations
@@ -13,19 +16,17 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from alembic import command, context
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
-from sqlalchemy import MetaData
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from qulab.core.config import get_settings
-from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Connection
+
+    from qulab.core.db import Database
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Migrations:
     path: Path
 
     def config(self, database_url: str | None = None) -> Config:
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(self.path))
         if database_url:
@@ -42,6 +45,8 @@ class Migrations:
         return config
 
     def head(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self.config()).get_current_head()
 
     async def upgrade(self, db: Database, revision: str = "head") -> None:
@@ -55,6 +60,10 @@ class Migrations:
         return await current_revision(db) == self.head()
 
     async def _run(self, db: Database, name: str, revision: str) -> None:
+        from alembic import command
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
         def _run(connection: Connection) -> None:
             config = self.config()
             config.attributes["connection"] = connection
@@ -69,6 +78,8 @@ class Migrations:
 
 
 async def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     def _current(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -79,6 +90,8 @@ async def current_revision(db: Database) -> str | None:
 def run_environment(target_metadata: Sequence[MetaData]) -> None:
     """The body of an application's Alembic ``env.py``: batch mode on SQLite, the connection
     QuLab hands in when it runs a command, else an engine of its own on the configured URL."""
+    from alembic import context
+
     config = context.config
 
     def configure(connection: Connection) -> None:
