@@ -4,12 +4,12 @@ An application describes itself once (``Application``: its cache families, its u
 its consumers, its migrations, its own bus handlers); the CLI, the lab app, the benchmarks and
 the test fixtures all start here, so the database, the cache subscribed to its bus, and the
 publisher are assembled the same way everywhere. ``_subscribe`` is the handler table: who
-hears what after a commit. The pieces a command may not need (the broker's publisher, the relay,
-consumers and their broker clients) are imported when first built, so that building a runtime
-loads only the database and the cache. Tests inject a piece instead of having it built (``engine=``,
-``database=``, ``cache=``, ``publisher=``): what is injected stays the caller's to close; what
-was built here is closed by ``Runtime.close()``. ``open_database`` and ``open_publisher`` serve
-what runs outside a runtime (a scratch database, a second broker).
+hears what after a commit. The pieces a command may not need (the broker's publisher, the
+relay, the consumers and their broker clients) are imported when first built, so building a
+runtime loads only the database and the cache. Tests inject a piece instead of having it built
+(``engine=``, ``database=``, ``cache=``, ``publisher=``): what is injected stays the caller's to
+close; what was built here is closed by ``Runtime.close()``. ``open_database`` and
+``open_publisher`` serve what runs outside a runtime (a scratch database, a second broker).
 """
 
 from __future__ import annotations

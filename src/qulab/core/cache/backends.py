@@ -25,13 +25,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from qulab.core.errors import UnusableEntry
-
-if TYPE_CHECKING:
-    pass
-
 
 DEFAULT_MAX_VALUE_BYTES = 1_048_576
 
