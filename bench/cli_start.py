@@ -204,8 +204,10 @@ async def cli_start(config: BenchConfig) -> Report:
         f"({libraries * 1000:.0f} ms over the floor alone, the `{LIBRARIES}` row), and {load}"
     )
     help_limits = (
-        "it imports Typer and the table of commands, no command module (see the CPU column), "
-        f"and {load}"
+        "`qulab --help` and `--version` import Typer and the table of commands, no command "
+        "module; a sub-command's `--help` also imports its command module with the shared "
+        "output helpers (rich, orjson), and Typer loads pydantic to describe the parameters "
+        f"(see the CPU column); and {load}"
     )
     targets = [
         Target(
