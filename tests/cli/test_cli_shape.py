@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import typer
+from typer import _click as click
 from typer.core import TyperGroup
 
 from qulab.core.config import get_settings
@@ -21,9 +22,12 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
+    """Every command under ``command``, looked up as Click does (the top-level group loads
+    each command's module on look-up)."""
     if isinstance(command, TyperGroup):
-        for name, child in sorted(command.commands.items()):
-            yield from _commands(child, (*path, name))
+        context = click.Context(command)
+        for name in sorted(command.list_commands(context)):
+            yield from _commands(command.get_command(context, name), (*path, name))
     else:
         yield " ".join(path), command
 

@@ -4,10 +4,12 @@ An application describes itself once (``Application``: its cache families, its u
 its consumers, its migrations, its own bus handlers); the CLI, the lab app, the benchmarks and
 the test fixtures all start here, so the database, the cache subscribed to its bus, and the
 publisher are assembled the same way everywhere. ``_subscribe`` is the handler table: who
-hears what after a commit. Tests inject a piece instead of having it built (``engine=``,
-``database=``, ``cache=``, ``publisher=``): what is injected stays the caller's to close; what
-was built here is closed by ``Runtime.close()``. ``open_database`` and ``open_publisher`` serve
-what runs outside a runtime (a scratch database, a second broker).
+hears what after a commit. The pieces a command may not need (the broker's publisher, the
+relay, the consumers and their broker clients) are imported when first built, so building a
+runtime loads only the database and the cache. Tests inject a piece instead of having it built
+(``engine=``, ``database=``, ``cache=``, ``publisher=``): what is injected stays the caller's to
+close; what was built here is closed by ``Runtime.close()``. ``open_database`` and
+``open_publisher`` serve what runs outside a runtime (a scratch database, a second broker).
 """
 
 from __future__ import annotations
@@ -16,25 +18,34 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, Any, Self
 
 from qulab.core.bus import Handler, MessageBus
 from qulab.core.cache import Cache, Family, build_cache
 from qulab.core.config import Settings, get_settings
-from qulab.core.consumers import Consumer, build_source
-from qulab.core.consumers import Handler as ConsumerHandler
 from qulab.core.db import Database, make_engine
 from qulab.core.errors import InvalidInput
 from qulab.core.events import Event
 from qulab.core.migrate import Migrations
-from qulab.core.outbox import Publisher, build_publisher
-from qulab.core.outbox.relay import Relay
-from qulab.core.recorders import ConsumerRecorder
 from qulab.core.uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from qulab.core.consumers import Consumer
+    from qulab.core.consumers import Handler as ConsumerHandler
+    from qulab.core.outbox import Publisher
+    from qulab.core.outbox.relay import Relay
+    from qulab.core.recorders import ConsumerRecorder
+
 log = logging.getLogger(__name__)
+
+
+def build_publisher(url: str | None = None, settings: Settings | None = None) -> Publisher:
+    """The outbox's ``build_publisher``, imported on first use (with the broker's client)."""
+    from qulab.core.outbox.factory import build_publisher as build
+
+    return build(url, settings)
 
 
 def _no_families(settings: Settings) -> Sequence[Family[Any]]:
@@ -125,6 +136,8 @@ class Runtime:
     def relay(self, **options: Any) -> Relay:
         """A relay on this database publishing through this runtime's publisher (which the
         runtime, not the relay, closes). ``options`` are Relay's keyword arguments."""
+        from qulab.core.outbox.relay import Relay
+
         return Relay(self.db, self.publisher, **options)
 
     def consumer(
@@ -141,6 +154,8 @@ class Runtime:
         The group is the consumer's identity: its inbox rows are kept under the group's name,
         so another group applies every event again and counts its own. Its source is the
         caller's to close (``await consumer.source.close()``)."""
+        from qulab.core.consumers import Consumer, build_source
+
         factory = self.application.consumers.get(name)
         if factory is None:
             known = ", ".join(sorted(self.application.consumers)) or "none"

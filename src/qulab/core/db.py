@@ -10,8 +10,6 @@ from contextlib import AbstractContextManager, asynccontextmanager, contextmanag
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import aiosqlite
-import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
@@ -387,6 +385,8 @@ class Database:
         url = self.engine.url
         with translated():
             if url.get_backend_name() == "postgresql":
+                import asyncpg  # the drivers load with the engine's dialect, not with this module
+
                 dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
                 conn = await asyncpg.connect(dsn, timeout=self.settings.database.connect_timeout)
                 try:
@@ -394,6 +394,8 @@ class Database:
                 finally:
                     await conn.close()
             else:
+                import aiosqlite
+
                 async with aiosqlite.connect(url.database or ":memory:") as sqlite:
                     yield sqlite
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
-import asyncpg
 from sqlalchemy import exc
 
 from qulab.core.errors import (
@@ -60,9 +60,15 @@ SQLITE_COLUMNS = re.compile(r"constraint failed: (?P<columns>[\w.]+(?:, [\w.]+)*
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     exc.OperationalError,
     exc.InterfaceError,
-    asyncpg.InterfaceError,
     OSError,  # includes ConnectionError and TimeoutError (connect or command timeout)
 )
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """CONNECTION_ERRORS, with asyncpg's own once asyncpg is loaded (until then, on SQLite,
+    none of its errors can have been raised: it is imported only to reach PostgreSQL)."""
+    asyncpg = sys.modules.get("asyncpg")
+    return CONNECTION_ERRORS if asyncpg is None else (*CONNECTION_ERRORS, asyncpg.InterfaceError)
 
 
 def translate_operational_error(error: BaseException) -> BaseException:
@@ -80,7 +86,7 @@ def translate_operational_error(error: BaseException) -> BaseException:
     if translated is not None:
         return translated
     invalidated = isinstance(error, exc.DBAPIError) and error.connection_invalidated
-    if invalidated or any(isinstance(cause, CONNECTION_ERRORS) for cause in chain):
+    if invalidated or any(isinstance(cause, _connection_errors()) for cause in chain):
         return ServiceUnavailable(f"database unreachable: {detail}")
     return error
 

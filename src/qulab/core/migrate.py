@@ -9,6 +9,9 @@ two lines: ``from qulab.core.migrate import run_environment`` and
 Several sets of migrations can share one database, each with its own version table
 (``Migrations(path, version_table="extras_alembic_version")``): each set creates, compares and
 drops only the tables of its own metadata, and downgrading one leaves the others' tables alone.
+
+Alembic is imported by the functions that run it, not with this module: an application names
+its ``Migrations`` at import time, and a command that does not migrate should not load Alembic.
 """
 
 from __future__ import annotations
@@ -18,19 +21,19 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command, context
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
-from sqlalchemy import MetaData, func, inspect, select, table
-from sqlalchemy.engine import Connection
+from sqlalchemy import func, inspect, select, table
 
 from qulab.core.config import get_settings
-from qulab.core.db import Database
 from qulab.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Connection
+
+    from qulab.core.db import Database
 
 VERSION_TABLE = "alembic_version"
 
@@ -60,6 +63,8 @@ class Migrations:
     version_table: str = VERSION_TABLE
 
     def config(self, database_url: str | None = None) -> Config:
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(self.path))
         config.set_main_option("version_table", self.version_table)
@@ -68,6 +73,8 @@ class Migrations:
         return config
 
     def head(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self.config()).get_current_head()
 
     async def upgrade(self, db: Database, revision: str = "head") -> None:
@@ -99,6 +106,8 @@ class Migrations:
                 target = await current_revision(copy)
             finally:
                 await copy.dispose()
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory.from_config(self.config())
         undone = (
             [
@@ -116,6 +125,10 @@ class Migrations:
         return await self.current(db) == self.head()
 
     async def _run(self, db: Database, name: str, revision: str) -> None:
+        from alembic import command
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
         def _run(connection: Connection) -> None:
             config = self.config()
             config.attributes["connection"] = connection
@@ -130,6 +143,8 @@ class Migrations:
 
 
 async def current_revision(db: Database, version_table: str = VERSION_TABLE) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     def _current(connection: Connection) -> str | None:
         context = MigrationContext.configure(connection, opts={"version_table": version_table})
         return context.get_current_revision()
@@ -159,6 +174,8 @@ def run_environment(target_metadata: Sequence[MetaData]) -> None:
 
     Autogenerate compares only the tables of ``target_metadata``: another set of migrations'
     tables in the same database are not this set's to drop."""
+    from alembic import context
+
     config = context.config
     version_table = config.get_main_option("version_table") or VERSION_TABLE
     own = {table for metadata in target_metadata for table in metadata.tables}

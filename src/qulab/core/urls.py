@@ -10,10 +10,6 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
-from redis.asyncio.connection import parse_url as parse_redis_url
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 REDACTED = "***"
 
 # ``scheme://user:password@rest``. The password runs to the *last* ``@`` so that one written
@@ -125,6 +121,9 @@ def _syntax_problem(url: str) -> str | None:
     except ValueError:
         return "not a valid URL (check the brackets around an IPv6 address)"
     if url.startswith(("postgresql", "sqlite")):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             make_url(url)
         except (ArgumentError, ValueError):
@@ -133,6 +132,8 @@ def _syntax_problem(url: str) -> str | None:
 
 
 def _redis_options_problem(url: str) -> str | None:
+    from redis.asyncio.connection import parse_url as parse_redis_url  # only when one is set
+
     try:
         parse_redis_url(url)
     except ValueError as error:  # e.g. "Invalid value for 'socket_timeout' in connection URL."

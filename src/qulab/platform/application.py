@@ -7,25 +7,39 @@ consume`` can run. ``bootstrap(settings)`` builds its runtime with the core's on
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from qulab.core.bootstrap import Application, Runtime
 from qulab.core.bootstrap import bootstrap as assemble
-from qulab.core.cache import Cache
-from qulab.core.config import Settings
-from qulab.core.db import Database
-from qulab.core.outbox import Publisher
 from qulab.platform.cache import families
 from qulab.platform.migrate import MIGRATIONS
-from qulab.platform.projection import ScoreSummaryProjection
 from qulab.platform.uow import PlatformUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from qulab.core.cache import Cache
+    from qulab.core.config import Settings
+    from qulab.core.db import Database
+    from qulab.core.outbox import Publisher
+    from qulab.platform.projection import ScoreSummaryProjection
+
+SCORE_SUMMARY = "score-summary"  # ScoreSummaryProjection.name
+
+
+def _score_summary() -> ScoreSummaryProjection:
+    """The projection, imported when a consumer runs it (not by every command that bootstraps)."""
+    from qulab.platform.projection import ScoreSummaryProjection
+
+    return ScoreSummaryProjection()
+
 
 PLATFORM = Application(
     name="ai-readiness",
     migrations=MIGRATIONS,
     unit_of_work=PlatformUnitOfWork,
     families=families,
-    consumers={ScoreSummaryProjection.name: ScoreSummaryProjection},
+    consumers={SCORE_SUMMARY: _score_summary},
 )
 
 

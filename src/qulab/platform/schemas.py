@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qulab.core.control_chars import describe, first_unsafe
 from qulab.core.errors import InvalidInput
@@ -26,6 +26,18 @@ ABILITY_LIMIT = 10.0
 ITEMS_MAX = 10_000
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _email_address(value: str) -> str:
+    """``value`` checked and normalised as pydantic's ``EmailStr`` does it, with the same errors;
+    email-validator (slow to import) loads with the first address checked, not with this module,
+    so that commands that only read users never import it."""
+    from pydantic.networks import validate_email
+
+    return validate_email(value)[1]
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
 
 
 def _strip_nonblank(value: str | None, *, required: bool) -> str | None:
@@ -69,7 +81,7 @@ class _UserText(_Input):
 
 
 class UserCreate(_UserText):
-    email: EmailStr = Field(max_length=EMAIL_MAX)
+    email: EmailAddress = Field(max_length=EMAIL_MAX, json_schema_extra={"format": "email"})
     name: str = Field(min_length=1, max_length=NAME_MAX)
     occupation_code: str | None = Field(default=None, max_length=OCCUPATION_MAX)
     education_level: str | None = Field(default=None, max_length=EDUCATION_MAX)

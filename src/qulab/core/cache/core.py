@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from qulab.core import tracing
 from qulab.core.bus import MessageBus
 from qulab.core.cache import codec
-from qulab.core.cache.backends import CacheBackend, Lookup, MemoryBackend, RedisBackend
+from qulab.core.cache.backends import CacheBackend, Lookup, MemoryBackend
 from qulab.core.cache.breaker import BreakerState, CircuitBreaker
 from qulab.core.cache.sharing import ABANDONED, Abandoned, Shared
 from qulab.core.cache.stats import FamilyRecorder, StatsSnapshot, summarise
@@ -627,6 +627,8 @@ def build_cache(settings: Settings, families: Sequence[Family[Any]] = ()) -> Cac
     config = settings.cache
     backend: CacheBackend
     if config.redis_url:
+        from qulab.core.cache.redis_backend import RedisBackend
+
         backend = RedisBackend(
             config.redis_url,
             socket_timeout=config.socket_timeout,

@@ -17,7 +17,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from qulab.core.cache.backends import RedisBackend
+from qulab.core.cache.redis_backend import RedisBackend
 from qulab.core.errors import BrokerUnavailable
 from qulab.core.health.check import Check, Status
 from qulab.core.settings_groups import BrokerSettings, CacheSettings

@@ -10,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +55,8 @@ class PgListener:
         if self.listening:
             return True
         await self.close()
+        import asyncpg  # only a relay on PostgreSQL listens
+
         try:
             async with asyncio.timeout(self._timeout):  # a stalled server must not hold the relay
                 self._conn = await asyncpg.connect(self._dsn, timeout=self._timeout)
@@ -72,6 +73,8 @@ class PgListener:
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
+            import asyncpg
+
             try:
                 await conn.close(timeout=2)
             except (TimeoutError, OSError, asyncpg.PostgresError):

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    Update,
     any_,
     bindparam,
     cast,
@@ -49,7 +51,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import String
@@ -90,11 +91,18 @@ _published_values = {
     "attempts": c.attempts + 1,
     "next_attempt_at": None,
 }
-MARK_PUBLISHED_PG = (
-    update(events)
-    .where(c.id == any_(bindparam("ids", type_=ARRAY(String(36)))))
-    .values(_published_values)
-)
+
+
+@cache
+def _mark_published_pg() -> Update:
+    """The PostgreSQL form (one array parameter), built on first use: the dialect's types are
+    not imported by processes that never talk to PostgreSQL."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    ids = bindparam("ids", type_=ARRAY(String(36)))
+    return update(events).where(c.id == any_(ids)).values(_published_values)
+
+
 MARK_PUBLISHED_OTHER = (
     update(events).where(c.id.in_(bindparam("ids", expanding=True))).values(_published_values)
 )
@@ -307,7 +315,8 @@ class OutboxRepository:
         attempt and any scheduled retry is cleared. Returns how many rows changed."""
         if not event_ids:
             return 0
-        statement = MARK_PUBLISHED_PG if self._dialect() == "postgresql" else MARK_PUBLISHED_OTHER
+        postgresql = self._dialect() == "postgresql"
+        statement = _mark_published_pg() if postgresql else MARK_PUBLISHED_OTHER
         result = await self.executor.execute(
             statement, {"ids": list(event_ids), "now": published_at or utcnow()}
         )

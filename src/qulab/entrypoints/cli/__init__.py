@@ -8,46 +8,176 @@ last attempt are now ``failed``; ``consume run --once``: poison messages dropped
 one clear line goes to stderr, never a traceback; a refused value names the flag the user typed
 (``--read-ratio``), not the field behind it.
 
-Start-up stays light: the command modules import only Typer and the standard library at the
-top, and SQLAlchemy, the cache, the brokers and the lab inside the commands that use them, so
-``qulab --help`` and ``qulab --version`` load none of them (tests/cli/test_cli_startup.py).
+Start-up stays light. Each top-level command is loaded from its module only when it runs
+(``COMMANDS``: ``qulab --help`` lists them from their summaries and imports none), and the
+command modules import only Typer and the standard library at the top, SQLAlchemy, the cache,
+the brokers and the lab inside the commands that use them; the runtime they open imports only
+the pieces the configuration calls for (tests/cli/test_cli_startup.py). A new top-level
+command is an entry in ``COMMANDS``.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from typing import Annotated
+from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import cache
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer import _click as click  # the Click that Typer vendors and builds commands with
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand, TyperGroup
 
 from qulab._startup import release_sigint, release_sigterm
 from qulab.core import ConfigurationError, QulabError, UserError
-from qulab.entrypoints.cli import cache as cache_commands
-from qulab.entrypoints.cli import consume as consume_commands
-from qulab.entrypoints.cli import db as db_commands
-from qulab.entrypoints.cli import doctor as doctor_command
-from qulab.entrypoints.cli import outbox as outbox_commands
-from qulab.entrypoints.cli import score as score_commands
-from qulab.entrypoints.cli import seed as seed_commands
-from qulab.entrypoints.cli import setup as setup_commands
-from qulab.entrypoints.cli import users as user_commands
-from qulab.entrypoints.cli._common import err, out
-from qulab.entrypoints.cli._flags import name_flags
 from qulab.entrypoints.cli._logging import configure_logging
-from qulab.entrypoints.cli.lab import app as app_command
-from qulab.entrypoints.cli.lab import bench as bench_commands
-from qulab.entrypoints.cli.lab import cache_compare as cache_compare_commands
-from qulab.entrypoints.cli.lab import chaos as chaos_commands
-from qulab.entrypoints.cli.lab import design as lab_commands
-from qulab.entrypoints.cli.lab import nplusone as nplusone_commands
-from qulab.entrypoints.cli.lab import pool as pool_commands
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["app", "entry", "main"]
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """A top-level command loaded from its module only when it runs (or shows its own help).
+
+    ``summary`` is what ``qulab --help`` lists until then: the command's first sentence
+    (tests/cli/test_cli_startup.py holds it to the loaded command's). A ``group`` module has an
+    ``app`` (a Typer), to which the ``extras`` modules ``register`` their commands; any other
+    module has ``register(app)``, adding the command to the app it is given."""
+
+    module: str
+    summary: str
+    group: bool = False
+    extras: tuple[str, ...] = ()
+
+
+# Every top-level command, in the order ``qulab --help`` lists them.
+COMMANDS: dict[str, LazyCommand] = {
+    "setup": LazyCommand(
+        "setup",
+        "Migrate the database and make sure the demo users Alex Smith and Jane Doe exist.",
+    ),
+    "app": LazyCommand("lab.app", "Serve the interactive lab (Streamlit) until interrupted."),
+    "seed": LazyCommand(
+        "seed",
+        "Insert USERS demo users with SCORES scores each (or --clear them again: asks first on "
+        "a terminal, needs --yes otherwise; --dry-run counts what would go).",
+    ),
+    "nplusone": LazyCommand(
+        "lab.nplusone",
+        "Load USERS users with their scores per row (1 + N queries) and eagerly (2 queries).",
+    ),
+    "pool": LazyCommand(
+        "lab.pool",
+        "Run REQUESTS request-shaped reads at CONCURRENCY through the pool and through NullPool.",
+    ),
+    "bench": LazyCommand(
+        "lab.bench", "List the benchmarks (no NAME), or run them side by side in one process."
+    ),
+    "doctor": LazyCommand(
+        "doctor",
+        "Check the database, schema, cache, broker, relay and clock skew, one line each.",
+    ),
+    "consume": LazyCommand(
+        "consume", "Run consumers with an inbox, and see how they do.", group=True
+    ),
+    "chaos": LazyCommand(
+        "lab.chaos",
+        "Start R relays and C consumers as processes in a scratch database and broker "
+        "namespace, write N events, SIGKILL a random relay or consumer K times (restarting "
+        "it), wait until all has settled and check from the outside: events lost, order "
+        "inversions per aggregate at the broker, duplicate deliveries (allowed), duplicate "
+        "effects, projection = air_scores.",
+    ),
+    "cache": LazyCommand(
+        "cache",
+        "Inspect and control the read-through cache.",
+        group=True,
+        extras=("lab.cache_compare",),
+    ),
+    "db": LazyCommand("db", "Create, upgrade, downgrade or reset the database schema.", group=True),
+    "user": LazyCommand("users", "Manage users.", group=True),
+    "score": LazyCommand("score", "Calculate AI-R scores.", group=True),
+    "outbox": LazyCommand("outbox", "Operate the transactional outbox.", group=True),
+    "lab": LazyCommand("lab.design", "The lab's exercises, run from the command line.", group=True),
+}
+
+
+def _holder() -> typer.Typer:
+    """A Typer to build one command in, with the top-level app's settings (which Typer hands
+    down to the commands it builds)."""
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
+@cache
+def load_command(name: str) -> click.Command:
+    """The top-level command ``name``, its module imported now (once per process)."""
+    lazy = COMMANDS[name]
+    module = importlib.import_module(f"{__name__}.{lazy.module}")
+    holder = _holder()
+    if lazy.group:
+        for extra in lazy.extras:
+            importlib.import_module(f"{__name__}.{extra}").register(module.app)
+        holder.add_typer(module.app, name=name)
+    else:
+        module.register(holder)
+    command = typer.main.get_group(holder).commands[name]
+    from qulab.entrypoints.cli._flags import name_flags
+
+    name_flags(command)  # a refused value names the flag the user typed
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: each command's module is imported when that command is looked up,
+    so ``qulab --help`` imports none of them and ``qulab user list`` only the user commands'."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in COMMANDS:
+            found = load_command(cmd_name)
+        return found
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as error:  # Typer suggests only among the commands loaded
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches and "Did you mean" not in error.message:
+                suggestions = ", ".join(repr(match) for match in matches)
+                error.message = f"{error.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The listing from each command's summary, loading none of them."""
+        commands: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is None and name in COMMANDS:
+                command = TyperCommand(name, help=COMMANDS[name].summary)
+            if command is not None and not command.hidden:
+                commands.append((name, command))
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
+
 
 app = typer.Typer(
     name="qulab",
     help="QuLab: the data layer of an AI-readiness platform, measured.",
+    cls=LazyGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -61,7 +191,7 @@ def _show_version(value: bool) -> None:
     if value:
         import qulab
 
-        out.print(f"qulab {qulab.__version__}")
+        sys.stdout.write(f"qulab {qulab.__version__}\n")
         raise typer.Exit(0)
 
 
@@ -80,22 +210,11 @@ def _options(
     """QuLab: the data layer of an AI-readiness platform, measured."""
 
 
-app.add_typer(cache_commands.app, name="cache")
-cache_compare_commands.register(cache_commands.app)
-app.add_typer(db_commands.app, name="db")
-app.add_typer(user_commands.app, name="user")
-app.add_typer(score_commands.app, name="score")
-app.add_typer(outbox_commands.app, name="outbox")
-app.add_typer(lab_commands.app, name="lab")
-setup_commands.register(app)
-app_command.register(app)
-seed_commands.register(app)
-nplusone_commands.register(app)
-pool_commands.register(app)
-bench_commands.register(app)
-doctor_command.register(app)
-consume_commands.register(app)
-chaos_commands.register(app)
+def _preload(args: list[str]) -> None:
+    """Import the command that ``args`` name now, while Ctrl-C is still held."""
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    if name in COMMANDS:
+        load_command(name)
 
 
 INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C
@@ -104,27 +223,28 @@ INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     configure_logging()
-    if list(sys.argv[1:] if argv is None else argv)[:2] != ["outbox", "relay"]:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:2] != ["outbox", "relay"]:
         release_sigterm()  # only the relay turns a SIGTERM during start-up into a clean stop
     try:
         command = typer.main.get_command(app)
-        name_flags(command)
+        _preload(args)
         if release_sigint():  # Ctrl-C while the modules loaded and the commands were built
             return _interrupted()
         result = command.main(args=argv, prog_name="qulab", standalone_mode=False)
     except typer.Abort:
-        err.print("aborted")
+        _err().print("aborted")
         return 130
     except typer.Exit as done:
         return int(done.exit_code)
     except typer.TyperException as error:  # usage errors (a bad flag or value): one line
-        err.print(f"error: {_usage_line(error)}", markup=False)
+        _err().print(f"error: {_usage_line(error)}", markup=False)
         return int(getattr(error, "exit_code", 2))
     except (UserError, ConfigurationError) as error:
-        err.print(f"error: {error}", markup=False)
+        _err().print(f"error: {error}", markup=False)
         return 2
     except QulabError as error:
-        err.print(f"error: {error}", markup=False)
+        _err().print(f"error: {error}", markup=False)
         return 1
     except KeyboardInterrupt:
         return _interrupted()
@@ -145,8 +265,14 @@ def _usage_line(error: typer.TyperException) -> str:
     return " ".join(line.split())
 
 
+def _err() -> Console:
+    from qulab.entrypoints.cli._common import err
+
+    return err
+
+
 def _interrupted() -> int:
-    err.print("interrupted")
+    _err().print("interrupted")
     # Connections abandoned half-way are collected on the way out; asyncio would log each
     # one's unretrieved error after the line above. Nothing is lost: nothing was committed.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)

@@ -1,7 +1,7 @@
 """What every command shares: settings, running a coroutine, printing data, and errors.
 
-Importing this module stays cheap (no SQLAlchemy, Redis or broker client): ``qulab --help``
-imports every command module, so the runtime is imported only when a command opens it.
+Importing this module stays cheap (no SQLAlchemy, Redis or broker client): every command
+module imports it, so the runtime is imported only when a command opens it.
 
 Printing never interprets data: the consoles parse no rich markup and no emoji codes, and show
 control characters as escapes (``\\x1b``, ``\\u202e``; see qulab.core.control_chars), so a name
