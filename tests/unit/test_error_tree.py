@@ -14,6 +14,7 @@ import pytest
 import qulab
 from qulab.core import errors
 from qulab.entrypoints.app import errors as app_errors
+from qulab.lab import errors as lab_errors
 from qulab.platform import errors as platform_errors
 
 SKIPPED = (
@@ -25,7 +26,7 @@ SKIPPED = (
 BRANCH = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Za-z]+)$")
 
 
-ERROR_MODULES = (errors, platform_errors, app_errors)
+ERROR_MODULES = (errors, platform_errors, lab_errors, app_errors)
 
 
 def drawn_tree(module: ModuleType = errors) -> dict[str, str | None]:
@@ -77,7 +78,9 @@ def test_every_qulab_exception_is_defined_in_errors() -> None:
     assert elsewhere == []
 
 
-@pytest.mark.parametrize("module", [platform_errors, app_errors], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [platform_errors, lab_errors, app_errors], ids=lambda m: m.__name__
+)
 def test_each_layers_branches_hang_from_the_cores_tree(module: ModuleType) -> None:
     tree = drawn_tree(module)
     classes = defined_errors(module)

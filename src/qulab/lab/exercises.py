@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload, subqueryload
 
+from qulab.lab.errors import WrongShape
 from qulab.lab.loading import APPLY_MARKER
 from qulab.platform import AIRScore, Assessment, User, seeded_users
 
@@ -23,10 +24,6 @@ Row = tuple[Any, ...]
 Kind = Literal["query", "method"]
 EXERCISE_USERS = 12
 PLACES = 4
-
-
-class WrongShape(Exception):
-    """The answer ran but returned something other than what the task asks for."""
 
 
 def tools() -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The sandbox learner answers run in: a policy on the code, a worker process with limits, a
 read-only transaction, and a check on every statement. See docs/lab-sandbox.md for why."""
 
+from qulab.lab.errors import AnswerFailed, Refused
 from qulab.lab.sandbox.client import SandboxResult, run_in_sandbox
-from qulab.lab.sandbox.policy import Refused, check_source
-from qulab.lab.sandbox.runner import AnswerFailed, AnswerRun, load_entry, run_entry
+from qulab.lab.sandbox.policy import check_source
+from qulab.lab.sandbox.runner import AnswerRun, load_entry, run_entry
 
 __all__ = [
     "AnswerFailed",

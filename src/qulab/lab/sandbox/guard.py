@@ -18,7 +18,7 @@ from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import BinaryExpression
 from sqlalchemy.sql.functions import FunctionElement
 
-from qulab.lab.sandbox.policy import Refused
+from qulab.lab.errors import Refused
 
 SQL_FUNCTIONS = frozenset(
     {

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from qulab.lab.errors import Refused
+
 MAX_SOURCE_CHARS = 8000
 
 IMPORTABLE_MODULES = frozenset({"sqlalchemy", "sqlalchemy.orm", "qulab.platform"})
@@ -77,10 +79,6 @@ RAW_SQL_ATTRIBUTES = frozenset(
         "connection",
     }
 )
-
-
-class Refused(Exception):
-    """Learner code the sandbox will not run; the message is the sentence to show."""
 
 
 def check_source(source: str, provided: Iterable[str]) -> ast.Module:

@@ -19,9 +19,10 @@ from sqlalchemy.exc import DBAPIError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core import count_session_statements
-from qulab.lab.exercises import Exercise, Row, WrongShape, tools
+from qulab.lab.errors import AnswerFailed, Refused, WrongShape
+from qulab.lab.exercises import Exercise, Row, tools
 from qulab.lab.sandbox.guard import ReadSession
-from qulab.lab.sandbox.policy import IMPORTABLE_MODULES, Refused, check_source
+from qulab.lab.sandbox.policy import IMPORTABLE_MODULES, check_source
 
 SAFE_BUILTINS = (
     "abs",
@@ -51,15 +52,6 @@ SAFE_BUILTINS = (
     "ValueError",
     "KeyError",
 )
-
-
-class AnswerFailed(Exception):
-    """The answer ran and failed; the message is the sentence to show, ``statements`` what it
-    had sent by then."""
-
-    def __init__(self, sentence: str, statements: tuple[str, ...] = ()) -> None:
-        super().__init__(sentence)
-        self.statements = statements
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qulab.core import Database, Settings, open_database
+from qulab.lab.errors import AnswerFailed, Refused
 from qulab.lab.exercises import BY_KEY
 from qulab.lab.sandbox.guard import check_sql
-from qulab.lab.sandbox.policy import Refused
-from qulab.lab.sandbox.runner import AnswerFailed, load_entry, run_entry
+from qulab.lab.sandbox.runner import load_entry, run_entry
 
 log = logging.getLogger(__name__)
 
