@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from qulab.core.db import Database
 from qulab.core.ids import new_id
@@ -29,6 +29,26 @@ async def emit_events(
                 )
                 ids.append(event.id)
             await uow.commit()
+    return ids
+
+
+async def emit_events_as_before_0007(db: Database, count: int) -> list[str]:
+    """Commit ``count`` events the way a writer did before revision 0007 (no trace context
+    column): one Core insert of the event's own columns, the rest left to their defaults. For
+    tests that write on a database downgraded past 0007; returns the ids."""
+    ids = [new_id() for _ in range(count)]
+    rows = [
+        {
+            "id": ident,
+            "event_type": "test.happened",
+            "aggregate_type": "Test",
+            "aggregate_id": new_id(),
+            "payload": {"n": n},
+        }
+        for n, ident in enumerate(ids)
+    ]
+    async with db.engine.begin() as conn:
+        await conn.execute(insert(DomainEvent), rows)
     return ids
 
 

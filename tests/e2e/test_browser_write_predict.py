@@ -52,6 +52,8 @@ def test_an_answer_is_written_and_graded_and_a_prediction_is_graded(
 
     def check(page: Page, source: str) -> None:
         editor = page.locator('[data-testid="stTextArea"] textarea')
+        # After a change of exercise the previous editor may linger until the rerun finishes.
+        expect(editor).to_have_count(1, timeout=RUN_MS)
         editor.fill(source)
         page.get_by_role("button", name="Check My Answer").click()
         settle(page)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import ReflectedForeignKeyConstraint
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
-from qulab.core.models import DomainEvent
+from qulab.core.ids import new_id
+from qulab.core.models import DomainEvent, utcnow
 from qulab.lab import create_sample_airscore
 from qulab.platform import migrate
-from qulab.platform.models import AIRScore, Assessment
+from qulab.platform.models import AIRScore, Assessment, User
 from tests.outbox_helpers import emit_events
-from tests.service_calls import create_user
 
 CHILDREN = ("assessments", "air_scores")
 
@@ -71,19 +71,25 @@ async def test_downgrade_to_0002_restores_plain_keys_and_upgrade_keeps_every_row
     db = Database(Settings().replace(database_url=empty_url))
     try:
         await migrate.upgrade(db, "0002")
-        user = await create_user(db, email="kept@example.com", name="Kept")
+        # Written as revision 0002's code wrote them (today's writer records columns 0002 lacks).
+        user_id, now = new_id(), utcnow()
         async with db.engine.begin() as conn:
+            await conn.execute(
+                insert(User).values(
+                    id=user_id, email="kept@example.com", name="Kept", created_at=now
+                )
+            )
             await conn.execute(
                 text(
                     "INSERT INTO assessments (id, user_id, status, component, current_ability,"
                     " items_administered, created_at, updated_at) VALUES ('a1', :user_id,"
                     " 'in_progress', 'fluency', 0, 0, :now, :now)"
                 ),
-                {"user_id": user.id, "now": user.created_at},
+                {"user_id": user_id, "now": now},
             )
         await migrate.upgrade(db)
         for _ in range(2):
-            await create_sample_airscore(user.id, db=db)
+            await create_sample_airscore(user_id, db=db)
 
         await migrate.downgrade(db, "0002")
         assert await user_keys(db) == {table: ("users", ["user_id"], None) for table in CHILDREN}
@@ -96,7 +102,7 @@ async def test_downgrade_to_0002_restores_plain_keys_and_upgrade_keeps_every_row
         await emit_events(db, 1)
         assert await count(db, DomainEvent) == events_before + 1
         async with db.engine.begin() as conn:
-            await conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": user.id})
+            await conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
         assert (await count(db, Assessment), await count(db, AIRScore)) == (0, 0)
     finally:
         await db.dispose()

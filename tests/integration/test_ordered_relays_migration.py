@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.platform import migrate
-from tests.outbox_helpers import emit_events, txids
+from tests.outbox_helpers import emit_events, emit_events_as_before_0007, txids
 
 
 def _shape(connection: Connection) -> tuple[set[str], set[str], set[str]]:
@@ -31,7 +31,7 @@ async def test_downgrade_to_0003_and_back(settings: Settings) -> None:
         assert not {"ix_events_pending_txid", "ix_events_retrying_aggregate"} & indexes
         assert "ix_events_status_created" in indexes
         assert not {"outbox_relays", "outbox_leases"} & tables
-        before = await emit_events(database, 2)
+        before = await emit_events_as_before_0007(database, 2)
 
         await migrate.upgrade(database)
         async with database.engine.connect() as conn:

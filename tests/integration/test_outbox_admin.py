@@ -86,7 +86,7 @@ async def test_cli_status_and_purge_speak_json(
         status = orjson.loads(capsys.readouterr().out)
         assert status["counts"]["pending"] == 2
         assert await _run(["outbox", "purge", "--published-older-than", "soon"]) == 2
-        assert "published_older_than" in capsys.readouterr().err
+        assert "--published-older-than" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
 
