@@ -24,6 +24,7 @@ from qulab.entrypoints.app.state import (
     SAMPLE_USER_IDS,
     created_ids,
 )
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
 from qulab.lab import DEMO_USERS, SetupResult, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database, reset_lab_rows
 from qulab.lab.wording import counted
@@ -242,15 +243,30 @@ def _pool_section(context: LabContext) -> None:
     )
 
 
+STEPS = (
+    "Set up the database",
+    "The pool, live",
+    "Pooling experiment",
+    "Pool exhaustion",
+    CHECK_STEP,
+)
+
+
 def render() -> None:
     context = lab_context()
-    _intro()
-    _setup_section(context)
-    _pool_section(context)
-    render_pooling_experiment(context)
-    render_pool_exhaustion(context)
+    setup, pool, experiment, exhaustion, check = lab_steps(STEPS)
+    with setup:
+        _intro()
+        _setup_section(context)
+    with pool:
+        _pool_section(context)
+    with experiment:
+        render_pooling_experiment(context)
+    with exhaustion:
+        render_pool_exhaustion(context)
+    with check:
+        render_checks("connectivity")
 
 
 if __name__ == "__main__":
     render()
-    render_checks("connectivity")

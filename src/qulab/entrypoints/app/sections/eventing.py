@@ -28,6 +28,7 @@ from qulab.entrypoints.app.relay_control import (
     lab_retry_policy,
     relay_controller,
 )
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step
 from qulab.entrypoints.app.user_choice import created_users
 from qulab.lab.wording import counted
 from qulab.platform import (
@@ -502,24 +503,44 @@ def _events_section(context: LabContext, broker: LabBroker, controller: RelayCon
     live()
 
 
-def render() -> None:
-    context = lab_context()
+STEPS = ("The idea", "Calculate and publish", "Event status", "Lab mode", CHECK_STEP)
+
+
+def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
+    """The broker and the relay, once the configuration and the schema allow them."""
     try:
         broker = lab_broker(context.settings)
     except ConfigurationError as error:
         _intro("broker")
         st.error(friendly_message(error), icon=":material/error:")
-        return
+        return None
     _intro(broker.kind)
     if not require_schema(context.db):
-        return
-    controller = relay_controller(context.settings, context.db)
-    _score_section(context)
-    _publisher_section(context, broker, controller)
-    _events_section(context, broker, controller)
-    outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
+        return None
+    return broker, relay_controller(context.settings, context.db)
+
+
+def render() -> None:
+    context = lab_context()
+    idea, publish, status, lab, check = lab_steps(STEPS)
+    with idea:
+        ready = _ready(context)
+    if ready is None:
+        for tab in (publish, status, lab):
+            with tab:
+                needs_step(1, STEPS[0])
+    else:
+        broker, controller = ready
+        with publish:
+            _score_section(context)
+            _publisher_section(context, broker, controller)
+        with status:
+            _events_section(context, broker, controller)
+        with lab:
+            outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
+    with check:
+        render_checks("eventing")
 
 
 if __name__ == "__main__":
     render()
-    render_checks("eventing")
