@@ -4,6 +4,7 @@ them, the first one open, and each step holding its own action; the knowledge ch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -21,6 +22,7 @@ from qulab.entrypoints.app.navigation import (
     DATA_MODELS,
     DESIGN,
     EVENTING,
+    INTRODUCTION,
     REPOSITORY,
     PageSpec,
 )
@@ -36,16 +38,18 @@ from qulab.entrypoints.app.sections import (
     data_models,
     design,
     eventing,
+    introduction,
     repository,
 )
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.steps import CHECK_STEP, step_labels
 from qulab.entrypoints.app.strategies_view import RUN_LABEL as STRATEGIES_LABEL
-from tests.app.helpers import go_to, no_exception, open_runtime
+from tests.app.helpers import ROOT, go_to, no_exception, open_runtime
 
 # For each page: the steps in order, and what only the given step (0-based) shows.
 BUTTON, SUBHEADER, TOGGLE, FORM_SUBMIT = "button", "subheader", "toggle", "form_submit"
 PAGES: tuple[tuple[PageSpec, ModuleType, dict[int, tuple[str, str]]], ...] = (
+    (INTRODUCTION, introduction, {1: (SUBHEADER, "Architecture")}),
     (
         DATA_MODELS,
         data_models,
@@ -157,3 +161,14 @@ def test_later_steps_say_which_step_comes_first_before_the_database_exists(
         assert "Do step 2 (Choose a user, add scores) first: this step uses what it makes." in (
             captions
         ), tab.label
+
+
+def test_the_readme_lists_each_page_s_steps_in_their_order() -> None:
+    lab = (ROOT / "README.md").read_text(encoding="utf-8").split("## The lab", 1)[1]
+    listed = {
+        title: re.findall(r"\*([^*]+)\*", steps.replace("\n  ", " "))
+        for title, steps in re.findall(r"^- \*\*(.+?)\*\*: (.+?)$(?=\n- |\n\n)", lab, re.M | re.S)
+    }
+    for page, module, _ in PAGES:
+        title = "Create" if page is DESIGN else page.title
+        assert listed.get(title) == list(module.STEPS[:-1]), title

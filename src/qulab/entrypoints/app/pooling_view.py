@@ -129,7 +129,7 @@ def render_pooling_experiment(context: LabContext) -> None:
     )
     if not _schema_ready(db):
         st.info(
-            f"Initialise the database above first (“{SETUP_LABEL}”): the requests read users.",
+            f"Initialise the database in step 1 first (“{SETUP_LABEL}”): the requests read users.",
             icon=":material/info:",
         )
         return

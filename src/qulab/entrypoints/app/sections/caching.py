@@ -57,7 +57,7 @@ def _intro() -> None:
     st.markdown(
         "$T_{\\text{cache}}$ is the mean time of a hit; a miss looks in the cache first, then "
         "pays $T_{\\text{database}}$ on top (the database read and the store: the mean miss "
-        "minus the mean hit). Both are measured below from the fetches the page lists. Without "
+        "minus the mean hit). Both are measured in step 4 from the fetches of step 2. Without "
         "QULAB_REDIS_URL the same code runs on a bounded in-process TTL/LRU store."
     )
 

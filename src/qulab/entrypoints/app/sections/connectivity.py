@@ -238,7 +238,7 @@ def _pool_section(context: LabContext) -> None:
 
     pool_panel()
     st.caption(
-        "This is the app's own engine. The pooling experiment below runs on engines of its "
+        "This is the app's own engine. The pooling experiment (step 3) runs on engines of its "
         "own with the same settings and draws their connections checked out over its run."
     )
 

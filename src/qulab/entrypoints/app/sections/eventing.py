@@ -459,7 +459,7 @@ def _rabbitmq_queue(context: LabContext, broker: LabBroker) -> None:
         return
     st.info(
         f"{counted(depth, 'message')} waiting in the lab's queue on {broker.address}. The "
-        "lab's consumer reads them when you turn on Lab mode below (its deliveries appear "
+        "lab's consumer reads them when you turn on Lab mode in step 4 (its deliveries appear "
         "there), and the projection applies each event once.",
         icon=":material/inbox:",
     )

@@ -136,7 +136,7 @@ def _show_single(result: Comparison) -> None:
     st.info(
         "For one user both ways need two statements, so their times are close and the "
         "ranking can flip from run to run: the gain of eager loading grows with the number of "
-        "users. Compare them for N users below.",
+        "users. Compare them for N users in step 4.",
         icon=":material/trending_up:",
     )
     left, right = st.columns(2)
@@ -149,7 +149,7 @@ def _show_single(result: Comparison) -> None:
     if item.scores:
         st.dataframe(_scores_frame(item.scores), hide_index=True, width="stretch")
     else:
-        st.info(f"This user has no scores yet: click “{ADD_LABEL}” above.")
+        st.info(f"This user has no scores yet: click “{ADD_LABEL}” in step 2.")
 
 
 def _show_one(run: StrategyRun, database: str) -> None:
