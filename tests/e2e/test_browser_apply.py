@@ -69,12 +69,15 @@ def test_apply_and_measured_figures_walk_in_chromium(
         height = page.evaluate(
             "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
         )
-        # Charts and tables draw when scrolled into view: visit each before the full shot.
+        # Charts and tables draw when scrolled into view: visit each shown one (the open step's)
+        # before the full shot.
         drawn = page.locator(
             "[data-testid='stMain'] [data-testid='stVegaLiteChart'], "
             "[data-testid='stMain'] [data-testid='stDataFrame']"
         )
         for index in range(drawn.count()):
+            if not drawn.nth(index).is_visible():
+                continue
             drawn.nth(index).scroll_into_view_if_needed()
             page.wait_for_timeout(300)
         page.set_viewport_size({"width": WIDTH, "height": min(max(int(height), 1000), 8000)})

@@ -102,10 +102,11 @@ def test_the_outbox_steps_publish_to_rabbitmq_and_reach_the_labs_consumer(
                 )
                 delivered = page.locator("[data-testid='stDataFrame']").filter(has_text="received")
                 expect(delivered.first).to_be_visible(timeout=WAIT_MS)
+                page.screenshot(path=SCREENSHOTS / "02-consumed-by-the-lab.png", full_page=True)
+                open_step(page, "5. Knowledge check")
                 expect(page.get_by_text(re.compile("Your broker is RabbitMQ")).first).to_be_visible(
                     timeout=WAIT_MS
                 )
-                page.screenshot(path=SCREENSHOTS / "02-consumed-by-the-lab.png", full_page=True)
             finally:
                 browser.close()
     finally:

@@ -151,7 +151,7 @@ def test_remember_views_and_knowledge_checks_in_chromium(
                 settle(page)
                 open_step(page, "6. What is in Redis")
                 expect(page.get_by_text("Remember: what is in Redis")).to_be_visible()
-                expect(page.get_by_text("entry (string)")).to_be_visible(timeout=WAIT_MS)
+                expect(page.get_by_text("entry (string)").first).to_be_visible(timeout=WAIT_MS)
                 if stack.name == "services":
                     expect(page.get_by_text("Live from Redis")).to_be_visible()
                 else:
