@@ -39,7 +39,6 @@ ADD_SCORE_LABEL = "Add a sample score"
 
 
 def _intro() -> None:
-    st.title("4. Read-through caching with Redis")
     st.markdown(
         "Profiles and latest scores are read on every dashboard load and change rarely. Alex "
         "puts a **read-through cache** in front of them: a read looks in the cache first; on a "
@@ -211,6 +210,7 @@ def _fetch_step(db: Database, cache: Cache) -> tuple[bool, CacheDemo | None]:
 def render() -> None:
     context = lab_context()
     db = context.db
+    st.title("4. Read-through caching with Redis")
     idea, fetch, invalidate, measure, strategies, redis, check = lab_steps(STEPS)
     with idea:
         _intro()

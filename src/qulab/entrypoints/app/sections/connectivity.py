@@ -37,7 +37,6 @@ POOL_REFRESH_SECONDS = 2.0
 
 
 def _intro() -> None:
-    st.title("2. Asynchronous database connectivity and connection pooling")
     st.markdown(
         "The platform serves many requests at once. A request that waits for the database "
         "should not hold up the others, so Alex uses SQLAlchemy's async engine: while one query "
@@ -254,6 +253,7 @@ STEPS = (
 
 def render() -> None:
     context = lab_context()
+    st.title("2. Asynchronous database connectivity and connection pooling")
     setup, pool, experiment, exhaustion, check = lab_steps(STEPS)
     with setup:
         _intro()

@@ -41,7 +41,6 @@ CREATE_LABEL = "Create User"
 
 
 def _intro() -> None:
-    st.title("1. Defining the core data schema with SQLAlchemy 2.0")
     st.markdown(
         "Alex starts with the data itself: user profiles, assessment sessions, the AI-R scores "
         "the platform computes, and a table of domain events. The models use SQLAlchemy 2.0's "
@@ -162,6 +161,7 @@ STEPS = ("The models", "ER diagram", "Create a user", "Relationships", CHECK_STE
 
 def render() -> None:
     context = lab_context()
+    st.title("1. Defining the core data schema with SQLAlchemy 2.0")
     models, diagram, create, relationships, check = lab_steps(STEPS)
     with models:
         _intro()

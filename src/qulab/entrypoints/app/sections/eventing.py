@@ -60,7 +60,6 @@ def _when(moment: datetime | None) -> str:
 
 
 def _intro(broker_kind: str) -> None:
-    st.title("5. Building a reliable eventing system with the Outbox Pattern")
     st.markdown(
         "Other services at InnovateAI must learn when a score is calculated, even when the "
         "network or the message broker is down at that moment. Alex writes each domain event "
@@ -522,6 +521,7 @@ def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
 
 def render() -> None:
     context = lab_context()
+    st.title("5. Building a reliable eventing system with the Outbox Pattern")
     idea, publish, status, lab, check = lab_steps(STEPS)
     with idea:
         ready = _ready(context)

@@ -47,7 +47,6 @@ SQL_SHOWN = 6
 
 
 def _intro() -> None:
-    st.title("3. The repository pattern and the N+1 query problem")
     st.markdown(
         "Alex keeps data access behind repositories: `UserRepository.get_by_id`, "
         "`get_latest_score`, `get_user_with_scores_eager` and friends. Services ask for what "
@@ -311,6 +310,7 @@ STEPS = (
 
 def render() -> None:
     context = lab_context()
+    st.title("3. The repository pattern and the N+1 query problem")
     idea, scores, single, scaling, tax, apply, check = lab_steps(STEPS)
     with idea:
         _intro()
