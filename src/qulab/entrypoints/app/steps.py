@@ -17,8 +17,13 @@ def step_labels(steps: Sequence[str]) -> list[str]:
 
 
 def lab_steps(steps: Sequence[str]) -> Sequence[DeltaGenerator]:
-    """One tab per step, numbered in the order they are done; the first is open."""
-    return st.tabs(step_labels(steps))
+    """One tab per step, numbered in the order they are done; the first is open on arrival.
+
+    The key is the page's own (its steps), so arriving from another page never reopens the
+    step that page had open.
+    """
+    labels = step_labels(steps)
+    return st.tabs(labels, default=labels[0], key="lab_steps:" + "/".join(steps))
 
 
 def needs_step(number: int, name: str) -> None:
