@@ -112,4 +112,6 @@ def test_experiments_ask_for_the_database_first(sqlite_url: str) -> None:
     at = go_to(open_runtime(), CONNECTIVITY)
     no_exception(at)
     assert "run_pooling" not in [button.key for button in at.button]
-    assert any(info.startswith("Initialise the database above first") for info in texts(at.info))
+    assert any(
+        info.startswith("Initialise the database in step 1 first") for info in texts(at.info)
+    )

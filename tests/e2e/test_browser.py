@@ -30,6 +30,7 @@ from qulab.platform.models import User
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.waiting import wait_until
 
 CHROMIUM_ARGS = [
@@ -160,20 +161,25 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
             expect(page.get_by_role("heading", name=re.compile("Data Architecture"))).to_be_visible(
                 timeout=WAIT_MS
             )
+            open_step(page, "2. Architecture")
             architecture = page.locator('[data-testid="stGraphVizChart"] svg')
             expect(architecture.locator("text", has_text="unit of work")).to_be_visible(
                 timeout=WAIT_MS
             )
+            open_step(page, "1. The story")
             expect(page.get_by_text("You are Alex")).to_be_visible()
             settle(page)
             capture(page, "01-introduction.png")
 
             # 1. Data Models before the database exists: pointed at page 2.
             open_section(page, "1. Data Models")
+            open_step(page, "3. Create a user")
             expect(page.get_by_text("The database has no QuLab tables yet")).to_be_visible(
                 timeout=WAIT_MS
             )
+            open_step(page, "1. The models")
             expect(page.locator('[data-testid="stCode"]').first).to_contain_text("class User")
+            open_step(page, "2. ER diagram")
             er_diagram = page.locator('[data-testid="stGraphVizChart"] svg')
             for table in ("users", "assessments", "air_scores", "domain_events"):
                 expect(er_diagram.locator("text", has_text=table).first).to_be_visible(
@@ -196,6 +202,7 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
 
             # 1. Data Models: create a user and see its id.
             open_section(page, "1. Data Models")
+            open_step(page, "3. Create a user")
             page.get_by_label("Email", exact=True).fill("maria.lopez@example.com")
             page.get_by_label("Name", exact=True).fill("Maria Lopez")
             page.get_by_role("button", name="Create User").click()
@@ -215,8 +222,10 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
 
             # 2. The pooling experiment and the pool-exhaustion demonstration.
             open_section(page, "2. DB Connectivity & Pooling")
+            open_step(page, "3. Pooling experiment")
             page.get_by_role("button", name="Run Pooling Experiment").click()
             expect(page.get_by_text("Θ pooled (requests/s)")).to_be_visible(timeout=WAIT_MS)
+            open_step(page, "4. Pool exhaustion")
             page.get_by_role("button", name="Run Pool Exhaustion Demo").click()
             expect(page.get_by_text(re.compile(r"3 of 5 holders \("))).to_be_visible(
                 timeout=WAIT_MS
@@ -226,15 +235,18 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
 
             # 3. Repository & N+1: three scores for Alex, per-row vs eager, then N users.
             open_section(page, "3. Repository Pattern & N+1")
+            open_step(page, "2. Choose a user, add scores")
             page.get_by_role("button", name="Add 3 Sample Scores for User").click()
             alex_id = rows[DEMO_USERS[0][0]]
             expect(
                 page.get_by_text(f"3 sample scores added for Alex Smith (ID: {alex_id})")
             ).to_be_visible(timeout=WAIT_MS)
+            open_step(page, "3. Per-row vs eager")
             page.get_by_role("button", name="Fetch User & Scores (Per-row, N+1)").click()
             expect(page.get_by_text("SQL statements (per-row)")).to_be_visible(timeout=WAIT_MS)
             page.get_by_role("button", name="Fetch User & Scores (Eager Loading)").click()
             expect(page.get_by_text("Both strategies loaded identical data: yes.")).to_be_visible()
+            open_step(page, "4. N users")
             page.get_by_role("button", name="Compare Per-row vs Eager for N Users").click()
             expect(page.get_by_text("Per-row statements (N = 50)")).to_be_visible(timeout=WAIT_MS)
             main = page.locator("[data-testid='stMain']")
@@ -249,6 +261,7 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
 
             # 4. Caching: the first fetch is a MISS, the second a HIT.
             open_section(page, "4. Caching with Redis")
+            open_step(page, "2. Fetch through the cache")
             expect(page.get_by_text(f"User ID {alex_id}", exact=False).first).to_be_visible(
                 timeout=WAIT_MS
             )
@@ -262,6 +275,7 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
                 timeout=WAIT_MS
             )
             settle(page)
+            open_step(page, "4. Measure")
             expect(main.locator("[data-testid='stMetric']", has_text="Cache hits")).to_contain_text(
                 "39"
             )
@@ -272,23 +286,28 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
             expect(page.locator('[data-testid="stGraphVizChart"] svg').first).to_be_visible(
                 timeout=WAIT_MS
             )
+            open_step(page, "2. Calculate and publish")
             page.get_by_role("button", name="Calculate & Store AIRScore").click()
             stored = page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}"))
             expect(stored).to_be_visible(timeout=WAIT_MS)
             settle(page)
             event_id = re.findall(UUID, stored.inner_text())[-1]
             assert _event_status(database_url, event_id) == "pending"
+            open_step(page, "3. Event status")
             expect(page.get_by_text("Pending Events (Awaiting Publication)")).to_be_visible()
             capture(page, "09-eventing-pending.png")
 
+            open_step(page, "2. Calculate and publish")
             page.get_by_role("button", name="Publish pending now (one pass)").click()
             expect(page.get_by_text(re.compile(r"One pass: \d+ claimed"))).to_be_visible(
                 timeout=WAIT_MS
             )
             settle(page)
             assert _event_status(database_url, event_id) == "published"
+            open_step(page, "3. Event status")
             expect(page.get_by_text("No pending events.")).to_be_visible()
             capture(page, "10-eventing-published.png")
+            open_step(page, "2. Calculate and publish")
 
             # A simulated broker outage: the pass fails, the event stays pending with its error.
             page.get_by_text("Simulate broker outage").click()
@@ -324,9 +343,11 @@ def test_a_new_user_walks_the_first_pages_in_chromium(
                 timeout=WAIT_MS / 1000,
                 interval=0.2,
             )
+            open_step(page, "3. Event status")
             page.get_by_role("button", name="Refresh Event Status Now").click()
             settle(page)
             capture(page, "12-eventing-background-publisher.png")
+            open_step(page, "2. Calculate and publish")
             page.get_by_role("button", name="Stop Event Publisher").click()
             expect(
                 page.get_by_text("Event publisher stopped after its current batch")

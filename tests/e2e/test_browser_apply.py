@@ -20,6 +20,7 @@ import pytest
 
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.e2e.test_browser import CHROMIUM_ARGS, WAIT_MS, Stack, _users, stack
 
 __all__ = ["stack"]  # the parametrized stack fixture, shared with the main walk
@@ -68,12 +69,15 @@ def test_apply_and_measured_figures_walk_in_chromium(
         height = page.evaluate(
             "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
         )
-        # Charts and tables draw when scrolled into view: visit each before the full shot.
+        # Charts and tables draw when scrolled into view: visit each shown one (the open step's)
+        # before the full shot.
         drawn = page.locator(
             "[data-testid='stMain'] [data-testid='stVegaLiteChart'], "
             "[data-testid='stMain'] [data-testid='stDataFrame']"
         )
         for index in range(drawn.count()):
+            if not drawn.nth(index).is_visible():
+                continue
             drawn.nth(index).scroll_into_view_if_needed()
             page.wait_for_timeout(300)
         page.set_viewport_size({"width": WIDTH, "height": min(max(int(height), 1000), 8000)})
@@ -110,8 +114,10 @@ def test_apply_and_measured_figures_walk_in_chromium(
             expect(page.get_by_text("Alex Smith user ID:")).to_be_visible(timeout=WAIT_MS)
             settle(page)
             # The live pool panel reruns every 2 s; paused, the charts below draw for the shot.
+            open_step(page, "2. The pool, live")
             page.get_by_text("Refresh every 2 s").click()
             settle(page)
+            open_step(page, "3. Pooling experiment")
             page.get_by_role("button", name="Run Pooling Experiment").click()
             expect(page.get_by_text("Sampled at every checkout and checkin")).to_be_visible(
                 timeout=WAIT_MS
@@ -122,6 +128,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
 
             # 3. A repository method beside the SQL it sent.
             open_section(page, "3. Repository Pattern & N+1")
+            open_step(page, "6. Apply: write it")
             choose(page, "Repository method", "UserRepository.get_user_with_scores_eager")
             expect(page.locator('[data-testid="stCode"]', has_text="selectinload(User.scores)"))
             page.get_by_role("button", name="Run This Method").click()
@@ -132,6 +139,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
             settle(page)
 
             # The single-user pair, as medians of warm runs.
+            open_step(page, "3. Per-row vs eager")
             page.get_by_role("button", name="Compare Both Side by Side").click()
             expect(page.get_by_text("per-row: median of 7 runs after a warm-up")).to_be_visible(
                 timeout=WAIT_MS
@@ -140,6 +148,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
             settle(page)
 
             # The exercise: raise stops the page with SQLAlchemy's message.
+            open_step(page, "6. Apply: write it")
             page.get_by_role("button", name="Run the Page").click()
             expect(page.get_by_text("The page stopped")).to_be_visible(timeout=WAIT_MS)
             expect(page.get_by_text("lazy='raise'")).to_be_visible()
@@ -167,6 +176,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
 
             # 4. Caching: a burst from a MISS, then a burst of hits; T figures from the samples.
             open_section(page, "4. Caching with Redis")
+            open_step(page, "2. Fetch through the cache")
             page.get_by_role("button", name="Fetch User (Cached)").click()
             expect(page.get_by_text("Cache MISS on the first fetch; 20 fetches")).to_be_visible(
                 timeout=WAIT_MS
@@ -177,6 +187,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
                 timeout=WAIT_MS
             )
             settle(page)
+            open_step(page, "4. Measure")
             expect(metric(page, "Fetches measured")).to_contain_text("40")
             expect(metric(page, "T_database (ms, mean miss - mean hit)")).not_to_contain_text(
                 "not measured"
@@ -186,6 +197,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
 
             # 1. Demo rows counted by marker, then removed; the sample users stay.
             open_section(page, "1. Data Models")
+            open_step(page, "3. Create a user")
             expect(
                 page.get_by_text(re.compile(r"Of these \d+ users, \d+ are demo users"))
             ).to_be_visible(timeout=WAIT_MS)

@@ -20,6 +20,7 @@ import pytest
 
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.e2e.test_browser import CHROMIUM_ARGS, UUID, WAIT_MS, _event_status
 from tests.waiting import wait_until
 
@@ -87,6 +88,7 @@ def test_lab_mode_on_the_outbox_page_in_chromium(
 
             # Lab mode on page 5; a 2 s publisher delay (four steps of 0.5 s on the slider).
             open_section(page, "5. Eventing (Outbox Pattern)")
+            open_step(page, "4. Lab mode")
             page.get_by_text("Lab mode: watch, consume, break it").click()
             slider = page.get_by_role("slider")
             expect(slider).to_be_visible(timeout=WAIT_MS)
@@ -98,12 +100,14 @@ def test_lab_mode_on_the_outbox_page_in_chromium(
             page.wait_for_timeout(500)
 
             # Watch an event move: pending while the relay holds it, then published.
+            open_step(page, "2. Calculate and publish")
             page.get_by_role("button", name="Start Event Publisher").click()
             expect(page.get_by_text("publisher running")).to_be_visible(timeout=WAIT_MS)
             page.get_by_role("button", name="Calculate & Store AIRScore").click()
             stored = page.get_by_text(re.compile(f"DomainEvent \\(ID: {UUID}"))
             expect(stored).to_be_visible(timeout=WAIT_MS)
             event_id = re.findall(UUID, stored.inner_text())[-1]
+            open_step(page, "4. Lab mode")
             watch = page.get_by_text(re.compile(f"Event {event_id} .*: pending since"))
             expect(watch).to_be_visible(timeout=WAIT_MS)
             capture(page, "01-lab-event-pending.png")
@@ -124,12 +128,14 @@ def test_lab_mode_on_the_outbox_page_in_chromium(
             )
             expect(page.get_by_text("Delivered to the lab's consumer")).to_be_visible()
             capture(page, "03-lab-projection-converged.png")
+            open_step(page, "2. Calculate and publish")
             page.get_by_role("button", name="Stop Event Publisher").click()
             expect(page.locator('[data-testid="stSidebar"]')).to_contain_text(
                 "publisher stopped", timeout=WAIT_MS
             )
 
             # Break it.
+            open_step(page, "4. Lab mode")
             if name == "embedded":
                 expect(
                     page.get_by_text(re.compile("QULAB_BROKER_URL=redis://127.0.0.1:6379/0"))

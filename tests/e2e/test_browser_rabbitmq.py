@@ -21,6 +21,7 @@ from qulab.core.consumers import queue_name
 from qulab.entrypoints.app.projection_control import LAB_GROUP
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.e2e.test_browser import CHROMIUM_ARGS, UUID, WAIT_MS, _event_status
 
 SCREENSHOTS = ROOT / "test-output" / "browser-rabbitmq"
@@ -73,6 +74,7 @@ def test_the_outbox_steps_publish_to_rabbitmq_and_reach_the_labs_consumer(
                 expect(page.get_by_text("Alex Smith user ID:")).to_be_visible(timeout=WAIT_MS)
 
                 open_section(page, "5. Eventing (Outbox Pattern)")
+                open_step(page, "2. Calculate and publish")
                 expect(
                     page.get_by_text(re.compile("declares the queue its own consumer"))
                 ).to_be_visible(timeout=WAIT_MS)
@@ -87,21 +89,24 @@ def test_the_outbox_steps_publish_to_rabbitmq_and_reach_the_labs_consumer(
                     timeout=WAIT_MS
                 )
                 assert _event_status(fresh_pg_url, event_id) == "published"
+                open_step(page, "3. Event status")
                 expect(
                     page.get_by_text(re.compile(r"3 messages waiting in the lab's queue"))
                 ).to_be_visible(timeout=WAIT_MS)
                 page.screenshot(path=SCREENSHOTS / "01-published-to-rabbitmq.png", full_page=True)
 
+                open_step(page, "4. Lab mode")
                 page.get_by_text("Lab mode: watch, consume, break it").click()
                 expect(page.get_by_text(re.compile("matches air_scores: yes"))).to_be_visible(
                     timeout=WAIT_MS
                 )
                 delivered = page.locator("[data-testid='stDataFrame']").filter(has_text="received")
                 expect(delivered.first).to_be_visible(timeout=WAIT_MS)
+                page.screenshot(path=SCREENSHOTS / "02-consumed-by-the-lab.png", full_page=True)
+                open_step(page, "5. Knowledge check")
                 expect(page.get_by_text(re.compile("Your broker is RabbitMQ")).first).to_be_visible(
                     timeout=WAIT_MS
                 )
-                page.screenshot(path=SCREENSHOTS / "02-consumed-by-the-lab.png", full_page=True)
             finally:
                 browser.close()
     finally:

@@ -20,6 +20,7 @@ from qulab.lab import checks
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.e2e.test_browser import CHROMIUM_ARGS, WAIT_MS, Stack
 
 SCREENSHOTS = ROOT / "test-output" / "browser-remember"
@@ -99,6 +100,7 @@ def test_remember_views_and_knowledge_checks_in_chromium(
             with running(streamlit_run(port), port, env, tmp_path / "server.log") as (url, _):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(url, wait_until="domcontentloaded")
+                open_step(page, "3. Knowledge check")
                 expect(page.get_by_text("Knowledge check", exact=True)).to_be_visible(
                     timeout=WAIT_MS
                 )
@@ -112,6 +114,7 @@ def test_remember_views_and_knowledge_checks_in_chromium(
                 settle(page)
 
                 open_section(page, "1. Data Models")
+                open_step(page, "4. Relationships")
                 expect(page.get_by_text("Remember: relationship types")).to_be_visible(
                     timeout=WAIT_MS
                 )
@@ -124,6 +127,7 @@ def test_remember_views_and_knowledge_checks_in_chromium(
                 settle(page)
                 capture(page, "02-relationship-types.png")
 
+                open_step(page, "5. Knowledge check")
                 answer(page, wrong)
                 expect(page.get_by_text("Not quite")).to_be_visible(timeout=WAIT_MS)
                 expect(page.locator(sidebar_progress)).to_contain_text(
@@ -139,11 +143,13 @@ def test_remember_views_and_knowledge_checks_in_chromium(
                 capture(page, "03-knowledge-check-answered.png")
 
                 open_section(page, "4. Caching with Redis")
+                open_step(page, "2. Fetch through the cache")
                 page.get_by_role("button", name="Fetch User (Cached)").click()
                 expect(page.get_by_text("Cache MISS on the first fetch; 20 fetches")).to_be_visible(
                     timeout=WAIT_MS
                 )
                 settle(page)
+                open_step(page, "6. What is in Redis")
                 expect(page.get_by_text("Remember: what is in Redis")).to_be_visible()
                 expect(page.get_by_text("entry (string)").first).to_be_visible(timeout=WAIT_MS)
                 if stack.name == "services":

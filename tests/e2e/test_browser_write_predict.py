@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests import services
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.e2e.test_browser import CHROMIUM_ARGS, WAIT_MS, Stack, stack
 
 __all__ = ["stack"]  # the parametrized stack fixture, shared with the main walk
@@ -81,6 +82,7 @@ def test_an_answer_is_written_and_graded_and_a_prediction_is_graded(
 
             # Apply by writing: no hint before an attempt; a wrong answer, then a right one.
             open_section(page, "3. Repository Pattern & N+1")
+            open_step(page, "6. Apply: write it")
             page.get_by_text("Users with their scores, loaded eagerly", exact=True).click()
             settle(page)
             expect(page.get_by_text("Hint 1:")).to_have_count(0)
@@ -101,6 +103,7 @@ def test_an_answer_is_written_and_graded_and_a_prediction_is_graded(
 
             # Analyze by predicting: three answers, the run, the grade from its table.
             open_section(page, "4. Caching with Redis")
+            open_step(page, "5. Compare strategies")
             predict(page, "most stale reads?", "ttl-only")
             predict(page, "load the database least", "write-through")
             predict(page, "the mean hit ratio", "rises")

@@ -15,6 +15,7 @@ import streamlit as st
 from qulab.core import Database
 from qulab.core.cache import Cache, Outcome
 from qulab.entrypoints.app.feedback import attempt
+from qulab.entrypoints.app.steps import value_axis
 from qulab.lab.cache_burst import BURST_SIZE, AccessTimes, Burst, Sample, access_times, fetch_burst
 from qulab.platform import read_latest_score_cached, read_user_cached
 
@@ -198,7 +199,9 @@ def render_latency_chart() -> None:
         .mark_point(filled=True, size=60)
         .encode(
             x=alt.X("fetch:Q", title="fetch (this session, oldest first)"),
-            y=alt.Y("ms:Q", title="milliseconds (log scale)", scale=alt.Scale(type="log")),
+            y=alt.Y(
+                "ms:Q", axis=value_axis("milliseconds (log scale)"), scale=alt.Scale(type="log")
+            ),
             color=alt.Color("outcome:N", scale=alt.Scale(domain=outcomes, range=OUTCOME_COLOURS)),
             tooltip=["fetch", "what", "outcome", "ms"],
         )

@@ -78,7 +78,9 @@ def watch_event(db: Database, controller: RelayController, event_id: str | None)
     @st.fragment(run_every=WATCH_REFRESH_SECONDS if controller.running else None)
     def line() -> None:
         if event_id is None:
-            st.caption("Calculate a score above: its event is followed here.")
+            st.caption(
+                "Calculate a score in step 2 (Calculate and publish): its event is followed here."
+            )
             return
         tables = attempt(db, lambda: outbox_tables(db))
         if tables is not None:

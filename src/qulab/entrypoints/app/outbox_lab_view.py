@@ -1,6 +1,6 @@
 """Page 5's lab mode: watch an event move, see a consumer's projection converge, break it.
 
-Off by default; the toggle shows three hands-on parts below the publisher: the publisher
+Off by default; in page 5's Lab mode step the toggle shows three hands-on parts: the publisher
 delay slider with the last event's status, the lab's consumer with its projection, and a
 small chaos round.
 """

@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from qulab.entrypoints.app.steps import value_axis
 from qulab.lab import LoadRun, PoolingComparison
 
 MAX_POINTS = 400
@@ -46,7 +47,7 @@ def render_pool_timeline(result: PoolingComparison) -> None:
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("ms:Q", title="milliseconds into the run"),
-            y=alt.Y("checked out:Q", title="connections checked out"),
+            y=alt.Y("checked out:Q", axis=value_axis("connections checked out")),
             color=alt.Color("mode:N", scale=alt.Scale(range=["#2e86ab", "#d1495b"])),
             tooltip=["mode", "ms", "checked out", "overflow"],
         )

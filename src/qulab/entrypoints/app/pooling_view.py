@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +13,7 @@ from qulab.entrypoints.app.demo_data import POOL_MARKER, POOL_USERS, pool_reques
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message
 from qulab.entrypoints.app.pool_timeline_view import render_pool_timeline
 from qulab.entrypoints.app.schema import schema_status
+from qulab.entrypoints.app.steps import value_axis
 from qulab.lab import ExhaustionResult, LoadRun, PoolingComparison
 from qulab.lab.pooling import compare_pooling, demonstrate_pool_exhaustion
 
@@ -88,12 +90,24 @@ def _show_comparison(result: PoolingComparison) -> None:
     left, right = st.columns([3, 2])
     left.dataframe(run_rows(result), width="stretch")
     throughput = pd.DataFrame(
-        {"Θ (requests/s)": [pooled.throughput, fresh.throughput]},
-        index=pd.Index([POOLED_LABEL, NULL_POOL_LABEL], name="mode"),
+        {
+            "mode": [POOLED_LABEL, NULL_POOL_LABEL],
+            "Θ (requests/s)": [pooled.throughput, fresh.throughput],
+        }
     )
     with right:
         st.markdown("**Throughput Θ (requests/s)**")
-        st.bar_chart(throughput, height=300, y_label="requests/s", x_label="mode")
+        chart = (
+            alt.Chart(throughput)
+            .mark_bar()
+            .encode(
+                x=alt.X("mode:N", title="mode", sort=None, axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("Θ (requests/s):Q", axis=value_axis("requests/s")),
+                tooltip=["mode", alt.Tooltip("Θ (requests/s):Q", format=".1f")],
+            )
+            .properties(height=300)
+        )
+        st.altair_chart(chart, width="stretch")
     st.caption(
         "NullPool opens (and closes) a connection for every request, so its connections opened "
         "equals the number of requests; the pool reuses a few. Overflow used is the peak "
@@ -115,7 +129,7 @@ def render_pooling_experiment(context: LabContext) -> None:
     )
     if not _schema_ready(db):
         st.info(
-            f"Initialise the database above first (“{SETUP_LABEL}”): the requests read users.",
+            f"Initialise the database in step 1 first (“{SETUP_LABEL}”): the requests read users.",
             icon=":material/info:",
         )
         return

@@ -134,7 +134,7 @@ def render_redis_view() -> None:
     st.markdown(f"**Found:** {summary(view)}")
     if keys.empty:
         st.info(
-            "Nothing stored yet: fetch a user above, or publish an event on page 5.",
+            "Nothing stored yet: fetch a user in step 2, or publish an event on page 5.",
             icon=":material/inbox:",
         )
     else:

@@ -12,6 +12,7 @@ import streamlit as st
 from qulab.core import Database, Settings
 from qulab.entrypoints.app import predict_view, runtime
 from qulab.entrypoints.app.feedback import explain
+from qulab.entrypoints.app.steps import value_axis
 from qulab.lab.cache_compare import CacheComparison, compare_strategies
 from qulab.lab.prediction import uniform_workload
 from qulab.lab.strategies import STRATEGY_NAMES
@@ -140,7 +141,7 @@ def _bars(frame: pd.DataFrame, field: str, title: str, fmt: str) -> Any:
         .mark_bar()
         .encode(
             x=alt.X("strategy:N", sort=list(STRATEGY_NAMES), title=None),
-            y=alt.Y(f"{field}:Q", title=title),
+            y=alt.Y(f"{field}:Q", axis=value_axis(title)),
             color=strategy_colour(),
             tooltip=["strategy", alt.Tooltip(f"{field}:Q", format=fmt)],
         )
@@ -179,7 +180,7 @@ def _staleness(sweep: list[CacheComparison]) -> None:
         .mark_line(point=True)
         .encode(
             x=alt.X("write ratio:Q", title="share of writes"),
-            y=alt.Y("stale reads (%):Q", title="stale reads (% of reads)"),
+            y=alt.Y("stale reads (%):Q", axis=value_axis("stale reads (% of reads)")),
             color=strategy_colour(legend=True),
             tooltip=["strategy", "write ratio", alt.Tooltip("stale reads (%):Q", format=".1f")],
         )

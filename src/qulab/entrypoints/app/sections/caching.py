@@ -20,6 +20,7 @@ from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.redis_view import render_redis_view
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step
 from qulab.entrypoints.app.strategies_view import render_strategies
 from qulab.platform import (
     CachedUserRepository,
@@ -38,7 +39,6 @@ ADD_SCORE_LABEL = "Add a sample score"
 
 
 def _intro() -> None:
-    st.title("4. Read-through caching with Redis")
     st.markdown(
         "Profiles and latest scores are read on every dashboard load and change rarely. Alex "
         "puts a **read-through cache** in front of them: a read looks in the cache first; on a "
@@ -56,7 +56,7 @@ def _intro() -> None:
     st.markdown(
         "$T_{\\text{cache}}$ is the mean time of a hit; a miss looks in the cache first, then "
         "pays $T_{\\text{database}}$ on top (the database read and the store: the mean miss "
-        "minus the mean hit). Both are measured below from the fetches the page lists. Without "
+        "minus the mean hit). Both are measured in step 4 from the fetches of step 2. Without "
         "QULAB_REDIS_URL the same code runs on a bounded in-process TTL/LRU store."
     )
 
@@ -165,17 +165,23 @@ async def _prepared(db: Database) -> tuple[CacheDemo | None]:
     return (await prepare_cache_demo(db),)
 
 
-def render() -> None:
-    context = lab_context()
-    db = context.db
-    _intro()
-    if not require_schema(db):
-        return
-    cache = lab_cache(context.settings, db)
+STEPS = (
+    "The idea",
+    "Fetch through the cache",
+    "Invalidate",
+    "Measure",
+    "Compare strategies",
+    "What is in Redis",
+    CHECK_STEP,
+)
+
+
+def _fetch_step(db: Database, cache: Cache) -> tuple[bool, CacheDemo | None]:
+    """Step 2: the demo user fetched through the cache. Returns (page usable, the demo)."""
     st.subheader("Interactive caching demonstration")
     prepared = attempt(db, lambda: _prepared(db))
     if prepared is None:
-        return
+        return False, None
     demo = prepared[0]
     if demo is None:
         st.info(
@@ -185,8 +191,7 @@ def render() -> None:
         st.page_link(
             str(CONNECTIVITY.path), label=f"Go to {CONNECTIVITY.title}", icon=CONNECTIVITY.icon
         )
-        render_strategies(context.settings, db)
-        return
+        return True, None
     if demo.latest_score is None:
         demo = _offer_a_score(db, demo)
     score = demo.latest_score
@@ -199,14 +204,43 @@ def render() -> None:
         )
     )
     render_fetch_bursts(db, cache, demo.user.id)
-    _invalidation(db, cache, demo)
-    _metrics(db, cache)
-    render_latency_chart()
-    _status(db, cache)
-    render_strategies(context.settings, db)
+    return True, demo
+
+
+def render() -> None:
+    context = lab_context()
+    db = context.db
+    st.title("4. Read-through caching with Redis")
+    idea, fetch, invalidate, measure, strategies, redis, check = lab_steps(STEPS)
+    with idea:
+        _intro()
+    usable, demo = False, None
+    with fetch:
+        if require_schema(db):
+            cache = lab_cache(context.settings, db)
+            usable, demo = _fetch_step(db, cache)
+    with invalidate:
+        if demo is not None:
+            _invalidation(db, cache, demo)
+        else:
+            needs_step(2, STEPS[1])
+    with measure:
+        if demo is not None:
+            _metrics(db, cache)
+            render_latency_chart()
+            _status(db, cache)
+        else:
+            needs_step(2, STEPS[1])
+    with strategies:
+        if usable:
+            render_strategies(context.settings, db)
+        else:
+            needs_step(2, STEPS[1])
+    with redis:
+        render_redis_view()
+    with check:
+        render_checks("caching")
 
 
 if __name__ == "__main__":
     render()
-    render_redis_view()
-    render_checks("caching")

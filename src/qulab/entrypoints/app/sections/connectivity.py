@@ -24,6 +24,7 @@ from qulab.entrypoints.app.state import (
     SAMPLE_USER_IDS,
     created_ids,
 )
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
 from qulab.lab import DEMO_USERS, SetupResult, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database, reset_lab_rows
 from qulab.lab.wording import counted
@@ -36,7 +37,6 @@ POOL_REFRESH_SECONDS = 2.0
 
 
 def _intro() -> None:
-    st.title("2. Asynchronous database connectivity and connection pooling")
     st.markdown(
         "The platform serves many requests at once. A request that waits for the database "
         "should not hold up the others, so Alex uses SQLAlchemy's async engine: while one query "
@@ -237,20 +237,36 @@ def _pool_section(context: LabContext) -> None:
 
     pool_panel()
     st.caption(
-        "This is the app's own engine. The pooling experiment below runs on engines of its "
+        "This is the app's own engine. The pooling experiment (step 3) runs on engines of its "
         "own with the same settings and draws their connections checked out over its run."
     )
 
 
+STEPS = (
+    "Set up the database",
+    "The pool, live",
+    "Pooling experiment",
+    "Pool exhaustion",
+    CHECK_STEP,
+)
+
+
 def render() -> None:
     context = lab_context()
-    _intro()
-    _setup_section(context)
-    _pool_section(context)
-    render_pooling_experiment(context)
-    render_pool_exhaustion(context)
+    st.title("2. Asynchronous database connectivity and connection pooling")
+    setup, pool, experiment, exhaustion, check = lab_steps(STEPS)
+    with setup:
+        _intro()
+        _setup_section(context)
+    with pool:
+        _pool_section(context)
+    with experiment:
+        render_pooling_experiment(context)
+    with exhaustion:
+        render_pool_exhaustion(context)
+    with check:
+        render_checks("connectivity")
 
 
 if __name__ == "__main__":
     render()
-    render_checks("connectivity")

@@ -15,6 +15,7 @@ from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.relationships_view import render_relationships
 from qulab.entrypoints.app.state import CREATED_USER_ID, remember_created
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
 from qulab.platform import (
     METADATA,
     AIRScore,
@@ -40,7 +41,6 @@ CREATE_LABEL = "Create User"
 
 
 def _intro() -> None:
-    st.title("1. Defining the core data schema with SQLAlchemy 2.0")
     st.markdown(
         "Alex starts with the data itself: user profiles, assessment sessions, the AI-R scores "
         "the platform computes, and a table of domain events. The models use SQLAlchemy 2.0's "
@@ -156,15 +156,25 @@ def _last_created(context: LabContext) -> None:
     st.caption("The later sections offer this user in their user pickers.")
 
 
+STEPS = ("The models", "ER diagram", "Create a user", "Relationships", CHECK_STEP)
+
+
 def render() -> None:
     context = lab_context()
-    _intro()
-    _model_sources()
-    _er_diagram()
-    _create_user_form(context)
+    st.title("1. Defining the core data schema with SQLAlchemy 2.0")
+    models, diagram, create, relationships, check = lab_steps(STEPS)
+    with models:
+        _intro()
+        _model_sources()
+    with diagram:
+        _er_diagram()
+    with create:
+        _create_user_form(context)
+    with relationships:
+        render_relationships()
+    with check:
+        render_checks("data_models")
 
 
 if __name__ == "__main__":
     render()
-    render_relationships()
-    render_checks("data_models")

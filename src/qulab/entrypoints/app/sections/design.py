@@ -7,13 +7,19 @@ import streamlit as st
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.design_view import render_design
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
+
+STEPS = ("Design and grade", CHECK_STEP)
 
 
 def render() -> None:
     context = lab_context()
     st.title("Create: design an event table")
-    render_design(context)
-    render_checks("design")
+    design, check = lab_steps(STEPS)
+    with design:
+        render_design(context)
+    with check:
+        render_checks("design")
 
 
 if __name__ == "__main__":

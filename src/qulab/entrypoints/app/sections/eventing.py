@@ -28,6 +28,7 @@ from qulab.entrypoints.app.relay_control import (
     lab_retry_policy,
     relay_controller,
 )
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step
 from qulab.entrypoints.app.user_choice import created_users
 from qulab.lab.wording import counted
 from qulab.platform import (
@@ -59,7 +60,6 @@ def _when(moment: datetime | None) -> str:
 
 
 def _intro(broker_kind: str) -> None:
-    st.title("5. Building a reliable eventing system with the Outbox Pattern")
     st.markdown(
         "Other services at InnovateAI must learn when a score is calculated, even when the "
         "network or the message broker is down at that moment. Alex writes each domain event "
@@ -458,7 +458,7 @@ def _rabbitmq_queue(context: LabContext, broker: LabBroker) -> None:
         return
     st.info(
         f"{counted(depth, 'message')} waiting in the lab's queue on {broker.address}. The "
-        "lab's consumer reads them when you turn on Lab mode below (its deliveries appear "
+        "lab's consumer reads them when you turn on Lab mode in step 4 (its deliveries appear "
         "there), and the projection applies each event once.",
         icon=":material/inbox:",
     )
@@ -502,24 +502,45 @@ def _events_section(context: LabContext, broker: LabBroker, controller: RelayCon
     live()
 
 
-def render() -> None:
-    context = lab_context()
+STEPS = ("The idea", "Calculate and publish", "Event status", "Lab mode", CHECK_STEP)
+
+
+def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
+    """The broker and the relay, once the configuration and the schema allow them."""
     try:
         broker = lab_broker(context.settings)
     except ConfigurationError as error:
         _intro("broker")
         st.error(friendly_message(error), icon=":material/error:")
-        return
+        return None
     _intro(broker.kind)
     if not require_schema(context.db):
-        return
-    controller = relay_controller(context.settings, context.db)
-    _score_section(context)
-    _publisher_section(context, broker, controller)
-    _events_section(context, broker, controller)
-    outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
+        return None
+    return broker, relay_controller(context.settings, context.db)
+
+
+def render() -> None:
+    context = lab_context()
+    st.title("5. Building a reliable eventing system with the Outbox Pattern")
+    idea, publish, status, lab, check = lab_steps(STEPS)
+    with idea:
+        ready = _ready(context)
+    if ready is None:
+        for tab in (publish, status, lab):
+            with tab:
+                needs_step(1, STEPS[0])
+    else:
+        broker, controller = ready
+        with publish:
+            _score_section(context)
+            _publisher_section(context, broker, controller)
+        with status:
+            _events_section(context, broker, controller)
+        with lab:
+            outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
+    with check:
+        render_checks("eventing")
 
 
 if __name__ == "__main__":
     render()
-    render_checks("eventing")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from qulab.core import Settings
 from qulab.entrypoints.app.checks_view import render_checks
 from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.diagrams import architecture_dot
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
+
+STEPS = ("The story", "Architecture", CHECK_STEP)
 
 # Each objective, and where in the lab a learner practises it.
 OBJECTIVES = (
@@ -61,7 +65,16 @@ def render() -> None:
     context = lab_context()
     st.title("Data Architecture & Persistence for InnovateAI Solutions")
     st.header("Scaling the AI backend's data layer", divider="gray")
+    story, architecture, check = lab_steps(STEPS)
+    with story:
+        _story()
+    with architecture:
+        _architecture(context.settings)
+    with check:
+        render_checks("introduction")
 
+
+def _story() -> None:
     st.markdown(
         "**Persona.** You are Alex, a senior software engineer at **InnovateAI Solutions**, "
         "which builds an AI-powered assessment platform: people measure their readiness for AI "
@@ -90,21 +103,22 @@ def render() -> None:
         st.subheader("Tools")
         st.markdown("\n".join(f"- **{name}**: {text}" for name, text in TOOLS))
 
+    st.info(
+        "Work through the pages in the sidebar in order, each one step by step. Page 2 creates "
+        "the tables and the sample users the later pages use.",
+        icon=":material/arrow_back:",
+    )
+
+
+def _architecture(settings: Settings) -> None:
     st.subheader("Architecture")
     st.caption(
         "Drawn from the running configuration: entry points call the lab scenarios, which use "
         "the services and adapters on top of the core; the bottom row is what the current "
         "configuration points at."
     )
-    st.graphviz_chart(architecture_dot(context.settings), width="stretch")
-
-    st.info(
-        "Work through the pages in the sidebar in order. Page 2 creates the tables and the "
-        "sample users the later pages use.",
-        icon=":material/arrow_back:",
-    )
+    st.graphviz_chart(architecture_dot(settings), width="stretch")
 
 
 if __name__ == "__main__":
     render()
-    render_checks("introduction")

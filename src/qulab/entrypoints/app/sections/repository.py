@@ -3,8 +3,12 @@ tax measured."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from qulab.core import Database
 from qulab.entrypoints.app.apply_view import render_apply
@@ -22,6 +26,7 @@ from qulab.entrypoints.app.demo_data import (
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.orm_tax_view import render_orm_tax
+from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step, value_axis
 from qulab.entrypoints.app.user_choice import choose_user
 from qulab.lab import Comparison, StrategyRun
 from qulab.lab.nplusone import EAGER, PER_ROW, SINGLE_REPEATS, measure_single_users
@@ -42,7 +47,6 @@ SQL_SHOWN = 6
 
 
 def _intro() -> None:
-    st.title("3. The repository pattern and the N+1 query problem")
     st.markdown(
         "Alex keeps data access behind repositories: `UserRepository.get_by_id`, "
         "`get_latest_score`, `get_user_with_scores_eager` and friends. Services ask for what "
@@ -131,7 +135,7 @@ def _show_single(result: Comparison) -> None:
     st.info(
         "For one user both ways need two statements, so their times are close and the "
         "ranking can flip from run to run: the gain of eager loading grows with the number of "
-        "users. Compare them for N users below.",
+        "users. Compare them for N users in step 4.",
         icon=":material/trending_up:",
     )
     left, right = st.columns(2)
@@ -144,7 +148,7 @@ def _show_single(result: Comparison) -> None:
     if item.scores:
         st.dataframe(_scores_frame(item.scores), hide_index=True, width="stretch")
     else:
-        st.info(f"This user has no scores yet: click “{ADD_LABEL}” above.")
+        st.info(f"This user has no scores yet: click “{ADD_LABEL}” in step 2.")
 
 
 def _show_one(run: StrategyRun, database: str) -> None:
@@ -165,6 +169,7 @@ def _fetch_single(context: LabContext, user_id: str | None) -> None:
     db = context.db
     st.subheader("Fetch a user and their scores: per-row vs eager")
     st.caption(
+        "For the user chosen in step 2. "
         f"Each button warms the strategy up once, then times {SINGLE_REPEATS} runs and shows "
         "their median and range; comparing takes the two strategies in turn."
     )
@@ -220,13 +225,24 @@ def scaling_frame(points: list[ScalingPoint]) -> pd.DataFrame:
 def _against_n(by_n: pd.DataFrame, title: str, measure: str, y_label: str) -> None:
     """Per-row (red) against eager (blue) for one measure, plotted over N."""
     st.markdown(f"**{title}**")
-    st.line_chart(
-        by_n[[f"per-row {measure}", f"eager {measure}"]],
-        x_label="N users",
-        y_label=y_label,
-        color=["#d1495b", "#2e86ab"],
-        height=280,
+    columns = [f"per-row {measure}", f"eager {measure}"]
+    long = by_n[columns].reset_index().melt("N users", var_name="strategy", value_name="value")
+    chart = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("N users:Q", title="N users"),
+            y=alt.Y("value:Q", axis=value_axis(y_label)),
+            color=alt.Color(
+                "strategy:N",
+                scale=alt.Scale(domain=columns, range=["#d1495b", "#2e86ab"]),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=["N users", "strategy", "value"],
+        )
+        .properties(height=280)
     )
+    st.altair_chart(chart, width="stretch")
 
 
 def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
@@ -248,7 +264,7 @@ def _show_scaling(points: list[ScalingPoint], seeded: bool) -> None:
     by_n = frame.set_index("N users")
     left, right = st.columns(2)
     with left:
-        _against_n(by_n, "SQL statements against N", "statements", "statements")
+        _against_n(by_n, "SQL statements against N", "statements", "SQL statements")
     with right:
         _against_n(by_n, "Time against N (ms)", "time (ms)", "milliseconds")
     with st.expander(f"The SQL run at N = {largest.users}"):
@@ -281,20 +297,45 @@ def _scaling(context: LabContext) -> None:
         _show_scaling(points, seeded)
 
 
+STEPS = (
+    "The idea",
+    "Choose a user, add scores",
+    "Per-row vs eager",
+    "N users",
+    "The ORM tax",
+    "Apply: write it",
+    CHECK_STEP,
+)
+
+
 def render() -> None:
     context = lab_context()
-    _intro()
-    if not require_schema(context.db):
-        return
-    st.subheader("The user")
-    user_id = choose_user(context.db, key="nplusone_user")
-    _add_scores(context, user_id)
-    _fetch_single(context, user_id)
-    _scaling(context)
-    render_orm_tax(context, user_id)
-    render_apply(context)
+    st.title("3. The repository pattern and the N+1 query problem")
+    idea, scores, single, scaling, tax, apply, check = lab_steps(STEPS)
+    with idea:
+        _intro()
+    with scores:
+        ready = require_schema(context.db)
+        user_id = None
+        if ready:
+            st.subheader("The user")
+            user_id = choose_user(context.db, key="nplusone_user")
+            _add_scores(context, user_id)
+    later: tuple[tuple[DeltaGenerator, Callable[[], None]], ...] = (
+        (single, lambda: _fetch_single(context, user_id)),
+        (scaling, lambda: _scaling(context)),
+        (tax, lambda: render_orm_tax(context, user_id)),
+        (apply, lambda: render_apply(context)),
+    )
+    for tab, step in later:
+        with tab:
+            if ready:
+                step()
+            else:
+                needs_step(2, STEPS[1])
+    with check:
+        render_checks("repository")
 
 
 if __name__ == "__main__":
     render()
-    render_checks("repository")
