@@ -2,7 +2,7 @@
 
 The platform's migrations (``qulab.platform.MIGRATIONS``) bring up the AI-R tables; these bring
 up the lab's. ``upgrade`` runs both, the platform's first, which is what setting the lab up
-needs; ``is_ready`` is true when both are at their head.
+needs.
 """
 
 from __future__ import annotations
@@ -21,8 +21,3 @@ async def upgrade(db: Database) -> None:
     """The platform's schema, then the lab's, at their heads (idempotent)."""
     await MIGRATIONS.upgrade(db)
     await LAB_MIGRATIONS.upgrade(db)
-
-
-async def is_ready(db: Database) -> bool:
-    """True when the platform's schema and the lab's are both at their heads."""
-    return await MIGRATIONS.is_up_to_date(db) and await LAB_MIGRATIONS.is_up_to_date(db)
