@@ -125,12 +125,17 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 @asynccontextmanager
 async def open_runtime(
-    current: Settings | None = None, *, cache: Cache | None = None
+    current: Settings | None = None, *, cache: Cache | None = None, reads_data: bool = False
 ) -> AsyncIterator[Runtime]:
-    """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
+    """QuLab assembled by ``bootstrap`` for one command, closed when the command ends. A
+    command that ``reads_data`` (a relay, a consumer) first makes sure a SQLite file exists,
+    as ``open_db`` does, rather than leave an empty one behind."""
     from qulab.platform import bootstrap
 
-    async with bootstrap(current or settings(), cache=cache) as runtime:
+    current = current or settings()
+    if reads_data:
+        _require_sqlite_file(current)
+    async with bootstrap(current, cache=cache) as runtime:
         yield runtime
 
 
@@ -151,10 +156,7 @@ async def open_db(
     A SQLite file that does not exist is created only by the commands that build a schema
     (``create=True``: ``db upgrade``, ``setup``, ``seed``...); any other command says the
     database is not initialised and leaves no empty file behind."""
-    current = current or settings()
-    if not create:
-        _require_sqlite_file(current)
-    async with open_runtime(current, cache=cache) as runtime:
+    async with open_runtime(current, cache=cache, reads_data=not create) as runtime:
         yield runtime.db
 
 
