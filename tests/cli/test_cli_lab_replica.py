@@ -14,8 +14,9 @@ from typing import Any
 
 import asyncpg
 
+
 def qulab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own argv
+    return subprocess.run(
         [sys.executable, "-m", "qulab", "lab", "replica", *args],
         capture_output=True,
         text=True,

@@ -19,6 +19,7 @@ from qulab.lab.private_postgres import PrivateCluster, free_port
 from qulab.platform import views
 from qulab.platform.schemas import UpdateUser, UserCreate
 from qulab.platform.services.users import create_user
+from qulab.platform.uow import PlatformUnitOfWork, uow_factory
 from tests import services
 from tests.replica_support import (
     caught_up,
@@ -61,7 +62,7 @@ async def test_reads_go_to_the_standby_and_a_units_reads_to_the_primary(
     async with replica_runtime(settings) as rt:
         assert await session_on_standby(rt.db) is True
         assert await connection_on_standby(rt.db) is True
-        async with rt.uow() as work:
+        async with PlatformUnitOfWork(rt.db) as work:
             assert (await work.session.execute(IN_RECOVERY)).scalar_one() is False
             # A read-side view called while the unit is open reads the primary too.
             assert await session_on_standby(rt.db) is False
@@ -77,10 +78,10 @@ async def test_without_replicas_nothing_of_them_is_built_and_a_token_changes_not
     )
     async with replica_runtime(settings) as rt:
         assert rt.db.replicas is None
-        user = await create_user(UserCreate(email=_email(), name="Ada"), rt.uow)
+        user = await create_user(UserCreate(email=_email(), name="Ada"), uow_factory(rt.db))
         assert await session_on_standby(rt.db, token="0/1") is False
         with rt.db.count_statements() as counter:
-            async with rt.uow() as work:
+            async with PlatformUnitOfWork(rt.db) as work:
                 await work.users.update(user.id, UpdateUser(user_id=user.id, name="Ada B"))
                 await work.commit()
                 assert work.token is None
@@ -97,10 +98,11 @@ async def test_a_standby_that_is_down_is_skipped_with_one_log_line_and_no_error(
     settings = replica_settings(replicated_postgres, replicated_database, down)
     caplog.set_level(logging.INFO, logger="qulab.core.replicas")
     async with replica_runtime(settings) as rt:
+        user = await create_user(UserCreate(email=_email(), name="Down"), uow_factory(rt.db))
         for _ in range(3):
             assert await session_on_standby(rt.db) is False
             assert await connection_on_standby(rt.db) is False
-            assert [u.id for u in await views.list_users(rt.db)] is not None
+            assert user.id in [u.id for u in await views.list_users(rt.db, limit=1000)]
         assert rt.db.replicas is not None
         [status] = rt.db.replicas.status()
         assert status.healthy is False and "unreachable" in (status.problem or "")
@@ -124,7 +126,7 @@ async def test_a_standby_lagging_past_the_limit_is_skipped_until_it_catches_up(
         assert rt.db.replicas is not None
         assert await session_on_standby(rt.db) is True
         async with replay_paused(replicated_postgres):
-            user = await create_user(UserCreate(email=_email(), name="Lag"), rt.uow)
+            user = await create_user(UserCreate(email=_email(), name="Lag"), uow_factory(rt.db))
             assert rt.db.replicas is not None
             await received(replicated_postgres, await _primary_position(rt))
             replica = rt.db.replicas.replicas[0]
@@ -148,10 +150,10 @@ async def test_a_read_with_the_commits_token_sees_the_write_and_one_without_does
     settings = replica_settings(replicated_postgres, replicated_database)
     await caught_up(replicated_postgres)
     async with replica_runtime(settings) as rt:
-        user = await create_user(UserCreate(email=_email(), name="Before"), rt.uow)
+        user = await create_user(UserCreate(email=_email(), name="Before"), uow_factory(rt.db))
         await caught_up(replicated_postgres)
         async with replay_paused(replicated_postgres):
-            async with rt.uow() as work:
+            async with PlatformUnitOfWork(rt.db) as work:
                 await work.users.update(user.id, UpdateUser(user_id=user.id, name="After"))
                 await work.commit()
             token = work.token
@@ -180,7 +182,9 @@ async def test_a_read_with_the_commits_token_sees_the_write_and_one_without_does
 
 async def _primary_position(rt: Runtime) -> str:
     async with rt.db.connect() as conn:
-        return str((await conn.exec_driver_sql("SELECT pg_current_wal_insert_lsn()::text")).scalar())
+        return str(
+            (await conn.exec_driver_sql("SELECT pg_current_wal_insert_lsn()::text")).scalar()
+        )
 
 
 def _email() -> str:

@@ -20,6 +20,7 @@ from qulab.platform.cache import read_user_cached, user_family
 from qulab.platform.events import UserUpdated
 from qulab.platform.schemas import UpdateUser, UserCreate
 from qulab.platform.services.users import create_user
+from qulab.platform.uow import PlatformUnitOfWork, uow_factory
 from tests import services
 from tests.cache_support import delete_prefix, new_prefix
 from tests.replica_support import (
@@ -68,7 +69,7 @@ async def test_a_fill_from_a_standby_behind_the_invalidation_is_never_stored_or_
     replicated_postgres: PrivateCluster, runtime: Runtime
 ) -> None:
     db, cache = runtime.db, runtime.cache
-    user = await create_user(UserCreate(email=_email(), name="Before"), runtime.uow)
+    user = await create_user(UserCreate(email=_email(), name="Before"), uow_factory(runtime.db))
     await caught_up(replicated_postgres)
 
     async def cached_name() -> str:
@@ -79,26 +80,32 @@ async def test_a_fill_from_a_standby_behind_the_invalidation_is_never_stored_or_
     async def core_fill_name() -> str:
         # The same fill through a Core read connection opened inside the load.
         family = user_family(cache)
-        found = (await cache.read_through(family, user.id, lambda: read_models.read_user(db, user.id))).value
+        found = (
+            await cache.read_through(family, user.id, lambda: read_models.read_user(db, user.id))
+        ).value
         assert found is not None
         return found.name
 
     async def standby_name() -> str:
         async with db.reading() as session:
             assert (await session.execute(text("SELECT pg_is_in_recovery()"))).scalar_one()
-            row = await session.execute(text("SELECT name FROM users WHERE id = :id"), {"id": user.id})
+            row = await session.execute(
+                text("SELECT name FROM users WHERE id = :id"), {"id": user.id}
+            )
             return str(row.scalar_one())
 
     assert await fresh(cached_name) == "Before"  # filled from the standby, then a hit
     async with replay_paused(replicated_postgres):
-        async with runtime.uow() as work:
+        async with PlatformUnitOfWork(runtime.db) as work:
             await work.users.update(user.id, UpdateUser(user_id=user.id, name="After"))
             work.record(UserUpdated(user.id, {"name": "After"}))
             await work.commit()  # ...and the cache's invalidation, recording the token
         token = work.token
         assert token is not None
         await received(replicated_postgres, str(token))
-        generation = await cache.backend.get_generation(cache.generation_key(cache.key(user_family(cache), user.id)))
+        generation = await cache.backend.get_generation(
+            cache.generation_key(cache.key(user_family(cache), user.id))
+        )
         assert generation is not None and generation.endswith(f"@{token.lsn}".encode())
 
         # The standby has not replayed the update: a plain read there still sees the old name.
@@ -118,7 +125,7 @@ async def test_a_generation_keeps_the_highest_position_through_bumps_without_one
     redis_url: str,
 ) -> None:
     prefix = new_prefix()
-    backends = [MemoryBackend(10), RedisBackend(redis_url)]
+    backends: list[MemoryBackend | RedisBackend] = [MemoryBackend(10), RedisBackend(redis_url)]
     try:
         for backend in backends:
             gen_key = f"{prefix}gen:{backend.kind}"

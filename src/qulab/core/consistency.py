@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -68,7 +68,7 @@ def wrote(token: Token) -> None:
     _written.set(latest(_written.get(), token))
 
 
-def last_written() -> Token | None:
+def last_commit_token() -> Token | None:
     """The token of the latest commit in this context, if any."""
     return _written.get()
 
@@ -108,7 +108,5 @@ def enter_unit() -> contextvars.Token[bool]:
 
 
 def leave_unit(reset: contextvars.Token[bool]) -> None:
-    try:
+    with suppress(ValueError):  # left in another context than it was entered in: nothing to undo
         _in_unit.reset(reset)
-    except ValueError:  # left in another context than it was entered in: nothing to undo here
-        pass

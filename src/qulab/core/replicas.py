@@ -123,7 +123,7 @@ class RoutedReadSession(ReadOnlySession):
         route = self.info.get(ROUTE)
         if isinstance(route, Route):
             return route.sync_engine()
-        return super().get_bind(mapper, clause, **kw)
+        return super().get_bind(mapper, clause=clause, **kw)
 
 
 class Replicas:
@@ -249,7 +249,9 @@ class Replicas:
         if healthy and not was and not first:
             log.warning("replica %s is back: it serves reads again", replica.address)
         elif not healthy and (was or first):
-            log.warning("replica %s skipped, its reads go to the primary: %s", replica.address, problem)
+            log.warning(
+                "replica %s skipped, its reads go to the primary: %s", replica.address, problem
+            )
 
     # -- the consistency token ----------------------------------------------------------------
 

@@ -157,7 +157,6 @@ class DatabaseSettings(SettingsGroup):
         value = async_database_url(value)  # postgresql:// and postgres:// imply asyncpg
         return _service_url(value, _DATABASE_SCHEMES, " or ".join(_DATABASE_SCHEMES))
 
-
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")

@@ -121,18 +121,18 @@ class UnitOfWork:
             await self._write()
         self.committed = True
         if self._replicas is not None:
-            await self._note_position()
+            await self._note_position(self._replicas)
         events, self.recorded, self.rows = self.recorded, [], []
         await self.db.bus.dispatch(events)
 
-    async def _note_position(self) -> None:
+    async def _note_position(self, replicas: Replicas) -> None:
         """Read the commit's token and remember it in this context. The commit has happened:
         a failure to read the token is logged, not raised."""
         from qulab.core import consistency
         from qulab.core.errors import QulabError
 
         try:
-            self.token = await self._replicas.commit_token()
+            self.token = await replicas.commit_token()
         except QulabError as error:
             log.warning("committed, but its consistency token could not be read: %s", error)
             return

@@ -420,7 +420,7 @@ class Cache:
         if not keys:
             return
         ttl = self.generation_ttl if generation_ttl is None else generation_ttl
-        written = consistency.last_written()
+        written = consistency.last_commit_token()
         for key in keys:
             if written is not None:
                 self._pending_floor[key] = max(written.lsn, self._pending_floor.get(key, 0))
