@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import text
 
 from qulab.core.bootstrap import Runtime
 from qulab.core.consistency import Token
 from qulab.core.db import Database
+from qulab.core.metrics import Metrics
 from qulab.lab.private_postgres import PrivateCluster, free_port
 from qulab.platform import views
 from qulab.platform.schemas import UpdateUser, UserCreate
@@ -106,6 +108,12 @@ async def test_a_standby_that_is_down_is_skipped_with_one_log_line_and_no_error(
         assert rt.db.replicas is not None
         [status] = rt.db.replicas.status()
         assert status.healthy is False and "unreachable" in (status.problem or "")
+        metrics = Metrics()
+        metrics.watch(db=rt.db)
+        exposition = generate_latest(metrics.registry).decode()
+        assert f'qulab_db_replica_healthy{{replica="{status.address}"}} 0.0' in exposition
+        assert "qulab_db_replica_fallbacks_total 9.0" in exposition  # 3 rounds of 3 reads
+        assert "qulab_db_replica_reads_total 0.0" in exposition
     lines = [record.getMessage() for record in caplog.records]
     assert len(lines) == 1, lines
     assert "skipped, its reads go to the primary" in lines[0]

@@ -8,8 +8,8 @@ app carries ``str(token)`` in the user's session and passes it back as ``reading
 
 The cache sets a floor of its own around a fill (``requiring``): the token of the invalidation a
 generation records, so a fill is served only by a source that has replayed that invalidation's
-commit. This module imports nothing of QuLab's and no driver: the unit of work and the cache use
-it whether or not replicas are configured.
+commit. This module imports no driver and none of the replicas' code: the unit of work and the
+cache use it whether or not replicas are configured.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+from qulab.core.errors import InvalidInput
 
 
 @dataclass(frozen=True, order=True)
@@ -32,17 +34,12 @@ class Token:
 
     @classmethod
     def parse(cls, text: str) -> Token:
-        """``X/Y`` (as ``str`` writes it and PostgreSQL prints an LSN); ValueError otherwise."""
-        high, slash, low = text.strip().partition("/")
-        if not slash or not high or not low:
-            raise ValueError(f"not a consistency token: {text[:40]!r}")
-        try:
-            lsn = (int(high, 16) << 32) | int(low, 16)
-        except ValueError:
-            raise ValueError(f"not a consistency token: {text[:40]!r}") from None
-        if int(low, 16) > 0xFFFFFFFF or lsn < 0 or lsn >= 1 << 64:
-            raise ValueError(f"not a consistency token: {text[:40]!r}")
-        return cls(lsn)
+        """``X/Y`` (as ``str`` writes it and PostgreSQL prints an LSN); InvalidInput otherwise."""
+        high, _, low = text.strip().partition("/")
+        digits = "0123456789abcdefABCDEF"
+        if not (0 < len(high) <= 8 and 0 < len(low) <= 8) or not set(high + low) <= set(digits):
+            raise InvalidInput("token", f"not a consistency token: {text[:40]!r}")
+        return cls((int(high, 16) << 32) | int(low, 16))
 
     @classmethod
     def of(cls, value: Token | str | None) -> Token | None:

@@ -140,7 +140,7 @@ class Replicas:
         self.sessionmaker.configure(sync_session_class=RoutedReadSession)
         self._turn = itertools.count()
         self.served = 0  # reads routed to a standby
-        self.fallbacks = 0  # reads a standby could have served that went to the primary
+        self.fallbacks = 0  # reads for a standby that the primary served (none well, or behind)
 
     def fell_back(self) -> None:
         self.fallbacks += 1
@@ -153,6 +153,7 @@ class Replicas:
         await self._check_due()
         healthy = [replica for replica in self.replicas if replica.healthy]
         if not healthy:
+            self.fallbacks += 1
             return Route(self, None, token)
         start = next(self._turn) % len(healthy)
         for replica in healthy[start:] + healthy[:start]:
