@@ -339,6 +339,8 @@ class Database:
             from qulab.core.replicas import Replicas
 
             self.replicas = Replicas(settings, self.reader)
+        elif settings.database.replica_urls:
+            log.warning("QULAB_DATABASE_REPLICA_URLS is ignored: the database is not PostgreSQL")
 
     @property
     def dialect(self) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qulab.core import ServiceUnavailable, UserError
+from qulab.core import Settings, UserError, open_database
 from qulab.lab.private_postgres import PostgresServer, PrivateCluster, start_primary
 
 DATABASE = "qulab"
@@ -131,16 +131,14 @@ def _create(directory: Path) -> None:
 
 
 async def _create_database(primary: PostgresServer) -> None:
-    import asyncpg
-
+    settings = Settings().replace(database_url=primary.url(), database_replica_urls="")
+    db = open_database(settings, null_pool=True)
     try:
-        conn = await asyncpg.connect(primary.dsn(), timeout=10)
-    except (OSError, asyncpg.PostgresError) as error:
-        raise ServiceUnavailable(f"the new primary cannot be reached: {error}") from None
-    try:
-        await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        async with db.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
     finally:
-        await conn.close()
+        await db.dispose()
 
 
 def down(directory: Path) -> PairStatus:
