@@ -21,6 +21,7 @@ from tests.waiting import eventually
 REPLICA_OPTIONS = {
     "replica_check_interval": 0.05,
     "replica_wait_ms": 100,
+    "replica_max_lag": 60,  # replay paused for a while is still a standby to read from
     "pool_size": 4,
     "max_overflow": 4,
 }

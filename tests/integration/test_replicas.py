@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from qulab.core.bootstrap import Runtime
 from qulab.core.consistency import Token
-from qulab.core.db import Database
+from qulab.core.db import Database, count_statements
 from qulab.core.metrics import Metrics
 from qulab.lab.private_postgres import PrivateCluster, free_port
 from qulab.platform import views
@@ -31,6 +31,7 @@ from tests.replica_support import (
     replica_settings,
     replicated_database,
 )
+from tests.waiting import eventually
 
 __all__ = ["replicated_database"]  # the fixture, used by name
 
@@ -70,6 +71,24 @@ async def test_reads_go_to_the_standby_and_a_units_reads_to_the_primary(
             assert await session_on_standby(rt.db) is False
             assert await connection_on_standby(rt.db) is False
         assert await session_on_standby(rt.db) is True
+
+
+async def test_a_standby_is_checked_once_per_interval_not_once_per_read(
+    replicated_postgres: PrivateCluster, replicated_database: str
+) -> None:
+    settings = replica_settings(
+        replicated_postgres, replicated_database, replica_check_interval=3600
+    )
+    async with replica_runtime(settings) as rt:
+        assert rt.db.replicas is not None
+        [replica] = rt.db.replicas.replicas
+        with count_statements(replica.base) as on_standby:
+            for _ in range(10):
+                assert await session_on_standby(rt.db) is True
+        checks = [s for s in on_standby.statements if "pg_last_wal_replay_lsn" in s]
+        assert len(checks) == 1
+        assert on_standby.count == 11  # the check and the ten reads
+        assert rt.db.replicas.served == 10
 
 
 async def test_without_replicas_nothing_of_them_is_built_and_a_token_changes_nothing(
@@ -125,31 +144,41 @@ async def test_a_standby_lagging_past_the_limit_is_skipped_until_it_catches_up(
     replicated_database: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Checks only when the test asks (the interval is long), and any lag at all is too much.
     settings = replica_settings(
-        replicated_postgres, replicated_database, replica_max_lag=0.001, replica_wait_ms=0
+        replicated_postgres,
+        replicated_database,
+        replica_max_lag=0.001,
+        replica_wait_ms=0,
+        replica_check_interval=3600,
     )
     caplog.set_level(logging.INFO, logger="qulab.core.replicas")
-    await caught_up(replicated_postgres)
     async with replica_runtime(settings) as rt:
-        assert rt.db.replicas is not None
+        replicas = rt.db.replicas
+        assert replicas is not None
+        [replica] = replicas.replicas
+
+        async def checked_healthy() -> bool:
+            await caught_up(replicated_postgres)
+            await replicas.check(replica)
+            return replica.healthy
+
+        await eventually(checked_healthy, "the standby to be caught up at a check")
         assert await session_on_standby(rt.db) is True
+        before = len(caplog.records)
         async with replay_paused(replicated_postgres):
             user = await create_user(UserCreate(email=_email(), name="Lag"), uow_factory(rt.db))
-            assert rt.db.replicas is not None
             await received(replicated_postgres, await _primary_position(rt))
-            replica = rt.db.replicas.replicas[0]
-            await rt.db.replicas.check(replica)
+            await replicas.check(replica)
             assert replica.healthy is False and "lagging" in (replica.problem or "")
             assert await in_a_fresh_context(lambda: session_on_standby(rt.db)) is False
             found = await in_a_fresh_context(lambda: views.get_user(rt.db, user.id))
             assert found.id == user.id  # the primary answered: the standby has not replayed it
-        await caught_up(replicated_postgres)
-        await rt.db.replicas.check(replica)
-        assert replica.healthy is True
+        await eventually(checked_healthy, "the standby to be caught up after replay resumed")
         assert await in_a_fresh_context(lambda: session_on_standby(rt.db)) is True
-    lines = [record.getMessage() for record in caplog.records]
-    assert len(lines) == 2, lines
-    assert "lagging" in lines[0] and "is back" in lines[1]
+    lines = [record.getMessage() for record in caplog.records][before:]
+    assert "skipped" in lines[0] and "lagging" in lines[0], lines
+    assert "is back" in lines[-1], lines
 
 
 async def test_a_read_with_the_commits_token_sees_the_write_and_one_without_does_not(
