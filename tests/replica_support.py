@@ -42,6 +42,7 @@ def replicated_database(replicated_postgres: PrivateCluster) -> Iterator[str]:
             await conn.close()
         async with bootstrap(Settings().replace(database_url=primary.url(name))) as rt:
             await migrate.upgrade(rt.db)
+        await caught_up(replicated_postgres)  # the standby has the database and its tables
 
     async def _drop() -> None:
         conn = await asyncpg.connect(primary.dsn(), timeout=5)
