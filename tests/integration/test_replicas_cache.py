@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from qulab.core.bootstrap import Runtime
 from qulab.core.cache import MemoryBackend, RedisBackend
+from qulab.core.outbox import MemoryBroker, Relay
 from qulab.lab.private_postgres import PrivateCluster
 from qulab.platform import read_models
 from qulab.platform.cache import read_user_cached, user_family
@@ -119,6 +120,37 @@ async def test_a_fill_from_a_standby_behind_the_invalidation_is_never_stored_or_
     after = await asyncio.gather(*(fresh(cached_name) for _ in range(READERS)))
     after += [await fresh(standby_name), await fresh(core_fill_name)]
     assert [name for name in after if name != "After"] == []  # 0 stale reads
+
+
+async def test_the_relays_repair_records_a_position_past_the_commit(
+    replicated_postgres: PrivateCluster, replicated_database: str
+) -> None:
+    prefix = new_prefix()
+    services.require_redis()
+    settings = replica_settings(
+        replicated_postgres,
+        replicated_database,
+        cache_prefix=prefix,
+        redis_url=services.REDIS_URL,
+    )
+    try:
+        async with replica_runtime(settings) as rt:
+            user = await create_user(UserCreate(email=_email(), name="Before"), uow_factory(rt.db))
+            rt.cache.unsubscribe(rt.db.bus)  # the writer's invalidation does not happen
+            async with PlatformUnitOfWork(rt.db) as work:
+                await work.users.update(user.id, UpdateUser(user_id=user.id, name="After"))
+                work.record(UserUpdated(user.id, {"name": "After"}))
+                await work.commit()
+            assert work.token is not None
+            rt.cache.subscribe(rt.db.bus)
+            relay = Relay(rt.db, MemoryBroker(), listen=False)
+            await fresh(relay.publish_pending)  # as a relay process would: no write of its own
+            key = rt.cache.generation_key(rt.cache.key(user_family(rt.cache), user.id))
+            generation = await rt.cache.backend.get_generation(key)
+            assert generation is not None and b"@" in generation
+            assert int(generation.rpartition(b"@")[2]) >= work.token.lsn
+    finally:
+        await delete_prefix(services.REDIS_URL, prefix)
 
 
 async def test_a_generation_keeps_the_highest_position_through_bumps_without_one(
