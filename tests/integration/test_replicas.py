@@ -31,6 +31,7 @@ from tests.replica_support import (
     replica_settings,
     replicated_database,
 )
+from tests.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
 __all__ = ["replicated_database"]  # the fixture, used by name
@@ -137,6 +138,36 @@ async def test_a_standby_that_is_down_is_skipped_with_one_log_line_and_no_error(
     assert len(lines) == 1, lines
     assert "skipped, its reads go to the primary" in lines[0]
     assert "postgres:***@127.0.0.1" in lines[0] and "s3cret" not in caplog.text
+
+
+async def test_a_standby_gone_between_checks_fails_no_core_read(
+    replicated_postgres: PrivateCluster,
+    replicated_database: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    standby = replicated_postgres.standbys[0]
+    proxy = await TcpProxy("127.0.0.1", standby.port).start()
+    through = f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/{replicated_database}"
+    settings = replica_settings(
+        replicated_postgres,
+        replicated_database,
+        through,
+        replica_check_interval=3600,
+        db_pre_ping_idle_seconds=0,  # a pooled connection the proxy cut is noticed at checkout
+    )
+    caplog.set_level(logging.INFO, logger="qulab.core.replicas")
+    try:
+        async with replica_runtime(settings) as rt:
+            assert await connection_on_standby(rt.db) is True
+            proxy.cut()
+            assert await connection_on_standby(rt.db) is False  # no error: the primary answered
+            assert await connection_on_standby(rt.db) is False
+            assert rt.db.replicas is not None
+            assert (rt.db.replicas.served, rt.db.replicas.fallbacks) == (1, 2)
+    finally:
+        await proxy.close()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 1 and "unreachable" in lines[0], lines
 
 
 async def test_a_standby_lagging_past_the_limit_is_skipped_until_it_catches_up(

@@ -195,6 +195,7 @@ class Replicas:
                     await conn.start()
                 except (SQLAlchemyError, OSError, TimeoutError) as error:
                     self._mark_down(replica, error)
+                    self.served -= 1  # counted when routed; the primary serves it instead
                     self.fallbacks += 1
                 else:
                     try:
