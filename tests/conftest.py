@@ -15,7 +15,7 @@ from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.lab import migrate
 from qulab.lab.models import LabBase
-from qulab.lab.private_postgres import PrivateCluster, start_primary
+from qulab.lab.private_postgres import PrivateCluster, binaries, start_primary
 from qulab.platform.application import bootstrap
 from qulab.platform.models import METADATA
 from tests import services
@@ -36,6 +36,7 @@ SERVICE_FIXTURES = {
     "redis_server": "redis",
     "logical_postgres": "postgres",
     "replicated_postgres": "postgres",
+    "postgres_programs": "postgres",
     "amqp_url": "rabbitmq",
     "nats_url": "nats",
     "chromium": "browser",
@@ -230,6 +231,17 @@ def _private_cluster(settings: Mapping[str, str], standbys: int) -> Iterator[Pri
         yield cluster
     finally:
         cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_programs() -> Path:
+    """The directory of PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup), for a
+    test that starts servers of its own through a command."""
+    try:
+        return binaries()
+    except QulabError as error:
+        services.unavailable("PostgreSQL's server programs", str(error))
+        raise
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,8 @@ BUILDERS = {
 ASSEMBLY = {
     "core/bootstrap.py": BUILDERS,
     "core/db.py": {"make_engine"},
+    # The database's standbys get engines like its own, built when the Database is.
+    "core/replicas.py": {"make_engine"},
     "core/cache/core.py": {"Cache"},
     "core/outbox/factory.py": BUILDERS,
     "core/outbox/memory.py": {"memory_broker"},

@@ -25,6 +25,10 @@ GROUPS: dict[str, list[tuple[str, str]]] = {
         ("sqlite_busy_timeout_ms", "QULAB_SQLITE_BUSY_TIMEOUT_MS"),
         ("connect_timeout", "QULAB_DB_CONNECT_TIMEOUT"),
         ("statement_timeout", "QULAB_DB_STATEMENT_TIMEOUT"),
+        ("replica_urls", "QULAB_DATABASE_REPLICA_URLS"),
+        ("replica_max_lag", "QULAB_REPLICA_MAX_LAG"),
+        ("replica_wait_ms", "QULAB_REPLICA_WAIT_MS"),
+        ("replica_check_interval", "QULAB_REPLICA_CHECK_INTERVAL"),
     ],
     "cache": [
         ("redis_url", "QULAB_REDIS_URL"),
@@ -100,6 +104,10 @@ ENVIRONMENT = {
     "QULAB_SQLITE_BUSY_TIMEOUT_MS": "1234",
     "QULAB_DB_CONNECT_TIMEOUT": "2.5",
     "QULAB_DB_STATEMENT_TIMEOUT": "12",
+    "QULAB_DATABASE_REPLICA_URLS": "postgresql://lab@standby1.example/qulab, postgres://lab@s2/q",
+    "QULAB_REPLICA_MAX_LAG": "2.5",
+    "QULAB_REPLICA_WAIT_MS": "50",
+    "QULAB_REPLICA_CHECK_INTERVAL": "0.5",
     "QULAB_CACHE_PREFIX": "grouped:",
     "QULAB_CACHE_TTL_JITTER": "0.2",
     "QULAB_CACHE_MAX_ENTRIES": "63",
@@ -305,3 +313,24 @@ def test_a_bad_log_setting_is_named_in_one_line(
         load_settings()
     assert str(caught.value).startswith(f"{variable}: ")
     assert "\n" not in str(caught.value)
+
+
+def test_replica_urls_are_a_comma_separated_list_of_postgresql_urls() -> None:
+    settings = Settings().replace(database_replica_urls=" postgres://a@s1/q ,, postgresql://s2/q ")
+    assert settings.database.replica_urls == (
+        "postgresql+asyncpg://a@s1/q",
+        "postgresql+asyncpg://s2/q",
+    )
+    assert Settings().replace(database_replica_urls="").database.replica_urls == ()
+
+
+def test_a_bad_replica_url_is_named_in_one_line_with_its_password_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QULAB_DATABASE_REPLICA_URLS", "postgresql://s1/q,redis://u:s3cret@s2:1/0")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("QULAB_DATABASE_REPLICA_URLS: ")
+    assert "postgresql://" in message and "redis://u:***@s2:1/0" in message
+    assert "s3cret" not in message and "\n" not in message

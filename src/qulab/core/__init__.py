@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         codec,
     )
     from qulab.core.config import Settings, get_settings, load_settings
+    from qulab.core.consistency import Token, last_commit_token
     from qulab.core.consumers import (
         Consumer,
         ConsumeResult,
@@ -187,6 +188,7 @@ __all__ = [
     "StatsSnapshot",
     "Status",
     "TimestampMixin",
+    "Token",
     "UTCDateTime",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -211,6 +213,7 @@ __all__ = [
     "get_settings",
     "inbox_counts",
     "is_sqlite_memory",
+    "last_commit_token",
     "load_settings",
     "metadata",
     "new_id",
@@ -258,6 +261,8 @@ _HOMES = {
     "SettingsGroup": "qulab.core.settings_groups",
     "get_settings": "qulab.core.config",
     "load_settings": "qulab.core.config",
+    "Token": "qulab.core.consistency",
+    "last_commit_token": "qulab.core.consistency",
     "ConsumeResult": "qulab.core.consumers",
     "Consumer": "qulab.core.consumers",
     "ConsumerGroup": "qulab.core.consumers",

@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -28,6 +28,10 @@ from qulab.core.config import Settings
 from qulab.core.db_errors import raise_translated, translated
 from qulab.core.pre_ping import PingStats, install_idle_pre_ping, ping_stats
 from qulab.core.sql_spans import instrument_engine
+
+if TYPE_CHECKING:
+    from qulab.core.consistency import Token
+    from qulab.core.replicas import Replicas
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +332,15 @@ class Database:
         # The one bus for this database: every unit of work on it dispatches here after commit,
         # and the relay replays its durable handlers. The cache subscribes its invalidation.
         self.bus = MessageBus()
+        # Standbys for the reads that tolerate lag (``qulab.core.replicas``), only when
+        # QULAB_DATABASE_REPLICA_URLS names some: otherwise nothing of them is even imported.
+        self.replicas: Replicas | None = None
+        if settings.database.replica_urls and self.dialect == "postgresql":
+            from qulab.core.replicas import Replicas
+
+            self.replicas = Replicas(settings, self.reader)
+        elif settings.database.replica_urls:
+            log.warning("QULAB_DATABASE_REPLICA_URLS is ignored: the database is not PostgreSQL")
 
     @property
     def dialect(self) -> str:
@@ -346,23 +359,55 @@ class Database:
         return self.sessionmaker()
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncSession]:
+    async def reading(self, token: Token | str | None = None) -> AsyncIterator[AsyncSession]:
         """A session for reads only; driver and pool failures come out as QuLab's errors, as
         they do from ``session_scope`` and the unit of work.
 
         On PostgreSQL it runs in autocommit (see ``read_engine``): no BEGIN before the first
         SELECT, no ROLLBACK on close. Nothing may be written through it: flushing a change
         raises RuntimeError (see ``ReadOnlySession``).
+
+        With read replicas it reads from a healthy standby that has replayed ``token`` (a
+        commit's consistency token, or ``str`` of one) and this context's latest commit, else
+        from the primary (see ``qulab.core.replicas``); without, ``token`` changes nothing.
         """
-        async with self.read_sessionmaker() as session:
+        if self.replicas is None:
+            async with self.read_sessionmaker() as session:
+                yield session
+            return
+        route = await self._route(token)
+        async with self.replicas.sessionmaker(info={"qulab.route": route}) as session:
             yield session
 
     @asynccontextmanager
-    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for Core reads (autocommit on PostgreSQL, like ``reading``)."""
-        with translated():
-            async with self.reader.connect() as conn:
-                yield conn
+    async def read_connection(
+        self, token: Token | str | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection for Core reads (autocommit on PostgreSQL, like ``reading``; routed to a
+        standby like ``reading`` when there are replicas)."""
+        if self.replicas is None:
+            with translated():
+                async with self.reader.connect() as conn:
+                    yield conn
+            return
+        from qulab.core import consistency
+
+        if consistency.in_unit_of_work():
+            with translated():
+                async with self.reader.connect() as conn:
+                    yield conn
+            return
+        async with self.replicas.connect(consistency.required(token)) as conn:
+            yield conn
+
+    async def _route(self, token: Token | str | None) -> Any:
+        from qulab.core import consistency
+        from qulab.core.replicas import Route
+
+        assert self.replicas is not None
+        if consistency.in_unit_of_work():  # a unit's reads see its own database: the primary
+            return Route(self.replicas, None, None)
+        return await self.replicas.route(consistency.required(token))
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -437,4 +482,6 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.dispose()
         await self.engine.dispose()

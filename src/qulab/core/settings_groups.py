@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
 from qulab.core.urls import address_problem, async_database_url
@@ -109,8 +109,25 @@ DECLARED: dict[str, type[SettingsGroup]] = {}
 """Every group's variables, to the group that declares it (in the order they were declared)."""
 
 
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _replica_url(value: str) -> str:
+    """A standby's URL: PostgreSQL (an error quotes the one bad element, redacted)."""
+    value = async_database_url(value)
+    return _service_url(value, _REPLICA_SCHEMES, "postgresql:// (replicas are PostgreSQL standbys)")
+
+
+_REPLICA_SCHEMES = ("postgresql+asyncpg://",)
+ReplicaUrl = Annotated[str, AfterValidator(_replica_url)]
+
+
 class DatabaseSettings(SettingsGroup):
-    """The engine and its pool (``QULAB_DATABASE_URL``, ``QULAB_POOL_*``, ``QULAB_DB_*``)."""
+    """The engine and its pool (``QULAB_DATABASE_URL``, ``QULAB_POOL_*``, ``QULAB_DB_*``), and
+    the read replicas (``QULAB_DATABASE_REPLICA_URLS``, ``QULAB_REPLICA_*``; none by default)."""
 
     url: str = Field(DEFAULT_DATABASE_URL, validation_alias="QULAB_DATABASE_URL")
     pool_size: int = Field(10, ge=1, le=1000)
@@ -125,6 +142,14 @@ class DatabaseSettings(SettingsGroup):
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     connect_timeout: float = Field(5.0, gt=0, validation_alias="QULAB_DB_CONNECT_TIMEOUT")
     statement_timeout: float = Field(30.0, ge=0, validation_alias="QULAB_DB_STATEMENT_TIMEOUT")
+    replica_urls: Annotated[tuple[ReplicaUrl, ...], BeforeValidator(_comma_separated)] = Field(
+        (), validation_alias="QULAB_DATABASE_REPLICA_URLS"
+    )
+    replica_max_lag: float = Field(5.0, gt=0, validation_alias="QULAB_REPLICA_MAX_LAG")
+    replica_wait_ms: int = Field(200, ge=0, le=60_000, validation_alias="QULAB_REPLICA_WAIT_MS")
+    replica_check_interval: float = Field(
+        1.0, gt=0, le=3600, validation_alias="QULAB_REPLICA_CHECK_INTERVAL"
+    )
 
     @field_validator("url")
     @classmethod

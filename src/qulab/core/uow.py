@@ -5,6 +5,11 @@ repositories to the session (``open_repositories``). Services ``record`` typed e
 writes their ``domain_events`` rows in the same transaction as the change (with one NOTIFY on
 PostgreSQL, delivered by the commit itself), and only once the commit has succeeded hands the
 events to the database's message bus (cache invalidation and any other handler).
+
+With read replicas, a commit also yields a consistency token (``token``, see
+``qulab.core.consistency``) before the bus runs: the cache's invalidation records it, and later
+reads in the same context wait for a standby to replay it or go to the primary. Reads through a
+unit's own session, and any ``reading()`` while a unit is open in the context, use the primary.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +30,10 @@ from qulab.core.ids import new_id
 from qulab.core.models import DomainEvent
 from qulab.core.outbox.notify import notify_outbox
 from qulab.core.outbox.repository import OutboxRepository
+
+if TYPE_CHECKING:
+    from qulab.core.consistency import Token
+    from qulab.core.replicas import Replicas
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +47,11 @@ class UnitOfWork:
         self.recorded: list[Event] = []
         self.rows: list[DomainEvent] = []
         self.committed = False
+        # The consistency token of the last commit (None without read replicas).
+        self.token: Token | None = None
         self._span: AbstractContextManager[tracing.Carrier | None] | None = None
+        self._in_unit: Any = None
+        self._replicas: Replicas | None = None
 
     async def __aenter__(self) -> Self:
         if tracing.enabled():  # the unit's statements and its outbox write are children
@@ -46,6 +59,11 @@ class UnitOfWork:
                 "unit of work", attributes={"qulab.unit_of_work": type(self).__name__}
             )
             self._span.__enter__()
+        self._replicas = getattr(self.db, "replicas", None)  # a test's fake database has none
+        if self._replicas is not None:
+            from qulab.core import consistency
+
+            self._in_unit = consistency.enter_unit()
         self.session = self.db.session()
         self.events = OutboxRepository(self.session)
         self.open_repositories(self.session)
@@ -70,6 +88,11 @@ class UnitOfWork:
             span, self._span = self._span, None
             if span is not None:
                 span.__exit__(exc_type, exc, tb)
+            in_unit, self._in_unit = self._in_unit, None
+            if in_unit is not None:
+                from qulab.core import consistency
+
+                consistency.leave_unit(in_unit)
 
     def record(self, event: Event) -> DomainEvent:
         """Record a domain event: its row is written in this unit's transaction, or not at all,
@@ -97,8 +120,23 @@ class UnitOfWork:
         else:
             await self._write()
         self.committed = True
+        if self._replicas is not None:
+            await self._note_position(self._replicas)
         events, self.recorded, self.rows = self.recorded, [], []
         await self.db.bus.dispatch(events)
+
+    async def _note_position(self, replicas: Replicas) -> None:
+        """Read the commit's token and remember it in this context. The commit has happened:
+        a failure to read the token is logged, not raised."""
+        from qulab.core import consistency
+        from qulab.core.errors import QulabError
+
+        try:
+            self.token = await replicas.commit_token()
+        except QulabError as error:
+            log.warning("committed, but its consistency token could not be read: %s", error)
+            return
+        consistency.wrote(self.token)
 
     async def _write(self) -> None:
         await self.session.flush()

@@ -9,6 +9,11 @@ generation and drop the entry in one step (another script on Redis), so a hit ne
 generation check. ``lookup`` reads an entry and its generation together (one command on Redis),
 so a hit costs one round trip and a miss two (the lookup and the guarded store).
 
+After a commit on a database with read replicas, ``bump_generations`` is given that commit's
+WAL position (``floor``): the new generation reads ``n@floor`` (the highest floor the key has
+seen), so a reader learns from its lookup which position a fill must have replayed, and a store
+under that generation is vouched for by the same compare as always.
+
 An entry that belongs to one key and cannot be used (a Redis value of another type, a value
 above ``max_value_bytes``) raises UnusableEntry from ``get``: a miss for that key alone, never
 an outage. Such a value is not read in full, and the next store overwrites it.
@@ -76,7 +81,12 @@ class CacheBackend(Protocol):
     ) -> bool: ...
 
     async def bump_generations(
-        self, gen_keys: Sequence[str], drop_keys: Sequence[str], gen_ttl: float
+        self,
+        gen_keys: Sequence[str],
+        drop_keys: Sequence[str],
+        gen_ttl: float,
+        *,
+        floor: int | None = None,
     ) -> None: ...
 
     async def add_counters(self, key: str, deltas: Mapping[str, int]) -> None: ...
@@ -120,6 +130,9 @@ class MemoryBackend:
         self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._gens: OrderedDict[str, int] = OrderedDict()
         self._gen_floor = 0
+        # The WAL position each generation records, and the highest one evicted with its key.
+        self._lsn: dict[str, int] = {}
+        self._evicted_lsn = 0
         self._gen_seq = 0
         self._counters: dict[str, dict[str, int]] = {}
         self._samples: dict[str, list[float]] = {}
@@ -156,6 +169,9 @@ class MemoryBackend:
 
     def _generation(self, key: str) -> bytes | None:
         value = self._gens.get(key, self._gen_floor)
+        lsn = self._lsn.get(key, 0) if key in self._gens else self._evicted_lsn
+        if lsn:
+            return f"{value}@{lsn}".encode()
         return str(value).encode() if value else None
 
     def _get(self, key: str) -> bytes | None:
@@ -209,15 +225,23 @@ class MemoryBackend:
         return True
 
     async def bump_generations(
-        self, gen_keys: Sequence[str], drop_keys: Sequence[str], gen_ttl: float
+        self,
+        gen_keys: Sequence[str],
+        drop_keys: Sequence[str],
+        gen_ttl: float,
+        *,
+        floor: int | None = None,
     ) -> None:
         for gen_key in gen_keys:
             self._gen_seq = max(self._gen_seq, self._gen_floor) + 1
             self._gens[gen_key] = self._gen_seq
             self._gens.move_to_end(gen_key)
+            if floor:
+                self._lsn[gen_key] = max(floor, self._lsn.get(gen_key, 0))
         while len(self._gens) > self.max_entries:
-            _, evicted = self._gens.popitem(last=False)
+            evicted_key, evicted = self._gens.popitem(last=False)
             self._gen_floor = max(self._gen_floor, evicted)
+            self._evicted_lsn = max(self._evicted_lsn, self._lsn.pop(evicted_key, 0))
         for key in drop_keys:
             self._data.pop(key, None)
 

@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 
-from qulab.core import tracing
+from qulab.core import consistency, tracing
 from qulab.core.bus import MessageBus
 from qulab.core.cache import codec
 from qulab.core.cache.backends import CacheBackend, Lookup, MemoryBackend
@@ -146,8 +146,10 @@ class Cache:
         self._reads: dict[str, _Reading] = {}
         self._follow_ups: set[asyncio.Task[None]] = set()
         self._decoded: dict[str, tuple[bytes, Any]] = {}
-        # Keys whose invalidation has not reached the backend, with their generations' TTL.
+        # Keys whose invalidation has not reached the backend, with their generations' TTL,
+        # and the consistency floor (a WAL position) each invalidation carries, if any.
         self._pending_invalidation: dict[str, float] = {}
+        self._pending_floor: dict[str, int] = {}
         self._retry_task: asyncio.Task[None] | None = None
 
     # -- keys ---------------------------------------------------------------------------------
@@ -337,7 +339,8 @@ class Cache:
         future: Shared[Any] = Shared()
         flights[generation] = future
         try:
-            value = await load()
+            with consistency.requiring(_floor(generation)):
+                value = await load()
         except BaseException as error:
             future.set_exception(error)
             self._end_flight(key, generation, future)
@@ -408,12 +411,19 @@ class Cache:
     ) -> None:
         """Bump the generations of these keys (kept ``generation_ttl`` seconds, a day by
         default) and drop the entries. When the backend is unreachable the keys are remembered
-        and invalidated before the next read that reaches it."""
+        and invalidated before the next read that reaches it.
+
+        After a commit on a database with read replicas, the new generations record the
+        commit's consistency token (this context's latest write): a fill under them is loaded
+        only from a source that has replayed it (see ``qulab.core.consistency``)."""
         keys = list(dict.fromkeys(keys))
         if not keys:
             return
         ttl = self.generation_ttl if generation_ttl is None else generation_ttl
+        written = consistency.last_commit_token()
         for key in keys:
+            if written is not None:
+                self._pending_floor[key] = max(written.lsn, self._pending_floor.get(key, 0))
             self._flights.pop(key, None)
             self._decoded.pop(key, None)
             self._recorder(self._family_of(key)).count("invalidations")
@@ -461,17 +471,22 @@ class Cache:
         return max(self.breaker.seconds_until_probe(), 0.01)
 
     async def _replay_invalidations(self) -> None:
-        by_ttl: dict[float, list[str]] = {}
+        by_ttl: dict[tuple[float, int], list[str]] = {}
         for key, ttl in sorted(self._pending_invalidation.items()):
-            by_ttl.setdefault(ttl, []).append(key)
-        for ttl, keys in sorted(by_ttl.items()):
+            by_ttl.setdefault((ttl, self._pending_floor.get(key, 0)), []).append(key)
+        for (ttl, floor), keys in sorted(by_ttl.items()):
             gen_keys = [self.generation_key(key) for key in keys]
             started = perf_counter()
-            await self.backend.bump_generations(gen_keys, keys, ttl)
+            if floor:
+                await self.backend.bump_generations(gen_keys, keys, ttl, floor=floor)
+            else:
+                await self.backend.bump_generations(gen_keys, keys, ttl)
             self.metrics.invalidation(len(keys), perf_counter() - started)
             for key in keys:
                 if self._pending_invalidation.get(key) == ttl:
                     del self._pending_invalidation[key]
+                    if self._pending_floor.get(key, 0) == floor:
+                        self._pending_floor.pop(key, None)
 
     async def invalidate_events(self, events: Sequence[Event]) -> None:
         """The bus handler: invalidate every entry these events make stale, as each family
@@ -605,6 +620,14 @@ class Cache:
                 len(self._pending_invalidation),
             )
         await self.backend.close()
+
+
+def _floor(generation: bytes | None) -> consistency.Token | None:
+    """The consistency token a generation records (``n@lsn``), or None."""
+    if generation is None or b"@" not in generation:
+        return None
+    tail = generation.rpartition(b"@")[2]
+    return consistency.Token(int(tail)) if tail.isdigit() else None
 
 
 class _Reading:

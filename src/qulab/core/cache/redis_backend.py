@@ -52,13 +52,25 @@ return 1
 
 # KEYS: the generation keys (ARGV[2] of them), then the entries to drop. A generation that
 # cannot be incremented (another type, not a number) is replaced by a fresh random one, which no
-# reader can have seen, so one broken key never blocks an invalidation.
+# reader can have seen, so one broken key never blocks an invalidation. ARGV[4], when given, is
+# a commit's WAL position: the generation becomes ``random@position`` (the highest position it
+# has recorded), and a bump without one keeps the position a generation already records.
 _BUMP_GENERATIONS = """
 local count = tonumber(ARGV[2])
+local floor = tonumber(ARGV[4] or '0')
 for i = 1, count do
-  local bumped = redis.pcall('INCR', KEYS[i])
-  if type(bumped) == 'table' and bumped.err then
-    redis.call('SET', KEYS[i], ARGV[3])
+  local bumped = nil
+  if floor == 0 then bumped = redis.pcall('INCR', KEYS[i]) end
+  if floor > 0 or (type(bumped) == 'table' and bumped.err) then
+    local was = redis.pcall('GET', KEYS[i])
+    local kept = 0
+    if type(was) == 'string' then kept = tonumber(string.match(was, '@(%d+)$') or '0') end
+    local top = math.max(kept, floor)
+    if top > 0 then
+      redis.call('SET', KEYS[i], ARGV[3] .. '@' .. string.format('%.0f', top))
+    else
+      redis.call('SET', KEYS[i], ARGV[3])
+    end
   end
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
@@ -191,10 +203,17 @@ class RedisBackend:
         return bool(stored)
 
     async def bump_generations(
-        self, gen_keys: Sequence[str], drop_keys: Sequence[str], gen_ttl: float
+        self,
+        gen_keys: Sequence[str],
+        drop_keys: Sequence[str],
+        gen_ttl: float,
+        *,
+        floor: int | None = None,
     ) -> None:
         self.client()
-        args = [_ms(gen_ttl), len(gen_keys), secrets.randbits(62) + 1]
+        args: list[int] = [_ms(gen_ttl), len(gen_keys), secrets.randbits(62) + 1]
+        if floor:
+            args.append(floor)
         await self._run("EVALSHA", self._bump(keys=[*gen_keys, *drop_keys], args=args))
 
     async def add_counters(self, key: str, deltas: Mapping[str, int]) -> None:

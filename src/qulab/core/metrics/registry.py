@@ -27,6 +27,7 @@ from qulab.core.metrics.cache import CacheMetrics, cache_state
 from qulab.core.metrics.consumer import ConsumerFamilies, ConsumerMetrics
 from qulab.core.metrics.outbox import RelayMetrics
 from qulab.core.metrics.pool import pool_state
+from qulab.core.metrics.replicas import replica_state
 
 MAX_EVENT_TYPES = 100  # event types beyond the domain's own before the rest count as "other"
 
@@ -45,6 +46,8 @@ class _Watched(Collector):
         db, cache = self.db, self.cache
         if db is not None:
             yield from pool_state(db)
+            if db.replicas is not None:
+                yield from replica_state(db.replicas)
         if cache is not None:
             yield from cache_state(cache)
 

@@ -105,7 +105,12 @@ COMMANDS: dict[str, LazyCommand] = {
     "user": LazyCommand("users", "Manage users.", group=True),
     "score": LazyCommand("score", "Calculate AI-R scores.", group=True),
     "outbox": LazyCommand("outbox", "Operate the transactional outbox.", group=True),
-    "lab": LazyCommand("lab.design", "The lab's exercises, run from the command line.", group=True),
+    "lab": LazyCommand(
+        "lab.design",
+        "The lab's exercises, run from the command line.",
+        group=True,
+        extras=("lab.replica",),
+    ),
 }
 
 
