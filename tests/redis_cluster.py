@@ -112,9 +112,10 @@ class RedisCluster:
             )
         return seen
 
-    def master_of(self, key: str) -> int:
-        """The port of the master that serves ``key``'s slot now."""
-        port = next(iter(self.processes))
+    def master_of(self, key: str, *, asking: int | None = None) -> int | None:
+        """The port of the master that serves ``key``'s slot now (as the node on ``asking``
+        sees it; any running node by default), None while none does (during a failover)."""
+        port = asking or next(iter(self.processes))
         slot = int(self.redis_cli(port, "cluster", "keyslot", key))
         for node in self.nodes(port):
             if "master" not in node["flags"] or "fail" in node["flags"]:
@@ -123,7 +124,7 @@ class RedisCluster:
                 start, _, end = part.partition("-")
                 if int(start) <= slot <= int(end or start):
                     return int(node["port"])
-        raise AssertionError(f"no master serves slot {slot}")
+        return None
 
     def replica_of(self, master_port: int) -> int:
         """The port of a replica of the master on ``master_port``."""
@@ -134,6 +135,26 @@ class RedisCluster:
             for node in nodes
             if node["master"] == master_id and "fail" not in node["flags"]
         )
+
+    def replica_has(self, port: int, key: str) -> bool:
+        """Whether the replica on ``port`` holds ``key`` (replication is asynchronous)."""
+        done = subprocess.run(
+            [self.cli, "-p", str(port)],
+            input=f"READONLY\nEXISTS {key}\n",  # a replica answers reads only after READONLY
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return done.stdout.split() == ["OK", "1"]
+
+    def restore(self) -> None:
+        """Start every node that was killed again (each rejoins, as a replica) and wait until
+        the cluster is whole."""
+        for port in self.ports:
+            if port not in self.processes:
+                self.start_node(port)
+        self.wait_until_ok()
 
     def wait_until_ok(self) -> None:
         """Until every running node says cluster_state:ok and agrees on the masters."""
@@ -150,12 +171,8 @@ class RedisCluster:
         wait_until(ok, "the Redis Cluster to report cluster_state:ok", timeout=READY_TIMEOUT)
 
     def stop(self) -> None:
+        """Kill every node (nothing is kept, so there is no shutdown to wait for: a master
+        told to stop would wait for its replicas) and delete the directories."""
         for port in list(self.processes):
-            process = self.processes.pop(port)
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            self.kill_node(port)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -67,11 +67,23 @@ class RedisClusterBackend(RedisBackend):
         return self._cluster
 
     async def _run(self, what: str, operation: Any) -> Any:
+        """Await ``operation`` (a coroutine not started yet) once the client knows the layout.
+
+        The layout is learnt here, by one caller at a time, before any command: redis-py
+        learning it inside concurrent commands (the first calls, or the ones after a failover)
+        can hand one command a connection another is closing."""
         try:
+            await self.cluster().initialize()
             return await operation
         except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             detail = redact_text(str(error), self.url)
             raise CacheUnavailable(f"redis {self.address} {what}: {detail}") from error
+        finally:
+            operation.close()  # never started when the layout could not be learnt
+
+    async def get(self, key: str) -> bytes | None:
+        await self._run("CLUSTER SLOTS", _nothing())
+        return await super().get(key)
 
     async def _script(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """EVALSHA on the master of the keys' slot; EVAL (which also caches the script there)
@@ -105,12 +117,14 @@ class RedisClusterBackend(RedisBackend):
         """The bump script once per slot, all slots at once; any that fails fails the call (the
         cache keeps every key pending, and bumping a generation twice is harmless)."""
         generations, drops = by_slot(list(gen_keys)), by_slot(list(drop_keys))
-        rounds = []
+        plan = []
         for slot in sorted(generations.keys() | drops.keys()):
             bumped, dropped = generations.get(slot, []), drops.get(slot, [])
-            args = [_ms(gen_ttl), len(bumped), secrets.randbits(62) + 1]
-            rounds.append(self._script(_BUMP, [*bumped, *dropped], args))
-        await self._run("EVALSHA", _all(rounds))
+            plan.append(([*bumped, *dropped], [_ms(gen_ttl), len(bumped), secrets.randbits(62) + 1]))
+        await self._run("EVALSHA", self._bump_each(plan))
+
+    async def _bump_each(self, plan: list[tuple[list[str], list[Any]]]) -> None:
+        await _all([self._script(_BUMP, keys, args) for keys, args in plan])
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         values = await self._run("MGET", self.cluster().mget_nonatomic(list(keys)))
@@ -119,8 +133,11 @@ class RedisClusterBackend(RedisBackend):
     async def delete(self, keys: Sequence[str]) -> int:
         if not keys:
             return 0
-        rounds = [self.cluster().delete(*group) for group in by_slot(list(keys)).values()]
-        return sum(await self._run("DEL", _all(rounds)))
+        return int(await self._run("DEL", self._delete_each(by_slot(list(keys)))))
+
+    async def _delete_each(self, groups: dict[int, list[str]]) -> int:
+        cluster = self.cluster()
+        return sum(await _all([cluster.delete(*group) for group in groups.values()]))
 
     async def server_info(self) -> dict[str, str]:
         """The version of a node that answers, and the cluster's state (``ok`` when every slot
@@ -143,6 +160,10 @@ class RedisClusterBackend(RedisBackend):
             except (RedisError, OSError, RuntimeError):
                 pass
         await super().close()
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _all(calls: list[Any]) -> list[Any]:
