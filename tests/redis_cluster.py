@@ -176,3 +176,17 @@ class RedisCluster:
         for port in list(self.processes):
             self.kill_node(port)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def delete_cluster_prefix(url: str, prefix: str) -> None:
+    """Remove the keys under a test's own prefix from every master, and only those."""
+    from qulab.core.redis_cluster import cluster_client
+
+    client = cluster_client(url)
+    try:
+        await client.initialize()
+        for node in client.get_primaries():
+            async for key in client.scan_iter(match=f"{prefix}*", target_nodes=node):
+                await client.delete(key)
+    finally:
+        await client.aclose()

@@ -21,8 +21,9 @@ from qulab.core.redis_cluster import cluster_client
 from qulab.platform import read_models
 from qulab.platform.cache import read_user_cached, user_family, user_keys
 from qulab.platform.schemas import UserRead
+from tests import services
 from tests.cache_support import FAMILIES, new_prefix
-from tests.redis_cluster import RedisCluster
+from tests.redis_cluster import RedisCluster, delete_cluster_prefix
 from tests.service_calls import create_user, update_user
 from tests.waiting import eventually
 
@@ -49,9 +50,7 @@ async def client(redis_cluster: RedisCluster) -> AsyncIterator[ClusterClient]:
 
 
 @pytest.fixture
-async def cache(
-    redis_cluster: RedisCluster, db: Database, client: ClusterClient
-) -> AsyncIterator[Cache]:
+async def cache(redis_cluster: RedisCluster, db: Database) -> AsyncIterator[Cache]:
     """A cache on the cluster under a prefix of its own, subscribed to ``db``'s bus; its keys
     are removed afterwards."""
     prefix = new_prefix()
@@ -62,15 +61,7 @@ async def cache(
     finally:
         built.unsubscribe(db.bus)
         await built.close()
-        await delete_prefix(client, prefix)
-
-
-async def delete_prefix(client: ClusterClient, prefix: str) -> None:
-    """Remove the keys under ``prefix`` from every master, and only those."""
-    for node in client.get_primaries():
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", target_nodes=node)]
-        for key in keys:
-            await client.delete(key)
+        await delete_cluster_prefix(redis_cluster.url, prefix)
 
 
 async def keyslot(client: ClusterClient, key: str) -> int:
@@ -95,7 +86,9 @@ async def test_reads_miss_then_hit_and_an_entry_shares_its_generations_slot(
     assert await keyslot(client, key) == await keyslot(client, gen_key)
     score_key = f"{cache.prefix}{{latest_airscore:{user.id}}}"
     assert user_keys(cache, user.id) == [key, score_key]
-    assert await keyslot(client, score_key) == await keyslot(client, cache.generation_key(score_key))
+    assert await keyslot(client, score_key) == await keyslot(
+        client, cache.generation_key(score_key)
+    )
 
 
 async def test_an_update_bumps_the_generation_and_the_next_read_sees_it(
@@ -176,7 +169,7 @@ async def test_readers_after_another_clients_invalidation_never_join_the_earlier
     def readers() -> list[asyncio.Task[str | None]]:
         async def read() -> str | None:
             result = await reader_side.read_through(user_family(reader_side), user.id, load)
-            return result.value and result.value.name
+            return None if result.value is None else result.value.name
 
         return [asyncio.create_task(read()) for _ in range(READERS // 2)]
 
@@ -197,7 +190,7 @@ async def test_readers_after_another_clients_invalidation_never_join_the_earlier
         writer_side.unsubscribe(db.bus)
         await reader_side.close()
         await writer_side.close()
-        await delete_prefix(client, prefix)
+        await delete_cluster_prefix(redis_cluster.url, prefix)
 
 
 async def test_a_master_failover_during_reads_bypasses_then_recovers_with_no_stale_read(
@@ -212,12 +205,13 @@ async def test_a_master_failover_during_reads_bypasses_then_recovers_with_no_sta
     user = await create_user(db, email="failover@example.com", name="Before")
     key = cache.key(user_family(cache), user.id)
     master = redis_cluster.master_of(key)
+    assert master is not None
     replica = redis_cluster.replica_of(master)
     served: list[tuple[Outcome, str | None]] = []
 
     async def read() -> Outcome:
         result = await read_user_cached(db, cache, user.id)
-        served.append((result.outcome, result.value and result.value.name))
+        served.append((result.outcome, None if result.value is None else result.value.name))
         return result.outcome
 
     try:
@@ -253,8 +247,62 @@ async def test_a_master_failover_during_reads_bypasses_then_recovers_with_no_sta
         cache.unsubscribe(db.bus)
         await cache.close()
         await asyncio.to_thread(redis_cluster.restore)
-        await delete_prefix(client, prefix)
+        await delete_cluster_prefix(redis_cluster.url, prefix)
 
 
 async def _served_by_cache(read: Callable[[], Awaitable[Outcome]]) -> bool:
     return await read() is not Outcome.BYPASS
+
+
+def _qulab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qulab", *args],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+
+
+async def test_the_relay_repairs_an_invalidation_a_writer_could_not_deliver_to_the_cluster(
+    db: Database, redis_cluster: RedisCluster, client: ClusterClient
+) -> None:
+    """Readers hold "Before" on the cluster; a writer process that cannot reach the cluster
+    commits "After" and exits; ``qulab outbox relay --once`` repairs the invalidation."""
+    prefix = new_prefix()
+    readers = [cluster_cache(redis_cluster.url, prefix) for _ in range(2)]
+    env = {"QULAB_DATABASE_URL": db.settings.database.url, "QULAB_CACHE_PREFIX": prefix}
+    unreachable = f"redis+cluster://127.0.0.1:{services.free_port()}"
+    try:
+        user = await create_user(db, email="repair@example.com", name="Before")
+        for reader in readers:
+            await read_user_cached(db, reader, user.id)
+
+        writer = await asyncio.to_thread(
+            _qulab, env | {"QULAB_REDIS_URL": unreachable}, "user", "update", user.id,
+            "--name", "After",
+        )  # fmt: skip
+        assert writer.returncode == 0, writer.stderr
+        stale = [await read_user_cached(db, reader, user.id) for reader in readers]
+        assert [(r.outcome, r.value and r.value.name) for r in stale] == [
+            (Outcome.HIT, "Before")
+        ] * 2  # what the relay is there to repair
+
+        relay = await asyncio.to_thread(
+            _qulab, env | {"QULAB_REDIS_URL": redis_cluster.url},
+            "outbox", "relay", "--once", "--yes", "--json",
+        )  # fmt: skip
+
+        assert relay.returncode == 0, relay.stderr
+        assert orjson.loads(relay.stdout)["published"] == 2
+        names = [
+            (await read_user_cached(db, reader, user.id)).value
+            for _ in range(READS_AFTER)
+            for reader in readers
+        ]
+        assert {name and name.name for name in names} == {"After"}  # 0 stale
+    finally:
+        for reader in readers:
+            await reader.close()
+        await delete_cluster_prefix(redis_cluster.url, prefix)

@@ -305,3 +305,10 @@ def test_a_bad_log_setting_is_named_in_one_line(
         load_settings()
     assert str(caught.value).startswith(f"{variable}: ")
     assert "\n" not in str(caught.value)
+
+
+def test_qulab_redis_url_may_name_a_redis_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QULAB_REDIS_URL", "redis+cluster://10.0.0.1:7000,10.0.0.2:7000")
+    assert load_settings().cache.redis_url == "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"
+    with pytest.raises(ConfigurationError, match=r"QULAB_REDIS_URL: .*only database 0"):
+        Settings().replace(redis_url="redis+cluster://10.0.0.1:7000/3")

@@ -12,14 +12,15 @@ its promoted replica answers, and the client learns the new layout on its next c
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from qulab.core.cache.backends import Lookup
 from qulab.core.cache.lane import Script
@@ -34,6 +35,8 @@ from qulab.core.cache.redis_backend import (
 from qulab.core.errors import CacheUnavailable
 from qulab.core.redis_cluster import by_slot, cluster_client
 from qulab.core.urls import redact_text
+
+log = logging.getLogger(__name__)
 
 _BUMP = Script(_BUMP_GENERATIONS)
 
@@ -120,7 +123,9 @@ class RedisClusterBackend(RedisBackend):
         plan = []
         for slot in sorted(generations.keys() | drops.keys()):
             bumped, dropped = generations.get(slot, []), drops.get(slot, [])
-            plan.append(([*bumped, *dropped], [_ms(gen_ttl), len(bumped), secrets.randbits(62) + 1]))
+            plan.append(
+                ([*bumped, *dropped], [_ms(gen_ttl), len(bumped), secrets.randbits(62) + 1])
+            )
         await self._run("EVALSHA", self._bump_each(plan))
 
     async def _bump_each(self, plan: list[tuple[list[str], list[Any]]]) -> None:
@@ -138,6 +143,30 @@ class RedisClusterBackend(RedisBackend):
     async def _delete_each(self, groups: dict[int, list[str]]) -> int:
         cluster = self.cluster()
         return sum(await _all([cluster.delete(*group) for group in groups.values()]))
+
+    async def add_counters(self, key: str, deltas: Mapping[str, int]) -> None:
+        def fill(pipe: Any) -> None:
+            for name, delta in deltas.items():
+                pipe.hincrby(key, name, delta)
+
+        await self._run("HINCRBY", self._pipelined(fill))
+
+    async def push_samples(self, key: str, samples: Sequence[float], cap: int) -> None:
+        if not samples:
+            return
+
+        def fill(pipe: Any) -> None:
+            pipe.rpush(key, *(f"{s:.9f}" for s in samples))
+            pipe.ltrim(key, -cap, -1)
+
+        await self._run("RPUSH", self._pipelined(fill))
+
+    async def _pipelined(self, fill: Callable[[Any], None]) -> list[Any]:
+        """One pipeline (commands on one key here, so one node), run inside ``_run``."""
+        async with self.cluster().pipeline(transaction=False) as pipe:
+            fill(pipe)
+            result: list[Any] = await pipe.execute()
+            return result
 
     async def server_info(self) -> dict[str, str]:
         """The version of a node that answers, and the cluster's state (``ok`` when every slot
@@ -157,8 +186,8 @@ class RedisClusterBackend(RedisBackend):
         if cluster is not None:
             try:
                 await cluster.aclose()
-            except (RedisError, OSError, RuntimeError):
-                pass
+            except (RedisError, OSError, RuntimeError) as error:
+                log.debug("closing the redis cluster client failed: %s", error)
         await super().close()
 
 
