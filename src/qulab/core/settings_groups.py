@@ -32,6 +32,8 @@ _BROKER_SCHEMES = (
     "stdout://",
     "redis://",
     "rediss://",
+    "redis+cluster://",
+    "rediss+cluster://",
     "amqp://",
     "amqps://",
     "nats://",

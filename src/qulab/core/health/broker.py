@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 from qulab.core.cache.redis_backend import redis_backend
 from qulab.core.errors import BrokerUnavailable
 from qulab.core.health.check import Check, Status
+from qulab.core.redis_cluster import REDIS_SCHEMES
 from qulab.core.settings_groups import BrokerSettings, CacheSettings
 from qulab.core.urls import redact_text, redact_url
 
@@ -50,7 +51,7 @@ async def check_broker(
         return Check("broker", Status.WARN, detail)
     if url.startswith("stdout://"):
         return Check("broker", Status.OK, "stdout://: the relay prints each event")
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(REDIS_SCHEMES):
         version, address = await _redis_version(url, within)
         return Check("broker", Status.OK, f"Redis Streams on Redis {version} at {address}")
     if url.startswith(("amqp://", "amqps://")):
