@@ -67,6 +67,7 @@ class RedisCluster:
                 *("--cluster-port", str(self.bus_ports[port])),
                 *("--cluster-node-timeout", str(NODE_TIMEOUT_MS)),
                 *("--save", "", "--appendonly", "no", "--dir", str(workdir)),
+                *("--repl-diskless-sync-delay", "0"),  # a replica syncs at once, not after 5 s
                 *("--logfile", str(workdir / "redis.log")),
             ],
             stdout=subprocess.DEVNULL,
@@ -156,11 +157,21 @@ class RedisCluster:
                 self.start_node(port)
         self.wait_until_ok()
 
+    def replicating(self, port: int) -> bool:
+        """Whether the node on ``port`` is a master, or a replica in sync with its master (a
+        replica that has not synced yet could not take over)."""
+        lines = self.redis_cli(port, "info", "replication").splitlines()
+        info = dict(line.strip().split(":", 1) for line in lines if ":" in line)
+        return info.get("role") == "master" or info.get("master_link_status") == "up"
+
     def wait_until_ok(self) -> None:
-        """Until every running node says cluster_state:ok and agrees on the masters."""
+        """Until every running node says cluster_state:ok and agrees on the masters, and every
+        replica is in sync."""
 
         def ok() -> bool:
             if not all(self.info(p).get("cluster_state") == "ok" for p in self.processes):
+                return False
+            if not all(self.replicating(p) for p in self.processes):
                 return False
             views = {
                 frozenset(n["port"] for n in self.nodes(p) if "master" in n["flags"])
