@@ -105,6 +105,9 @@ async def test_an_update_bumps_the_generation_and_the_next_read_sees_it(
     after = await client.get(cache.generation_key(key))
     assert after is not None and int(after) == int(before or 0) + 1
     assert not cache.pending_invalidations
+    stats = await cache.stats()
+    assert [stats.families[name].invalidations for name in ("user", "latest_airscore")] == [1, 1]
+    assert set(stats.families) == {"user", "latest_airscore"}  # counted under the families
     miss = await read_user_cached(db, cache, user.id)
     hit = await read_user_cached(db, cache, user.id)
     assert [(r.outcome, r.value and r.value.name) for r in (miss, hit)] == [
