@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Table, text
 
+from qulab.core import QulabError
 from qulab.core.bootstrap import Runtime
 from qulab.core.config import Settings
 from qulab.core.db import Database
 from qulab.lab import migrate
 from qulab.lab.models import LabBase
+from qulab.lab.private_postgres import PrivateCluster, start_primary
 from qulab.platform.application import bootstrap
 from qulab.platform.models import METADATA
 from tests import services
@@ -34,6 +36,8 @@ SERVICE_FIXTURES = {
     "redis_url": "redis",
     "redis_server": "redis",
     "redis_cluster": "redis",
+    "logical_postgres": "postgres",
+    "replicated_postgres": "postgres",
     "amqp_url": "rabbitmq",
     "nats_url": "nats",
     "chromium": "browser",
@@ -228,3 +232,30 @@ def redis_cluster() -> Iterator[RedisCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def _private_cluster(settings: Mapping[str, str], standbys: int) -> Iterator[PrivateCluster]:
+    try:
+        cluster = start_primary(settings)
+    except QulabError as error:
+        services.unavailable("a private PostgreSQL", str(error))
+    try:
+        for _ in range(standbys):
+            cluster.add_standby()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def logical_postgres() -> Iterator[PrivateCluster]:
+    """A private PostgreSQL primary with ``wal_level=logical`` (for the log-tailing relay),
+    started once per test session and removed afterwards; tests create databases of their own."""
+    yield from _private_cluster({"wal_level": "logical"}, standbys=0)
+
+
+@pytest.fixture(scope="session")
+def replicated_postgres() -> Iterator[PrivateCluster]:
+    """A private PostgreSQL primary and one streaming standby, started once per test session
+    and removed afterwards; tests create databases of their own (on the primary)."""
+    yield from _private_cluster({}, standbys=1)

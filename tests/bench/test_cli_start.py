@@ -3,7 +3,10 @@ timings are for ``qulab bench cli_start``, never asserted here."""
 
 from __future__ import annotations
 
-from bench.cli_start import BUDGETS, FLOOR, PROFILED, cases, import_profile
+from pathlib import Path
+
+import pytest
+from bench.cli_start import BUDGETS, FLOOR, PROFILED, cases, import_profile, user_environment
 from bench.harness import BenchConfig, resolve, run
 
 
@@ -36,3 +39,13 @@ def test_the_import_profile_sums_self_times_by_top_level_package() -> None:
         "some other line\n"
     )
     assert import_profile(stderr) == {"sqlalchemy": 150e-6, "qulab": 50e-6}
+
+
+def test_commands_run_with_bytecode_cached_as_a_users_python_would(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("QULAB_DATABASE_URL", "sqlite+aiosqlite:///elsewhere.db")
+    env = user_environment(str(tmp_path))
+    assert "PYTHONDONTWRITEBYTECODE" not in env and "QULAB_DATABASE_URL" not in env
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")

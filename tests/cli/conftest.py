@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qulab.core.config import get_settings
-from qulab.entrypoints.cli import main
+from qulab.entrypoints.cli import _common, main
 
 
 @dataclass
@@ -38,6 +38,8 @@ def qulab(
 
     def invoke(*args: str) -> Result:
         capsys.readouterr()
+        for console in (_common.out, _common.err):
+            console.forget()  # type: ignore[attr-defined] # each run is a new process's
         code = main(list(args))
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)

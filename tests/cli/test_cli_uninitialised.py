@@ -37,6 +37,9 @@ def empty_directory(qulab: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ["user", "show", "00000000-0000-4000-8000-000000000000"],
         ["outbox", "status"],
         ["db", "current"],
+        ["outbox", "relay", "--once", "--yes"],
+        ["consume", "run", "score-summary", "--once"],
+        ["consume", "status"],
     ],
 )
 def test_a_reading_command_says_not_initialised_and_creates_no_file(

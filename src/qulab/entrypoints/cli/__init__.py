@@ -24,12 +24,13 @@ import sys
 from dataclasses import dataclass
 from difflib import get_close_matches
 from functools import cache
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from typer import _click as click  # the Click that Typer vendors and builds commands with
+from typer._click.decorators import help_option
 from typer._click.exceptions import UsageError
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from qulab._startup import release_sigint, release_sigterm
 from qulab.core import ConfigurationError, QulabError, UserError
@@ -130,7 +131,24 @@ def load_command(name: str) -> click.Command:
     from qulab.entrypoints.cli._flags import name_flags
 
     name_flags(command)  # a refused value names the flag the user typed
+    plain_help(command)
     return command
+
+
+def plain_help(command: click.Command) -> None:
+    """Give ``command`` and every command below it a ``--help`` flag whose unset value is False.
+
+    Typer's own leaves it None, and coerces a None through a pydantic adapter on every run of
+    every command on the path: importing pydantic and building that adapter was a third of
+    ``qulab user list --help``. False is a bool, which Typer passes through as it is."""
+    if isinstance(command, TyperGroup):
+        for child in command.commands.values():
+            plain_help(child)
+    if command.add_help_option and command._help_option is None:
+        help_option(["--help"])(command)
+        flag = cast("TyperOption", command.params.pop())
+        flag.default = False
+        command._help_option = flag  # what get_help_option returns from now on
 
 
 class LazyGroup(TyperGroup):
@@ -228,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         release_sigterm()  # only the relay turns a SIGTERM during start-up into a clean stop
     try:
         command = typer.main.get_command(app)
+        plain_help(command)
         _preload(args)
         if release_sigint():  # Ctrl-C while the modules loaded and the commands were built
             return _interrupted()

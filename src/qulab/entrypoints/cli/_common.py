@@ -14,19 +14,18 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import orjson
 import typer
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from qulab.core import UserError, visible, visible_json
 from qulab.entrypoints.cli._logging import apply as apply_logging
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from qulab.core import Database, Runtime, Settings
     from qulab.core.cache import Cache
 
@@ -38,21 +37,41 @@ EXIT_USER = 2  # bad input, an unknown id, a destructive command run without --y
 EXIT_DEAD_LETTERED = 3  # the work was done, but some events or messages were dead-lettered
 
 
-class _LiteralConsole(Console):
+def _literal_console(stderr: bool) -> Console:
     """A console for text that may hold data: strings are never parsed, only made visible.
 
     Markup must be asked for per call (``markup=True``) and only for text the program wrote.
     """
+    from rich.console import Console
+
+    class LiteralConsole(Console):
+        def render_str(self, text: str, **options: Any) -> Text:
+            return super().render_str(visible(text, keep_layout=True), **options)
+
+    return LiteralConsole(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+class _OnFirstUse:
+    """A console made when first used: rich is a tenth of the start-up of a command that only
+    shows its help, which never prints through these."""
 
     def __init__(self, *, stderr: bool = False) -> None:
-        super().__init__(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+        self._stderr = stderr
+        self._console: Console | None = None
 
-    def render_str(self, text: str, **options: Any) -> Text:
-        return super().render_str(visible(text, keep_layout=True), **options)
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = _literal_console(self._stderr)
+        return getattr(self._console, name)
+
+    def forget(self) -> None:
+        """Make the console again on next use, as a new process would (with its terminal's
+        width then): for running several commands in one process, as tests do."""
+        self._console = None
 
 
-out: Console = _LiteralConsole()
-err: Console = _LiteralConsole(stderr=True)
+out = cast("Console", _OnFirstUse())
+err = cast("Console", _OnFirstUse(stderr=True))
 
 
 Yes = Annotated[
@@ -106,12 +125,17 @@ def run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 @asynccontextmanager
 async def open_runtime(
-    current: Settings | None = None, *, cache: Cache | None = None
+    current: Settings | None = None, *, cache: Cache | None = None, reads_data: bool = False
 ) -> AsyncIterator[Runtime]:
-    """QuLab assembled by ``bootstrap`` for one command, closed when the command ends."""
+    """QuLab assembled by ``bootstrap`` for one command, closed when the command ends. A
+    command that ``reads_data`` (a relay, a consumer) first makes sure a SQLite file exists,
+    as ``open_db`` does, rather than leave an empty one behind."""
     from qulab.platform import bootstrap
 
-    async with bootstrap(current or settings(), cache=cache) as runtime:
+    current = current or settings()
+    if reads_data:
+        _require_sqlite_file(current)
+    async with bootstrap(current, cache=cache) as runtime:
         yield runtime
 
 
@@ -132,10 +156,7 @@ async def open_db(
     A SQLite file that does not exist is created only by the commands that build a schema
     (``create=True``: ``db upgrade``, ``setup``, ``seed``...); any other command says the
     database is not initialised and leaves no empty file behind."""
-    current = current or settings()
-    if not create:
-        _require_sqlite_file(current)
-    async with open_runtime(current, cache=cache) as runtime:
+    async with open_runtime(current, cache=cache, reads_data=not create) as runtime:
         yield runtime.db
 
 
@@ -179,6 +200,8 @@ def print_json(data: Any, *, one_line: bool = False) -> None:
 
 def cell(value: Any) -> Text:
     """One value as inert text: None is empty, control characters are escaped."""
+    from rich.text import Text
+
     return Text("" if value is None else visible(str(value)))
 
 
@@ -196,6 +219,9 @@ def print_table(
     spaces (an id, an email, a number) is never cut or ellipsised. Anywhere else (a pipe, a
     file) the output is plain aligned columns as wide as the data, nothing cut.
     """
+    from rich.table import Table
+    from rich.text import Text
+
     cells = [[_plain(row.get(column)) for column in columns] for row in rows]
     if not out.is_terminal:
         _print_plain([title], [list(columns), *cells])
@@ -211,6 +237,9 @@ def print_table(
 
 def print_record(title: str, record: dict[str, Any]) -> None:
     """One record as ``field  value`` lines: a boxed table on a terminal, plain elsewhere."""
+    from rich.table import Table
+    from rich.text import Text
+
     pairs = [[visible(key), _plain(value)] for key, value in record.items()]
     if not out.is_terminal:
         _print_plain([title], pairs)
@@ -228,6 +257,8 @@ def _plain(value: Any) -> str:
 
 
 def _widest(header: str, values: Sequence[str]) -> int:
+    from rich.cells import cell_len
+
     return max([cell_len(header), *(cell_len(value) for value in values)])
 
 
@@ -240,6 +271,8 @@ def _layout(
     one with spaces may wrap down to its longest word. Optional columns go, last first, while
     even that does not fit (a boxed table adds three characters per column and one more).
     """
+    from rich.cells import cell_len
+
     full = [_widest(columns[i], [row[i] for row in cells]) for i in range(len(columns))]
     least = [
         max([cell_len(columns[i]), *(cell_len(w) for row in cells for w in row[i].split(" "))])
@@ -264,6 +297,9 @@ def _layout(
 
 def _print_plain(head: Sequence[str], lines: Sequence[Sequence[str]]) -> None:
     """Title lines, then columns aligned with two spaces between them, no trailing blanks."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
     for line in head:
         out.print(Text(visible(line)))
     if not lines:

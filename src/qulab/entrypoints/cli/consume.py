@@ -111,7 +111,7 @@ def _outage_line(outage: str) -> str:
 async def _consume(
     name: str, broker: str | None, group: str, once: bool, metrics: Metrics | None
 ) -> ConsumeResult:
-    async with open_runtime() as runtime:
+    async with open_runtime(reads_data=True) as runtime:
         if metrics is not None:
             metrics.watch(db=runtime.db, cache=runtime.cache)
         await runtime.db.ping()  # a database that is down is exit 1 even with nothing to consume
@@ -189,7 +189,7 @@ def status(
     from qulab.platform import PLATFORM
 
     async def _go() -> list[ConsumerStatus]:
-        async with open_runtime() as runtime:
+        async with open_runtime(reads_data=True) as runtime:
             settings = runtime.db.settings
             url = broker if broker is not None else settings.broker.url
             remote = url is not None and not url.startswith("memory://")

@@ -167,7 +167,7 @@ def relay(
             return await _relay(metrics)
 
     async def _relay(metrics: Metrics | None) -> tuple[PassResult, int | None]:
-        async with open_runtime() as runtime:
+        async with open_runtime(reads_data=True) as runtime:
             db = runtime.db
             own = broker is not None  # --broker: a publisher of its own, closed here
             publisher = open_publisher(db.settings, broker) if own else runtime.publisher

@@ -16,8 +16,6 @@ from types import ModuleType
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table as RichTable
-from rich.text import Text
 
 import qulab
 from qulab.core import InvalidInput, UserError
@@ -63,6 +61,9 @@ def _cell(value: Any) -> str:
 
 
 def _print_report(report: Any) -> None:
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     out.print(Text.assemble("\n", (report.title, "bold"), f" ({report.name})"))
     for table in report.tables:
         rich_table = RichTable(title=table.title)
@@ -178,6 +179,8 @@ def _list_suites(harness: ModuleType, json: bool) -> None:
     if json:
         print_json({"benchmarks": rows})
         return
+    from rich.table import Table as RichTable
+
     table = RichTable(title="benchmarks (qulab bench NAME... | all)")
     for column in ("name", "measures", "needs", "ready"):
         table.add_column(column)
