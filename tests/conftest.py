@@ -20,6 +20,7 @@ from qulab.platform.application import bootstrap
 from qulab.platform.models import METADATA
 from tests import services
 from tests.cache_support import RedisServer
+from tests.redis_cluster import RedisCluster
 
 # -- the services a test needs, as marks ------------------------------------------------------
 #
@@ -34,6 +35,7 @@ SERVICE_FIXTURES = {
     "postgres_url": "postgres",
     "redis_url": "redis",
     "redis_server": "redis",
+    "redis_cluster": "redis",
     "logical_postgres": "postgres",
     "replicated_postgres": "postgres",
     "postgres_programs": "postgres",
@@ -218,6 +220,19 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A private Redis Cluster (three masters, a replica each), started once per test session
+    and removed afterwards. A test that kills a node starts it again (it rejoins as a replica)
+    and waits until the cluster is whole before it ends."""
+    cluster = RedisCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _private_cluster(settings: Mapping[str, str], standbys: int) -> Iterator[PrivateCluster]:

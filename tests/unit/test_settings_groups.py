@@ -334,3 +334,10 @@ def test_a_bad_replica_url_is_named_in_one_line_with_its_password_hidden(
     assert message.startswith("QULAB_DATABASE_REPLICA_URLS: ")
     assert "postgresql://" in message and "redis://u:***@s2:1/0" in message
     assert "s3cret" not in message and "\n" not in message
+
+
+def test_qulab_redis_url_may_name_a_redis_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QULAB_REDIS_URL", "redis+cluster://10.0.0.1:7000,10.0.0.2:7000")
+    assert load_settings().cache.redis_url == "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"
+    with pytest.raises(ConfigurationError, match=r"QULAB_REDIS_URL: .*only database 0"):
+        Settings().replace(redis_url="redis+cluster://10.0.0.1:7000/3")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from qulab.core.urls import address_problem, redact_text, redact_url
+from qulab.core.urls import (
+    address_problem,
+    cluster_seed_urls,
+    is_redis_cluster,
+    redact_text,
+    redact_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,3 +71,56 @@ def test_address_problem_names_what_a_driver_would_choke_on(url: str, problem: s
 def test_redact_text_hides_a_percent_encoded_password_in_its_decoded_form_too() -> None:
     url = "redis://:S3cret%40PW@127.0.0.1:6379/0"
     assert redact_text("AUTH S3cret@PW refused", url) == "AUTH *** refused"
+
+
+@pytest.mark.parametrize(
+    ("url", "seeds"),
+    [
+        ("redis+cluster://10.0.0.1:7000", ["redis://10.0.0.1:7000"]),
+        (
+            "redis+cluster://a:7000,b:7001,[::1]:7002",
+            ["redis://a:7000", "redis://b:7001", "redis://[::1]:7002"],
+        ),
+        (
+            "rediss+cluster://u:S3c/ret@PW@a:7000,b:7001/0?socket_timeout=1",
+            [
+                "rediss://u:S3c/ret@PW@a:7000/0?socket_timeout=1",
+                "rediss://u:S3c/ret@PW@b:7001/0?socket_timeout=1",
+            ],
+        ),
+    ],
+)
+def test_a_cluster_url_names_every_seed_node_with_the_same_login_and_options(
+    url: str, seeds: list[str]
+) -> None:
+    assert is_redis_cluster(url)
+    assert cluster_seed_urls(url) == seeds
+
+
+def test_a_cluster_url_shows_every_node_and_no_password() -> None:
+    url = "rediss+cluster://u:S3cretPW@a:7000,b:7001/0"
+    assert redact_url(url) == "rediss+cluster://u:***@a:7000,b:7001/0"
+    assert not is_redis_cluster("redis://a:7000/0")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis+cluster://a:7000,b:x", "the port must be a number"),
+        ("redis+cluster://a:7000,b:70000", "the port must be between 1 and 65535"),
+        (
+            "redis+cluster://a:7000,",
+            "a Redis Cluster URL names its nodes as host:port[,host:port...]",
+        ),
+        ("redis+cluster://a:7000/2", "a Redis Cluster has only database 0"),
+        ("redis+cluster://a:7000?db=1", "a Redis Cluster has only database 0"),
+        (
+            "redis+cluster://a:7000?socket_timeout=soon",
+            "Invalid value for 'socket_timeout' in connection URL",
+        ),
+        ("redis+cluster://a:7000,b:7001/0", None),
+        ("rediss+cluster://u:pw@a:7000", None),
+    ],
+)
+def test_cluster_url_problems_are_named(url: str, problem: str | None) -> None:
+    assert address_problem(url) == problem

@@ -26,12 +26,14 @@ PREFIX = "QULAB_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./qulab.db"
 
 _DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
 _BROKER_SCHEMES = (
     "memory://",
     "stdout://",
     "redis://",
     "rediss://",
+    "redis+cluster://",
+    "rediss+cluster://",
     "amqp://",
     "amqps://",
     "nats://",
@@ -186,7 +188,9 @@ class CacheSettings(SettingsGroup):
     def _redis(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return _service_url(value, _REDIS_SCHEMES, "redis://, rediss:// or unix://")
+        return _service_url(
+            value, _REDIS_SCHEMES, "redis://, rediss://, unix:// or redis+cluster://"
+        )
 
 
 class BrokerSettings(SettingsGroup):

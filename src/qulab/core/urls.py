@@ -60,6 +60,8 @@ def redact_text(text: str, *urls: str | None) -> str:
 def address_problem(url: str) -> str | None:
     """Why a driver could not use ``url`` (a bad port, a Redis database that is not a number,
     a malformed address or Redis option), or None. The message does not quote the URL."""
+    if is_redis_cluster(url):
+        return _cluster_problem(url)
     problem = port_problem(url)
     if problem is None and url.startswith(("redis://", "rediss://", "unix://")):
         problem = redis_db_problem(url) or _redis_options_problem(url)
@@ -139,3 +141,44 @@ def _redis_options_problem(url: str) -> str | None:
     except ValueError as error:  # e.g. "Invalid value for 'socket_timeout' in connection URL."
         return redact_text(str(error), url).rstrip(".")
     return None
+
+
+# ``redis+cluster://[user:password@]host:port[,host:port...][/0][?options]``: the nodes a client
+# asks for the cluster's layout first (any one that answers will do), sharing credentials and
+# options. ``rediss+cluster://`` is the same over TLS.
+CLUSTER_SCHEMES = {"redis+cluster://": "redis://", "rediss+cluster://": "rediss://"}
+
+
+def is_redis_cluster(url: str) -> bool:
+    """Whether ``url`` names a Redis Cluster (``redis+cluster://`` or ``rediss+cluster://``)."""
+    return url.startswith(tuple(CLUSTER_SCHEMES))
+
+
+def cluster_seed_urls(url: str) -> list[str]:
+    """One ``redis://`` (``rediss://``) URL per node a cluster URL names, each with the URL's
+    credentials, path and options."""
+    scheme = next(s for s in CLUSTER_SCHEMES if url.startswith(s))
+    rest = url.removeprefix(scheme)
+    # As in ``redact_url``: a password runs to the last "@", whatever it holds.
+    userinfo, at, after = rest.rpartition("@")
+    login = userinfo + at
+    end = min((i for i in (after.find("/"), after.find("?")) if i >= 0), default=len(after))
+    hosts, tail = after[:end], after[end:]
+    return [f"{CLUSTER_SCHEMES[scheme]}{login}{host}{tail}" for host in hosts.split(",")]
+
+
+def _cluster_problem(url: str) -> str | None:
+    from redis.asyncio.connection import parse_url as parse_redis_url
+
+    seeds = cluster_seed_urls(url)
+    for seed in seeds:
+        match = _AUTHORITY.match(seed)
+        if match is None or not match["hostport"]:
+            return "a Redis Cluster URL names its nodes as host:port[,host:port...]"
+        problem = port_problem(seed) or redis_db_problem(seed) or _syntax_problem(seed)
+        if problem is not None:
+            return problem
+    problem = _redis_options_problem(seeds[0])
+    if problem is None and int(parse_redis_url(seeds[0]).get("db", 0)) != 0:
+        problem = "a Redis Cluster has only database 0"
+    return problem

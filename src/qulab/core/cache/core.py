@@ -127,6 +127,12 @@ class Cache:
     ) -> None:
         if not prefix:
             raise ValueError("the cache prefix must not be empty")
+        # On a Redis Cluster an entry and its generation carry one hash tag, ``{family:ident}``,
+        # so the scripts that read or guard them touch one slot; a brace in the prefix would
+        # become the tag instead (or split it), so it is refused there.
+        self.hash_tags = bool(getattr(backend, "hash_tags", False))
+        if self.hash_tags and ("{" in prefix or "}" in prefix):
+            raise ValueError("on a Redis Cluster the cache prefix must not contain { or }")
         self.backend = backend
         self.prefix = prefix
         self.jitter = jitter
@@ -167,6 +173,9 @@ class Cache:
         return ", ".join(family.name for family in self.families) or "none"
 
     def key(self, family: Family[Any], ident: str) -> str:
+        """``{prefix}{family}:{ident}``; on a Redis Cluster ``{prefix}{{family}:{ident}}``."""
+        if self.hash_tags:
+            return f"{self.prefix}{{{family.name}:{ident}}}"
         return f"{self.prefix}{family.name}:{ident}"
 
     def generation_key(self, key: str) -> str:
@@ -184,7 +193,8 @@ class Cache:
         return recorder
 
     def _family_of(self, key: str) -> str:
-        return key.removeprefix(self.prefix).removeprefix("gen:").partition(":")[0]
+        name = key.removeprefix(self.prefix).removeprefix("gen:").partition(":")[0]
+        return name.removeprefix("{")
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -194,8 +204,12 @@ class Cache:
         """Serve ``family:ident`` from the cache, or load it once from the database and store it
         if no invalidation happened meanwhile."""
         started = perf_counter()
-        key = f"{self.prefix}{family.name}:{ident}"
-        gen_key = f"{self.prefix}gen:{family.name}:{ident}"
+        if self.hash_tags:
+            key = f"{self.prefix}{{{family.name}:{ident}}}"
+            gen_key = f"{self.prefix}gen:{{{family.name}:{ident}}}"
+        else:
+            key = f"{self.prefix}{family.name}:{ident}"
+            gen_key = f"{self.prefix}gen:{family.name}:{ident}"
         reading = self._reads.get(key)
         if reading is None:
             found = await self._lookup(key, gen_key)
@@ -650,9 +664,9 @@ def build_cache(settings: Settings, families: Sequence[Family[Any]] = ()) -> Cac
     config = settings.cache
     backend: CacheBackend
     if config.redis_url:
-        from qulab.core.cache.redis_backend import RedisBackend
+        from qulab.core.cache.redis_backend import redis_backend
 
-        backend = RedisBackend(
+        backend = redis_backend(
             config.redis_url,
             socket_timeout=config.socket_timeout,
             max_value_bytes=config.max_value_bytes,

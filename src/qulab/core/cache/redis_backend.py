@@ -17,7 +17,7 @@ from redis.exceptions import RedisError, ResponseError
 from qulab.core.cache.backends import DEFAULT_MAX_VALUE_BYTES, Lookup
 from qulab.core.cache.lane import Lane, Script
 from qulab.core.errors import CacheUnavailable, UnusableEntry
-from qulab.core.urls import redact_text, redact_url
+from qulab.core.urls import is_redis_cluster, redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class RedisBackend:
 
     kind = "redis"
     shared = True
+    hash_tags = False  # keys as the cache names them (a cluster needs hash tags)
 
     def __init__(
         self,
@@ -255,6 +256,16 @@ class RedisBackend:
                 await client.aclose()
             except (RedisError, OSError, RuntimeError) as error:
                 log.debug("closing the redis client failed: %s", error)
+
+
+def redis_backend(url: str, **options: Any) -> RedisBackend:
+    """The backend for ``url``: a ``RedisClusterBackend`` for ``redis+cluster://`` (loaded only
+    then), a ``RedisBackend`` otherwise."""
+    if is_redis_cluster(url):
+        from qulab.core.cache.redis_cluster_backend import RedisClusterBackend
+
+        return RedisClusterBackend(url, **options)
+    return RedisBackend(url, **options)
 
 
 def _ms(seconds: float) -> int:

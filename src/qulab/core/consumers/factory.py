@@ -19,6 +19,7 @@ from qulab.core.consumers.redis_streams import RedisStreamsSource
 from qulab.core.consumers.source import Source
 from qulab.core.errors import ConfigurationError
 from qulab.core.outbox.memory import memory_broker
+from qulab.core.redis_cluster import REDIS_SCHEMES
 from qulab.core.urls import address_problem, redact_url
 
 
@@ -41,7 +42,7 @@ def build_source(
     if problem is not None:
         raise ConfigurationError(f"--broker: {problem} (got {redact_url(url)!r})")
     timeout = broker.publish_timeout
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(REDIS_SCHEMES):
         return RedisStreamsSource(
             url,
             group=group,
@@ -70,5 +71,5 @@ def build_source(
         )
     raise ConfigurationError(
         f"--broker: cannot consume from {redact_url(url)!r}; "
-        "use memory://, redis://, amqp:// or nats://"
+        "use memory://, redis://, redis+cluster://, amqp:// or nats://"
     )

@@ -5,6 +5,11 @@ entries come with ``XREADGROUP … >``; an entry a member read but never acknowl
 crashed) is taken over with ``XAUTOCLAIM`` once it has been pending longer than
 ``claim_idle`` seconds. ``XACK`` follows the commit. The group starts at the beginning of the
 stream (id 0), so events published before the first consumer started are not skipped.
+
+On a Redis Cluster (``redis+cluster://``) the streams of different aggregate types live on
+different masters, and one XREADGROUP may only name keys of one slot: a fetch reads each
+stream without waiting first, and only when all are empty waits on each in turn, a share of
+the wait apiece.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
 
 from qulab.core.consumers.delivery import (
     Decoder,
@@ -28,11 +32,12 @@ from qulab.core.consumers.source import Lag
 from qulab.core.errors import BrokerUnavailable
 from qulab.core.outbox.cloudevents import STRUCTURED_CONTENT_TYPE
 from qulab.core.outbox.redis_streams import stream_name
-from qulab.core.urls import redact_text, redact_url
+from qulab.core.redis_cluster import UNREACHABLE, redis_client
+from qulab.core.urls import is_redis_cluster, redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
-ERRORS = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+ERRORS = UNREACHABLE
 
 
 class Entry(NamedTuple):
@@ -71,7 +76,8 @@ class RedisStreamsSource:
         self.member = member
         self.streams = [stream_name(kind, prefix) for kind in aggregate_types]
         self.claim_idle = claim_idle
-        self.client = Redis.from_url(url, socket_connect_timeout=timeout)
+        self.client = redis_client(url, socket_timeout=None, socket_connect_timeout=timeout)
+        self.clustered = is_redis_cluster(url)
         self._where = redact_url(url)
         self._next_claim = 0.0
         self.decode = Decoder(Entry.delivery, Entry.describe, self._drop)
@@ -102,13 +108,7 @@ class RedisStreamsSource:
             claimed = await self._claim_abandoned(limit)
             if claimed:
                 return claimed
-            reply = await self.client.xreadgroup(
-                self.group,
-                self.member,
-                dict.fromkeys(self.streams, ">"),
-                count=limit,
-                block=max(1, int(wait * 1000)),
-            )
+            reply = await self._read(limit, wait)
         except ERRORS as error:
             raise self._unavailable(error) from error
         deliveries: list[Delivery] = []
@@ -118,6 +118,29 @@ class RedisStreamsSource:
                 Entry(as_text(stream), entry_id, raw, False) for entry_id, raw in entries
             )
         return deliveries
+
+    async def _read(self, limit: int, wait: float) -> Any:
+        """New entries: one XREADGROUP over every stream, or on a cluster one per stream."""
+        if not self.clustered or len(self.streams) == 1:
+            return await self._read_group(self.streams, limit, wait)
+        for stream in self.streams:
+            reply = await self._read_group([stream], limit, None)
+            if reply:
+                return reply
+        for stream in self.streams:
+            reply = await self._read_group([stream], limit, wait / len(self.streams))
+            if reply:
+                return reply
+        return []
+
+    async def _read_group(self, streams: list[str], limit: int, wait: float | None) -> Any:
+        return await self.client.xreadgroup(
+            self.group,
+            self.member,
+            dict.fromkeys(streams, ">"),
+            count=limit,
+            block=None if wait is None else max(1, int(wait * 1000)),
+        )
 
     async def _claim_abandoned(self, limit: int) -> list[Delivery]:
         """Entries other members left pending longer than ``claim_idle`` (checked at most

@@ -17,9 +17,10 @@ import urllib.request
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from qulab.core.cache.redis_backend import RedisBackend
+from qulab.core.cache.redis_backend import redis_backend
 from qulab.core.errors import BrokerUnavailable
 from qulab.core.health.check import Check, Status
+from qulab.core.redis_cluster import REDIS_SCHEMES
 from qulab.core.settings_groups import BrokerSettings, CacheSettings
 from qulab.core.urls import redact_text, redact_url
 
@@ -32,6 +33,9 @@ async def check_cache(config: CacheSettings) -> Check:
         detail = "in-process cache (each process its own; QULAB_REDIS_URL shares one)"
         return Check("cache", Status.OK, detail)
     version, address = await _redis_version(config.redis_url, config.socket_timeout)
+    if "cluster_state" in version and "cluster_state ok" not in version:
+        detail = f"Redis {version} at {address}: some hash slots are not served"
+        return Check("cache", Status.WARN, detail)
     return Check("cache", Status.OK, f"Redis {version} at {address}")
 
 
@@ -47,7 +51,7 @@ async def check_broker(
         return Check("broker", Status.WARN, detail)
     if url.startswith("stdout://"):
         return Check("broker", Status.OK, "stdout://: the relay prints each event")
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(REDIS_SCHEMES):
         version, address = await _redis_version(url, within)
         return Check("broker", Status.OK, f"Redis Streams on Redis {version} at {address}")
     if url.startswith(("amqp://", "amqps://")):
@@ -59,12 +63,15 @@ async def check_broker(
 
 
 async def _redis_version(url: str, within: float) -> tuple[str, str]:
-    backend = RedisBackend(url, socket_timeout=within)
+    backend = redis_backend(url, socket_timeout=within)
     try:
         info = await backend.server_info()
     finally:
         await backend.close()
-    return info.get("version", "?"), backend.address
+    version = info.get("version", "?")
+    if "cluster_state" in info:
+        version += f" (cluster_state {info['cluster_state']})"
+    return version, backend.address
 
 
 async def check_rabbitmq(

@@ -12,6 +12,7 @@ from qulab.core.outbox.memory import memory_broker
 from qulab.core.outbox.publisher import Publisher
 from qulab.core.outbox.redis_streams import RedisStreamsPublisher
 from qulab.core.outbox.stdout import StdoutPublisher
+from qulab.core.redis_cluster import REDIS_SCHEMES
 from qulab.core.urls import address_problem, redact_url
 
 
@@ -45,7 +46,7 @@ def _publisher(url: str | None, settings: Settings) -> Publisher:
         raise ConfigurationError(f"QULAB_BROKER_URL: {problem} (got {redact_url(url)!r})")
     if url.startswith("stdout://"):
         return StdoutPublisher(event_format=wire.format, event_source=wire.source)
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(REDIS_SCHEMES):
         return RedisStreamsPublisher(
             url,
             prefix=config.stream_prefix,
@@ -76,5 +77,5 @@ def _publisher(url: str | None, settings: Settings) -> Publisher:
         )
     raise ConfigurationError(
         f"QULAB_BROKER_URL: unknown broker {redact_url(url)!r}; "
-        "use memory://, stdout://, redis://, amqp:// or nats://"
+        "use memory://, stdout://, redis://, redis+cluster://, amqp:// or nats://"
     )

@@ -7,6 +7,9 @@ CloudEvent instead (``content-type``, ``body``).
 A batch is one pipelined round trip of XADDs (no MULTI: each entry stands alone). An error
 reply for one entry (say, the stream key holds a string) fails that message only; a server
 that refuses writes as a whole (out of memory, loading, read-only) is an outage.
+
+On a Redis Cluster (``redis+cluster://``) each stream is one key on the master of its slot;
+the pipeline sends each XADD there, and a master that does not answer is an outage.
 """
 
 from __future__ import annotations
@@ -16,15 +19,26 @@ from typing import Any
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from qulab.core.errors import BrokerUnavailable
 from qulab.core.outbox import cloudevents
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.publisher import Failures
+from qulab.core.redis_cluster import UNREACHABLE, redis_client
 from qulab.core.urls import redact_text, redact_url
 
 STREAM_TEMPLATE = "{prefix}outbox.event.{aggregate_type}"
-SERVER_WIDE_ERRORS = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "BUSY", "NOAUTH", "TRYAGAIN")
+SERVER_WIDE_ERRORS = (
+    "OOM",
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "BUSY",
+    "NOAUTH",
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+)
 
 
 def stream_name(aggregate_type: str, prefix: str = "") -> str:
@@ -39,7 +53,7 @@ class RedisStreamsPublisher:
         prefix: str = "",
         maxlen: int | None = None,
         timeout: float = 5.0,
-        client: Redis | None = None,
+        client: Redis | RedisCluster | None = None,
         event_format: str = "qulab",
         event_source: str = "/qulab",
     ) -> None:
@@ -50,7 +64,9 @@ class RedisStreamsPublisher:
         self.maxlen = maxlen
         # No per-read socket timeout: it costs a timer per reply, and the relay already bounds
         # the whole batch (QULAB_RELAY_PUBLISH_TIMEOUT).
-        self.client = client or Redis.from_url(url, socket_connect_timeout=min(timeout, 2.0))
+        self.client = client or redis_client(
+            url, socket_timeout=None, socket_connect_timeout=min(timeout, 2.0)
+        )
         self._where = redact_url(url)
 
     @property
@@ -76,11 +92,14 @@ class RedisStreamsPublisher:
             pipe.xadd(self.stream(message.aggregate_type), self.entry(message), maxlen=self.maxlen)
         try:
             replies = await pipe.execute(raise_on_error=False)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as error:
+        except UNREACHABLE as error:
             detail = redact_text(str(error), self.url)
             raise BrokerUnavailable(f"Redis at {self._where}: {detail}") from error
         failures: Failures = {}
         for message, reply in zip(messages, replies, strict=True):
+            if isinstance(reply, UNREACHABLE):  # a cluster's pipeline returns a node's outage
+                detail = redact_text(str(reply), self.url)
+                raise BrokerUnavailable(f"Redis at {self._where}: {detail}")
             if isinstance(reply, Exception):
                 text = redact_text(str(reply), self.url)
                 if text.startswith(SERVER_WIDE_ERRORS):
@@ -94,7 +113,7 @@ class RedisStreamsPublisher:
         Redis does not answer."""
         try:
             entries = await self.client.xrevrange(self.stream(aggregate_type), count=count)
-        except (redis_errors.RedisError, OSError, TimeoutError) as error:
+        except (*UNREACHABLE, redis_errors.RedisError, TimeoutError) as error:
             raise BrokerUnavailable(f"{self.description}: {_reason(error, self.url)}") from error
         return [
             (_text(entry_id), {_text(k): _text(v) for k, v in (raw or {}).items()})
