@@ -159,7 +159,9 @@ class Relay:
         self._repairs: set[asyncio.Task[None]] = set()
         self._looping = False
         self._fenced = False  # the last pass saw committed events wait behind the fence
-        self._released = False  # the last batch dead-lettered an event that held others back
+        # the last batch left events due now: it dead-lettered an event that held others back, or
+        # (log-tailing) the slot holds more than one batch
+        self._more_due = False
 
     # -- control ---------------------------------------------------------------------------
 
@@ -256,7 +258,7 @@ class Relay:
             result.claimed = len(messages)
         # A dead-lettered event released its aggregate: the events it held back in this batch
         # are due now, so the pass goes on.
-        self._released = result.dead > 0 and len(attempted) < len(messages)
+        self._more_due = result.dead > 0 and len(attempted) < len(messages)
         self._repair(attempted, sent)
         self._report(attempted, sent)
         self._steps += 1
@@ -311,7 +313,7 @@ class Relay:
                     await self.refresh_backlog()
                     if result.outage:
                         break
-                    if result.claimed < self.batch_size and not self._released:
+                    if result.claimed < self.batch_size and not self._more_due:
                         break
             finally:
                 if self.lane is not None and not self._looping:
@@ -478,7 +480,7 @@ class Relay:
             async with self.db.connect() as conn:
                 repository = OutboxRepository(conn)
                 found = await repository.backlog(BACKLOG_COUNT_CAP)
-                retrying: int | None = await repository.retrying_count()
+                retrying: int | None = await self._retrying(conn)
         except ServiceUnavailable as error:
             log.debug("outbox not read for the status line: %s", error)
             counts = {"published": published, "retrying": None, "failed": None, "pending": None}
@@ -492,6 +494,10 @@ class Relay:
             "pending": found.pending,
         }
         return StatusLine("relay status", counts, lag, context)
+
+    async def _retrying(self, conn: AsyncConnection) -> int:
+        """Events waiting for another attempt."""
+        return await OutboxRepository(conn).retrying_count()
 
     async def report_status(self) -> StatusLine:
         """Log the status line (at INFO) and return it."""
