@@ -45,7 +45,14 @@ BEGIN
     WHERE rowid = NEW.rowid;
 END
 """
-CORE_TABLES = (EVENTS, "outbox_relays", "outbox_leases", "inbox", "outbox_wal_slots", "outbox_failures")
+CORE_TABLES = (
+    EVENTS,
+    "outbox_relays",
+    "outbox_leases",
+    "inbox",
+    "outbox_wal_slots",
+    "outbox_failures",
+)
 WAL_TABLES = ("outbox_wal_slots", "outbox_failures")
 TRACE_CONTEXT = "trace_context"
 

@@ -23,6 +23,7 @@ created, events already pending (written before it, so not in its stream) join t
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.core import tracing
 from qulab.core.db import Database, KeptConnection
+from qulab.core.errors import ServiceUnavailable
 from qulab.core.models import utcnow
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.pgoutput import Decoder, Transaction, lsn_text
@@ -143,7 +145,9 @@ class WalRelay(Relay):
         attempted, sent = await self._send_rounds(messages)
         ok = [m.id for m in attempted if m.id not in sent.failures]
         failures = (
-            [] if sent.outage else [self._failure(m, sent, now) for m in attempted if m.id in sent.failures]
+            []
+            if sent.outage
+            else [self._failure(m, sent, now) for m in attempted if m.id in sent.failures]
         )
         async with self.kept.transaction() as conn:
             if not self._still_owner():
@@ -273,6 +277,27 @@ class WalRelay(Relay):
             return await super().run()
         finally:
             await self.release()
+
+    async def refresh_backlog(self) -> None:
+        """The polling relay's backlog gauges, and the WAL the slot keeps."""
+        due = self.metrics.wants_backlog and (
+            self._backlog_read_at is None
+            or time.monotonic() - self._backlog_read_at >= self.backlog_every
+        )
+        await super().refresh_backlog()
+        if not due:
+            return
+        try:
+            async with self.db.connect() as conn:
+                info = await WalRepository(conn, self.slot).info()
+        except ServiceUnavailable as error:
+            log.debug("replication slot not read for the metrics: %s", error)
+            return
+        if info is not None:
+            warn = self.db.settings.relay.wal_warn_bytes
+            self.metrics.wal_slot(
+                slot=self.slot, retained_bytes=info.retained_bytes, warn_bytes=warn
+            )
 
     async def _retrying(self, conn: AsyncConnection) -> int:
         return await WalRepository(conn, self.slot).retrying_count()

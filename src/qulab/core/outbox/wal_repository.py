@@ -59,7 +59,9 @@ FROM domain_events WHERE status = 'pending'
 ON CONFLICT (event_id) DO NOTHING
 """
 )
-MARK_DRAINED = text("UPDATE outbox_wal_slots SET drained = true, updated_at = :now WHERE slot = :slot")
+MARK_DRAINED = text(
+    "UPDATE outbox_wal_slots SET drained = true, updated_at = :now WHERE slot = :slot"
+)
 TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext(:key))")
 UNLOCK = text("SELECT pg_advisory_unlock(hashtext(:key))")
 PEEK = text(
@@ -69,7 +71,9 @@ SELECT data FROM pg_logical_slot_peek_binary_changes(
     'publication_names', CAST(:slot AS text))
 """
 )
-ADVANCE = text("SELECT pg_replication_slot_advance(CAST(:slot AS name), CAST(CAST(:lsn AS text) AS pg_lsn))")
+ADVANCE = text(
+    "SELECT pg_replication_slot_advance(CAST(:slot AS name), CAST(CAST(:lsn AS text) AS pg_lsn))"
+)
 HELD_AGGREGATES = text(
     """
 SELECT DISTINCT aggregate_id FROM outbox_failures
