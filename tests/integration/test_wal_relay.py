@@ -189,11 +189,11 @@ async def test_one_relay_holds_the_slot_and_another_takes_over_when_its_session_
         second = WalRelay(db, sender, status_interval=0)
         task2 = asyncio.create_task(second.run())
         ids = await emit_events(db, 4)
-        await eventually(
-            lambda: stream_ids(redis_prefix), "the first batch on the stream", timeout=10
-        )
-        assert not second.owner
+        await eventually(lambda: _all_there(redis_prefix, ids), "the first events on the stream")
+        assert not second.owner  # it waits on the lock
         holder = await lock_holder(db)
+        # The first relay dies: its process (here its task) and its session end together.
+        task1.cancel()
         async with db.connect() as conn:
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
         await eventually(lambda: second.owner, "the second relay to take the slot over")
@@ -201,14 +201,34 @@ async def test_one_relay_holds_the_slot_and_another_takes_over_when_its_session_
         published = await eventually(
             lambda: _all_there(redis_prefix, ids + more), "every event on the stream"
         )
-        assert not first.owner
-        first.stop()
+        assert await lock_holder(db) not in (None, holder)
         second.stop()
-        await asyncio.gather(task1, task2)
+        await task2
     finally:
+        task1.cancel()
+        await asyncio.gather(task1, return_exceptions=True)
         await sender.close()
     assert published[: len(ids)] == ids
     assert set(published) == set(ids + more)
+
+
+async def test_a_relay_whose_session_was_cut_waits_while_another_holds_the_slot(
+    runtime: Runtime,
+) -> None:
+    db = runtime.db
+    broker = MemoryBroker("wal-cut")
+    first, second = WalRelay(db, broker, listen=False), WalRelay(db, broker, listen=False)
+    await first.publish_batch()
+    assert first.owner
+    holder = await lock_holder(db)
+    async with db.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": holder})
+    await second.publish_batch()  # the lock was free: the second takes the slot
+    ids = await emit_events(db, 2)
+    cut = await first.publish_pending()  # reconnects, finds the lock taken, publishes nothing
+    sent = await second.publish_pending()
+    assert (first.owner, cut.published, sent.published) == (False, 0, 2)
+    assert [m.message.id for m in broker.messages()] == ids
 
 
 async def _all_there(prefix: str, ids: list[str]) -> list[str] | None:

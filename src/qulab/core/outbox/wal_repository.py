@@ -2,9 +2,10 @@
 
 The slot and its publication share one name (``QULAB_RELAY_SLOT``). Names are validated by the
 settings' pattern and still passed as parameters, or quoted by the dialect where SQL needs an
-identifier (``CREATE PUBLICATION``). Nothing here updates ``domain_events`` on the hot path: a
-published batch costs one DELETE of its rows and one UPDATE of the slot's counter row; only a
-dead letter sets its event's status (so that polling relays and ``outbox replay`` see it).
+identifier (``CREATE PUBLICATION``). Its statements on ``domain_events`` are the outbox
+repository's (the table's one owner), and none updates it on the hot path: a published batch
+costs one DELETE of its rows and one UPDATE of the slot's counter row; only a dead letter sets
+its event's status (so that polling relays and ``outbox replay`` see it).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from qulab.core import tracing
 from qulab.core.db import Database
 from qulab.core.errors import ConfigurationError
 from qulab.core.outbox.message import OutboxMessage
-from qulab.core.outbox.repository import MAX_ERROR
+from qulab.core.outbox.repository import MAX_ERROR, OutboxRepository
 
 LOCK_PREFIX = "qulab.outbox.wal:"
 RETRYING, HELD, FAILED = "retrying", "held", "failed"
@@ -46,19 +47,6 @@ ON CONFLICT (slot) DO UPDATE SET drained = false, confirmed_lsn = :lsn, updated_
 """
 )
 DRAINED = text("SELECT drained FROM outbox_wal_slots WHERE slot = :slot")
-# Events written before the slot existed are not in its stream: they join the failures record
-# (due now, or at the retry time they had), where the retry pass publishes them in order.
-DRAIN = text(
-    """
-INSERT INTO outbox_failures
-    (event_id, aggregate_id, sequence, status, attempts, last_error, next_attempt_at, updated_at)
-SELECT id, aggregate_id, sequence,
-       CASE WHEN next_attempt_at IS NULL THEN 'held' ELSE 'retrying' END,
-       attempts, last_error, next_attempt_at, :now
-FROM domain_events WHERE status = 'pending'
-ON CONFLICT (event_id) DO NOTHING
-"""
-)
 MARK_DRAINED = text(
     "UPDATE outbox_wal_slots SET drained = true, updated_at = :now WHERE slot = :slot"
 )
@@ -96,32 +84,11 @@ WHERE event_id = :event_id
 """
 )
 FORGET_FAILURES = text("DELETE FROM outbox_failures WHERE event_id = ANY(CAST(:ids AS varchar[]))")
-DELETE_PUBLISHED = text("DELETE FROM domain_events WHERE id = ANY(CAST(:ids AS varchar[]))")
-DEAD_LETTER = text(
-    """
-UPDATE domain_events SET status = 'failed', attempts = :attempts, last_error = :error,
-       next_attempt_at = NULL, updated_at = :now
-WHERE id = :event_id
-"""
-)
 COUNT_PUBLISHED = text(
     """
 UPDATE outbox_wal_slots SET published = published + :count, confirmed_lsn = :lsn,
        updated_at = :now
 WHERE slot = :slot
-"""
-)
-# What the retry pass looks at: every open failure (and a dead letter that ``outbox replay``
-# put back to pending), with its event, oldest first.
-OPEN_FAILURES = text(
-    """
-SELECT f.event_id, f.status, f.attempts, f.next_attempt_at, e.status,
-       e.event_type, e.aggregate_type, e.aggregate_id, e.created_at, e.payload::text,
-       e.sequence, e.trace_context
-FROM outbox_failures AS f JOIN domain_events AS e ON e.id = f.event_id
-WHERE f.status <> 'failed' OR e.status = 'pending'
-ORDER BY f.sequence
-LIMIT :limit
 """
 )
 RETRYING_COUNT = text("SELECT count(*) FROM outbox_failures WHERE status = 'retrying'")
@@ -175,10 +142,7 @@ class WalRepository:
 
     async def ensure_publication(self) -> None:
         if await self._scalar(PUBLICATION_EXISTS) is None:
-            name = self.conn.dialect.identifier_preparer.quote(self.slot)
-            await self.conn.exec_driver_sql(
-                f"CREATE PUBLICATION {name} FOR TABLE domain_events WITH (publish = 'insert')"
-            )
+            await OutboxRepository(self.conn).create_publication(self.slot)
 
     async def info(self) -> SlotInfo | None:
         """The slot (None when it does not exist). A slot of that name in another database of
@@ -208,9 +172,9 @@ class WalRepository:
 
     async def drain(self, now: datetime) -> int:
         """Hand the events older than the slot to the retry pass; mark the slot drained."""
-        moved = await self.conn.execute(DRAIN, {"now": now})
+        moved = await OutboxRepository(self.conn).hand_pending_to_failures(now)
         await self.conn.execute(MARK_DRAINED, {"slot": self.slot, "now": now})
-        return int(getattr(moved, "rowcount", 0) or 0)
+        return moved
 
     async def drop_slot(self) -> None:
         await self._scalar(DROP_SLOT)
@@ -255,12 +219,11 @@ class WalRepository:
     async def dead_letter(self, rows: list[dict[str, Any]]) -> None:
         """Each dict: event_id, attempts, error, now: the event's row becomes ``failed``."""
         if rows:
-            await self.conn.execute(
-                DEAD_LETTER,
+            await OutboxRepository(self.conn).dead_letter(
                 [
                     {k: row[k] for k in ("event_id", "attempts", "error", "now")}
                     for row in map(_clipped, rows)
-                ],
+                ]
             )
 
     async def published(self, event_ids: Sequence[str], lsn: str | None, now: datetime) -> None:
@@ -269,13 +232,13 @@ class WalRepository:
         ids = list(event_ids)
         if ids:
             await self.conn.execute(FORGET_FAILURES, {"ids": ids})
-            await self.conn.execute(DELETE_PUBLISHED, {"ids": ids})
+            await OutboxRepository(self.conn).delete_published(ids)
         await self.conn.execute(
             COUNT_PUBLISHED, {"slot": self.slot, "count": len(ids), "lsn": lsn, "now": now}
         )
 
     async def open_failures(self, limit: int) -> list[OpenFailure]:
-        rows = await self.conn.execute(OPEN_FAILURES, {"limit": limit})
+        rows = await OutboxRepository(self.conn).open_failures(limit)
         found = []
         for row in rows:
             replayed = row[1] == FAILED and row[4] == "pending"
