@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text
 
 from qulab.core.bootstrap import Runtime
 from qulab.core.health.check import Status
@@ -89,3 +90,24 @@ async def test_doctor_and_the_metrics_report_the_wal_a_stopped_relay_makes_postg
     assert warned.status == Status.WARN
     assert "over 64.0 KiB" in warned.detail and "no relay is decoding it" in warned.detail
     assert gauge is not None and gauge > 0
+
+
+async def test_a_dropped_slot_is_made_again_and_loses_none_of_the_pending_events(
+    logical_postgres: PrivateCluster,
+) -> None:
+    async with wal_runtime(logical_postgres) as runtime:
+        db = runtime.db
+        broker = MemoryBroker("wal-dropped")
+        await relay_for(db, broker, listen=False).publish_pending()
+        first = await emit_events(db, 2)
+        await relay_for(db, broker, listen=False).publish_pending()
+        waiting = await emit_events(db, 3)  # in the old slot's stream, never confirmed
+        async with db.connect() as conn:
+            await conn.execute(
+                text("SELECT pg_drop_replication_slot(:slot)"), {"slot": "qulab_outbox"}
+            )
+        result = await relay_for(db, broker, listen=False).publish_pending()
+        later = await emit_events(db, 1)
+        await relay_for(db, broker, listen=False).publish_pending()
+    assert result.published == 3
+    assert delivered(broker) == first + waiting + later

@@ -240,6 +240,7 @@ class WalRelay(Relay):
             self._waiting_on = "the database"
             await wal.ensure_publication()
             info = await wal.info()
+        created = info is None
         if info is None:
             async with self.kept.transaction() as conn:
                 lsn = await WalRepository(conn, self.slot).create_slot()
@@ -248,9 +249,9 @@ class WalRelay(Relay):
         async with self.kept.transaction() as conn:
             wal = WalRepository(conn, self.slot)
             drained = await wal.drained()
-            if drained is not True:
+            if created or drained is not True:
                 now = utcnow()
-                if drained is None:
+                if created or drained is None:  # a new slot starts undrained
                     await wal.record_slot(info.confirmed_lsn or "0/0", now)
                 moved = await wal.drain(now)
                 if moved:
