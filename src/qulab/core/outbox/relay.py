@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -640,6 +641,14 @@ def _publisher_for(db: Database, publisher: Publisher | None) -> tuple[Publisher
     return open_publisher(db.settings), True
 
 
+def _relay_for(db: Database, publisher: Publisher, **options: Any) -> Relay:
+    """The relay of the configured mode (``qulab.core.outbox.modes``, imported here: it
+    imports this module)."""
+    from qulab.core.outbox.modes import relay_for
+
+    return relay_for(db, publisher, **options)
+
+
 async def publish_pending(
     db: Database,
     publisher: Publisher | None = None,
@@ -650,7 +659,7 @@ async def publish_pending(
 ) -> PassResult:
     """One pass: publish everything that is due now, then return what happened."""
     publisher, owned = _publisher_for(db, publisher)
-    relay = Relay(
+    relay = _relay_for(
         db, publisher, owns_publisher=owned, batch_size=batch_size, policy=policy, listen=False
     )
     try:
@@ -671,7 +680,7 @@ async def event_publisher(
     """The relay loop under its codelab name: every ``interval_seconds`` (or on NOTIFY),
     publish pending events ``max_events`` at a time, until ``stop`` is set."""
     publisher, owned = _publisher_for(db, publisher)
-    relay = Relay(
+    relay = _relay_for(
         db, publisher, owns_publisher=owned, batch_size=max_events, interval=interval_seconds
     )
     if stop is None:
