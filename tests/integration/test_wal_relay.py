@@ -252,6 +252,11 @@ async def test_a_failing_event_holds_back_only_its_aggregate_until_it_is_dead_le
     assert [m.message.id for m in broker.messages()] == [rows[1]["id"], rows[3]["id"]]
     assert (first.published, first.retried, first.dead) == (2, 1, 0)
     assert (await relay.status()).counts["retrying"] == 1
+    retrying = await outbox_status(db, 10)
+    assert [(f.id, f.status, f.attempts) for f in retrying.recent_failures] == [
+        (rows[0]["id"], "pending", 1)
+    ]
+    assert retrying.recent_failures[0].last_error == "rejected: poison"
 
     async def dead() -> int:
         return (await relay.publish_pending()).dead

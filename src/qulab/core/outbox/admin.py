@@ -14,7 +14,7 @@ from typing import Any
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput, NotFound
 from qulab.core.ids import validate_id
-from qulab.core.models import utcnow
+from qulab.core.models import EventStatus, utcnow
 from qulab.core.outbox.leases import LeaseInfo, lease_table
 from qulab.core.outbox.repository import OutboxRepository
 from qulab.core.outbox.wal_repository import WalRepository
@@ -111,6 +111,11 @@ async def outbox_status(db: Database, failures: int = 10) -> OutboxStatus:
             wal = WalRepository(await session.connection(), db.settings.relay.slot)
             counts["published"] += await wal.published_total()
             retrying = await wal.retrying_count()
+            waiting = [
+                FailureInfo(i, t, a, EventStatus.PENDING.value, n, error, due, changed)
+                for i, t, a, n, error, due, changed in await repo.retrying_failures(failures)
+            ]
+            recent = sorted(waiting + recent, key=lambda f: f.updated_at, reverse=True)[:failures]
     lag = (utcnow() - oldest).total_seconds() if oldest is not None else None
     relays, unheld = _holdings(leases)
     partitions = len(leases) if db.dialect == "postgresql" else None

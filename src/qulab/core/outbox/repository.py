@@ -244,6 +244,17 @@ UPDATE domain_events SET status = 'failed', attempts = :attempts, last_error = :
 WHERE id = :event_id
 """
 )
+# The log-tailing relay's retrying events, with their type, latest change first.
+RETRYING_FAILURES = text(
+    """
+SELECT f.event_id, e.event_type, f.aggregate_id, f.attempts, f.last_error, f.next_attempt_at,
+       f.updated_at
+FROM outbox_failures AS f JOIN domain_events AS e ON e.id = f.event_id
+WHERE f.status = 'retrying' AND e.status = 'pending'
+ORDER BY f.updated_at DESC, f.event_id
+LIMIT :limit
+"""
+)
 # What the retry pass looks at: every open failure whose event is still pending (a dead letter
 # is ``failed`` on both sides until ``outbox replay`` puts its event back), oldest first.
 OPEN_FAILURES = text(
@@ -397,6 +408,11 @@ class OutboxRepository:
     async def open_failures(self, limit: int) -> Sequence[Row[Any]]:
         """Up to ``limit`` open failures joined with their pending events, oldest first."""
         return (await self.executor.execute(OPEN_FAILURES, {"limit": limit})).all()
+
+    async def retrying_failures(self, limit: int) -> Sequence[Row[Any]]:
+        """The log-tailing relay's retrying events, latest failure first: (id, type, aggregate
+        id, attempts, last error, next attempt, updated)."""
+        return (await self.executor.execute(RETRYING_FAILURES, {"limit": limit})).all()
 
     # -- operating ---------------------------------------------------------------------------
 
