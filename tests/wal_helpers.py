@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -60,3 +61,28 @@ async def drop_database(cluster: PrivateCluster, name: str) -> None:
 
 def with_mode(runtime: Runtime, mode: str) -> Settings:
     return runtime.settings.replace(relay_mode=mode)
+
+
+def create_wal_database(cluster: PrivateCluster) -> str:
+    """A migrated database on ``cluster`` for tests that run synchronously (the CLI); returns
+    its URL. ``drop_wal_database`` removes it with its slots."""
+    name = services.unique_name("qulab_wal")
+
+    async def _create() -> None:
+        admin = await asyncpg.connect(cluster.primary.dsn())
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        runtime = bootstrap(Settings().replace(database_url=cluster.primary.url(name)))
+        try:
+            await migrate.upgrade(runtime.db)
+        finally:
+            await runtime.close()
+
+    asyncio.run(_create())
+    return cluster.primary.url(name)
+
+
+def drop_wal_database(cluster: PrivateCluster, url: str) -> None:
+    asyncio.run(drop_database(cluster, url.rpartition("/")[2]))
