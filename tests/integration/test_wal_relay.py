@@ -262,10 +262,12 @@ async def test_a_failing_event_holds_back_only_its_aggregate_until_it_is_dead_le
         return (await relay.publish_pending()).dead
 
     await eventually(dead, "the failing event to be dead-lettered")
+    await relay.publish_pending()  # the released event
     delivered = [m.message.id for m in broker.messages()]
     assert delivered == [rows[1]["id"], rows[3]["id"], rows[2]["id"]]  # released, in order
     status = await outbox_status(db, 0)
     assert (status.counts["failed"], status.counts["pending"], status.retrying) == (1, 0, 0)
+    assert (relay.totals.published, relay.totals.dead) == (3, 1)
 
 
 async def test_the_slot_reports_the_wal_it_keeps_while_no_relay_reads_it(

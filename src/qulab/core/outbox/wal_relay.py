@@ -69,7 +69,9 @@ class WalRelay(Relay):
         """Retry what is due in the failures record, then publish the slot's next batch."""
         if not await self._own():
             return PassResult()
-        result = await self._retry_batch()
+        result = await self._retry_batch()  # counted in the totals already, like every batch
+        if result.outage:
+            return result
         async with self.kept.transaction() as conn:
             if not self._still_owner():
                 return result
@@ -80,7 +82,6 @@ class WalRelay(Relay):
             held = await wal.held_aggregates([m.aggregate_id for m in messages])
         self._more_due = len(raw) >= self.batch_size or self._released
         if not transactions:
-            self.totals.add(result)
             return result
         batch = await self._publish_decoded(transactions, messages, held)
         result.add(batch)
