@@ -16,6 +16,7 @@ from qulab.core.ids import new_id
 from qulab.core.models import DomainEvent
 from qulab.core.outbox import (
     MemoryBroker,
+    OutageSwitch,
     OutboxMessage,
     RedisStreamsPublisher,
     RetryPolicy,
@@ -285,3 +286,26 @@ async def test_the_slot_reports_the_wal_it_keeps_while_no_relay_reads_it(
     assert kept.retained_bytes > idle.retained_bytes
     assert read.confirmed_lsn != kept.confirmed_lsn
     assert not read.active
+
+
+async def test_a_broker_outage_moves_nothing_and_the_events_go_out_once_it_is_back(
+    runtime: Runtime,
+) -> None:
+    db = runtime.db
+    broker = MemoryBroker("wal-outage")
+    switch = OutageSwitch(broker, down=False)
+    relay = relay_for(db, switch, listen=False, policy=FAST)
+    await relay.publish_pending()
+    before = await confirmed_lsn(db)
+    ids = await emit_events(db, 4)
+    switch.set_down(True)
+    down = await relay.publish_pending()
+    assert down.outage is not None and down.published == 0
+    assert await confirmed_lsn(db) == before
+    status = await outbox_status(db, 0)
+    assert (status.counts["pending"], status.retrying, status.counts["failed"]) == (4, 0, 0)
+    switch.set_down(False)
+    back = await relay.publish_pending()
+    assert back.published == 4
+    assert [m.message.id for m in broker.messages()] == ids
+    assert await confirmed_lsn(db) != before

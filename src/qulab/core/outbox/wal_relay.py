@@ -56,6 +56,7 @@ class WalRelay(Relay):
         self.kept = KeptConnection(db.engine)
         self._owner = False  # the kept session took the slot's lock
         self._released = False  # the last retry dead-lettered an event that held others back
+        self._waiting = False  # another relay held the slot at the last try
 
     @property
     def owner(self) -> bool:
@@ -235,10 +236,13 @@ class WalRelay(Relay):
             wal = WalRepository(conn, self.slot)
             await wal.check_wal_level()
             if not await wal.try_lock():
-                self._waiting_on = "the relay that holds the slot"
+                if not self._waiting:
+                    log.info("slot %s is held by another relay; waiting to take over", self.slot)
+                self._waiting = True
                 return False
-            self._owner = True
-            self._waiting_on = "the database"
+            if self._waiting:
+                log.info("took over slot %s", self.slot)
+            self._owner, self._waiting = True, False
             await wal.ensure_publication()
             info = await wal.info()
         created = info is None
