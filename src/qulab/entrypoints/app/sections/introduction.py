@@ -27,7 +27,7 @@ OBJECTIVES = (
     (
         "Apply",
         "implement the repository pattern with SQLAlchemy 2.0.",
-        "page 3 (each repository method beside its SQL, the loading-strategy exercise)",
+        "page 3 (each repository method beside its SQL; write the query or the method yourself)",
     ),
     (
         "Analyze",
