@@ -19,6 +19,7 @@ from qulab.entrypoints.app.context import lab_context
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, explain
 from qulab.entrypoints.app.schema import schema_status
 from qulab.lab import checks
+from qulab.lab.activities import activity_progress
 from qulab.platform import uow_factory
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def configuration(db: Database, broker_url: str | None) -> dict[str, float]:
     return found
 
 
-def _stored(db: Database) -> bool:
+def progress_stored(db: Database) -> bool:
     """True when the schema (with lab_progress) is at head, so answers can be kept."""
     try:
         status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
@@ -118,7 +119,7 @@ def render_checks(page: str) -> None:
     db = context.db
     facts = measured(page, st.session_state) | configuration(db, context.settings.broker.url)
     asked = checks.questions(page, facts)
-    stored = _stored(db)
+    stored = progress_stored(db)
     done: dict[str, bool] = {}
     if stored:
         try:
@@ -158,14 +159,20 @@ PAGE_TITLES = {
 
 
 def progress_lines(db: Database) -> list[str]:
-    """The sidebar's progress: the total, then one line per page (empty when not stored)."""
-    if not _stored(db):
+    """The sidebar's progress: the knowledge checks' total, the Apply and Analyze activities
+    done, then one line per page of knowledge checks (empty when not stored)."""
+    if not progress_stored(db):
         return []
     try:
         summary = runtime.run(checks.progress(uow_factory(db)), timeout=SCHEMA_CHECK_TIMEOUT)
+        done = runtime.run(activity_progress(uow_factory(db)), timeout=SCHEMA_CHECK_TIMEOUT)
     except Exception:
         return []
-    lines = [f"**Knowledge checks:** {summary.correct}/{summary.total}"]
+    lines = [
+        f"**Knowledge checks:** {summary.correct}/{summary.total}",
+        f"**Apply and Analyze:** {done.done}/{done.total} (written {done.applied}/"
+        f"{done.apply_total}, predicted {done.analyzed}/{done.analyze_total})",
+    ]
     lines += [
         f"- {PAGE_TITLES.get(page.page, page.page)}: {page.correct}/{page.total}"
         for page in summary.pages

@@ -289,7 +289,7 @@ def render_strategies(settings: Settings, db: Database) -> None:
             done = _run(settings, db, [workload, *sweep, uniform], list(STRATEGY_NAMES))
         if done is not None:
             st.session_state[RESULT_KEY], st.session_state[SWEEP_KEY] = done[0], done[1:-1]
-            predict_view.keep(prediction, done[0], done[-1])
+            predict_view.keep(db, prediction, done[0], done[-1])
     comparison: CacheComparison | None = st.session_state.get(RESULT_KEY)
     if comparison is not None:
         st.dataframe(results_table(comparison), hide_index=True, width="stretch")
