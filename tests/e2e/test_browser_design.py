@@ -1,10 +1,10 @@
-"""Create in a real browser: the event-table design form, graded beside the reference.
+"""Create in a real browser: the event table designed over its steps, graded beside the reference.
 
-Opens "Create: design an event table", grades the preset design, grades it again without a
-row lock (on PostgreSQL two relays then publish the same events; on SQLite they take turns),
-and submits a design that cannot work (refused in one line), saving a screenshot of each step
-in test-output/browser-design/<stack>/. Runs on the embedded default and on PostgreSQL with
-Redis.
+Opens "Create: design an event table" (columns, indexes, the relay's claim, the grade), grades
+the preset design, grades it again without a row lock (on PostgreSQL two relays then publish
+the same events; on SQLite they take turns), and submits a design that cannot work (refused in
+one line), saving a screenshot of each step in test-output/browser-design/<stack>/. Runs on the
+embedded default and on PostgreSQL with Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.e2e.test_browser import CHROMIUM_ARGS, Stack
 
 SCREENSHOTS = ROOT / "test-output" / "browser-design"
@@ -89,10 +90,12 @@ def test_a_learner_designs_an_event_table_in_chromium(
             expect(page.get_by_role("heading", name=PAGE_TITLE)).to_be_visible(timeout=WAIT_MS)
             sqlite = stack.name == "embedded"
             notice = page.get_by_text("the lock options change nothing")
-            expect(notice).to_have_count(1 if sqlite else 0)
             settle(page)
+            capture(page, "01-design-columns.png")
+            open_step(page, "3. The relay's claim")
+            expect(notice).to_have_count(1 if sqlite else 0)
+            open_step(page, "4. Grade")
             expect(page.get_by_role("button", name="Grade my design")).to_be_visible()
-            capture(page, "01-design-form.png")
 
             # The preset design, graded beside the reference.
             submit(page)
@@ -109,7 +112,10 @@ def test_a_learner_designs_an_event_table_in_chromium(
             capture(page, "02-preset-graded.png")
 
             # No row lock: on PostgreSQL both relays publish the first batch.
+            open_step(page, "3. The relay's claim")
             page.get_by_text("no row lock", exact=True).click()
+            settle(page)
+            open_step(page, "4. Grade")
             submit(page)
             expect(main.get_by_text("no row lock, batch 50")).to_be_visible(timeout=WAIT_MS)
             twice = main.get_by_text(re.compile(r"events were published twice"))
@@ -120,11 +126,14 @@ def test_a_learner_designs_an_event_table_in_chromium(
             capture(page, "03-no-row-lock.png")
 
             # A design that cannot work: refused in one line, nothing graded.
+            open_step(page, "3. The relay's claim")
             order = main.locator('[data-testid="stSelectbox"]', has_text="Order by")
             order.locator("input").click()
             page.keyboard.type("none")
             page.keyboard.press("Enter")
             page.get_by_text("Hold an aggregate back while an earlier event").click()
+            settle(page)
+            open_step(page, "4. Grade")
             submit(page)
             expect(
                 main.get_by_text(
