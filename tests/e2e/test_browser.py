@@ -9,8 +9,10 @@ user; a duplicate refused) -> 3. (three scores, per-row vs eager, N users, an an
 the editor: wrong, a hint, then right) -> 4. (a MISS then HITs; a prediction made, the
 comparison run, the prediction graded) -> 5. (a score and its pending event, one publishing
 pass, the event delivered to the lab's consumer in Lab mode, a simulated outage, the background
-publisher). It asserts the figures each step shows and that no page ever shows a traceback,
-saving a screenshot of each step in test-output/browser/<stack>/.
+publisher). It asserts the figures each step shows, the page opening on the first step not yet
+done once its set-up is done, the written answer and the prediction counted in the sidebar's
+progress, and that no page ever shows a traceback, saving a screenshot of each step in
+test-output/browser/<stack>/.
 """
 
 from __future__ import annotations
@@ -296,8 +298,12 @@ def test_the_user_guide_walk_in_chromium(
             assert len(_users(database_url)) == 3
             capture(page, "05-data-models-duplicate.png")
 
-            # 2. The pooling experiment and the pool-exhaustion demonstration.
+            # 2. Its set-up done, the page now opens on the first step not yet done.
             open_section(page, "2. DB Connectivity & Pooling")
+            expect(page.get_by_role("tab", name="2. The pool, live", exact=True)).to_have_attribute(
+                "aria-selected", "true", timeout=WAIT_MS
+            )
+            # The pooling experiment and the pool-exhaustion demonstration.
             open_step(page, "3. Pooling experiment")
             click(page, "Run Pooling Experiment")
             expect(page.get_by_text("Θ pooled (requests/s)")).to_be_visible(timeout=WAIT_MS)
@@ -351,6 +357,8 @@ def test_the_user_guide_walk_in_chromium(
                 page.get_by_text(re.compile(r"Correct: \d+ rows .* in 2 statements \(budget 2\)"))
             ).to_be_visible(timeout=RUN_MS)
             expect(page.get_by_text(re.compile("^Hint 1:"))).to_have_count(0)
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            expect(sidebar).to_contain_text("Apply and Analyze: 1/4 (written 1/3", timeout=WAIT_MS)
             capture(page, "09-apply-right.png")
 
             # 4. Caching: the first fetch is a MISS, the second a HIT.
@@ -392,6 +400,10 @@ def test_the_user_guide_walk_in_chromium(
             expect(graded.filter(has_text="most stale reads?")).to_contain_text(
                 re.compile(r"\d+ of \d+ reads")
             )
+            # Counted in the progress once all three are right.
+            right = graded.filter(has_text=re.compile(r"^Right\.")).count()
+            predicted = "1/1" if right == 3 else "0/1"
+            expect(sidebar).to_contain_text(f"predicted {predicted})", timeout=WAIT_MS)
             capture(page, "11-caching-prediction-graded.png")
 
             # 5. Eventing: a score and its pending event, then one publishing pass.

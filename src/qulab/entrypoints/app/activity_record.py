@@ -11,8 +11,7 @@ import streamlit as st
 
 from qulab.core import Database
 from qulab.entrypoints.app import runtime
-from qulab.entrypoints.app.checks_view import progress_stored
-from qulab.entrypoints.app.feedback import explain
+from qulab.entrypoints.app.feedback import explain, progress_stored
 from qulab.lab.activities import record_activity
 from qulab.platform import uow_factory
 

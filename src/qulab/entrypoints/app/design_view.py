@@ -18,6 +18,7 @@ from qulab.core import InvalidInput
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.literal import literal
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.lab.event_table_design import (
     COLUMNS,
     LOCKS,
@@ -245,3 +246,4 @@ def _grade(
         comparison = attempt(db, lambda: grade_beside_reference(db, design))
     if comparison is not None:
         st.session_state[RESULT_KEY] = comparison
+        mark_step("design", "Grade")

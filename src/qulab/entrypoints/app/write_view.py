@@ -14,6 +14,7 @@ from qulab.core import Database
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.activity_record import keep_activity
 from qulab.entrypoints.app.feedback import explain
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.lab.activities import APPLY_PAGE, apply_id
 from qulab.lab.answer_grade import AnswerGrade, grade_answer
 from qulab.lab.exercises import EXERCISES, TOOL_NAMES, Exercise, Row
@@ -93,6 +94,8 @@ def _exercise(db: Database, exercise: Exercise) -> None:
             if not fresh.passed:
                 st.session_state[wrong_key] = st.session_state.get(wrong_key, 0) + 1
             keep_activity(db, APPLY_PAGE, apply_id(exercise.key), fresh.passed)
+            if fresh.passed:
+                mark_step(APPLY_PAGE, "Apply: write it")
     grade: Any = st.session_state.get(grade_key)
     if isinstance(grade, AnswerGrade):
         _show_grade(grade)
