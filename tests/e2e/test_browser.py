@@ -1,6 +1,6 @@
-"""The README's user guide walked in a real browser: headless Chromium against
-``streamlit run app.py`` on localhost, on the embedded default (SQLite, in-process cache,
-in-memory broker) and on PostgreSQL + Redis + RabbitMQ.
+"""The README's user guide walked in a real browser: headless Chromium against ``streamlit run
+app.py`` on localhost, on the embedded default (SQLite, in-process cache, in-memory broker) and
+on PostgreSQL + Redis + RabbitMQ.
 
 It follows "## The lab" page by page and step by step, clicking the buttons by the names the
 guide gives them (each one checked against the README): Introduction -> 1. Data Models (told to
@@ -9,10 +9,10 @@ user; a duplicate refused) -> 3. (three scores, per-row vs eager, N users, an an
 the editor: wrong, a hint, then right) -> 4. (a MISS then HITs; a prediction made, the
 comparison run, the prediction graded) -> 5. (a score and its pending event, one publishing
 pass, the event delivered to the lab's consumer in Lab mode, a simulated outage, the background
-publisher). It asserts the figures each step shows, the page opening on the first step not yet
-done once its set-up is done, the written answer and the prediction counted in the sidebar's
-progress, and that no page ever shows a traceback, saving a screenshot of each step in
-test-output/browser/<stack>/.
+publisher) -> Create (the event table over its steps, graded beside QuLab's own). It asserts the
+figures each step shows, the page opening on the first step not yet done once its set-up is
+done, the written answer and the prediction counted in the sidebar's progress, and that no page
+ever shows a traceback, saving a screenshot of each step in test-output/browser/<stack>/.
 """
 
 from __future__ import annotations
@@ -504,6 +504,28 @@ def test_the_user_guide_walk_in_chromium(
             ).to_be_visible(timeout=WAIT_MS)
             expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("publisher stopped")
             no_traceback(page)
+
+            # Create: the event table designed over its steps, then graded beside QuLab's own.
+            open_section(page, "Create: design an event table")
+            expect(page.get_by_text("Design the outbox table yourself")).to_be_visible(
+                timeout=WAIT_MS
+            )
+            open_step(page, "2. Indexes")
+            expect(page.get_by_text("Index 1: columns, in order")).to_be_visible()
+            open_step(page, "3. The relay's claim")
+            expect(page.get_by_text("Batch size")).to_be_visible()
+            open_step(page, "4. Grade")
+            click(page, "Grade my design")
+            settle(page, RUN_MS)
+            grades = main.locator("[data-testid='stTable']")
+            for measure, figures in (
+                ("events published", r"320 of 320\s*320 of 320"),
+                ("events lost", r"0\s*0"),
+                ("events published twice", r"0\s*0"),
+            ):
+                row = grades.locator("tr").filter(has=page.get_by_text(measure, exact=True))
+                expect(row).to_have_text(re.compile(f"{measure}\\s*{figures}"), timeout=RUN_MS)
+            capture(page, "17-create-graded.png")
         finally:
             browser.close()
     assert "Traceback" not in log_path.read_text(), log_path.read_text()

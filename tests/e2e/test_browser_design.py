@@ -1,10 +1,10 @@
 """Create in a real browser: the event table designed over its steps, graded beside the reference.
 
 Opens "Create: design an event table" (columns, indexes, the relay's claim, the grade), grades
-the preset design, grades it again without a row lock (on PostgreSQL two relays then publish
-the same events; on SQLite they take turns), and submits a design that cannot work (refused in
-one line), saving a screenshot of each step in test-output/browser-design/<stack>/. Runs on the
-embedded default and on PostgreSQL with Redis.
+the design without a row lock (on PostgreSQL two relays then publish the same events; on SQLite
+they take turns; the preset design is graded in the guide's walk), and submits a design that
+cannot work (refused in one line), saving a screenshot of each step in test-output/browser-
+design/<stack>/. Runs on the embedded default and on PostgreSQL with Redis.
 """
 
 from __future__ import annotations
@@ -97,33 +97,27 @@ def test_a_learner_designs_an_event_table_in_chromium(
             open_step(page, "4. Grade")
             expect(page.get_by_role("button", name="Grade my design")).to_be_visible()
 
-            # The preset design, graded beside the reference.
-            submit(page)
-            main = page.locator("[data-testid='stMain']")
-            expect(main.get_by_text("your design, then the reference")).to_be_visible(
-                timeout=WAIT_MS
-            )
-            table = main.locator("[data-testid='stTable']")
-            expect(table.get_by_text("events published twice", exact=True)).to_be_visible(
-                timeout=WAIT_MS
-            )
-            expect(table.get_by_text("reference", exact=True)).to_be_visible()
-            expect(main.get_by_text("The claim's plan, yours and the reference's")).to_be_visible()
-            capture(page, "02-preset-graded.png")
-
-            # No row lock: on PostgreSQL both relays publish the first batch.
+            # No row lock (the preset design is graded in the guide's walk, test_browser.py),
+            # beside the reference: on PostgreSQL both relays publish the first batch.
             open_step(page, "3. The relay's claim")
             page.get_by_text("no row lock", exact=True).click()
             settle(page)
             open_step(page, "4. Grade")
             submit(page)
-            expect(main.get_by_text("no row lock, batch 50")).to_be_visible(timeout=WAIT_MS)
+            main = page.locator("[data-testid='stMain']")
+            graded = main.get_by_text(re.compile(r"^Your design: .*no row lock, batch 50"))
+            expect(graded).to_be_visible(timeout=WAIT_MS)
+            expect(main.get_by_text("your design, then the reference")).to_be_visible()
+            table = main.locator("[data-testid='stTable']")
+            expect(table.get_by_text("events published twice", exact=True)).to_be_visible()
+            expect(table.get_by_text("reference", exact=True)).to_be_visible()
+            expect(main.get_by_text("The claim's plan, yours and the reference's")).to_be_visible()
             twice = main.get_by_text(re.compile(r"events were published twice"))
             if sqlite:
                 expect(twice).to_have_count(0)
             else:
                 expect(twice).to_be_visible()
-            capture(page, "03-no-row-lock.png")
+            capture(page, "02-no-row-lock.png")
 
             # A design that cannot work: refused in one line, nothing graded.
             open_step(page, "3. The relay's claim")
@@ -142,6 +136,6 @@ def test_a_learner_designs_an_event_table_in_chromium(
                 )
             ).to_be_visible(timeout=WAIT_MS)
             expect(main.locator("[data-testid='stTable']")).to_have_count(0)
-            capture(page, "04-refused.png")
+            capture(page, "03-refused.png")
         finally:
             browser.close()
