@@ -115,6 +115,8 @@ def replicated(db: Database) -> bool:
 
 
 def _replicas(db: Database) -> Any:
+    # ``Database.replicas`` (``qulab.core.replicas``) is reached through the database: the
+    # class is not one of the core's public names, so it is not imported here.
     if db.replicas is None or not db.replicas.replicas:
         raise NoReplicas(NEEDS)
     return db.replicas

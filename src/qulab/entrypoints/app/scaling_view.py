@@ -147,6 +147,13 @@ def _show_read_your_writes(result: ReadYourWrites) -> None:
             f"“{result.without_token.name}”, the value before the write.",
             icon=":material/history:",
         )
+    if result.without_token.server == "primary":
+        st.info(
+            "No standby was serving reads, so the primary answered both: a standby lagging more "
+            "than QULAB_REPLICA_MAX_LAG (replay paused for a while, say) is skipped. Resume "
+            "replay in step 1 and run it again.",
+            icon=":material/info:",
+        )
     if not result.with_token.stale:
         st.success(
             f"Read-your-writes: with the token the {result.with_token.server} answered "
