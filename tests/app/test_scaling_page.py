@@ -1,6 +1,7 @@
-"""Page 6: on the embedded default it says what it needs and the command that starts it; on a
-primary with a standby it shows both servers, pauses and resumes replay, shows the stale read
-and the token's fresh one, and the cache race with no stale read."""
+"""Page 6: on the embedded default (or PostgreSQL without replicas) it says what it needs and
+the command that starts it; on a primary with a standby it shows both servers, pauses and
+resumes replay, shows the stale read and the token's fresh one, and the cache race with no
+stale read."""
 
 from __future__ import annotations
 
@@ -45,14 +46,15 @@ def _frame(at: AppTest, column: str) -> list[dict[str, Any]]:
     return []
 
 
-def test_on_the_embedded_default_the_page_says_what_it_needs_and_how_to_start_it(
-    sqlite_url: str,
+def test_without_replicas_the_page_says_what_it_needs_and_how_to_start_it(
+    lab_url: str,
 ) -> None:
     at = go_to(open_runtime(), SCALING)
     no_exception(at)
     first = _tab(at, 0)
     [needs] = [text for text in shown(first.info) if NEEDS_TITLE in text]
-    assert "SQLite" in needs and "without read replicas" in needs
+    where = "SQLite" if lab_url.startswith("sqlite") else "PostgreSQL"
+    assert f"QuLab is on {where} " in needs and "without read replicas" in needs
     assert [str(code.value) for code in first.code] == [scaling.START_COMMAND]
     assert "QULAB_DATABASE_REPLICA_URLS" in " ".join(shown(first.markdown))
     assert not [b for b in at.button if b.label in (PAUSE_LABEL, WRITE_READ_LABEL, POISON_LABEL)]

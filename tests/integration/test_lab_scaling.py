@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from qulab.core import Token, last_commit_token
@@ -17,6 +18,7 @@ from qulab.lab.errors import NoReplicas
 from qulab.lab.private_postgres import PrivateCluster
 from qulab.platform import UpdateUser, uow_factory, update_user
 from qulab.platform.application import bootstrap
+from tests import services
 from tests.replica_support import (
     caught_up,
     received,
@@ -107,6 +109,34 @@ async def test_the_guarded_cache_serves_no_reader_the_old_value_while_the_standb
     assert result.stale_reads == 0
     assert "MISS" in result.outcomes
     assert (await scaling.replica_states(runtime.db))[1].replay_paused is False
+
+
+async def test_a_standby_login_without_the_right_to_pause_is_refused_with_what_it_needs(
+    replicated_postgres: PrivateCluster, replicated_database: str
+) -> None:
+    role = services.unique_name("qulab_reader")
+    await _primary_sql(replicated_postgres, f'CREATE ROLE "{role}" LOGIN')
+    try:
+        await caught_up(replicated_postgres)  # the role exists on the standby too
+        standby = replicated_postgres.standbys[0].url(replicated_database)
+        reader = standby.replace("//postgres@", f"//{role}@")
+        settings = replica_settings(replicated_postgres, replicated_database, reader)
+        async with replica_runtime(settings) as rt:
+            with pytest.raises(NoReplicas, match="needs a superuser there"):
+                await scaling.pause_replay(rt.db)
+            with pytest.raises(NoReplicas, match="permission denied"):
+                await scaling.read_your_writes(rt.db)
+            assert (await scaling.replica_states(rt.db))[1].replay_paused is False
+    finally:
+        await _primary_sql(replicated_postgres, f'DROP ROLE IF EXISTS "{role}"')
+
+
+async def _primary_sql(cluster: PrivateCluster, statement: str) -> None:
+    conn = await asyncpg.connect(cluster.primary.dsn(), timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 async def test_without_replicas_the_scenarios_say_what_they_need(tmp_path: Path) -> None:

@@ -165,18 +165,34 @@ async def _paused(replica: Any) -> bool | None:
         return None
 
 
-async def _on_standbys(db: Database, statement: str) -> None:
-    for replica in _replicas(db).replicas:
+async def _run_on(replica: Any, statement: str) -> None:
+    try:
+        async with replica.engine.connect() as conn:
+            await conn.exec_driver_sql(statement)
+    except (SQLAlchemyError, OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error) else type(error).__name__
+        raise NoReplicas(
+            f"The standby {replica.address} refused {statement!r} ({first[:200]}). Controlling "
+            f"replay needs a superuser there: the pair from `{START_COMMAND}` connects as "
+            "postgres."
+        ) from error
+
+
+async def _on_each(replicas: list[Any], statement: str) -> None:
+    """``statement`` on every one of ``replicas``, even when one fails (the first failure is
+    raised after)."""
+    failed: NoReplicas | None = None
+    for replica in replicas:
         try:
-            async with replica.engine.connect() as conn:
-                await conn.exec_driver_sql(statement)
-        except (SQLAlchemyError, OSError) as error:
-            first = str(error).strip().splitlines()[0] if str(error) else type(error).__name__
-            raise NoReplicas(
-                f"The standby {replica.address} refused {statement!r}: controlling replay needs "
-                f"a superuser there (the pair from `{START_COMMAND}` connects as postgres). "
-                f"{first[:200]}"
-            ) from error
+            await _run_on(replica, statement)
+        except NoReplicas as error:
+            failed = failed or error
+    if failed is not None:
+        raise failed
+
+
+async def _on_standbys(db: Database, statement: str) -> None:
+    await _on_each(list(_replicas(db).replicas), statement)
 
 
 async def pause_replay(db: Database) -> None:
@@ -204,20 +220,21 @@ async def caught_up(db: Database, token: Token, seconds: float = CATCH_UP_SECOND
 
 @asynccontextmanager
 async def held_replay(db: Database, token: Token | None) -> AsyncIterator[None]:
-    """Replay held on every standby inside the block, once they have replayed ``token``;
-    resumed after, whatever happens, unless it was paused before."""
-    replicas = _replicas(db)
-    paused = [await _paused(replica) for replica in replicas.replicas]
-    if all(paused):
-        yield
-        return
-    if token is not None:
+    """Replay held inside the block on every standby that was replaying, once they have
+    replayed ``token``; resumed after on those, whatever happens. A standby already paused (or
+    unreachable) is left as it is."""
+    replicas = _replicas(db).replicas
+    running = [replica for replica in replicas if await _paused(replica) is False]
+    if running and token is not None:
         await caught_up(db, token)
-    await pause_replay(db)
+    held: list[Any] = []
     try:
+        for replica in running:
+            await _run_on(replica, PAUSE)
+            held.append(replica)
         yield
     finally:
-        await resume_replay(db)
+        await _on_each(held, RESUME)
 
 
 # -- the lab user and its versions -------------------------------------------------------------
