@@ -5,8 +5,11 @@ stale read."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -67,12 +70,24 @@ def replicated_lab(
     replicated_postgres: PrivateCluster,
     replicated_database: str,
     monkeypatch: pytest.MonkeyPatch,
-) -> PrivateCluster:
-    """The app pointed at a database of this run on the private primary and its standby."""
+) -> Iterator[PrivateCluster]:
+    """The app pointed at a database of this run on the private primary and its standby; the
+    standby replays again afterwards, whatever the test left."""
     monkeypatch.setenv("QULAB_DATABASE_URL", replicated_postgres.primary.url(replicated_database))
     standby = replicated_postgres.standbys[0].url(replicated_database)
     monkeypatch.setenv("QULAB_DATABASE_REPLICA_URLS", standby)
-    return replicated_postgres
+    try:
+        yield replicated_postgres
+    finally:
+        asyncio.run(_resume(replicated_postgres))
+
+
+async def _resume(cluster: PrivateCluster) -> None:
+    conn = await asyncpg.connect(cluster.standbys[0].dsn(), timeout=5)
+    try:
+        await conn.execute("SELECT pg_wal_replay_resume()")
+    finally:
+        await conn.close()
 
 
 async def test_on_a_primary_and_a_standby_the_page_pauses_replay_and_shows_the_stale_read(
