@@ -24,6 +24,7 @@ from qulab.entrypoints.app.navigation import (
     EVENTING,
     INTRODUCTION,
     REPOSITORY,
+    SCALING,
     PageSpec,
 )
 from qulab.entrypoints.app.orm_tax_view import RUN_LABEL as ORM_TAX_LABEL
@@ -40,6 +41,7 @@ from qulab.entrypoints.app.sections import (
     eventing,
     introduction,
     repository,
+    scaling,
 )
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.entrypoints.app.steps import CHECK_STEP, step_labels
@@ -95,6 +97,7 @@ PAGES: tuple[tuple[PageSpec, ModuleType, dict[int, tuple[str, str]]], ...] = (
         },
     ),
     (DESIGN, design, {3: (BUTTON, SUBMIT_LABEL)}),
+    (SCALING, scaling, {}),  # on SQLite: what it needs (its actions in test_scaling_page)
 )
 
 

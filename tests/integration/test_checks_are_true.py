@@ -11,11 +11,12 @@ the list complete.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import pytest
@@ -23,7 +24,7 @@ from redis.asyncio import Redis
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import InvalidRequestError
 
-from qulab.core import Settings
+from qulab.core import Settings, Token, last_commit_token
 from qulab.core.cache import Outcome
 from qulab.core.db import Database
 from qulab.core.errors import PoolExhausted
@@ -41,6 +42,7 @@ from qulab.lab.event_table_design import REFERENCE
 from qulab.lab.event_table_grade import grade
 from qulab.lab.nplusone import compare_all_users, eager_queries
 from qulab.lab.pooling import compare_pooling
+from qulab.lab.private_postgres import PrivateCluster
 from qulab.platform import METADATA, migrate
 from qulab.platform.cache import read_user_cached
 from qulab.platform.models import AIRScore, Assessment, User
@@ -51,9 +53,20 @@ from qulab.platform.uow import PlatformUnitOfWork
 from tests import services
 from tests.cache_support import delete_prefix, make_cache, new_prefix, subscribed_cache
 from tests.outbox_helpers import emit_events
+from tests.replica_support import caught_up as replica_caught_up
+from tests.replica_support import (
+    received,
+    replay_paused,
+    replica_runtime,
+    replica_settings,
+    replicated_database,
+)
 from tests.service_calls import create_user, start_assessment, update_user
 from tests.waiting import eventually
 
+__all__ = ["replicated_database"]  # the fixture, used by name
+
+T = TypeVar("T")
 FAST = RetryPolicy(max_attempts=2, base=0.01, cap=0.01, jitter=0)
 
 NOT_MEASURED = {
@@ -88,6 +101,9 @@ MEASURED = {
     "design.no_lock",
     "design.for_update",
     "design.order",
+    "scaling.stale_without_token",
+    "scaling.token_read",
+    "scaling.guarded_cache",
 }
 
 
@@ -588,3 +604,64 @@ def test_the_configuration_decides_the_no_lock_answer() -> None:
     postgres = checks.question("design", "design.no_lock", {})
     assert "SQLite" in sqlite.prompt and "PostgreSQL" in postgres.prompt
     assert sqlite.answer != postgres.answer
+
+
+# --- Scaling out (a primary and a streaming standby) ----------------------------------------
+
+READ_NAME = text("SELECT name, pg_is_in_recovery() FROM users WHERE id = :id")
+
+
+async def _as_another_request(call: Callable[[], Awaitable[T]]) -> T:
+    async def run() -> T:
+        return await call()
+
+    return await asyncio.create_task(run(), context=contextvars.Context())
+
+
+async def _read_name(db: Database, user_id: str, token: Token | None) -> str:
+    """What a read of the user's name sees, as the option reads: old/new, standby/primary."""
+    async with db.reading(token=token) as session:
+        name, in_recovery = (await session.execute(READ_NAME, {"id": user_id})).one()
+    server = "standby" if in_recovery else "primary"
+    return f"The {'new' if name == 'After' else 'old'} name, read on the {server}"
+
+
+async def test_with_replay_paused_a_read_is_stale_without_the_token_and_fresh_with_it(
+    replicated_postgres: PrivateCluster, replicated_database: str
+) -> None:
+    settings = replica_settings(replicated_postgres, replicated_database)
+    async with replica_runtime(settings) as rt:
+        email = f"{services.unique_name('check')}@example.com"
+        user = await create_user(rt.db, email=email, name="Before")
+        await replica_caught_up(replicated_postgres)
+        async with replay_paused(replicated_postgres):
+            await update_user(rt.db, user.id, name="After")
+            token = last_commit_token()
+            assert token is not None
+            await received(replicated_postgres, str(token))
+            plain = await _as_another_request(lambda: _read_name(rt.db, user.id, None))
+            given = await _as_another_request(lambda: _read_name(rt.db, user.id, token))
+    assert plain == key("scaling", "scaling.stale_without_token")
+    assert given == key("scaling", "scaling.token_read")
+
+
+async def test_with_the_standby_behind_no_reader_through_the_cache_gets_the_old_name(
+    replicated_postgres: PrivateCluster, replicated_database: str
+) -> None:
+    settings = replica_settings(replicated_postgres, replicated_database)
+    async with replica_runtime(settings) as rt:
+        email = f"{services.unique_name('check')}@example.com"
+        user = await create_user(rt.db, email=email, name="Before")
+        await replica_caught_up(replicated_postgres)
+
+        async def cached_name() -> str:
+            found = (await read_user_cached(rt.db, rt.cache, user.id)).value
+            assert found is not None
+            return found.name
+
+        assert await _as_another_request(cached_name) == "Before"  # cached from the standby
+        async with replay_paused(replicated_postgres):
+            await update_user(rt.db, user.id, name="After")
+            await received(replicated_postgres, str(last_commit_token()))
+            names = await asyncio.gather(*(_as_another_request(cached_name) for _ in range(8)))
+    assert str(names.count("Before")) == key("scaling", "scaling.guarded_cache")

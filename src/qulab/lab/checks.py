@@ -34,6 +34,7 @@ PAGES: tuple[str, ...] = (
     "caching",
     "eventing",
     "design",
+    "scaling",
 )
 
 
@@ -556,6 +557,48 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
             ),
             "A random order lets a later event of an aggregate overtake an earlier one: "
             "consumers then see an update before the create.",
+        ),
+    ),
+    "scaling": (
+        _fixed(
+            "scaling.stale_without_token",
+            "scaling",
+            "Replay is paused on the standby. You rename a user; then another request, which "
+            "carries no token, reads that user. What does it see?",
+            "The old name, read on the standby",
+            (
+                "The new name, read on the standby",
+                "The new name, read on the primary",
+                "An error: the standby is behind",
+            ),
+            "A read that tolerates lag goes to a healthy standby, and this one has received the "
+            "rename but not applied it: the read is stale, with no error to tell.",
+        ),
+        _fixed(
+            "scaling.token_read",
+            "scaling",
+            "The same read, given the rename's consistency token. What does it see?",
+            "The new name, read on the primary",
+            (
+                "The old name, read on the standby",
+                "The new name, read on the standby",
+                "Nothing until replay resumes",
+            ),
+            "No standby has replayed the token's position: QuLab asks the furthest again for up "
+            "to QULAB_REPLICA_WAIT_MS, then the primary serves the read.",
+        ),
+        _fixed(
+            "scaling.guarded_cache",
+            "scaling",
+            "With the standby behind, a user is renamed (the commit invalidates their cached "
+            "entry) and 8 requests then read the user through the cache. How many get the old "
+            "name?",
+            "0",
+            ("1", "8", "Some, until the TTL expires"),
+            "The invalidation records the commit's WAL position on the entry's generation, and "
+            "a fill is served only by a server that has replayed it (here the primary). Without "
+            "that guard the first fill reads the standby and caches the old name for everyone "
+            "until the TTL.",
         ),
     ),
 }

@@ -3,11 +3,13 @@
     UserError
     ├── Refused
     ├── AnswerFailed
-    └── WrongShape
+    ├── WrongShape
+    └── NoReplicas
 
 Each is the learner's to fix, and its message is the sentence the lab shows: code the sandbox
 will not run (``Refused``), an answer that ran and failed (``AnswerFailed``), or one that ran but
-returned something other than what the task asks for (``WrongShape``).
+returned something other than what the task asks for (``WrongShape``), or a scaling-out
+scenario asked of a database without read replicas (``NoReplicas``).
 """
 
 from __future__ import annotations
@@ -30,3 +32,8 @@ class AnswerFailed(UserError):
 
 class WrongShape(UserError):
     """The answer ran but returned something other than what the task asks for."""
+
+
+class NoReplicas(UserError):
+    """A scaling-out scenario needs PostgreSQL with read replicas; the message says how to start
+    a pair and point QuLab at it."""

@@ -35,6 +35,7 @@ REPOSITORY = PageSpec(
 CACHING = PageSpec("caching", "4. Caching with Redis", ":material/bolt:", "caching")
 EVENTING = PageSpec("eventing", "5. Eventing (Outbox Pattern)", ":material/outbox:", "eventing")
 DESIGN = PageSpec("design", "Create: design an event table", ":material/design_services:", "design")
+SCALING = PageSpec("scaling", "6. Scaling out", ":material/dns:", "scaling")
 
 PAGES: tuple[PageSpec, ...] = (
     INTRODUCTION,
@@ -44,4 +45,5 @@ PAGES: tuple[PageSpec, ...] = (
     CACHING,
     EVENTING,
     DESIGN,
+    SCALING,
 )
