@@ -8,7 +8,15 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from qulab.core import CacheBackend, CacheUnavailable, InvalidInput, MemoryBackend, RedisBackend
+from qulab.core import (
+    CacheBackend,
+    CacheUnavailable,
+    InvalidInput,
+    MemoryBackend,
+    RedisBackend,
+    is_redis_cluster,
+)
+from qulab.lab.errors import NeedsOneRedis
 from qulab.lab.strategies.base import Strategy
 from qulab.lab.strategies.channel import (
     InvalidationChannel,
@@ -36,10 +44,20 @@ STRATEGY_NAMES = (
     "two-tier",
 )
 
+ONE_REDIS_ONLY = (
+    "the cache-strategy comparison runs on one Redis server, not on a Redis Cluster (its keys "
+    "are not hash-tagged): set QULAB_REDIS_URL to a redis:// URL, or leave it unset to compare "
+    "on the in-process cache"
+)
+
 
 class StrategyFactory:
     """Strategies over ``rows``, each on its own backend and its own key prefix. The Redis
-    timeouts are generous: an experiment measures a slow answer rather than abort on it."""
+    timeouts are generous: an experiment measures a slow answer rather than abort on it.
+
+    One Redis server only: the strategies' scripts touch an entry and its floor or generation
+    together, keys a cluster would put on different nodes, and two-tier's channel is plain
+    pub/sub. A ``redis+cluster://`` URL is refused with NeedsOneRedis before anything runs."""
 
     def __init__(
         self,
@@ -52,6 +70,8 @@ class StrategyFactory:
         socket_timeout: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
+        if redis_url and is_redis_cluster(redis_url):
+            raise NeedsOneRedis(ONE_REDIS_ONLY)
         self.rows = rows
         self.redis_url = redis_url
         self.prefix = prefix
