@@ -1,13 +1,16 @@
 """The lab on a Redis Cluster (``redis+cluster://``), on the private cluster of the test session:
 the Redis explorer describes keys and channels from every master, the broker log of a chaos run
-reads and removes its streams across slots, and the cache-strategy comparison refuses the
-cluster in one line."""
+reads and removes its streams across slots, and the caching strategies run there, each row's
+keys on one slot, two-tier's invalidations heard through the cluster."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 from redis.asyncio.cluster import RedisCluster as ClusterClient
 
@@ -18,12 +21,14 @@ from qulab.core.db import Database
 from qulab.core.redis_cluster import cluster_client, slot_of
 from qulab.entrypoints.cli import main
 from qulab.lab.broker_log import RedisNamespace, broker_namespace
+from qulab.lab.redis_keys import scan_keys
 from qulab.lab.redis_structures import redis_view
-from qulab.lab.strategies.registry import ONE_REDIS_ONLY
+from qulab.lab.strategies import STRATEGY_NAMES, ScratchRows, StrategyFactory, Tier
 from qulab.platform.cache import invalidate_user, read_user_cached
 from tests.cache_support import FAMILIES, new_prefix
 from tests.redis_cluster import RedisCluster, delete_cluster_prefix
 from tests.service_calls import create_user
+from tests.waiting import eventually
 
 AGGREGATES = ("User", "AIRScore", "Assessment")
 
@@ -116,21 +121,101 @@ async def test_the_broker_log_reads_each_stream_and_removes_only_its_namespace(
     assert await client.xlen(foreign) == 1
 
 
-def test_cache_compare_refuses_a_cluster_in_one_line(
+@pytest.fixture
+async def factory(db: Database, redis_cluster: RedisCluster) -> AsyncIterator[StrategyFactory]:
+    """The strategies over three scratch rows, on the cluster under a prefix of their own."""
+    rows = ScratchRows(db, 3)
+    await rows.create()
+    prefix = new_prefix()
+    made = StrategyFactory(
+        rows, redis_url=redis_cluster.url, prefix=prefix, ttl=60, rng=random.Random(1)
+    )
+    try:
+        yield made
+    finally:
+        await rows.drop()
+        await made.clear()
+        await delete_cluster_prefix(redis_cluster.url, prefix)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+async def test_each_strategy_serves_a_hit_and_then_the_written_version_on_the_cluster(
+    factory: StrategyFactory, client: ClusterClient, name: str
+) -> None:
+    strategy = await factory.build(name)
+    try:
+        first = await strategy.read("r0")
+        again = await strategy.read("r0")
+        await strategy.write("r0", 1)
+        after = await strategy.read("r0")
+        stored = [key async for key in scan_keys(client, f"{factory.prefix}*", 100)]
+    finally:
+        await strategy.close()
+    assert first.value is not None and (first.value.version, first.hit) == (0, False)
+    assert again.hit
+    newest = 0 if name == "ttl-only" else 1  # ttl-only serves its entry until it expires
+    assert after.value is not None and after.value.version == newest
+    row_keys = [str(key) for key in stored if "r0" in str(key)]
+    assert row_keys and len({slot_of(key) for key in row_keys}) == 1  # one slot per row
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_an_invalidation_reaches_the_other_two_tier_client_through_the_cluster(
+    factory: StrategyFactory,
+) -> None:
+    rows = factory.rows
+    first, second = factory.two_tier_cache("tt"), factory.two_tier_cache("tt")
+    await first.start()
+    await second.start()
+    try:
+        await first.get("r0", lambda: rows.load("r0"))
+        await second.get("r0", lambda: rows.load("r0"))
+        from_l1 = await second.get("r0", lambda: rows.load("r0"))
+        await rows.write("r0", 1)
+        await first.invalidate("r0")
+        await eventually(
+            lambda: second.key("r0") not in second.local_keys(),
+            "the L1 copy to be dropped",
+            interval=0.001,
+        )
+        after = await second.get("r0", lambda: rows.load("r0"))
+    finally:
+        await first.close()
+        await second.close()
+    assert (from_l1.tier, after.tier) == (Tier.L1, Tier.DATABASE)
+    assert after.value is not None and after.value.version == 1
+    assert second.dropped == 1
+
+
+def test_cache_compare_runs_every_strategy_on_the_cluster_and_leaves_no_key(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     redis_cluster: RedisCluster,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    prefix = new_prefix()
     monkeypatch.setenv("QULAB_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'compare.db'}")
     monkeypatch.setenv("QULAB_REDIS_URL", redis_cluster.url)
+    monkeypatch.setenv("QULAB_CACHE_PREFIX", prefix)
     get_settings.cache_clear()
     try:
-        code = main(["cache", "compare", "--ops", "20", "--keys", "5"])
+        code = main(["cache", "compare", "--ops", "200", "--keys", "10", "--json"])
     finally:
         get_settings.cache_clear()
-    captured = capsys.readouterr()
+    results = orjson.loads(capsys.readouterr().out)
 
-    assert code == 2
-    assert captured.err.splitlines() == [f"error: {ONE_REDIS_ONLY}"]
-    assert captured.out == ""
+    async def left() -> list[str]:
+        client = cluster_client(redis_cluster.url)
+        try:
+            return [str(key) async for key in scan_keys(client, f"{prefix}*", 100)]
+        finally:
+            await client.aclose()
+
+    remaining = asyncio.run(left())
+    asyncio.run(delete_cluster_prefix(redis_cluster.url, prefix))
+    assert code == 0
+    assert [result["strategy"] for result in results] == list(STRATEGY_NAMES)
+    assert all(result["reads"] + result["writes"] == 200 for result in results)
+    assert all(result["hits"] > 0 for result in results)  # served by the cluster
+    assert remaining == []

@@ -162,6 +162,7 @@ EXPORTED = {
         "ranges",
         "redact_text",
         "redact_url",
+        "redis_backend",
         "redis_client",
         "replay",
         "run_checks",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         StatsSnapshot,
         codec,
     )
+    from qulab.core.cache.redis_backend import redis_backend
     from qulab.core.config import Settings, get_settings, load_settings
     from qulab.core.consistency import Token, last_commit_token
     from qulab.core.consumers import (
@@ -228,6 +229,7 @@ __all__ = [
     "ranges",
     "redact_text",
     "redact_url",
+    "redis_backend",
     "redis_client",
     "replay",
     "run_checks",
@@ -260,6 +262,7 @@ _HOMES = {
     "Stale": "qulab.core.cache",
     "StatsSnapshot": "qulab.core.cache",
     "codec": "qulab.core.cache",
+    "redis_backend": "qulab.core.cache.redis_backend",
     "Settings": "qulab.core.config",
     "SettingsGroup": "qulab.core.settings_groups",
     "get_settings": "qulab.core.config",

@@ -3,13 +3,11 @@
     UserError
     ├── Refused
     ├── AnswerFailed
-    ├── WrongShape
-    └── NeedsOneRedis
+    └── WrongShape
 
 Each is the learner's to fix, and its message is the sentence the lab shows: code the sandbox
-will not run (``Refused``), an answer that ran and failed (``AnswerFailed``), one that ran but
-returned something other than what the task asks for (``WrongShape``), or an experiment that
-cannot run on the Redis Cluster it was given (``NeedsOneRedis``).
+will not run (``Refused``), an answer that ran and failed (``AnswerFailed``), or one that ran but
+returned something other than what the task asks for (``WrongShape``).
 """
 
 from __future__ import annotations
@@ -32,7 +30,3 @@ class AnswerFailed(UserError):
 
 class WrongShape(UserError):
     """The answer ran but returned something other than what the task asks for."""
-
-
-class NeedsOneRedis(UserError):
-    """An experiment that runs on one Redis server only was given a Redis Cluster."""
