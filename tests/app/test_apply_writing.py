@@ -1,5 +1,6 @@
 """Page 3, Apply by writing: an answer typed in the editor is run in the sandbox and graded;
-hints appear only after a wrong attempt, the model answer only after a right one."""
+hints appear only after a wrong attempt, the model answer only after a right one; a right one
+counts in the sidebar's progress."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.app.helpers import go_to, no_exception, open_runtime, texts, user_cou
 
 SOURCE_KEY = f"write_source_{EAGER_SCORES.key}"
 FORM_KEY = f"write_form_{EAGER_SCORES.key}"
+ACTIVITIES_NONE = "**Apply and Analyze:** 0/4 (written 0/3, predicted 0/1)"
 
 
 def _at_eager_exercise() -> AppTest:
@@ -32,6 +34,11 @@ def _check(at: AppTest, source: str) -> AppTest:
     return at
 
 
+def _activity_line(at: AppTest) -> str:
+    """The sidebar's count of Apply and Analyze activities done."""
+    return next(line for line in texts(at.sidebar.markdown) if "Apply and Analyze" in line)
+
+
 def _hints(at: AppTest) -> list[str]:
     return [text for text in texts(at.info) if text.startswith("Hint ")]
 
@@ -42,6 +49,7 @@ def test_a_wrong_answer_shows_why_then_a_hint_and_a_right_one_passes(sqlite_url:
 
     at = _check(at, EAGER_SCORES.starter)  # seeds the exercise's users once
     users = user_count(sqlite_url)
+    assert _activity_line(at) == ACTIVITIES_NONE
     [warning] = [t for t in texts(at.warning) if t.startswith("Not yet:")]
     assert "`User.scores` was not loaded by your statement" in warning
     assert _hints(at) == [f"Hint 1: {EAGER_SCORES.hints[0]}"]
@@ -56,3 +64,4 @@ def test_a_wrong_answer_shows_why_then_a_hint_and_a_right_one_passes(sqlite_url:
     assert "in 2 statements (budget 2)" in success
     assert not _hints(at)
     assert user_count(sqlite_url) == users
+    assert _activity_line(at) == "**Apply and Analyze:** 1/4 (written 1/3, predicted 0/1)"

@@ -9,7 +9,7 @@ from qulab.core.db import Database
 from qulab.entrypoints.app.demo_data import NPLUSONE_MARKER
 from qulab.entrypoints.app.navigation import CONNECTIVITY, DATA_MODELS
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
-from qulab.lab.loading import APPLY_MARKER, ensure_exercise_rows
+from qulab.lab.exercise_rows import APPLY_MARKER, ensure_exercise_rows
 from qulab.platform.models import AIRScore, Assessment
 from qulab.platform.services import seeding
 from tests.app.helpers import go_to, no_exception, open_runtime, query, texts, user_emails

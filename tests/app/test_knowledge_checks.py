@@ -20,6 +20,7 @@ from qulab.entrypoints.app.navigation import (
 from qulab.entrypoints.app.sections.connectivity import SETUP_LABEL
 from qulab.lab import checks
 from qulab.lab.models import LabProgress
+from qulab.lab.step_progress import STEP_PREFIX
 from tests.app.helpers import go_to, no_exception, open_runtime, query, restart_server, texts
 
 
@@ -31,9 +32,15 @@ def _initialised() -> AppTest:
 
 
 def _rows(url: str) -> list[tuple[str, str, bool, int]]:
+    """The knowledge-check rows of lab_progress (not the steps the learner has done)."""
+
     async def _read(db: Database) -> list[tuple[str, str, bool, int]]:
         async with db.session() as session:
-            rows = await session.scalars(select(LabProgress).order_by(LabProgress.question_id))
+            rows = await session.scalars(
+                select(LabProgress)
+                .where(LabProgress.question_id.not_like(STEP_PREFIX + "%"))
+                .order_by(LabProgress.question_id)
+            )
             return [(r.page, r.question_id, r.correct, r.attempts) for r in rows]
 
     return list(query(url, _read))

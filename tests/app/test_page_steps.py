@@ -94,7 +94,7 @@ PAGES: tuple[tuple[PageSpec, ModuleType, dict[int, tuple[str, str]]], ...] = (
             3: (TOGGLE, LAB_MODE_LABEL),
         },
     ),
-    (DESIGN, design, {0: (FORM_SUBMIT, SUBMIT_LABEL)}),
+    (DESIGN, design, {3: (BUTTON, SUBMIT_LABEL)}),
 )
 
 

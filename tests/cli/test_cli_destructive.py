@@ -159,7 +159,8 @@ def test_db_downgrade_dry_run_lists_revisions_and_tables_with_their_rows(
     head = _revision(migrated)
     one_step = _json(migrated, "db", "downgrade", "--dry-run")
     assert [step["revision"] for step in one_step["revisions"]] == [head]
-    assert one_step["tables"] == {}  # the latest revision adds a column; it drops no table
+    # the latest revision drops the log-tailing relay's two tables, empty here
+    assert one_step["tables"] == {"outbox_failures": 0, "outbox_wal_slots": 0}
 
     to_base = _json(migrated, "db", "downgrade", "base", "--dry-run")
     assert to_base["target"] is None and to_base["revisions"][-1]["revision"] == "0001"

@@ -1,11 +1,11 @@
 """The Apply section and the measured figures of pages 1-5 in headless Chromium at 1400 px.
 
 Walks 2. (initialise, the pooling experiment's pool over its run) -> 3. (a repository method
-beside its SQL, the loading exercise: `raise` stops the page, per-row loads go over budget,
-`selectinload` meets it; the single-user pair as medians) -> 4. (a burst from a MISS and one
-of HITs, T figures) -> 1. (demo rows counted, then removed) -> 5. (the outbox diagram's labels
-measured on screen), saving screenshots in test-output/browser-apply/<stack>/. Runs on the
-embedded default and on PostgreSQL with Redis.
+beside its SQL; the single-user pair as medians) -> 4. (a burst from a MISS and one of HITs,
+T figures) -> 1. (demo rows counted, then removed) -> 5. (the outbox diagram's labels measured
+on screen), saving screenshots in test-output/browser-apply/<stack>/. Runs on the embedded
+default and on PostgreSQL + Redis + RabbitMQ. The written Apply exercise is in the guide's walk
+(test_browser.py).
 """
 
 from __future__ import annotations
@@ -146,33 +146,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
             )
             expect(page.get_by_text("For one user both ways need two statements")).to_be_visible()
             settle(page)
-
-            # The exercise: raise stops the page with SQLAlchemy's message.
-            open_step(page, "6. Apply: write it")
-            page.get_by_role("button", name="Run the Page").click()
-            expect(page.get_by_text("The page stopped")).to_be_visible(timeout=WAIT_MS)
-            expect(page.get_by_text("lazy='raise'")).to_be_visible()
-            settle(page)
-            capture(page, "02-apply-raise.png")
-
-            # Per-row lazy loads go over budget.
-            choose(page, "User.assessments", "selectinload")
-            page.get_by_role("button", name="Run the Page").click()
-            expect(page.get_by_text("Over budget: 22 statements > 3.")).to_be_visible(
-                timeout=WAIT_MS
-            )
-            settle(page)
-            capture(page, "03-apply-over-budget.png")
-
-            # selectinload on both meets it.
-            choose(page, "User.scores", "selectinload")
-            page.get_by_role("button", name="Run the Page").click()
-            expect(page.get_by_text("Within budget: 3 statements ≤ 3")).to_be_visible(
-                timeout=WAIT_MS
-            )
-            expect(metric(page, "Median time (ms, 5 runs)")).to_be_visible()
-            settle(page)
-            capture(page, "04-apply-within-budget.png")
+            capture(page, "02-single-user-pair.png")
 
             # 4. Caching: a burst from a MISS, then a burst of hits; T figures from the samples.
             open_section(page, "4. Caching with Redis")
@@ -193,7 +167,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
                 "not measured"
             )
             expect(page.get_by_text("milliseconds (log scale)").first).to_be_attached()
-            capture(page, "05-caching-bursts.png")
+            capture(page, "03-caching-bursts.png")
 
             # 1. Demo rows counted by marker, then removed; the sample users stay.
             open_section(page, "1. Data Models")
@@ -202,7 +176,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
                 page.get_by_text(re.compile(r"Of these \d+ users, \d+ are demo users"))
             ).to_be_visible(timeout=WAIT_MS)
             settle(page)
-            capture(page, "06-demo-data.png")
+            capture(page, "04-demo-data.png")
             page.get_by_role("button", name="Remove Demo Data").click()
             expect(page.get_by_text(re.compile(r"Removed \d+ demo users"))).to_be_visible(
                 timeout=WAIT_MS
@@ -212,7 +186,7 @@ def test_apply_and_measured_figures_walk_in_chromium(
             assert not [
                 email for email in _users(stack.database_url) if ".seed.qulab.test" in email
             ]
-            capture(page, "07-demo-data-removed.png")
+            capture(page, "05-demo-data-removed.png")
 
             # 5. The outbox diagram: every label at least 12 px on screen at 1400 px.
             open_section(page, "5. Eventing (Outbox Pattern)")
@@ -225,6 +199,6 @@ def test_apply_and_measured_figures_walk_in_chromium(
             assert labels, "the diagram has labels"
             small = [label for label in labels if label["px"] < MIN_LABEL_PX]
             assert not small, small
-            flow.screenshot(path=apply_screenshots / "08-outbox-diagram.png")
+            flow.screenshot(path=apply_screenshots / "06-outbox-diagram.png")
         finally:
             browser.close()

@@ -1,10 +1,10 @@
-"""Create in a real browser: the event-table design form, graded beside the reference.
+"""Create in a real browser: the event table designed over its steps, graded beside the reference.
 
-Opens "Create: design an event table", grades the preset design, grades it again without a
-row lock (on PostgreSQL two relays then publish the same events; on SQLite they take turns),
-and submits a design that cannot work (refused in one line), saving a screenshot of each step
-in test-output/browser-design/<stack>/. Runs on the embedded default and on PostgreSQL with
-Redis.
+Opens "Create: design an event table" (columns, indexes, the relay's claim, the grade), grades
+the design without a row lock (on PostgreSQL two relays then publish the same events; on SQLite
+they take turns; the preset design is graded in the guide's walk), and submits a design that
+cannot work (refused in one line), saving a screenshot of each step in test-output/browser-
+design/<stack>/. Runs on the embedded default and on PostgreSQL with Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 from tests import services
 from tests.cache_support import delete_prefix
 from tests.e2e.server import ROOT, lab_environment, running, streamlit_run
+from tests.e2e.steps import open_step
 from tests.e2e.test_browser import CHROMIUM_ARGS, Stack
 
 SCREENSHOTS = ROOT / "test-output" / "browser-design"
@@ -89,42 +90,44 @@ def test_a_learner_designs_an_event_table_in_chromium(
             expect(page.get_by_role("heading", name=PAGE_TITLE)).to_be_visible(timeout=WAIT_MS)
             sqlite = stack.name == "embedded"
             notice = page.get_by_text("the lock options change nothing")
-            expect(notice).to_have_count(1 if sqlite else 0)
             settle(page)
+            capture(page, "01-design-columns.png")
+            open_step(page, "3. The relay's claim")
+            expect(notice).to_have_count(1 if sqlite else 0)
+            open_step(page, "4. Grade")
             expect(page.get_by_role("button", name="Grade my design")).to_be_visible()
-            capture(page, "01-design-form.png")
 
-            # The preset design, graded beside the reference.
+            # No row lock (the preset design is graded in the guide's walk, test_browser.py),
+            # beside the reference: on PostgreSQL both relays publish the first batch.
+            open_step(page, "3. The relay's claim")
+            page.get_by_text("no row lock", exact=True).click()
+            settle(page)
+            open_step(page, "4. Grade")
             submit(page)
             main = page.locator("[data-testid='stMain']")
-            expect(main.get_by_text("your design, then the reference")).to_be_visible(
-                timeout=WAIT_MS
-            )
+            graded = main.get_by_text(re.compile(r"^Your design: .*no row lock, batch 50"))
+            expect(graded).to_be_visible(timeout=WAIT_MS)
+            expect(main.get_by_text("your design, then the reference")).to_be_visible()
             table = main.locator("[data-testid='stTable']")
-            expect(table.get_by_text("events published twice", exact=True)).to_be_visible(
-                timeout=WAIT_MS
-            )
+            expect(table.get_by_text("events published twice", exact=True)).to_be_visible()
             expect(table.get_by_text("reference", exact=True)).to_be_visible()
             expect(main.get_by_text("The claim's plan, yours and the reference's")).to_be_visible()
-            capture(page, "02-preset-graded.png")
-
-            # No row lock: on PostgreSQL both relays publish the first batch.
-            page.get_by_text("no row lock", exact=True).click()
-            submit(page)
-            expect(main.get_by_text("no row lock, batch 50")).to_be_visible(timeout=WAIT_MS)
             twice = main.get_by_text(re.compile(r"events were published twice"))
             if sqlite:
                 expect(twice).to_have_count(0)
             else:
                 expect(twice).to_be_visible()
-            capture(page, "03-no-row-lock.png")
+            capture(page, "02-no-row-lock.png")
 
             # A design that cannot work: refused in one line, nothing graded.
+            open_step(page, "3. The relay's claim")
             order = main.locator('[data-testid="stSelectbox"]', has_text="Order by")
             order.locator("input").click()
             page.keyboard.type("none")
             page.keyboard.press("Enter")
             page.get_by_text("Hold an aggregate back while an earlier event").click()
+            settle(page)
+            open_step(page, "4. Grade")
             submit(page)
             expect(
                 main.get_by_text(
@@ -133,6 +136,6 @@ def test_a_learner_designs_an_event_table_in_chromium(
                 )
             ).to_be_visible(timeout=WAIT_MS)
             expect(main.locator("[data-testid='stTable']")).to_have_count(0)
-            capture(page, "04-refused.png")
+            capture(page, "03-refused.png")
         finally:
             browser.close()

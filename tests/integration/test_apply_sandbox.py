@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from qulab.core.db import Database
 from qulab.lab.answer_grade import grade_answer, reference_rows
+from qulab.lab.exercise_rows import APPLY_MARKER, ensure_exercise_rows
 from qulab.lab.exercises import BEST_SCORES, EAGER_SCORES, EXERCISE_USERS, EXERCISES, tools
-from qulab.lab.loading import APPLY_MARKER, ensure_exercise_rows
 from qulab.lab.sandbox import Refused, check_source
 from qulab.lab.sandbox.guard import ReadSession
 from qulab.lab.sandbox.worker import read_only_session

@@ -135,10 +135,11 @@ class Runtime:
 
     def relay(self, **options: Any) -> Relay:
         """A relay on this database publishing through this runtime's publisher (which the
-        runtime, not the relay, closes). ``options`` are Relay's keyword arguments."""
-        from qulab.core.outbox.relay import Relay
+        runtime, not the relay, closes), of the mode ``QULAB_RELAY_MODE`` asks for (polling or
+        log-tailing). ``options`` are Relay's keyword arguments."""
+        from qulab.core.outbox.modes import relay_for
 
-        return Relay(self.db, self.publisher, **options)
+        return relay_for(self.db, self.publisher, **options)
 
     def consumer(
         self,

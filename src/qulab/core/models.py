@@ -182,3 +182,37 @@ class InboxEntry(CoreBase):
 
     def __repr__(self) -> str:
         return f"<InboxEntry consumer={self.consumer!r} event_id={self.event_id!r}>"
+
+
+class OutboxWalSlot(CoreBase):
+    """A log-tailing relay's replication slot (revision 0008): how many events it has
+    published (its rows are deleted once the broker confirmed them, so the count lives here,
+    updated once per batch) and whether the events written before the slot existed have been
+    sent (``drained``)."""
+
+    __tablename__ = "outbox_wal_slots"
+
+    slot: Mapped[str] = mapped_column(String(63), primary_key=True)
+    published: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    drained: Mapped[bool] = mapped_column(default=False)
+    confirmed_lsn: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxFailure(CoreBase):
+    """An event the log-tailing relay could not publish yet (revision 0008): ``retrying``
+    until its next attempt, ``held`` behind an earlier event of its aggregate, ``failed`` once
+    dead-lettered. The slot has moved past it; this row (and the event's, kept until it is
+    published) is what remains to do."""
+
+    __tablename__ = "outbox_failures"
+
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    aggregate_id: Mapped[str] = mapped_column(String(36), index=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

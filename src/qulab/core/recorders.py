@@ -55,6 +55,11 @@ class RelayRecorder(Protocol):
         of its oldest pending event (0 when none waits). Partitions not given are gone."""
         ...
 
+    def wal_slot(self, *, slot: str, retained_bytes: int, warn_bytes: int) -> None:
+        """The log-tailing relay's slot as last read: the WAL it keeps, and the threshold
+        above which that is a warning (0: none)."""
+        ...
+
 
 class ConsumerRecorder(Protocol):
     def processed(self, event_type: str) -> None:
@@ -99,6 +104,9 @@ class NoRelayMetrics:
         return None
 
     def backlog(self, *, pending: int, failed: int, lag_seconds: Mapping[str, float]) -> None:
+        return None
+
+    def wal_slot(self, *, slot: str, retained_bytes: int, warn_bytes: int) -> None:
         return None
 
 

@@ -1,7 +1,8 @@
 """The core's tables in their final shape, for an application's first Alembic migration.
 
 An application whose database starts empty creates the outbox (``domain_events``), the ordered
-relays' tables (``outbox_relays``, ``outbox_leases``) and the consumers' ``inbox`` in one call,
+relays' tables (``outbox_relays``, ``outbox_leases``), the consumers' ``inbox`` and the
+log-tailing relay's ``outbox_wal_slots`` and ``outbox_failures`` in one call,
 beside its own tables::
 
     from qulab.core.schema import create_core_tables, drop_core_tables
@@ -44,7 +45,15 @@ BEGIN
     WHERE rowid = NEW.rowid;
 END
 """
-CORE_TABLES = (EVENTS, "outbox_relays", "outbox_leases", "inbox")
+CORE_TABLES = (
+    EVENTS,
+    "outbox_relays",
+    "outbox_leases",
+    "inbox",
+    "outbox_wal_slots",
+    "outbox_failures",
+)
+WAL_TABLES = ("outbox_wal_slots", "outbox_failures")
 TRACE_CONTEXT = "trace_context"
 
 
@@ -57,7 +66,7 @@ def _operations(op: Operations | None) -> Operations:
 
 
 def create_core_tables(op: Operations | None = None) -> None:
-    """Create the core's four tables, their indexes and (SQLite) the sequence trigger."""
+    """Create the core's tables, their indexes and (SQLite) the sequence trigger."""
     op = _operations(op)
     postgres = op.get_context().dialect.name == "postgresql"
     if postgres:
@@ -123,21 +132,58 @@ def create_core_tables(op: Operations | None = None) -> None:
         sa.Column("deliveries", sa.Integer(), nullable=False, server_default=sa.text("1")),
         sa.PrimaryKeyConstraint("consumer", "event_id"),
     )
+    create_wal_tables(op)
+
+
+def create_wal_tables(op: Operations | None = None) -> None:
+    """Create the log-tailing relay's two tables: its slots' counters, its failures."""
+    op = _operations(op)
+    op.create_table(
+        "outbox_wal_slots",
+        sa.Column("slot", sa.String(63), primary_key=True),
+        sa.Column("published", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
+        sa.Column("drained", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("confirmed_lsn", sa.String(32), nullable=True),
+        _timestamp("created_at"),
+        _timestamp("updated_at"),
+    )
+    op.create_table(
+        "outbox_failures",
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("aggregate_id", sa.String(36), nullable=False),
+        sa.Column("sequence", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        _timestamp("next_attempt_at", nullable=True),
+        _timestamp("updated_at"),
+    )
+    op.create_index("ix_outbox_failures_aggregate_id", "outbox_failures", ["aggregate_id"])
+
+
+def drop_wal_tables(op: Operations | None = None) -> None:
+    op = _operations(op)
+    for table in reversed(WAL_TABLES):
+        op.drop_table(table)
 
 
 def upgrade_core_tables(op: Operations | None = None) -> None:
     """Bring core tables made by an earlier ``create_core_tables`` to today's shape: adds the
-    columns added since (``domain_events.trace_context``), leaving those already there. An
+    columns and tables added since (``domain_events.trace_context``, the log-tailing relay's
+    ``outbox_wal_slots`` and ``outbox_failures``), leaving those already there. An
     application calls it in a revision of its own after upgrading QuLab; on a database its
     first revision created today it changes nothing."""
     op = _operations(op)
-    present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns(EVENTS)}
+    inspector = sa.inspect(op.get_bind())
+    present = {c["name"] for c in inspector.get_columns(EVENTS)}
     if TRACE_CONTEXT not in present:
         op.add_column(EVENTS, sa.Column(TRACE_CONTEXT, sa.Text(), nullable=True))
+    if not set(WAL_TABLES) & set(inspector.get_table_names()):
+        create_wal_tables(op)
 
 
 def drop_core_tables(op: Operations | None = None) -> None:
-    """Drop the core's four tables (their indexes and trigger go with them)."""
+    """Drop the core's tables (their indexes and trigger go with them)."""
     op = _operations(op)
     for table in reversed(CORE_TABLES):
         op.drop_table(table)

@@ -233,7 +233,10 @@ class TracingSettings(SettingsGroup):
 
 class RelaySettings(SettingsGroup):
     """How the outbox relay paces, retries and shares the work (``QULAB_RELAY_*``,
-    ``QULAB_OUTBOX_CHANNEL``, ``QULAB_OUTBOX_PARTITIONS``, ``QULAB_OUTBOX_NOTIFY``)."""
+    ``QULAB_OUTBOX_CHANNEL``, ``QULAB_OUTBOX_PARTITIONS``, ``QULAB_OUTBOX_NOTIFY``). ``mode``
+    ``wal`` tails PostgreSQL's write-ahead log through the replication slot ``slot`` (and a
+    publication of the same name); the slot's retained WAL above ``wal_warn_bytes`` is a
+    warning (0: never)."""
 
     env_prefix = "QULAB_RELAY_"
 
@@ -252,6 +255,9 @@ class RelaySettings(SettingsGroup):
     ordered: bool = True
     partitions: int = Field(16, ge=1, le=4096, validation_alias="QULAB_OUTBOX_PARTITIONS")
     notify: bool = Field(True, validation_alias="QULAB_OUTBOX_NOTIFY")
+    mode: Annotated[Literal["polling", "wal"], BeforeValidator(_lower)] = "polling"
+    slot: str = Field("qulab_outbox", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    wal_warn_bytes: int = Field(1 << 30, ge=0)
 
 
 class ConsumerSettings(SettingsGroup):

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qulab.core import Database, InvalidInput
+from qulab.lab.exercise_rows import ensure_exercise_rows
 from qulab.lab.exercises import BY_KEY, EXERCISE_USERS, Exercise, Row
-from qulab.lab.loading import ensure_exercise_rows
 from qulab.lab.sandbox import load_entry, run_entry, run_in_sandbox
 
 

@@ -34,7 +34,8 @@ from qulab.core import (
 )
 from qulab.core.consumers import inbox_counts
 from qulab.lab.broker_log import BrokerNamespace, broker_namespace
-from qulab.lab.chaos_check import ChaosReport, verify
+from qulab.lab.chaos_check import ChaosReport, event_positions, verify
+from qulab.lab.chaos_record import keep_record
 from qulab.lab.scratch import scratch_database
 from qulab.platform import (
     CalculateScore,
@@ -64,6 +65,11 @@ class ChaosPlan:
     seed: int = 0
     rate: float = 100.0  # events written per second
     timeout: float = 120.0  # seconds to wait for everything to settle
+    relay_mode: str = "polling"  # or "wal": relays tail the write-ahead log (PostgreSQL)
+
+    @property
+    def wal(self) -> bool:
+        return self.relay_mode == "wal"
 
 
 @dataclass
@@ -155,6 +161,8 @@ class _Fleet:
 
 def _environment(plan: ChaosPlan, database_url: str, namespace: BrokerNamespace) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
+    if plan.wal:  # slot names are cluster-wide: the scratch database's own
+        env |= {"QULAB_RELAY_MODE": "wal", "QULAB_RELAY_SLOT": database_url.rpartition("/")[2]}
     return env | {
         "QULAB_DATABASE_URL": database_url,
         "QULAB_BROKER_URL": plan.broker,
@@ -221,12 +229,18 @@ async def _kill_at_random(
         report(progress)
 
 
-async def _counts(db: Database) -> tuple[int, int, int]:
+async def _counts(db: Database, plan: ChaosPlan) -> tuple[int, int, int]:
     """(events, published, applied by the consumer)."""
-    async with db.connect() as conn:
-        by_status = await OutboxRepository(conn).count_by_status()
+    if plan.wal:
+        statuses = [status for _, status in (await event_positions(db, recorded=True)).values()]
+        by_status = {EventStatus.PUBLISHED.value: statuses.count(EventStatus.PUBLISHED.value)}
+        total = len(statuses)
+    else:
+        async with db.connect() as conn:
+            by_status = await OutboxRepository(conn).count_by_status()
+        total = sum(by_status.values())
     applied = (await inbox_counts(db)).get(CONSUMER, (0, 0))[0]
-    return sum(by_status.values()), by_status.get(EventStatus.PUBLISHED.value, 0), applied
+    return total, by_status.get(EventStatus.PUBLISHED.value, 0), applied
 
 
 async def _settle(db: Database, plan: ChaosPlan, progress: Progress, report: Report) -> bool:
@@ -234,7 +248,7 @@ async def _settle(db: Database, plan: ChaosPlan, progress: Progress, report: Rep
     loop = asyncio.get_running_loop()
     deadline = loop.time() + plan.timeout
     while True:
-        total, progress.published, progress.applied = await _counts(db)
+        total, progress.published, progress.applied = await _counts(db, plan)
         report(progress)
         if total and progress.published == total and progress.applied == total:
             return True
@@ -243,9 +257,9 @@ async def _settle(db: Database, plan: ChaosPlan, progress: Progress, report: Rep
         await asyncio.sleep(0.25)
 
 
-async def _watch(db: Database, progress: Progress, report: Report) -> None:
+async def _watch(db: Database, plan: ChaosPlan, progress: Progress, report: Report) -> None:
     while True:
-        _, progress.published, progress.applied = await _counts(db)
+        _, progress.published, progress.applied = await _counts(db, plan)
         report(progress)
         await asyncio.sleep(0.5)
 
@@ -260,6 +274,8 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
         db = open_database(settings.replace(database_url=url, broker_url=plan.broker))
         try:
             await namespace.prepare(CONSUMER)
+            if plan.wal:
+                await keep_record(db)
             with tempfile.TemporaryDirectory(prefix="qulab_chaos_") as folder:
                 fleet = _Fleet(_environment(plan, url, namespace), Path(folder))
                 try:
@@ -269,7 +285,7 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
                     await fleet.add("consumer", plan.consumers)
                     await fleet.ready(60)
                     progress.phase = "producing, killing"
-                    watcher = asyncio.create_task(_watch(db, progress, report))
+                    watcher = asyncio.create_task(_watch(db, plan, progress, report))
                     try:
                         await asyncio.gather(
                             _produce(db, plan, rng, progress),
@@ -286,7 +302,7 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
                     await fleet.stop()
             progress.phase = "verifying"
             report(progress)
-            result = await verify(db, await namespace.read(), CONSUMER)
+            result = await verify(db, await namespace.read(), CONSUMER, recorded=plan.wal)
         finally:
             await db.dispose()
             with contextlib.suppress(Exception):
@@ -294,6 +310,7 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
     result.settled = settled
     result.kills = progress.kills
     result.relays, result.consumers, result.seed = plan.relays, plan.consumers, plan.seed
+    result.relay_mode = plan.relay_mode
     result.broker = redact_url(plan.broker)
     result.scratch_database = url.rpartition("/")[2]
     result.scratch_namespace = namespace.name

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from qulab.core import Database, OutboxRepository
 from qulab.core.consumers import applied_ids
+from qulab.lab.chaos_record import recorded_positions
 from qulab.platform import excess_effects, projection_differences
 
 Position = tuple[str, int]  # (aggregate key, commit sequence)
@@ -55,6 +56,7 @@ class ChaosReport:
     consumers: int = 0
     seed: int = 0
     broker: str = ""
+    relay_mode: str = "polling"
     settled: bool = True
     seconds: float = 0.0
     scratch_database: str = ""  # removed at the end, like the broker namespace
@@ -75,15 +77,23 @@ class ChaosReport:
         return asdict(self) | {"passed": self.passed}
 
 
-async def event_positions(db: Database) -> dict[str, tuple[Position, str]]:
-    """Every event: its (aggregate, sequence) and its status."""
-    async with db.connect() as conn:
-        rows = await OutboxRepository(conn).positions()
+async def event_positions(
+    db: Database, *, recorded: bool = False
+) -> dict[str, tuple[Position, str]]:
+    """Every event: its (aggregate, sequence) and its status; with ``recorded``, from the
+    check's own record (a run with the log-tailing relay, which deletes published rows)."""
+    if recorded:
+        rows = await recorded_positions(db)
+    else:
+        async with db.connect() as conn:
+            rows = await OutboxRepository(conn).positions()
     return {i: ((f"{t}:{a}", n), status) for i, (t, a, n, status) in rows.items()}
 
 
-async def verify(db: Database, published: Sequence[str], consumer: str) -> ChaosReport:
-    events = await event_positions(db)
+async def verify(
+    db: Database, published: Sequence[str], consumer: str, *, recorded: bool = False
+) -> ChaosReport:
+    events = await event_positions(db, recorded=recorded)
     applied = await applied_ids(db, consumer)
     missing = sorted(set(events) - set(applied))
     problems = [f"event {event_id} never applied" for event_id in missing[:5]]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload, subqueryload
 
 from qulab.lab.errors import WrongShape
-from qulab.lab.loading import APPLY_MARKER
+from qulab.lab.exercise_rows import APPLY_MARKER
 from qulab.platform import AIRScore, Assessment, User, seeded_users
 
 Row = tuple[Any, ...]

@@ -1,8 +1,9 @@
 """A scratch database: created empty for one run, migrated, and removed afterwards.
 
 On PostgreSQL it is a new database on the server the settings name (``qulab_scratch_<hex>``),
-dropped with ``FORCE`` at the end; on SQLite a file in a temporary directory. The name is
-generated here, never taken from input, so it can be spelled into the DDL.
+dropped with ``FORCE`` at the end (its replication slots first, a log-tailing relay's); on
+SQLite a file in a temporary directory. The name is generated here, never taken from input, so
+it can be spelled into the DDL.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from qulab.core import ServiceUnavailable, Settings, open_database, redact_text
 from qulab.platform import MIGRATIONS
+
+TERMINATE_SLOT_HOLDERS = text(
+    "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+    "WHERE database = :database AND active_pid IS NOT NULL"
+)
+DROP_SLOTS = text(
+    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+    "WHERE database = :database AND NOT active"
+)
 
 
 @asynccontextmanager
@@ -46,9 +56,17 @@ async def scratch_database(settings: Settings, label: str = "scratch") -> AsyncI
             yield url
         finally:
             async with admin.connect() as conn:
+                await _drop_slots(conn, name)
                 await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.dispose()
+
+
+async def _drop_slots(conn: AsyncConnection, database: str) -> None:
+    """Drop the replication slots of the scratch database (a log-tailing relay's): a database
+    with a slot cannot be dropped, and a slot left behind would keep WAL forever."""
+    await conn.execute(TERMINATE_SLOT_HOLDERS, {"database": database})
+    await conn.execute(DROP_SLOTS, {"database": database})
 
 
 async def _migrate(settings: Settings, url: str) -> None:

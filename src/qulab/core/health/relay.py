@@ -3,7 +3,8 @@ they live, so the live leases say which relays run and what they hold. Everywher
 leave behind in the outbox tells the rest: when an event was last marked published and how long
 the oldest pending one has waited.
 
-``relay_activity`` is the one place that decides it.
+``relay_activity`` is the one place that decides it. In ``wal`` mode the line is the
+log-tailing relay's slot: how much WAL it keeps, a warning above ``QULAB_RELAY_WAL_WARN_BYTES``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from qulab.core.health.check import Check, Status
 from qulab.core.models import utcnow
 from qulab.core.outbox.leases import lease_table
 from qulab.core.outbox.repository import OutboxRepository
+from qulab.core.outbox.wal_repository import slot_info
 
 # A pending event older than this, with no relay publishing meanwhile, means none is running.
 STALE_PENDING_SECONDS = 60.0
@@ -65,12 +67,37 @@ async def relay_activity(db: Database) -> RelayActivity:
 async def check_relay(db: Database, stale_after: float = STALE_PENDING_SECONDS) -> Check:
     activity = await relay_activity(db)
     detail = activity.describe(utcnow())
+    if db.settings.relay.mode == "wal" and db.dialect == "postgresql":
+        return await _check_wal_slot(db, detail)
     pending_age = activity.oldest_pending_age
     if activity.live_relays == 0 and pending_age is not None:
         return Check("relay", Status.WARN, f"no relay holds a lease: {detail}")
     if pending_age is not None and pending_age > stale_after:
         return Check("relay", Status.WARN, f"no relay seems to run: {detail}")
     return Check("relay", Status.OK, detail)
+
+
+async def _check_wal_slot(db: Database, detail: str) -> Check:
+    """The log-tailing relay's line: its slot and the WAL it keeps. A slot no relay reads makes
+    PostgreSQL keep every WAL segment since its position, so above ``QULAB_RELAY_WAL_WARN_BYTES``
+    it is a warning (docs/outbox.md says how to drop a dead slot)."""
+    slot = db.settings.relay.slot
+    info = await slot_info(db)
+    if info is None:
+        return Check("relay", Status.WARN, f"no replication slot {slot} yet: start the relay")
+    reading = "a relay is decoding it" if info.active else "no relay is decoding it right now"
+    kept = f"slot {slot} keeps {_size(info.retained_bytes)} of WAL, {reading}; {detail}"
+    limit = db.settings.relay.wal_warn_bytes
+    if limit and info.retained_bytes > limit:
+        return Check("relay", Status.WARN, f"{kept} (over {_size(limit)})")
+    return Check("relay", Status.OK, kept)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
 
 
 def _age(delta: timedelta) -> str:

@@ -1,6 +1,7 @@
 """Outbox metrics: what the relay published, failed to publish and dead-lettered by event type,
 how long a batch took the broker, and the backlog it reads between batches (lag by partition,
-pending and dead-lettered counts, and when they were read)."""
+pending and dead-lettered counts, and when they were read; in ``wal`` mode the WAL the slot
+keeps)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ class RelayMetrics(Collector):
             registry=registry,
         )
         self._backlog: _Backlog | None = None
+        self._slot: tuple[str, int, int] | None = None  # slot, retained bytes, warning above
         registry.register(self)
 
     def batch(
@@ -84,10 +86,34 @@ class RelayMetrics(Collector):
     def backlog(self, *, pending: int, failed: int, lag_seconds: Mapping[str, float]) -> None:
         self._backlog = _Backlog(pending, failed, dict(lag_seconds), time.time())
 
+    def wal_slot(self, *, slot: str, retained_bytes: int, warn_bytes: int) -> None:
+        self._slot = (slot, retained_bytes, warn_bytes)
+
     def describe(self) -> Iterable[Metric]:
         return ()
 
+    def _slot_gauges(self) -> Iterable[Metric]:
+        if self._slot is None:
+            return
+        slot, retained, warn = self._slot
+        kept = GaugeMetricFamily(
+            "qulab_outbox_wal_retained_bytes",
+            "WAL PostgreSQL keeps for the log-tailing relay's replication slot (bytes from the "
+            "slot's restart position to the current one); it grows while no relay reads it.",
+            labels=["slot"],
+        )
+        kept.add_metric([slot], retained)
+        yield kept
+        limit = GaugeMetricFamily(
+            "qulab_outbox_wal_retained_warn_bytes",
+            "Retained WAL above which doctor warns (QULAB_RELAY_WAL_WARN_BYTES; 0: never).",
+            labels=["slot"],
+        )
+        limit.add_metric([slot], warn)
+        yield limit
+
     def collect(self) -> Iterable[Metric]:
+        yield from self._slot_gauges()
         backlog = self._backlog  # one snapshot: the four gauges always agree
         if backlog is None:
             return

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from qulab.core.outbox.factory import build_publisher
     from qulab.core.outbox.memory import MemoryBroker, memory_broker
     from qulab.core.outbox.message import OutboxMessage
+    from qulab.core.outbox.modes import relay_for
     from qulab.core.outbox.nats import MSG_ID, NatsPublisher, jetstream_name
     from qulab.core.outbox.ordered import ranges
     from qulab.core.outbox.publisher import OutageSwitch, Publisher
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from qulab.core.outbox.relay import PassResult, Relay, event_publisher, publish_pending
     from qulab.core.outbox.retry import RetryPolicy
     from qulab.core.outbox.stdout import StdoutPublisher
+    from qulab.core.outbox.wal_relay import WalRelay
+    from qulab.core.outbox.wal_repository import SlotInfo, slot_info
 
 _HOMES = {
     "build_publisher": "qulab.core.outbox.factory",
@@ -54,10 +57,14 @@ _HOMES = {
     "ranges": "qulab.core.outbox.ordered",
     "RedisStreamsPublisher": "qulab.core.outbox.redis_streams",
     "Relay": "qulab.core.outbox.relay",
+    "relay_for": "qulab.core.outbox.modes",
     "replay": "qulab.core.outbox.admin",
     "RetryPolicy": "qulab.core.outbox.retry",
+    "SlotInfo": "qulab.core.outbox.wal_repository",
+    "slot_info": "qulab.core.outbox.wal_repository",
     "StdoutPublisher": "qulab.core.outbox.stdout",
     "stream_name": "qulab.core.outbox.redis_streams",
+    "WalRelay": "qulab.core.outbox.wal_relay",
 }
 
 __all__ = [
@@ -73,7 +80,9 @@ __all__ = [
     "RedisStreamsPublisher",
     "Relay",
     "RetryPolicy",
+    "SlotInfo",
     "StdoutPublisher",
+    "WalRelay",
     "build_publisher",
     "count_purgeable",
     "event_publisher",
@@ -84,7 +93,9 @@ __all__ = [
     "publish_pending",
     "purge_published",
     "ranges",
+    "relay_for",
     "replay",
+    "slot_info",
     "stream_name",
 ]
 

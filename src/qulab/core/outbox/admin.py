@@ -14,9 +14,10 @@ from typing import Any
 from qulab.core.db import Database
 from qulab.core.errors import InvalidInput, NotFound
 from qulab.core.ids import validate_id
-from qulab.core.models import utcnow
+from qulab.core.models import EventStatus, utcnow
 from qulab.core.outbox.leases import LeaseInfo, lease_table
 from qulab.core.outbox.repository import OutboxRepository
+from qulab.core.outbox.wal_repository import WalRepository
 
 AGE = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -84,7 +85,8 @@ def _holdings(leases: list[LeaseInfo]) -> tuple[list[RelayHolding], list[int]]:
 async def outbox_status(db: Database, failures: int = 10) -> OutboxStatus:
     """Counts by status, the age of the oldest pending event (the lag), recent failures
     (dead-lettered events and pending ones with a recorded error) and, on PostgreSQL, which
-    relay holds which partition."""
+    relay holds which partition. In ``wal`` mode ``published`` adds the slots' counts (their
+    rows are gone) and ``retrying`` comes from the failures record."""
     async with db.session() as session:
         repo = OutboxRepository(session)
         counts = await repo.count_by_status()
@@ -104,6 +106,16 @@ async def outbox_status(db: Database, failures: int = 10) -> OutboxStatus:
             for e in await repo.recent_failures(failures)
         ]
         leases = await lease_table(await session.connection()) if db.dialect == "postgresql" else []
+        if db.settings.relay.mode == "wal" and db.dialect == "postgresql":
+            # The log-tailing relay deletes what it published and keeps retries to itself.
+            wal = WalRepository(await session.connection(), db.settings.relay.slot)
+            counts["published"] += await wal.published_total()
+            retrying = await wal.retrying_count()
+            waiting = [
+                FailureInfo(i, t, a, EventStatus.PENDING.value, n, error, due, changed)
+                for i, t, a, n, error, due, changed in await repo.retrying_failures(failures)
+            ]
+            recent = sorted(waiting + recent, key=lambda f: f.updated_at, reverse=True)[:failures]
     lag = (utcnow() - oldest).total_seconds() if oldest is not None else None
     relays, unheld = _holdings(leases)
     partitions = len(leases) if db.dialect == "postgresql" else None

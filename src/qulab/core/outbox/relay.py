@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -159,7 +160,9 @@ class Relay:
         self._repairs: set[asyncio.Task[None]] = set()
         self._looping = False
         self._fenced = False  # the last pass saw committed events wait behind the fence
-        self._released = False  # the last batch dead-lettered an event that held others back
+        # the last batch left events due now: it dead-lettered an event that held others back, or
+        # (log-tailing) the slot holds more than one batch
+        self._more_due = False
 
     # -- control ---------------------------------------------------------------------------
 
@@ -256,7 +259,7 @@ class Relay:
             result.claimed = len(messages)
         # A dead-lettered event released its aggregate: the events it held back in this batch
         # are due now, so the pass goes on.
-        self._released = result.dead > 0 and len(attempted) < len(messages)
+        self._more_due = result.dead > 0 and len(attempted) < len(messages)
         self._repair(attempted, sent)
         self._report(attempted, sent)
         self._steps += 1
@@ -311,7 +314,7 @@ class Relay:
                     await self.refresh_backlog()
                     if result.outage:
                         break
-                    if result.claimed < self.batch_size and not self._released:
+                    if result.claimed < self.batch_size and not self._more_due:
                         break
             finally:
                 if self.lane is not None and not self._looping:
@@ -493,7 +496,7 @@ class Relay:
             async with self.db.connect() as conn:
                 repository = OutboxRepository(conn)
                 found = await repository.backlog(BACKLOG_COUNT_CAP)
-                retrying: int | None = await repository.retrying_count()
+                retrying: int | None = await self._retrying(conn)
         except ServiceUnavailable as error:
             log.debug("outbox not read for the status line: %s", error)
             counts = {"published": published, "retrying": None, "failed": None, "pending": None}
@@ -507,6 +510,10 @@ class Relay:
             "pending": found.pending,
         }
         return StatusLine("relay status", counts, lag, context)
+
+    async def _retrying(self, conn: AsyncConnection) -> int:
+        """Events waiting for another attempt."""
+        return await OutboxRepository(conn).retrying_count()
 
     async def report_status(self) -> StatusLine:
         """Log the status line (at INFO) and return it."""
@@ -649,6 +656,14 @@ def _publisher_for(db: Database, publisher: Publisher | None) -> tuple[Publisher
     return open_publisher(db.settings), True
 
 
+def _relay_for(db: Database, publisher: Publisher, **options: Any) -> Relay:
+    """The relay of the configured mode (``qulab.core.outbox.modes``, imported here: it
+    imports this module)."""
+    from qulab.core.outbox.modes import relay_for
+
+    return relay_for(db, publisher, **options)
+
+
 async def publish_pending(
     db: Database,
     publisher: Publisher | None = None,
@@ -659,7 +674,7 @@ async def publish_pending(
 ) -> PassResult:
     """One pass: publish everything that is due now, then return what happened."""
     publisher, owned = _publisher_for(db, publisher)
-    relay = Relay(
+    relay = _relay_for(
         db, publisher, owns_publisher=owned, batch_size=batch_size, policy=policy, listen=False
     )
     try:
@@ -680,7 +695,7 @@ async def event_publisher(
     """The relay loop under its codelab name: every ``interval_seconds`` (or on NOTIFY),
     publish pending events ``max_events`` at a time, until ``stop`` is set."""
     publisher, owned = _publisher_for(db, publisher)
-    relay = Relay(
+    relay = _relay_for(
         db, publisher, owns_publisher=owned, batch_size=max_events, interval=interval_seconds
     )
     if stop is None:

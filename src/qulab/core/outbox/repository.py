@@ -220,6 +220,56 @@ _ROW_COLUMNS = (
 )
 
 
+# -- the log-tailing relay (qulab.core.outbox.wal_relay): its few statements on this table --------
+
+# Events written before the slot existed are not in its stream: they join the failures record
+# (due now, or at the retry time they had), where the retry pass publishes them in order.
+HAND_PENDING_TO_FAILURES = text(
+    """
+INSERT INTO outbox_failures
+    (event_id, aggregate_id, sequence, status, attempts, last_error, next_attempt_at, updated_at)
+SELECT id, aggregate_id, sequence,
+       CASE WHEN next_attempt_at IS NULL THEN 'held' ELSE 'retrying' END,
+       attempts, last_error, next_attempt_at, :now
+FROM domain_events WHERE status = 'pending'
+ORDER BY txid, sequence
+ON CONFLICT (event_id) DO NOTHING
+"""
+)
+DELETE_PUBLISHED = text("DELETE FROM domain_events WHERE id = ANY(CAST(:ids AS varchar[]))")
+DEAD_LETTER = text(
+    """
+UPDATE domain_events SET status = 'failed', attempts = :attempts, last_error = :error,
+       next_attempt_at = NULL, updated_at = :now
+WHERE id = :event_id
+"""
+)
+# The log-tailing relay's retrying events, with their type, latest change first.
+RETRYING_FAILURES = text(
+    """
+SELECT f.event_id, e.event_type, f.aggregate_id, f.attempts, f.last_error, f.next_attempt_at,
+       f.updated_at
+FROM outbox_failures AS f JOIN domain_events AS e ON e.id = f.event_id
+WHERE f.status = 'retrying' AND e.status = 'pending'
+ORDER BY f.updated_at DESC, f.event_id
+LIMIT :limit
+"""
+)
+# What the retry pass looks at: every open failure whose event is still pending (a dead letter
+# is ``failed`` on both sides until ``outbox replay`` puts its event back), oldest first.
+OPEN_FAILURES = text(
+    """
+SELECT f.event_id, f.status, f.attempts, f.next_attempt_at, e.status,
+       e.event_type, e.aggregate_type, e.aggregate_id, e.created_at, e.payload::text,
+       e.sequence, e.trace_context
+FROM outbox_failures AS f JOIN domain_events AS e ON e.id = f.event_id
+WHERE e.status = 'pending'
+ORDER BY f.sequence
+LIMIT :limit
+"""
+)
+
+
 @dataclass(frozen=True)
 class EventRow:
     """One outbox row as callers see it (a read model, detached from any session)."""
@@ -328,6 +378,41 @@ class OutboxRepository:
             for failure in failures:
                 failure["b_error"] = str(failure["b_error"])[:MAX_ERROR]
             await self.executor.execute(RECORD_FAILURE, failures)
+
+    # -- the log-tailing relay -----------------------------------------------------------------
+
+    async def create_publication(self, name: str) -> None:
+        """PostgreSQL: the publication a logical replication slot decodes: inserts into this
+        table only (deleting published rows is not decoded)."""
+        quoted = self._quoted(name)
+        await self.executor.execute(
+            text(f"CREATE PUBLICATION {quoted} FOR TABLE domain_events WITH (publish = 'insert')")
+        )
+
+    async def hand_pending_to_failures(self, now: datetime) -> int:
+        """Every pending event joins ``outbox_failures`` (the log-tailing relay's record of
+        what it still has to send); returns how many joined."""
+        result = await self.executor.execute(HAND_PENDING_TO_FAILURES, {"now": now})
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def delete_published(self, event_ids: Sequence[str]) -> None:
+        """Delete events the broker confirmed (the log-tailing relay keeps no published rows)."""
+        if event_ids:
+            await self.executor.execute(DELETE_PUBLISHED, {"ids": list(event_ids)})
+
+    async def dead_letter(self, rows: list[dict[str, Any]]) -> None:
+        """Each dict: event_id, attempts, error, now: the event becomes ``failed``."""
+        if rows:
+            await self.executor.execute(DEAD_LETTER, rows)
+
+    async def open_failures(self, limit: int) -> Sequence[Row[Any]]:
+        """Up to ``limit`` open failures joined with their pending events, oldest first."""
+        return (await self.executor.execute(OPEN_FAILURES, {"limit": limit})).all()
+
+    async def retrying_failures(self, limit: int) -> Sequence[Row[Any]]:
+        """The log-tailing relay's retrying events, latest failure first: (id, type, aggregate
+        id, attempts, last error, next attempt, updated)."""
+        return (await self.executor.execute(RETRYING_FAILURES, {"limit": limit})).all()
 
     # -- operating ---------------------------------------------------------------------------
 
@@ -475,6 +560,11 @@ class OutboxRepository:
 
     async def _rows(self, statement: Select[Any]) -> list[EventRow]:
         return [_event_row(row) for row in (await self.executor.execute(statement)).all()]
+
+    def _quoted(self, name: str) -> str:
+        if isinstance(self.executor, AsyncConnection):
+            return self.executor.dialect.identifier_preparer.quote(name)
+        return self.executor.get_bind().dialect.identifier_preparer.quote(name)
 
     def _dialect(self) -> str:
         if isinstance(self.executor, AsyncConnection):

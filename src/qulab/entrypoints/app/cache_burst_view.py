@@ -15,6 +15,7 @@ import streamlit as st
 from qulab.core import Database
 from qulab.core.cache import Cache, Outcome
 from qulab.entrypoints.app.feedback import attempt
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import value_axis
 from qulab.lab.cache_burst import BURST_SIZE, AccessTimes, Burst, Sample, access_times, fetch_burst
 from qulab.platform import read_latest_score_cached, read_user_cached
@@ -41,6 +42,7 @@ def _record(burst: Burst) -> None:
     samples = history()
     samples.extend(burst.samples)
     del samples[:-HISTORY_SIZE]
+    mark_step("caching", "Fetch through the cache")
 
 
 def _counts(burst: Burst) -> str:

@@ -16,9 +16,11 @@ import streamlit as st
 from qulab.core import Database
 from qulab.entrypoints.app import runtime
 from qulab.entrypoints.app.context import lab_context
-from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, explain
-from qulab.entrypoints.app.schema import schema_status
+from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, explain, progress_stored
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.lab import checks
+from qulab.lab.activities import activity_progress
+from qulab.lab.step_progress import CHECK_STEP
 from qulab.platform import uow_factory
 
 log = logging.getLogger(__name__)
@@ -70,16 +72,8 @@ def configuration(db: Database, broker_url: str | None) -> dict[str, float]:
     return found
 
 
-def _stored(db: Database) -> bool:
-    """True when the schema (with lab_progress) is at head, so answers can be kept."""
-    try:
-        status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
-    except Exception:
-        return False
-    return status.ready
-
-
-def _question(db: Database, asked: checks.Question, stored: bool, done: bool) -> None:
+def _question(db: Database, asked: checks.Question, stored: bool, done: bool) -> bool:
+    """Show one question and grade it when checked; True when it was checked in this run."""
     mark = " ✅" if done else ""
     st.markdown(f"**{asked.prompt}**{mark}")
     choice = st.radio(
@@ -90,26 +84,28 @@ def _question(db: Database, asked: checks.Question, stored: bool, done: bool) ->
         label_visibility="collapsed",
     )
     result_key = RESULT_PREFIX + asked.id
-    if st.button(CHECK_LABEL, key=f"check_button:{asked.id}", disabled=choice is None):
+    checked = st.button(CHECK_LABEL, key=f"check_button:{asked.id}", disabled=choice is None)
+    if checked:
         if choice is None:  # pragma: no cover - the button is disabled then
-            return
+            return False
         if stored:
             try:
                 grade = runtime.run(checks.answer(uow_factory(db), asked, str(choice)))
             except Exception as error:
                 st.error(explain(error, db), icon=":material/error:")
-                return
+                return False
             st.session_state[result_key] = (grade.correct, str(choice), grade.attempts)
         else:
             st.session_state[result_key] = (checks.grade(asked, str(choice)), str(choice), 0)
     result = st.session_state.get(result_key)
     if result is None:
-        return
+        return checked
     correct, chosen, _attempts = result
     if correct:
         st.success(f"Right: {asked.explanation}", icon=":material/check_circle:")
     else:
         st.error(f"Not quite (you chose “{chosen}”). {asked.explanation}", icon=":material/cancel:")
+    return checked
 
 
 def render_checks(page: str) -> None:
@@ -118,7 +114,7 @@ def render_checks(page: str) -> None:
     db = context.db
     facts = measured(page, st.session_state) | configuration(db, context.settings.broker.url)
     asked = checks.questions(page, facts)
-    stored = _stored(db)
+    stored = progress_stored(db)
     done: dict[str, bool] = {}
     if stored:
         try:
@@ -127,15 +123,18 @@ def render_checks(page: str) -> None:
             done = {}
     st.subheader("Knowledge check")
     summary = st.empty()
+    checked = False
     for question in asked:
         with st.container(border=True):
-            _question(db, question, stored, done.get(question.id, False))
+            checked = _question(db, question, stored, done.get(question.id, False)) or checked
     if stored:
         try:
             done = runtime.run(checks.answered(uow_factory(db)))
         except Exception as error:
             log.warning("knowledge-check progress not read: %s", error)
         right = sum(1 for q in asked if done.get(q.id))
+        if checked and right == len(asked):
+            mark_step(page, CHECK_STEP)
         summary.caption(
             f"{right} of {len(asked)} answered correctly. Your progress is kept in the database "
             "(table lab_progress) and shown in the sidebar."
@@ -158,14 +157,20 @@ PAGE_TITLES = {
 
 
 def progress_lines(db: Database) -> list[str]:
-    """The sidebar's progress: the total, then one line per page (empty when not stored)."""
-    if not _stored(db):
+    """The sidebar's progress: the knowledge checks' total, the Apply and Analyze activities
+    done, then one line per page of knowledge checks (empty when not stored)."""
+    if not progress_stored(db):
         return []
     try:
         summary = runtime.run(checks.progress(uow_factory(db)), timeout=SCHEMA_CHECK_TIMEOUT)
+        done = runtime.run(activity_progress(uow_factory(db)), timeout=SCHEMA_CHECK_TIMEOUT)
     except Exception:
         return []
-    lines = [f"**Knowledge checks:** {summary.correct}/{summary.total}"]
+    lines = [
+        f"**Knowledge checks:** {summary.correct}/{summary.total}",
+        f"**Apply and Analyze:** {done.done}/{done.total} (written {done.applied}/"
+        f"{done.apply_total}, predicted {done.analyzed}/{done.analyze_total})",
+    ]
     lines += [
         f"- {PAGE_TITLES.get(page.page, page.page)}: {page.correct}/{page.total}"
         for page in summary.pages

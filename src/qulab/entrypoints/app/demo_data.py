@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from qulab.core import Database
 from qulab.lab import DEMO_USERS, Comparison, compare_all_users, create_sample_airscore
-from qulab.lab.loading import APPLY_MARKER
+from qulab.lab.exercise_rows import APPLY_MARKER
 from qulab.platform import (
     ScoreRead,
     UserRead,

@@ -1,4 +1,5 @@
-"""Create: a form where the learner designs an outbox table, graded beside QuLab's own design.
+"""Create: the learner designs an outbox table over three steps (columns, indexes, the relay's
+claim) and grades it in the fourth, beside QuLab's own design.
 
 The choices come from fixed lists (qulab.lab.event_table_design); the grade runs the lab's
 fixed workload on a scratch schema or file (qulab.lab.event_table_grade) and shows both
@@ -7,13 +8,17 @@ designs' figures side by side.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from qulab.core import InvalidInput
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.feedback import attempt
 from qulab.entrypoints.app.literal import literal
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.lab.event_table_design import (
     COLUMNS,
     LOCKS,
@@ -32,6 +37,7 @@ from qulab.lab.event_table_grade import (
     Grade,
     grade_beside_reference,
 )
+from qulab.lab.wording import counted
 
 RESULT_KEY = "design_result"
 SUBMIT_LABEL = "Grade my design"
@@ -140,13 +146,12 @@ def _show(comparison: Comparison) -> None:
         st.code(comparison.reference.plan, language="text")
 
 
-def render_design(context: LabContext) -> None:
-    """The form, the grade on submit, and the last grade shown again on reruns."""
-    sqlite = context.db.dialect == "sqlite"
+def _intro(sqlite: bool) -> None:
     st.markdown(
-        "Design the outbox table yourself: pick its columns and their types, its indexes "
-        "(a partial index covers only the pending rows) and how the relay claims its next "
-        "batch. **Grade my design** builds your table in a scratch "
+        "Design the outbox table yourself, one step at a time: its columns and their types "
+        "(here), its indexes (a partial index covers only the pending rows), how the relay "
+        "claims its next batch, then **Grade my design** in the last step. The grade builds "
+        "your table in a scratch "
         + ("SQLite file" if sqlite else "PostgreSQL schema")
         + f" (removed afterwards), fills it with {HISTORY_ROWS:,} published events and "
         f"gathers statistics, then runs a fixed workload: two producers write "
@@ -154,6 +159,9 @@ def render_design(context: LabContext) -> None:
         "claims a batch and is killed with its transaction open, and two relays claim, "
         "publish and mark side by side. QuLab's own design runs the same workload beside it."
     )
+
+
+def _claim_choices(sqlite: bool) -> tuple[str, str, int, bool]:
     if sqlite:
         st.info(
             "On SQLite the lock options change nothing: SQLite has no row locks and lets one "
@@ -162,38 +170,56 @@ def render_design(context: LabContext) -> None:
             "`SKIP LOCKED` is for.",
             icon=":material/info:",
         )
-    with st.form("design_form"):
-        st.markdown("**Columns**")
+    order_by = st.selectbox(
+        "Order by",
+        [NO_ORDER, *COLUMNS],
+        index=1 + list(COLUMNS).index(START_ORDER),
+        key="design_order_by",
+    )
+    lock = st.radio(
+        "Row lock",
+        list(LOCKS),
+        format_func=lambda key: LOCKS[key],
+        key="design_lock",
+        horizontal=True,
+    )
+    batch = st.number_input(
+        "Batch size", min_value=1, max_value=MAX_BATCH, value=50, step=1, key="design_batch"
+    )
+    hold = st.checkbox(
+        "Hold an aggregate back while an earlier event of it is pending",
+        key="design_hold",
+    )
+    return str(order_by), str(lock), int(batch), hold
+
+
+def render_design(context: LabContext, steps: Sequence[DeltaGenerator]) -> None:
+    """The design over its steps (columns, indexes, the claim, the grade); the grade runs on
+    "Grade my design" and the last one is shown again on reruns."""
+    columns_step, indexes_step, claim_step, grade_step = steps
+    sqlite = context.db.dialect == "sqlite"
+    with columns_step:
+        _intro(sqlite)
         columns = _column_choices()
-        st.markdown("**Indexes**")
+    with indexes_step:
+        st.markdown(
+            "Up to three indexes, each on columns in order; tick the box to index only the "
+            f"pending rows (`WHERE {PENDING_WHERE}`)."
+        )
         indexes = _index_choices()
-        st.markdown("**The relay's claim**")
-        order_by = st.selectbox(
-            "Order by",
-            [NO_ORDER, *COLUMNS],
-            index=1 + list(COLUMNS).index(START_ORDER),
-            key="design_order_by",
+    with claim_step:
+        order_by, lock, batch, hold = _claim_choices(sqlite)
+    with grade_step:
+        st.markdown(
+            f"Your choices from steps 1 to 3: {counted(len(columns), 'column')}, "
+            f"{counted(len(indexes), 'index', 'indexes')}, the claim ordered by `{order_by}`, "
+            f"{LOCKS[lock]}, batch {batch}."
         )
-        lock = st.radio(
-            "Row lock",
-            list(LOCKS),
-            format_func=lambda key: LOCKS[key],
-            key="design_lock",
-            horizontal=True,
-        )
-        batch = st.number_input(
-            "Batch size", min_value=1, max_value=MAX_BATCH, value=50, step=1, key="design_batch"
-        )
-        hold = st.checkbox(
-            "Hold an aggregate back while an earlier event of it is pending",
-            key="design_hold",
-        )
-        submitted = st.form_submit_button(SUBMIT_LABEL, icon=":material/grading:")
-    if submitted:
-        _grade(context, columns, indexes, order_by, lock, int(batch), hold)
-    shown = st.session_state.get(RESULT_KEY)
-    if isinstance(shown, Comparison):
-        _show(shown)
+        if st.button(SUBMIT_LABEL, type="primary", icon=":material/grading:", key="design_grade"):
+            _grade(context, columns, indexes, order_by, lock, batch, hold)
+        shown = st.session_state.get(RESULT_KEY)
+        if isinstance(shown, Comparison):
+            _show(shown)
 
 
 def _grade(
@@ -220,3 +246,4 @@ def _grade(
         comparison = attempt(db, lambda: grade_beside_reference(db, design))
     if comparison is not None:
         st.session_state[RESULT_KEY] = comparison
+        mark_step("design", "Grade")

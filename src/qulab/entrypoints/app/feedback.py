@@ -157,3 +157,12 @@ def require_schema(db: Database) -> bool:
         str(CONNECTIVITY.path), label=f"Go to {CONNECTIVITY.title}", icon=CONNECTIVITY.icon
     )
     return False
+
+
+def progress_stored(db: Database) -> bool:
+    """True when the schema (with lab_progress) is at head, so answers can be kept."""
+    try:
+        status = runtime.run(schema_status(db), timeout=SCHEMA_CHECK_TIMEOUT)
+    except Exception:
+        return False
+    return status.ready

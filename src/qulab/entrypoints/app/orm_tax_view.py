@@ -8,6 +8,7 @@ import streamlit as st
 from qulab.core import Database
 from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.feedback import attempt
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.lab.orm_tax import Ladder, measure_orm_tax
 
 RESULT_KEY = "orm_tax_result"
@@ -76,6 +77,7 @@ def render_orm_tax(context: LabContext, user_id: str | None) -> None:
                 )
             if ladder is not None:
                 st.session_state[RESULT_KEY] = ladder
+                mark_step("repository", "The ORM tax")
     shown = st.session_state.get(RESULT_KEY)
     if isinstance(shown, Ladder):
         _show(shown, db)

@@ -14,9 +14,15 @@ from qulab.entrypoints.app.context import LabContext
 from qulab.entrypoints.app.event_watch_view import watch_event
 from qulab.entrypoints.app.projection_view import projection_section
 from qulab.entrypoints.app.relay_control import RelayController
+from qulab.entrypoints.app.step_marks import mark_step
 
 LAB_MODE_KEY = "eventing_lab_mode"
 LAB_MODE_LABEL = "Lab mode: watch, consume, break it"
+
+
+def _turned() -> None:
+    if st.session_state.get(LAB_MODE_KEY):
+        mark_step("eventing", "Lab mode")
 
 
 def outbox_lab(context: LabContext, controller: RelayController, event_id: str | None) -> None:
@@ -26,6 +32,7 @@ def outbox_lab(context: LabContext, controller: RelayController, event_id: str |
         key=LAB_MODE_KEY,
         help="Slow the publisher down to watch an event move, follow a consumer's projection "
         "and run a chaos round.",
+        on_change=_turned,
     ):
         return
     watch_event(context.db, controller, event_id)

@@ -13,6 +13,7 @@ from qulab.entrypoints.app.demo_data import POOL_MARKER, POOL_USERS, pool_reques
 from qulab.entrypoints.app.feedback import SCHEMA_CHECK_TIMEOUT, attempt, friendly_message
 from qulab.entrypoints.app.pool_timeline_view import render_pool_timeline
 from qulab.entrypoints.app.schema import schema_status
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import value_axis
 from qulab.lab import ExhaustionResult, LoadRun, PoolingComparison
 from qulab.lab.pooling import compare_pooling, demonstrate_pool_exhaustion
@@ -161,6 +162,7 @@ def render_pooling_experiment(context: LabContext) -> None:
             result = attempt(db, work)
         if result is not None:
             st.session_state[RESULT_KEY] = result
+            mark_step("connectivity", "Pooling experiment")
     shown = st.session_state.get(RESULT_KEY)
     if isinstance(shown, PoolingComparison):
         _show_comparison(shown)
@@ -233,6 +235,7 @@ def render_pool_exhaustion(context: LabContext) -> None:
                 ),
             )
         if result is not None:
+            mark_step("connectivity", "Pool exhaustion")
             st.session_state[EXHAUSTION_KEY] = result
     shown = st.session_state.get(EXHAUSTION_KEY)
     if isinstance(shown, ExhaustionResult):

@@ -7,6 +7,9 @@ from typing import Any
 
 import streamlit as st
 
+from qulab.core import Database
+from qulab.entrypoints.app.activity_record import keep_activity
+from qulab.lab.activities import ANALYZE_PAGE, PREDICTION_ID
 from qulab.lab.cache_compare import CacheComparison
 from qulab.lab.prediction import (
     LOAD_QUESTION,
@@ -45,14 +48,22 @@ def render_prediction(workload: Workload) -> Prediction | None:
     return Prediction(stale, least, skew)
 
 
-def keep(prediction: Prediction | None, skewed: CacheComparison, uniform: CacheComparison) -> None:
-    """Grade the prediction made before this run (or remember that none was made)."""
+def keep(
+    db: Database,
+    prediction: Prediction | None,
+    skewed: CacheComparison,
+    uniform: CacheComparison,
+) -> None:
+    """Grade the prediction made before this run (or remember that none was made), and keep
+    the grade in the learner's progress: it counts there once every answer is right."""
     if prediction is None:
         st.session_state.pop(GRADED_KEY, None)
         st.session_state[MISSING_KEY] = True
         return
-    st.session_state[GRADED_KEY] = grade_prediction(prediction, skewed, uniform)
+    graded = grade_prediction(prediction, skewed, uniform)
+    st.session_state[GRADED_KEY] = graded
     st.session_state[MISSING_KEY] = False
+    keep_activity(db, ANALYZE_PAGE, PREDICTION_ID, graded.right == len(graded.answers))
 
 
 def render_grade() -> None:
@@ -68,6 +79,7 @@ def render_grade() -> None:
     if not isinstance(graded, PredictionGrade):
         return
     st.markdown(f"**Your prediction, graded from this run: {graded.summary}**")
+    st.caption("It counts in your progress (the sidebar) once all three answers are right.")
     for answer in graded.answers:
         text = (
             f"{answer.question} You said **{answer.predicted}**; measured: **{answer.measured}**. "

@@ -48,5 +48,7 @@ def render_sidebar(settings: Settings, db: Database) -> None:
         st.markdown(f"**Broker (live):** {broker_state_line(settings, db)}")
         progress = progress_lines(db)
         if progress:
-            st.markdown(progress[0])
-            st.markdown("\n".join(progress[1:]))
+            headlines, pages = progress[:2], progress[2:]
+            for line in headlines:
+                st.markdown(line)
+            st.markdown("\n".join(pages))

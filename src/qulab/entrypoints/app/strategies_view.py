@@ -12,6 +12,7 @@ import streamlit as st
 from qulab.core import Database, Settings
 from qulab.entrypoints.app import predict_view, runtime
 from qulab.entrypoints.app.feedback import explain
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import value_axis
 from qulab.lab.cache_compare import CacheComparison, compare_strategies
 from qulab.lab.prediction import uniform_workload
@@ -289,7 +290,8 @@ def render_strategies(settings: Settings, db: Database) -> None:
             done = _run(settings, db, [workload, *sweep, uniform], list(STRATEGY_NAMES))
         if done is not None:
             st.session_state[RESULT_KEY], st.session_state[SWEEP_KEY] = done[0], done[1:-1]
-            predict_view.keep(prediction, done[0], done[-1])
+            predict_view.keep(db, prediction, done[0], done[-1])
+            mark_step("caching", "Compare strategies")
     comparison: CacheComparison | None = st.session_state.get(RESULT_KEY)
     if comparison is not None:
         st.dataframe(results_table(comparison), hide_index=True, width="stretch")

@@ -1,6 +1,7 @@
 """Page 3, Apply by writing: the learner writes the query or the repository method in an editor,
 the lab runs it in the sandbox and grades it by its rows and its statement count. Hints appear
-only after a wrong attempt; the model answer only after a right one."""
+only after a wrong attempt; the model answer only after a right one. Each graded attempt is kept
+in the learner's progress; a right one counts there."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import streamlit as st
 
 from qulab.core import Database
 from qulab.entrypoints.app import runtime
+from qulab.entrypoints.app.activity_record import keep_activity
 from qulab.entrypoints.app.feedback import explain
+from qulab.entrypoints.app.step_marks import mark_step
+from qulab.lab.activities import APPLY_PAGE, apply_id
 from qulab.lab.answer_grade import AnswerGrade, grade_answer
 from qulab.lab.exercises import EXERCISES, TOOL_NAMES, Exercise, Row
 
@@ -89,6 +93,9 @@ def _exercise(db: Database, exercise: Exercise) -> None:
             st.session_state[grade_key] = fresh
             if not fresh.passed:
                 st.session_state[wrong_key] = st.session_state.get(wrong_key, 0) + 1
+            keep_activity(db, APPLY_PAGE, apply_id(exercise.key), fresh.passed)
+            if fresh.passed:
+                mark_step(APPLY_PAGE, "Apply: write it")
     grade: Any = st.session_state.get(grade_key)
     if isinstance(grade, AnswerGrade):
         _show_grade(grade)

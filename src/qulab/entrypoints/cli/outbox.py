@@ -160,7 +160,7 @@ def relay(
     import signal
 
     from qulab.core import open_publisher
-    from qulab.core.outbox import Relay
+    from qulab.core.outbox import relay_for
 
     async def _go() -> tuple[PassResult, int | None]:
         with serving_metrics(metrics_port, metrics_host) as metrics:
@@ -173,7 +173,7 @@ def relay(
             publisher = open_publisher(db.settings, broker) if own else runtime.publisher
             if metrics is not None:
                 metrics.watch(db=db, cache=runtime.cache)
-            worker = Relay(
+            worker = relay_for(
                 db,
                 publisher,
                 batch_size=batch_size,

@@ -20,6 +20,7 @@ from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.navigation import CONNECTIVITY
 from qulab.entrypoints.app.redis_view import render_redis_view
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step
 from qulab.entrypoints.app.strategies_view import render_strategies
 from qulab.platform import (
@@ -90,6 +91,7 @@ def _invalidation(db: Database, cache: Cache, demo: CacheDemo) -> None:
                 f"Cache invalidated for user ID {user_id}: {keys}.",
                 icon=":material/delete_sweep:",
             )
+            mark_step(PAGE, "Invalidate")
 
     st.markdown(
         "Usually nobody has to remember: a write through the unit of work invalidates after "
@@ -174,6 +176,8 @@ STEPS = (
     "What is in Redis",
     CHECK_STEP,
 )
+PAGE = "caching"
+EXPLAINS = ("The idea", "Measure", "What is in Redis")  # steps with no action of their own
 
 
 def _fetch_step(db: Database, cache: Cache) -> tuple[bool, CacheDemo | None]:
@@ -211,7 +215,9 @@ def render() -> None:
     context = lab_context()
     db = context.db
     st.title("4. Read-through caching with Redis")
-    idea, fetch, invalidate, measure, strategies, redis, check = lab_steps(STEPS)
+    idea, fetch, invalidate, measure, strategies, redis, check = lab_steps(
+        STEPS, page=PAGE, explains=EXPLAINS
+    )
     with idea:
         _intro()
     usable, demo = False, None
@@ -239,7 +245,7 @@ def render() -> None:
     with redis:
         render_redis_view()
     with check:
-        render_checks("caching")
+        render_checks(PAGE)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from qulab.entrypoints.app.state import (
     SAMPLE_USER_IDS,
     created_ids,
 )
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
 from qulab.lab import DEMO_USERS, SetupResult, run_db_setup_and_create_user
 from qulab.lab.reset import reset_database, reset_lab_rows
@@ -149,6 +150,7 @@ def _setup_section(context: LabContext) -> None:
         result = attempt(db, lambda: run_db_setup_and_create_user(db))
         if result is not None:
             _report_setup(result, reset=False)
+            mark_step(PAGE, STEPS[0])
     if context.settings.database.is_sqlite:
         _reset_controls(db)
     else:
@@ -249,12 +251,14 @@ STEPS = (
     "Pool exhaustion",
     CHECK_STEP,
 )
+PAGE = "connectivity"
+EXPLAINS = ("The pool, live",)  # steps with no action of their own
 
 
 def render() -> None:
     context = lab_context()
     st.title("2. Asynchronous database connectivity and connection pooling")
-    setup, pool, experiment, exhaustion, check = lab_steps(STEPS)
+    setup, pool, experiment, exhaustion, check = lab_steps(STEPS, page=PAGE, explains=EXPLAINS)
     with setup:
         _intro()
         _setup_section(context)
@@ -265,7 +269,7 @@ def render() -> None:
     with exhaustion:
         render_pool_exhaustion(context)
     with check:
-        render_checks("connectivity")
+        render_checks(PAGE)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.relationships_view import render_relationships
 from qulab.entrypoints.app.state import CREATED_USER_ID, remember_created
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
 from qulab.platform import (
     METADATA,
@@ -129,6 +130,7 @@ def _create_user_form(context: LabContext) -> None:
         )
         if created is not None:
             remember_created(st.session_state, created.id)
+            mark_step(PAGE, "Create a user")
             st.success(
                 f"User '{literal(created.name)}' created with ID: {created.id}",
                 icon=":material/check_circle:",
@@ -157,12 +159,14 @@ def _last_created(context: LabContext) -> None:
 
 
 STEPS = ("The models", "ER diagram", "Create a user", "Relationships", CHECK_STEP)
+PAGE = "data_models"
+EXPLAINS = ("The models", "ER diagram", "Relationships")  # steps with no action of their own
 
 
 def render() -> None:
     context = lab_context()
     st.title("1. Defining the core data schema with SQLAlchemy 2.0")
-    models, diagram, create, relationships, check = lab_steps(STEPS)
+    models, diagram, create, relationships, check = lab_steps(STEPS, page=PAGE, explains=EXPLAINS)
     with models:
         _intro()
         _model_sources()
@@ -173,7 +177,7 @@ def render() -> None:
     with relationships:
         render_relationships()
     with check:
-        render_checks("data_models")
+        render_checks(PAGE)
 
 
 if __name__ == "__main__":

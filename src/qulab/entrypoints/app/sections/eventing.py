@@ -28,6 +28,7 @@ from qulab.entrypoints.app.relay_control import (
     lab_retry_policy,
     relay_controller,
 )
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step
 from qulab.entrypoints.app.user_choice import created_users
 from qulab.lab.wording import counted
@@ -150,6 +151,7 @@ def _score_section(context: LabContext) -> None:
     )
     if event is not None:
         st.session_state[LAST_EVENT_KEY] = event.id
+    mark_step(PAGE, "Calculate and publish")
 
 
 # -- the publisher -----------------------------------------------------------------------------
@@ -503,6 +505,8 @@ def _events_section(context: LabContext, broker: LabBroker, controller: RelayCon
 
 
 STEPS = ("The idea", "Calculate and publish", "Event status", "Lab mode", CHECK_STEP)
+PAGE = "eventing"
+EXPLAINS = ("The idea", "Event status")  # steps with no action of their own
 
 
 def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
@@ -522,7 +526,7 @@ def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
 def render() -> None:
     context = lab_context()
     st.title("5. Building a reliable eventing system with the Outbox Pattern")
-    idea, publish, status, lab, check = lab_steps(STEPS)
+    idea, publish, status, lab, check = lab_steps(STEPS, page=PAGE, explains=EXPLAINS)
     with idea:
         ready = _ready(context)
     if ready is None:
@@ -539,7 +543,7 @@ def render() -> None:
         with lab:
             outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
     with check:
-        render_checks("eventing")
+        render_checks(PAGE)
 
 
 if __name__ == "__main__":

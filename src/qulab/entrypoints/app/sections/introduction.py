@@ -11,6 +11,8 @@ from qulab.entrypoints.app.diagrams import architecture_dot
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps
 
 STEPS = ("The story", "Architecture", CHECK_STEP)
+PAGE = "introduction"
+EXPLAINS = ("The story", "Architecture")  # steps with no action of their own
 
 # Each objective, and where in the lab a learner practises it.
 OBJECTIVES = (
@@ -27,7 +29,7 @@ OBJECTIVES = (
     (
         "Apply",
         "implement the repository pattern with SQLAlchemy 2.0.",
-        "page 3 (each repository method beside its SQL, the loading-strategy exercise)",
+        "page 3 (each repository method beside its SQL; write the query or the method yourself)",
     ),
     (
         "Analyze",
@@ -65,13 +67,13 @@ def render() -> None:
     context = lab_context()
     st.title("Data Architecture & Persistence for InnovateAI Solutions")
     st.header("Scaling the AI backend's data layer", divider="gray")
-    story, architecture, check = lab_steps(STEPS)
+    story, architecture, check = lab_steps(STEPS, page=PAGE, explains=EXPLAINS)
     with story:
         _story()
     with architecture:
         _architecture(context.settings)
     with check:
-        render_checks("introduction")
+        render_checks(PAGE)
 
 
 def _story() -> None:

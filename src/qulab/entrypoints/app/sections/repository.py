@@ -26,6 +26,7 @@ from qulab.entrypoints.app.demo_data import (
 from qulab.entrypoints.app.feedback import attempt, require_schema
 from qulab.entrypoints.app.literal import literal
 from qulab.entrypoints.app.orm_tax_view import render_orm_tax
+from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step, value_axis
 from qulab.entrypoints.app.user_choice import choose_user
 from qulab.lab import Comparison, StrategyRun
@@ -102,6 +103,7 @@ def _add_scores(context: LabContext, user_id: str | None) -> None:
                 icon=":material/check_circle:",
             )
             st.dataframe(_scores_frame(scores), hide_index=True, width="stretch")
+            mark_step(PAGE, "Choose a user, add scores")
 
 
 def _strategy_column(run: StrategyRun, title: str) -> None:
@@ -189,6 +191,8 @@ def _fetch_single(context: LabContext, user_id: str | None) -> None:
             shown = st.session_state.get(SINGLE_KEY)
             kept = shown[1] if isinstance(shown, tuple) and shown[0] == user_id else {}
             st.session_state[SINGLE_KEY] = (user_id, kept | runs)
+            if {PER_ROW, EAGER} <= set(kept | runs):
+                mark_step(PAGE, "Per-row vs eager")
     shown = st.session_state.get(SINGLE_KEY)
     if not (isinstance(shown, tuple) and shown[0] == user_id):
         return
@@ -291,6 +295,7 @@ def _scaling(context: LabContext) -> None:
             outcome = attempt(db, lambda: nplusone_scaling(db, scaling_sizes(users)))
         if outcome is not None:
             st.session_state[SCALING_KEY] = outcome
+            mark_step(PAGE, "N users")
     shown = st.session_state.get(SCALING_KEY)
     if isinstance(shown, tuple):
         points, seeded = shown
@@ -306,12 +311,16 @@ STEPS = (
     "Apply: write it",
     CHECK_STEP,
 )
+PAGE = "repository"
+EXPLAINS = ("The idea",)  # steps with no action of their own
 
 
 def render() -> None:
     context = lab_context()
     st.title("3. The repository pattern and the N+1 query problem")
-    idea, scores, single, scaling, tax, apply, check = lab_steps(STEPS)
+    idea, scores, single, scaling, tax, apply, check = lab_steps(
+        STEPS, page=PAGE, explains=EXPLAINS
+    )
     with idea:
         _intro()
     with scores:
@@ -334,7 +343,7 @@ def render() -> None:
             else:
                 needs_step(2, STEPS[1])
     with check:
-        render_checks("repository")
+        render_checks(PAGE)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    """The command line that serves the lab (headless, no usage statistics)."""
+    """The command line that serves the lab (headless, no usage statistics, no reloading of
+    changed sources: see .streamlit/config.toml)."""
     from qulab.entrypoints.app import MAIN_SCRIPT
 
     return [
@@ -36,6 +37,8 @@ def streamlit_command(host: str, port: int) -> list[str]:
         str(port),
         "--server.headless",
         "true",
+        "--server.fileWatcherType",
+        "none",
         "--browser.gatherUsageStats",
         "false",
     ]

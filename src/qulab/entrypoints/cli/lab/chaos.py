@@ -39,13 +39,21 @@ def chaos(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds to wait for everything to settle.")
     ] = 120.0,
+    relay_mode: Annotated[
+        str,
+        typer.Option(
+            "--relay-mode",
+            help="polling, or wal: relays tail PostgreSQL's write-ahead log (wal_level=logical).",
+        ),
+    ] = "polling",
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Start R relays and C consumers as processes in a scratch database and broker namespace,
     write N events, SIGKILL a random relay or consumer K times (restarting it), wait until all
     has settled and check from the outside: events lost, order inversions per aggregate at
     the broker, duplicate deliveries (allowed), duplicate effects, projection = air_scores.
-    Exit 0 when the check passes, 1 when it does not."""
+    With --relay-mode wal the relays tail the write-ahead log (the database needs
+    wal_level=logical). Exit 0 when the check passes, 1 when it does not."""
     current = settings()
     url = broker if broker is not None else current.broker.url
     if url is None or not url.startswith(REACHABLE):
@@ -55,6 +63,10 @@ def chaos(
         )
     if relays > 1 and current.database.is_sqlite:
         raise InvalidInput("--relays", "SQLite runs one relay; use PostgreSQL for more")
+    if relay_mode not in ("polling", "wal"):
+        raise InvalidInput("--relay-mode", "polling or wal")
+    if relay_mode == "wal" and current.database.is_sqlite:
+        raise InvalidInput("--relay-mode", "wal tails PostgreSQL's write-ahead log; use PostgreSQL")
     from qulab.lab.chaos import ChaosPlan, run_chaos
 
     plan = ChaosPlan(
@@ -65,6 +77,7 @@ def chaos(
         kills=kills,
         seed=seed,
         timeout=timeout,
+        relay_mode=relay_mode,
     )
     report = run(lambda: run_chaos(plan, current, _show_progress()))
     if json:
