@@ -20,7 +20,7 @@ import asyncpg
 
 from bench.harness import (
     POSTGRESQL,
-    REDIS,
+    REDIS_SERVER,
     BenchConfig,
     Report,
     Samples,
@@ -50,7 +50,7 @@ def _postgres_url(config: BenchConfig) -> str:
 
 
 def _redis_url(config: BenchConfig) -> str:
-    return required(config.redis_url, REDIS)
+    return required(config.redis_url, REDIS_SERVER)
 
 
 async def _admin(url: str, sql: str) -> None:
@@ -85,7 +85,7 @@ def _us(samples: Samples, p: float) -> float:
 @benchmark(
     "cache",
     "Read-through cache: Redis and in-process hits against the ORM read",
-    needs=(POSTGRESQL, REDIS),
+    needs=(POSTGRESQL, REDIS_SERVER),
 )
 async def cache_benchmark(config: BenchConfig) -> Report:
     admin_url = _postgres_url(config)

@@ -22,7 +22,7 @@ from bench.databases import postgres_url, sqlite_url
 from bench.harness import (
     DOCS,
     POSTGRESQL,
-    REDIS,
+    REDIS_SERVER,
     BenchConfig,
     Report,
     Table,
@@ -47,7 +47,7 @@ COLUMNS = [
 
 
 def _redis_url(config: BenchConfig) -> str:
-    return required(config.redis_url, REDIS)
+    return required(config.redis_url, REDIS_SERVER)
 
 
 def _rotated(turn: int) -> list[str]:
@@ -164,7 +164,7 @@ def _ms(values: list[float], fraction: float) -> float:
 @benchmark(
     "cache-strategies",
     "Caching strategies across workloads, on PostgreSQL and SQLite",
-    needs=(POSTGRESQL, REDIS),
+    needs=(POSTGRESQL, REDIS_SERVER),
 )
 async def cache_strategies_benchmark(config: BenchConfig) -> Report:
     redis_url = _redis_url(config)

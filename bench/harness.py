@@ -28,12 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 
-POSTGRESQL, REDIS = "postgresql", "redis"
+# What a suite can need: PostgreSQL; Redis, one server or a cluster (REDIS); or one Redis
+# server, not a cluster (REDIS_SERVER: a suite measured against a plain redis-py client, or
+# whose keys are not hash-tagged).
+POSTGRESQL, REDIS, REDIS_SERVER = "postgresql", "redis", "redis server"
 WHERE = {
     POSTGRESQL: (
         "set QULAB_DATABASE_URL to a postgresql+asyncpg:// URL, or QULAB_BENCH_POSTGRES_URL"
     ),
     REDIS: "set QULAB_REDIS_URL, or QULAB_BENCH_REDIS_URL",
+    REDIS_SERVER: "set QULAB_REDIS_URL, or QULAB_BENCH_REDIS_URL, to a redis:// URL",
 }
 
 
@@ -201,11 +205,19 @@ def benchmark(name: str, about: str, needs: tuple[str, ...] = ()) -> Callable[[B
 
 def unmet(config: BenchConfig, needs: tuple[str, ...]) -> str | None:
     """Why a suite needing ``needs`` cannot run with ``config`` (None when it can)."""
+    from qulab.core import is_redis_cluster, redact_url
+
     urls = {POSTGRESQL: config.postgres_url, REDIS: config.redis_url}
+    urls[REDIS_SERVER] = config.redis_url
     missing = [need for need in needs if not urls[need]]
-    if not missing:
-        return None
-    return "; ".join(f"no {need} configured ({WHERE[need]})" for need in missing)
+    if missing:
+        return "; ".join(f"no {need} configured ({WHERE[need]})" for need in missing)
+    if REDIS_SERVER in needs and config.redis_url and is_redis_cluster(config.redis_url):
+        return (
+            f"this suite measures one Redis server, not the Redis Cluster at "
+            f"{redact_url(config.redis_url)} ({WHERE[REDIS_SERVER]})"
+        )
+    return None
 
 
 def required(url: str | None, service: str) -> str:

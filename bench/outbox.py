@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from bench.harness import (
     POSTGRESQL,
-    REDIS,
+    REDIS_SERVER,
     BenchConfig,
     Report,
     Samples,
@@ -112,7 +112,7 @@ async def drain_raw(conn: Any, client: Redis, stream: str, batch: int) -> int:
 
 
 def _urls(config: BenchConfig) -> tuple[str, str]:
-    return required(config.postgres_url, POSTGRESQL), required(config.redis_url, REDIS)
+    return required(config.postgres_url, POSTGRESQL), required(config.redis_url, REDIS_SERVER)
 
 
 def _plain(url: str) -> str:
@@ -354,7 +354,7 @@ async def _latency(url: str, redis_url: str, prefix: str, seconds: float) -> tup
 @benchmark(
     "outbox",
     "Outbox relay throughput and commit-to-stream latency",
-    needs=(POSTGRESQL, REDIS),
+    needs=(POSTGRESQL, REDIS_SERVER),
 )
 async def outbox_benchmark(config: BenchConfig) -> Report:
     base_url, redis_url = _urls(config)

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from bench.cache import _admin, _delete_prefix, _postgres_url, _redis_url
 from bench.harness import (
     POSTGRESQL,
-    REDIS,
+    REDIS_SERVER,
     BenchConfig,
     Report,
     Table,
@@ -95,7 +95,7 @@ def timed(operation: Callable[[], Awaitable[object]]) -> Timed:
 @benchmark(
     "peers",
     "QuLab's cache beside cashews and aiocache",
-    needs=(POSTGRESQL, REDIS),
+    needs=(POSTGRESQL, REDIS_SERVER),
 )
 async def peers_benchmark(config: BenchConfig) -> Report:
     missing = missing_peers()

@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 
 from bench.harness import (
     POSTGRESQL,
-    REDIS,
+    REDIS_SERVER,
     BenchConfig,
     Report,
     Samples,
@@ -343,7 +343,7 @@ async def _produce(url: str, notify: bool, writers: int, seconds: float) -> floa
 @benchmark(
     "relays",
     "Relays against pgqueuer and a raw loop: throughput and latency",
-    needs=(POSTGRESQL, REDIS),
+    needs=(POSTGRESQL, REDIS_SERVER),
 )
 async def relays_benchmark(config: BenchConfig) -> Report:
     base_url, redis_url = _urls(config)

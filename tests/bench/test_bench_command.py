@@ -76,8 +76,8 @@ async def test_a_suite_without_its_services_is_not_run_and_keeps_its_stored_resu
     assert report.tables == [] and report.targets == []
     assert report.notes == [
         "not run: no postgresql configured (set QULAB_DATABASE_URL to a postgresql+asyncpg:// "
-        "URL, or QULAB_BENCH_POSTGRES_URL); no redis configured (set QULAB_REDIS_URL, or "
-        "QULAB_BENCH_REDIS_URL)"
+        "URL, or QULAB_BENCH_POSTGRES_URL); no redis server configured (set QULAB_REDIS_URL, "
+        "or QULAB_BENCH_REDIS_URL, to a redis:// URL)"
     ]
 
     stored = Report("outbox", "Outbox", notes=["measured earlier"])
@@ -85,6 +85,25 @@ async def test_a_suite_without_its_services_is_not_run_and_keeps_its_stored_resu
     write_results([report], tmp_path)
     kept = json.loads(json_path.read_text())["reports"]["outbox"]
     assert kept["notes"] == ["measured earlier"]
+
+
+@pytest.mark.parametrize("name", ["cache", "cache-strategies", "outbox", "peers", "relays"])
+async def test_a_suite_that_measures_one_redis_server_is_not_run_on_a_cluster(
+    name: str, tmp_path: Path
+) -> None:
+    cluster = "redis+cluster://bench:secret@10.0.0.1:7000,10.0.0.2:7000"
+    config = BenchConfig.smoke(
+        postgres_url="postgresql+asyncpg://bench@b.example/b",
+        redis_url=cluster,
+        sqlite_dir=tmp_path,
+    )
+    [report] = await run([name], config)
+    assert report.tables == [] and report.targets == []
+    assert report.notes == [
+        "not run: this suite measures one Redis server, not the Redis Cluster at "
+        "redis+cluster://bench:***@10.0.0.1:7000,10.0.0.2:7000 (set QULAB_REDIS_URL, or "
+        "QULAB_BENCH_REDIS_URL, to a redis:// URL)"
+    ]
 
 
 def test_a_full_run_writes_under_docs_only_with_write_docs(

@@ -31,9 +31,15 @@ def test_no_module_above_the_database_adapter_translates_errors() -> None:
 
 DRIVERS = {"redis", "aio_pika", "aiormq", "asyncpg", "aiosqlite", "nats"}
 ABOVE_THE_ADAPTERS = ("platform", "lab", "entrypoints")
-# The lab's own clients: the Redis and broker explorers and the cache-strategy experiments talk
-# to Redis and the brokers themselves, and translate what those raise.
-LAB_CLIENTS = {"lab/broker_log.py", "lab/redis_structures.py", "lab/strategies"}
+# The lab's own clients: the Redis and broker explorers (and the key helpers they share) and the
+# cache-strategy experiments talk to Redis and the brokers themselves, and translate what those
+# raise.
+LAB_CLIENTS = {
+    "lab/broker_log.py",
+    "lab/redis_keys.py",
+    "lab/redis_structures.py",
+    "lab/strategies",
+}
 
 
 def _driver_imports(source: str) -> set[str]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         StatsSnapshot,
         codec,
     )
+    from qulab.core.cache.redis_backend import redis_backend
     from qulab.core.config import Settings, get_settings, load_settings
     from qulab.core.consistency import Token, last_commit_token
     from qulab.core.consumers import (
@@ -112,11 +113,12 @@ if TYPE_CHECKING:
     )
     from qulab.core.outbox.repository import EventRow, OutboxRepository
     from qulab.core.recorders import RelayRecorder
+    from qulab.core.redis_cluster import redis_client
     from qulab.core.repository import Repository, Write
     from qulab.core.schema import create_core_tables, drop_core_tables, upgrade_core_tables
     from qulab.core.settings_groups import SettingsGroup
     from qulab.core.uow import UnitOfWork, UnitOfWorkFactory
-    from qulab.core.urls import async_database_url, redact_text, redact_url
+    from qulab.core.urls import async_database_url, is_redis_cluster, redact_text, redact_url
 
 __all__ = [
     "EVENT_TYPES",
@@ -212,6 +214,7 @@ __all__ = [
     "from_wire",
     "get_settings",
     "inbox_counts",
+    "is_redis_cluster",
     "is_sqlite_memory",
     "last_commit_token",
     "load_settings",
@@ -226,6 +229,8 @@ __all__ = [
     "ranges",
     "redact_text",
     "redact_url",
+    "redis_backend",
+    "redis_client",
     "replay",
     "run_checks",
     "run_environment",
@@ -257,6 +262,7 @@ _HOMES = {
     "Stale": "qulab.core.cache",
     "StatsSnapshot": "qulab.core.cache",
     "codec": "qulab.core.cache",
+    "redis_backend": "qulab.core.cache.redis_backend",
     "Settings": "qulab.core.config",
     "SettingsGroup": "qulab.core.settings_groups",
     "get_settings": "qulab.core.config",
@@ -346,6 +352,7 @@ _HOMES = {
     "EventRow": "qulab.core.outbox.repository",
     "OutboxRepository": "qulab.core.outbox.repository",
     "RelayRecorder": "qulab.core.recorders",
+    "redis_client": "qulab.core.redis_cluster",
     "Repository": "qulab.core.repository",
     "Write": "qulab.core.repository",
     "create_core_tables": "qulab.core.schema",
@@ -354,6 +361,7 @@ _HOMES = {
     "UnitOfWork": "qulab.core.uow",
     "UnitOfWorkFactory": "qulab.core.uow",
     "async_database_url": "qulab.core.urls",
+    "is_redis_cluster": "qulab.core.urls",
     "redact_text": "qulab.core.urls",
     "redact_url": "qulab.core.urls",
 }

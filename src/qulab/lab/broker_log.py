@@ -17,11 +17,20 @@ from typing import Any, Protocol
 import aio_pika
 import nats
 from nats.js import errors as js_errors
-from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from qulab.core import BrokerUnavailable, ConfigurationError, redact_text, redact_url, stream_name
+from qulab.core import (
+    BrokerUnavailable,
+    ConfigurationError,
+    is_redis_cluster,
+    redact_text,
+    redact_url,
+    redis_client,
+    stream_name,
+)
 from qulab.core.consumers import RabbitMQSource, queue_name
 from qulab.core.outbox import MSG_ID, jetstream_name
+from qulab.lab.redis_keys import delete_keys, scan_keys
 
 AUDIT = "audit"
 
@@ -39,7 +48,7 @@ class BrokerNamespace(Protocol):
 
 def broker_namespace(url: str, aggregate_types: Sequence[str], label: str) -> BrokerNamespace:
     tag = f"qulab_{label}_{secrets.token_hex(5)}"
-    if url.startswith(("redis://", "rediss://")):
+    if url.startswith(("redis://", "rediss://")) or is_redis_cluster(url):
         return RedisNamespace(url, f"{tag}:", aggregate_types)
     if url.startswith(("amqp://", "amqps://")):
         return RabbitMQNamespace(url, tag.replace("_", "."))
@@ -47,7 +56,7 @@ def broker_namespace(url: str, aggregate_types: Sequence[str], label: str) -> Br
         return NatsNamespace(url, f"{tag}_", aggregate_types)
     raise ConfigurationError(
         f"--broker: {redact_url(url)!r} is not a broker other processes can reach; "
-        "use redis://, amqp:// or nats://"
+        "use redis://, redis+cluster://, amqp:// or nats://"
     )
 
 
@@ -67,24 +76,26 @@ class RedisNamespace:
         return None  # the consumer group starts at the beginning of each stream
 
     async def read(self) -> list[str]:
-        client = Redis.from_url(self.url, decode_responses=True)
+        """Each stream's entries (XRANGE; on a cluster each from its own master)."""
+        client = redis_client(self.url, decode_responses=True)
         try:
             ids: list[str] = []
             for stream in self.streams:
                 entries: list[Any] = list(await client.xrange(stream) or [])
                 ids += [str((fields or {}).get("id", "")) for _, fields in entries]
             return ids
-        except OSError as error:
+        except (RedisError, OSError) as error:
             raise _unavailable(self.url, error) from error
         finally:
             await client.aclose()
 
     async def remove(self) -> None:
-        client = Redis.from_url(self.url)
+        client = redis_client(self.url)
         try:
-            keys = [k async for k in client.scan_iter(match=f"{self.prefix}*", count=500)]
-            if keys:
-                await client.delete(*keys)
+            keys = [key async for key in scan_keys(client, f"{self.prefix}*", 500)]
+            await delete_keys(client, keys)
+        except (RedisError, OSError) as error:
+            raise _unavailable(self.url, error) from error
         finally:
             await client.aclose()
 

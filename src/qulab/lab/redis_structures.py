@@ -6,18 +6,31 @@ OBJECT ENCODING and why that structure; for streams their consumer groups (XINFO
 the two-tier invalidation channels with their subscriber counts (PUBSUB NUMSUB; a channel is not
 a key). On the embedded default: the same view of the in-process cache and memory broker, saying
 which Redis structure each thing would be.
+
+On a Redis Cluster (``redis+cluster://``) the same view: every master is scanned, each key is
+described by the master of its slot, and a channel's subscribers are counted on every node
+(a subscriber listens on one node; PUBLISH reaches all of them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Any
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
-from qulab.core import CacheUnavailable, MemoryBackend, redact_url, stream_name
+from qulab.core import (
+    CacheUnavailable,
+    MemoryBackend,
+    redact_text,
+    redact_url,
+    redis_client,
+    stream_name,
+)
 from qulab.core.outbox import MemoryBroker, Publisher
+from qulab.lab.redis_keys import scan_keys
 
 DEFAULT_LIMIT = 200
 SCAN_COUNT = 100
@@ -76,8 +89,9 @@ class StoreView:
 
 
 def classify(key: str, cache_prefix: str) -> str:
-    """The role of a key under the cache prefix, by its name (see qulab.core.cache.core)."""
-    rest = key.removeprefix(cache_prefix)
+    """The role of a key under the cache prefix, by its name (see qulab.core.cache.core; on a
+    cluster an entry is ``{prefix}{{family:id}}``, its generation ``{prefix}gen:{{family:id}}``)."""
+    rest = key.removeprefix(cache_prefix).removeprefix("{")
     if rest.startswith("gen:"):
         return "generation"
     if rest.startswith("stats:"):
@@ -93,17 +107,17 @@ def _text(value: object) -> str:
     return str(value)
 
 
-async def _scan(client: aioredis.Redis, pattern: str, limit: int) -> tuple[list[str], bool]:
+async def _scan(client: Any, pattern: str, limit: int) -> tuple[list[str], bool]:
     """Up to ``limit`` keys matching ``pattern`` (SCAN, never KEYS); True when more exist."""
     found: list[str] = []
-    async for key in client.scan_iter(match=pattern, count=SCAN_COUNT):
+    async for key in scan_keys(client, pattern, SCAN_COUNT):
         if len(found) >= limit:
             return found, True
         found.append(_text(key))
     return found, False
 
 
-async def _describe(client: aioredis.Redis, key: str, role: str) -> StoredThing | None:
+async def _describe(client: Any, key: str, role: str) -> StoredThing | None:
     async with client.pipeline(transaction=False) as pipe:
         pipe.type(key)
         pipe.pttl(key)
@@ -155,7 +169,7 @@ async def redis_view(
     """
     cache_pattern = f"{cache_prefix}*"
     stream_pattern = stream_name("*", stream_prefix)
-    client = aioredis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    client = redis_client(url, socket_timeout=5.0, socket_connect_timeout=5.0)
     try:
         cache_keys, more_cache = await _scan(client, cache_pattern, limit)
         stream_keys, more_streams = await _scan(client, stream_pattern, limit)
@@ -171,10 +185,7 @@ async def redis_view(
             thing = await _describe(client, key, "stream")
             if thing is not None and thing.redis_type == "stream":
                 things.append(thing)
-        channels = {_text(c) for c in await client.pubsub_channels(f"{cache_prefix}*")}
-        channels.add(f"{cache_prefix}{TWO_TIER_CHANNEL}")
-        numsub = await client.pubsub_numsub(*sorted(channels))
-        for channel, count in numsub:
+        for channel, count in await _subscribers(client, cache_prefix):
             things.append(
                 StoredThing(
                     key=_text(channel),
@@ -184,11 +195,11 @@ async def redis_view(
                     memory_bytes=None,
                     encoding=None,
                     why=WHY["channel"],
-                    subscribers=int(count),
+                    subscribers=count,
                 )
             )
-    except (RedisError, OSError) as error:
-        raise CacheUnavailable(f"redis {redact_url(url)}: {error}") from None
+    except (RedisError, RedisClusterException, OSError) as error:
+        raise CacheUnavailable(f"redis {redact_url(url)}: {redact_text(str(error), url)}") from None
     finally:
         await client.aclose()
     return StoreView(
@@ -198,6 +209,22 @@ async def redis_view(
         things=tuple(things),
         truncated=more_cache or more_streams,
     )
+
+
+async def _subscribers(client: Any, cache_prefix: str) -> list[tuple[str, int]]:
+    """The channels under ``cache_prefix`` (and the two-tier one) with their subscribers, summed
+    over every node of a cluster."""
+    nodes = client.get_nodes() if isinstance(client, RedisCluster) else [None]
+    counts: dict[str, int] = {f"{cache_prefix}{TWO_TIER_CHANNEL}": 0}
+    for node in nodes:
+        target = {} if node is None else {"target_nodes": node}
+        for channel in await client.pubsub_channels(f"{cache_prefix}*", **target):
+            counts.setdefault(_text(channel), 0)
+    for node in nodes:
+        target = {} if node is None else {"target_nodes": node}
+        for channel, count in await client.pubsub_numsub(*sorted(counts), **target):
+            counts[_text(channel)] += int(count)
+    return sorted(counts.items())
 
 
 _AS_REDIS = {

@@ -6,6 +6,9 @@ fire-and-forget, so a subscriber that loses its connection may miss messages; it
 client through ``on_reset`` when the connection drops and again when it is back, and the
 client then treats everything it holds locally as suspect. ``LocalChannel`` is the in-process
 equivalent for the embedded stack (every client lives in one process).
+
+On a Redis Cluster (``redis+cluster://``) the channel is the same: a subscriber listens on one
+node, and the cluster carries every PUBLISH to every node.
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
-from qulab.core import CacheUnavailable, redact_url
+from qulab.core import CacheUnavailable, redact_text, redact_url, redis_client
 
 log = logging.getLogger(__name__)
+
+FAILURES = (RedisError, RedisClusterException, OSError)
+"""What a Redis client raises when the server (or the cluster) does not answer."""
 
 
 @dataclass(frozen=True)
@@ -103,43 +109,55 @@ class RedisChannel:
         self.socket_timeout = socket_timeout
         self.resets = 0
         self._connected = False
-        self._client: aioredis.Redis | None = None
+        self._client: Any = None  # a Redis, or a RedisCluster
         self._task: asyncio.Task[None] | None = None
-        self._pubsub: aioredis.client.PubSub | None = None
+        self._pubsub: Any = None
 
     @property
     def connected(self) -> bool:
         return self._connected
 
-    def _new_client(self) -> aioredis.Redis:
-        return aioredis.Redis.from_url(
+    def _new_client(self) -> Any:
+        return redis_client(
             self.url,
             socket_timeout=self.socket_timeout,
             socket_connect_timeout=self.socket_timeout,
             health_check_interval=1,
         )
 
+    async def _subscribed(self) -> Any:
+        """A pubsub subscribed to the channel (on a cluster, once the layout is known)."""
+        assert self._client is not None
+        if isinstance(self._client, RedisCluster):
+            await self._client.initialize()
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.channel)
+        except BaseException:
+            with contextlib.suppress(*FAILURES):
+                await _close(pubsub)
+            raise
+        return pubsub
+
     async def start(self, on_message: OnMessage, on_reset: OnReset) -> None:
         """Subscribe and return once subscribed (CacheUnavailable if Redis does not answer);
         from then on a task delivers messages and reconnects after a failure."""
         self._client = self._new_client()
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(self.channel)
-        except (RedisError, OSError) as error:
-            await _close(pubsub)
-            await self._client.aclose()
+            pubsub = await self._subscribed()
+        except FAILURES as error:
+            with contextlib.suppress(*FAILURES):
+                await self._client.aclose()
             self._client = None
-            raise CacheUnavailable(f"redis {self.address} SUBSCRIBE: {error}") from error
+            detail = redact_text(str(error), self.url)
+            raise CacheUnavailable(f"redis {self.address} SUBSCRIBE: {detail}") from error
         self._connected = True
         self._pubsub = pubsub
         self._task = asyncio.get_running_loop().create_task(
             self._listen(pubsub, on_message, on_reset), name=f"qulab two-tier {self.channel}"
         )
 
-    async def _listen(
-        self, pubsub: aioredis.client.PubSub, on_message: OnMessage, on_reset: OnReset
-    ) -> None:
+    async def _listen(self, pubsub: Any, on_message: OnMessage, on_reset: OnReset) -> None:
         assert self._client is not None
         while True:
             try:
@@ -149,12 +167,12 @@ class RedisChannel:
                     if message is not None:
                         on_message(message)
                 continue
-            except (RedisError, OSError) as error:
+            except FAILURES as error:
                 log.warning("invalidation channel %s lost: %s", self.channel, error)
             self._connected = False
             self.resets += 1
             on_reset()
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*FAILURES):
                 await _close(pubsub)
             self._pubsub = None
             pubsub = await self._resubscribe()
@@ -163,18 +181,13 @@ class RedisChannel:
             on_reset()  # messages sent while away are lost: start again from nothing
             log.info("invalidation channel %s subscribed again", self.channel)
 
-    async def _resubscribe(self) -> aioredis.client.PubSub:
-        assert self._client is not None
+    async def _resubscribe(self) -> Any:
         while True:
             await asyncio.sleep(self.retry_seconds)
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
-                return pubsub
-            except (RedisError, OSError) as error:
+                return await self._subscribed()
+            except FAILURES as error:
                 log.debug("invalidation channel %s still down: %s", self.channel, error)
-                with contextlib.suppress(RedisError, OSError):
-                    await _close(pubsub)
 
     async def publish(self, key: str, generation: int) -> None:
         if self._client is None:
@@ -182,8 +195,9 @@ class RedisChannel:
         message = Invalidation(key, generation, time.time_ns())
         try:
             await self._client.publish(self.channel, message.encode())
-        except (RedisError, OSError) as error:
-            raise CacheUnavailable(f"redis {self.address} PUBLISH: {error}") from error
+        except FAILURES as error:
+            detail = redact_text(str(error), self.url)
+            raise CacheUnavailable(f"redis {self.address} PUBLISH: {detail}") from error
 
     async def close(self) -> None:
         task, self._task = self._task, None
@@ -193,14 +207,14 @@ class RedisChannel:
                 await task
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*FAILURES):
                 await _close(pubsub)
         client, self._client = self._client, None
         self._connected = False
         if client is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*FAILURES):
                 await client.aclose()
 
 
-async def _close(pubsub: aioredis.client.PubSub) -> None:
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
+async def _close(pubsub: Any) -> None:
+    await pubsub.aclose()

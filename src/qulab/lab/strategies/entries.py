@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from qulab.core import CacheBackend, CacheUnavailable, RedisBackend
 from qulab.core.cache import codec
+from qulab.lab.strategies.keys import row_part
 from qulab.lab.strategies.rows import RowRead
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,11 @@ class VersionedEntries:
         self._script_client: Any = None
 
     def key(self, ident: str) -> str:
-        return f"{self.prefix}row:{ident}"
+        return f"{self.prefix}{row_part(self.backend, ident)}"
 
     def floor_key(self, ident: str) -> str:
+        if getattr(self.backend, "hash_tags", False):
+            return f"{self.prefix}floor:{row_part(self.backend, ident)}"
         return f"{self.prefix}floor:{ident}"
 
     async def get(self, ident: str) -> RowRead | None:

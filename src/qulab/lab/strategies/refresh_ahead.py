@@ -19,6 +19,7 @@ from qulab.core import CacheBackend
 from qulab.core.cache import codec
 from qulab.lab.strategies.base import Read
 from qulab.lab.strategies.flight import SingleFlight
+from qulab.lab.strategies.keys import row_part
 from qulab.lab.strategies.rows import RowRead, ScratchRows
 
 
@@ -48,10 +49,10 @@ class RefreshAhead:
         self.generation_ttl = max(86_400.0, 4 * ttl)
 
     def key(self, ident: str) -> str:
-        return f"{self.prefix}row:{ident}"
+        return f"{self.prefix}{row_part(self.backend, ident)}"
 
     def generation_key(self, ident: str) -> str:
-        return f"{self.prefix}gen:row:{ident}"
+        return f"{self.prefix}gen:{row_part(self.backend, ident)}"
 
     async def read(self, ident: str) -> Read:
         raw = await self.backend.get(self.key(ident))

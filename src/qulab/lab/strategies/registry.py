@@ -5,10 +5,19 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
-from qulab.core import CacheBackend, CacheUnavailable, InvalidInput, MemoryBackend, RedisBackend
+from qulab.core import (
+    CacheBackend,
+    CacheUnavailable,
+    InvalidInput,
+    MemoryBackend,
+    is_redis_cluster,
+    redis_backend,
+)
+from qulab.lab.redis_keys import scan_keys
 from qulab.lab.strategies.base import Strategy
 from qulab.lab.strategies.channel import (
     InvalidationChannel,
@@ -27,6 +36,8 @@ from qulab.lab.strategies.write_through import WriteThrough
 
 log = logging.getLogger(__name__)
 
+CLUSTER_CONNECTIONS = 2**31  # redis-py's own default: no bound
+
 STRATEGY_NAMES = (
     "ttl-only",
     "invalidate",
@@ -39,7 +50,10 @@ STRATEGY_NAMES = (
 
 class StrategyFactory:
     """Strategies over ``rows``, each on its own backend and its own key prefix. The Redis
-    timeouts are generous: an experiment measures a slow answer rather than abort on it."""
+    timeouts are generous: an experiment measures a slow answer rather than abort on it.
+
+    On a Redis Cluster (``redis+cluster://``) each strategy's keys of one row share a hash tag
+    (``keys.row_part``), so its scripts run on one node, as on one server."""
 
     def __init__(
         self,
@@ -64,8 +78,17 @@ class StrategyFactory:
 
     def backend(self) -> CacheBackend:
         if self.redis_url:
-            return RedisBackend(self.redis_url, socket_timeout=self.socket_timeout)
+            return redis_backend(self.redis_url, **self._redis_options())
         return MemoryBackend(self.max_entries)
+
+    def _redis_options(self) -> dict[str, Any]:
+        """On a cluster the connections per node are not bounded: redis-py's cluster client
+        has no pool that waits, so past its bound a command fails at once, and a stampede
+        (hundreds of readers of one key, so of one node) would measure that, not the cache."""
+        options: dict[str, Any] = {"socket_timeout": self.socket_timeout}
+        if is_redis_cluster(self.redis_url or ""):
+            options["max_connections"] = CLUSTER_CONNECTIONS
+        return options
 
     async def probe(self) -> None:
         """Fail now, with CacheUnavailable, if the configured Redis does not answer."""
@@ -79,13 +102,14 @@ class StrategyFactory:
         """Remove every key under this factory's prefix (and only those)."""
         if not self.redis_url:
             return
-        backend = RedisBackend(self.redis_url, socket_timeout=self.socket_timeout)
+        backend = redis_backend(self.redis_url, **self._redis_options())
         try:
             client = backend.client()
-            keys = [key async for key in client.scan_iter(match=f"{self.prefix}*", count=500)]
+            found = [key async for key in scan_keys(client, f"{self.prefix}*", 500)]
+            keys = [key.decode() if isinstance(key, bytes) else key for key in found]
             if keys:
                 await backend.delete(keys)
-        except (RedisError, OSError, CacheUnavailable) as error:
+        except (RedisError, RedisClusterException, OSError, CacheUnavailable) as error:
             log.warning("keys under %s not removed: %s", self.prefix, error)
         finally:
             await backend.close()

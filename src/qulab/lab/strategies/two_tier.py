@@ -27,6 +27,7 @@ from qulab.core import CacheBackend
 from qulab.core.cache import codec
 from qulab.lab.strategies.channel import Invalidation, InvalidationChannel
 from qulab.lab.strategies.flight import SingleFlight
+from qulab.lab.strategies.keys import row_part
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class TwoTierCache(Generic[M]):
         self._flights: SingleFlight[M | None] = SingleFlight()
 
     def key(self, ident: str) -> str:
-        return f"{self.prefix}row:{ident}"
+        return f"{self.prefix}{row_part(self.backend, ident)}"
 
     def generation_key(self, key: str) -> str:
         return f"{self.prefix}gen:{key.removeprefix(self.prefix)}"
