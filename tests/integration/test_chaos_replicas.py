@@ -59,3 +59,24 @@ def test_a_small_chaos_with_a_replica_has_no_stale_read_after_a_write(
     database = shown["scratch_database"]
     assert database.startswith("qulab_chaos_")
     assert asyncio.run(_databases_like(replicated_postgres, database)) == 0  # removed
+
+
+def test_more_replicas_than_configured_is_refused_in_one_line(
+    replicated_postgres: PrivateCluster,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
+    env["QULAB_DATABASE_URL"] = replicated_postgres.primary.url()
+    env["QULAB_DATABASE_REPLICA_URLS"] = replicated_postgres.standbys[0].url()
+    result = subprocess.run(
+        [sys.executable, "-m", "qulab", "chaos", "--replicas", "2", "--broker", "redis://h:1/0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: --replicas: QULAB_DATABASE_REPLICA_URLS names only 1 standby(s)\n"
+    )
