@@ -339,7 +339,7 @@ def _report(
             "QULAB_REPLICA_WAIT_MS = 200 ms, then the primary); the commit includes the token's "
             "statement (pg_current_wal_insert_lsn) when replicas are configured.",
             "The served and fallback counts are db.replicas.served / .fallbacks, the figures "
-            "exported as qulab_db_replica_reads and qulab_db_replica_fallbacks.",
+            "exported as qulab_db_replica_reads_total and qulab_db_replica_fallbacks_total.",
         ],
         raw={
             "reads": {
