@@ -8,4 +8,5 @@ import bench.orm_tax
 import bench.outbox
 import bench.peers
 import bench.pool
-import bench.relays  # noqa: F401
+import bench.relays
+import bench.replicas  # noqa: F401

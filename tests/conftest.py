@@ -271,3 +271,10 @@ def replicated_postgres() -> Iterator[PrivateCluster]:
     """A private PostgreSQL primary and one streaming standby, started once per test session
     and removed afterwards; tests create databases of their own (on the primary)."""
     yield from _private_cluster({}, standbys=1)
+
+
+@pytest.fixture(scope="session")
+def two_standby_postgres() -> Iterator[PrivateCluster]:
+    """A private PostgreSQL primary and two streaming standbys (the replicas benchmark reads
+    through one and two of them), started once per test session and removed afterwards."""
+    yield from _private_cluster({}, standbys=2)

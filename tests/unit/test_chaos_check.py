@@ -4,6 +4,7 @@ aggregate is an inversion; a republished batch (duplicates) is not."""
 from __future__ import annotations
 
 from qulab.lab.chaos_check import ChaosReport, count_inversions
+from qulab.lab.chaos_replicas import ReplicaReads
 
 POSITIONS = {
     "a1": ("User:a", 1),
@@ -48,4 +49,28 @@ def test_an_inversion_fails_the_check() -> None:
     )
     assert not report.passed
     report.inversions = 0
+    assert report.passed
+
+
+def test_a_stale_read_after_a_write_fails_the_check() -> None:
+    report = ChaosReport(
+        events=6,
+        lost=0,
+        inversions=0,
+        duplicate_deliveries=0,
+        duplicate_publishes=0,
+        duplicate_effects=0,
+        projection_matches=True,
+    )
+    assert "stale_reads_after_write" not in report.as_dict()  # no --replicas: shown as before
+    report.add_replica_reads(ReplicaReads(1, reads_after_write=10, stale=1, problems=["stale"]))
+    assert not report.passed
+    shown = report.as_dict()
+    assert (shown["replicas"], shown["reads_after_write"], shown["stale_reads_after_write"]) == (
+        1,
+        10,
+        1,
+    )
+    assert shown["problems"] == ["stale"]
+    report.stale_reads_after_write = 0
     assert report.passed

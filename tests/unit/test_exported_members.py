@@ -249,6 +249,7 @@ EXPORTED = {
         "check_broker",
         "check_nats",
         "check_rabbitmq",
+        "check_replicas",
         "exit_code",
         "relay_activity",
         "run_checks",

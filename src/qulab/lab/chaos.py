@@ -36,6 +36,7 @@ from qulab.core.consumers import inbox_counts
 from qulab.lab.broker_log import BrokerNamespace, broker_namespace
 from qulab.lab.chaos_check import ChaosReport, event_positions, verify
 from qulab.lab.chaos_record import keep_record
+from qulab.lab.chaos_replicas import ReplicaChaos, Standbys, replica_settings, standbys
 from qulab.lab.scratch import scratch_database
 from qulab.platform import (
     CalculateScore,
@@ -43,6 +44,7 @@ from qulab.platform import (
     ScoreSummaryProjection,
     UpdateUser,
     UserCreate,
+    bootstrap,
     calculate_score,
     create_user,
     delete_user,
@@ -66,6 +68,7 @@ class ChaosPlan:
     rate: float = 100.0  # events written per second
     timeout: float = 120.0  # seconds to wait for everything to settle
     relay_mode: str = "polling"  # or "wal": relays tail the write-ahead log (PostgreSQL)
+    replicas: int = 0  # standbys read through the cache under lag (qulab.lab.chaos_replicas)
 
     @property
     def wal(self) -> bool:
@@ -159,10 +162,14 @@ class _Fleet:
                 await process.wait()
 
 
-def _environment(plan: ChaosPlan, database_url: str, namespace: BrokerNamespace) -> dict[str, str]:
+def _environment(
+    plan: ChaosPlan, database_url: str, namespace: BrokerNamespace, replica_urls: str = ""
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QULAB_")}
     if plan.wal:  # slot names are cluster-wide: the scratch database's own
         env |= {"QULAB_RELAY_MODE": "wal", "QULAB_RELAY_SLOT": database_url.rpartition("/")[2]}
+    if replica_urls:  # relays repair invalidations with the position their commits reached
+        env["QULAB_DATABASE_REPLICA_URLS"] = replica_urls
     return env | {
         "QULAB_DATABASE_URL": database_url,
         "QULAB_BROKER_URL": plan.broker,
@@ -177,10 +184,17 @@ def _environment(plan: ChaosPlan, database_url: str, namespace: BrokerNamespace)
     }
 
 
-async def _produce(db: Database, plan: ChaosPlan, rng: random.Random, progress: Progress) -> None:
-    """Write ``plan.events`` events through the services, one transaction each, at ``rate``."""
+async def _produce(
+    db: Database,
+    plan: ChaosPlan,
+    rng: random.Random,
+    progress: Progress,
+    replicas: ReplicaChaos | None = None,
+) -> None:
+    """Write ``plan.events`` events through the services, one transaction each, at ``rate``;
+    with ``replicas``, the writer reads each rename back (``ReplicaChaos.check_own_write``)."""
     factory = uow_factory(db)
-    live: list[str] = []
+    live: list[str] = [] if replicas is None else replicas.live
     loop = asyncio.get_running_loop()
     started = loop.time()
     while progress.produced < plan.events:
@@ -202,6 +216,8 @@ async def _produce(db: Database, plan: ChaosPlan, rng: random.Random, progress: 
         elif choice < 0.40:  # several events per user aggregate, so their order can be checked
             update = parse(UpdateUser, user_id=rng.choice(live), name=f"Chaos {progress.produced}")
             await update_user(update, factory)
+            if replicas is not None:
+                await replicas.check_own_write(update.user_id, f"Chaos {progress.produced}")
         else:
             command = parse(CalculateScore, user_id=rng.choice(live), occupation_code="SW_ENG")
             with contextlib.suppress(NotFound):
@@ -265,19 +281,35 @@ async def _watch(db: Database, plan: ChaosPlan, progress: Progress, report: Repo
 
 
 async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> ChaosReport:
+    if plan.replicas:
+        async with standbys(settings, plan.replicas) as source:
+            return await _run(plan, source.settings, report, source)
+    return await _run(plan, settings, report, None)
+
+
+async def _run(
+    plan: ChaosPlan, settings: Settings, report: Report, source: Standbys | None
+) -> ChaosReport:
     rng = random.Random(plan.seed)
     progress = Progress()
     clock = time.monotonic()
     aggregate_types = ScoreSummaryProjection.aggregate_types
     namespace = broker_namespace(plan.broker, aggregate_types, "chaos")
+    replicas: ReplicaChaos | None = None
     async with scratch_database(settings, "chaos") as url:
         db = open_database(settings.replace(database_url=url, broker_url=plan.broker))
+        replica_urls = source.for_database(url) if source is not None else ()
+        runtime = None
+        if replica_urls:
+            runtime = bootstrap(replica_settings(settings, url, replica_urls))
+            replicas = ReplicaChaos(runtime, replica_urls, random.Random(plan.seed + 1))
         try:
             await namespace.prepare(CONSUMER)
             if plan.wal:
                 await keep_record(db)
             with tempfile.TemporaryDirectory(prefix="qulab_chaos_") as folder:
-                fleet = _Fleet(_environment(plan, url, namespace), Path(folder))
+                env = _environment(plan, url, namespace, ",".join(replica_urls))
+                fleet = _Fleet(env, Path(folder))
                 try:
                     progress.phase = "starting processes"
                     report(progress)
@@ -286,12 +318,16 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
                     await fleet.ready(60)
                     progress.phase = "producing, killing"
                     watcher = asyncio.create_task(_watch(db, plan, progress, report))
+                    readers = [asyncio.create_task(t) for t in replicas.tasks()] if replicas else []
                     try:
                         await asyncio.gather(
-                            _produce(db, plan, rng, progress),
+                            _produce(runtime.db if runtime else db, plan, rng, progress, replicas),
                             _kill_at_random(fleet, plan, rng, progress, report),
                         )
                     finally:
+                        if replicas is not None:
+                            replicas.stop.set()
+                            await asyncio.gather(*readers)
                         watcher.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await watcher
@@ -304,6 +340,8 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
             report(progress)
             result = await verify(db, await namespace.read(), CONSUMER, recorded=plan.wal)
         finally:
+            if runtime is not None:
+                await runtime.close()
             await db.dispose()
             with contextlib.suppress(Exception):
                 await namespace.remove()
@@ -315,4 +353,6 @@ async def run_chaos(plan: ChaosPlan, settings: Settings, report: Report) -> Chao
     result.scratch_database = url.rpartition("/")[2]
     result.scratch_namespace = namespace.name
     result.seconds = round(time.monotonic() - clock, 2)
+    if replicas is not None:
+        result.add_replica_reads(replicas.finish())
     return result

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from qulab.core import Database, OutboxRepository
 from qulab.core.consumers import applied_ids
 from qulab.lab.chaos_record import recorded_positions
+from qulab.lab.chaos_replicas import ReplicaReads
 from qulab.platform import excess_effects, projection_differences
 
 Position = tuple[str, int]  # (aggregate key, commit sequence)
@@ -62,6 +63,14 @@ class ChaosReport:
     scratch_database: str = ""  # removed at the end, like the broker namespace
     scratch_namespace: str = ""
     problems: list[str] = field(default_factory=list)
+    # With --replicas (zero and left out of ``as_dict`` without):
+    replicas: int = 0
+    reads_after_write: int = 0  # token holders' reads of their own write
+    stale_reads_after_write: int = 0  # of those, reads that did not show the write: must be 0
+    cache_reads: int = 0  # other readers' reads through the cache
+    replica_served: int = 0
+    replica_fallbacks: int = 0
+    replay_pauses: int = 0
 
     @property
     def passed(self) -> bool:
@@ -71,10 +80,33 @@ class ChaosReport:
             and self.inversions == 0
             and self.duplicate_effects == 0
             and self.projection_matches
+            and self.stale_reads_after_write == 0
         )
 
+    def add_replica_reads(self, found: ReplicaReads) -> None:
+        self.replicas = found.replicas
+        self.reads_after_write, self.stale_reads_after_write = found.reads_after_write, found.stale
+        self.cache_reads, self.replay_pauses = found.cache_reads, found.pauses
+        self.replica_served, self.replica_fallbacks = found.served, found.fallbacks
+        self.problems = [*found.problems, *self.problems]
+
     def as_dict(self) -> dict[str, object]:
-        return asdict(self) | {"passed": self.passed}
+        shown = asdict(self) | {"passed": self.passed}
+        if not self.replicas:
+            for name in REPLICA_FIELDS:
+                del shown[name]
+        return shown
+
+
+REPLICA_FIELDS = (
+    "replicas",
+    "reads_after_write",
+    "stale_reads_after_write",
+    "cache_reads",
+    "replica_served",
+    "replica_fallbacks",
+    "replay_pauses",
+)
 
 
 async def event_positions(

@@ -19,6 +19,7 @@ from qulab.core.health.database import (
     missing_sqlite_file,
 )
 from qulab.core.health.relay import RelayActivity, check_relay, relay_activity
+from qulab.core.health.replicas import check_replicas
 from qulab.core.migrate import Migrations
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "check_broker",
     "check_nats",
     "check_rabbitmq",
+    "check_replicas",
     "exit_code",
     "relay_activity",
     "run_checks",
@@ -40,15 +42,15 @@ AFTER_THE_DATABASE = ("schema", "relay", "clock")
 async def run_checks(
     settings: Settings, migrations: Migrations, within: float = DEFAULT_TIMEOUT
 ) -> list[Check]:
-    """Every component's line, in a fixed order: database, schema (against ``migrations``'
-    head), cache, broker, relay, clock."""
+    """Every component's line, in a fixed order: database, each read replica (when
+    configured), schema (against ``migrations``' head), cache, broker, relay, clock."""
     database, cache, broker = await asyncio.gather(
         _database_checks(settings, migrations, within),
         bounded("cache", check_cache(settings.cache), within),
         bounded("broker", check_broker(settings.broker, within), within),
     )
-    reach, schema, relay, clock = database
-    return [reach, schema, cache, broker, relay, clock]
+    reach, *replicas, schema, relay, clock = database
+    return [reach, *replicas, schema, cache, broker, relay, clock]
 
 
 async def _database_checks(
@@ -61,15 +63,17 @@ async def _database_checks(
     db = open_database(settings)
     try:
         reach = await bounded("database", check_reachable(db), within)
+        replicas = await check_replicas(db, within)
         if reach.status is not Status.OK:
-            return _then_skipped(reach, "the database cannot be reached")
+            first, *rest = _then_skipped(reach, "the database cannot be reached")
+            return [first, *replicas, *rest]
         schema = await bounded("schema", check_schema(db, migrations), within)
         if schema.status is Status.MISCONFIGURED:
             relay = Check("relay", Status.SKIPPED, "no schema")
         else:
             relay = await bounded("relay", check_relay(db), within)
         clock = await bounded("clock", check_clock(db), within)
-        return [reach, schema, relay, clock]
+        return [reach, *replicas, schema, relay, clock]
     finally:
         await db.dispose()
 

@@ -82,7 +82,7 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "doctor": LazyCommand(
         "doctor",
-        "Check the database, schema, cache, broker, relay and clock skew, one line each.",
+        "Check database, replicas, schema, cache, broker, relay and clock skew, one line each.",
     ),
     "consume": LazyCommand(
         "consume", "Run consumers with an inbox, and see how they do.", group=True

@@ -27,7 +27,7 @@ def doctor(
     ] = 3.0,
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Check the database, schema, cache, broker, relay and clock skew, one line each."""
+    """Check database, replicas, schema, cache, broker, relay and clock skew, one line each."""
     from qulab.core import load_settings
     from qulab.core.health import Check, Status, exit_code, run_checks
     from qulab.platform import MIGRATIONS

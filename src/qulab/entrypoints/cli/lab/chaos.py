@@ -46,6 +46,16 @@ def chaos(
             help="polling, or wal: relays tail PostgreSQL's write-ahead log (wal_level=logical).",
         ),
     ] = "polling",
+    replicas: Annotated[
+        int,
+        typer.Option(
+            "--replicas",
+            min=0,
+            max=4,
+            help="Read replicas to read through the cache under lag (PostgreSQL): the first N "
+            "of QULAB_DATABASE_REPLICA_URLS, else a private primary with N standbys.",
+        ),
+    ] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Start R relays and C consumers as processes in a scratch database and broker namespace,
@@ -53,7 +63,10 @@ def chaos(
     has settled and check from the outside: events lost, order inversions per aggregate at
     the broker, duplicate deliveries (allowed), duplicate effects, projection = air_scores.
     With --relay-mode wal the relays tail the write-ahead log (the database needs
-    wal_level=logical). Exit 0 when the check passes, 1 when it does not."""
+    wal_level=logical). With --replicas N, readers also read users through the cache from
+    standbys whose replay is paused at random, and each writer reads its rename back with its
+    token: a stale read after a write fails the check. Exit 0 when the check passes, 1 when it
+    does not."""
     current = settings()
     url = broker if broker is not None else current.broker.url
     if url is None or not url.startswith(REACHABLE):
@@ -61,12 +74,20 @@ def chaos(
             "--broker",
             "the chaos check needs a broker other processes reach (redis://, amqp://, nats://)",
         )
-    if relays > 1 and current.database.is_sqlite:
+    private = replicas > 0 and not current.database.replica_urls  # a primary of its own
+    if relays > 1 and current.database.is_sqlite and not private:
         raise InvalidInput("--relays", "SQLite runs one relay; use PostgreSQL for more")
     if relay_mode not in ("polling", "wal"):
         raise InvalidInput("--relay-mode", "polling or wal")
     if relay_mode == "wal" and current.database.is_sqlite:
         raise InvalidInput("--relay-mode", "wal tails PostgreSQL's write-ahead log; use PostgreSQL")
+    configured = len(current.database.replica_urls)
+    if replicas and configured and current.database.is_sqlite:
+        raise InvalidInput("--replicas", "QULAB_DATABASE_REPLICA_URLS needs a PostgreSQL primary")
+    if replicas > configured > 0:
+        raise InvalidInput(
+            "--replicas", f"QULAB_DATABASE_REPLICA_URLS names only {configured} standby(s)"
+        )
     from qulab.lab.chaos import ChaosPlan, run_chaos
 
     plan = ChaosPlan(
@@ -78,6 +99,7 @@ def chaos(
         seed=seed,
         timeout=timeout,
         relay_mode=relay_mode,
+        replicas=replicas,
     )
     report = run(lambda: run_chaos(plan, current, _show_progress()))
     if json:
@@ -120,6 +142,11 @@ def _print(report: ChaosReport) -> None:
     shown = report.as_dict()
     problems = shown.pop("problems")
     print_record("chaos check", shown)
+    if report.replicas:
+        out.print(
+            f"stale reads after a write (token holders): {report.stale_reads_after_write}",
+            markup=False,
+        )
     for problem in problems if isinstance(problems, list) else []:
-        out.print(f"  {problem}")
+        out.print(f"  {problem}", markup=False)
     out.print("passed" if report.passed else "FAILED")
