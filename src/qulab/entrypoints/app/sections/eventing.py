@@ -28,6 +28,7 @@ from qulab.entrypoints.app.relay_control import (
     lab_retry_policy,
     relay_controller,
 )
+from qulab.entrypoints.app.relay_modes_view import relay_modes_step
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step
 from qulab.entrypoints.app.user_choice import created_users
 from qulab.lab.wording import counted
@@ -502,7 +503,14 @@ def _events_section(context: LabContext, broker: LabBroker, controller: RelayCon
     live()
 
 
-STEPS = ("The idea", "Calculate and publish", "Event status", "Lab mode", CHECK_STEP)
+STEPS = (
+    "The idea",
+    "Calculate and publish",
+    "Event status",
+    "Lab mode",
+    "Polling vs log-tailing",
+    CHECK_STEP,
+)
 
 
 def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
@@ -522,7 +530,7 @@ def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
 def render() -> None:
     context = lab_context()
     st.title("5. Building a reliable eventing system with the Outbox Pattern")
-    idea, publish, status, lab, check = lab_steps(STEPS)
+    idea, publish, status, lab, modes, check = lab_steps(STEPS)
     with idea:
         ready = _ready(context)
     if ready is None:
@@ -538,6 +546,8 @@ def render() -> None:
             _events_section(context, broker, controller)
         with lab:
             outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
+    with modes:
+        relay_modes_step(context)
     with check:
         render_checks("eventing")
 
