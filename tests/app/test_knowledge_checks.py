@@ -72,12 +72,12 @@ def test_each_page_explains_a_wrong_answer_and_counts_a_right_one(
     _answer(at, first.id, wrong)
     assert any(first.explanation in error and "Not quite" in error for error in texts(at.error))
     assert _rows(sqlite_url) == [(page.module, first.id, False, 1)]
-    assert _progress_line(at) == "**Knowledge checks:** 0/31"
+    assert _progress_line(at) == "**Knowledge checks:** 0/32"
 
     _answer(at, first.id, first.answer)
     assert any(first.explanation in success for success in texts(at.success))
     assert _rows(sqlite_url) == [(page.module, first.id, True, 2)]
-    assert _progress_line(at) == "**Knowledge checks:** 1/31"
+    assert _progress_line(at) == "**Knowledge checks:** 1/32"
     assert any("1 of" in caption for caption in texts(at.caption))
 
 
@@ -85,13 +85,13 @@ def test_progress_is_stored_per_page_and_survives_a_restart(lab_url: str) -> Non
     at = go_to(_initialised(), PAGES[0])
     for question in checks.questions("introduction")[:2]:
         _answer(at, question.id, question.answer)
-    assert _progress_line(at) == "**Knowledge checks:** 2/31"
+    assert _progress_line(at) == "**Knowledge checks:** 2/32"
     assert "- Introduction: 2/4" in "\n".join(texts(at.sidebar.markdown))
 
     restart_server()
     again = open_runtime()
     no_exception(again)
-    assert _progress_line(again) == "**Knowledge checks:** 2/31"
+    assert _progress_line(again) == "**Knowledge checks:** 2/32"
 
 
 def test_before_the_database_is_initialised_answers_are_graded_but_not_kept(
@@ -144,11 +144,11 @@ def test_resetting_the_database_keeps_the_progress_unless_asked(sqlite_url: str)
     _answer(at, first.id, first.answer)
 
     at = _reset(at, forget=False)
-    assert _progress_line(at) == "**Knowledge checks:** 1/31"
+    assert _progress_line(at) == "**Knowledge checks:** 1/32"
     assert _rows(sqlite_url) == [("introduction", first.id, True, 1)]
 
     at = _reset(at, forget=True)
-    assert _progress_line(at) == "**Knowledge checks:** 0/31"
+    assert _progress_line(at) == "**Knowledge checks:** 0/32"
     assert _rows(sqlite_url) == []
 
 

@@ -31,6 +31,14 @@ def as_json(done: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(done.stdout)
 
 
+async def wal_level(url: str) -> str:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        return str(await conn.fetchval("SELECT current_setting('wal_level')"))
+    finally:
+        await conn.close()
+
+
 async def standby_facts(url: str) -> tuple[bool, str]:
     conn = await asyncpg.connect(url, timeout=10)
     try:
@@ -52,6 +60,7 @@ def test_up_starts_a_primary_and_a_standby_and_down_removes_them(postgres_progra
             f"QULAB_DATABASE_REPLICA_URLS={started['replica_url']}",
         ]
         assert asyncio.run(standby_facts(started["replica_url"])) == (True, "qulab")
+        assert asyncio.run(wal_level(started["primary_url"])) == "logical"  # the WAL relay too
         assert as_json(qulab("up", "--dir", str(directory), "--json")) == started  # already up
 
         shown = qulab("status", "--dir", str(directory))

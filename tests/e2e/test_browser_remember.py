@@ -131,7 +131,7 @@ def test_remember_views_and_knowledge_checks_in_chromium(
                 answer(page, wrong)
                 expect(page.get_by_text("Not quite")).to_be_visible(timeout=WAIT_MS)
                 expect(page.locator(sidebar_progress)).to_contain_text(
-                    "Knowledge checks: 0/31", timeout=WAIT_MS
+                    "Knowledge checks: 0/32", timeout=WAIT_MS
                 )
                 answer(page, question.answer)
                 expect(page.get_by_text(f"Right: {question.explanation}")).to_be_visible(

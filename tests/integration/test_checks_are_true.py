@@ -43,6 +43,7 @@ from qulab.lab.event_table_grade import grade
 from qulab.lab.nplusone import compare_all_users, eager_queries
 from qulab.lab.pooling import compare_pooling
 from qulab.lab.private_postgres import PrivateCluster
+from qulab.lab.relay_modes import compare_relay_modes
 from qulab.platform import METADATA, migrate
 from qulab.platform.cache import read_user_cached
 from qulab.platform.models import AIRScore, Assessment, User
@@ -97,6 +98,7 @@ MEASURED = {
     "eventing.delivery",
     "eventing.skip_locked",
     "eventing.dead_letter",
+    "eventing.row_per_event",
     "design.partial_index",
     "design.no_lock",
     "design.for_update",
@@ -528,6 +530,17 @@ async def test_an_event_that_keeps_failing_ends_as_failed(db: Database) -> None:
     [event] = await _events(db)
     assert event.attempts == FAST.max_attempts
     assert key("eventing", "eventing.dead_letter") == "It ends as failed after a bound of retries"
+
+
+async def test_only_the_polling_relay_updates_a_row_per_published_event(
+    logical_postgres: PrivateCluster,
+) -> None:
+    settings = Settings().replace(database_url=logical_postgres.primary.url())
+    measured = await compare_relay_modes(settings, events=20, stopped_events=1)
+    assert measured.same_events  # the same 20 inserts, through both relays
+    assert (measured.polling.rows_marked, measured.wal.rows_marked) == (20, 0)
+    assert measured.wal.event_updates == 0 < measured.polling.event_updates
+    assert key("eventing", "eventing.row_per_event") == "The polling relay"
 
 
 async def test_on_rabbitmq_an_unroutable_event_retries_then_ends_as_failed(

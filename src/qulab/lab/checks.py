@@ -515,6 +515,16 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
             "Each relay locks the rows it claims and skips those another relay holds.",
         ),
         _dead_letter,
+        _fixed(
+            "eventing.row_per_event",
+            "eventing",
+            "Which relay writes an UPDATE of a domain_events row for every event it publishes?",
+            "The polling relay",
+            ("The log-tailing (WAL) relay", "Both relays", "Neither relay"),
+            "The polling relay claims pending rows and marks each one published (a new row "
+            "version per event, purged later). The WAL relay reads the inserts from the slot, "
+            "deletes the batch's rows in one statement and advances the slot: it updates none.",
+        ),
     ),
     "design": (
         _fixed(

@@ -5,7 +5,9 @@ directory, which the ``postgres`` user can reach when the learner is root), with
 naming its ports. ``up`` starts it (creating it the first time: ``initdb``, a ``qulab``
 database, ``pg_basebackup``), ``down`` stops it and deletes the directory, ``status`` says
 whether each server runs and where. The servers are the ones the tests start
-(``qulab.lab.private_postgres``).
+(``qulab.lab.private_postgres``). The primary runs with ``wal_level=logical``: it still streams to
+the standby, and the same pair serves the log-tailing relay (``QULAB_RELAY_MODE=wal``) and the
+lab's polling vs log-tailing step.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from qulab.lab.private_postgres import PostgresServer, PrivateCluster, start_pri
 
 DATABASE = "qulab"
 STATE = "pair.json"
+PRIMARY_SETTINGS = {"wal_level": "logical"}
 
 
 def default_directory() -> Path:
@@ -115,7 +118,7 @@ def up(directory: Path) -> PairStatus:
 
 
 def _create(directory: Path) -> None:
-    cluster = start_primary(base=directory)
+    cluster = start_primary(PRIMARY_SETTINGS, base=directory)
     try:
         asyncio.run(_create_database(cluster.primary))
         standby = cluster.add_standby()

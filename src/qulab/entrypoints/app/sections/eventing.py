@@ -28,6 +28,7 @@ from qulab.entrypoints.app.relay_control import (
     lab_retry_policy,
     relay_controller,
 )
+from qulab.entrypoints.app.relay_modes_view import relay_modes_step
 from qulab.entrypoints.app.step_marks import mark_step
 from qulab.entrypoints.app.steps import CHECK_STEP, lab_steps, needs_step
 from qulab.entrypoints.app.user_choice import created_users
@@ -504,7 +505,14 @@ def _events_section(context: LabContext, broker: LabBroker, controller: RelayCon
     live()
 
 
-STEPS = ("The idea", "Calculate and publish", "Event status", "Lab mode", CHECK_STEP)
+STEPS = (
+    "The idea",
+    "Calculate and publish",
+    "Event status",
+    "Lab mode",
+    "Polling vs log-tailing",
+    CHECK_STEP,
+)
 PAGE = "eventing"
 EXPLAINS = ("The idea", "Event status")  # steps with no action of their own
 
@@ -526,7 +534,7 @@ def _ready(context: LabContext) -> tuple[LabBroker, RelayController] | None:
 def render() -> None:
     context = lab_context()
     st.title("5. Building a reliable eventing system with the Outbox Pattern")
-    idea, publish, status, lab, check = lab_steps(STEPS, page=PAGE, explains=EXPLAINS)
+    idea, publish, status, lab, modes, check = lab_steps(STEPS, page=PAGE, explains=EXPLAINS)
     with idea:
         ready = _ready(context)
     if ready is None:
@@ -542,6 +550,8 @@ def render() -> None:
             _events_section(context, broker, controller)
         with lab:
             outbox_lab(context, controller, st.session_state.get(LAST_EVENT_KEY))
+    with modes:
+        relay_modes_step(context)
     with check:
         render_checks(PAGE)
 
