@@ -138,7 +138,7 @@ def test_remember_views_and_knowledge_checks_in_chromium(
                     timeout=WAIT_MS
                 )
                 expect(page.locator(sidebar_progress)).to_contain_text(
-                    "Knowledge checks: 1/31", timeout=WAIT_MS
+                    "Knowledge checks: 1/32", timeout=WAIT_MS
                 )
                 capture(page, "03-knowledge-check-answered.png")
 
@@ -165,7 +165,7 @@ def test_remember_views_and_knowledge_checks_in_chromium(
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(url, wait_until="domcontentloaded")
                 expect(page.locator(sidebar_progress)).to_contain_text(
-                    "Knowledge checks: 1/31", timeout=WAIT_MS
+                    "Knowledge checks: 1/32", timeout=WAIT_MS
                 )
                 settle(page)
                 capture(page, "05-progress-after-restart.png")

@@ -72,6 +72,10 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_relay_terminated_while_starting_exits_0_without_a_pass(env: dict[str, str]) -> None:
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "qulab", "db", "upgrade"], env=env, capture_output=True, timeout=60
+    )
+    assert upgraded.returncode == 0, upgraded.stderr  # a relay needs its database to exist
     code, err = signal_as_soon_as_sigterm_is_handled(["outbox", "relay", "--yes"], env)
     assert code == 0, err
     assert "relaying to" not in err

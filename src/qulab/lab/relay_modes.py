@@ -21,14 +21,14 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from qulab.core import (
     ConfigurationError,
     Database,
-    DomainEvent,
     OpaqueEvent,
+    OutboxRepository,
     Settings,
     new_id,
     open_database,
@@ -57,7 +57,6 @@ CAN_CHECKPOINT = text(
     "SELECT rolsuper OR pg_has_role(current_user, 'pg_checkpoint', 'MEMBER') "
     "FROM pg_roles WHERE rolname = current_user"
 )
-UPDATE_EVENTS = "UPDATE domain_events"
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class RelayCost:
     events: int
     published: int
     statements: int
-    event_updates: int  # statements that UPDATE domain_events
+    event_updates: int  # statements that update event rows (OutboxRepository.marks)
     rows_marked: int  # events left in domain_events with status 'published' (an UPDATE each)
     rows_deleted: int  # events whose row is gone
     position_before: str | None = None  # the slot's confirmed position (WAL relay only)
@@ -164,7 +163,7 @@ async def _compare(db: Database, events: int, stopped_events: int) -> RelayModes
         events,
         polled.published,
         counter.count,
-        _event_updates(counter.statements),
+        OutboxRepository.marks(counter.statements),
         marked,
         events - left,
     )
@@ -177,7 +176,7 @@ async def _compare(db: Database, events: int, stopped_events: int) -> RelayModes
         events,
         tailed.published,
         counter.count,
-        _event_updates(counter.statements),
+        OutboxRepository.marks(counter.statements),
         marked,
         events - left,
         before.confirmed_lsn,
@@ -228,17 +227,10 @@ async def write_events(db: Database, count: int) -> list[str]:
 
 async def _rows(db: Database, ids: list[str]) -> tuple[int, int]:
     """(rows marked published, rows still there) among ``ids``."""
-    c = DomainEvent.__table__.c
     async with db.connect() as conn:
-        marked = await conn.scalar(
-            select(func.count()).where(c.id.in_(ids), c.status == "published")
-        )
-        left = await conn.scalar(select(func.count()).where(c.id.in_(ids)))
-    return int(marked or 0), int(left or 0)
-
-
-def _event_updates(statements: list[str]) -> int:
-    return sum(1 for s in statements if s.upper().startswith(UPDATE_EVENTS.upper()))
+        found = await OutboxRepository(conn).positions()
+    statuses = [found[i][3] for i in ids if i in found]
+    return statuses.count("published"), len(statuses)
 
 
 async def _position(db: Database) -> SlotInfo:

@@ -480,6 +480,12 @@ class OutboxRepository:
         )
         return {str(i): (str(t), str(a), int(n), str(s)) for i, t, a, n, s in rows.all()}
 
+    @staticmethod
+    def marks(statements: Sequence[str]) -> int:
+        """How many of ``statements`` (SQL as a statement counter saw it) update event rows:
+        the writes a relay pays per published event, which the lab counts."""
+        return sum(1 for s in statements if s.lstrip().upper().startswith("UPDATE DOMAIN_EVENTS"))
+
     async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
         found = await self.executor.execute(select(c.id).where(c.id.in_(list(event_ids))))
         return set(found.scalars())
