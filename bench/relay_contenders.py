@@ -61,9 +61,11 @@ async def _raw_loop(url: str, redis_url: str, prefix: str, batch: int, go: Any) 
 
 
 def _pgqueuer_redis(redis_url: str) -> Redis:
-    """pgqueuer runs a batch's jobs as concurrent tasks: they wait for one of 10 connections
-    (redis-py's default pool refuses the 101st with "Too many connections", a failed job)."""
-    return Redis(connection_pool=BlockingConnectionPool.from_url(redis_url, max_connections=10))
+    """pgqueuer runs its jobs as concurrent tasks, dequeuing more while they run: they wait, as
+    long as it takes, for one of 50 connections (redis-py's default pool refuses the 101st with
+    "Too many connections", and a bounded wait times out: either is a failed job)."""
+    pool = BlockingConnectionPool.from_url(redis_url, max_connections=50, timeout=None)
+    return Redis(connection_pool=pool)
 
 
 def _pgqueuer(conn: Any, client: Redis, stream: str) -> Any:
