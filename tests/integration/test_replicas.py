@@ -19,6 +19,7 @@ from qulab.core.db import Database, count_statements
 from qulab.core.metrics import Metrics
 from qulab.lab.private_postgres import PrivateCluster, free_port
 from qulab.platform import views
+from qulab.platform.models import User
 from qulab.platform.schemas import UpdateUser, UserCreate
 from qulab.platform.services.users import create_user
 from qulab.platform.uow import PlatformUnitOfWork, uow_factory
@@ -168,6 +169,64 @@ async def test_a_standby_gone_between_checks_fails_no_core_read(
         await proxy.close()
     lines = [record.getMessage() for record in caplog.records]
     assert len(lines) == 1 and "unreachable" in lines[0], lines
+
+
+async def test_a_standby_gone_between_checks_fails_no_session_read(
+    replicated_postgres: PrivateCluster,
+    replicated_database: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    standby = replicated_postgres.standbys[0]
+    proxy = await TcpProxy("127.0.0.1", standby.port).start()
+    through = f"postgresql+asyncpg://postgres:s3cret@127.0.0.1:{proxy.port}/{replicated_database}"
+    settings = replica_settings(
+        replicated_postgres,
+        replicated_database,
+        through,
+        replica_check_interval=3600,
+        db_pre_ping_idle_seconds=0,  # a pooled connection the proxy cut is noticed at checkout
+    )
+    caplog.set_level(logging.INFO, logger="qulab.core.replicas")
+    try:
+        async with replica_runtime(settings) as rt:
+            user = await create_user(UserCreate(email=_email(), name="Cut"), uow_factory(rt.db))
+            await caught_up(replicated_postgres)
+            assert await session_on_standby(rt.db) is True
+            proxy.cut()
+            for _ in range(2):  # no error: the primary serves the ORM reads
+                async with rt.db.reading() as session:
+                    assert (await session.execute(IN_RECOVERY)).scalar_one() is False
+                    found = await session.get(User, user.id)
+                    assert found is not None and found.name == "Cut"
+            assert rt.db.replicas is not None
+            assert (rt.db.replicas.served, rt.db.replicas.fallbacks) == (1, 2)
+            [status] = rt.db.replicas.status()
+            assert status.healthy is False and "unreachable" in (status.problem or "")
+            metrics = Metrics()
+            metrics.watch(db=rt.db)
+            exposition = generate_latest(metrics.registry).decode()
+            assert "qulab_db_replica_fallbacks_total 2.0" in exposition
+    finally:
+        await proxy.close()
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 1 and "unreachable" in lines[0], lines
+    assert "postgres:***@127.0.0.1" in lines[0] and "s3cret" not in caplog.text
+
+
+async def test_a_healthy_standby_session_costs_no_extra_statement(
+    replicated_postgres: PrivateCluster, replicated_database: str
+) -> None:
+    settings = replica_settings(
+        replicated_postgres, replicated_database, replica_check_interval=3600
+    )
+    async with replica_runtime(settings) as rt:
+        assert await session_on_standby(rt.db) is True  # the health check is behind us
+        assert rt.db.replicas is not None
+        [replica] = rt.db.replicas.replicas
+        with count_statements(replica.base) as on_standby, rt.db.count_statements() as primary:
+            assert await session_on_standby(rt.db) is True
+        assert on_standby.statements == ["SELECT pg_is_in_recovery()"]
+        assert primary.count == 0
 
 
 async def test_a_standby_lagging_past_the_limit_is_skipped_until_it_catches_up(

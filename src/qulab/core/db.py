@@ -369,14 +369,16 @@ class Database:
 
         With read replicas it reads from a healthy standby that has replayed ``token`` (a
         commit's consistency token, or ``str`` of one) and this context's latest commit, else
-        from the primary (see ``qulab.core.replicas``); without, ``token`` changes nothing.
+        from the primary (see ``qulab.core.replicas``); a standby that cannot be reached when
+        the session connects is marked down and the primary serves the session. Without
+        replicas, ``token`` changes nothing.
         """
         if self.replicas is None:
             async with self.read_sessionmaker() as session:
                 yield session
             return
         route = await self._route(token)
-        async with self.replicas.sessionmaker(info={"qulab.route": route}) as session:
+        async with self.replicas.session(route) as session:
             yield session
 
     @asynccontextmanager

@@ -6,8 +6,10 @@ primary's (autocommit, as reads use the primary). Its health is checked at most 
 ``QULAB_REPLICA_CHECK_INTERVAL`` seconds, by the read that finds the last check too old: one
 statement on the standby reads whether it is in recovery, its replay position and its lag. A
 standby that cannot be reached, is not in recovery, or lags more than ``QULAB_REPLICA_MAX_LAG``
-seconds is skipped until a later check finds it well; its reads go to the primary. The change
-is logged once each way, and the caller sees no error.
+seconds is skipped until a later check finds it well; its reads go to the primary. A read
+(Core or session) that cannot connect to a standby between two checks marks it down the same
+way and is served by the primary. The change is logged once each way, and the caller sees no
+error.
 
 A read that must have seen a commit (a ``Token``: explicit, this context's latest write, or a
 cache fill's floor) is served by a standby whose known replay position has reached the token;
@@ -29,7 +31,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from qulab.core import consistency
 from qulab.core.config import Settings
@@ -206,6 +208,32 @@ class Replicas:
             async with self.primary.connect() as conn:
                 yield conn
 
+    @asynccontextmanager
+    async def session(self, route: Route) -> AsyncIterator[AsyncSession]:
+        """A read session where ``route`` sends it. A session routed to a standby opens its
+        connection there at once (its first statement would), so a standby that refuses it is
+        marked down and the primary serves the session, as ``connect`` does for Core reads."""
+        replica = route.replica
+        if replica is not None:
+            session = self.sessionmaker(info={ROUTE: route})
+            try:
+                await session.connection(bind_arguments={"bind": replica.engine.sync_engine})
+            except (SQLAlchemyError, OSError, TimeoutError) as error:
+                await _close_quietly(session)
+                self._mark_down(replica, error)
+                self.served -= 1  # counted when routed; the primary serves it instead
+                self.fallbacks += 1
+                route = Route(self, None, route.token)
+            except BaseException:  # cancelled while connecting: give the session back
+                await _close_quietly(session)
+                raise
+            else:
+                async with session:
+                    yield session
+                return
+        async with self.sessionmaker(info={ROUTE: route}) as session:
+            yield session
+
     # -- health -------------------------------------------------------------------------------
 
     async def _check_due(self) -> None:
@@ -280,6 +308,14 @@ class Replicas:
     async def dispose(self) -> None:
         for replica in self.replicas:
             await replica.base.dispose()
+
+
+async def _close_quietly(session: AsyncSession) -> None:
+    """Close a session whose connection could not be opened; nothing of it is left to keep."""
+    try:
+        await session.close()
+    except (SQLAlchemyError, OSError, TimeoutError) as error:
+        log.debug("closing a read session that could not connect failed: %s", error)
 
 
 def _replica(settings: Settings, url: str) -> Replica:
