@@ -296,10 +296,11 @@ def _err() -> Console:
 
 
 def _interrupted() -> int:
-    _err().print("interrupted")
-    # Connections abandoned half-way are collected on the way out; asyncio would log each
-    # one's unretrieved error after the line above. Nothing is lost: nothing was committed.
+    # Connections abandoned half-way are collected on the way out, as soon as the line below
+    # takes a moment to print; asyncio would log each one's unretrieved error. Nothing is lost:
+    # nothing was committed. So it is silenced first.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    _err().print("interrupted")
     return INTERRUPTED
 
 
