@@ -212,9 +212,7 @@ class RedisBackend:
         floor: int | None = None,
     ) -> None:
         self.client()
-        args: list[int] = [_ms(gen_ttl), len(gen_keys), secrets.randbits(62) + 1]
-        if floor:
-            args.append(floor)
+        args = _bump_args(gen_ttl, len(gen_keys), floor)
         await self._run("EVALSHA", self._bump(keys=[*gen_keys, *drop_keys], args=args))
 
     async def add_counters(self, key: str, deltas: Mapping[str, int]) -> None:
@@ -266,6 +264,13 @@ def redis_backend(url: str, **options: Any) -> RedisBackend:
 
         return RedisClusterBackend(url, **options)
     return RedisBackend(url, **options)
+
+
+def _bump_args(gen_ttl: float, count: int, floor: int | None) -> list[int]:
+    """The bump script's arguments: the generations' TTL, how many of its keys are generations,
+    a fresh random generation for keys that are not counters, and the commit's position."""
+    args = [_ms(gen_ttl), count, secrets.randbits(62) + 1]
+    return [*args, floor] if floor else args
 
 
 def _ms(seconds: float) -> int:

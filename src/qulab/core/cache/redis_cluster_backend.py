@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from qulab.core.cache.redis_backend import (
     _LOOKUP,
     _SET_IF_GENERATION,
     RedisBackend,
+    _bump_args,
     _ms,
 )
 from qulab.core.errors import CacheUnavailable
@@ -129,10 +129,7 @@ class RedisClusterBackend(RedisBackend):
         plan = []
         for slot in sorted(generations.keys() | drops.keys()):
             bumped, dropped = generations.get(slot, []), drops.get(slot, [])
-            args: list[Any] = [_ms(gen_ttl), len(bumped), secrets.randbits(62) + 1]
-            if floor:
-                args.append(floor)
-            plan.append(([*bumped, *dropped], args))
+            plan.append(([*bumped, *dropped], _bump_args(gen_ttl, len(bumped), floor)))
         await self._run("EVALSHA", self._bump_each(plan))
 
     async def _bump_each(self, plan: list[tuple[list[str], list[Any]]]) -> None:
