@@ -47,5 +47,5 @@ async def test_relays_suite_measures_the_four_contenders_side_by_side(
     committed = [row[3] for row in latency.rows]
     assert all(committed) and [row[4] for row in latency.rows] == committed  # all on the stream
     assert [row[0] for row in producers.rows] == ["on", "off"]
-    assert len(report.targets) == (6 if peers else 5)
+    assert len(report.targets) == (7 if peers else 6)
     assert report.targets[0].description.startswith("WAL relay / ordered polling relay")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
+import asyncpg
 import pytest
 from sqlalchemy import insert, select, text
 
@@ -309,3 +310,160 @@ async def test_a_broker_outage_moves_nothing_and_the_events_go_out_once_it_is_ba
     assert back.published == 4
     assert [m.message.id for m in broker.messages()] == ids
     assert await confirmed_lsn(db) != before
+
+
+async def _admin(cluster: PrivateCluster, *statements: str) -> None:
+    conn = await asyncpg.connect(cluster.primary.dsn())
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _setting(cluster: PrivateCluster, name: str) -> str:
+    conn = await asyncpg.connect(cluster.primary.dsn())
+    try:
+        return str(await conn.fetchval("SELECT current_setting($1)", name))
+    finally:
+        await conn.close()
+
+
+async def test_an_event_streamed_before_its_commit_is_visible_is_still_deleted(
+    runtime: Runtime, logical_postgres: PrivateCluster
+) -> None:
+    """A commit is in the log (and on the stream) a moment before new snapshots see it. Here
+    that moment is held open: the writer's commit waits for a synchronous standby that does not
+    exist, after its commit record was flushed. The relay publishes the event, finds its row not
+    yet visible, waits, and deletes it once the commit completes: no row is left pending behind
+    a confirmed slot."""
+    db = runtime.db
+    broker = MemoryBroker("wal-visible")
+    relay = WalRelay(db, broker, listen=False)
+    await relay.publish_pending()
+    row = event_row()
+    # everyone else commits locally; only the writer below waits for the absent standby
+    await _admin(logical_postgres, "ALTER SYSTEM SET synchronous_commit = 'local'")
+    await _admin(logical_postgres, "SELECT pg_reload_conf()")
+    await eventually(
+        lambda: _is(logical_postgres, "synchronous_commit", "local"), "the reload applied"
+    )
+    await _admin(
+        logical_postgres,
+        "ALTER SYSTEM SET synchronous_standby_names = 'qulab_absent_standby'",
+        "SELECT pg_reload_conf()",
+    )
+    writing: asyncio.Task[None] | None = None
+    try:
+        await eventually(
+            lambda: _is(logical_postgres, "synchronous_standby_names", "qulab_absent_standby"),
+            "the standby named",
+        )
+
+        async def write() -> None:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("SET LOCAL synchronous_commit = on"))
+                await conn.execute(insert(DomainEvent), [row])
+
+        writing = asyncio.create_task(write())
+        draining = asyncio.create_task(relay.publish_pending())
+        await eventually(lambda: broker.messages(), "the event published before it is visible")
+        assert not writing.done()  # still waiting for the standby: the row is not visible yet
+    finally:
+        await _admin(
+            logical_postgres,
+            "ALTER SYSTEM RESET synchronous_standby_names",
+            "ALTER SYSTEM RESET synchronous_commit",
+            "SELECT pg_reload_conf()",
+        )
+    assert writing is not None
+    await asyncio.wait_for(writing, 10)
+    result = await asyncio.wait_for(draining, 10)
+    assert result.published == 1
+    assert [m.message.id for m in broker.messages()] == [row["id"]]
+    async with db.connect() as conn:
+        left = await conn.scalar(
+            text("SELECT count(*) FROM domain_events WHERE id = :id"), {"id": row["id"]}
+        )
+    assert left == 0
+
+
+async def _is(cluster: PrivateCluster, name: str, value: str) -> bool:
+    return await _setting(cluster, name) == value
+
+
+async def test_batches_recorded_behind_the_publish_are_all_deleted_counted_and_confirmed(
+    runtime: Runtime,
+) -> None:
+    """Batches of 10 from 60 one-event commits: each batch's DELETE, count and confirmation
+    run behind the next publish; when the pass returns every row is gone, every event counted
+    once, and the slot confirmed past the last commit."""
+    db = runtime.db
+    broker = MemoryBroker("wal-behind")
+    relay = WalRelay(db, broker, listen=False, batch_size=10)
+    await relay.publish_pending()
+    ids = await emit_events(db, 60, per_transaction=1)
+    async with db.connect() as conn:
+        last = await conn.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
+    result = await relay.publish_pending()
+    assert (result.published, result.batches) == (60, 6)
+    assert [m.message.id for m in broker.messages()] == ids
+    after = await outbox_status(db, 0)
+    assert (after.counts["pending"], after.counts["published"]) == (0, 60)
+    async with db.connect() as conn:
+        passed = await conn.scalar(
+            text(
+                "SELECT confirmed_flush_lsn >= CAST(CAST(:lsn AS text) AS pg_lsn) "
+                "FROM pg_replication_slots "
+                "WHERE slot_name = :slot"
+            ),
+            {"lsn": last, "slot": runtime.settings.relay.slot},
+        )
+    assert passed is True
+
+
+async def test_a_commit_without_events_is_not_confirmed_past_a_batch_still_being_recorded(
+    runtime: Runtime,
+) -> None:
+    """The batch's record is held (another session locks the slot's counter row); the pass's
+    mark, a transaction without events, arrives meanwhile: the position confirmed to the server
+    stays before the batch until its record commits, so a relay killed now would send it
+    again rather than leave its rows pending."""
+    db = runtime.db
+    broker = MemoryBroker("wal-record-held")
+    relay = WalRelay(db, broker, listen=False, batch_size=5)  # the mark comes in a batch of its own
+    await relay.publish_pending()
+    ids = await emit_events(db, 5)
+    async with db.connect() as conn:
+        after_events = int(
+            await conn.scalar(text("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')"))
+        )
+    blocker = await db.engine.connect()
+    await blocker.begin()
+    await blocker.execute(
+        text("SELECT 1 FROM outbox_wal_slots WHERE slot = :slot FOR UPDATE"),
+        {"slot": runtime.settings.relay.slot},
+    )
+    draining = asyncio.create_task(relay.publish_pending())
+    try:
+        stream = await eventually(lambda: relay.stream, "the relay's stream")
+        await eventually(lambda: stream.handed > after_events, "the mark taken")
+        assert [m.message.id for m in broker.messages()] == ids
+        assert stream.confirmed < after_events
+        assert not draining.done()
+    finally:
+        await blocker.rollback()
+        await blocker.close()
+    result = await asyncio.wait_for(draining, 10)
+    assert result.published == 5
+    async with db.connect() as conn:
+        confirmed = int(
+            await conn.scalar(
+                text(
+                    "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, '0/0') FROM pg_replication_slots "
+                    "WHERE slot_name = :slot"
+                ),
+                {"slot": runtime.settings.relay.slot},
+            )
+        )
+    assert confirmed > after_events

@@ -8,7 +8,7 @@ import struct
 import pytest
 
 from qulab.core import ConfigurationError
-from qulab.core.outbox.pgoutput import Decoder, lsn_text
+from qulab.core.outbox.pgoutput import Decoder, Mark, Transaction, lsn_text
 
 
 def begin(xid: int) -> bytes:
@@ -64,3 +64,34 @@ def test_a_transaction_without_its_commit_is_left_for_the_next_read() -> None:
 def test_an_insert_before_its_relation_is_refused_in_words() -> None:
     with pytest.raises(ConfigurationError, match="before its description"):
         Decoder("domain_events").transactions([begin(1), insert(9, ["e1"]), commit(1)])
+
+
+def _message(prefix: str, content: bytes, lsn: int) -> bytes:
+    return (
+        b"M"
+        + b"\x01"
+        + struct.pack(">Q", lsn)
+        + prefix.encode()
+        + b"\0"
+        + struct.pack(">i", len(content))
+        + content
+    )
+
+
+def test_a_logical_decoding_message_is_read_as_a_mark_inside_its_transaction() -> None:
+    decoder = Decoder("domain_events")
+    assert decoder.feed(begin(5)) is None
+    assert decoder.inside
+    assert decoder.feed(_message("qulab.outbox.mark", b"token", 0x1_0000_0010)) == Mark(
+        "qulab.outbox.mark", b"token", 0x1_0000_0010
+    )
+    done = decoder.feed(commit(5))
+    assert isinstance(done, Transaction) and done.rows == [] and not decoder.inside
+
+
+def test_a_transaction_fed_in_pieces_comes_out_whole_at_its_commit() -> None:
+    decoder = Decoder("domain_events")
+    pieces = [relation(9, "domain_events", ["id"]), begin(1), insert(9, ["e1"])]
+    assert [decoder.feed(p) for p in pieces] == [None, None, None]
+    done = decoder.feed(commit(1))
+    assert isinstance(done, Transaction) and done.rows == [{"id": "e1"}]

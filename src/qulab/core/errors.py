@@ -19,7 +19,8 @@ this tree::
     ├── ServiceUnavailable
     │   ├── PoolExhausted
     │   ├── BrokerUnavailable
-    │   └── CacheUnavailable
+    │   ├── CacheUnavailable
+    │   └── ReplicationRefused
     └── UnusableEntry
 
 ``UserError`` and ``ConfigurationError`` are the caller's to fix (the CLI exits 2);
@@ -88,6 +89,21 @@ class RelayAlreadyRunning(ConflictError):
 
 class CacheUnavailable(ServiceUnavailable):
     """The cache backend could not be reached (the caller falls back to the database)."""
+
+
+class ReplicationRefused(ServiceUnavailable):
+    """PostgreSQL answered a replication connection with an error: ``code`` is its SQLSTATE
+    (``55006`` when another session is streaming the slot)."""
+
+    SLOT_IN_USE = "55006"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def slot_busy(self) -> bool:
+        return self.code == self.SLOT_IN_USE
 
 
 class UnusableEntry(QulabError):

@@ -522,8 +522,9 @@ BANK: Mapping[str, tuple[Builder, ...]] = {
             "The polling relay",
             ("The log-tailing (WAL) relay", "Both relays", "Neither relay"),
             "The polling relay claims pending rows and marks each one published (a new row "
-            "version per event, purged later). The WAL relay reads the inserts from the slot, "
-            "deletes the batch's rows in one statement and advances the slot: it updates none.",
+            "version per event, purged later). The WAL relay receives the inserts from the slot, "
+            "deletes the batch's rows in one statement and confirms the slot's position: it "
+            "updates none.",
         ),
     ),
     "design": (

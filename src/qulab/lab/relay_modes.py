@@ -4,9 +4,9 @@ The scenario runs on a scratch database beside the lab's (PostgreSQL with ``wal_
 so the learner's events, relay and slot are untouched. A slot of the scratch database's own is
 created first; then ``events`` events are committed once, and both relays publish those same
 events, each to an in-memory broker of its own: the polling relay claims them from
-``domain_events`` and marks each row published, the WAL relay decodes the same inserts from the
-slot, deletes the rows and advances the slot. The statement counter records every round trip of
-each drain.
+``domain_events`` and marks each row published, the WAL relay receives the same inserts on its
+replication stream, deletes the rows and confirms the slot's position past them. The statement
+counter records every SQL round trip of each drain (the stream itself sends none).
 
 Then the WAL relay stands still: more events are written, the slot keeps their WAL (its retained
 bytes grow), and when the relay runs again the slot moves past them and PostgreSQL may recycle

@@ -1,11 +1,12 @@
 """Reading pgoutput's logical replication messages (protocol version 1) as committed transactions.
 
-``pg_logical_slot_peek_binary_changes(slot, NULL, n, 'proto_version', '1', 'publication_names',
-pub)`` returns one row per message. The log-tailing relay needs four of them: Begin, Relation
-(the table's name and column names, sent before the first change of a table in a session),
-Insert (the new row, every column as text) and Commit (the LSN just past the transaction, where
-the slot may advance to once it is published). Everything else (Origin, Type, Update, Delete,
-Truncate, Message) is skipped: the publication only publishes inserts.
+A replication stream (:mod:`.wal_stream`) carries one message per XLogData frame. The
+log-tailing relay needs five of them: Begin (the transaction id), Relation (the table's name and
+column names, sent before the first change of a table in a session), Insert (the new row, every
+column as text), Message (a logical decoding message, ``pg_logical_emit_message``: the relay's
+marks) and Commit (the LSN just past the transaction, where the slot may be confirmed to once it
+is published). Everything else (Origin, Type, Update, Delete, Truncate) is skipped: the
+publication only publishes inserts.
 
 The format is PostgreSQL's "Logical Replication Message Formats": big-endian integers,
 NUL-terminated strings, tuple columns tagged ``n`` (null), ``u`` (unchanged TOAST, never in an
@@ -24,6 +25,8 @@ BEGIN = ord("B")
 COMMIT = ord("C")
 RELATION = ord("R")
 INSERT = ord("I")
+MESSAGE = ord("M")
+TUPLE_NEW, TEXT, NULL = ord("N"), ord("t"), ord("n")
 
 _INT16 = struct.Struct(">h")
 _INT32 = struct.Struct(">i")
@@ -44,6 +47,16 @@ class Transaction:
     xid: int
     end_lsn: int = 0
     rows: list[dict[str, str | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A logical decoding message seen in the stream (``pg_logical_emit_message``): its prefix,
+    its content, and the LSN it was written at."""
+
+    prefix: str
+    content: bytes
+    lsn: int
 
 
 class _Reader:
@@ -75,42 +88,55 @@ class _Reader:
 
 
 class Decoder:
-    """Turns pgoutput messages into transactions of rows of one table. It remembers relations
-    across calls (pgoutput sends a Relation once per decoding session, which for the SQL
-    interface is once per peek, but keeping them costs nothing)."""
+    """Turns pgoutput messages, fed one at a time, into transactions of rows of one table. It
+    remembers relations (pgoutput describes a table once per decoding session) and the
+    transaction it is in the middle of."""
 
     def __init__(self, table: str, schema: str | None = None) -> None:
         self.table = table
         self.schema = schema
         self._columns: dict[int, list[str] | None] = {}  # relation oid -> columns (None: not ours)
+        self._current: Transaction | None = None
+
+    @property
+    def inside(self) -> bool:
+        """Whether a transaction has begun and not yet committed."""
+        return self._current is not None
+
+    def feed(self, message: bytes) -> Transaction | Mark | None:
+        """Read one message: a Commit gives back its whole transaction, a Message its mark."""
+        reader = _Reader(bytes(message))
+        kind = reader.byte()
+        if kind == BEGIN:
+            reader.unpack(_UINT64)  # final LSN
+            reader.unpack(_UINT64)  # commit time
+            self._current = Transaction(xid=reader.unpack(_UINT32))
+        elif kind == COMMIT:
+            reader.byte()  # flags
+            reader.unpack(_UINT64)  # commit LSN
+            end = reader.unpack(_UINT64)
+            done, self._current = self._current, None
+            if done is not None:
+                done.end_lsn = end
+                return done
+        elif kind == RELATION:
+            self._relation(reader)
+        elif kind == INSERT:
+            row = self._insert(reader)
+            if row is not None and self._current is not None:
+                self._current.rows.append(row)
+        elif kind == MESSAGE:
+            reader.byte()  # flags (transactional or not)
+            lsn = reader.unpack(_UINT64)
+            prefix = reader.string()
+            length = reader.unpack(_INT32)
+            return Mark(prefix, reader.data[reader.at : reader.at + length], lsn)
+        return None
 
     def transactions(self, messages: Iterable[bytes]) -> list[Transaction]:
-        """The complete transactions among ``messages`` in commit order (the order decoding
-        yields them); a transaction cut off before its Commit is left out."""
-        done: list[Transaction] = []
-        current: Transaction | None = None
-        for message in messages:
-            reader = _Reader(bytes(message))
-            kind = reader.byte()
-            if kind == BEGIN:
-                reader.unpack(_UINT64)  # final LSN
-                reader.unpack(_UINT64)  # commit time
-                current = Transaction(xid=reader.unpack(_UINT32))
-            elif kind == COMMIT:
-                reader.byte()  # flags
-                reader.unpack(_UINT64)  # commit LSN
-                end = reader.unpack(_UINT64)
-                if current is not None:
-                    current.end_lsn = end
-                    done.append(current)
-                current = None
-            elif kind == RELATION:
-                self._relation(reader)
-            elif kind == INSERT:
-                row = self._insert(reader)
-                if row is not None and current is not None:
-                    current.rows.append(row)
-        return done
+        """The complete transactions among ``messages`` in commit order; a transaction cut off
+        before its Commit is kept for the next call."""
+        return [t for t in map(self.feed, messages) if isinstance(t, Transaction)]
 
     def _relation(self, reader: _Reader) -> None:
         oid = reader.unpack(_UINT32)
@@ -127,22 +153,31 @@ class Decoder:
         self._columns[oid] = columns if ours else None
 
     def _insert(self, reader: _Reader) -> dict[str, str | None] | None:
-        oid = reader.unpack(_UINT32)
+        """The new row of an Insert, read in one loop over the bytes (every event passes here:
+        no helper call per column)."""
+        data, at = reader.data, reader.at
+        (oid,) = _UINT32.unpack_from(data, at)
         if oid not in self._columns:
             raise ConfigurationError(f"an insert into relation {oid} came before its description")
         columns = self._columns[oid]
         if columns is None:
             return None
-        if reader.byte() != ord("N"):
+        if data[at + 4] != TUPLE_NEW:
             raise ConfigurationError("an insert without its new tuple")
-        count = reader.unpack(_INT16)
+        (count,) = _INT16.unpack_from(data, at + 5)
+        at += 7
         row: dict[str, str | None] = {}
+        unpack = _INT32.unpack_from
         for name in columns[:count]:
-            tag = reader.byte()
-            if tag == ord("t"):
-                row[name] = reader.text()
-            elif tag == ord("n"):
+            tag = data[at]
+            if tag == TEXT:
+                (length,) = unpack(data, at + 1)
+                at += 5 + length
+                row[name] = data[at - length : at].decode()
+            elif tag == NULL:
                 row[name] = None
+                at += 1
             else:  # "u" (unchanged TOAST) cannot occur in an insert; "b" needs binary mode
                 raise ConfigurationError(f"column {name!r} came as {chr(tag)!r}, not as text")
+        reader.at = at
         return row

@@ -395,10 +395,13 @@ class OutboxRepository:
         result = await self.executor.execute(HAND_PENDING_TO_FAILURES, {"now": now})
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def delete_published(self, event_ids: Sequence[str]) -> None:
-        """Delete events the broker confirmed (the log-tailing relay keeps no published rows)."""
-        if event_ids:
-            await self.executor.execute(DELETE_PUBLISHED, {"ids": list(event_ids)})
+    async def delete_published(self, event_ids: Sequence[str]) -> int:
+        """Delete events the broker confirmed (the log-tailing relay keeps no published rows);
+        returns how many rows went."""
+        if not event_ids:
+            return 0
+        result = await self.executor.execute(DELETE_PUBLISHED, {"ids": list(event_ids)})
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def dead_letter(self, rows: list[dict[str, Any]]) -> None:
         """Each dict: event_id, attempts, error, now: the event becomes ``failed``."""

@@ -5,7 +5,8 @@ settings' pattern and still passed as parameters, or quoted by the dialect where
 identifier (``CREATE PUBLICATION``). Its statements on ``domain_events`` are the outbox
 repository's (the table's one owner), and none updates it on the hot path: a published batch
 costs one DELETE of its rows and one UPDATE of the slot's counter row; only a dead letter sets
-its event's status (so that polling relays and ``outbox replay`` see it).
+its event's status (so that polling relays and ``outbox replay`` see it). The stream itself is
+:mod:`.wal_stream`'s; here are the relay's marks in the log and the slot's streaming backend.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.repository import MAX_ERROR, OutboxRepository
 
 LOCK_PREFIX = "qulab.outbox.wal:"
+MARK_PREFIX = "qulab.outbox.mark"
 RETRYING, HELD, FAILED = "retrying", "held", "failed"
 
 WAL_LEVEL = text("SELECT current_setting('wal_level')")
@@ -52,15 +54,19 @@ MARK_DRAINED = text(
 )
 TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext(:key))")
 UNLOCK = text("SELECT pg_advisory_unlock(hashtext(:key))")
-PEEK = text(
+MARK = text("SELECT pg_logical_emit_message(true, :prefix, CAST(:token AS text))::text")
+ACTIVE_PID = text("SELECT active_pid FROM pg_replication_slots WHERE slot_name = :slot")
+# Whether these transactions (pgoutput's 32-bit ids, given their epoch from the snapshot's xmax)
+# are visible to a snapshot taken now: committed is not yet visible for the moment between a
+# commit's flush, when the stream may already send it, and its end in the process array.
+VISIBLE = text(
     """
-SELECT data FROM pg_logical_slot_peek_binary_changes(
-    CAST(:slot AS name), NULL, :changes, 'proto_version', '1',
-    'publication_names', CAST(:slot AS text))
+SELECT coalesce(bool_and(pg_visible_in_snapshot(CAST(CAST(greatest(0,
+        (CAST(CAST(pg_snapshot_xmax(s) AS text) AS bigint) >> 32 << 32) + x
+        - CASE WHEN x > (CAST(CAST(pg_snapshot_xmax(s) AS text) AS bigint) & 4294967295)
+          THEN 4294967296 ELSE 0 END) AS text) AS xid8), s)), true)
+FROM pg_current_snapshot() AS s, unnest(CAST(:xids AS bigint[])) AS x
 """
-)
-ADVANCE = text(
-    "SELECT pg_replication_slot_advance(CAST(:slot AS name), CAST(CAST(:lsn AS text) AS pg_lsn))"
 )
 HELD_AGGREGATES = text(
     """
@@ -91,6 +97,7 @@ UPDATE outbox_wal_slots SET published = published + :count, confirmed_lsn = :lsn
 WHERE slot = :slot
 """
 )
+ANY_OPEN = text("SELECT EXISTS (SELECT 1 FROM outbox_failures WHERE status <> 'failed')")
 RETRYING_COUNT = text("SELECT count(*) FROM outbox_failures WHERE status = 'retrying'")
 PUBLISHED_TOTAL = text("SELECT coalesce(sum(published), 0) FROM outbox_wal_slots")
 
@@ -188,14 +195,19 @@ class WalRepository:
     async def unlock(self) -> None:
         await self._scalar(UNLOCK, key=LOCK_PREFIX + self.slot)
 
-    async def peek(self, changes: int) -> list[bytes]:
-        """pgoutput's messages from the slot's confirmed position on, whole transactions, about
-        ``changes`` of them; the slot does not move."""
-        rows = await self.conn.execute(PEEK, {"slot": self.slot, "changes": changes})
-        return [bytes(row[0]) for row in rows]
+    async def mark(self, token: str) -> str:
+        """Write a logical decoding message into the log (its own transaction: it reaches the
+        stream when this commits, after everything committed before it); returns its LSN."""
+        return str(await self._scalar(MARK, prefix=MARK_PREFIX, token=token))
 
-    async def advance(self, lsn: str) -> None:
-        await self._scalar(ADVANCE, lsn=lsn)
+    async def active_pid(self) -> int | None:
+        """The backend streaming the slot (None: no one)."""
+        found = await self._scalar(ACTIVE_PID)
+        return None if found is None else int(found)
+
+    async def visible(self, xids: Sequence[int]) -> bool:
+        """Whether every one of these committed transactions is visible to a new snapshot."""
+        return bool(await self._scalar(VISIBLE, xids=list(xids)))
 
     # -- failures and counts -------------------------------------------------------------------
 
@@ -226,16 +238,25 @@ class WalRepository:
                 ]
             )
 
-    async def published(self, event_ids: Sequence[str], lsn: str | None, now: datetime) -> None:
-        """The broker confirmed these events: delete their rows and failure records, count
-        them on the slot's row (and note the position the slot is about to move to)."""
+    async def published(
+        self, event_ids: Sequence[str], lsn: str | None, now: datetime, *, forget: bool = True
+    ) -> int:
+        """The broker confirmed these events: delete their rows and (``forget``) their failure
+        records, count them on the slot's row (and note the position the slot is about to move
+        to). Returns how many rows were deleted."""
         ids = list(event_ids)
+        deleted = 0
         if ids:
-            await self.conn.execute(FORGET_FAILURES, {"ids": ids})
-            await OutboxRepository(self.conn).delete_published(ids)
+            if forget:
+                await self.conn.execute(FORGET_FAILURES, {"ids": ids})
+            deleted = await self.delete(ids)
         await self.conn.execute(
             COUNT_PUBLISHED, {"slot": self.slot, "count": len(ids), "lsn": lsn, "now": now}
         )
+        return deleted
+
+    async def delete(self, event_ids: Sequence[str]) -> int:
+        return await OutboxRepository(self.conn).delete_published(event_ids)
 
     async def open_failures(self, limit: int) -> list[OpenFailure]:
         rows = await OutboxRepository(self.conn).open_failures(limit)
@@ -255,6 +276,10 @@ class WalRepository:
             )
             found.append(OpenFailure(row[1], message.attempts, row[3], message))
         return found
+
+    async def any_open(self) -> bool:
+        """Whether any event waits in the failures record (retrying, or held behind one)."""
+        return bool(await self._scalar(ANY_OPEN))
 
     async def retrying_count(self) -> int:
         return int(await self._scalar(RETRYING_COUNT) or 0)

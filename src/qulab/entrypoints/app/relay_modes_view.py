@@ -45,11 +45,12 @@ def _intro() -> None:
     st.markdown(
         "QuLab has two relays for the same outbox. The **polling** relay asks `domain_events` "
         "for pending rows, publishes them and marks each row published. The **log-tailing** "
-        "relay (`QULAB_RELAY_MODE=wal`) reads the committed inserts from PostgreSQL's "
-        "write-ahead log through a logical replication slot, publishes them, deletes their rows "
-        "and moves the slot on. Here both publish the **same events**: a slot is created, the "
-        "events are committed once, the polling relay drains them from the table and the WAL "
-        "relay decodes the same inserts from the log (each to an in-memory broker of its own), "
+        "relay (`QULAB_RELAY_MODE=wal`) keeps a replication stream open on a logical slot: "
+        "PostgreSQL decodes each committed insert from its write-ahead log and sends it; the "
+        "relay publishes it, deletes its row and confirms the slot's position past it. Here "
+        "both publish the **same events**: a slot is created, the events are committed once, "
+        "the polling relay drains them from the table and the WAL relay receives the same "
+        "inserts from the log (each to an in-memory broker of its own), "
         "on a scratch database beside yours that is removed afterwards."
     )
 
@@ -89,8 +90,10 @@ def _show(result: RelayModes) -> None:
     st.markdown(f"**{result.events} events, both relays** (the two brokers received {same}):")
     st.dataframe(_cost_rows(result), hide_index=True)
     st.caption(
-        "Round trips are every statement each drain sent, counted by the statement counter: a "
-        "batch costs about the same whatever its size. The difference is the rows: the polling "
+        "Round trips are every SQL statement each drain sent, counted by the statement "
+        "counter (the events themselves reach the WAL relay on its replication stream, which "
+        "sends no statement): a batch costs about the same whatever its size. The difference "
+        "is the rows: the polling "
         "relay writes a new version of every event's row to mark it (and purges them later); "
         "the log-tailing relay updates none, it deletes the batch in one statement."
     )
