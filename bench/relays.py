@@ -640,12 +640,14 @@ def _notes(notify_on: float) -> list[str]:
     return [
         "Every contender runs on one private PostgreSQL 15 with wal_level=logical, started for "
         "the run and removed after it (default settings otherwise); Redis is the shared one.",
-        "Drains: relays poll every 20 ms without NOTIFY; the clock stops when a watcher sees no "
+        "Drains: the polling relays poll every 20 ms without NOTIFY, the WAL relay reads its "
+        "replication stream from the slot's position; the clock stops when a watcher sees no "
         "pending row or job (polled every 10 ms). Events each have their own aggregate and are "
         f"committed {PER_COMMIT} to a transaction; pgqueuer's jobs are enqueued 5,000 at a time.",
-        "PostgreSQL CPU: user + system time of the server's processes (backends, WAL writer, "
-        "checkpointer, autovacuum; ended backends through the postmaster's cutime/cstime) from "
-        "/proc/<pid>/stat over the drain, the watcher's backend excluded, per 10,000 events.",
+        "PostgreSQL CPU: user + system time of the server's processes (backends, the WAL "
+        "relay's walsender, WAL writer, checkpointer, autovacuum; ended backends through the "
+        "postmaster's cutime/cstime) from /proc/<pid>/stat over the drain, the watcher's "
+        "backend excluded, per 10,000 events.",
         "The WAL relay deletes what it published (the log keeps the record); the polling relays "
         "mark rows published; pgqueuer deletes its jobs (and logs them to its statistics).",
         f"Latency: {PRODUCERS} producers offer the rate; alone they commit about "
