@@ -467,3 +467,40 @@ async def test_a_commit_without_events_is_not_confirmed_past_a_batch_still_being
             )
         )
     assert confirmed > after_events
+
+
+async def test_a_running_relay_whose_stream_is_cut_opens_it_again_and_loses_nothing(
+    runtime: Runtime,
+) -> None:
+    """The server ends the relay's replication connection (as a restart or a network cut
+    would) while the loop runs: the relay reopens the stream at the slot's position, keeps the
+    slot, and the events committed before and after the cut all reach the broker in order."""
+    db = runtime.db
+    broker = MemoryBroker("wal-cut-stream")
+    relay = WalRelay(db, broker, status_interval=0, policy=FAST)
+    task = asyncio.create_task(relay.run())
+    try:
+        first_stream = await eventually(lambda: relay.stream, "the relay's stream")
+        before = await emit_events(db, 3)
+        await eventually(lambda: len(broker.messages()) >= 3, "the first events published")
+        async with db.connect() as conn:
+            await conn.execute(
+                text("SELECT pg_terminate_backend(:pid)"), {"pid": first_stream.backend_pid}
+            )
+        after = await emit_events(db, 3)
+        await eventually(
+            lambda: relay.stream is not None and relay.stream is not first_stream,
+            "a new stream",
+        )
+        await eventually(lambda: len(broker.messages()) >= 6, "the later events published")
+        assert relay.owner
+        relay.stop()
+        await task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    published = [m.message.id for m in broker.messages()]
+    assert list(dict.fromkeys(published)) == before + after  # a batch cut unconfirmed goes again
+    async with db.connect() as conn:
+        left = await conn.scalar(text("SELECT count(*) FROM domain_events"))
+    assert left == 0
