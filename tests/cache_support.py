@@ -31,9 +31,20 @@ def new_prefix() -> str:
     return services.unique_name("qulab_test") + ":"
 
 
-def make_cache(kind: str, prefix: str, url: str | None = None, **options: object) -> Cache:
+def make_cache(
+    kind: str,
+    prefix: str,
+    url: str | None = None,
+    *,
+    socket_timeout: float | None = None,
+    **options: object,
+) -> Cache:
     if kind == "redis":
-        backend: MemoryBackend | RedisBackend = RedisBackend(url or services.REDIS_URL)
+        backend: MemoryBackend | RedisBackend = (
+            RedisBackend(url or services.REDIS_URL)
+            if socket_timeout is None
+            else RedisBackend(url or services.REDIS_URL, socket_timeout=socket_timeout)
+        )
     else:
         backend = MemoryBackend(1000)
     options.setdefault("breaker", CircuitBreaker("test cache"))
@@ -41,11 +52,13 @@ def make_cache(kind: str, prefix: str, url: str | None = None, **options: object
 
 
 @asynccontextmanager
-async def subscribed_cache(kind: str, db: Database) -> AsyncIterator[Cache]:
+async def subscribed_cache(
+    kind: str, db: Database, *, socket_timeout: float | None = None
+) -> AsyncIterator[Cache]:
     """A cache on a fresh prefix subscribed to ``db``'s bus, as the CLI and the app wire it;
     afterwards unsubscribed, closed, and its Redis keys removed."""
     prefix = new_prefix()
-    cache = make_cache(kind, prefix)
+    cache = make_cache(kind, prefix, socket_timeout=socket_timeout)
     cache.subscribe(db.bus)
     try:
         yield cache

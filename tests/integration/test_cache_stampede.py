@@ -28,7 +28,10 @@ def cache_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def cache(cache_kind: str, db: Database) -> AsyncIterator[Cache]:
-    async with subscribed_cache(cache_kind, db) as cache:
+    # What these tests count is sharing, not failing open: a loaded machine's pause longer than
+    # the backend's 0.25 s read timeout would turn a lookup into a bypass, and its reader would
+    # load on its own (a second load that is the fail-open path working, not a stampede).
+    async with subscribed_cache(cache_kind, db, socket_timeout=5.0) as cache:
         yield cache
 
 
