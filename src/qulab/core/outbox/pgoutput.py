@@ -80,12 +80,6 @@ class _Reader:
         self.at = end + 1
         return value
 
-    def text(self) -> str:
-        length = self.unpack(_INT32)
-        value = self.data[self.at : self.at + length].decode()
-        self.at += length
-        return value
-
 
 class Decoder:
     """Turns pgoutput messages, fed one at a time, into transactions of rows of one table. It

@@ -129,12 +129,12 @@ class WalRelay(Relay):
         try:
             transactions = await self._read(stream)
             if not transactions:
-                self._more_due = self._released or self._mark is not None
+                self._more_due = self._due_more(stream)
                 return result
             messages = [_message(row) for t in transactions for row in t.rows]
             if not messages:  # the relay's marks, or commits with no event of ours
                 self._confirm_after_records(stream, transactions[-1].end_lsn)
-                self._more_due = stream.buffered or self._mark is not None or self._released
+                self._more_due = self._due_more(stream)
                 return result
             held: set[str] = set()
             if self._failures_open:
@@ -145,12 +145,17 @@ class WalRelay(Relay):
                     held = await WalRepository(conn, self.slot).held_aggregates(
                         [m.aggregate_id for m in messages]
                     )
-            self._more_due = stream.buffered or self._mark is not None or self._released
+            self._more_due = self._due_more(stream)
             result.add(await self._publish_decoded(stream, transactions, messages, held))
         except BaseException:
             await self._drop_stream()  # what was taken is read again from the slot
             raise
         return result
+
+    def _due_more(self, stream: WalStream) -> bool:
+        """Whether the pass should go on at once: transactions are buffered, this single pass
+        has not read up to its mark, or a dead letter released events held behind it."""
+        return stream.buffered or self._mark is not None or self._released
 
     async def _read(self, stream: WalStream) -> list[Transaction]:
         """The next whole transactions from the stream. A single pass first writes a mark into

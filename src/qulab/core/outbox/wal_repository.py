@@ -6,7 +6,8 @@ identifier (``CREATE PUBLICATION``). Its statements on ``domain_events`` are the
 repository's (the table's one owner), and none updates it on the hot path: a published batch
 costs one DELETE of its rows and one UPDATE of the slot's counter row; only a dead letter sets
 its event's status (so that polling relays and ``outbox replay`` see it). The stream itself is
-:mod:`.wal_stream`'s; here are the relay's marks in the log and the slot's streaming backend.
+:mod:`.wal_stream`'s; here are the relay's marks in the log and the check that streamed
+transactions are visible.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ MARK_DRAINED = text(
 TRY_LOCK = text("SELECT pg_try_advisory_lock(hashtext(:key))")
 UNLOCK = text("SELECT pg_advisory_unlock(hashtext(:key))")
 MARK = text("SELECT pg_logical_emit_message(true, :prefix, CAST(:token AS text))::text")
-ACTIVE_PID = text("SELECT active_pid FROM pg_replication_slots WHERE slot_name = :slot")
 # Whether these transactions (pgoutput's 32-bit ids, given their epoch from the snapshot's xmax)
 # are visible to a snapshot taken now: committed is not yet visible for the moment between a
 # commit's flush, when the stream may already send it, and its end in the process array.
@@ -199,11 +199,6 @@ class WalRepository:
         """Write a logical decoding message into the log (its own transaction: it reaches the
         stream when this commits, after everything committed before it); returns its LSN."""
         return str(await self._scalar(MARK, prefix=MARK_PREFIX, token=token))
-
-    async def active_pid(self) -> int | None:
-        """The backend streaming the slot (None: no one)."""
-        found = await self._scalar(ACTIVE_PID)
-        return None if found is None else int(found)
 
     async def visible(self, xids: Sequence[int]) -> bool:
         """Whether every one of these committed transactions is visible to a new snapshot."""
