@@ -147,7 +147,7 @@ async def propagation(redis_url: str, count: int) -> tuple[list[float], list[flo
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await plain_sub.aclose()
         await plain_pub.aclose()
         await sender.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,10 @@ from sqlalchemy import text
 
 from qulab.core.config import Settings
 from qulab.core.db import Database
+from qulab.core.errors import BrokerUnavailable
 from qulab.core.models import EventStatus
 from qulab.core.outbox import (
+    OutboxMessage,
     RedisStreamsPublisher,
     Relay,
     RetryPolicy,
@@ -162,6 +166,68 @@ async def test_broker_down_keeps_events_pending_and_all_publish_when_it_returns(
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
+        await sender.close()
+        server.kill()
+        server.wait()
+
+
+def a_message(aggregate_type: str = "Test") -> OutboxMessage:
+    return OutboxMessage(
+        id=str(uuid.uuid4()),
+        type="test.happened",
+        aggregate_type=aggregate_type,
+        aggregate_id=str(uuid.uuid4()),
+        occurred_at=datetime.now(UTC),
+        payload_json='{"n": 1}',
+        sequence=1,
+    )
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_and_the_batch_lands_once(
+    redis_prefix: str,
+) -> None:
+    sender = publisher(redis_prefix)
+    admin = Redis.from_url(services.REDIS_URL)
+    try:
+        first = [a_message() for _ in range(3)]
+        assert await sender.publish(first) == {}
+        assert isinstance(sender.client, Redis)
+        pool = sender.client.connection_pool
+        pooled = await pool.get_connection()
+        try:
+            await pooled.send_command("CLIENT", "ID")
+            connection_id = await pooled.read_response()
+        finally:
+            await pool.release(pooled)
+        assert await admin.client_kill_filter(_id=connection_id) == 1
+
+        second = [a_message() for _ in range(3)]
+        assert await sender.publish(second) == {}
+    finally:
+        await sender.close()
+        await admin.aclose()
+    entries = await stream_entries(redis_prefix, "Test")
+    assert [entry["id"] for entry in entries] == [m.id for m in first + second]
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        (["--maxmemory", "1", "--maxmemory-policy", "noeviction"], "OutOfMemoryError"),
+        (["--replicaof", "127.0.0.1", "1"], "ReadOnlyError"),
+    ],
+    ids=["out-of-memory", "read-only-replica"],
+)
+async def test_a_server_that_refuses_every_write_is_an_outage_not_a_failed_message(
+    own_redis: tuple[str, list[str]], setting: list[str], reason: str
+) -> None:
+    url, command = own_redis
+    server = await _start([*command, *setting], url)
+    sender = publisher("qulab_test:", url)
+    try:
+        with pytest.raises(BrokerUnavailable, match=f"refuses writes: {reason}"):
+            await sender.publish([a_message(), a_message()])
+    finally:
         await sender.close()
         server.kill()
         server.wait()
