@@ -15,7 +15,7 @@ from qulab.lab.private_postgres import PrivateCluster
 from qulab.lab.relay_modes import START_COMMAND, compare_relay_modes, logical_wal_missing
 
 POLLING_STATEMENTS = 11  # set-up, lease, two claims (the second finds none), the mark, release
-WAL_STATEMENTS = 11  # taking the slot, the failures record, the mark, the delete, the count
+WAL_STATEMENTS = 10  # taking the slot, the failures record, the mark, the delete-and-count
 
 
 def lab_settings(cluster: PrivateCluster) -> Settings:

@@ -56,6 +56,21 @@ def test_inserts_of_the_watched_table_come_out_per_transaction_in_commit_order()
     assert done[1].rows == [{"id": "e0", "payload": "{}", "trace_context": "é"}]
 
 
+def test_a_decoder_told_its_columns_keeps_only_those_and_still_reads_the_rest_in_order() -> None:
+    messages = [
+        begin(3),
+        relation(1, "domain_events", ["id", "status", "payload", "last_error", "sequence"]),
+        insert(1, ["e1", "pending", '{"n": 1}', None, "41"]),
+        insert(1, ["e2", "pending", "{}", "a long error nobody reads", "42"]),
+        commit(0x30),
+    ]
+    [done] = Decoder("domain_events", columns=["id", "payload", "sequence"]).transactions(messages)
+    assert done.rows == [
+        {"id": "e1", "payload": '{"n": 1}', "sequence": "41"},
+        {"id": "e2", "payload": "{}", "sequence": "42"},
+    ]
+
+
 def test_a_transaction_without_its_commit_is_left_for_the_next_read() -> None:
     messages = [begin(1), relation(1, "domain_events", ["id"]), insert(1, ["e1"])]
     assert Decoder("domain_events").transactions(messages) == []

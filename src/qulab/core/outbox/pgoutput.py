@@ -16,7 +16,7 @@ insert) or ``t`` (text: a 4-byte length, then the bytes).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from qulab.core.errors import ConfigurationError
@@ -84,12 +84,19 @@ class _Reader:
 class Decoder:
     """Turns pgoutput messages, fed one at a time, into transactions of rows of one table. It
     remembers relations (pgoutput describes a table once per decoding session) and the
-    transaction it is in the middle of."""
+    transaction it is in the middle of.
 
-    def __init__(self, table: str, schema: str | None = None) -> None:
+    ``columns``: the ones a row keeps (all when None); the others are stepped over, not
+    decoded."""
+
+    def __init__(
+        self, table: str, schema: str | None = None, *, columns: Collection[str] | None = None
+    ) -> None:
         self.table = table
         self.schema = schema
-        self._columns: dict[int, list[str] | None] = {}  # relation oid -> columns (None: not ours)
+        self.wanted = None if columns is None else frozenset(columns)
+        # relation oid -> its columns, None for one not kept (None for the whole: not ours)
+        self._columns: dict[int, list[str | None] | None] = {}
         self._current: Transaction | None = None
 
     @property
@@ -99,8 +106,14 @@ class Decoder:
 
     def feed(self, message: bytes) -> Transaction | Mark | None:
         """Read one message: a Commit gives back its whole transaction, a Message its mark."""
+        kind = message[0]
+        if kind == INSERT:  # most messages: read in place
+            row = self._insert(message, 1)
+            if row is not None and self._current is not None:
+                self._current.rows.append(row)
+            return None
         reader = _Reader(bytes(message))
-        kind = reader.byte()
+        reader.byte()
         if kind == BEGIN:
             reader.unpack(_UINT64)  # final LSN
             reader.unpack(_UINT64)  # commit time
@@ -115,10 +128,6 @@ class Decoder:
                 return done
         elif kind == RELATION:
             self._relation(reader)
-        elif kind == INSERT:
-            row = self._insert(reader)
-            if row is not None and self._current is not None:
-                self._current.rows.append(row)
         elif kind == MESSAGE:
             reader.byte()  # flags (transactional or not)
             lsn = reader.unpack(_UINT64)
@@ -137,19 +146,19 @@ class Decoder:
         schema = reader.string()
         name = reader.string()
         reader.byte()  # replica identity
-        columns = []
+        columns: list[str | None] = []
         for _ in range(reader.unpack(_INT16)):
             reader.byte()  # flags
-            columns.append(reader.string())
+            column = reader.string()
+            columns.append(column if self.wanted is None or column in self.wanted else None)
             reader.unpack(_UINT32)  # type oid
             reader.unpack(_INT32)  # type modifier
         ours = name == self.table and (self.schema is None or schema == self.schema)
         self._columns[oid] = columns if ours else None
 
-    def _insert(self, reader: _Reader) -> dict[str, str | None] | None:
-        """The new row of an Insert, read in one loop over the bytes (every event passes here:
-        no helper call per column)."""
-        data, at = reader.data, reader.at
+    def _insert(self, data: bytes, at: int) -> dict[str, str | None] | None:
+        """The new row of an Insert whose body starts at ``at``, read in one loop over the bytes
+        (every event passes here: no helper call per column)."""
         (oid,) = _UINT32.unpack_from(data, at)
         if oid not in self._columns:
             raise ConfigurationError(f"an insert into relation {oid} came before its description")
@@ -167,11 +176,12 @@ class Decoder:
             if tag == TEXT:
                 (length,) = unpack(data, at + 1)
                 at += 5 + length
-                row[name] = data[at - length : at].decode()
+                if name is not None:
+                    row[name] = data[at - length : at].decode()
             elif tag == NULL:
-                row[name] = None
+                if name is not None:
+                    row[name] = None
                 at += 1
             else:  # "u" (unchanged TOAST) cannot occur in an insert; "b" needs binary mode
                 raise ConfigurationError(f"column {name!r} came as {chr(tag)!r}, not as text")
-        reader.at = at
         return row

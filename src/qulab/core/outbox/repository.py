@@ -237,6 +237,24 @@ ON CONFLICT (event_id) DO NOTHING
 """
 )
 DELETE_PUBLISHED = text("DELETE FROM domain_events WHERE id = ANY(CAST(:ids AS varchar[]))")
+DELETE_PUBLISHED_FOR_SLOT = text(
+    """
+WITH forgotten AS (
+    DELETE FROM outbox_failures
+    WHERE CAST(:forget AS boolean) AND event_id = ANY(CAST(:ids AS varchar[]))
+), gone AS (
+    DELETE FROM domain_events WHERE id = ANY(CAST(:ids AS varchar[])) RETURNING 1
+), counted AS (
+    UPDATE outbox_wal_slots SET published = published + :count, confirmed_lsn = :lsn,
+           updated_at = :now
+    WHERE slot = :slot
+)
+SELECT count(*) FROM gone
+"""
+)
+"""The log-tailing relay's record of a published batch in one round trip: its rows deleted
+(and their entries in its failures record when ``forget``), counted on the slot's row; the
+answer is the number of rows deleted."""
 DEAD_LETTER = text(
     """
 UPDATE domain_events SET status = 'failed', attempts = :attempts, last_error = :error,
@@ -388,6 +406,19 @@ class OutboxRepository:
         await self.executor.execute(
             text(f"CREATE PUBLICATION {quoted} FOR TABLE domain_events WITH (publish = 'insert')")
         )
+
+    async def delete_published_for_slot(
+        self, event_ids: Sequence[str], *, slot: str, lsn: str | None, now: datetime, forget: bool
+    ) -> int:
+        """The log-tailing relay's record of a published batch, one statement: delete these
+        events (and, with ``forget``, their ``outbox_failures`` entries) and count them on the
+        slot's row of ``outbox_wal_slots``; returns how many rows went."""
+        ids = list(event_ids)
+        values = {"ids": ids, "forget": forget and bool(ids), "count": len(ids), "lsn": lsn}
+        deleted = await self.executor.scalar(
+            DELETE_PUBLISHED_FOR_SLOT, {**values, "slot": slot, "now": now}
+        )
+        return int(deleted or 0)
 
     async def hand_pending_to_failures(self, now: datetime) -> int:
         """Every pending event joins ``outbox_failures`` (the log-tailing relay's record of

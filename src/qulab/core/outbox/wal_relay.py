@@ -63,7 +63,7 @@ EVENTS = "domain_events"
 SLOT_BUSY_WAIT = 2.0  # seconds to wait for a previous owner's stream to end, per pass
 VISIBLE_WAIT = 5.0  # seconds a streamed transaction may take to become visible
 FAILURES_EVERY = 1.0  # seconds between reads of a failures record believed to hold nothing open
-RECORD_BEHIND = 4  # batches' worth of published events that may wait for their record
+RECORD_BEHIND = 8  # batches' worth of published events that may wait for their record
 
 
 @dataclass(frozen=True)
@@ -480,6 +480,7 @@ class WalRelay(Relay):
                     self.slot,
                     self.slot,
                     EVENTS,
+                    columns=MESSAGE_COLUMNS,
                     within=settings.database.connect_timeout,
                 )
                 break
@@ -581,6 +582,20 @@ def _held(message: OutboxMessage, now: datetime) -> dict[str, Any]:
         "next": None,
         "now": now,
     }
+
+
+MESSAGE_COLUMNS = (
+    "id",
+    "event_type",
+    "aggregate_type",
+    "aggregate_id",
+    "created_at",
+    "payload",
+    "sequence",
+    "attempts",
+    "trace_context",
+)
+"""The columns of a streamed row a message is made of: the stream decodes only these."""
 
 
 def _message(row: dict[str, str | None]) -> OutboxMessage:

@@ -4,8 +4,9 @@ The slot and its publication share one name (``QULAB_RELAY_SLOT``). Names are va
 settings' pattern and still passed as parameters, or quoted by the dialect where SQL needs an
 identifier (``CREATE PUBLICATION``). Its statements on ``domain_events`` are the outbox
 repository's (the table's one owner), and none updates it on the hot path: a published batch
-costs one DELETE of its rows and one UPDATE of the slot's counter row; only a dead letter sets
-its event's status (so that polling relays and ``outbox replay`` see it). The stream itself is
+costs one statement (the DELETE of its rows and of their failure records and the UPDATE of the
+slot's counter row, as data-modifying WITH queries); only a dead letter sets its event's status
+(so that polling relays and ``outbox replay`` see it). The stream itself is
 :mod:`.wal_stream`'s; here are the relay's marks in the log and the check that streamed
 transactions are visible.
 """
@@ -87,14 +88,6 @@ SET_FAILURE = text(
 UPDATE outbox_failures SET status = :status, attempts = :attempts, last_error = :error,
        next_attempt_at = :next, updated_at = :now
 WHERE event_id = :event_id
-"""
-)
-FORGET_FAILURES = text("DELETE FROM outbox_failures WHERE event_id = ANY(CAST(:ids AS varchar[]))")
-COUNT_PUBLISHED = text(
-    """
-UPDATE outbox_wal_slots SET published = published + :count, confirmed_lsn = :lsn,
-       updated_at = :now
-WHERE slot = :slot
 """
 )
 ANY_OPEN = text("SELECT EXISTS (SELECT 1 FROM outbox_failures WHERE status <> 'failed')")
@@ -239,16 +232,9 @@ class WalRepository:
         """The broker confirmed these events: delete their rows and (``forget``) their failure
         records, count them on the slot's row (and note the position the slot is about to move
         to). Returns how many rows were deleted."""
-        ids = list(event_ids)
-        deleted = 0
-        if ids:
-            if forget:
-                await self.conn.execute(FORGET_FAILURES, {"ids": ids})
-            deleted = await self.delete(ids)
-        await self.conn.execute(
-            COUNT_PUBLISHED, {"slot": self.slot, "count": len(ids), "lsn": lsn, "now": now}
+        return await OutboxRepository(self.conn).delete_published_for_slot(
+            event_ids, slot=self.slot, lsn=lsn, now=now, forget=forget
         )
-        return deleted
 
     async def delete(self, event_ids: Sequence[str]) -> int:
         return await OutboxRepository(self.conn).delete_published(event_ids)

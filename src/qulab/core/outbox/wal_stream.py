@@ -25,7 +25,7 @@ import ssl
 import struct
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -138,8 +138,14 @@ class Scram:
 class WalStream:
     """One replication connection streaming a slot. Open with :meth:`connect`."""
 
-    def __init__(self, table: str, *, high_water: int = HIGH_WATER) -> None:
-        self.decoder = Decoder(table)
+    def __init__(
+        self,
+        table: str,
+        *,
+        columns: Collection[str] | None = None,
+        high_water: int = HIGH_WATER,
+    ) -> None:
+        self.decoder = Decoder(table, columns=columns)
         self.high_water = high_water
         self.backend_pid = 0
         self._reader: asyncio.StreamReader | None = None
@@ -160,12 +166,20 @@ class WalStream:
 
     @classmethod
     async def connect(
-        cls, url: URL, slot: str, publication: str, table: str, *, within: float = 10.0
+        cls,
+        url: URL,
+        slot: str,
+        publication: str,
+        table: str,
+        *,
+        columns: Collection[str] | None = None,
+        within: float = 10.0,
     ) -> WalStream:
-        """Connect, authenticate and start streaming. Raises :class:`ReplicationRefused` when
-        the server answers with an error (``slot_busy``: another session streams the slot),
-        :class:`ServiceUnavailable` when it cannot be reached."""
-        stream = cls(table)
+        """Connect, authenticate and start streaming ``table``'s rows (``columns`` of them,
+        or all). Raises :class:`ReplicationRefused` when the server answers with an error
+        (``slot_busy``: another session streams the slot), :class:`ServiceUnavailable` when it
+        cannot be reached."""
+        stream = cls(table, columns=columns)
         address = Address.from_url(url)
         try:
             async with asyncio.timeout(within):
