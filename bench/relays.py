@@ -150,10 +150,14 @@ async def _prepare(kind: str, url: str, count: int) -> None:
 # -- drains -------------------------------------------------------------------------------------
 
 
-async def _pending(conn: Any, kind: str) -> int:
+async def _any_left(conn: Any, kind: str) -> bool:
+    """Whether a pending event (or pgqueuer job) is left: the first one the index finds, not a
+    count (counting 50,000 rows every 10 ms would take a third of a core from the contenders)."""
     if kind == "pgqueuer":
-        return int(await conn.fetchval("SELECT count(*) FROM pgqueuer"))
-    return int(await conn.fetchval("SELECT count(*) FROM domain_events WHERE status = 'pending'"))
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pgqueuer)"))
+    return bool(
+        await conn.fetchval("SELECT EXISTS (SELECT 1 FROM domain_events WHERE status = 'pending')")
+    )
 
 
 async def _leases_shared(conn: Any, relays: int) -> None:
@@ -208,7 +212,7 @@ def _drain(
                 await _load_backlog(url, late_backlog, at_once=True)
             cpu = pg_cpu.cpu_ticks(postmaster, watcher)
             start = time.perf_counter()
-            while await _pending(conn, kind) > 0:  # noqa: ASYNC110 (another process drains)
+            while await _any_left(conn, kind):  # noqa: ASYNC110 (another process drains)
                 await asyncio.sleep(0.01)
             seconds = time.perf_counter() - start
             return seconds, pg_cpu.seconds(pg_cpu.cpu_ticks(postmaster, watcher) - cpu)
@@ -601,13 +605,12 @@ def _targets(
 
 
 WAL_DRAIN_LIMITS = (
-    "at batch 500 the relay process's CPU is the limit, and most of it is the Redis client's: "
-    "profiled on a 50,000-event drain, redis-py packing the XADD commands and parsing their "
-    "replies took 73 % of the log-tailing relay's time (3.7 of 5.1 s under the profiler), "
-    "reading the stream and decoding pgoutput 14 %, and every relay pays the same publish. "
-    "The log-tailing relay needs less of everything else (no claim, no mark, 0.13 against "
-    "0.21 PostgreSQL CPU seconds per 10k events), which is the difference measured here; 2x "
-    "would need a publish path about three times cheaper than redis-py's pipeline"
+    "the 2 cores: on a 50,000-event drain the log-tailing relay's process is busy about 80 % "
+    "of the time (about 15 us of CPU per event: reading the stream and decoding pgoutput, "
+    "building the messages, encoding the XADDs and reading Redis's replies), while the other "
+    "core runs its walsender (about 0.4 s of CPU per 50,000 events), Redis and the DELETEs "
+    "that record the batches. The ordered polling relay spends most of its time waiting on "
+    "its claims and marks, which PostgreSQL executes while the relay waits"
 )
 WAL_SMALL_DRAIN_LIMITS = (
     "a batch of 10 is one Redis pipeline; its DELETE, count and confirmation run behind the "
@@ -628,11 +631,11 @@ ORDERED_LATENCY_LIMITS = (
 )
 SMALL_BATCH_LIMITS = (
     "a batch of 10 is four PostgreSQL round trips (BEGIN, the fenced claim, the mark, COMMIT) "
-    "and one Redis pipeline on a kept connection; profiled, the claim and the mark take about "
-    "0.9 and 0.8 ms, BEGIN and COMMIT 0.4 ms and the pipeline of 10 XADDs 1.1 ms, so the waits "
-    "are the database's and Redis's own work on a shared 2-core machine, not pool checkouts or "
-    "SQLAlchemy (0.15 ms). Fewer round trips would need a claim that commits before publishing "
-    "(a claimed-until column), which gives up the lock-held ordering guarantee"
+    "and one Redis write on a kept connection; profiled, the relay's process is busy about 60 % "
+    "of the time, a fifth of it in the socket writes of those five round trips, the rest "
+    "SQLAlchemy's and asyncpg's work per statement. Fewer round trips would need a claim that "
+    "commits before publishing (a claimed-until column), which gives up the lock-held ordering "
+    "guarantee. pgqueuer's rate at batch 10 moves by 10-30 % between runs on this machine"
 )
 
 
