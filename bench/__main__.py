@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench.harness import REGISTRY, BenchConfig, run, write_results
+from bench.harness import REGISTRY, BenchConfig, resolve, run, write_results
 
 
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
     write_docs = "--write-docs" in argv
     names = [arg for arg in argv if arg != "--write-docs"]
     if not names:
@@ -18,6 +21,11 @@ def main(argv: list[str]) -> int:
         for name in sorted(REGISTRY):
             print(f"{name}: {REGISTRY[name].about}")
         return 0
+    try:
+        resolve(names)
+    except KeyError as error:  # an unknown name: the harness lists the known ones
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
     reports = asyncio.run(run(names, BenchConfig(write_docs=write_docs)))
     if write_docs:
         json_path, md_path = write_results(reports)

@@ -139,3 +139,16 @@ def test_a_benchmark_runtime_never_writes_to_the_applications_cache_or_streams(
     assert settings.database.pool_size == 7  # the configured tuning still applies
     own = bench_settings(broker_url="redis://cache.example:6380/4", outbox_stream_prefix="b:")
     assert own.broker.url == "redis://cache.example:6380/4"  # a benchmark may name its own
+
+
+def test_python_m_bench_refuses_an_unknown_name_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.__main__ import main as bench_main
+
+    assert bench_main(["nosuch"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: unknown benchmark(s): nosuch; known: ")
+    assert error.count("\n") == 1
+    assert bench_main(["--help"]) == 0
+    assert "python -m bench [NAME ...]" in capsys.readouterr().out
