@@ -32,18 +32,28 @@ def _stat(pid: int) -> list[str] | None:
 
 
 def cpu_ticks(postmaster: int, exclude: Collection[int] = ()) -> int:
-    """The server's CPU so far, in clock ticks (see the module's docstring)."""
-    own = _stat(postmaster)
-    if own is None:
-        return 0
-    total = sum(int(value) for value in own[11:15])  # utime, stime, cutime, cstime
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in exclude:
-            continue
-        fields = _stat(int(entry.name))
-        if fields is not None and int(fields[1]) == postmaster:
-            total += int(fields[11]) + int(fields[12])
-    return total
+    """The server's CPU so far, in clock ticks (see the module's docstring).
+
+    A child reaped while ``/proc`` is walked would count nowhere (gone from the walk, not yet in
+    the ``cutime`` read before it) or twice: the walk is repeated until the reaped children's
+    time is the same before and after it."""
+    for _ in range(100):
+        own = _stat(postmaster)
+        if own is None:
+            return 0
+        children = 0
+        for entry in PROC.iterdir():
+            if not entry.name.isdigit() or int(entry.name) in exclude:
+                continue
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[1]) == postmaster:
+                children += int(fields[11]) + int(fields[12])
+        after = _stat(postmaster)
+        if after is None:
+            return 0
+        if after[13:15] == own[13:15]:  # cutime, cstime: nobody reaped meanwhile
+            return sum(int(value) for value in own[11:15]) + children
+    raise RuntimeError(f"PostgreSQL's processes (postmaster {postmaster}) never held still")
 
 
 def seconds(ticks: int) -> float:
