@@ -7,9 +7,9 @@ server. Each contender runs in processes of its own (:mod:`bench.relay_contender
 
 * Drain: a backlog of events, committed 10 to a transaction (the log-tailing relay reads whole
   transactions), is emptied by one process at batch 500, and again at batch 10; the clock stops
-  when no pending event (or pgqueuer job) is left. PostgreSQL's CPU seconds per 10,000 events
-  are read from ``/proc`` for the server's processes (:mod:`bench.pg_cpu`), the watcher's own
-  backend left out.
+  when every event is on the stream and no pending event (or pgqueuer job) is left.
+  PostgreSQL's CPU seconds per 10,000 events are read from ``/proc`` for the server's
+  processes (:mod:`bench.pg_cpu`), the watcher's own backend left out.
 * Four processes: ordered against unordered polling relays, started on an empty outbox, the
   backlog arriving in one commit once they run (their steady state, not how fast a late relay
   gets its leases).
@@ -179,13 +179,15 @@ def _drain(
     processes: int,
     server: tuple[str, str, str, int],
     batch: int,
-    late_backlog: int = 0,
+    count: int,
+    *,
+    late: bool = False,
 ) -> tuple[float, float]:
-    """Start the drainers, release them together; seconds until nothing is left, and the
-    PostgreSQL CPU seconds spent meanwhile.
+    """Start the drainers, release them together; seconds until the ``count`` events are on the
+    stream and nothing is left in the outbox, and the PostgreSQL CPU seconds spent meanwhile.
 
-    ``late_backlog``: the outbox is empty when the drainers start and this many events arrive
-    in one commit once they run; the clock starts at that commit."""
+    ``late``: the outbox is empty when the drainers start and the ``count`` events arrive in one
+    commit once they run; the clock starts at that commit."""
     url, redis_url, prefix, postmaster = server
     ctx = _processes()
     go, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
@@ -200,23 +202,34 @@ def _drain(
 
     async def watch() -> tuple[float, float]:
         conn = await asyncpg.connect(_plain(url))
+        client = Redis.from_url(redis_url)
+        stream = stream_name(AGGREGATE, prefix)
         watcher = {int(await conn.fetchval("SELECT pg_backend_pid()"))}
         try:
             await asyncio.sleep(1.0)  # every worker connected and warm
             go.set()
-            if late_backlog:
+            if late:
                 if kind == "ordered":
                     await _leases_shared(conn, processes)
                 else:
                     await asyncio.sleep(1.0)  # every relay polling
-                await _load_backlog(url, late_backlog, at_once=True)
+                await _load_backlog(url, count, at_once=True)
             cpu = pg_cpu.cpu_ticks(postmaster, watcher)
             start = time.perf_counter()
-            while await _any_left(conn, kind):  # noqa: ASYNC110 (another process drains)
+            # The stream's length costs the server nothing; asking PostgreSQL every 10 ms would
+            # cost it more and more as the drain leaves dead index entries behind.
+            polls = 0
+            while await client.xlen(stream) < count:
+                polls += 1
+                if polls % 100 == 0 and not await _any_left(conn, kind):
+                    break  # an event that never arrives: _check_published reports it
                 await asyncio.sleep(0.01)
+            while await _any_left(conn, kind):  # noqa: ASYNC110 (the last records)
+                await asyncio.sleep(0.002)
             seconds = time.perf_counter() - start
             return seconds, pg_cpu.seconds(pg_cpu.cpu_ticks(postmaster, watcher) - cpu)
         finally:
+            await client.aclose()
             await conn.close()
 
     try:
@@ -406,14 +419,16 @@ async def _measure(config: BenchConfig, cluster: PrivateCluster, redis_url: str)
                 for kind, _label in cases:
                     await _prepare(kind, url, count)
                     await _clear_streams(redis_url, prefix)
-                    took, spent = await asyncio.to_thread(_drain, kind, 1, server, batch)
+                    took, spent = await asyncio.to_thread(_drain, kind, 1, server, batch, count)
                     await _check_published(redis_url, prefix, kind, count)
                     rates.setdefault((kind, batch), []).append(count / took)
                     cpu.setdefault((kind, batch), []).append(spent / count * 10_000)
             for kind, label in fours:
                 await _prepare(kind, url, 0)
                 await _clear_streams(redis_url, prefix)
-                took, _spent = await asyncio.to_thread(_drain, kind, 4, server, 500, backlog)
+                took, _spent = await asyncio.to_thread(
+                    _drain, kind, 4, server, 500, backlog, late=True
+                )
                 four[label].append(backlog / took)
             for label, notify in (("NOTIFY on", True), ("NOTIFY off", False)):
                 producers[label].append(
