@@ -14,7 +14,7 @@ from qulab.core import ConfigurationError, Settings, open_database
 from qulab.lab.private_postgres import PrivateCluster
 from qulab.lab.relay_modes import START_COMMAND, compare_relay_modes, logical_wal_missing
 
-POLLING_STATEMENTS = 11  # set-up, lease, two claims (the second finds none), the mark, release
+POLLING_STATEMENTS = 10  # set-up, lease, the claim and the fence check, the mark, release
 WAL_STATEMENTS = 10  # taking the slot, the failures record, the mark, the delete-and-count
 
 

@@ -18,6 +18,7 @@ from qulab.core.models import DomainEvent, EventStatus, utcnow
 from qulab.core.outbox import Relay, replay
 from qulab.core.outbox.leases import Leases
 from qulab.core.outbox.memory import MemoryBroker
+from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.ordered import OrderedLane
 from qulab.core.outbox.repository import CLAIM_ORDERED
 from qulab.core.outbox.retry import RetryPolicy
@@ -217,7 +218,14 @@ async def test_the_ordered_claim_walks_its_index_and_stops_at_the_limit(db: Data
         async with lane.kept.transaction() as conn:
             plan = await conn.execute(
                 text("EXPLAIN ANALYZE " + str(CLAIM_ORDERED)),
-                {"owner": lane.id, "partitions": 16, "limit": 100, "now": utcnow()},
+                {
+                    "owner": lane.id,
+                    "partitions": 16,
+                    "limit": 100,
+                    "now": utcnow(),
+                    "marked": [],
+                    "published_at": utcnow(),
+                },
             )
             lines = "\n".join(row[0] for row in plan.all())
             # Marks and leases on this connection do not wait for the WAL flush.
@@ -229,6 +237,31 @@ async def test_the_ordered_claim_walks_its_index_and_stops_at_the_limit(db: Data
     assert "Sort" not in lines, lines
     scanned = re.search(r"Index Scan using ix_events_pending_txid.*actual .*rows=(\d+)", lines)
     assert scanned is not None and int(scanned.group(1)) == 100, lines  # not all 6 000
+
+
+async def test_the_ordered_claim_is_planned_once_per_connection(db: Database) -> None:
+    """Planning the claim costs more than running it: the relay's connection keeps one generic
+    plan instead of planning it again for every batch."""
+    await emit_events(db, 60, per_transaction=10)
+    lane = OrderedLane(db, lease_seconds=60, partitions=16)
+    try:
+        await lane.heartbeat(share=False)
+        for _ in range(8):
+            async with lane.kept.transaction() as conn:
+                assert len(await lane.claim(conn, 10, utcnow())) == 10
+        async with lane.kept.transaction() as conn:
+            plans = await conn.execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement LIKE '%FROM outbox_leases%FOR UPDATE OF e%' "
+                    "AND statement NOT LIKE '%pg_prepared_statements%'"  # not this one
+                )
+            )
+            (generic, custom), *others = plans.all()
+    finally:
+        await lane.leave()
+    assert others == []
+    assert (generic, custom) == (8, 0)
 
 
 async def test_a_relay_with_another_partition_count_than_the_running_ones_refuses(
@@ -243,3 +276,97 @@ async def test_a_relay_with_another_partition_count_than_the_running_ones_refuse
             await other.heartbeat(conn)
     async with db.begin() as conn:
         await running.leave(conn)
+
+
+# -- a full batch's marks go with the next claim ------------------------------------------------
+
+
+def _standalone_marks(statements: list[str]) -> list[int]:
+    return [i for i, s in enumerate(statements) if s.startswith("UPDATE domain_events SET status")]
+
+
+def _claims(statements: list[str]) -> int:
+    return sum(1 for s in statements if "FROM outbox_leases" in s and "FOR UPDATE OF e" in s)
+
+
+async def test_a_full_batch_leaves_its_marks_to_the_next_claim(db: Database) -> None:
+    ids = await emit_events(db, 30, per_transaction=10)
+    broker = MemoryBroker("ordering", 100)
+    relay = Relay(db, broker, batch_size=10, listen=False)
+
+    with db.count_statements() as counter:
+        result = await relay.publish_pending()
+
+    assert result.published == 30
+    assert delivered(broker) == ids
+    rows = await all_events(db)
+    assert {(e.status, e.attempts, e.next_attempt_at) for e in rows} == {("published", 1, None)}
+    assert all(e.published_at is not None for e in rows)
+    statements = [" ".join(s.split()) for s in counter.statements]
+    # Three full batches and the claim that finds nothing; every mark went with a claim.
+    assert _claims(statements) == 4
+    assert _standalone_marks(statements) == []
+
+
+async def test_a_batch_published_outside_a_pass_is_marked_when_it_returns(db: Database) -> None:
+    ids = await emit_events(db, 20, per_transaction=10)
+    broker = MemoryBroker("ordering", 100)
+    relay = Relay(db, broker, batch_size=10, listen=False)
+    assert relay.lane is not None
+    try:
+        result = await relay.publish_batch()
+    finally:
+        await relay.lane.leave()
+
+    assert result.published == 10
+    assert delivered(broker) == ids[:10]
+    found = await statuses(db)
+    assert [found[i] for i in ids] == ["published"] * 10 + ["pending"] * 10
+
+
+async def test_marks_left_to_the_next_claim_are_written_before_the_leases_are_renewed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a heartbeat is due (here: before every batch), the left marks are written first,
+    so no other relay can take a partition whose published events still look pending."""
+    monkeypatch.setattr(OrderedLane, "beat_due", lambda self, *, share: True)
+    ids = await emit_events(db, 30, per_transaction=10)
+    broker = MemoryBroker("ordering", 100)
+    relay = Relay(db, broker, batch_size=10, listen=False)
+
+    with db.count_statements() as counter:
+        await relay.publish_pending()
+
+    assert delivered(broker) == ids
+    assert set((await statuses(db)).values()) == {"published"}
+    statements = [" ".join(s.split()) for s in counter.statements]
+    marks = _standalone_marks(statements)
+    assert len(marks) == 3
+    for at in marks:
+        assert statements[at + 1].startswith("INSERT INTO outbox_leases"), statements[at + 1]
+
+
+async def test_marks_whose_transaction_failed_leave_their_events_pending_to_go_again(
+    db: Database,
+) -> None:
+    ids = await emit_events(db, 30, per_transaction=10)
+    broker = MemoryBroker("ordering", 100)
+    batches = 0
+
+    async def fail_the_second_batch(messages: list[OutboxMessage]) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 2:
+            raise RuntimeError("the relay died between two batches")
+
+    relay = Relay(db, broker, batch_size=10, listen=False, before_publish=fail_the_second_batch)
+    with pytest.raises(RuntimeError, match="died"):
+        await relay.publish_pending()
+
+    # The first batch reached the broker; its marks went with the second claim, rolled back.
+    assert delivered(broker) == ids[:10]
+    assert set((await statuses(db)).values()) == {"pending"}
+
+    await relay.publish_pending()
+    assert delivered(broker) == ids[:10] + ids  # at least once, in order both times
+    assert set((await statuses(db)).values()) == {"published"}

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,6 +45,14 @@ def relay_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+# The kept connection's session settings (see OrderedLane), in one round trip.
+KEPT_SETTINGS = (
+    "SELECT set_config('enable_sort', 'off', false), "
+    "set_config('plan_cache_mode', 'force_generic_plan', false), "
+    "set_config('synchronous_commit', 'off', false)"
+)
+
+
 class OrderedLane:
     """One relay's kept connection, leases and ordered claim."""
 
@@ -57,11 +65,11 @@ class OrderedLane:
         # The claim must walk ix_events_pending_txid in order and stop at its LIMIT; with the
         # fence and the leased partitions known only at run time the planner underestimates the
         # rows and prefers scanning them all and sorting. The connection runs nothing else.
+        # Planning the claim costs three times running it, so it is planned once per connection
+        # (whether the server would re-plan it for every batch turns on the statistics).
         # Its commits need not wait for the WAL flush: a mark lost in a server crash only sends
         # the event again (at least once), and a lease change lost is re-read by every claim.
-        self.kept = db.kept_connection(
-            setup=["SET enable_sort = off", "SET synchronous_commit = off"]
-        )
+        self.kept = db.kept_connection(setup=[KEPT_SETTINGS])
         self._beat_at = 0.0
         self._shared = False
         self.repaired = False
@@ -77,8 +85,7 @@ class OrderedLane:
     async def heartbeat(self, *, share: bool, force: bool = False) -> frozenset[int]:
         """Renew and rebalance the leases if a beat is due (a third of the lease time)."""
         now = time.monotonic()
-        due = now - self._beat_at >= self.beat_every or share != self._shared
-        if not (force or due):
+        if not (force or self.beat_due(share=share)):
             return self.held
         before = self.held
         async with self.kept.transaction() as conn:
@@ -103,8 +110,21 @@ class OrderedLane:
             )
         return held
 
-    async def claim(self, conn: AsyncConnection, limit: int, now: datetime) -> list[OutboxMessage]:
-        return await OutboxRepository(conn).claim_ordered(self.id, self.partitions, limit, now)
+    def beat_due(self, *, share: bool) -> bool:
+        """Whether the next ``heartbeat`` renews (and may move) the leases."""
+        return time.monotonic() - self._beat_at >= self.beat_every or share != self._shared
+
+    async def claim(
+        self,
+        conn: AsyncConnection,
+        limit: int,
+        now: datetime,
+        marking: Sequence[str] = (),
+        published_at: datetime | None = None,
+    ) -> list[OutboxMessage]:
+        return await OutboxRepository(conn).claim_ordered(
+            self.id, self.partitions, limit, now, marking, published_at
+        )
 
     async def fenced(self, conn: AsyncConnection) -> bool:
         """Whether committed pending events wait behind the fence for an older transaction."""

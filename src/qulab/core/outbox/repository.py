@@ -137,7 +137,12 @@ _FENCE = f"""fence AS MATERIALIZED (
 )"""  # noqa: S608
 CLAIM_ORDERED = text(
     f"""
-WITH {_FENCE}, mine AS MATERIALIZED (
+WITH {_FENCE}, marked AS (
+    UPDATE domain_events
+    SET status = 'published', published_at = :published_at, updated_at = :published_at,
+        attempts = attempts + 1, next_attempt_at = NULL
+    WHERE id = ANY(CAST(:marked AS varchar[]))
+), mine AS MATERIALIZED (
     SELECT coalesce(array_agg(partition), '{{}}') AS held FROM (
         SELECT partition FROM outbox_leases
         WHERE owner = :owner AND expires_at > now()
@@ -151,6 +156,7 @@ WHERE e.status = 'pending'
   AND e.txid < (SELECT below FROM fence)
   AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= :now)
   AND {_partition("e.aggregate_id")}::integer = ANY((SELECT held FROM mine)::integer[])
+  AND e.id <> ALL(CAST(:marked AS varchar[]))
   AND NOT EXISTS (
       SELECT 1 FROM domain_events AS b
       WHERE b.status = 'pending' AND b.next_attempt_at IS NOT NULL
@@ -353,17 +359,29 @@ class OutboxRepository:
         return _messages(rows)
 
     async def claim_ordered(
-        self, owner: str, partitions: int, limit: int, now: datetime
+        self,
+        owner: str,
+        partitions: int,
+        limit: int,
+        now: datetime,
+        marking: Sequence[str] = (),
+        published_at: datetime | None = None,
     ) -> list[OutboxMessage]:
         """PostgreSQL: up to ``limit`` events behind the commit fence, in the partitions
         ``owner`` leases, not held back by a retrying event of their aggregate, in (txid,
-        sequence) order. Rows and leases stay locked until the transaction ends."""
-        rows = (
-            await self.executor.execute(
-                CLAIM_ORDERED,
-                {"owner": owner, "partitions": partitions, "limit": limit, "now": now},
-            )
-        ).all()
+        sequence) order. Rows and leases stay locked until the transaction ends.
+
+        ``marking``: events published before, marked published (at ``published_at``) by the same
+        statement as ``mark_as_published`` would, saving the relay a round trip per batch."""
+        params = {
+            "owner": owner,
+            "partitions": partitions,
+            "limit": limit,
+            "now": now,
+            "marked": list(marking),
+            "published_at": published_at or now,
+        }
+        rows = (await self.executor.execute(CLAIM_ORDERED, params)).all()
         return _messages(rows)
 
     async def repair_future_txids(self) -> int:
