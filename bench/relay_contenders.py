@@ -167,7 +167,8 @@ def latency_worker(kind: str, args: tuple[Any, ...], out: Any, stop: Any) -> Non
 
 
 async def load_jobs(url: str, count: int) -> None:
-    """Empty pgqueuer's queue (installing it the first time) and enqueue ``count`` jobs."""
+    """Empty pgqueuer's queue and its log (installing it the first time), as the outbox is
+    emptied before a QuLab drain, and enqueue ``count`` jobs."""
     from pgqueuer import AsyncpgDriver
     from pgqueuer.queries import Queries
 
@@ -177,6 +178,8 @@ async def load_jobs(url: str, count: int) -> None:
         if not await conn.fetchval("SELECT to_regclass('pgqueuer') IS NOT NULL"):
             await queries.install()
         await conn.execute("TRUNCATE pgqueuer")
+        if await conn.fetchval("SELECT to_regclass('pgqueuer_log') IS NOT NULL"):
+            await conn.execute("TRUNCATE pgqueuer_log")  # three rows a job, kept by pgqueuer
         for start in range(0, count, 5000):
             n = min(5000, count - start)
             await queries.enqueue(

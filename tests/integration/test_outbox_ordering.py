@@ -370,3 +370,18 @@ async def test_marks_whose_transaction_failed_leave_their_events_pending_to_go_a
     await relay.publish_pending()
     assert delivered(broker) == ids[:10] + ids  # at least once, in order both times
     assert set((await statuses(db)).values()) == {"published"}
+
+
+async def test_a_batch_larger_than_fifty_marks_its_own_events(db: Database) -> None:
+    """Beyond 50 events the claim's walk over the rows it marks costs more than the round trip."""
+    ids = await emit_events(db, 120, per_transaction=60)
+    broker = MemoryBroker("ordering", 200)
+    relay = Relay(db, broker, batch_size=60, listen=False)
+
+    with db.count_statements() as counter:
+        await relay.publish_pending()
+
+    assert delivered(broker) == ids
+    assert set((await statuses(db)).values()) == {"published"}
+    statements = [" ".join(s.split()) for s in counter.statements]
+    assert len(_standalone_marks(statements)) == 2

@@ -67,6 +67,10 @@ REPAIR_TASK_NAME = "qulab relay: apply durable handlers to a published batch"
 BACKLOG_COUNT_CAP = 1_000_000  # the backlog gauges stop counting here (the query stays bounded)
 PARTITION_LAG_CAP = 10_000  # pending events looked at for the per-partition lag
 FENCE_RETRY = 0.02  # seconds before looking again at events waiting behind the commit fence
+# The largest batch whose marks an ordered relay leaves to the next claim. The round trip it
+# saves is worth 15-25 % of the drain rate at batch 10; at 100 it broke even, and at 500 the
+# claim's walk over the rows it marks cost more (6-12 % slower), so larger batches mark their own.
+MARKS_WITH_THE_NEXT_CLAIM_UP_TO = 50
 
 # Called with each claimed batch just before it is published (to trace or hold it).
 BatchHook = Callable[[list[OutboxMessage]], Awaitable[None]]
@@ -302,6 +306,7 @@ class Relay:
                 attempted, sent = await self._send_rounds(messages)
                 keep = (
                     keep_marks
+                    and self.batch_size <= MARKS_WITH_THE_NEXT_CLAIM_UP_TO
                     and len(attempted) == self.batch_size
                     and not sent.failures
                     and not self.stopping

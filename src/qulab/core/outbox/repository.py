@@ -142,6 +142,7 @@ WITH {_FENCE}, marked AS (
     SET status = 'published', published_at = :published_at, updated_at = :published_at,
         attempts = attempts + 1, next_attempt_at = NULL
     WHERE id = ANY(CAST(:marked AS varchar[]))
+    RETURNING id
 ), mine AS MATERIALIZED (
     SELECT coalesce(array_agg(partition), '{{}}') AS held FROM (
         SELECT partition FROM outbox_leases
@@ -156,7 +157,7 @@ WHERE e.status = 'pending'
   AND e.txid < (SELECT below FROM fence)
   AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= :now)
   AND {_partition("e.aggregate_id")}::integer = ANY((SELECT held FROM mine)::integer[])
-  AND e.id <> ALL(CAST(:marked AS varchar[]))
+  AND e.id NOT IN (SELECT id FROM marked)
   AND NOT EXISTS (
       SELECT 1 FROM domain_events AS b
       WHERE b.status = 'pending' AND b.next_attempt_at IS NOT NULL
