@@ -10,6 +10,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qulab.core.db import Database
 from qulab.core.errors import ConfigurationError
@@ -20,7 +21,7 @@ from qulab.core.outbox.leases import Leases
 from qulab.core.outbox.memory import MemoryBroker
 from qulab.core.outbox.message import OutboxMessage
 from qulab.core.outbox.ordered import OrderedLane
-from qulab.core.outbox.repository import CLAIM_ORDERED
+from qulab.core.outbox.repository import CLAIM_ORDERED, OutboxRepository
 from qulab.core.outbox.retry import RetryPolicy
 from qulab.platform.events import OpaqueEvent
 from qulab.platform.uow import PlatformUnitOfWork
@@ -231,6 +232,8 @@ async def test_the_ordered_claim_walks_its_index_and_stops_at_the_limit(db: Data
             # Marks and leases on this connection do not wait for the WAL flush.
             commit = await conn.execute(text("SHOW synchronous_commit"))
             assert commit.scalar_one() == "off"
+            jit = await conn.execute(text("SHOW jit"))  # never worth it for these statements
+            assert jit.scalar_one() == "off"
     finally:
         await lane.leave()
     assert "Index Scan using ix_events_pending_txid" in lines, lines
@@ -385,3 +388,44 @@ async def test_a_batch_larger_than_fifty_marks_its_own_events(db: Database) -> N
     assert set((await statuses(db)).values()) == {"published"}
     statements = [" ".join(s.split()) for s in counter.statements]
     assert len(_standalone_marks(statements)) == 2
+
+
+async def test_plans_made_on_a_small_outbox_do_not_scan_it_once_it_is_large(
+    db: Database,
+) -> None:
+    """The relay's connection keeps its plans. Made while the outbox held a few rows (a fresh
+    one, or one a purge emptied), a sequential scan is the cheapest; it must not stay the plan
+    once the outbox has grown (it once did: 65 million rows read to relay 10 000 events)."""
+    await emit_events(db, 5)
+    lane = OrderedLane(db, lease_seconds=60, partitions=16)
+    try:
+        await lane.heartbeat(share=False)
+        async with lane.kept.transaction() as conn:  # the plans are made here
+            few = await lane.claim(conn, 100, utcnow())
+            await lane.claim(conn, 100, utcnow(), [m.id for m in few], utcnow())
+            await OutboxRepository(conn).mark_as_published([m.id for m in few])
+        await emit_events(db, 3000, per_transaction=500)
+        async with lane.kept.transaction() as conn:
+            before = await _scans_so_far(conn)
+            first = await lane.claim(conn, 100, utcnow())
+            second = await lane.claim(conn, 100, utcnow(), [m.id for m in first], utcnow())
+            await OutboxRepository(conn).mark_as_published([m.id for m in second])
+            after = await _scans_so_far(conn)
+    finally:
+        await lane.leave()
+    assert (len(few), len(first), len(second)) == (5, 100, 100)
+    assert after[1] > before[1]  # index scans
+    assert after[0] == before[0]  # no sequential scan
+
+
+async def _scans_so_far(conn: AsyncConnection) -> tuple[int, int]:
+    """Sequential and index scans of the outbox by this session not yet reported to the
+    statistics (this transaction's among them)."""
+    found = await conn.execute(
+        text(
+            "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'domain_events'"
+        )
+    )
+    seq_scans, index_scans = found.one()
+    return int(seq_scans), int(index_scans)

@@ -48,6 +48,8 @@ def relay_id() -> str:
 # The kept connection's session settings (see OrderedLane), in one round trip.
 KEPT_SETTINGS = (
     "SELECT set_config('enable_sort', 'off', false), "
+    "set_config('enable_seqscan', 'off', false), "
+    "set_config('jit', 'off', false), "
     "set_config('plan_cache_mode', 'force_generic_plan', false), "
     "set_config('synchronous_commit', 'off', false)"
 )
@@ -62,13 +64,17 @@ class OrderedLane:
         self.partitions = partitions
         self.lease_seconds = lease_seconds
         self.leases = Leases(self.id, self.id, partitions, lease_seconds)
-        # The claim must walk ix_events_pending_txid in order and stop at its LIMIT; with the
-        # fence and the leased partitions known only at run time the planner underestimates the
-        # rows and prefers scanning them all and sorting. The connection runs nothing else.
-        # Planning the claim costs three times running it, so it is planned once per connection
-        # (whether the server would re-plan it for every batch turns on the statistics).
-        # Its commits need not wait for the WAL flush: a mark lost in a server crash only sends
-        # the event again (at least once), and a lease change lost is re-read by every claim.
+        # The connection runs nothing but the relay's statements, with settings of its own:
+        # * no sort: the claim must walk ix_events_pending_txid in order and stop at its LIMIT;
+        #   with the fence and the leased partitions known only at run time the planner
+        #   underestimates the rows and prefers scanning them all and sorting;
+        # * one generic plan per statement: planning the claim costs three times running it
+        #   (whether the server would re-plan it for every batch turns on the statistics);
+        # * no sequential scan: a plan made while the outbox held a few rows would otherwise
+        #   keep reading the whole table as it grows; and no JIT, which the disabled scan's
+        #   cost would otherwise set off (a second of compiling for a claim of 100 rows);
+        # * commits that do not wait for the WAL flush: a mark lost in a server crash only sends
+        #   the event again (at least once), and a lease change lost is re-read by every claim.
         self.kept = db.kept_connection(setup=[KEPT_SETTINGS])
         self._beat_at = 0.0
         self._shared = False
