@@ -638,21 +638,20 @@ WAL_LATENCY_LIMITS = (
     "PostgreSQL and Redis"
 )
 ORDERED_LATENCY_LIMITS = (
-    "likely the commit-order fence (not profiled): with 16 producers committing at once an "
-    "ordered claim takes only the events behind the oldest transaction still open "
-    "(pg_snapshot_xmin) and looks again 20 ms later for the rest; the unordered relay, "
-    "without the fence, is in the same table. Producers, relay, PostgreSQL and Redis share 2 "
-    "busy cores"
+    "the commit-order fence: with 16 producers committing at once an ordered claim takes only "
+    "the events behind the oldest transaction still open (pg_snapshot_xip) and looks again 20 "
+    "ms later for the rest; producers, relay, PostgreSQL and Redis share 2 busy cores. (A p99 "
+    "past a second once came from plans the relay's connection made on the emptied outbox and "
+    "kept: they read the whole table for every claim and mark as it grew; that connection now "
+    "runs without sequential scans)"
 )
 SMALL_BATCH_LIMITS = (
-    "a batch of 10 is four PostgreSQL round trips (BEGIN, the fenced claim, the mark, COMMIT) "
-    "and one Redis write. On a 20,000-event backlog the ordered relay costs PostgreSQL two to "
-    "three times the CPU per event it costs on 6,000 (1.5 against 0.5-0.6 s per 10k events; "
-    "probed in one process: 145 against 88 us), and drains at about 2,900-3,700/s against "
-    "5,700-6,400; its claim, timed with EXPLAIN ANALYZE on the half-drained table at rest, "
-    "takes 0.2-0.5 ms. Where the extra database time goes as the backlog grows (autovacuum "
-    "on the churned table, dead entries in the pending indexes, the mark's plan) is not "
-    "profiled yet. On 6,000 events the ratio measured 1.51-1.86"
+    "a batch of 10 is three PostgreSQL round trips (BEGIN, the fenced claim that also marks "
+    "the batch before, COMMIT) and one Redis write, each a send and a wake-up on shared cores; "
+    "PostgreSQL's CPU per event still grows with the backlog as the claim steps over the dead "
+    "index entries of the rows it published (0.5-0.6 s per 10k events on 6,000, 0.9-1.0 on "
+    "20,000). Before the claim was planned once per connection it was planned for every batch "
+    "on a 20,000-event backlog (0.6 ms each) and the ratio measured 0.95"
 )
 
 
@@ -661,15 +660,17 @@ def _notes(notify_on: float) -> list[str]:
         "Every contender runs on one private PostgreSQL 15 with wal_level=logical, started for "
         "the run and removed after it (default settings otherwise); Redis is the shared one.",
         "Drains: the polling relays poll every 20 ms without NOTIFY, the WAL relay reads its "
-        "replication stream from the slot's position; the clock stops when a watcher sees no "
-        "pending row or job (polled every 10 ms). Events each have their own aggregate and are "
+        "replication stream from the slot's position; the clock stops when a watcher sees "
+        "every event on the stream (its length, read every 10 ms) and then no pending row or "
+        "job in PostgreSQL. Events each have their own aggregate and are "
         f"committed {PER_COMMIT} to a transaction; pgqueuer's jobs are enqueued 5,000 at a time.",
         "PostgreSQL CPU: user + system time of the server's processes (backends, the WAL "
         "relay's walsender, WAL writer, checkpointer, autovacuum; ended backends through the "
         "postmaster's cutime/cstime) from /proc/<pid>/stat over the drain, the watcher's "
         "backend excluded, per 10,000 events.",
         "The WAL relay deletes what it published (the log keeps the record); the polling relays "
-        "mark rows published; pgqueuer deletes its jobs (and logs them to its statistics).",
+        "mark rows published; pgqueuer deletes its jobs and logs them (its log is emptied "
+        "before each drain, as the outbox is).",
         f"Latency: {PRODUCERS} producers offer the rate; alone they commit about "
         f"{notify_on:,.0f}/s (producers table), here they share the 2 cores with the relay, "
         "PostgreSQL and Redis. Latency is the stream entry's id (server milliseconds, "
