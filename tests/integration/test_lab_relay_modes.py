@@ -64,6 +64,19 @@ async def test_a_batch_costs_the_same_round_trips_whatever_its_size(
     assert result.polling.statements_per_event == pytest.approx(POLLING_STATEMENTS / 90)
 
 
+async def test_a_small_configured_batch_size_still_compares_one_batch(
+    logical_postgres: PrivateCluster,
+) -> None:
+    settings = lab_settings(logical_postgres).replace(relay_batch_size=10)
+    result = await compare_relay_modes(settings, events=40, stopped_events=5)
+    assert (result.polling.statements, result.wal.statements) == (
+        POLLING_STATEMENTS,
+        WAL_STATEMENTS,
+    )
+    assert (result.polling.rows_marked, result.polling.event_updates) == (40, 2)
+    assert result.wal.rows_deleted == 40
+
+
 async def test_a_stopped_relay_keeps_wal_and_releases_it_when_it_runs_again(
     logical_postgres: PrivateCluster,
 ) -> None:
