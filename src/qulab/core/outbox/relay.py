@@ -245,7 +245,6 @@ class Relay:
             try:
                 return await self._publish_ordered_batch(self.lane, keep_marks)
             except ServiceUnavailable as error:
-                self._unmarked = None  # their transaction failed: they are pending, sent again
                 if not self.lane.kept.reused:
                     raise
                 # The kept connection died while idle (no pre-ping guards it): once more, on a
