@@ -135,6 +135,7 @@ EXPORTED = {
         "bootstrap",
         "build_source",
         "codec",
+        "connect_rabbitmq",
         "consumer_status",
         "count_session_statements",
         "count_statements",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from qulab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from qulab.core.amqp import connect_rabbitmq
     from qulab.core.bootstrap import Application, Runtime, bootstrap, open_database, open_publisher
     from qulab.core.bus import MessageBus
     from qulab.core.cache import (
@@ -202,6 +203,7 @@ __all__ = [
     "bootstrap",
     "build_source",
     "codec",
+    "connect_rabbitmq",
     "consumer_status",
     "count_session_statements",
     "count_statements",
@@ -262,6 +264,7 @@ _HOMES = {
     "Stale": "qulab.core.cache",
     "StatsSnapshot": "qulab.core.cache",
     "codec": "qulab.core.cache",
+    "connect_rabbitmq": "qulab.core.amqp",
     "redis_backend": "qulab.core.cache.redis_backend",
     "Settings": "qulab.core.config",
     "SettingsGroup": "qulab.core.settings_groups",

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from qulab.core import (
     BrokerUnavailable,
     ConfigurationError,
+    connect_rabbitmq,
     is_redis_cluster,
     redact_text,
     redact_url,
@@ -139,7 +140,7 @@ class RabbitMQNamespace:
 
     async def _connect(self) -> Any:
         try:
-            return await aio_pika.connect(self.url, timeout=5)
+            return await connect_rabbitmq(self.url, 5)
         except (OSError, aio_pika.exceptions.AMQPError) as error:
             raise _unavailable(self.url, error) from error
 

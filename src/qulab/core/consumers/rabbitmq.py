@@ -18,6 +18,7 @@ import aio_pika
 from aiormq import exceptions as amqp_errors
 
 from qulab.core import tracing
+from qulab.core.amqp import connect_rabbitmq
 from qulab.core.consumers.delivery import (
     Decoder,
     Delivery,
@@ -84,7 +85,7 @@ class RabbitMQSource:
             return
         await self.close()
         try:
-            self._connection = await aio_pika.connect(self.url, timeout=self.timeout)
+            self._connection = await connect_rabbitmq(self.url, self.timeout)
             self._channel = await self._connection.channel()
             await self._channel.set_qos(prefetch_count=self.prefetch)
             self._queue = await self._declare(self._channel)
@@ -106,7 +107,7 @@ class RabbitMQSource:
         """Declare the exchange and this group's queue and bind them, without consuming: from
         then on every event published is kept in the queue until the group reads it."""
         try:
-            connection = await aio_pika.connect(self.url, timeout=self.timeout)
+            connection = await connect_rabbitmq(self.url, self.timeout)
         except ERRORS as error:
             raise self._unavailable(error) from error
         try:
@@ -138,7 +139,7 @@ class RabbitMQSource:
 
     async def lag(self) -> Lag:
         try:
-            connection = await aio_pika.connect(self.url, timeout=self.timeout)
+            connection = await connect_rabbitmq(self.url, self.timeout)
         except ERRORS as error:
             raise self._unavailable(error) from error
         try:

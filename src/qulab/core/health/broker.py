@@ -77,12 +77,13 @@ async def _redis_version(url: str, within: float) -> tuple[str, str]:
 async def check_rabbitmq(
     url: str, exchange: str, within: float, management_port: int = MANAGEMENT_PORT
 ) -> Check:
-    import aio_pika
     from aiormq import exceptions as amqp_errors
+
+    from qulab.core.amqp import connect_rabbitmq
 
     where = redact_url(url)
     try:
-        connection = await aio_pika.connect(url, timeout=within)
+        connection = await connect_rabbitmq(url, within)
     except (TimeoutError, amqp_errors.AMQPError, OSError) as error:
         raise BrokerUnavailable(f"RabbitMQ at {where}: {redact_text(repr(error), url)}") from None
     try:

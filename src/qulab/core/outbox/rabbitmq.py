@@ -20,6 +20,7 @@ import aio_pika
 from aiormq import exceptions as amqp_errors
 from aiormq.abc import DeliveredMessage
 
+from qulab.core.amqp import connect_rabbitmq
 from qulab.core.errors import BrokerUnavailable
 from qulab.core.outbox import cloudevents
 from qulab.core.outbox.message import OutboxMessage
@@ -66,7 +67,7 @@ class RabbitMQPublisher:
         if self._exchange is not None and not self._channel.is_closed:
             return self._exchange
         await self.close()
-        self._connection = await aio_pika.connect(self.url, timeout=self.timeout)
+        self._connection = await connect_rabbitmq(self.url, self.timeout)
         self._channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
