@@ -536,7 +536,12 @@ class OutboxRepository:
     @staticmethod
     def marks(statements: Sequence[str]) -> int:
         """How many of ``statements`` (SQL as a statement counter saw it) update event rows:
-        the writes a relay pays per published event, which the lab counts."""
+        the writes a relay pays per published event, which the lab counts.
+
+        Only statements that are an UPDATE of the events count. An ordered relay's claim that
+        follows a full batch of at most 50 events carries that batch's marks in a CTE, and the
+        text alone cannot tell it from a claim that marks nothing, so it is not counted: count
+        a pass of one batch (a batch size above the events waiting) for an exact figure."""
         return sum(1 for s in statements if s.lstrip().upper().startswith("UPDATE DOMAIN_EVENTS"))
 
     async def existing_ids(self, event_ids: Sequence[str]) -> set[str]:
